@@ -1,0 +1,1 @@
+"""Entry points: the ``winback`` command, benchmarks and (later) Hydra experiments."""

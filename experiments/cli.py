@@ -1,0 +1,80 @@
+"""The ``winback`` command line.
+
+    winback demo                 the main job on the built-in default scenario
+    winback simulate ...         one scenario, the no-offer control and blanket offers
+    winback perf sim [--json]    engine speed and memory vs the naive per-user reference
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from sim import __version__
+
+
+def _add_simulate(sub: argparse._SubParsersAction) -> None:
+    from experiments.simulate import add_arguments
+
+    p = sub.add_parser(
+        "simulate",
+        help="simulate a scenario: control vs a monthly blanket offer to inactive users",
+        description="Simulate a built-in scenario with the no-offer control and, for each "
+        "offer in the catalogue, a policy that sends it to every inactive or cancelled user "
+        "every 28 days; print KPIs and incremental profit on common random numbers.",
+    )
+    add_arguments(p)
+
+
+def _add_perf(sub: argparse._SubParsersAction) -> None:
+    from experiments.perf import add_arguments
+
+    p = sub.add_parser("perf", help="benchmarks (ratios measured in one run)")
+    add_arguments(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="winback",
+        description="Win-back sandbox: test customer win-back policies offline.",
+    )
+    parser.add_argument("--version", action="version", version=f"winback {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser(
+        "demo",
+        help="run the main job on the built-in default scenario (streaming, 100k users)",
+    )
+    _add_simulate(sub)
+    _add_perf(sub)
+    sub.add_parser("version", help="print the version")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.command == "version":
+        print(f"winback {__version__}")
+        return 0
+    if args.command == "demo":
+        from experiments.simulate import demo
+
+        return demo()
+    if args.command == "simulate":
+        from experiments.simulate import run_from_args
+
+        return run_from_args(args)
+    if args.command == "perf":
+        from experiments.perf import run_from_args as perf_run
+
+        return perf_run(args)
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""The user population as a struct of numpy arrays (one row per user, no per-user objects).
+
+Latent traits decide how users respond and are hidden from policies; observable fields are
+earned by the simulated behaviour (sessions, offers, unsubscribes, survey answers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from sim.constants import CHANNELS, MONEY, PAIN_POINTS, STATES
+from sim.scenario import Scenario
+
+F32 = np.float32
+NEVER = np.float32(-np.inf)
+SESSION_WEEKS = 13  # ring of weekly session counts (features over 4 and 13 weeks)
+SEND_WEEKS = 4  # ring of weekly sends per channel (28-day frequency caps)
+
+
+@dataclass
+class Population:
+    """All per-user arrays. ``n`` rows; users are sorted by segment."""
+
+    # --- latent (never shown to a policy) ---
+    segment: np.ndarray  # uint8
+    pain: np.ndarray  # uint8, index into PAIN_POINTS
+    price_sens: np.ndarray  # float32 in [0, 1]
+    content_need: np.ndarray  # float32 in [0, 1]
+    friction: np.ndarray  # float32 in [0, 1] discovery friction
+    tech: np.ndarray  # float32 in [0, 1] technical-issue propensity
+    affinity: np.ndarray  # float32 (genres, n), each user's column sums to 1
+    responsiveness: np.ndarray  # float32 (n, channels) propensity to open
+    deal_seeker: np.ndarray  # bool
+    lapse_mult: np.ndarray  # float32 gamma multiplier on leaving hazards
+    return_mult: np.ndarray  # float32 gamma multiplier on returning hazards
+    activity_mult: np.ndarray  # float32 gamma multiplier on session rates
+    basket: np.ndarray  # float32 mean purchase value (transactional)
+    genre_noise: np.ndarray  # float32 (genres, n) pseudo-counts that blur the genre view
+    # --- state and observable history ---
+    state: np.ndarray  # uint8, index into STATES
+    plan: np.ndarray  # uint8
+    anchor_price: np.ndarray  # float32 daily list price when the user signed up
+    signup_day: np.ndarray  # float32
+    last_activity: np.ndarray  # float32 day of the last session (-inf: none seen)
+    sessions_week: np.ndarray  # uint8 (SESSION_WEEKS, n) ring of weekly session counts
+    total_sessions: np.ndarray  # float32
+    reachable: np.ndarray  # bool (n, channels)
+    sends_week: np.ndarray  # uint8 (channels, SEND_WEEKS, n) ring of weekly sends
+    fatigue: np.ndarray  # float32 decayed count of recent messages
+    fatigue_day: np.ndarray  # float32 when fatigue was last updated
+    n_offers: np.ndarray  # uint16
+    n_opened: np.ndarray  # uint16
+    last_offer: np.ndarray  # int16 (-1: none)
+    last_offer_day: np.ndarray  # float32
+    last_opened: np.ndarray  # int8 (-1: never offered, 0: not opened, 1: opened)
+    survey: np.ndarray  # int8 survey reason (-1: no answer)
+    # --- active effects (day until which each acts; -inf: none) ---
+    disc_until: np.ndarray
+    disc_depth: np.ndarray
+    trial_until: np.ndarray
+    trial_window_until: np.ndarray
+    trial_len: np.ndarray
+    fix_until: np.ndarray
+    rec_until: np.ndarray
+    content_until: np.ndarray
+    boost_until: np.ndarray
+    boost: np.ndarray
+    next_change: np.ndarray  # earliest future effect end (+inf: none)
+    # --- accounting over the horizon ---
+    money: np.ndarray  # float32 (len(MONEY), n), component-major
+    reactivations: np.ndarray  # uint16
+    first_react: np.ndarray  # float32 (nan: none)
+    retained30: np.ndarray  # int8 (-1: not evaluated)
+    retained90: np.ndarray  # int8
+    ever_inactive: np.ndarray  # bool: dormant or churned at some time in the horizon
+    messages: np.ndarray  # uint16 messages sent in the horizon
+    unsubscribed: np.ndarray  # uint8 unsubscribes in the horizon
+
+    @property
+    def n(self) -> int:
+        return int(self.state.shape[0])
+
+    def nbytes(self) -> int:
+        return sum(getattr(self, f.name).nbytes for f in fields(self))
+
+
+def _mix_draw(rng: np.random.Generator, n: int, names: list[str], mix: dict) -> np.ndarray:
+    probs = np.array([mix.get(name, 0.0) for name in names], dtype=np.float64)
+    return rng.choice(len(names), size=n, p=probs / probs.sum()).astype(np.uint8)
+
+
+def _traits(rng: np.random.Generator, pain: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Price sensitivity, content need, friction, tech in [0, 1]: high (Kumaraswamy(3, 2),
+    mean 0.64) for the user's own pain point, low (Kumaraswamy(1, 8), mean 0.11) otherwise."""
+    n = pain.shape[0]
+    out = []
+    for code in range(4):  # price, content, discovery, technical
+        trait = kumaraswamy(rng, 1.0, 8.0, n)
+        mine = np.flatnonzero(pain == code)
+        trait[mine] = kumaraswamy(rng, 3.0, 2.0, mine.size)
+        out.append(trait)
+    return tuple(out)
+
+
+def kumaraswamy(
+    rng: np.random.Generator, a: float | np.ndarray, b: float | np.ndarray, n: int
+) -> np.ndarray:
+    """Kumaraswamy(a, b) draws: a Beta-like law on [0, 1] with a closed-form inverse CDF,
+    x = (1 - (1 - u)^(1/b))^(1/a), so a million draws cost two powers, not two gammas."""
+    u = rng.random(n, dtype=F32)
+    return ((1.0 - (1.0 - u) ** (1.0 / np.asarray(b, F32))) ** (1.0 / np.asarray(a, F32))).astype(
+        F32
+    )
+
+
+def _dirichlet(rng: np.random.Generator, alpha: float, n: int, k: int) -> np.ndarray:
+    """Symmetric Dirichlet(alpha) over k categories, one column per user: (k, n) float32."""
+    if alpha == 1.0:
+        g = rng.standard_exponential(size=(k, n), dtype=F32)
+    else:
+        g = rng.standard_gamma(alpha, size=(k, n), dtype=F32)
+    g = np.maximum(g, np.finfo(F32).tiny)
+    return g / g.sum(axis=0, keepdims=True)
+
+
+def _responsiveness(rng: np.random.Generator, mean: np.ndarray) -> np.ndarray:
+    """Per-channel propensity to open with the given means (Kumaraswamy with a = 1, whose
+    mean is 1 / (1 + b))."""
+    m = np.clip(mean, 1e-3, 1 - 1e-3)
+    b = (1.0 - m) / m
+    shape = mean.shape
+    return kumaraswamy(rng, 1.0, b.reshape(-1), int(np.prod(shape))).reshape(shape)
+
+
+def _gamma_mult(rng: np.random.Generator, shape: np.ndarray) -> np.ndarray:
+    """Mean-one gamma multipliers (heterogeneity across users)."""
+    return (rng.standard_gamma(shape) / shape).astype(F32)
+
+
+def sample_population(scenario: Scenario, rng: np.random.Generator) -> Population:
+    """Draw ``scenario.n_users`` users from the segment mixture (sorted by segment)."""
+    n = scenario.n_users
+    seg_w = np.array([s.weight for s in scenario.segments], dtype=np.float64)
+    counts = rng.multinomial(n, seg_w / seg_w.sum())
+    segment = np.repeat(np.arange(len(counts), dtype=np.uint8), counts)
+
+    def seg_param(name: str) -> np.ndarray:
+        values = np.array([getattr(s, name) for s in scenario.segments], dtype=np.float64)
+        return values[segment]
+
+    pain = np.empty(n, dtype=np.uint8)
+    state = np.empty(n, dtype=np.uint8)
+    plan = np.empty(n, dtype=np.uint8)
+    reachable = np.empty((n, len(CHANNELS)), dtype=bool)
+    resp_mean = np.empty((n, len(CHANNELS)), dtype=np.float64)
+    start = 0
+    for k, seg in enumerate(scenario.segments):
+        m = int(counts[k])
+        sl = slice(start, start + m)
+        pain[sl] = _mix_draw(rng, m, list(PAIN_POINTS), dict(seg.pain_mix))
+        state[sl] = _mix_draw(rng, m, list(STATES), dict(seg.initial_state))
+        plan[sl] = _mix_draw(rng, m, scenario.plan_names, dict(seg.plan_mix))
+        for c, ch in enumerate(CHANNELS):
+            reachable[sl, c] = rng.random(m) < seg.reach.get(ch, 0.0)
+            resp_mean[sl, c] = seg.responsiveness.get(ch, 0.0)
+        start += m
+
+    price_sens, content_need, friction, tech = _traits(rng, pain)
+    n_genres = len(scenario.genres)
+    conc = scenario.dynamics.genre_concentration
+    affinity = _dirichlet(rng, conc, n, n_genres)
+    genre_noise = 3.0 * _dirichlet(rng, 1.0, n, n_genres)
+    # responsiveness: Kumaraswamy(2, b) with b set so that the mean is the segment's mean
+    responsiveness = _responsiveness(rng, resp_mean)
+    shape = seg_param("heterogeneity")
+    lapse_mult = _gamma_mult(rng, shape)
+    return_mult = _gamma_mult(rng, shape)
+    activity_mult = _gamma_mult(rng, np.full(n, 4.0))
+    basket = (seg_param("basket_value") * rng.gamma(8.0, 1.0 / 8.0, size=n)).astype(F32)
+    deal_seeker = rng.random(n) < seg_param("deal_seeker_share")
+    tenure = rng.exponential(seg_param("mean_tenure_days"))
+    signup_day = (-scenario.warmup_days - tenure).astype(F32)
+    list_day = np.array([p.monthly_price / 30.0 for p in scenario.plans], dtype=F32)
+
+    def full(value: float, dtype: type = F32) -> np.ndarray:
+        return np.full(n, value, dtype=dtype)
+
+    return Population(
+        segment=segment,
+        pain=pain,
+        price_sens=price_sens,
+        content_need=content_need,
+        friction=friction,
+        tech=tech,
+        affinity=affinity,
+        responsiveness=responsiveness,
+        deal_seeker=deal_seeker,
+        lapse_mult=lapse_mult,
+        return_mult=return_mult,
+        activity_mult=activity_mult,
+        basket=basket,
+        genre_noise=genre_noise,
+        state=state,
+        plan=plan,
+        anchor_price=list_day[plan],
+        signup_day=signup_day,
+        last_activity=full(NEVER),
+        sessions_week=np.zeros((SESSION_WEEKS, n), dtype=np.uint8),
+        total_sessions=full(0.0),
+        reachable=reachable,
+        sends_week=np.zeros((len(CHANNELS), SEND_WEEKS, n), dtype=np.uint8),
+        fatigue=full(0.0),
+        fatigue_day=full(NEVER),
+        n_offers=full(0, np.uint16),
+        n_opened=full(0, np.uint16),
+        last_offer=full(-1, np.int16),
+        last_offer_day=full(NEVER),
+        last_opened=full(-1, np.int8),
+        survey=full(-1, np.int8),
+        disc_until=full(NEVER),
+        disc_depth=full(0.0),
+        trial_until=full(NEVER),
+        trial_window_until=full(NEVER),
+        trial_len=full(0.0),
+        fix_until=full(NEVER),
+        rec_until=full(NEVER),
+        content_until=full(NEVER),
+        boost_until=full(NEVER),
+        boost=full(0.0),
+        next_change=full(np.inf),
+        money=np.zeros((len(MONEY), n), dtype=F32),
+        reactivations=full(0, np.uint16),
+        first_react=full(np.nan),
+        retained30=full(-1, np.int8),
+        retained90=full(-1, np.int8),
+        ever_inactive=np.zeros(n, dtype=bool),
+        messages=full(0, np.uint16),
+        unsubscribed=full(0, np.uint8),
+    )

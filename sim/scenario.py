@@ -1,0 +1,246 @@
+"""Typed scenario description: who the users are, what the calendar holds, how they respond.
+
+These frozen dataclasses are the boundary between configuration (Hydra, YAML) and the
+simulator. Each validates itself at construction and raises ``ValueError`` naming the key,
+the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sim.constants import BUSINESS_MODES, CHANNELS, PAIN_POINTS, STATES
+from sim.validation import (
+    check_choice,
+    check_day,
+    check_distribution,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_probability,
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A subscription plan (transactional scenarios use one plan with price 0)."""
+
+    name: str
+    monthly_price: float
+
+    def __post_init__(self) -> None:
+        check_nonnegative(f"plans.{self.name}.monthly_price", self.monthly_price)
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A messaging channel: what a send costs and how people react to it."""
+
+    name: str
+    cost_per_send: float
+    open_rate: float  # chance a fully responsive, unfatigued user opens a message
+    unsubscribe_prob: float  # chance a delivered message makes the user unsubscribe
+    frequency_cap: int  # most messages one user may receive on this channel per 28 days
+
+    def __post_init__(self) -> None:
+        key = f"channels.{self.name}"
+        check_choice(f"{key}.name", self.name, CHANNELS)
+        check_nonnegative(f"{key}.cost_per_send", self.cost_per_send)
+        check_probability(f"{key}.open_rate", self.open_rate)
+        check_probability(f"{key}.unsubscribe_prob", self.unsubscribe_prob)
+        check_int(f"{key}.frequency_cap", self.frequency_cap, 0, 255)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One component of the user mixture. Rates are per day."""
+
+    name: str
+    weight: float
+    pain_mix: Mapping[str, float]
+    initial_state: Mapping[str, float]
+    plan_mix: Mapping[str, float]
+    reach: Mapping[str, float]  # share of users reachable on each channel at the start
+    responsiveness: Mapping[str, float]  # mean propensity to open, per channel
+    activity_rate: float  # sessions (or purchases) per day while active
+    dormant_activity_rate: float  # sessions per day while dormant
+    lapse_rate: float  # active -> dormant
+    cancel_rate: float  # active -> churned
+    return_rate: float  # dormant -> active
+    dormant_cancel_rate: float  # dormant -> churned
+    comeback_rate: float  # churned -> active
+    heterogeneity: float = 2.0  # gamma shape of the per-user hazard multiplier (large: alike)
+    deal_seeker_share: float = 0.2
+    basket_value: float = 0.0  # mean purchase value (transactional)
+    mean_tenure_days: float = 365.0
+
+    def __post_init__(self) -> None:
+        key = f"segments.{self.name}"
+        check_positive(f"{key}.weight", self.weight)
+        check_distribution(f"{key}.pain_mix", self.pain_mix, PAIN_POINTS)
+        check_distribution(f"{key}.initial_state", self.initial_state, STATES)
+        for ch, p in self.reach.items():
+            check_choice(f"{key}.reach key", ch, CHANNELS)
+            check_probability(f"{key}.reach.{ch}", p)
+        for ch, p in self.responsiveness.items():
+            check_choice(f"{key}.responsiveness key", ch, CHANNELS)
+            check_probability(f"{key}.responsiveness.{ch}", p)
+        for name in (
+            "activity_rate",
+            "dormant_activity_rate",
+            "lapse_rate",
+            "cancel_rate",
+            "return_rate",
+            "dormant_cancel_rate",
+            "comeback_rate",
+            "basket_value",
+        ):
+            check_nonnegative(f"{key}.{name}", getattr(self, name))
+        check_positive(f"{key}.heterogeneity", self.heterogeneity)
+        check_probability(f"{key}.deal_seeker_share", self.deal_seeker_share)
+        check_positive(f"{key}.mean_tenure_days", self.mean_tenure_days)
+
+
+@dataclass(frozen=True)
+class Release:
+    """A content release: raises freshness for users whose taste matches its genre."""
+
+    day: int
+    genre: str
+    appeal: float = 1.0
+
+
+@dataclass(frozen=True)
+class PriceChange:
+    """A new list price for a plan from a given day on."""
+
+    day: int
+    plan: str
+    monthly_price: float
+
+
+@dataclass(frozen=True)
+class Dynamics:
+    """The response model: how drivers and offers move the hazards (log-linear weights)."""
+
+    price_weight: float = 3.0  # x price sensitivity x log(price paid / price at sign-up)
+    price_level_weight: float = 1.0  # x price sensitivity: baseline price pain
+    tech_weight: float = 1.5  # x technical-issue propensity, unless fixed by support
+    friction_weight: float = 1.2  # x discovery friction, unless eased by recommendations
+    freshness_weight: float = 1.0  # x content need x matching freshness
+    freshness_halflife_days: float = 21.0
+    content_message_gain: float = 1.0  # extra freshness seen while a new-release message acts
+    nudge_lift: float = 0.3  # return-hazard lift of any opened message
+    nudge_days: int = 14  # how long an opened message keeps acting
+    fatigue_per_message: float = 0.5  # open-rate damping per recent message
+    fatigue_halflife_days: float = 14.0
+    deal_shock_prob: float = 0.5  # chance a deal seeker cancels when a discount or trial ends
+    genre_concentration: float = 0.7  # Dirichlet concentration of genre affinity
+    survey_fraction: float = 0.1  # share of cancelling users who answer the exit survey
+    survey_accuracy: float = 0.7  # chance the survey names the true pain point
+
+    def __post_init__(self) -> None:
+        for name in (
+            "price_weight",
+            "price_level_weight",
+            "tech_weight",
+            "friction_weight",
+            "freshness_weight",
+            "content_message_gain",
+            "nudge_lift",
+            "fatigue_per_message",
+        ):
+            check_nonnegative(f"dynamics.{name}", getattr(self, name))
+        check_positive("dynamics.freshness_halflife_days", self.freshness_halflife_days)
+        check_positive("dynamics.fatigue_halflife_days", self.fatigue_halflife_days)
+        check_positive("dynamics.genre_concentration", self.genre_concentration)
+        check_int("dynamics.nudge_days", self.nudge_days, 0, 3650)
+        for name in ("deal_shock_prob", "survey_fraction", "survey_accuracy"):
+            check_probability(f"dynamics.{name}", getattr(self, name))
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A whole simulated business: population, calendar, economics and response model."""
+
+    name: str
+    business: str  # "subscription" or "transactional"
+    n_users: int
+    horizon_days: int
+    genres: tuple[str, ...]
+    plans: tuple[Plan, ...]
+    channels: tuple[Channel, ...]
+    segments: tuple[Segment, ...]
+    releases: tuple[Release, ...] = ()
+    price_changes: tuple[PriceChange, ...] = ()
+    dynamics: Dynamics = field(default_factory=Dynamics)
+    warmup_days: int = 56  # simulated before day 0 so observable history is earned
+    epoch_days: int = 7  # campaign decision epochs
+    inactive_after_days: int = 28  # the company flags a user inactive after this long
+    serving_cost_per_session: float = 0.0
+    margin: float = 1.0  # share of purchase value that is gross profit (transactional)
+
+    def __post_init__(self) -> None:
+        check_choice("scenario.business", self.business, BUSINESS_MODES)
+        check_int("scenario.n_users", self.n_users, 1, 50_000_000)
+        check_int("scenario.horizon_days", self.horizon_days, 1, 3650)
+        check_int("scenario.warmup_days", self.warmup_days, 0, 3650)
+        check_int("scenario.epoch_days", self.epoch_days, 1, 365)
+        check_int("scenario.inactive_after_days", self.inactive_after_days, 1, 3650)
+        check_nonnegative("scenario.serving_cost_per_session", self.serving_cost_per_session)
+        check_probability("scenario.margin", self.margin)
+        self._check_names()
+        self._check_calendar()
+
+    def _check_names(self) -> None:
+        if not self.genres:
+            raise ValueError("scenario.genres: empty; expected at least one genre name")
+        if not self.segments:
+            raise ValueError("scenario.segments: empty; expected at least one segment")
+        if not self.plans:
+            raise ValueError("scenario.plans: empty; expected at least one plan")
+        for key, names in (
+            ("genres", list(self.genres)),
+            ("plans", self.plan_names),
+            ("segments", self.segment_names),
+            ("channels", self.channel_names),
+        ):
+            if len(set(names)) != len(names):
+                raise ValueError(f"scenario.{key}: duplicate names in {names}")
+        if set(self.channel_names) != set(CHANNELS):
+            raise ValueError(
+                f"scenario.channels: {self.channel_names} given; every channel must be "
+                f"described once: {', '.join(CHANNELS)}"
+            )
+        for seg in self.segments:
+            check_distribution(f"segments.{seg.name}.plan_mix", seg.plan_mix, self.plan_names)
+
+    def _check_calendar(self) -> None:
+        for i, r in enumerate(self.releases):
+            check_day(f"releases[{i}].day", r.day, self.horizon_days)
+            check_choice(f"releases[{i}].genre", r.genre, self.genres)
+            check_nonnegative(f"releases[{i}].appeal", r.appeal)
+        for i, c in enumerate(self.price_changes):
+            check_day(f"price_changes[{i}].day", c.day, self.horizon_days)
+            check_choice(f"price_changes[{i}].plan", c.plan, self.plan_names)
+            check_nonnegative(f"price_changes[{i}].monthly_price", c.monthly_price)
+
+    @property
+    def plan_names(self) -> list[str]:
+        return [p.name for p in self.plans]
+
+    @property
+    def segment_names(self) -> list[str]:
+        return [s.name for s in self.segments]
+
+    @property
+    def channel_names(self) -> list[str]:
+        return [c.name for c in self.channels]
+
+    @property
+    def is_subscription(self) -> bool:
+        return self.business == "subscription"
+
+    def channel(self, name: str) -> Channel:
+        return self.channels[self.channel_names.index(name)]
