@@ -1,8 +1,8 @@
 """The ``winback`` command line.
 
-    winback demo                 the main job on the built-in default scenario
-    winback simulate ...         one scenario, the no-offer control and blanket offers
-    winback perf sim [--json]    engine speed and memory vs the naive per-user reference
+winback demo                 the main job on the built-in default scenario
+winback simulate ...         one scenario, the no-offer control and blanket offers
+winback perf sim [--json]    engine speed and memory vs the naive per-user reference
 """
 
 from __future__ import annotations
@@ -54,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _dispatch(parser, args)
+    except ValueError as err:  # our validation: key, value and what is allowed
+        print(f"winback: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command is None:
         parser.print_help()
         return 0

@@ -55,7 +55,9 @@ def _fast(users: int, days: int, seed: int, campaign: bool) -> dict[str, float]:
     scenario = presets.streaming(n_users=users, horizon_days=days)
     t0 = time.perf_counter()
     sim = Simulation(
-        scenario, presets.streaming_offers(), seed=seed,
+        scenario,
+        presets.streaming_offers(),
+        seed=seed,
         policy=weekly_campaign if campaign else None,
     )
     t1 = time.perf_counter()
@@ -104,12 +106,15 @@ def perf_sim(args: argparse.Namespace) -> dict[str, Any]:
         f"({big['messages_sent']:,.0f} messages): {big['seconds']:.2f} s "
         f"(population {big['sample_seconds']:.2f} s + simulation {big['simulate_seconds']:.2f} s)"
         f", {user_days / big['seconds'] / 1e6:.1f} M user-days/s, "
-        f"peak RSS {big['peak_rss_mb']:.0f} MB (interpreter and imports {big['rss_before_mb']:.0f} MB)",
+        f"peak RSS {big['peak_rss_mb']:.0f} MB "
+        f"(interpreter and imports {big['rss_before_mb']:.0f} MB)",
         flush=True,
     )
     n, d = args.reference_users, args.reference_days
-    print(f"naive per-user SimPy reference, {n:,} users x {d} days (this takes minutes) ...",
-          flush=True)
+    print(
+        f"naive per-user SimPy reference, {n:,} users x {d} days (this takes minutes) ...",
+        flush=True,
+    )
     ref = isolated("reference", users=n, days=d, seed=args.seed)
     fast = isolated("fast", users=n, days=d, seed=args.seed, campaign=False)
     ratio = ref["seconds"] / fast["seconds"]
@@ -133,7 +138,8 @@ def perf_sim(args: argparse.Namespace) -> dict[str, Any]:
         "reference_seconds": round(ref["seconds"], 3),
         "fast_seconds_same_users": round(fast["seconds"], 3),
         "speedup": round(ratio, 1),
-        "machine": f"{platform.machine()} {mp.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {mp.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
     }
 
 

@@ -85,7 +85,9 @@ def simulate(
     with tqdm(total=len(chosen) + 1, desc=f"{scenario_name} x{users:,}", unit="run") as bar:
         control = Simulation(scenario, catalogue, seed=seed).run()
         bar.update()
-        rows.append({"policy": "no offer (control)", **control.kpis, **incremental(control, control)})
+        rows.append(
+            {"policy": "no offer (control)", **control.kpis, **incremental(control, control)}
+        )
         for k in chosen:
             run = Simulation(scenario, catalogue, seed=seed, policy=blanket(k, every)).run()
             name = f"everyone inactive: {catalogue.offers[k].name}"
@@ -111,8 +113,10 @@ def write(table: pd.DataFrame, out: Path, meta: dict) -> None:
 
 def _records(table: pd.DataFrame) -> list[dict]:
     recs = table.to_dict(orient="records")
-    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-            for r in recs]
+    return [
+        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+        for r in recs
+    ]
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -130,7 +134,13 @@ def run_from_args(args: argparse.Namespace) -> int:
 def demo() -> int:
     """The README's first command: the default scenario at 100,000 users, one year."""
     args = argparse.Namespace(
-        scenario="streaming", users=100_000, days=365, seed=0, offers="all", every=28,
-        out=Path("outputs/demo"), json=False,
+        scenario="streaming",
+        users=100_000,
+        days=365,
+        seed=0,
+        offers="all",
+        every=28,
+        out=Path("outputs/demo"),
+        json=False,
     )
     return run_from_args(args)

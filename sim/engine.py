@@ -42,9 +42,9 @@ from sim.hazards import (
     EffectUsers,
     RateTables,
     StateRates,
-    taste_freshness,
     base_log_rates,
     rates,
+    taste_freshness,
 )
 from sim.ledger import Ledger
 from sim.population import Population
@@ -187,13 +187,11 @@ class Engine:
         pos = np.flatnonzero(v.next_change < np.inf)
         if pos.size:  # users with an offer effect acting take the general formula
             users = gidx[pos]
-            te = t if np.isscalar(t) else np.asarray(t)[pos]
+            te: np.ndarray | float = t if isinstance(t, float) else np.asarray(t)[pos]
             e = View(self.pop, users)
             code = self.seg3[users] + e.state
             eff = EffectUsers(np.arange(pos.size), users, te, e)
-            e1, e2 = rates(
-                e, users, code, self.base, self.drivers, self.tables, self.scenario, eff
-            )
+            e1, e2 = rates(e, users, code, self.base, self.drivers, self.tables, self.scenario, eff)
             r1[pos] = e1
             r2 = r2.copy()
             r2[pos] = e2

@@ -230,9 +230,9 @@ class StateRates:
         state = pop.state[users]
         code = self.seg3[users] + state
         active = state == ACTIVE
-        self.log1[users] = np.where(active, base.leave[users], base.come[users]) + self.log_first[
-            code
-        ]
+        self.log1[users] = (
+            np.where(active, base.leave[users], base.come[users]) + self.log_first[code]
+        )
         self.sign[users] = np.where(active, -1.0, 1.0)
         self.r2[users] = base.exp_press[users] * tables.second[code]
         self.lam[users] = tables.activity[code] * pop.activity_mult[users]

@@ -64,7 +64,11 @@ def check_request(users: np.ndarray, offers: np.ndarray, n_users: int, n_offers:
 
 
 def refusals(
-    pop: Population, users: np.ndarray, offers: np.ndarray, day: float, scenario: Scenario,
+    pop: Population,
+    users: np.ndarray,
+    offers: np.ndarray,
+    day: float,
+    scenario: Scenario,
     catalogue: Catalogue,
 ) -> np.ndarray:
     """Why each requested offer cannot be sent (0 where it can)."""
@@ -124,7 +128,9 @@ def _send(
     c = CHANNELS.index(offer.channel)
     decay = np.exp2(-(day - pop.fatigue_day[users]) / dyn.fatigue_halflife_days)
     fatigue = pop.fatigue[users] * np.where(np.isfinite(decay), decay, 0.0)
-    p_open = pop.responsiveness[users, c] * ch.open_rate * np.exp(-dyn.fatigue_per_message * fatigue)
+    p_open = (
+        pop.responsiveness[users, c] * ch.open_rate * np.exp(-dyn.fatigue_per_message * fatigue)
+    )
     opened = u[0] < p_open
     unsub = u[1] < np.minimum(1.0, ch.unsubscribe_prob * (1.0 + fatigue))
     pop.fatigue[users] = (fatigue + 1.0).astype(np.float32)

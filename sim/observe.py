@@ -24,7 +24,9 @@ def observed_status(
     return status
 
 
-def recent_sessions(pop: Population, users: np.ndarray | slice, slot: int, weeks: int) -> np.ndarray:
+def recent_sessions(
+    pop: Population, users: np.ndarray | slice, slot: int, weeks: int
+) -> np.ndarray:
     """Sessions in the current and previous ``weeks - 1`` calendar weeks."""
     cols = [(slot - k) % SESSION_WEEKS for k in range(weeks)]
     return pop.sessions_week[cols][:, users].sum(axis=0).astype(np.float32)

@@ -14,7 +14,7 @@ from sim.constants import CHANNELS, MONEY, PAIN_POINTS, STATES
 from sim.scenario import Scenario
 
 F32 = np.float32
-NEVER = np.float32(-np.inf)
+NEVER = -np.inf
 SESSION_WEEKS = 13  # ring of weekly session counts (features over 4 and 13 weeks)
 SEND_WEEKS = 4  # ring of weekly sends per channel (28-day frequency caps)
 

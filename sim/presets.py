@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from sim.offers import Catalogue, Offer
 from sim.scenario import Channel, Dynamics, Plan, PriceChange, Release, Scenario, Segment
@@ -24,17 +25,17 @@ RESPONSIVE = {"email": 0.35, "push": 0.3, "sms": 0.5}
 
 def _channels() -> tuple[Channel, ...]:
     return (
-        Channel("email", cost_per_send=0.005, open_rate=0.6, unsubscribe_prob=0.004,
-                frequency_cap=4),
-        Channel("push", cost_per_send=0.001, open_rate=0.5, unsubscribe_prob=0.01,
-                frequency_cap=4),
-        Channel("sms", cost_per_send=0.03, open_rate=0.9, unsubscribe_prob=0.02,
-                frequency_cap=2),
+        Channel(
+            "email", cost_per_send=0.005, open_rate=0.6, unsubscribe_prob=0.004, frequency_cap=4
+        ),
+        Channel("push", cost_per_send=0.001, open_rate=0.5, unsubscribe_prob=0.01, frequency_cap=4),
+        Channel("sms", cost_per_send=0.03, open_rate=0.9, unsubscribe_prob=0.02, frequency_cap=2),
     )
 
 
-def _releases(genres: tuple[str, ...], horizon: int, every: int, skip: range = range(0)
-              ) -> tuple[Release, ...]:
+def _releases(
+    genres: tuple[str, ...], horizon: int, every: int, skip: range = range(0)
+) -> tuple[Release, ...]:
     """A steady release slate: one title every ``every`` days (on week boundaries when
     ``every`` is a multiple of 7) cycling genres, with a big tentpole (appeal 3) every
     sixth release."""
@@ -42,12 +43,13 @@ def _releases(genres: tuple[str, ...], horizon: int, every: int, skip: range = r
     for i, day in enumerate(range(0, horizon, every)):
         if day in skip:
             continue
-        out.append(Release(day=day, genre=genres[i % len(genres)],
-                           appeal=3.0 if i % 6 == 5 else 1.0))
+        out.append(
+            Release(day=day, genre=genres[i % len(genres)], appeal=3.0 if i % 6 == 5 else 1.0)
+        )
     return tuple(out)
 
 
-def _segment(name: str, weight: float, pain: dict[str, float], **rates: float) -> Segment:
+def _segment(name: str, weight: float, pain: dict[str, float], **rates: Any) -> Segment:
     base: dict = dict(
         initial_state={"active": 0.5, "dormant": 0.3, "churned": 0.2},
         plan_mix={"basic": 0.35, "standard": 0.45, "premium": 0.2},
@@ -68,23 +70,42 @@ def _segment(name: str, weight: float, pain: dict[str, float], **rates: float) -
 def streaming(n_users: int = 1_000_000, horizon_days: int = 365) -> Scenario:
     """Subscription video: dormant users still pay, churned users cancelled."""
     segments = (
-        _segment("loyal", 0.35,
-                 {"price": 0.15, "content": 0.3, "discovery": 0.2, "technical": 0.1, "none": 0.25},
-                 initial_state={"active": 0.75, "dormant": 0.2, "churned": 0.05},
-                 lapse_rate=1 / 150, return_rate=1 / 35, dormant_cancel_rate=1 / 200,
-                 comeback_rate=1 / 250, activity_rate=0.8, deal_seeker_share=0.05),
-        _segment("casual", 0.35,
-                 {"price": 0.25, "content": 0.3, "discovery": 0.3, "technical": 0.1, "none": 0.05},
-                 activity_rate=0.35),
-        _segment("bargain", 0.15,
-                 {"price": 0.6, "content": 0.15, "discovery": 0.1, "technical": 0.1, "none": 0.05},
-                 initial_state={"active": 0.35, "dormant": 0.3, "churned": 0.35},
-                 cancel_rate=1 / 400, dormant_cancel_rate=1 / 50, deal_seeker_share=0.5,
-                 plan_mix={"basic": 0.7, "standard": 0.3, "premium": 0.0}),
-        _segment("glitchy", 0.15,
-                 {"price": 0.1, "content": 0.15, "discovery": 0.15, "technical": 0.55, "none": 0.05},
-                 initial_state={"active": 0.4, "dormant": 0.35, "churned": 0.25},
-                 lapse_rate=1 / 50, return_rate=1 / 70),
+        _segment(
+            "loyal",
+            0.35,
+            {"price": 0.15, "content": 0.3, "discovery": 0.2, "technical": 0.1, "none": 0.25},
+            initial_state={"active": 0.75, "dormant": 0.2, "churned": 0.05},
+            lapse_rate=1 / 150,
+            return_rate=1 / 35,
+            dormant_cancel_rate=1 / 200,
+            comeback_rate=1 / 250,
+            activity_rate=0.8,
+            deal_seeker_share=0.05,
+        ),
+        _segment(
+            "casual",
+            0.35,
+            {"price": 0.25, "content": 0.3, "discovery": 0.3, "technical": 0.1, "none": 0.05},
+            activity_rate=0.35,
+        ),
+        _segment(
+            "bargain",
+            0.15,
+            {"price": 0.6, "content": 0.15, "discovery": 0.1, "technical": 0.1, "none": 0.05},
+            initial_state={"active": 0.35, "dormant": 0.3, "churned": 0.35},
+            cancel_rate=1 / 400,
+            dormant_cancel_rate=1 / 50,
+            deal_seeker_share=0.5,
+            plan_mix={"basic": 0.7, "standard": 0.3, "premium": 0.0},
+        ),
+        _segment(
+            "glitchy",
+            0.15,
+            {"price": 0.1, "content": 0.15, "discovery": 0.15, "technical": 0.55, "none": 0.05},
+            initial_state={"active": 0.4, "dormant": 0.35, "churned": 0.25},
+            lapse_rate=1 / 50,
+            return_rate=1 / 70,
+        ),
     )
     return Scenario(
         name="streaming",
@@ -131,20 +152,48 @@ def retail(n_users: int = 100_000, horizon_days: int = 365) -> Scenario:
         mean_tenure_days=400.0,
     )
     segments = (
-        Segment(name="regular", weight=0.3,
-                pain_mix={"price": 0.3, "content": 0.2, "discovery": 0.3, "technical": 0.1,
-                          "none": 0.1},
-                initial_state={"active": 0.6, "dormant": 0.3, "churned": 0.1},
-                activity_rate=1 / 25, dormant_activity_rate=1 / 400, lapse_rate=1 / 150,
-                return_rate=1 / 120, dormant_cancel_rate=1 / 200, comeback_rate=1 / 2000,
-                heterogeneity=1.0, deal_seeker_share=0.2, **common),
-        Segment(name="occasional", weight=0.7,
-                pain_mix={"price": 0.4, "content": 0.2, "discovery": 0.2, "technical": 0.1,
-                          "none": 0.1},
-                initial_state={"active": 0.3, "dormant": 0.3, "churned": 0.4},
-                activity_rate=1 / 60, dormant_activity_rate=1 / 1000, lapse_rate=1 / 60,
-                return_rate=1 / 250, dormant_cancel_rate=1 / 120, comeback_rate=1 / 4000,
-                heterogeneity=0.7, deal_seeker_share=0.35, **common),
+        Segment(
+            name="regular",
+            weight=0.3,
+            pain_mix={
+                "price": 0.3,
+                "content": 0.2,
+                "discovery": 0.3,
+                "technical": 0.1,
+                "none": 0.1,
+            },
+            initial_state={"active": 0.6, "dormant": 0.3, "churned": 0.1},
+            activity_rate=1 / 25,
+            dormant_activity_rate=1 / 400,
+            lapse_rate=1 / 150,
+            return_rate=1 / 120,
+            dormant_cancel_rate=1 / 200,
+            comeback_rate=1 / 2000,
+            heterogeneity=1.0,
+            deal_seeker_share=0.2,
+            **common,
+        ),
+        Segment(
+            name="occasional",
+            weight=0.7,
+            pain_mix={
+                "price": 0.4,
+                "content": 0.2,
+                "discovery": 0.2,
+                "technical": 0.1,
+                "none": 0.1,
+            },
+            initial_state={"active": 0.3, "dormant": 0.3, "churned": 0.4},
+            activity_rate=1 / 60,
+            dormant_activity_rate=1 / 1000,
+            lapse_rate=1 / 60,
+            return_rate=1 / 250,
+            dormant_cancel_rate=1 / 120,
+            comeback_rate=1 / 4000,
+            heterogeneity=0.7,
+            deal_seeker_share=0.35,
+            **common,
+        ),
     )
     return Scenario(
         name="retail",
@@ -166,28 +215,38 @@ def retail(n_users: int = 100_000, horizon_days: int = 365) -> Scenario:
 
 def streaming_offers() -> Catalogue:
     """Win-back actions of the first seed, with realistic unit costs."""
-    return Catalogue((
-        Offer("reminder_email", "reminder", "email", lift=0.0),
-        Offer("discount_30", "discount", "email", discount=0.3, duration_days=90, lift=0.5),
-        Offer("discount_50_sms", "discount", "sms", discount=0.5, duration_days=60, lift=0.8),
-        Offer("free_trial_30", "free_trial", "email", trial_days=30, lift=2.0,
-              eligible=("churned",)),
-        Offer("recommendations", "recommendation", "push", duration_days=60, lift=1.5),
-        Offer("support_call", "support", "sms", duration_days=120, support_cost=4.0, lift=2.0),
-        Offer("new_release_push", "content_message", "push", lift=1.0),
-    ))
+    return Catalogue(
+        (
+            Offer("reminder_email", "reminder", "email", lift=0.0),
+            Offer("discount_30", "discount", "email", discount=0.3, duration_days=90, lift=0.5),
+            Offer("discount_50_sms", "discount", "sms", discount=0.5, duration_days=60, lift=0.8),
+            Offer(
+                "free_trial_30",
+                "free_trial",
+                "email",
+                trial_days=30,
+                lift=2.0,
+                eligible=("churned",),
+            ),
+            Offer("recommendations", "recommendation", "push", duration_days=60, lift=1.5),
+            Offer("support_call", "support", "sms", duration_days=120, support_cost=4.0, lift=2.0),
+            Offer("new_release_push", "content_message", "push", lift=1.0),
+        )
+    )
 
 
 def retail_offers() -> Catalogue:
     """Coupons, recommendations and service outreach for a retailer."""
-    return Catalogue((
-        Offer("reminder_email", "reminder", "email", lift=0.0),
-        Offer("coupon_10", "discount", "email", discount=0.1, duration_days=30, lift=0.5),
-        Offer("coupon_25", "discount", "email", discount=0.25, duration_days=30, lift=1.0),
-        Offer("recommendations", "recommendation", "email", duration_days=45, lift=1.5),
-        Offer("service_call", "support", "sms", duration_days=90, support_cost=3.0, lift=2.0),
-        Offer("new_arrivals", "content_message", "push", lift=1.0),
-    ))
+    return Catalogue(
+        (
+            Offer("reminder_email", "reminder", "email", lift=0.0),
+            Offer("coupon_10", "discount", "email", discount=0.1, duration_days=30, lift=0.5),
+            Offer("coupon_25", "discount", "email", discount=0.25, duration_days=30, lift=1.0),
+            Offer("recommendations", "recommendation", "email", duration_days=45, lift=1.5),
+            Offer("service_call", "support", "sms", duration_days=90, support_cost=3.0, lift=2.0),
+            Offer("new_arrivals", "content_message", "push", lift=1.0),
+        )
+    )
 
 
 SCENARIOS: dict[str, Callable[..., Scenario]] = {

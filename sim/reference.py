@@ -154,7 +154,9 @@ class ReferenceSimulation:
         self.catalogue = catalogue if catalogue is not None else Catalogue(())
         streams = Streams(seed)
         self.users = users_from(sample_population(scenario, streams.population()))
-        self.rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(9,))))
+        self.rng = np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(9,)))
+        )
         self.env = simpy.Environment(initial_time=-scenario.warmup_days)
         self.changed = self.env.event()
         self.fresh = list(freshness_at(scenario, -scenario.warmup_days).astype(float))

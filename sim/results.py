@@ -35,7 +35,7 @@ class SimulationResult:
 
     def occupancy_frame(self) -> pd.DataFrame:
         """Tidy daily occupancy: day, state, segment, users."""
-        days, n_states, n_seg = self.occupancy.shape
+        days, n_states, _n_seg = self.occupancy.shape
         idx = pd.MultiIndex.from_product(
             [range(days), STATES[:n_states], self.segments], names=["day", "state", "segment"]
         )

@@ -21,7 +21,9 @@ class Streams:
         self.seed = int(seed)
 
     def _make(self, *key: int) -> np.random.Generator:
-        return np.random.Generator(np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key)))
+        return np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key))
+        )
 
     def population(self) -> np.random.Generator:
         return self._make(POPULATION)

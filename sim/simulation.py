@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import simpy
 
-from sim.constants import MESSAGE_COST, MONEY, SUPPORT_COST
 from sim.calendar import epoch_days, freshness_at, list_price_at, week_days
+from sim.constants import MESSAGE_COST, MONEY, SUPPORT_COST
 from sim.engine import Engine
 from sim.ledger import Ledger
 from sim.messaging import OK, Delivery, deliver
@@ -97,7 +97,9 @@ class Simulation:
         self.engine.advance_to(day)
         rng = self.streams.offers(self._offer_calls)
         self._offer_calls += 1
-        d = deliver(self.pop, users, offers, day, self.send_slot, self.scenario, self.catalogue, rng)
+        d = deliver(
+            self.pop, users, offers, day, self.send_slot, self.scenario, self.catalogue, rng
+        )
         self._record(d, day)
         return d
 
@@ -105,7 +107,9 @@ class Simulation:
         """Observable features of ``users`` (all when None) at the current day."""
         sel: np.ndarray | slice = slice(None) if users is None else np.asarray(users)
         slot = self.engine.session_slot
-        return features(self.pop, sel, self.day, slot, self.scenario, self.engine.drivers.list_price)
+        return features(
+            self.pop, sel, self.day, slot, self.scenario, self.engine.drivers.list_price
+        )
 
     def transitions(self) -> dict[str, np.ndarray]:
         """Every transition so far (needs ``trace=True``): user, time, src, dst, by time."""
@@ -114,7 +118,8 @@ class Simulation:
         parts = self.engine.trace or [(np.zeros(0, np.int64),) * 4]
         cols = [np.concatenate([p[k] for p in parts]) for k in range(4)]
         order = np.argsort(cols[1], kind="stable")
-        return {name: col[order] for name, col in zip(("user", "time", "src", "dst"), cols)}
+        names = ("user", "time", "src", "dst")
+        return {name: col[order] for name, col in zip(names, cols, strict=True)}
 
     def result(self) -> SimulationResult:
         self.engine.settle_retention()

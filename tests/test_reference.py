@@ -39,10 +39,12 @@ def _pair(n_users: int, horizon: int) -> dict:
     scenario = small_streaming(n_users=n_users, horizon_days=horizon)
     catalogue = presets.streaming_offers()
     days, users, offers = _schedule(n_users, horizon)
-    sim = Simulation(scenario, catalogue, seed=SEED, policy=scheduled(days, users, offers),
-                     trace=True)
+    sim = Simulation(
+        scenario, catalogue, seed=SEED, policy=scheduled(days, users, offers), trace=True
+    )
     fast = sim.run()
-    items = tuple(ScheduledOffer(int(d), int(u), int(o)) for d, u, o in zip(days, users, offers))
+    triples = zip(days.tolist(), users.tolist(), offers.tolist(), strict=True)
+    items = tuple(ScheduledOffer(d, u, o) for d, u, o in triples)
     ref = ReferenceSimulation(scenario, catalogue, seed=SEED + 1000, schedule=items).run()
     return {"scenario": scenario, "sim": sim, "fast": fast, "ref": ref, "n": n_users}
 
@@ -57,7 +59,7 @@ def _first_exit(user, time, src, dst, n, horizon, start_state, from_state, to_st
     for users in ``from_state`` at day 0."""
     first = np.full(n, float(horizon))
     hit = (src == from_state) & (dst == to_state) & (time > 0)
-    for u, t in zip(user[hit][::-1], time[hit][::-1]):
+    for u, t in zip(user[hit][::-1], time[hit][::-1], strict=True):
         first[u] = t
     return first[start_state == from_state]
 
@@ -101,7 +103,7 @@ def _start_states_fast(pair: dict) -> np.ndarray:
     state = sim.pop.state.copy()
     tr = sim.transitions()
     after = tr["time"] > 0
-    for u, s in zip(tr["user"][after][::-1], tr["src"][after][::-1]):
+    for u, s in zip(tr["user"][after][::-1], tr["src"][after][::-1], strict=True):
         state[u] = s  # undo transitions after day 0, latest first
     return state
 
@@ -114,11 +116,16 @@ def check_intensities(pair: dict) -> None:
     """
     horizon = pair["scenario"].horizon_days
     tr = pair["sim"].transitions()
-    ru, rt, rs, rd = _ref_log(pair["ref"])
+    _ru, rt, rs, rd = _ref_log(pair["ref"])
     occ_f = pair["fast"].occupancy.sum(axis=2)
     occ_r = pair["ref"].occupancy()
-    for frm, to in ((ACTIVE, DORMANT), (ACTIVE, CHURNED), (DORMANT, ACTIVE),
-                    (DORMANT, CHURNED), (CHURNED, ACTIVE)):
+    for frm, to in (
+        (ACTIVE, DORMANT),
+        (ACTIVE, CHURNED),
+        (DORMANT, ACTIVE),
+        (DORMANT, CHURNED),
+        (CHURNED, ACTIVE),
+    ):
         in_h = (tr["time"] > 0) & (tr["time"] <= horizon)
         cf = int(((tr["src"] == frm) & (tr["dst"] == to) & in_h).sum())
         cr = int(((rs == frm) & (rd == to) & (rt > 0) & (rt <= horizon)).sum())

@@ -1,0 +1,76 @@
+"""The ``winback`` command: help, version, a small simulation, clear errors on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from experiments.cli import main
+from sim import __version__
+
+
+def winback(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "experiments.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_help_lists_the_commands() -> None:
+    out = winback("--help")
+    assert out.returncode == 0
+    for command in ("demo", "simulate", "perf", "version"):
+        assert command in out.stdout
+
+
+def test_version(capsys) -> None:
+    assert main(["version"]) == 0
+    assert __version__ in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--version"])
+
+
+def test_simulate_prints_a_ranked_table_and_json(tmp_path) -> None:
+    out = winback(
+        "simulate",
+        "--users",
+        "3000",
+        "--days",
+        "56",
+        "--offers",
+        "reminder_email,discount_30",
+        "--out",
+        str(tmp_path),
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    names = [p["policy"] for p in summary["policies"]]
+    assert len(names) == 3 and "no offer (control)" in names
+    profits = [p["incremental_profit"] for p in summary["policies"]]
+    assert profits == sorted(profits, reverse=True)
+    assert (tmp_path / "results.csv").stat().st_size > 0
+    assert json.loads((tmp_path / "summary.json").read_text())["users"] == 3000
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["simulate", "--offers", "bribe"], ["offer", "bribe", "reminder_email"]),
+        (["simulate", "--users", "0"], ["--users", "expected an integer >= 1"]),
+        (["simulate", "--users", "abc"], ["--users", "'abc' is not an integer"]),
+        (["simulate", "--scenario", "moon"], ["--scenario", "moon", "streaming"]),
+    ],
+)
+def test_bad_input_fails_fast_with_a_clear_message(args, words, tmp_path) -> None:
+    out = winback(*args, "--out", str(tmp_path / "never"))
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    for word in words:
+        assert word in out.stderr, out.stderr
+    assert not (tmp_path / "never").exists()

@@ -1,0 +1,90 @@
+"""Offer delivery rules: eligibility, caps, unsubscribes, fatigue, effects and their costs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim import Simulation, presets
+from sim.constants import CHANNELS, CHURNED, MESSAGE_COST, SUPPORT_COST
+from sim.messaging import CAPPED, NOT_ELIGIBLE, OK, UNREACHABLE
+from tests.conftest import small_streaming
+
+CAT = presets.streaming_offers()
+
+
+def _sim(**kw) -> Simulation:
+    sim = Simulation(small_streaming(n_users=3_000, horizon_days=120, **kw), CAT, seed=1)
+    sim.run_until(0)
+    return sim
+
+
+def test_only_eligible_statuses_get_an_offer() -> None:
+    sim = _sim()
+    trial = CAT.index("free_trial_30")  # eligible: churned only
+    users = np.arange(sim.pop.n)
+    d = sim.offer(users, np.full(users.size, trial))
+    churned = sim.pop.state == CHURNED
+    assert np.all(d.refusal[~churned] == NOT_ELIGIBLE)
+    assert np.all(np.isin(d.refusal[churned], [OK, UNREACHABLE]))
+
+
+def test_sms_cap_refuses_the_third_message_in_four_weeks() -> None:
+    sim = _sim()
+    sms = CAT.index("discount_50_sms")
+    churned = np.flatnonzero((sim.pop.state == CHURNED) & sim.pop.reachable[:, 2])[:200]
+    seen = []
+    for day in (0, 7, 14, 21, 28):
+        sim.run_until(day)
+        still = churned[sim.pop.reachable[churned, 2] & (sim.pop.state[churned] == CHURNED)]
+        d = sim.offer(still, np.full(still.size, sms))
+        seen.append((day, d))
+    first, second, third = (d for _, d in seen[:3])
+    assert np.all(first.refusal == OK) and np.all(second.refusal == OK)
+    assert np.all(third.refusal == CAPPED)  # cap 2 per four calendar weeks
+    assert sim.scenario.channel("sms").frequency_cap == 2
+
+
+def test_unsubscribed_users_become_unreachable_and_are_refused() -> None:
+    sim = _sim()
+    push = CAT.index("new_release_push")
+    c = CHANNELS.index("push")
+    targets = np.flatnonzero(sim.pop.reachable[:, c] & (sim.pop.state != CHURNED))
+    sim.pop.last_activity[targets] = -100.0  # make them inactive, hence eligible
+    d = sim.offer(targets, np.full(targets.size, push))
+    gone = targets[d.unsubscribed]
+    assert gone.size > 0 and not sim.pop.reachable[gone, c].any()
+    sim.run_until(7)
+    sim.pop.last_activity[gone] = -100.0
+    again = sim.offer(gone, np.full(gone.size, push))
+    assert np.all(again.refusal == UNREACHABLE)
+    assert not again.message_cost.any()
+
+
+def test_costs_are_charged_per_send_and_support_per_contact() -> None:
+    sim = _sim()
+    support = CAT.index("support_call")
+    users = np.flatnonzero(sim.pop.state == CHURNED)
+    before = sim.pop.money.copy()
+    d = sim.offer(users, np.full(users.size, support))
+    sent = users[d.sent]
+    per_send = sim.scenario.channel("sms").cost_per_send
+    np.testing.assert_allclose(
+        sim.pop.money[MESSAGE_COST, sent] - before[MESSAGE_COST, sent], per_send, rtol=1e-6
+    )
+    contacted = users[d.opened]
+    assert contacted.size > 0
+    np.testing.assert_allclose(sim.pop.money[SUPPORT_COST, contacted], 4.0)
+    assert np.all(sim.pop.fix_until[contacted] == 120)  # fix lasts duration_days
+
+
+def test_fatigue_lowers_the_open_rate() -> None:
+    sim = _sim()
+    email = CAT.index("reminder_email")
+    users = np.flatnonzero(sim.pop.reachable[:, 0])
+    sim.pop.last_activity[users] = -100.0
+    sim.pop.fatigue[users[: users.size // 2]] = 6.0
+    sim.pop.fatigue_day[users] = 0.0
+    d = sim.offer(users, np.full(users.size, email))
+    half = users.size // 2
+    tired, fresh = d.opened[:half].mean(), d.opened[half:].mean()
+    assert tired < 0.2 * fresh
