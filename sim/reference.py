@@ -11,6 +11,8 @@ simulate the same users), the calendar rules (:mod:`sim.calendar`) and the const
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import math
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -70,7 +72,7 @@ class RefUser:
     first_react: float = math.nan
     ever_inactive: bool = False
     sends: list[float] = field(default_factory=list)
-    poke: Any = None
+    process: Any = None
 
     def on(self, name: str, t: float) -> bool:
         return self.effects.get(name, -INF) > t
@@ -158,18 +160,18 @@ class ReferenceSimulation:
             np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(9,)))
         )
         self.env = simpy.Environment(initial_time=-scenario.warmup_days)
-        self.changed = self.env.event()
         self.fresh = list(freshness_at(scenario, -scenario.warmup_days).astype(float))
         self.price = list(list_price_at(scenario, -scenario.warmup_days).astype(float))
         self.transitions: list[tuple[int, float, int, int]] = []  # user, time, src, dst
         self.start_states: list[int] = []
         self.schedule = sorted(schedule, key=lambda s: s.day)
+        self.calendar = [float(d) for d in event_days(scenario)]
+        self.calendar_set = set(self.calendar)
         self.env.process(self._calendar())
         if self.schedule:
             self.env.process(self._offers())
         for i, u in enumerate(self.users):
-            u.poke = self.env.event()
-            self.env.process(self._life(i, u))
+            u.process = self.env.process(self._life(i, u))
 
     def run(self) -> ReferenceSimulation:
         self.env.run(until=self.sc.horizon_days)
@@ -186,8 +188,6 @@ class ReferenceSimulation:
                     u.ever_inactive = u.state != ACTIVE
             self.fresh = list(freshness_at(self.sc, day).astype(float))
             self.price = list(list_price_at(self.sc, day).astype(float))
-            old, self.changed = self.changed, self.env.event()
-            old.succeed()
 
     def _offers(self) -> Generator[simpy.Event, Any, None]:
         for item in self.schedule:
@@ -196,29 +196,38 @@ class ReferenceSimulation:
             yield self.env.timeout(0)  # after the calendar event of the same day
             u = self.users[item.user]
             self._deliver(u, self.catalogue.offers[item.offer], float(item.day))
-            old, u.poke = u.poke, self.env.event()
-            old.succeed()
+            if u.process.is_alive:
+                u.process.interrupt()
 
     # ---------------------------------------------------------------- users
     def _life(self, i: int, u: RefUser) -> Generator[simpy.Event, Any, None]:
         env = self.env
         while True:
+            if env.now in self.calendar_set:
+                # the calendar sets this day's drivers first; an offer in the same instant
+                # may interrupt this wait, and the rates below include it either way
+                with contextlib.suppress(simpy.Interrupt):
+                    yield env.timeout(0)
             now = env.now
             r1, r2, d1, d2 = user_rates(u, now, self.fresh, self.price, self.sc)
             q = r1 + r2
             dt = self.rng.exponential(1.0 / q) if q > 0 else INF
             ends = [v for v in u.effects.values() if v > now]
             bp = min(ends) if ends else INF
-            wait = min(dt, bp - now, self.sc.horizon_days - now)
-            timer = env.timeout(wait)
-            yield simpy.AnyOf(env, (timer, self.changed, u.poke))
+            next_event = self.calendar[bisect.bisect_right(self.calendar, now)]
+            wait = min(dt, bp - now, next_event - now)
+            try:
+                yield env.timeout(wait)
+                fired = True
+            except simpy.Interrupt:  # the calendar or an offer changed this user's hazards
+                fired = False
             self._accrue(u, now, env.now)
             if env.now >= self.sc.horizon_days:
                 return
-            if timer.processed and dt <= bp - now:
+            if fired and dt <= min(bp, next_event) - now:
                 dst = d1 if self.rng.random() * q < r1 else d2
                 self._move(i, u, env.now, dst)
-            elif timer.processed:
+            elif fired and bp <= next_event:
                 self._effect_end(i, u, env.now)
 
     def _accrue(self, u: RefUser, a: float, b: float) -> None:
