@@ -70,6 +70,7 @@ def _fast(users: int, days: int, seed: int, campaign: bool) -> dict[str, float]:
         "peak_rss_mb": _peak_rss_mb(),
         "rss_before_mb": base_rss,
         "messages_sent": result.kpis["messages_sent"],
+        "bytes_per_user": sim.pop.nbytes() / users,
     }
 
 
@@ -107,7 +108,8 @@ def perf_sim(args: argparse.Namespace) -> dict[str, Any]:
         f"(population {big['sample_seconds']:.2f} s + simulation {big['simulate_seconds']:.2f} s)"
         f", {user_days / big['seconds'] / 1e6:.1f} M user-days/s, "
         f"peak RSS {big['peak_rss_mb']:.0f} MB "
-        f"(interpreter and imports {big['rss_before_mb']:.0f} MB)",
+        f"(interpreter and imports {big['rss_before_mb']:.0f} MB); population arrays "
+        f"{big['bytes_per_user']:.0f} bytes per user",
         flush=True,
     )
     n, d = args.reference_users, args.reference_days
@@ -132,6 +134,7 @@ def perf_sim(args: argparse.Namespace) -> dict[str, Any]:
         "simulation_seconds": round(big["simulate_seconds"], 3),
         "user_days_per_second": round(user_days / big["seconds"]),
         "peak_rss_mb": round(big["peak_rss_mb"], 1),
+        "bytes_per_user": round(big["bytes_per_user"], 1),
         "messages_sent": big["messages_sent"],
         "reference_users": n,
         "reference_days": d,
