@@ -29,6 +29,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--reference-days", type=positive_int, default=365)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--json", action="store_true", help="last output line is one JSON object")
+    e = sub.add_parser("env", help="environment speed: single, batched, SB3 PPO vs CartPole")
+    e.add_argument("--seconds", type=float, default=5.0, help="time for the single env")
+    e.add_argument("--batch-users", type=positive_int, default=4096)
+    e.add_argument("--episodes", type=positive_int, default=2)
+    e.add_argument("--ppo-envs", type=positive_int, default=64)
+    e.add_argument("--ppo-steps", type=positive_int, default=65_536)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--json", action="store_true", help="last output line is one JSON object")
 
 
 def weekly_campaign(sim: Any, day: int) -> tuple[np.ndarray, np.ndarray]:
@@ -149,6 +157,10 @@ def perf_sim(args: argparse.Namespace) -> dict[str, Any]:
 def run_from_args(args: argparse.Namespace) -> int:
     if args.target == "sim":
         out = perf_sim(args)
-        if args.json:
-            print(json.dumps(out))
+    else:
+        from experiments.perf_env import perf_env
+
+        out = perf_env(args)
+    if args.json:
+        print(json.dumps(out))
     return 0

@@ -47,7 +47,7 @@ from sim.hazards import (
     taste_freshness,
 )
 from sim.ledger import Ledger
-from sim.population import Population
+from sim.population import USERS_LAST, Population
 from sim.rng import Streams
 from sim.scenario import Scenario
 
@@ -61,7 +61,6 @@ EFFECT_ENDS = (
     "boost_until",
 )
 F32 = np.float32
-USERS_LAST = frozenset({"affinity", "genre_noise"})  # (genres, users) arrays
 CHUNK = 1 << 18
 """Users per chunk. Chunks advance independently (in parallel threads where cores allow),
 each with its own random streams; the chunk size is fixed so results never depend on the
@@ -289,6 +288,7 @@ class Engine:
         ring[users] = np.minimum(ring[users] + n, 255)
         count = n.astype(F32)
         pop.total_sessions[users] += count
+        pop.genre_counts[:, users] += count * pop.affinity[:, users]  # the watch history
         return count, has
 
     def _effect_costs(

@@ -34,7 +34,7 @@ def recent_sessions(
 
 def genre_shares(pop: Population, users: np.ndarray | slice) -> np.ndarray:
     """Noisy view of taste: shares of past sessions by genre, blurred by pseudo-counts."""
-    counts = pop.total_sessions[users] * pop.affinity[:, users] + pop.genre_noise[:, users]
+    counts = pop.genre_counts[:, users]
     return (counts / counts.sum(axis=0, keepdims=True)).T
 
 

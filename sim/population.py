@@ -37,7 +37,8 @@ class Population:
     return_mult: np.ndarray  # float32 gamma multiplier on returning hazards
     activity_mult: np.ndarray  # float32 gamma multiplier on session rates
     basket: np.ndarray  # float32 mean purchase value (transactional)
-    genre_noise: np.ndarray  # float32 (genres, n) pseudo-counts that blur the genre view
+    genre_counts: np.ndarray  # float32 (genres, n) sessions by genre seen so far, from
+    # pseudo-counts at sign-up (a blur) plus each session's expected genre mix
     # --- state and observable history ---
     state: np.ndarray  # uint8, index into STATES
     plan: np.ndarray  # uint8
@@ -171,7 +172,7 @@ def sample_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
     n_genres = len(scenario.genres)
     conc = scenario.dynamics.genre_concentration
     affinity = _dirichlet(rng, conc, n, n_genres)
-    genre_noise = 3.0 * _dirichlet(rng, 1.0, n, n_genres)
+    genre_counts = 3.0 * _dirichlet(rng, 1.0, n, n_genres)
     # responsiveness: Kumaraswamy(2, b) with b set so that the mean is the segment's mean
     responsiveness = _responsiveness(rng, resp_mean)
     shape = seg_param("heterogeneity")
@@ -201,7 +202,7 @@ def sample_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
         return_mult=return_mult,
         activity_mult=activity_mult,
         basket=basket,
-        genre_noise=genre_noise,
+        genre_counts=genre_counts,
         state=state,
         plan=plan,
         anchor_price=list_day[plan],
@@ -239,3 +240,36 @@ def sample_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
         messages=full(0, np.uint16),
         unsubscribed=full(0, np.uint8),
     )
+
+
+USERS_LAST = frozenset({"affinity", "genre_counts", "sessions_week", "sends_week", "money"})
+"""Fields stored with the user axis last (one row per genre, week, channel or money item)."""
+
+ACCOUNTS = {
+    "money": 0.0,
+    "reactivations": 0,
+    "first_react": np.nan,
+    "retained30": -1,
+    "retained90": -1,
+    "ever_inactive": False,
+    "messages": 0,
+    "unsubscribed": 0,
+}
+"""Per-user accounting over a horizon, and the value each starts from."""
+
+
+def take(pop: Population, idx: np.ndarray) -> Population:
+    """A new population of users ``idx`` (copies), with their accounts reset to zero.
+
+    History (state, sessions, offers, reachability, fatigue, effects) is kept: the users
+    carry on from where the dynamics left them. ``idx`` is sorted so segments stay sorted.
+    """
+    idx = np.sort(np.asarray(idx, dtype=np.int64))
+    arrays = {}
+    for f in fields(pop):
+        arr = getattr(pop, f.name)
+        arrays[f.name] = (arr[..., idx] if f.name in USERS_LAST else arr[idx]).copy()
+    out = Population(**arrays)
+    for name, value in ACCOUNTS.items():
+        getattr(out, name)[...] = value
+    return out

@@ -21,7 +21,7 @@ from sim.ledger import Ledger
 from sim.messaging import OK, Delivery, deliver
 from sim.observe import features
 from sim.offers import Catalogue
-from sim.population import SEND_WEEKS, sample_population
+from sim.population import SEND_WEEKS, Population, sample_population
 from sim.results import SimulationResult, build_result
 from sim.rng import Streams
 from sim.scenario import Scenario
@@ -32,7 +32,11 @@ Policy = Callable[["Simulation", int], Decision | None]
 
 
 class Simulation:
-    """One seeded run of a scenario, optionally with a policy acting at campaign epochs."""
+    """One seeded run of a scenario, optionally with a policy acting at campaign epochs.
+
+    ``population`` continues users from an earlier run (see ``sim.population.take``) instead
+    of drawing new ones; the simulation then starts at ``-scenario.warmup_days`` as usual.
+    """
 
     def __init__(
         self,
@@ -41,13 +45,22 @@ class Simulation:
         seed: int = 0,
         policy: Policy | None = None,
         trace: bool = False,
+        population: Population | None = None,
     ) -> None:
         self.scenario = scenario
         self.catalogue = catalogue if catalogue is not None else Catalogue(())
         check_catalogue(scenario, self.catalogue)
         self.seed = seed
         self.streams = Streams(seed)
-        self.pop = sample_population(scenario, self.streams.population())
+        if population is not None and population.n != scenario.n_users:
+            raise ValueError(
+                f"population: {population.n} users given; scenario.n_users is {scenario.n_users}"
+            )
+        self.pop = (
+            population
+            if population is not None
+            else sample_population(scenario, self.streams.population())
+        )
         self.ledger = Ledger(scenario.horizon_days, len(scenario.segments))
         self.engine = Engine(scenario, self.pop, self.streams, self.ledger)
         if trace:

@@ -1,0 +1,18 @@
+"""Gymnasium environments of the win-back decision problems (registered on import).
+
+* ``WinBack-v0``: the per-user MDP (:class:`sim.envs.winback.WinBackEnv`).
+* :class:`sim.envs.vector.WinBackVecEnv`: the same, batched, for stable-baselines3.
+* :class:`sim.envs.vector.WinBackVectorEnv`: the same, batched, as a Gymnasium VectorEnv.
+"""
+
+from __future__ import annotations
+
+from gymnasium.envs.registration import register, registry
+
+from sim.envs.core import WinBackBatch
+from sim.envs.observation import observation_names
+
+if "WinBack-v0" not in registry:
+    register(id="WinBack-v0", entry_point="sim.envs.winback:WinBackEnv")
+
+__all__ = ["WinBackBatch", "observation_names"]

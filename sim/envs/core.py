@@ -1,0 +1,178 @@
+"""The batched win-back decision problem: N inactive users, one offer decision a week each.
+
+Every environment of this package (the single per-user env, the SB3 ``VecEnv`` and the
+Gymnasium ``VectorEnv``) runs on :class:`WinBackBatch`, which runs on the simulator's own
+engine: the same dynamics code and the same money accounting, whatever the batch size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from sim.constants import MONEY, PAIN_POINTS
+from sim.envs.observation import encode, observation_names
+from sim.messaging import OK, refusals
+from sim.observe import observed_status
+from sim.offers import Catalogue
+from sim.population import Population, take
+from sim.scenario import Scenario
+from sim.simulation import Simulation
+from sim.validation import check_int
+
+COSTS = slice(1, len(MONEY))
+LATENT = ("pain", "price_sens", "content_need", "friction", "tech", "deal_seeker")
+
+
+class InactivePool:
+    """Users whom the dynamics left inactive or cancelled by day 0 of a warmed-up run.
+
+    Episodes start from copies of these users, history and all, so every episode begins from
+    an inactive user the model produced, not one invented for the purpose.
+    """
+
+    def __init__(self, scenario: Scenario, catalogue: Catalogue, seed: int, size: int) -> None:
+        check_int("pool_size", size, 1, 10_000_000)
+        sim = Simulation(replace(scenario, n_users=size), catalogue, seed=seed)
+        sim.run_until(0)
+        self.pop = sim.pop
+        status = observed_status(sim.pop, slice(None), 0.0, sim.scenario)
+        self.inactive = np.flatnonzero(status > 0)
+        if self.inactive.size == 0:
+            raise ValueError(f"pool_size: {size} users gave no inactive user; use more")
+
+    def draw(self, rng: np.random.Generator, n: int) -> Population:
+        idx = rng.choice(self.inactive, size=n, replace=n > self.inactive.size)
+        return take(self.pop, idx)
+
+
+def episode_scenario(scenario: Scenario, n_users: int, horizon_weeks: int) -> Scenario:
+    """The scenario seen by one batch of episodes: day 0 on, ``horizon_weeks`` long."""
+    days = 7 * horizon_weeks
+    return replace(
+        scenario,
+        n_users=n_users,
+        warmup_days=0,
+        horizon_days=days,
+        releases=tuple(r for r in scenario.releases if r.day < days),
+        price_changes=tuple(c for c in scenario.price_changes if c.day < days),
+    )
+
+
+class WinBackBatch:
+    """``n_users`` parallel episodes of the per-user win-back MDP, stepped together.
+
+    Action per user: 0 = nothing, k = offer ``catalogue.offers[k - 1]``. Reward per user and
+    step: that week's profit (revenue - serving - discount - trial - message - support cost),
+    exactly the simulator's per-user accounting. Episodes end together after
+    ``horizon_weeks`` steps (truncation: the model has no absorbing state).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        catalogue: Catalogue,
+        n_users: int,
+        horizon_weeks: int = 52,
+        pool_size: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        check_int("n_users", n_users, 1, 10_000_000)
+        check_int("horizon_weeks", horizon_weeks, 1, 520)
+        if scenario.epoch_days != 7:
+            raise ValueError(f"scenario.epoch_days: {scenario.epoch_days}; the envs need 7")
+        self.scenario = episode_scenario(scenario, n_users, horizon_weeks)
+        self.catalogue = catalogue
+        self.n_users = n_users
+        self.horizon_weeks = horizon_weeks
+        self.names = observation_names(self.scenario, catalogue)
+        self.n_actions = 1 + len(catalogue)
+        size = pool_size if pool_size is not None else max(4 * n_users, 20_000)
+        self.pool = InactivePool(scenario, catalogue, seed, size)
+        self.seed = seed
+        self.episode = 0
+        self.week = 0
+        self.sim: Simulation | None = None
+
+    # -------------------------------------------------------------- episodes
+    def reset(self, seed: int | None = None) -> np.ndarray:
+        """Start new episodes (fresh users from the pool); returns observations."""
+        if seed is not None:
+            self.seed, self.episode = int(seed), 0
+        seq = np.random.SeedSequence([self.seed, self.episode])
+        rng = np.random.Generator(np.random.PCG64(seq))
+        users = self.pool.draw(rng, self.n_users)
+        sim_seed = int(seq.generate_state(1)[0])
+        self.sim = Simulation(self.scenario, self.catalogue, seed=sim_seed, population=users)
+        self.sim.run_until(0)
+        self.episode += 1
+        self.week = 0
+        return self.observe()
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """One week for every user: (obs, reward, terminated, truncated, info)."""
+        sim = self._sim()
+        actions = self._check_actions(actions)
+        before = self.profit()
+        chosen = np.flatnonzero(actions > 0)
+        refused = np.zeros(self.n_users, dtype=bool)
+        opened = np.zeros(self.n_users, dtype=bool)
+        if chosen.size:
+            d = sim.offer(chosen, actions[chosen] - 1)
+            refused[chosen] = d.refusal != OK
+            opened[chosen] = d.opened
+        sim.run_until(7 * (self.week + 1))
+        reward = (self.profit() - before).astype(np.float32)
+        self.week += 1
+        done = np.full(self.n_users, self.week >= self.horizon_weeks)
+        info = {"refused": refused, "opened": opened, "week": np.full(self.n_users, self.week)}
+        return self.observe(), reward, np.zeros(self.n_users, bool), done, info
+
+    # ------------------------------------------------------------- queries
+    def observe(self) -> np.ndarray:
+        sim = self._sim()
+        feats = sim.observe()
+        return encode(feats, self.scenario, self.catalogue, self.week / self.horizon_weeks)
+
+    def profit(self) -> np.ndarray:
+        """Each user's profit so far in this episode (float64)."""
+        money = self._sim().pop.money.astype(np.float64)
+        return money[0] - money[COSTS].sum(axis=0)
+
+    def action_masks(self) -> np.ndarray:
+        """(users, actions) bool: what can be sent now (0, nothing, always can)."""
+        sim = self._sim()
+        users = np.arange(self.n_users)
+        mask = np.ones((self.n_users, self.n_actions), dtype=bool)
+        for k in range(len(self.catalogue)):
+            offers = np.full(self.n_users, k)
+            mask[:, k + 1] = (
+                refusals(sim.pop, users, offers, sim.day, sim.scenario, self.catalogue) == OK
+            )
+        return mask
+
+    def latent(self) -> dict[str, np.ndarray]:
+        """Latent traits of the current users (for the oracle; never in observations)."""
+        pop = self._sim().pop
+        out = {name: getattr(pop, name).copy() for name in LATENT}
+        out["pain_point"] = np.array(PAIN_POINTS)[pop.pain]
+        return out
+
+    def _sim(self) -> Simulation:
+        if self.sim is None:
+            raise ValueError("reset: call reset() before step() or any query")
+        return self.sim
+
+    def _check_actions(self, actions: np.ndarray) -> np.ndarray:
+        a = np.asarray(actions).reshape(-1)
+        if a.shape[0] != self.n_users:
+            raise ValueError(f"actions: {a.shape[0]} given; expected {self.n_users}")
+        if not np.issubdtype(a.dtype, np.integer) and not np.all(a == np.round(a)):
+            raise ValueError(f"actions: {a[:5]} are not integers")
+        a = a.astype(np.int64)
+        if a.min() < 0 or a.max() >= self.n_actions:
+            raise ValueError(f"actions: must be in [0, {self.n_actions - 1}]")
+        return a

@@ -1,0 +1,93 @@
+"""Observation vectors: observable features only, named and normalised to about [0, 1].
+
+Latent traits (pain point, price sensitivity, affinity, ...) never enter; the oracle of the
+agents reads them through ``info`` or ``WinBackBatch.latent`` instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.constants import CHANNELS, PAIN_POINTS
+from sim.offers import Catalogue
+from sim.scenario import Scenario
+
+
+def observation_names(scenario: Scenario, catalogue: Catalogue) -> list[str]:
+    """Names of the observation vector's entries, in order."""
+    names = [
+        "status_active",
+        "status_inactive",
+        "status_cancelled",
+        "recency",
+        "sessions_4w",
+        "sessions_13w",
+        "tenure",
+    ]
+    names += [f"plan_{p}" for p in scenario.plan_names]
+    names += ["price_paid", "discount_active", "offers_received", "offers_opened"]
+    names += [f"last_offer_{o}" for o in catalogue.names]
+    names += ["since_last_offer", "last_offer_opened", "last_offer_ignored"]
+    names += [f"survey_{p}" for p in PAIN_POINTS]
+    names += [f"reachable_{c}" for c in CHANNELS]
+    names += [f"genre_share_{g}" for g in scenario.genres]
+    names += ["episode_progress"]
+    return names
+
+
+OBSERVATION_DOC = """
+| feature | meaning (normalised) |
+|---|---|
+| status_active / _inactive / _cancelled | observed status, one-hot (inactive: no session for |
+| | `inactive_after_days`) |
+| recency | days since the last session / 365, capped at 1 |
+| sessions_4w, sessions_13w | sessions in the last 4 / 13 calendar weeks / (2 a day), capped |
+| tenure | days since sign-up / 1825, capped at 1 |
+| plan_<name> | plan, one-hot |
+| price_paid | monthly price paid now / highest list price (0 while cancelled or on trial) |
+| discount_active | 1 while a discount runs |
+| offers_received, offers_opened | counts / 20, capped at 1 |
+| last_offer_<name> | the last offer sent, one-hot (all 0: none yet) |
+| since_last_offer | days since the last offer / 365, capped at 1 (1: never) |
+| last_offer_opened / _ignored | response to the last offer (both 0: none yet) |
+| survey_<reason> | exit-survey answer, one-hot (all 0: no answer); answers are noisy |
+| reachable_<channel> | 1 while the user can be reached on the channel |
+| genre_share_<genre> | share of past sessions by genre (a noisy view of taste) |
+| episode_progress | steps taken / horizon |
+"""
+
+
+def encode(
+    feats: dict[str, np.ndarray],
+    scenario: Scenario,
+    catalogue: Catalogue,
+    progress: float,
+) -> np.ndarray:
+    """(users, features) float32 observation matrix from ``sim.observe.features`` output."""
+    n = feats["status"].shape[0]
+    cols: list[np.ndarray] = []
+    status = feats["status"].astype(np.int64)
+    cols += [(status == k).astype(np.float32) for k in range(3)]
+    cols.append(np.minimum(feats["days_since_activity"] / 365.0, 1.0))
+    cols.append(np.minimum(feats["sessions_4w"] / 56.0, 1.0))
+    cols.append(np.minimum(feats["sessions_13w"] / 182.0, 1.0))
+    cols.append(np.minimum(feats["tenure_days"] / 1825.0, 1.0))
+    plan = feats["plan"].astype(np.int64)
+    cols += [(plan == k).astype(np.float32) for k in range(len(scenario.plans))]
+    top = max(p.monthly_price for p in scenario.plans)
+    cols.append(feats["price_paid_monthly"] / top if top > 0 else np.zeros(n, np.float32))
+    cols.append(feats["discount_active"])
+    cols.append(np.minimum(feats["n_offers"] / 20.0, 1.0))
+    cols.append(np.minimum(feats["n_opened"] / 20.0, 1.0))
+    last = feats["last_offer"].astype(np.int64)
+    cols += [(last == k).astype(np.float32) for k in range(len(catalogue))]
+    since = np.nan_to_num(feats["days_since_offer"], posinf=365.0)
+    cols.append(np.minimum(since / 365.0, 1.0))
+    cols.append((feats["last_opened"] == 1).astype(np.float32))
+    cols.append((feats["last_opened"] == 0).astype(np.float32))
+    survey = feats["survey_reason"].astype(np.int64)
+    cols += [(survey == k).astype(np.float32) for k in range(len(PAIN_POINTS))]
+    cols += [feats[f"reachable_{c}"] for c in CHANNELS]
+    cols += [feats[f"genre_share_{g}"] for g in scenario.genres]
+    cols.append(np.full(n, progress, dtype=np.float32))
+    return np.stack(cols, axis=1).astype(np.float32)
