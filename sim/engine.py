@@ -288,7 +288,8 @@ class Engine:
         ring[users] = np.minimum(ring[users] + n, 255)
         count = n.astype(F32)
         pop.total_sessions[users] += count
-        pop.genre_counts[:, users] += count * pop.affinity[:, users]  # the watch history
+        for counts, taste in zip(pop.genre_counts, pop.affinity, strict=True):
+            counts[users] += count * taste[users]  # the watch history (row by row: fast)
         return count, has
 
     def _effect_costs(
@@ -332,7 +333,8 @@ class Engine:
         """Add ``amount`` to each user's total and to this week's segment totals."""
         if users.size == 0:
             return
-        self.pop.money[component, users if sel is None else sel] += amount
+        row = self.pop.money[component]  # a 1-d view: 1-d fancy indexing is the fast path
+        row[users if sel is None else sel] += amount
         weekly[component] += self._segment_sums(users, amount)
 
     def _segment_sums(self, users: np.ndarray, amount: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ class Streams:
 
     def _make(self, *key: int) -> np.random.Generator:
         return np.random.Generator(
-            np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=key))
+            np.random.SFC64(np.random.SeedSequence(self.seed, spawn_key=key))
         )
 
     def population(self) -> np.random.Generator:
