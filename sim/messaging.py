@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.constants import CHANNELS, CHURNED, MESSAGE_COST, SUPPORT_COST
+from sim.constants import CHANNELS, CHURNED, MESSAGE_COST, OFFER_KINDS, SUPPORT_COST
 from sim.engine import next_effect_end
 from sim.observe import observed_status
-from sim.offers import OBSERVED_STATUSES, Catalogue, Offer
+from sim.offers import OBSERVED_STATUSES, Catalogue
 from sim.population import SEND_WEEKS, Population
 from sim.scenario import Scenario
 
@@ -38,17 +38,6 @@ class Delivery:
         return self.refusal == OK
 
 
-def _trait(pop: Population, users: np.ndarray, offer: Offer) -> np.ndarray:
-    """The latent trait an offer's kind matches."""
-    return {
-        "discount": pop.price_sens,
-        "free_trial": pop.content_need,
-        "content_message": pop.content_need,
-        "recommendation": pop.friction,
-        "support": pop.tech,
-    }.get(offer.kind, np.zeros_like(pop.price_sens))[users]
-
-
 def check_request(users: np.ndarray, offers: np.ndarray, n_users: int, n_offers: int) -> None:
     """Validate an offer request before any state changes."""
     if users.shape != offers.shape or users.ndim != 1:
@@ -63,27 +52,76 @@ def check_request(users: np.ndarray, offers: np.ndarray, n_users: int, n_offers:
         raise ValueError("offers.users: a user appears twice; at most one offer per user per day")
 
 
+@dataclass(frozen=True)
+class OfferTable:
+    """A catalogue as arrays (one entry per offer), resolved against a scenario's channels."""
+
+    channel: np.ndarray  # index into CHANNELS
+    send_cost: np.ndarray  # channel cost per send + the offer's own cost per send
+    open_rate: np.ndarray
+    unsubscribe_prob: np.ndarray
+    cap: np.ndarray  # the channel's frequency cap per four calendar weeks
+    eligible: np.ndarray  # (offers, observed statuses) bool
+    kind: np.ndarray  # index into OFFER_KINDS
+    lift: np.ndarray
+    discount: np.ndarray
+    duration: np.ndarray
+    trial_days: np.ndarray
+    support_cost: np.ndarray
+
+    @classmethod
+    def build(cls, scenario: Scenario, catalogue: Catalogue) -> OfferTable:
+        offers = catalogue.offers
+        chans = [scenario.channel(o.channel) for o in offers]
+
+        def arr(values: list, dtype: type = np.float64) -> np.ndarray:
+            return np.array(values, dtype=dtype).reshape(len(offers), *np.shape(values)[1:])
+
+        return cls(
+            channel=arr([CHANNELS.index(o.channel) for o in offers], np.int64),
+            send_cost=arr(
+                [c.cost_per_send + o.cost_per_send for c, o in zip(chans, offers, strict=True)]
+            ),
+            open_rate=arr([c.open_rate for c in chans]),
+            unsubscribe_prob=arr([c.unsubscribe_prob for c in chans]),
+            cap=arr([c.frequency_cap for c in chans], np.int64),
+            eligible=arr([[s in o.eligible for s in OBSERVED_STATUSES] for o in offers], bool),
+            kind=arr([OFFER_KINDS.index(o.kind) for o in offers], np.int64),
+            lift=arr([o.lift for o in offers]),
+            discount=arr([o.discount for o in offers]),
+            duration=arr([o.duration_days for o in offers]),
+            trial_days=arr([o.trial_days for o in offers]),
+            support_cost=arr([o.support_cost for o in offers]),
+        )
+
+
+# the latent trait each kind of offer works through (reminders match none)
+TRAIT_OF_KIND = {
+    OFFER_KINDS.index("discount"): "price_sens",
+    OFFER_KINDS.index("free_trial"): "content_need",
+    OFFER_KINDS.index("content_message"): "content_need",
+    OFFER_KINDS.index("recommendation"): "friction",
+    OFFER_KINDS.index("support"): "tech",
+}
+DISCOUNT, FREE_TRIAL, RECOMMENDATION, SUPPORT, CONTENT_MESSAGE, REMINDER = range(6)
+
+
 def refusals(
     pop: Population,
     users: np.ndarray,
     offers: np.ndarray,
     day: float,
     scenario: Scenario,
-    catalogue: Catalogue,
+    table: OfferTable,
 ) -> np.ndarray:
     """Why each requested offer cannot be sent (0 where it can)."""
     status = observed_status(pop, users, day, scenario)
-    eligible = np.array(
-        [[s in o.eligible for s in OBSERVED_STATUSES] for o in catalogue.offers], dtype=bool
-    )
-    channel = np.array([CHANNELS.index(o.channel) for o in catalogue.offers], dtype=np.int64)
-    cap = np.array([scenario.channel(o.channel).frequency_cap for o in catalogue.offers])
-    ch = channel[offers]
+    ch = table.channel[offers]
     recent = pop.sends_week[ch, :, users].sum(axis=1)
     refusal = np.zeros(users.size, dtype=np.int8)
-    refusal[recent >= cap[offers]] = CAPPED
+    refusal[recent >= table.cap[offers]] = CAPPED
     refusal[~pop.reachable[users, ch]] = UNREACHABLE
-    refusal[~eligible[offers, status]] = NOT_ELIGIBLE
+    refusal[~table.eligible[offers, status]] = NOT_ELIGIBLE
     return refusal
 
 
@@ -94,99 +132,109 @@ def deliver(
     day: float,
     send_slot: int,
     scenario: Scenario,
-    catalogue: Catalogue,
+    table: OfferTable,
     rng: np.random.Generator,
 ) -> Delivery:
     """Send offers ``offers[i]`` to users ``users[i]`` on ``day``."""
-    check_request(users, offers, pop.n, len(catalogue))
-    refusal = refusals(pop, users, offers, day, scenario, catalogue)
+    check_request(users, offers, pop.n, table.kind.size)
+    refusal = refusals(pop, users, offers, day, scenario, table)
+    u = rng.random((2, users.size))
+    sent = np.flatnonzero(refusal == OK)
+    s_users, s_offers = users[sent], offers[sent]
+    dyn = scenario.dynamics
+    decay = np.exp2(-(day - pop.fatigue_day[s_users]) / dyn.fatigue_halflife_days)
+    fatigue = pop.fatigue[s_users] * np.where(np.isfinite(decay), decay, 0.0)
+    c = table.channel[s_offers]
+    p_open = pop.responsiveness[s_users, c] * table.open_rate[s_offers]
+    opened_s = u[0, sent] < p_open * np.exp(-dyn.fatigue_per_message * fatigue)
+    unsub_s = u[1, sent] < np.minimum(1.0, table.unsubscribe_prob[s_offers] * (1.0 + fatigue))
+    _record_send(pop, s_users, s_offers, c, day, send_slot, opened_s, unsub_s, fatigue)
+    support = opened_s & (table.kind[s_offers] == SUPPORT)
+    costs = np.zeros((2, users.size), dtype=np.float32)
+    costs[0, sent] = table.send_cost[s_offers]
+    costs[1, sent] = np.where(support, table.support_cost[s_offers], 0.0)
+    if day >= 0:
+        row = pop.money[MESSAGE_COST]
+        row[s_users] += costs[0, sent]
+        row = pop.money[SUPPORT_COST]
+        row[s_users] += costs[1, sent]
+        pop.messages[s_users] += 1
+        pop.unsubscribed[s_users[unsub_s]] += 1
+    _switch_on(
+        pop, s_users[opened_s], s_offers[opened_s], day, dyn.nudge_days, dyn.nudge_lift, table
+    )
     opened = np.zeros(users.size, dtype=bool)
     unsub = np.zeros(users.size, dtype=bool)
-    msg_cost = np.zeros(users.size, dtype=np.float32)
-    sup_cost = np.zeros(users.size, dtype=np.float32)
-    u = rng.random((2, users.size))
-    for k, offer in enumerate(catalogue.offers):
-        mine = np.flatnonzero((offers == k) & (refusal == OK))
-        if mine.size:
-            o, s, m, c = _send(pop, users[mine], k, offer, day, send_slot, scenario, u[:, mine])
-            opened[mine], unsub[mine], msg_cost[mine], sup_cost[mine] = o, s, m, c
-    return Delivery(users, offers, refusal, opened, unsub, msg_cost, sup_cost)
+    opened[sent], unsub[sent] = opened_s, unsub_s
+    return Delivery(users, offers, refusal, opened, unsub, costs[0], costs[1])
 
 
-def _send(
+def _record_send(
     pop: Population,
     users: np.ndarray,
-    offer_index: int,
-    offer: Offer,
+    offers: np.ndarray,
+    channel: np.ndarray,
     day: float,
     send_slot: int,
-    scenario: Scenario,
-    u: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    dyn = scenario.dynamics
-    ch = scenario.channel(offer.channel)
-    c = CHANNELS.index(offer.channel)
-    decay = np.exp2(-(day - pop.fatigue_day[users]) / dyn.fatigue_halflife_days)
-    fatigue = pop.fatigue[users] * np.where(np.isfinite(decay), decay, 0.0)
-    p_open = (
-        pop.responsiveness[users, c] * ch.open_rate * np.exp(-dyn.fatigue_per_message * fatigue)
-    )
-    opened = u[0] < p_open
-    unsub = u[1] < np.minimum(1.0, ch.unsubscribe_prob * (1.0 + fatigue))
+    opened: np.ndarray,
+    unsub: np.ndarray,
+    fatigue: np.ndarray,
+) -> None:
+    """The observable trace of a send: offer history, fatigue, caps, reachability."""
     pop.fatigue[users] = (fatigue + 1.0).astype(np.float32)
     pop.fatigue_day[users] = day
-    pop.sends_week[c, send_slot % SEND_WEEKS, users] += 1
-    pop.reachable[users[unsub], c] = False
+    pop.sends_week[channel, send_slot % SEND_WEEKS, users] += 1
+    pop.reachable[users[unsub], channel[unsub]] = False
     pop.n_offers[users] += 1
-    pop.last_offer[users] = offer_index
+    pop.last_offer[users] = offers
     pop.last_offer_day[users] = day
     pop.last_opened[users] = opened.astype(np.int8)
     pop.n_opened[users[opened]] += 1
-    cost = np.full(users.size, ch.cost_per_send + offer.cost_per_send, dtype=np.float32)
-    support = opened & (offer.kind == "support")
-    cost_support = np.where(support, offer.support_cost, 0.0).astype(np.float32)
-    in_horizon = day >= 0
-    if in_horizon:
-        pop.money[MESSAGE_COST, users] += cost
-        pop.money[SUPPORT_COST, users] += cost_support
-        pop.messages[users] += 1
-        pop.unsubscribed[users[unsub]] += 1
-    _switch_on(pop, users[opened], offer, day, dyn.nudge_days, dyn.nudge_lift)
-    return opened, unsub, cost, cost_support
 
 
 def _switch_on(
-    pop: Population, users: np.ndarray, offer: Offer, day: float, nudge_days: int, nudge: float
+    pop: Population,
+    users: np.ndarray,
+    offers: np.ndarray,
+    day: float,
+    nudge_days: int,
+    nudge: float,
+    table: OfferTable,
 ) -> None:
-    """Start the effects of an opened offer."""
+    """Start the effects of opened offers (one per user)."""
     if users.size == 0:
         return
+    kind = table.kind[offers]
+    trait = np.zeros(users.size, dtype=np.float32)
+    for code, name in TRAIT_OF_KIND.items():
+        mine = kind == code
+        trait[mine] = getattr(pop, name)[users[mine]]
     window = np.float32(day + max(nudge_days, 1))
-    lift = nudge + offer.lift * _trait(pop, users, offer)
+    lift = nudge + table.lift[offers] * trait
     active = pop.boost_until[users] > day
     pop.boost[users] = np.where(active, np.maximum(pop.boost[users], lift), lift)
     pop.boost_until[users] = np.maximum(pop.boost_until[users], window)
-    until = np.float32(day + offer.duration_days)
-    if offer.kind == "discount":
-        pop.disc_until[users] = until
-        pop.disc_depth[users] = offer.discount
-    elif offer.kind == "free_trial":
-        _grant_trial(pop, users, offer, day, window)
-    elif offer.kind == "recommendation":
-        pop.rec_until[users] = np.maximum(pop.rec_until[users], until)
-    elif offer.kind == "support":
-        pop.fix_until[users] = np.maximum(pop.fix_until[users], until)
-    elif offer.kind == "content_message":
-        pop.content_until[users] = np.maximum(pop.content_until[users], window)
+    until = (day + table.duration[offers]).astype(np.float32)
+    disc = kind == DISCOUNT
+    pop.disc_until[users[disc]] = until[disc]
+    pop.disc_depth[users[disc]] = table.discount[offers[disc]]
+    for code, field in ((RECOMMENDATION, "rec_until"), (SUPPORT, "fix_until")):
+        mine = users[kind == code]
+        ends = getattr(pop, field)
+        ends[mine] = np.maximum(ends[mine], until[kind == code])
+    content = users[kind == CONTENT_MESSAGE]
+    pop.content_until[content] = np.maximum(pop.content_until[content], window)
+    trial = kind == FREE_TRIAL
+    _grant_trial(pop, users[trial], table.trial_days[offers[trial]], day, window)
     pop.next_change[users] = next_effect_end(pop, users, day)
 
 
 def _grant_trial(
-    pop: Population, users: np.ndarray, offer: Offer, day: float, window: np.float32
+    pop: Population, users: np.ndarray, days: np.ndarray, day: float, window: np.float32
 ) -> None:
     """Churned users get free days if they return within the window; others get them now."""
     churned = pop.state[users] == CHURNED
-    pop.trial_len[users] = offer.trial_days
+    pop.trial_len[users] = days
     pop.trial_window_until[users[churned]] = window
-    now = users[~churned]
-    pop.trial_until[now] = np.float32(day + offer.trial_days)
+    now = ~churned
+    pop.trial_until[users[now]] = (day + days[now]).astype(np.float32)

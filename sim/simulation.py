@@ -18,7 +18,7 @@ from sim.calendar import epoch_days, freshness_at, list_price_at, week_days
 from sim.constants import MESSAGE_COST, MONEY, SUPPORT_COST
 from sim.engine import Engine
 from sim.ledger import Ledger
-from sim.messaging import OK, Delivery, deliver
+from sim.messaging import OK, SUPPORT, Delivery, OfferTable, deliver
 from sim.observe import features
 from sim.offers import Catalogue
 from sim.population import SEND_WEEKS, Population, sample_population
@@ -50,6 +50,7 @@ class Simulation:
         self.scenario = scenario
         self.catalogue = catalogue if catalogue is not None else Catalogue(())
         check_catalogue(scenario, self.catalogue)
+        self.offer_table = OfferTable.build(scenario, self.catalogue)
         self.seed = seed
         self.streams = Streams(seed)
         if population is not None and population.n != scenario.n_users:
@@ -111,7 +112,7 @@ class Simulation:
         rng = self.streams.offers(self._offer_calls)
         self._offer_calls += 1
         d = deliver(
-            self.pop, users, offers, day, self.send_slot, self.scenario, self.catalogue, rng
+            self.pop, users, offers, day, self.send_slot, self.scenario, self.offer_table, rng
         )
         self._record(d, day)
         return d
@@ -188,8 +189,7 @@ class Simulation:
         self.ledger.count_at(days[d.unsubscribed], "unsubscribed", seg[d.users[d.unsubscribed]])
         refused = d.refusal != OK
         self.ledger.count_at(days[refused], "refused", seg[d.users[refused]])
-        is_support = np.array([o.kind == "support" for o in self.catalogue.offers], dtype=bool)
-        support = d.opened & is_support[d.offers]
+        support = d.opened & (self.offer_table.kind[d.offers] == SUPPORT)
         self.ledger.count_at(days[support], "support_contacts", seg[d.users[support]])
         n_seg = len(self.scenario.segments)
         week = np.zeros((len(MONEY), n_seg))

@@ -150,7 +150,7 @@ class WinBackBatch:
         for k in range(len(self.catalogue)):
             offers = np.full(self.n_users, k)
             mask[:, k + 1] = (
-                refusals(sim.pop, users, offers, sim.day, sim.scenario, self.catalogue) == OK
+                refusals(sim.pop, users, offers, sim.day, sim.scenario, sim.offer_table) == OK
             )
         return mask
 
