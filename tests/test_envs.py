@@ -151,3 +151,36 @@ def test_bad_actions_are_refused_with_a_clear_error() -> None:
         batch.step(np.full(10, 8))
     with pytest.raises(ValueError, match="expected 10"):
         batch.step(np.zeros(3, dtype=np.int64))
+
+
+def test_bandit_env_checkers_determinism_and_counterfactuals() -> None:
+    from sim.envs.bandit import WinBackBandit
+
+    env = gym.make("WinBackBandit-v0", block=64, pool_size=3_000, episode_length=100)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env.unwrapped, skip_render_check=True)
+        sb3_check_env(env.unwrapped, warn=True)
+    assert [str(w.message) for w in caught] == []
+
+    def play(seed: int) -> tuple[list, list]:
+        e = WinBackBandit(block=64, pool_size=3_000, episode_length=100)
+        obs, _ = e.reset(seed=seed)
+        seen, infos = [obs], []
+        for i in range(100):
+            obs, r, _, truncated, info = e.step(i % 8)
+            assert r == info["rewards"][i % 8]
+            assert info["rewards"][0] == info["no_offer_reward"]
+            seen.append(obs)
+            infos.append(info["rewards"])
+        assert truncated
+        return seen, infos
+
+    a, b = play(1), play(1)
+    assert all(np.array_equal(x, y) for x, y in zip(a[0], b[0], strict=True))
+    assert all(np.array_equal(x, y) for x, y in zip(a[1], b[1], strict=True))
+    rewards = np.array(a[1])
+    assert np.any(rewards[:, 1:] != rewards[:, :1])  # offers change outcomes
+    assert np.all(
+        rewards[:, 4][np.array(a[0])[:-1, 2] == 0] == rewards[:, 0][np.array(a[0])[:-1, 2] == 0]
+    )  # the free trial goes to cancelled users only: refused otherwise, reward unchanged

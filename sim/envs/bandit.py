@@ -1,0 +1,137 @@
+"""``WinBackBandit-v0``: the contextual-bandit view of win-back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from sim import presets
+from sim.envs.core import InactivePool, episode_scenario
+from sim.envs.observation import OBSERVATION_DOC, encode, observation_names
+from sim.messaging import OK
+from sim.offers import Catalogue
+from sim.population import Population, take
+from sim.scenario import Scenario
+from sim.simulation import Simulation
+from sim.validation import check_int
+
+
+class WinBackBandit(gym.Env):
+    (
+        """One newly inactive user per step, one offer, the profit it brings.
+
+    ## Description
+    Each step shows one user whom the scenario's dynamics left inactive or cancelled (drawn
+    from a warmed-up population at day 0). The agent picks one offer or nothing; the
+    reward is the user's profit over the next ``window_weeks`` weeks, net of every cost.
+    ``info["no_offer_reward"]`` is the same user's profit over the same weeks with no offer,
+    on common random numbers, so the true uplift of the chosen action is known exactly;
+    ``info["rewards"]`` holds the reward every action would have earned (for regret).
+
+    Users come in blocks of ``block`` users; for each block the simulator runs once per
+    action with every user of the block receiving that action, with the same seed and the
+    same users in the same places, so all actions see the same random numbers.
+
+    ## Action Space
+    ``Discrete(1 + len(catalogue))``: 0 = nothing, ``k`` = ``catalogue.offers[k - 1]`` (see
+    ``WinBack-v0`` for the streaming catalogue's costs). An offer the user cannot receive
+    is refused: nothing is sent or charged, and the reward equals the no-offer reward.
+
+    ## Observation Space
+    ``Box(0, 1, (n_features,), float32)``, the same observable features as ``WinBack-v0``.
+    """
+        + OBSERVATION_DOC
+        + """
+    ## Rewards
+    Profit over ``window_weeks`` after the decision: revenue - discount, trial, serving,
+    message and support costs.
+
+    ## Starting State and Episode End
+    An episode is ``episode_length`` users (default 1,000), then truncated.
+
+    ## Arguments
+    ``scenario``, ``catalogue``, ``window_weeks=8``, ``episode_length=1000``,
+    ``block=512``, ``pool_size`` (default 20,000), ``seed=0``.
+
+    ## Version History
+    * v0: first version.
+    """
+    )
+
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012  (Gymnasium API)
+
+    def __init__(
+        self,
+        scenario: Scenario | None = None,
+        catalogue: Catalogue | None = None,
+        window_weeks: int = 8,
+        episode_length: int = 1000,
+        block: int = 512,
+        pool_size: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        scenario = scenario if scenario is not None else presets.streaming(n_users=1)
+        self.catalogue = catalogue if catalogue is not None else presets.streaming_offers()
+        check_int("window_weeks", window_weeks, 1, 520)
+        check_int("episode_length", episode_length, 1, 10_000_000)
+        check_int("block", block, 1, 1_000_000)
+        self.window = episode_scenario(scenario, block, window_weeks)
+        self.block, self.episode_length = block, episode_length
+        self.pool = InactivePool(scenario, self.catalogue, seed, pool_size or 20_000)
+        self.feature_names = observation_names(self.window, self.catalogue)
+        self.action_space = spaces.Discrete(1 + len(self.catalogue))
+        self.observation_space = spaces.Box(0.0, 1.0, (len(self.feature_names),), np.float32)
+        self._obs = np.zeros((0, len(self.feature_names)), np.float32)
+        self._rewards = np.zeros((0, 0))
+        self._pos = self._t = 0
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self._t = 0
+        self._next_block()
+        return self._obs[self._pos], {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        a = int(action)
+        n_actions = self._rewards.shape[0]
+        if not 0 <= a < n_actions:
+            raise ValueError(f"action: {action!r}; allowed: 0..{n_actions - 1}")
+        rewards = self._rewards[:, self._pos]
+        info = {"no_offer_reward": float(rewards[0]), "rewards": rewards.copy()}
+        reward = float(rewards[a])
+        self._t += 1
+        self._pos += 1
+        if self._pos >= self.block:
+            self._next_block()
+        truncated = self._t >= self.episode_length
+        return self._obs[self._pos], reward, False, truncated, info
+
+    def _next_block(self) -> None:
+        """Draw a block of users and simulate every action for all of them (paired)."""
+        block_seed = int(self.np_random.integers(2**63 - 1))
+        rng = np.random.default_rng(block_seed)
+        users = self.pool.draw(rng, self.block)
+        everyone = np.arange(self.block)
+        rewards = np.zeros((1 + len(self.catalogue), self.block))
+        for a in range(rewards.shape[0]):
+            sim = Simulation(self.window, self.catalogue, seed=block_seed, population=_copy(users))
+            sim.run_until(0)
+            refused = np.zeros(self.block, dtype=bool)
+            if a == 0:
+                obs = encode(sim.observe(), self.window, self.catalogue, 0.0)
+            else:
+                refused = sim.offer(everyone, np.full(self.block, a - 1)).refusal != OK
+            sim.run_until(self.window.horizon_days)
+            money = sim.pop.money.astype(np.float64)
+            rewards[a] = money[0] - money[1:].sum(axis=0)
+            rewards[a, refused] = rewards[0, refused]  # nothing was sent: nothing changed
+        self._obs, self._rewards, self._pos = obs, rewards, 0
+
+
+def _copy(pop: Population) -> Population:
+    return take(pop, np.arange(pop.n))
