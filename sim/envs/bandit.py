@@ -9,6 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from sim import presets
+from sim.constants import PAIN_POINTS
 from sim.envs.core import InactivePool, episode_scenario
 from sim.envs.observation import OBSERVATION_DOC, encode, observation_names
 from sim.messaging import OK
@@ -29,7 +30,8 @@ class WinBackBandit(gym.Env):
     reward is the user's profit over the next ``window_weeks`` weeks, net of every cost.
     ``info["no_offer_reward"]`` is the same user's profit over the same weeks with no offer,
     on common random numbers, so the true uplift of the chosen action is known exactly;
-    ``info["rewards"]`` holds the reward every action would have earned (for regret).
+    ``info["rewards"]`` holds the reward every action would have earned (for regret), and
+    ``info["pain_point"]`` the user's latent pain point (for analyses; never a feature).
 
     Users come in blocks of ``block`` users; for each block the simulator runs once per
     action with every user of the block receiving that action, with the same seed and the
@@ -53,7 +55,8 @@ class WinBackBandit(gym.Env):
     An episode is ``episode_length`` users (default 1,000), then truncated.
 
     ## Arguments
-    ``scenario``, ``catalogue``, ``window_weeks=8``, ``episode_length=1000``,
+    ``scenario``, ``catalogue``, ``window_weeks=26`` (matched offers pay back over months),
+    ``episode_length=1000``,
     ``block=512``, ``pool_size`` (default 20,000), ``seed=0``.
 
     ## Version History
@@ -67,7 +70,7 @@ class WinBackBandit(gym.Env):
         self,
         scenario: Scenario | None = None,
         catalogue: Catalogue | None = None,
-        window_weeks: int = 8,
+        window_weeks: int = 26,
         episode_length: int = 1000,
         block: int = 512,
         pool_size: int | None = None,
@@ -87,6 +90,7 @@ class WinBackBandit(gym.Env):
         self._obs = np.zeros((0, len(self.feature_names)), np.float32)
         self._rewards = np.zeros((0, 0))
         self._pos = self._t = 0
+        self._pain = np.zeros(0, dtype=np.uint8)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -102,7 +106,11 @@ class WinBackBandit(gym.Env):
         if not 0 <= a < n_actions:
             raise ValueError(f"action: {action!r}; allowed: 0..{n_actions - 1}")
         rewards = self._rewards[:, self._pos]
-        info = {"no_offer_reward": float(rewards[0]), "rewards": rewards.copy()}
+        info = {
+            "no_offer_reward": float(rewards[0]),
+            "rewards": rewards.copy(),
+            "pain_point": PAIN_POINTS[self._pain[self._pos]],  # latent: for analyses only
+        }
         reward = float(rewards[a])
         self._t += 1
         self._pos += 1
@@ -131,6 +139,7 @@ class WinBackBandit(gym.Env):
             rewards[a] = money[0] - money[1:].sum(axis=0)
             rewards[a, refused] = rewards[0, refused]  # nothing was sent: nothing changed
         self._obs, self._rewards, self._pos = obs, rewards, 0
+        self._pain = users.pain.copy()
 
 
 def _copy(pop: Population) -> Population:
