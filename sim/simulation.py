@@ -71,6 +71,7 @@ class Simulation:
         self.policy_rng = self.streams.policy()
         self.send_slot = 0
         self._offer_calls = 0
+        self._drivers: dict[float, tuple[np.ndarray, np.ndarray]] = {}
         self._set_drivers()
         self.env.process(self._weeks())
         self.env.process(self._releases())
@@ -141,8 +142,13 @@ class Simulation:
 
     # -------------------------------------------------------------- calendar
     def _set_drivers(self) -> None:
-        now = self.env.now
-        self.engine.set_drivers(freshness_at(self.scenario, now), list_price_at(self.scenario, now))
+        now = float(self.env.now)
+        if now not in self._drivers:  # each calendar day's drivers are computed once
+            self._drivers[now] = (
+                freshness_at(self.scenario, now),
+                list_price_at(self.scenario, now),
+            )
+        self.engine.set_drivers(*self._drivers[now])
 
     def _at(self, day: int) -> Generator[simpy.Event, Any, None]:
         if day > self.env.now:
