@@ -176,3 +176,19 @@ class WinBackBatch:
         if a.min() < 0 or a.max() >= self.n_actions:
             raise ValueError(f"actions: must be in [0, {self.n_actions - 1}]")
         return a
+
+
+def make_batch(
+    n_users: int,
+    scenario: Scenario | None = None,
+    catalogue: Catalogue | None = None,
+    horizon_weeks: int = 52,
+    pool_size: int | None = None,
+    seed: int = 0,
+) -> WinBackBatch:
+    """A batch with the environments' defaults: the streaming scenario and its catalogue."""
+    from sim import presets
+
+    scenario = scenario if scenario is not None else presets.streaming(n_users=1)
+    catalogue = catalogue if catalogue is not None else presets.streaming_offers()
+    return WinBackBatch(scenario, catalogue, n_users, horizon_weeks, pool_size, seed)

@@ -12,23 +12,9 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from stable_baselines3.common.vec_env import VecEnv
 
-from sim import presets
-from sim.envs.core import WinBackBatch
+from sim.envs.core import make_batch
 from sim.offers import Catalogue
 from sim.scenario import Scenario
-
-
-def _batch(
-    num_envs: int,
-    scenario: Scenario | None,
-    catalogue: Catalogue | None,
-    horizon_weeks: int,
-    pool_size: int | None,
-    seed: int,
-) -> WinBackBatch:
-    scenario = scenario if scenario is not None else presets.streaming(n_users=1)
-    catalogue = catalogue if catalogue is not None else presets.streaming_offers()
-    return WinBackBatch(scenario, catalogue, num_envs, horizon_weeks, pool_size, seed)
 
 
 class WinBackVecEnv(VecEnv):
@@ -49,7 +35,7 @@ class WinBackVecEnv(VecEnv):
         pool_size: int | None = None,
         seed: int = 0,
     ) -> None:
-        self.batch = _batch(num_envs, scenario, catalogue, horizon_weeks, pool_size, seed)
+        self.batch = make_batch(num_envs, scenario, catalogue, horizon_weeks, pool_size, seed)
         n = len(self.batch.names)
         obs_space = spaces.Box(0.0, 1.0, (n,), dtype=np.float32)
         self.render_mode = None
@@ -130,7 +116,7 @@ class WinBackVectorEnv(VectorEnv):
         pool_size: int | None = None,
         seed: int = 0,
     ) -> None:
-        self.batch = _batch(num_envs, scenario, catalogue, horizon_weeks, pool_size, seed)
+        self.batch = make_batch(num_envs, scenario, catalogue, horizon_weeks, pool_size, seed)
         self.num_envs = num_envs
         n = len(self.batch.names)
         self.single_observation_space = spaces.Box(0.0, 1.0, (n,), dtype=np.float32)

@@ -8,8 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from sim import presets
-from sim.envs.core import WinBackBatch
+from sim.envs.core import make_batch
 from sim.envs.observation import OBSERVATION_DOC
 from sim.offers import Catalogue
 from sim.scenario import Scenario
@@ -82,9 +81,7 @@ class WinBackEnv(gym.Env):
         pool_size: int | None = None,
         seed: int = 0,
     ) -> None:
-        scenario = scenario if scenario is not None else presets.streaming(n_users=1)
-        catalogue = catalogue if catalogue is not None else presets.streaming_offers()
-        self.batch = WinBackBatch(scenario, catalogue, 1, horizon_weeks, pool_size, seed)
+        self.batch = make_batch(1, scenario, catalogue, horizon_weeks, pool_size, seed)
         self.feature_names = self.batch.names
         self.action_space = spaces.Discrete(self.batch.n_actions)
         n = len(self.feature_names)
