@@ -19,7 +19,7 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "simulate",
-        help="simulate a scenario: control vs a monthly blanket offer to inactive users",
+        help="simulate a scenario: control vs each offer sent to all inactive users every 28 days",
         description="Simulate a built-in scenario with the no-offer control and, for each "
         "offer in the catalogue, a policy that sends it to every inactive or cancelled user "
         "every 28 days; print KPIs and incremental profit on common random numbers.",
