@@ -97,10 +97,21 @@ def simulate(
     return table.reset_index(drop=True)
 
 
+LEGEND = (
+    "Money in the scenario's currency over the horizon. incremental_* = policy minus the "
+    "no-offer control on the same simulated customers; roi = incremental profit / "
+    "incremental spend (a ratio); offer_spend, messages_sent, unsubscribes, profit = the "
+    "policy's own totals; reactivation_rate includes users who return on their own."
+)
+
+
 def _print_table(table: pd.DataFrame) -> None:
     shown = table[["policy", *SHOWN]].copy()
+    counts = ["incremental_reactivated_users", "messages_sent", "unsubscribes"]
+    shown[counts] = shown[counts].round().astype("int64")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(shown.to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
+    print(LEGEND)
 
 
 def write(table: pd.DataFrame, out: Path, meta: dict) -> None:
