@@ -1,0 +1,212 @@
+"""Cost- and budget-aware bandits, vectorised over users.
+
+Rewards are profit net of every cost (the environments' rewards already are), so every
+bandit here is cost-aware by construction. ``epsilon-greedy``, ``UCB1`` and ``Thompson``
+keep one set of arm statistics per observable context group (observed status x exit-survey
+answer); ``LinUCB`` and ``linear Thompson`` fit one ridge regression per arm on the whole
+observation vector. With a ``budget`` per period, each scores arms net of a Lagrangian price
+on their cost (``price`` rises when a period overspends its pace, falls when it underspends)
+and never sends past the period's budget: once the next send would exceed it, the rest of
+the batch gets "nothing".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.base import Context
+
+STATUS = ("status_active", "status_inactive", "status_cancelled")
+SURVEY = ("survey_price", "survey_content", "survey_discovery", "survey_technical", "survey_none")
+
+
+def context_groups(obs: np.ndarray, names: list[str]) -> np.ndarray:
+    """Group index per user: observed status (3) x survey answer (5 + no answer) = 18."""
+    col = {n: i for i, n in enumerate(names)}
+    status = np.argmax(obs[:, [col[s] for s in STATUS]], axis=1)
+    survey = obs[:, [col[s] for s in SURVEY]]
+    answer = np.where(survey.max(axis=1) > 0.5, np.argmax(survey, axis=1), len(SURVEY))
+    return status * (len(SURVEY) + 1) + answer
+
+
+N_GROUPS = len(STATUS) * (len(SURVEY) + 1)
+
+
+@dataclass(kw_only=True)
+class Budget:
+    """A spend limit per period, enforced with a Lagrangian price and a hard cap."""
+
+    per_period: float = float("inf")
+    costs: list[float] = field(default_factory=list)  # per action (action 0 costs 0)
+    step: float = 0.05  # how fast the price moves, per unit of relative over-spend
+    price: float = 0.0
+    spent: float = 0.0
+
+    def new_period(self) -> None:
+        """Close a period: raise the price after over-pacing, lower it after under-pacing."""
+        if np.isfinite(self.per_period) and self.per_period > 0:
+            over = (self.spent - self.per_period) / self.per_period
+            self.price = max(0.0, self.price + self.step * (over + 0.1))
+        self.spent = 0.0
+
+    def action_costs(self, n_actions: int) -> np.ndarray:
+        return np.asarray(self.costs, dtype=float) if self.costs else np.zeros(n_actions)
+
+    def enforce(self, actions: np.ndarray, order: np.ndarray, n_actions: int) -> np.ndarray:
+        """Keep sends, in ``order``, while the period's budget lasts; the rest get 0."""
+        costs = self.action_costs(n_actions)
+        out = actions.copy()
+        if np.isfinite(self.per_period):
+            room = self.per_period - self.spent
+            fits = np.cumsum(costs[actions[order]]) <= room + 1e-9
+            out[order[~fits]] = 0
+        self.spent += float(costs[out].sum())
+        return out
+
+
+class _Saved:
+    """JSON parameters + arrays in one ``.npz`` (no pickle), with the random state."""
+
+    rng: np.random.Generator
+    budget: Budget
+    ARRAYS: tuple[str, ...] = ()
+
+    def describe(self) -> dict[str, Any]:
+        d = {k: v for k, v in asdict(self).items() if k != "budget"}  # type: ignore[call-overload]
+        d["budget_per_period"] = self.budget.per_period
+        return d
+
+    def save(self, path: str | Path) -> None:
+        params = {k: v for k, v in asdict(self).items() if k != "budget"}  # type: ignore[call-overload]
+        arrays = {k: getattr(self, k) for k in self.ARRAYS}
+        np.savez(
+            Path(path),
+            params=json.dumps(params),
+            budget=json.dumps(asdict(self.budget)),
+            rng=json.dumps(self.rng.bit_generator.state),
+            **arrays,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> Any:
+        data = np.load(Path(path), allow_pickle=False)
+        params = json.loads(str(data["params"]))
+        params["budget"] = Budget(**json.loads(str(data["budget"])))
+        agent = cls(**params)
+        for k in cls.ARRAYS:
+            setattr(agent, k, data[k])
+        agent.rng.bit_generator.state = json.loads(str(data["rng"]))
+        return agent
+
+
+@dataclass(kw_only=True)
+class GroupBandit(_Saved):
+    """epsilon-greedy, UCB1 or Gaussian Thompson sampling, per context group."""
+
+    kind: str = "ucb"  # "epsilon", "ucb" or "thompson"
+    n_actions: int = 8
+    epsilon: float = 0.1
+    ucb_c: float = 2.0
+    prior_var: float = 100.0
+    seed: int = 0
+    budget: Budget = field(default_factory=Budget)
+    name: str = "bandit"
+    ARRAYS = ("count", "total", "sq")
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("epsilon", "ucb", "thompson"):
+            raise ValueError(f"kind: {self.kind!r}; allowed: epsilon, ucb, thompson")
+        self.count = np.zeros((N_GROUPS, self.n_actions))
+        self.total = np.zeros((N_GROUPS, self.n_actions))
+        self.sq = np.zeros((N_GROUPS, self.n_actions))
+        self.rng = np.random.default_rng(self.seed)
+        self.names: list[str] = []
+
+    def scores(self, groups: np.ndarray) -> np.ndarray:
+        n = self.count[groups]
+        safe = np.maximum(n, 1)
+        mean = self.total[groups] / safe
+        var = np.maximum(self.sq[groups] / safe - mean**2, 1e-6)
+        if self.kind == "ucb":
+            t = self.count[groups].sum(axis=1, keepdims=True)
+            bonus = np.sqrt(var) * np.sqrt(self.ucb_c * np.log(t + 1) / safe)
+            return np.where(n > 0, mean + bonus, np.inf)
+        if self.kind == "thompson":
+            std = np.sqrt(np.where(n > 1, var, self.prior_var) / safe)
+            return mean + std * self.rng.standard_normal(mean.shape)
+        return np.where(n > 0, mean, np.inf)
+
+    def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
+        self.names = ctx.feature_names
+        groups = context_groups(obs, ctx.feature_names)
+        price = self.budget.price * self.budget.action_costs(self.n_actions)
+        score = np.where(mask, self.scores(groups) - price, -np.inf)
+        actions = np.argmax(score, axis=1)
+        if self.kind == "epsilon":
+            explore = self.rng.random(obs.shape[0]) < self.epsilon
+            random = np.argmax(self.rng.random(mask.shape) * mask, axis=1)
+            actions = np.where(explore, random, actions)
+        order = self.rng.permutation(obs.shape[0])
+        return self.budget.enforce(actions.astype(np.int64), order, self.n_actions)
+
+    def update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
+        groups = context_groups(obs, self.names)
+        np.add.at(self.count, (groups, actions), 1)
+        np.add.at(self.total, (groups, actions), rewards)
+        np.add.at(self.sq, (groups, actions), rewards**2)
+
+
+@dataclass(kw_only=True)
+class LinearBandit(_Saved):
+    """LinUCB or linear Thompson sampling: one ridge regression per arm on the features."""
+
+    kind: str = "linucb"  # "linucb" or "lints"
+    n_actions: int = 8
+    n_features: int = 39
+    alpha: float = 1.0  # LinUCB width / Thompson posterior scale
+    ridge: float = 1.0
+    seed: int = 0
+    budget: Budget = field(default_factory=Budget)
+    name: str = "linear_bandit"
+    ARRAYS = ("A", "b")
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("linucb", "lints"):
+            raise ValueError(f"kind: {self.kind!r}; allowed: linucb, lints")
+        d = self.n_features + 1
+        self.A = np.repeat(self.ridge * np.eye(d)[None], self.n_actions, axis=0)
+        self.b = np.zeros((self.n_actions, d))
+        self.rng = np.random.default_rng(self.seed)
+
+    def _x(self, obs: np.ndarray) -> np.ndarray:
+        return np.hstack([obs.astype(np.float64), np.ones((obs.shape[0], 1))])
+
+    def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
+        x = self._x(obs)
+        a_inv = np.linalg.inv(self.A)
+        theta = np.einsum("kde,ke->kd", a_inv, self.b)
+        if self.kind == "lints":
+            chol = np.linalg.cholesky(a_inv)
+            z = self.rng.standard_normal(theta.shape)
+            theta = theta + self.alpha * np.einsum("kde,ke->kd", chol, z)
+            score = x @ theta.T
+        else:
+            width = np.sqrt(np.einsum("nd,kde,ne->nk", x, a_inv, x))
+            score = x @ theta.T + self.alpha * width
+        price = self.budget.price * self.budget.action_costs(self.n_actions)
+        score = np.where(mask, score - price, -np.inf)
+        order = self.rng.permutation(obs.shape[0])
+        actions = np.argmax(score, axis=1).astype(np.int64)
+        return self.budget.enforce(actions, order, self.n_actions)
+
+    def update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
+        x = self._x(obs)
+        for k in np.unique(actions):
+            xk, rk = x[actions == k], rewards[actions == k]
+            self.A[k] += xk.T @ xk
+            self.b[k] += xk.T @ rk
