@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_simulate(sub)
     _add_perf(sub)
+    from experiments.regret import add_arguments as regret_args
+
+    regret_args(sub.add_parser("regret", help="bandit regret curves on the bandit env (PNG)"))
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -76,6 +79,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from experiments.simulate import run_from_args
 
         return run_from_args(args)
+    if args.command == "regret":
+        from experiments.regret import run_from_args as regret_run
+
+        return regret_run(args)
     if args.command == "perf":
         from experiments.perf import run_from_args as perf_run
 

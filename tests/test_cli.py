@@ -74,3 +74,12 @@ def test_bad_input_fails_fast_with_a_clear_message(args, words, tmp_path) -> Non
     for word in words:
         assert word in out.stderr, out.stderr
     assert not (tmp_path / "never").exists()
+
+
+def test_regret_command_writes_the_plot_and_data(tmp_path) -> None:
+    out = winback("regret", "--users", "2048", "--block", "256", "--out", str(tmp_path), "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["users"] == 2048 and set(summary["regret"]) >= {"linucb", "thompson"}
+    assert (tmp_path / "regret.png").stat().st_size > 10_000
+    assert (tmp_path / "regret.csv").stat().st_size > 0
