@@ -1,0 +1,154 @@
+"""Stable-baselines3 agents that learn win-back policies on the batched environment.
+
+``train`` builds PPO, A2C, DQN or MaskablePPO from flat, typed keyword arguments, trains on
+:class:`sim.envs.vector.WinBackVecEnv` with checkpoints, TensorBoard logs and an optional
+progress bar, and returns an :class:`SB3Agent` that acts through the shared agent interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3 import A2C, DQN, PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
+
+from agents.base import Context
+from sim.envs.vector import WinBackVecEnv
+from sim.offers import Catalogue
+from sim.scenario import Scenario
+
+ALGORITHMS = ("ppo", "a2c", "dqn", "maskable_ppo")
+
+
+def _algorithm(name: str) -> type[BaseAlgorithm]:
+    if name == "maskable_ppo":
+        from sb3_contrib import MaskablePPO
+
+        return MaskablePPO
+    table: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN}
+    if name not in table:
+        raise ValueError(f"algorithm: {name!r}; allowed: {', '.join(ALGORITHMS)}")
+    return table[name]
+
+
+@dataclass(kw_only=True)
+class SB3Agent:
+    """A trained SB3 model behind the agent interface (``act`` on batches, with masks)."""
+
+    model: BaseAlgorithm
+    algorithm: str
+    name: str = "sb3"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
+        obs32 = obs.astype(np.float32)
+        if self.algorithm == "maskable_ppo":
+            predict: Any = self.model.predict  # MaskablePPO's predict takes the masks
+            actions, _ = predict(obs32, action_masks=mask, deterministic=True)
+        else:
+            actions, _ = self.model.predict(obs32, deterministic=True)
+        actions = np.asarray(actions, dtype=np.int64).reshape(-1)
+        return np.where(mask[np.arange(actions.size), actions], actions, 0)
+
+    def update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
+        del obs, actions, rewards  # trained offline by ``train``
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "algorithm": self.algorithm, **self.params}
+
+    def save(self, path: str | Path) -> None:
+        self.model.save(str(path))
+
+    @classmethod
+    def load(cls, path: str | Path, algorithm: str, name: str = "sb3") -> SB3Agent:
+        return cls(
+            model=_algorithm(algorithm).load(str(path), device="cpu"),
+            algorithm=algorithm,
+            name=name,
+        )
+
+
+def train(
+    algorithm: str = "ppo",
+    *,
+    scenario: Scenario | None = None,
+    catalogue: Catalogue | None = None,
+    num_envs: int = 256,
+    horizon_weeks: int = 52,
+    total_timesteps: int = 200_000,
+    seed: int = 0,
+    learning_rate: float = 3e-4,
+    n_steps: int = 52,
+    batch_size: int | None = None,
+    gamma: float = 0.99,
+    ent_coef: float = 0.01,
+    net_arch: tuple[int, ...] = (64, 64),
+    reward_scale: float = 0.1,
+    log_dir: str | Path | None = None,
+    checkpoint_every: int = 0,
+    progress_bar: bool = False,
+) -> SB3Agent:
+    """Train one SB3 agent on the batched env; everything is a typed keyword argument."""
+    env = WinBackVecEnv(
+        num_envs=num_envs,
+        scenario=scenario,
+        catalogue=catalogue,
+        horizon_weeks=horizon_weeks,
+        seed=seed,
+    )
+    batch_size = batch_size or max(64, n_steps * num_envs // 4)
+    kwargs: dict[str, Any] = {
+        "learning_rate": learning_rate,
+        "gamma": gamma,
+        "seed": seed,
+        "device": "cpu",
+        "policy_kwargs": {"net_arch": list(net_arch)},
+        "verbose": 0,
+        "tensorboard_log": str(log_dir) if log_dir else None,
+    }
+    if algorithm in ("ppo", "maskable_ppo"):
+        kwargs.update(n_steps=n_steps, batch_size=batch_size, ent_coef=ent_coef)
+    elif algorithm == "a2c":
+        kwargs.update(n_steps=min(n_steps, 16), ent_coef=ent_coef)
+    elif algorithm == "dqn":
+        kwargs.update(
+            batch_size=min(batch_size, 256),
+            learning_starts=num_envs * 10,
+            train_freq=1,
+            gradient_steps=max(1, num_envs // 64),
+        )
+    model = _algorithm(algorithm)("MlpPolicy", _Scaled(env, reward_scale), **kwargs)
+    callbacks: list[BaseCallback] = []
+    if checkpoint_every and log_dir:
+        callbacks.append(
+            CheckpointCallback(
+                max(1, checkpoint_every // num_envs), str(Path(log_dir) / "checkpoints")
+            )
+        )
+    model.learn(
+        total_timesteps=total_timesteps, callback=CallbackList(callbacks), progress_bar=progress_bar
+    )
+    params = {
+        "total_timesteps": total_timesteps,
+        "seed": seed,
+        "num_envs": num_envs,
+        "learning_rate": learning_rate,
+        "n_steps": n_steps,
+    }
+    return SB3Agent(model=model, algorithm=algorithm, name=algorithm, params=params)
+
+
+class _Scaled(WinBackVecEnv):
+    """The batched env with rewards multiplied by ``scale`` (dollars -> a unit PPO likes)."""
+
+    def __init__(self, env: WinBackVecEnv, scale: float) -> None:
+        self.__dict__.update(env.__dict__)
+        self.scale = scale
+
+    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        obs, reward, done, infos = super().step_wait()
+        return obs, reward * self.scale, done, infos
