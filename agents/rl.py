@@ -88,6 +88,7 @@ def train(
     ent_coef: float = 0.01,
     net_arch: tuple[int, ...] = (64, 64),
     reward_scale: float = 0.1,
+    reward: str = "incremental",
     log_dir: str | Path | None = None,
     checkpoint_every: int = 0,
     progress_bar: bool = False,
@@ -99,6 +100,7 @@ def train(
         catalogue=catalogue,
         horizon_weeks=horizon_weeks,
         seed=seed,
+        reward=reward,
     )
     batch_size = batch_size or max(64, n_steps * num_envs // 4)
     kwargs: dict[str, Any] = {
@@ -138,6 +140,7 @@ def train(
         "num_envs": num_envs,
         "learning_rate": learning_rate,
         "n_steps": n_steps,
+        "reward": reward,
     }
     return SB3Agent(model=model, algorithm=algorithm, name=algorithm, params=params)
 

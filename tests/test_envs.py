@@ -184,3 +184,20 @@ def test_bandit_env_checkers_determinism_and_counterfactuals() -> None:
     assert np.all(
         rewards[:, 4][np.array(a[0])[:-1, 2] == 0] == rewards[:, 0][np.array(a[0])[:-1, 2] == 0]
     )  # the free trial goes to cancelled users only: refused otherwise, reward unchanged
+
+
+def test_incremental_reward_is_the_offer_effect_on_common_random_numbers() -> None:
+    inc = WinBackBatch(
+        presets.streaming(), presets.streaming_offers(), 300, 6, 3_000, 5, reward="incremental"
+    )
+    inc.reset(seed=3)
+    for _ in range(3):
+        assert np.all(inc.step(np.zeros(300, dtype=np.int64))[1] == 0.0)  # no offer, no effect
+    total = np.zeros(300)
+    for _ in range(3):
+        total += inc.step(np.full(300, 5))[1]  # recommendations for everyone allowed
+    gap = inc.profit() - inc._control_profit()
+    np.testing.assert_allclose(total, gap, rtol=1e-5, atol=1e-3)
+    assert np.any(total != 0)
+    with pytest.raises(ValueError, match="reward: 'uplift' is unknown; allowed: profit"):
+        WinBackBatch(presets.streaming(), presets.streaming_offers(), 3, 2, 500, 0, reward="uplift")

@@ -19,9 +19,19 @@ from sim.offers import Catalogue
 from sim.population import Population, take
 from sim.scenario import Scenario
 from sim.simulation import Simulation
-from sim.validation import check_int
+from sim.validation import check_choice, check_int
 
 COSTS = slice(1, len(MONEY))
+REWARDS = ("profit", "incremental")
+"""``profit``: the user's profit in the week. ``incremental``: that minus the same user's
+profit in a paired no-offer run (same seed, same users): the offer's effect, with the
+baseline's noise removed. A simulator can do this; a live test cannot."""
+
+
+def all_of(pop: Population) -> np.ndarray:
+    return np.arange(pop.n)
+
+
 LATENT = ("pain", "price_sens", "content_need", "friction", "tech", "deal_seeker")
 
 
@@ -77,8 +87,12 @@ class WinBackBatch:
         horizon_weeks: int = 52,
         pool_size: int | None = None,
         seed: int = 0,
+        reward: str = "profit",
     ) -> None:
         check_int("n_users", n_users, 1, 10_000_000)
+        check_choice("reward", reward, REWARDS)
+        self.reward_mode = reward
+        self.control: Simulation | None = None
         check_int("horizon_weeks", horizon_weeks, 1, 520)
         if scenario.epoch_days != 7:
             raise ValueError(f"scenario.epoch_days: {scenario.epoch_days}; the envs need 7")
@@ -104,6 +118,11 @@ class WinBackBatch:
         rng = np.random.Generator(np.random.PCG64(seq))
         users = self.pool.draw(rng, self.n_users)
         sim_seed = int(seq.generate_state(1)[0])
+        if self.reward_mode == "incremental":  # the same users, the same draws, no offers
+            self.control = Simulation(
+                self.scenario, self.catalogue, seed=sim_seed, population=take(users, all_of(users))
+            )
+            self.control.run_until(0)
         self.sim = Simulation(self.scenario, self.catalogue, seed=sim_seed, population=users)
         self.sim.run_until(0)
         self.episode += 1
@@ -116,7 +135,7 @@ class WinBackBatch:
         """One week for every user: (obs, reward, terminated, truncated, info)."""
         sim = self._sim()
         actions = self._check_actions(actions)
-        before = self.profit()
+        before = self.profit() - self._control_profit()
         chosen = np.flatnonzero(actions > 0)
         refused = np.zeros(self.n_users, dtype=bool)
         opened = np.zeros(self.n_users, dtype=bool)
@@ -125,7 +144,9 @@ class WinBackBatch:
             refused[chosen] = d.refusal != OK
             opened[chosen] = d.opened
         sim.run_until(7 * (self.week + 1))
-        reward = (self.profit() - before).astype(np.float32)
+        if self.control is not None:
+            self.control.run_until(7 * (self.week + 1))
+        reward = (self.profit() - self._control_profit() - before).astype(np.float32)
         self.week += 1
         done = np.full(self.n_users, self.week >= self.horizon_weeks)
         info = {"refused": refused, "opened": opened, "week": np.full(self.n_users, self.week)}
@@ -140,6 +161,12 @@ class WinBackBatch:
     def profit(self) -> np.ndarray:
         """Each user's profit so far in this episode (float64)."""
         money = self._sim().pop.money.astype(np.float64)
+        return money[0] - money[COSTS].sum(axis=0)
+
+    def _control_profit(self) -> np.ndarray | float:
+        if self.reward_mode != "incremental" or self.control is None:
+            return 0.0
+        money = self.control.pop.money.astype(np.float64)
         return money[0] - money[COSTS].sum(axis=0)
 
     def action_masks(self) -> np.ndarray:
@@ -185,10 +212,11 @@ def make_batch(
     horizon_weeks: int = 52,
     pool_size: int | None = None,
     seed: int = 0,
+    reward: str = "profit",
 ) -> WinBackBatch:
     """A batch with the environments' defaults: the streaming scenario and its catalogue."""
     from sim import presets
 
     scenario = scenario if scenario is not None else presets.streaming(n_users=1)
     catalogue = catalogue if catalogue is not None else presets.streaming_offers()
-    return WinBackBatch(scenario, catalogue, n_users, horizon_weeks, pool_size, seed)
+    return WinBackBatch(scenario, catalogue, n_users, horizon_weeks, pool_size, seed, reward)

@@ -34,8 +34,11 @@ class WinBackVecEnv(VecEnv):
         horizon_weeks: int = 52,
         pool_size: int | None = None,
         seed: int = 0,
+        reward: str = "profit",
     ) -> None:
-        self.batch = make_batch(num_envs, scenario, catalogue, horizon_weeks, pool_size, seed)
+        self.batch = make_batch(
+            num_envs, scenario, catalogue, horizon_weeks, pool_size, seed, reward
+        )
         n = len(self.batch.names)
         obs_space = spaces.Box(0.0, 1.0, (n,), dtype=np.float32)
         self.render_mode = None
@@ -115,8 +118,11 @@ class WinBackVectorEnv(VectorEnv):
         horizon_weeks: int = 52,
         pool_size: int | None = None,
         seed: int = 0,
+        reward: str = "profit",
     ) -> None:
-        self.batch = make_batch(num_envs, scenario, catalogue, horizon_weeks, pool_size, seed)
+        self.batch = make_batch(
+            num_envs, scenario, catalogue, horizon_weeks, pool_size, seed, reward
+        )
         self.num_envs = num_envs
         n = len(self.batch.names)
         self.single_observation_space = spaces.Box(0.0, 1.0, (n,), dtype=np.float32)
