@@ -17,11 +17,44 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
 
 from agents.base import Context
+from sim.envs.core import WinBackBatch, make_batch
 from sim.envs.vector import WinBackVecEnv
 from sim.offers import Catalogue
 from sim.scenario import Scenario
 
 ALGORITHMS = ("ppo", "a2c", "dqn", "maskable_ppo")
+
+
+class IncrementalProfitCallback(BaseCallback):
+    """Every ``every`` steps, run the current policy (deterministic, masked) for one full
+    episode on a separate batch of users with a paired no-offer copy, and record its
+    incremental profit per user: the learning curve, in dollars, net of every cost."""
+
+    def __init__(self, batch: WinBackBatch, every: int, algorithm: str) -> None:
+        super().__init__()
+        self.batch, self.every, self.algorithm = batch, every, algorithm
+        self.curve: list[tuple[int, float]] = []
+        self._next = every
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self._next:
+            self._next += self.every
+            value = self.evaluate()
+            self.curve.append((self.num_timesteps, value))
+            self.logger.record("eval/incremental_profit_per_user", value)
+        return True
+
+    def evaluate(self) -> float:
+        agent = SB3Agent(model=self.model, algorithm=self.algorithm)
+        batch = self.batch
+        obs = batch.reset(seed=12345)  # the same evaluation users every time
+        ctx = Context(batch.names, batch.catalogue.names)
+        total = np.zeros(batch.n_users)
+        for _ in range(batch.horizon_weeks):
+            actions = agent.act(obs, batch.action_masks(), ctx)
+            obs, reward, *_ = batch.step(actions)
+            total += reward
+        return float(total.mean())
 
 
 def _algorithm(name: str) -> type[BaseAlgorithm]:
@@ -43,6 +76,7 @@ class SB3Agent:
     algorithm: str
     name: str = "sb3"
     params: dict[str, Any] = field(default_factory=dict)
+    learning_curve: list[tuple[int, float]] = field(default_factory=list)
 
     def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
         obs32 = obs.astype(np.float32)
@@ -91,6 +125,8 @@ def train(
     reward: str = "incremental",
     log_dir: str | Path | None = None,
     checkpoint_every: int = 0,
+    eval_every: int = 0,
+    eval_users: int = 1000,
     progress_bar: bool = False,
 ) -> SB3Agent:
     """Train one SB3 agent on the batched env; everything is a typed keyword argument."""
@@ -131,6 +167,13 @@ def train(
                 max(1, checkpoint_every // num_envs), str(Path(log_dir) / "checkpoints")
             )
         )
+    evaluator = None
+    if eval_every:
+        eval_batch = make_batch(
+            eval_users, scenario, catalogue, horizon_weeks, None, seed + 1, "incremental"
+        )
+        evaluator = IncrementalProfitCallback(eval_batch, eval_every, algorithm)
+        callbacks.append(evaluator)
     model.learn(
         total_timesteps=total_timesteps, callback=CallbackList(callbacks), progress_bar=progress_bar
     )
@@ -142,7 +185,10 @@ def train(
         "n_steps": n_steps,
         "reward": reward,
     }
-    return SB3Agent(model=model, algorithm=algorithm, name=algorithm, params=params)
+    curve = evaluator.curve if evaluator is not None else []
+    return SB3Agent(
+        model=model, algorithm=algorithm, name=algorithm, params=params, learning_curve=curve
+    )
 
 
 class _Scaled(WinBackVecEnv):

@@ -42,3 +42,20 @@ def test_every_algorithm_trains_saves_and_reloads(algorithm, tmp_path) -> None:
 def test_unknown_algorithm_is_refused() -> None:
     with pytest.raises(ValueError, match="algorithm: 'sarsa'; allowed: ppo, a2c"):
         train("sarsa", **TINY)
+
+
+def test_learning_curve_and_tensorboard_logs(tmp_path) -> None:
+    agent = train(
+        "maskable_ppo",
+        seed=2,
+        eval_every=128,
+        eval_users=50,
+        log_dir=tmp_path,
+        checkpoint_every=128,
+        **TINY,
+    )
+    steps = [s for s, _ in agent.learning_curve]
+    assert len(steps) >= 1 and steps == sorted(steps)
+    assert all(np.isfinite(v) for _, v in agent.learning_curve)
+    assert list(tmp_path.rglob("events.out.tfevents*"))  # TensorBoard
+    assert list((tmp_path / "checkpoints").glob("*.zip"))  # checkpoints
