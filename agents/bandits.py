@@ -44,14 +44,16 @@ class Budget:
     per_period: float = float("inf")
     costs: list[float] = field(default_factory=list)  # per action (action 0 costs 0)
     step: float = 0.05  # how fast the price moves, per unit of relative over-spend
+    target: float = 0.9  # the share of each period's budget the price steers spend towards
     price: float = 0.0
     spent: float = 0.0
 
     def new_period(self) -> None:
-        """Close a period: raise the price after over-pacing, lower it after under-pacing."""
+        """Close a period: raise the price if spend passed the target share of the budget,
+        lower it (not below 0) if it fell short (dual ascent on the budget constraint)."""
         if np.isfinite(self.per_period) and self.per_period > 0:
-            over = (self.spent - self.per_period) / self.per_period
-            self.price = max(0.0, self.price + self.step * (over + 0.1))
+            over = self.spent / self.per_period - self.target
+            self.price = max(0.0, self.price + self.step * over)
         self.spent = 0.0
 
     def action_costs(self, n_actions: int) -> np.ndarray:

@@ -14,7 +14,7 @@ from scipy import stats
 from agents.base import Agent, Context
 from sim.constants import PAIN_POINTS
 from sim.envs.observation import encode, observation_names
-from sim.messaging import OK, refusals
+from sim.messaging import action_mask
 from sim.offers import Catalogue
 from sim.results import SimulationResult, incremental
 from sim.scenario import Scenario
@@ -41,14 +41,8 @@ class Run:
 
 def masks(sim: Simulation) -> np.ndarray:
     """(users, 1 + offers) bool: which offers can be sent to each user today."""
-    n, k = sim.pop.n, len(sim.catalogue)
-    users = np.arange(n)
-    out = np.ones((n, 1 + k), dtype=bool)
-    for j in range(k):
-        out[:, j + 1] = (
-            refusals(sim.pop, users, np.full(n, j), sim.day, sim.scenario, sim.offer_table) == OK
-        )
-    return out
+    users = np.arange(sim.pop.n)
+    return action_mask(sim.pop, users, sim.day, sim.scenario, sim.offer_table)
 
 
 def run_agent(

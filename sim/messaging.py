@@ -125,6 +125,18 @@ def refusals(
     return refusal
 
 
+def action_mask(
+    pop: Population, users: np.ndarray, day: float, scenario: Scenario, table: OfferTable
+) -> np.ndarray:
+    """(users, 1 + offers) bool: which offers each user can be sent now (column 0, nothing,
+    always can)."""
+    mask = np.ones((users.size, 1 + table.kind.size), dtype=bool)
+    for k in range(table.kind.size):
+        offers = np.full(users.size, k)
+        mask[:, k + 1] = refusals(pop, users, offers, day, scenario, table) == OK
+    return mask
+
+
 def deliver(
     pop: Population,
     users: np.ndarray,

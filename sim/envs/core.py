@@ -13,7 +13,7 @@ import numpy as np
 
 from sim.constants import MONEY, PAIN_POINTS
 from sim.envs.observation import encode, observation_names
-from sim.messaging import OK, refusals
+from sim.messaging import OK, action_mask
 from sim.observe import observed_status
 from sim.offers import Catalogue
 from sim.population import Population, take
@@ -173,13 +173,7 @@ class WinBackBatch:
         """(users, actions) bool: what can be sent now (0, nothing, always can)."""
         sim = self._sim()
         users = np.arange(self.n_users)
-        mask = np.ones((self.n_users, self.n_actions), dtype=bool)
-        for k in range(len(self.catalogue)):
-            offers = np.full(self.n_users, k)
-            mask[:, k + 1] = (
-                refusals(sim.pop, users, offers, sim.day, sim.scenario, sim.offer_table) == OK
-            )
-        return mask
+        return action_mask(sim.pop, users, sim.day, sim.scenario, sim.offer_table)
 
     def latent(self) -> dict[str, np.ndarray]:
         """Latent traits of the current users (for the oracle; never in observations)."""
