@@ -116,3 +116,25 @@ def summarise(tidy: pd.DataFrame) -> pd.DataFrame:
         return pd.Series({"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": v.size})
 
     return tidy.groupby(["agent", "metric"])["value"].apply(ci).unstack().reset_index()
+
+
+def paired_difference(
+    tidy: pd.DataFrame, a: str, b: str, metric: str = "incremental_profit"
+) -> dict[str, float]:
+    """Mean and 95% t-interval of ``a - b`` over the seeds both ran (paired on common random
+    numbers, so the seed-to-seed noise they share cancels)."""
+    rows = tidy[tidy.metric == metric].pivot(index="seed", columns="agent", values="value")
+    diff = (rows[a] - rows[b]).dropna().to_numpy(dtype=float)
+    mean = float(diff.mean())
+    half = (
+        float(stats.t.ppf(0.975, diff.size - 1) * diff.std(ddof=1) / np.sqrt(diff.size))
+        if diff.size > 1
+        else float("nan")
+    )
+    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": diff.size}
+
+
+def share_of_oracle(tidy: pd.DataFrame, oracle: str = "oracle") -> pd.Series:
+    """Each agent's mean incremental profit as a share of the oracle's."""
+    profit = tidy[tidy.metric == "incremental_profit"].groupby("agent")["value"].mean()
+    return profit / profit[oracle]

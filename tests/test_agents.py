@@ -84,3 +84,23 @@ def test_oracle_beats_every_reference_policy_on_a_fixed_seed() -> None:
     assert profit["blanket_discount"] < 0  # discounting everyone loses money
     oracle_mix = mix[mix.agent == "oracle"].groupby("pain_point").offer.unique()
     assert set(oracle_mix["technical"]) == {"support_call"}
+
+
+def test_paired_differences_and_share_of_oracle() -> None:
+    import pandas as pd
+
+    from agents.evaluate import paired_difference, share_of_oracle
+
+    tidy = pd.DataFrame(
+        {
+            "agent": ["a", "b", "oracle"] * 3,
+            "seed": [1, 1, 1, 2, 2, 2, 3, 3, 3],
+            "metric": ["incremental_profit"] * 9,
+            "value": [10.0, 4.0, 20.0, 12.0, 5.0, 22.0, 8.0, 3.0, 18.0],
+        }
+    )
+    d = paired_difference(tidy, "a", "b")
+    assert d["mean"] == pytest.approx(6.0) and d["n"] == 3
+    assert d["ci_low"] > 0  # the differences 6, 7, 5 are consistently positive
+    share = share_of_oracle(tidy)
+    assert share["a"] == pytest.approx(0.5) and share["oracle"] == 1.0
