@@ -104,3 +104,30 @@ def test_paired_differences_and_share_of_oracle() -> None:
     assert d["ci_low"] > 0  # the differences 6, 7, 5 are consistently positive
     share = share_of_oracle(tidy)
     assert share["a"] == pytest.approx(0.5) and share["oracle"] == 1.0
+
+
+class RuleEngine:
+    """A user's own policy, as in the README's worked example: no base class needed."""
+
+    name = "my_rule_engine"
+
+    def act(self, obs, mask, ctx):
+        col = ctx.feature_names.index("recency")
+        k = 1 + ctx.offer_names.index("recommendations")
+        wanted = np.where(obs[:, col] * 365 > 56, k, 0)  # quiet for 8+ weeks: recommend
+        return np.where(mask[np.arange(len(wanted)), wanted], wanted, 0)
+
+    def update(self, obs, actions, rewards):
+        pass
+
+    def describe(self):
+        return {"name": self.name, "rule": "recommendations after 8 quiet weeks"}
+
+
+def test_bring_your_own_policy_is_evaluated_like_ours() -> None:
+    tidy, summary, _ = evaluate(
+        {"mine": RuleEngine, "playbook": Playbook}, SCENARIO, CATALOGUE, seeds=[1, 2], every_days=28
+    )
+    assert set(tidy.agent) == {"mine", "playbook"}
+    mine = summary[(summary.agent == "mine") & (summary.metric == "messages_sent")]
+    assert float(mine["mean"].iloc[0]) > 0
