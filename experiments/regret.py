@@ -52,9 +52,9 @@ def stream(users: int, block: int, window_weeks: int, seed: int) -> tuple[list, 
     env.reset(seed=seed)
     blocks_obs, blocks_rewards = [], []
     for _ in tqdm(range(users // block), desc="simulating users", unit="block"):
-        blocks_obs.append(env._obs.copy())
-        blocks_rewards.append(env._rewards.T.copy())
-        env._next_block()
+        obs, rewards = env.draw_block()
+        blocks_obs.append(obs)
+        blocks_rewards.append(rewards)
     return blocks_obs, blocks_rewards, env.feature_names
 
 

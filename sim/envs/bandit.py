@@ -119,6 +119,12 @@ class WinBackBandit(gym.Env):
         truncated = self._t >= self.episode_length
         return self._obs[self._pos], reward, False, truncated, info
 
+    def draw_block(self) -> tuple[np.ndarray, np.ndarray]:
+        """The next block at once, for batch learners and regret studies: observations
+        (block, features) and every action's reward (block, actions)."""
+        self._next_block()
+        return self._obs.copy(), self._rewards.T.copy()
+
     def _next_block(self) -> None:
         """Draw a block of users and simulate every action for all of them (paired)."""
         block_seed = int(self.np_random.integers(2**63 - 1))
