@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 import pytest
+from hypothesis import settings
 
 from sim import Scenario, presets
+
+
+# CI runs the property tests on a fixed set of examples (reproducible); locally they explore.
+settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def small_streaming(n_users: int = 2_000, horizon_days: int = 120, **changes) -> Scenario:
