@@ -10,7 +10,6 @@ from hypothesis import settings
 
 from sim import Scenario, presets
 
-
 # CI runs the property tests on a fixed set of examples (reproducible); locally they explore.
 settings.register_profile("ci", derandomize=True, deadline=None)
 if os.environ.get("CI"):
