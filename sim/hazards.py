@@ -199,11 +199,6 @@ def effect_log_terms(
     return d_leave.astype(F32), d_come.astype(F32), d_price.astype(F32)
 
 
-def session_rate(u: UserArrays, code: np.ndarray, tables: RateTables) -> np.ndarray:
-    """Sessions (or purchases) per day in the current state."""
-    return tables.activity[code] * u.activity_mult
-
-
 class StateRates:
     """Per-user rate parts that change only when a user's state or the list price changes.
 

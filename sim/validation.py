@@ -15,13 +15,6 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def check_number(key: str, value: Any) -> float:
-    """A finite real number."""
-    if not _is_number(value) or not math.isfinite(value):
-        raise ValueError(f"{key}: {value!r} is not allowed; expected a finite number")
-    return float(value)
-
-
 def check_probability(key: str, value: Any) -> float:
     """A probability in [0, 1]."""
     if not _is_number(value) or not 0.0 <= value <= 1.0:

@@ -14,7 +14,7 @@ from sim.envs.core import InactivePool, episode_scenario
 from sim.envs.observation import OBSERVATION_DOC, encode, observation_names
 from sim.messaging import OK
 from sim.offers import Catalogue
-from sim.population import Population, take
+from sim.population import copy_of
 from sim.scenario import Scenario
 from sim.simulation import Simulation
 from sim.validation import check_int
@@ -133,7 +133,9 @@ class WinBackBandit(gym.Env):
         everyone = np.arange(self.block)
         rewards = np.zeros((1 + len(self.catalogue), self.block))
         for a in range(rewards.shape[0]):
-            sim = Simulation(self.window, self.catalogue, seed=block_seed, population=_copy(users))
+            sim = Simulation(
+                self.window, self.catalogue, seed=block_seed, population=copy_of(users)
+            )
             sim.run_until(0)
             refused = np.zeros(self.block, dtype=bool)
             if a == 0:
@@ -146,7 +148,3 @@ class WinBackBandit(gym.Env):
             rewards[a, refused] = rewards[0, refused]  # nothing was sent: nothing changed
         self._obs, self._rewards, self._pos = obs, rewards, 0
         self._pain = users.pain.copy()
-
-
-def _copy(pop: Population) -> Population:
-    return take(pop, np.arange(pop.n))

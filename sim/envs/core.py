@@ -16,7 +16,7 @@ from sim.envs.observation import encode, observation_names
 from sim.messaging import OK, action_mask
 from sim.observe import observed_status
 from sim.offers import Catalogue
-from sim.population import Population, take
+from sim.population import Population, copy_of, take
 from sim.scenario import Scenario
 from sim.simulation import Simulation
 from sim.validation import check_choice, check_int
@@ -26,10 +26,6 @@ REWARDS = ("profit", "incremental")
 """``profit``: the user's profit in the week. ``incremental``: that minus the same user's
 profit in a paired no-offer run (same seed, same users): the offer's effect, with the
 baseline's noise removed. A simulator can do this; a live test cannot."""
-
-
-def all_of(pop: Population) -> np.ndarray:
-    return np.arange(pop.n)
 
 
 LATENT = ("pain", "price_sens", "content_need", "friction", "tech", "deal_seeker")
@@ -120,7 +116,7 @@ class WinBackBatch:
         sim_seed = int(seq.generate_state(1)[0])
         if self.reward_mode == "incremental":  # the same users, the same draws, no offers
             self.control = Simulation(
-                self.scenario, self.catalogue, seed=sim_seed, population=take(users, all_of(users))
+                self.scenario, self.catalogue, seed=sim_seed, population=copy_of(users)
             )
             self.control.run_until(0)
         self.sim = Simulation(self.scenario, self.catalogue, seed=sim_seed, population=users)
