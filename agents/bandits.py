@@ -15,11 +15,15 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+from tqdm import tqdm
 
 from agents.base import Context
+from sim.offers import Catalogue
+from sim.scenario import Scenario
+from sim.validation import check_choice, check_int
 
 STATUS = ("status_active", "status_inactive", "status_cancelled")
 SURVEY = ("survey_price", "survey_content", "survey_discovery", "survey_technical", "survey_none")
@@ -78,6 +82,13 @@ class _Saved:
     budget: Budget
     ARRAYS: tuple[str, ...] = ()
 
+    def _period(self, day: float) -> None:
+        """A new decision day closes the budget's period (a period = one decision day)."""
+        last = getattr(self, "_day", None)
+        if last is not None and day != last:
+            self.budget.new_period()
+        self._day = day
+
     def describe(self) -> dict[str, Any]:
         d = {k: v for k, v in asdict(self).items() if k != "budget"}  # type: ignore[call-overload]
         d["budget_per_period"] = self.budget.per_period
@@ -118,6 +129,8 @@ class GroupBandit(_Saved):
     seed: int = 0
     budget: Budget = field(default_factory=Budget)
     name: str = "bandit"
+    online: bool = True  # learns from delayed feedback while evaluated
+    learned: ClassVar[bool] = True
     ARRAYS = ("count", "total", "sq")
 
     def __post_init__(self) -> None:
@@ -145,6 +158,7 @@ class GroupBandit(_Saved):
 
     def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
         self.names = ctx.feature_names
+        self._period(ctx.day)
         groups = context_groups(obs, ctx.feature_names)
         price = self.budget.price * self.budget.action_costs(self.n_actions)
         score = np.where(mask, self.scores(groups) - price, -np.inf)
@@ -175,6 +189,8 @@ class LinearBandit(_Saved):
     seed: int = 0
     budget: Budget = field(default_factory=Budget)
     name: str = "linear_bandit"
+    online: bool = True
+    learned: ClassVar[bool] = True
     ARRAYS = ("A", "b")
 
     def __post_init__(self) -> None:
@@ -189,6 +205,7 @@ class LinearBandit(_Saved):
         return np.hstack([obs.astype(np.float64), np.ones((obs.shape[0], 1))])
 
     def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
+        self._period(ctx.day)
         x = self._x(obs)
         a_inv = np.linalg.inv(self.A)
         theta = np.einsum("kde,ke->kd", a_inv, self.b)
@@ -212,3 +229,98 @@ class LinearBandit(_Saved):
             xk, rk = x[actions == k], rewards[actions == k]
             self.A[k] += xk.T @ xk
             self.b[k] += xk.T @ rk
+
+
+KINDS = ("epsilon", "ucb", "thompson", "linucb", "lints")
+
+
+def make_bandit(
+    kind: str,
+    *,
+    scenario: Scenario | None = None,
+    catalogue: Catalogue | None = None,
+    pretrain_users: int = 0,
+    window_weeks: int = 26,
+    budget_per_period: float = float("inf"),
+    seed: int = 0,
+    name: str | None = None,
+    **params: Any,
+) -> GroupBandit | LinearBandit:
+    """A bandit sized for ``scenario`` and ``catalogue`` (the streaming defaults when None),
+    optionally trained online first on ``pretrain_users`` newly inactive users of
+    ``WinBackBandit-v0`` (rewards: profit over ``window_weeks`` after the decision, net of
+    cost). With a finite ``budget_per_period`` it is budget-aware, charging each send at face
+    value (send cost + discount or free days at list price + support cost).
+
+    This is the factory the configs in ``conf/agent/`` point at (``_target_``)."""
+    from sim import presets
+    from sim.envs.campaign import face_values
+    from sim.envs.observation import observation_names
+    from sim.messaging import OfferTable
+
+    check_choice("kind", kind, KINDS)
+    check_int("pretrain_users", pretrain_users, 0, 100_000_000)
+    scenario = scenario if scenario is not None else presets.streaming(n_users=1)
+    catalogue = catalogue if catalogue is not None else presets.streaming_offers()
+    n_actions = 1 + len(catalogue)
+    costs = face_values(scenario, OfferTable.build(scenario, catalogue))
+    charges = [0.0, *(float(c) for c in costs)]  # action 0 sends nothing
+    budget = Budget(per_period=check_budget(budget_per_period), costs=charges)
+    agent: GroupBandit | LinearBandit
+    if kind in ("linucb", "lints"):
+        n_features = len(observation_names(scenario, catalogue))
+        agent = LinearBandit(
+            kind=kind,
+            n_actions=n_actions,
+            n_features=n_features,
+            seed=seed,
+            budget=budget,
+            name=name or kind,
+            **params,
+        )
+    else:
+        agent = GroupBandit(
+            kind=kind, n_actions=n_actions, seed=seed, budget=budget, name=name or kind, **params
+        )
+    if pretrain_users:
+        pretrain(agent, pretrain_users, scenario, catalogue, window_weeks, seed)
+    return agent
+
+
+def check_budget(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(
+            f"budget_per_period: {value!r}; allowed: a positive number (inf: no budget)"
+        )
+    return float(value)
+
+
+def pretrain(
+    agent: GroupBandit | LinearBandit,
+    users: int,
+    scenario: Scenario,
+    catalogue: Catalogue,
+    window_weeks: int = 26,
+    seed: int = 0,
+    block: int = 512,
+) -> None:
+    """Online learning on ``WinBackBandit-v0``: blocks of newly inactive users, one decision
+    each, the chosen action's attributed profit as feedback (what a live test would see)."""
+    from sim.envs.bandit import WinBackBandit
+
+    env = WinBackBandit(
+        scenario,
+        catalogue,
+        window_weeks=window_weeks,
+        block=block,
+        episode_length=users,
+        seed=seed,
+    )
+    env.reset(seed=seed)
+    ctx = Context(env.feature_names, catalogue.names)
+    limit, agent.budget.per_period = agent.budget.per_period, float("inf")  # learning only
+    for _ in tqdm(range(max(1, users // block)), desc=f"pretraining {agent.name}", unit="block"):
+        obs, rewards = env.draw_block()
+        actions = agent.act(obs, np.ones(rewards.shape, dtype=bool), ctx)
+        agent.update(obs, actions, rewards[np.arange(obs.shape[0]), actions])
+    agent.budget.per_period, agent.budget.spent = limit, 0.0

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
+from tqdm import tqdm
 
 from agents.base import Agent, Context
 from sim.constants import PAIN_POINTS
@@ -46,19 +47,36 @@ def masks(sim: Simulation) -> np.ndarray:
 
 
 def run_agent(
-    agent: Agent, scenario: Scenario, catalogue: Catalogue, seed: int, every_days: int = 7
+    agent: Agent,
+    scenario: Scenario,
+    catalogue: Catalogue,
+    seed: int,
+    every_days: int = 7,
+    attribution_days: int = 28,
 ) -> Run:
-    """Simulate ``scenario`` with ``agent`` deciding every ``every_days`` (campaign epochs)."""
+    """Simulate ``scenario`` with ``agent`` deciding every ``every_days`` (campaign epochs).
+
+    Agents that learn online (``agent.online`` true) get feedback as a live test would:
+    ``attribution_days`` after each decision, ``update`` receives, for every user who could
+    have been sent an offer, the observation, the action (0 included) and the user's profit
+    over those days, net of every cost. Decisions whose window outlasts the run get none.
+    """
     names = observation_names(scenario, catalogue)
     sends: list[pd.DataFrame] = []
+    feedback = Feedback(agent, attribution_days) if getattr(agent, "online", False) else None
 
     def policy(sim: Simulation, day: int) -> None:
         if day % every_days:
             return None
+        if feedback is not None:
+            feedback.deliver(sim, day)
         obs = encode(sim.observe(), scenario, catalogue, day / scenario.horizon_days)
         latent = {k: getattr(sim.pop, k) for k in LATENT}
         ctx = Context(names, catalogue.names, float(day), latent)
-        actions = np.asarray(agent.act(obs, masks(sim), ctx), dtype=np.int64)
+        mask = masks(sim)
+        actions = np.asarray(agent.act(obs, mask, ctx), dtype=np.int64)
+        if feedback is not None:
+            feedback.record(sim, day, obs, actions, mask)
         users = np.flatnonzero(actions > 0)
         if users.size:
             d = sim.offer(users, actions[users] - 1)
@@ -80,24 +98,58 @@ def run_agent(
     return Run(result, counts)
 
 
+def user_profit(sim: Simulation, users: np.ndarray) -> np.ndarray:
+    """Each user's profit so far (revenue - every cost), float64."""
+    money = sim.pop.money[:, users].astype(np.float64)
+    return money[0] - money[1:].sum(axis=0)
+
+
+class Feedback:
+    """Delayed, attributed rewards for an agent learning online inside a simulation."""
+
+    def __init__(self, agent: Agent, attribution_days: int) -> None:
+        self.agent, self.days = agent, attribution_days
+        self.pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def record(
+        self, sim: Simulation, day: int, obs: np.ndarray, actions: np.ndarray, mask: np.ndarray
+    ) -> None:
+        users = np.flatnonzero(mask[:, 1:].any(axis=1))  # users the decision was real for
+        if users.size:
+            self.pending.append((day, users, obs[users], actions[users], user_profit(sim, users)))
+
+    def deliver(self, sim: Simulation, day: int) -> None:
+        while self.pending and self.pending[0][0] + self.days <= day:
+            _, users, obs, actions, before = self.pending.pop(0)
+            self.agent.update(obs, actions, user_profit(sim, users) - before)
+
+
 def evaluate(
     agents: dict[str, Callable[[], Agent]],
     scenario: Scenario,
     catalogue: Catalogue,
     seeds: list[int],
     every_days: int = 7,
+    attribution_days: int = 28,
+    progress: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(tidy results: agent x seed x metric, summary: mean and 95% CI, offer mix)."""
+    """(tidy results: agent x seed x metric, summary: mean and 95% CI, offer mix).
+
+    ``agents`` maps a name to a factory called once per seed (a fresh agent per seed)."""
     rows, mixes = [], []
+    bar = tqdm(total=len(seeds) * len(agents), desc="evaluating", unit="run", disable=not progress)
     for seed in seeds:
         control = Simulation(scenario, catalogue, seed=seed).run()
         for name, make in agents.items():
-            run = run_agent(make(), scenario, catalogue, seed, every_days)
+            bar.set_postfix_str(f"seed {seed}: {name}")
+            run = run_agent(make(), scenario, catalogue, seed, every_days, attribution_days)
+            bar.update()
             figures = {**run.result.kpis, **incremental(run.result, control)}
             rows += [
                 {"agent": name, "seed": seed, "metric": m, "value": figures[m]} for m in METRICS
             ]
             mixes.append(run.offer_mix.assign(agent=name, seed=seed))
+    bar.close()
     tidy = pd.DataFrame(rows)
     return tidy, summarise(tidy), pd.concat(mixes, ignore_index=True)
 

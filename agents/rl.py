@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
+from tqdm import tqdm
 
 from agents.base import Context
 from sim.envs.core import WinBackBatch, make_batch
@@ -57,6 +58,24 @@ class IncrementalProfitCallback(BaseCallback):
         return float(total.mean())
 
 
+class TqdmProgress(BaseCallback):
+    """A tqdm bar over environment steps (SB3's own bar needs ``rich``)."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        super().__init__()
+        self.total, self.desc = total, desc
+
+    def _on_training_start(self) -> None:
+        self.bar = tqdm(total=self.total, desc=self.desc, unit="step", unit_scale=True)
+
+    def _on_step(self) -> bool:
+        self.bar.update(self.num_timesteps - self.bar.n)
+        return True
+
+    def _on_training_end(self) -> None:
+        self.bar.close()
+
+
 def _algorithm(name: str) -> type[BaseAlgorithm]:
     if name == "maskable_ppo":
         from sb3_contrib import MaskablePPO
@@ -77,6 +96,10 @@ class SB3Agent:
     name: str = "sb3"
     params: dict[str, Any] = field(default_factory=dict)
     learning_curve: list[tuple[int, float]] = field(default_factory=list)
+    learned: ClassVar[bool] = True
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SB3Agent:
+        return self  # read-only once trained: evaluation never changes it
 
     def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
         obs32 = obs.astype(np.float32)
@@ -119,6 +142,8 @@ def train(
     n_steps: int = 52,
     batch_size: int | None = None,
     gamma: float = 0.99,
+    gae_lambda: float = 0.95,
+    n_epochs: int = 10,
     ent_coef: float = 0.01,
     net_arch: tuple[int, ...] = (64, 64),
     reward_scale: float = 0.1,
@@ -138,7 +163,7 @@ def train(
         seed=seed,
         reward=reward,
     )
-    batch_size = batch_size or max(64, n_steps * num_envs // 4)
+    batch_size = batch_size or max(1, n_steps * num_envs // 4)
     kwargs: dict[str, Any] = {
         "learning_rate": learning_rate,
         "gamma": gamma,
@@ -149,7 +174,13 @@ def train(
         "tensorboard_log": str(log_dir) if log_dir else None,
     }
     if algorithm in ("ppo", "maskable_ppo"):
-        kwargs.update(n_steps=n_steps, batch_size=batch_size, ent_coef=ent_coef)
+        kwargs.update(
+            n_steps=n_steps,
+            batch_size=batch_size,
+            n_epochs=n_epochs,
+            gae_lambda=gae_lambda,
+            ent_coef=ent_coef,
+        )
     elif algorithm == "a2c":
         kwargs.update(n_steps=min(n_steps, 16), ent_coef=ent_coef)
     elif algorithm == "dqn":
@@ -174,9 +205,9 @@ def train(
         )
         evaluator = IncrementalProfitCallback(eval_batch, eval_every, algorithm)
         callbacks.append(evaluator)
-    model.learn(
-        total_timesteps=total_timesteps, callback=CallbackList(callbacks), progress_bar=progress_bar
-    )
+    if progress_bar:
+        callbacks.append(TqdmProgress(total_timesteps, f"training {algorithm}"))
+    model.learn(total_timesteps=total_timesteps, callback=CallbackList(callbacks))
     params = {
         "total_timesteps": total_timesteps,
         "seed": seed,

@@ -3,6 +3,7 @@
 winback demo                 the main job on the built-in default scenario
 winback simulate ...         one scenario, the no-offer control and blanket offers
 winback perf sim [--json]    engine speed and memory vs the naive per-user reference
+winback benchmark [...]      the policy leaderboard (Hydra overrides, e.g. experiment=quick)
 """
 
 from __future__ import annotations
@@ -50,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     from experiments.regret import add_arguments as regret_args
 
     regret_args(sub.add_parser("regret", help="bandit regret curves on the bandit env (PNG)"))
+    bench = sub.add_parser(
+        "benchmark",
+        help="the policy leaderboard (Hydra app; overrides like experiment=quick)",
+        add_help=False,
+    )
+    bench.add_argument("overrides", nargs=argparse.REMAINDER)
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -79,6 +86,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from experiments.simulate import run_from_args
 
         return run_from_args(args)
+    if args.command == "benchmark":
+        from experiments.hydra_apps import run_benchmark
+
+        return run_benchmark(args.overrides)
     if args.command == "regret":
         from experiments.regret import run_from_args as regret_run
 

@@ -1,0 +1,303 @@
+"""``winback benchmark``: the policy leaderboard.
+
+Every selected agent runs on the scenario for every seed, each run paired with the no-offer
+control on common random numbers; the table ranks agents by incremental profit (mean and 95%
+confidence interval over seeds), with the oracle as the upper reference. Agents are built
+from config nodes (``_target_`` + keyword arguments, as in ``conf/agent/``); a factory that
+takes ``scenario`` and ``catalogue`` gets the benchmark's (that is how learned agents train
+on the scenario they are ranked on, and how your own policy can size itself).
+
+Outputs in ``out``: ``tidy.parquet`` (agent x seed x metric), ``leaderboard.csv``,
+``summary.json`` (per agent: incremental profit with its CI and its share of the oracle's,
+paired differences of the best learned agent against every other policy), ``offer_mix.parquet``
+and the trained agents in ``agents/``.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from agents.evaluate import METRICS, evaluate, paired_difference
+from sim import presets
+from sim.offers import Catalogue, Offer
+from sim.scenario import Scenario
+from sim.validation import check_choice, check_int
+
+SCENARIOS = {
+    "streaming": presets.streaming,
+    "retail": presets.retail,
+    "price_shock": presets.price_shock,
+    "content_drought": presets.content_drought,
+}
+NAIVE = ("no_offer", "random", "playbook")
+"""Names of the naive reference policies (every ``blanket_*`` is naive too)."""
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """The benchmark's typed configuration (what the Hydra config becomes at the boundary)."""
+
+    scenario: Scenario
+    catalogue: Catalogue
+    agents: dict[str, dict[str, Any]]
+    seeds: tuple[int, ...] = (1, 2, 3)
+    every_days: int = 7
+    attribution_days: int = 28
+    out: Path = Path("outputs/benchmark")
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)  # recorded in summary.json
+
+
+# ------------------------------------------------------------------ boundary
+def scenario_from(node: dict[str, Any]) -> Scenario:
+    """``{preset, users, days}`` -> the preset scenario with that population and horizon."""
+    known = {"preset", "users", "days"}
+    for key in node:
+        if key not in known:
+            raise ValueError(f"scenario.{key}: unknown key; allowed: {', '.join(sorted(known))}")
+    preset = check_choice("scenario.preset", node.get("preset", "streaming"), SCENARIOS)
+    users = check_int("scenario.users", node.get("users", 50_000), 1, 50_000_000)
+    days = check_int("scenario.days", node.get("days", 365), 7, 3650)
+    return SCENARIOS[preset](n_users=users, horizon_days=days)
+
+
+def catalogue_from(node: dict[str, Any]) -> Catalogue:
+    """``{offers: [{name, kind, channel, ...}, ...]}`` -> a validated catalogue."""
+    offers = node.get("offers")
+    if not isinstance(offers, list) or not offers:
+        raise ValueError(f"offers.offers: {offers!r}; allowed: a non-empty list of offers")
+    fields = set(Offer.__dataclass_fields__)
+    built = []
+    for i, item in enumerate(offers):
+        if not isinstance(item, dict):
+            raise ValueError(f"offers.offers[{i}]: {item!r}; allowed: a mapping of offer fields")
+        for key in item:
+            if key not in fields:
+                raise ValueError(
+                    f"offers.offers[{i}].{key}: unknown key; allowed: {', '.join(sorted(fields))}"
+                )
+        args = dict(item)
+        if "eligible" in args:
+            args["eligible"] = tuple(args["eligible"])
+        built.append(Offer(**args))
+    return Catalogue(offers=tuple(built))
+
+
+def expand_agents(nodes: dict[str, Any], catalogue: Catalogue) -> dict[str, dict[str, Any]]:
+    """Validate agent nodes; ``offer: all`` on a blanket policy becomes one per offer."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, node in nodes.items():
+        if not isinstance(node, dict) or "_target_" not in node:
+            raise ValueError(
+                f"agent.{name}: {node!r}; allowed: a mapping with _target_ (an importable "
+                "class or function) and its keyword arguments"
+            )
+        if node["_target_"].endswith("Blanket") and node.get("offer") == "all":
+            for offer in catalogue.names:
+                out[f"blanket_{offer}"] = {**node, "offer": offer, "name": f"blanket_{offer}"}
+        else:
+            if "offer" in node and node["offer"] not in catalogue.names:
+                raise ValueError(
+                    f"agent.{name}.offer: {node['offer']!r}; allowed: all, "
+                    + ", ".join(catalogue.names)
+                )
+            out[name] = dict(node)
+        resolve_target(name, node["_target_"])  # importable: checked before any work
+    if not out:
+        raise ValueError("agent: no agent selected; allowed: at least one of conf/agent/")
+    return out
+
+
+# ------------------------------------------------------------------ agents
+def resolve_target(name: str, path: Any) -> Any:
+    """The class or function an agent node's ``_target_`` names."""
+    from hydra.utils import get_method
+
+    try:
+        return get_method(str(path))
+    except Exception as err:  # hydra wraps import errors of every kind
+        cause = str(err).splitlines()[0]
+        raise ValueError(
+            f"agent.{name}._target_: {path!r} cannot be imported ({cause}); allowed: an "
+            "importable class or function, e.g. agents.reference.Playbook"
+        ) from None
+
+
+def build_agent(node: dict[str, Any], scenario: Scenario, catalogue: Catalogue) -> Any:
+    """Instantiate one agent node; factories taking scenario/catalogue get the benchmark's."""
+    from hydra.utils import instantiate
+
+    target = resolve_target("?", node["_target_"])
+    try:
+        params = inspect.signature(target).parameters
+    except (TypeError, ValueError):  # builtins have none
+        params = {}  # type: ignore[assignment]
+    extra = {
+        k: v
+        for k, v in (("scenario", scenario), ("catalogue", catalogue))
+        if k in params and k not in node
+    }
+    # typed objects go in by a plain call: instantiate would turn them into configs
+    agent = instantiate(node, _partial_=True, _convert_="all")(**extra)
+    for method in ("act", "update", "describe"):
+        if not callable(getattr(agent, method, None)):
+            raise ValueError(
+                f"agent {node['_target_']}: has no {method}(); an agent needs act(obs, mask, "
+                "ctx), update(obs, actions, rewards) and describe()"
+            )
+    return agent
+
+
+def build_agents(cfg: BenchmarkConfig) -> tuple[dict[str, Any], dict[str, float]]:
+    """Every agent, trained where it trains; returns agents and seconds spent building each."""
+    agents, seconds = {}, {}
+    for name, node in cfg.agents.items():
+        start = time.perf_counter()
+        if cfg.progress:
+            print(f"building {name} ({node['_target_']})", flush=True)
+        agents[name] = build_agent(node, cfg.scenario, cfg.catalogue)
+        seconds[name] = time.perf_counter() - start
+    return agents, seconds
+
+
+def save_agents(agents: dict[str, Any], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, agent in agents.items():
+        if getattr(agent, "learned", False) and callable(getattr(agent, "save", None)):
+            suffix = ".zip" if hasattr(agent, "model") else ".npz"
+            agent.save(folder / f"{name}{suffix}")
+
+
+# ------------------------------------------------------------------ run
+def run(cfg: BenchmarkConfig) -> dict[str, Any]:
+    """Build, evaluate, rank and write everything; returns the JSON summary."""
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    agents, seconds = build_agents(cfg)
+    save_agents(agents, cfg.out / "agents")
+    factories = {name: (lambda a=a: copy.deepcopy(a)) for name, a in agents.items()}
+    tidy, summary, mix = evaluate(
+        factories,
+        cfg.scenario,
+        cfg.catalogue,
+        list(cfg.seeds),
+        cfg.every_days,
+        cfg.attribution_days,
+        progress=cfg.progress,
+    )
+    board = leaderboard(summary)
+    result = summarise_run(cfg, agents, seconds, tidy, board)
+    write(cfg.out, tidy, board, mix, result)
+    print(format_leaderboard(board))
+    print(f"\nresults: {cfg.out.resolve()}")
+    return result
+
+
+def leaderboard(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per agent, ranked by mean incremental profit, with CIs and oracle share."""
+    wide = summary.pivot(index="agent", columns="metric", values=["mean", "ci_low", "ci_high"])
+    board = pd.DataFrame(index=wide.index)
+    for m in METRICS:
+        board[m] = wide["mean"][m]
+        if m == "incremental_profit":
+            board[f"{m}_ci_low"] = wide["ci_low"][m]
+            board[f"{m}_ci_high"] = wide["ci_high"][m]
+    oracle = board["incremental_profit"].get("oracle", np.nan)
+    board["share_of_oracle"] = board["incremental_profit"] / oracle
+    board = board.sort_values("incremental_profit", ascending=False)
+    board.insert(0, "rank", np.arange(1, len(board) + 1))
+    return board.reset_index()
+
+
+def summarise_run(
+    cfg: BenchmarkConfig,
+    agents: dict[str, Any],
+    seconds: dict[str, float],
+    tidy: pd.DataFrame,
+    board: pd.DataFrame,
+) -> dict[str, Any]:
+    per_agent = {}
+    for row in board.itertuples():
+        name = str(row.agent)
+        per_agent[name] = {
+            "rank": int(row.rank),
+            "incremental_profit": {
+                "mean": float(row.incremental_profit),
+                "ci_low": float(row.incremental_profit_ci_low),
+                "ci_high": float(row.incremental_profit_ci_high),
+            },
+            "share_of_oracle": _num(row.share_of_oracle),
+            **{m: _num(getattr(row, m)) for m in METRICS if m != "incremental_profit"},
+            "learned": bool(getattr(agents[name], "learned", False)),
+            "build_seconds": round(seconds[name], 1),
+            "params": _jsonable(agents[name].describe()),
+        }
+    learned = [n for n in board.agent if per_agent[n]["learned"]]
+    best = learned[0] if learned else None
+    versus = {}
+    if best is not None:
+        for other in board.agent:
+            if other != best:
+                versus[other] = paired_difference(tidy, best, other)
+    return {
+        "scenario": cfg.scenario.name,
+        "users": cfg.scenario.n_users,
+        "days": cfg.scenario.horizon_days,
+        "seeds": list(cfg.seeds),
+        "every_days": cfg.every_days,
+        "agents": per_agent,
+        "best_learned": best,
+        "best_learned_vs": versus,
+        **cfg.extra,
+    }
+
+
+def write(
+    out: Path, tidy: pd.DataFrame, board: pd.DataFrame, mix: pd.DataFrame, result: dict[str, Any]
+) -> None:
+    tidy.to_parquet(out / "tidy.parquet", index=False)
+    board.to_csv(out / "leaderboard.csv", index=False)
+    mix.to_parquet(out / "offer_mix.parquet", index=False)
+    (out / "summary.json").write_text(json.dumps(result, indent=2))
+
+
+def format_leaderboard(board: pd.DataFrame) -> str:
+    """The ranked table for the terminal."""
+    lines = [
+        f"{'#':>2} {'agent':26s} {'incremental profit (95% CI)':>36s} {'of oracle':>9s} "
+        f"{'react. rate':>11s} {'cost/react':>10s} {'ROI':>7s} {'spend':>10s} {'unsubs':>7s}"
+    ]
+    for r in board.itertuples():
+        ci = f"{r.incremental_profit:+,.0f} ({r.incremental_profit_ci_low:+,.0f} to "
+        ci += f"{r.incremental_profit_ci_high:+,.0f})"
+        lines.append(
+            f"{r.rank:>2} {r.agent!s:26s} {ci:>36s} {_pct(r.share_of_oracle):>9s} "
+            f"{r.reactivation_rate:>11.1%} {_fmt(r.cost_per_incremental_reactivation):>10s} "
+            f"{_fmt(r.roi, '.2f'):>7s} {r.offer_spend:>10,.0f} {r.unsubscribes:>7,.0f}"
+        )
+    return "\n".join(lines)
+
+
+def _fmt(value: float, spec: str = ",.2f") -> str:
+    return "-" if value is None or not np.isfinite(value) else format(value, spec)
+
+
+def _pct(value: float) -> str:
+    return "-" if not np.isfinite(value) else f"{value:.0%}"
+
+
+def _num(value: Any) -> float | None:
+    v = float(value)
+    return v if np.isfinite(v) else None
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))

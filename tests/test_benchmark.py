@@ -1,0 +1,157 @@
+"""The benchmark: configs compose into typed objects, agents come from ``_target_`` (ours
+and a user's own), bad input fails before any work, and a tiny run writes the leaderboard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_module
+
+from agents.bandits import GroupBandit, make_bandit
+from agents.evaluate import run_agent
+from experiments import benchmark
+from experiments.hydra_apps import benchmark_config
+from sim import presets
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+TINY = [
+    "scenario.users=1500",
+    "scenario.days=56",
+    "seeds=[1,2]",
+    "progress=false",
+    "agent.thompson.pretrain_users=512",
+    "agent.maskable_ppo.total_timesteps=512",
+    "agent.maskable_ppo.num_envs=8",
+    "agent.maskable_ppo.progress_bar=false",
+]
+
+
+def typed(overrides: list[str], tmp_path: Path) -> benchmark.BenchmarkConfig:
+    with initialize_config_module("conf", version_base=None):
+        cfg = compose("benchmark", overrides=overrides)
+    return benchmark_config(cfg, tmp_path)
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (CONF / "scenario").glob("*.yaml")))
+def test_every_scenario_config_composes(name, tmp_path) -> None:
+    offers = "retail" if name == "retail" else "streaming"
+    cfg = typed([f"scenario={name}", f"offers={offers}", "scenario.users=100"], tmp_path)
+    assert cfg.scenario.name == name and cfg.scenario.n_users == 100
+
+
+@pytest.mark.parametrize("name", ["streaming", "retail"])
+def test_catalogue_yaml_is_the_preset(name, tmp_path) -> None:
+    cfg = typed([f"offers={name}", f"scenario={name}"], tmp_path)
+    assert cfg.catalogue == presets.CATALOGUES[name]()
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (CONF / "agent").glob("*.yaml")))
+def test_every_agent_config_instantiates(name, tmp_path) -> None:
+    small = {
+        "pretrain_users": "512",
+        "total_timesteps": "256",
+        "num_envs": "4",
+        "progress_bar": "false",
+    }
+    node = (CONF / "agent" / f"{name}.yaml").read_text()
+    overrides = [f"agent=[{name}]", "scenario.users=100"]
+    overrides += [f"agent.{name}.{k}={v}" for k, v in small.items() if f"  {k}:" in node]
+    cfg = typed(overrides, tmp_path)
+    for key, spec in cfg.agents.items():
+        agent = benchmark.build_agent(spec, cfg.scenario, cfg.catalogue)
+        assert agent.describe()["name"] == key or name in ("maskable_ppo", "ppo", "a2c", "dqn")
+
+
+def test_quick_experiment_config_composes(tmp_path) -> None:
+    cfg = typed(["experiment=quick"], tmp_path)
+    assert cfg.scenario.n_users == 10_000 and cfg.scenario.horizon_days == 182
+    assert cfg.agents["maskable_ppo"]["total_timesteps"] == 500_000
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("scenario.users=-5", "scenario.users: -5"),
+        ("scenario.preset=moon", "scenario.preset: 'moon'"),
+        ("+scenario.colour=red", "scenario.colour: unknown key"),
+        ("agent.blanket.offer=free_lunch", "agent.blanket.offer: 'free_lunch'"),
+        ("seeds=[]", "seeds: []"),
+        ("every_days=0", "every_days: 0"),
+        ("+offers.offers.0.discount=1.5", "discount: 1.5"),
+        ("+offers.offers.1.colour=red", "offers.offers[1].colour: unknown key"),
+        ("+surprise=1", "surprise: unknown key"),
+        ("agent=[]", "no agent selected"),
+        ("+agent.mine._target_=nowhere.Policy", "agent.mine._target_: 'nowhere.Policy'"),
+    ],
+)
+def test_bad_input_names_key_and_value(override, message, tmp_path) -> None:
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        typed([override], tmp_path)
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_bad_budget_is_refused_before_any_work() -> None:
+    with pytest.raises(ValueError, match="budget_per_period: 'abc'"):
+        make_bandit("thompson", budget_per_period="abc", pretrain_users=10**6)
+
+
+def test_tiny_benchmark_with_your_own_policy(tmp_path) -> None:
+    overrides = [
+        *TINY,
+        "agent=[no_offer,blanket,playbook,oracle,thompson,maskable_ppo]",
+        "agent.blanket.offer=recommendations",
+        "+agent.rules._target_=experiments.byop.RecencyRules",
+        "+agent.rules.quiet_days=42",
+    ]
+    result = benchmark.run(typed(overrides, tmp_path))
+    board = pd.read_csv(tmp_path / "leaderboard.csv")
+    assert set(board.agent) == {
+        "no_offer", "blanket", "playbook", "oracle", "thompson", "maskable_ppo", "rules"
+    }  # fmt: skip
+    assert list(board["rank"]) == list(range(1, 8))
+    assert board.incremental_profit.is_monotonic_decreasing
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved == json.loads(json.dumps(result))
+    oracle = saved["agents"]["oracle"]
+    assert oracle["share_of_oracle"] == pytest.approx(1.0)
+    for entry in saved["agents"].values():
+        ip = entry["incremental_profit"]
+        assert ip["ci_low"] <= ip["mean"] <= ip["ci_high"]
+    assert saved["agents"]["rules"]["params"]["quiet_days"] == 42
+    assert saved["best_learned"] in ("thompson", "maskable_ppo")
+    assert set(saved["best_learned_vs"]) == set(board.agent) - {saved["best_learned"]}
+    tidy = pd.read_parquet(tmp_path / "tidy.parquet")
+    assert len(tidy) == 7 * 2 * len(benchmark.METRICS)
+    assert (tmp_path / "agents" / "thompson.npz").exists()
+    assert (tmp_path / "agents" / "maskable_ppo.zip").exists()
+
+
+def test_a_target_that_is_not_an_agent_is_refused(tmp_path) -> None:
+    cfg = typed(["agent=[no_offer]", "+agent.bad._target_=builtins.dict"], tmp_path)
+    with pytest.raises(ValueError, match="has no act"):
+        benchmark.build_agent(cfg.agents["bad"], cfg.scenario, cfg.catalogue)
+
+
+def test_online_agents_learn_from_delayed_attributed_profit() -> None:
+    scenario = presets.streaming(n_users=3000, horizon_days=84)
+    catalogue = presets.streaming_offers()
+    agent = GroupBandit(kind="epsilon", epsilon=1.0, n_actions=8, seed=0)
+    seen: list[tuple[np.ndarray, np.ndarray]] = []
+    original = agent.update
+
+    def spy(obs, actions, rewards):
+        seen.append((actions.copy(), rewards.copy()))
+        original(obs, actions, rewards)
+
+    agent.update = spy  # type: ignore[method-assign]
+    run_agent(agent, scenario, catalogue, seed=3, every_days=7, attribution_days=28)
+    # decisions on days 0..56 get feedback on days 28..84 (the run ends at day 84)
+    assert len(seen) == 8
+    actions = np.concatenate([a for a, _ in seen])
+    rewards = np.concatenate([r for _, r in seen])
+    assert agent.count.sum() == actions.size and set(np.unique(actions)) >= {0, 1, 5}
+    assert np.isfinite(rewards).all() and rewards.std() > 0
