@@ -80,6 +80,7 @@ class _Saved:
 
     rng: np.random.Generator
     budget: Budget
+    learning_curve: list[tuple[int, float]]
     ARRAYS: tuple[str, ...] = ()
 
     def _period(self, day: float) -> None:
@@ -141,6 +142,7 @@ class GroupBandit(_Saved):
         self.sq = np.zeros((N_GROUPS, self.n_actions))
         self.rng = np.random.default_rng(self.seed)
         self.names: list[str] = []
+        self.learning_curve = []
 
     def scores(self, groups: np.ndarray) -> np.ndarray:
         n = self.count[groups]
@@ -200,6 +202,7 @@ class LinearBandit(_Saved):
         self.A = np.repeat(self.ridge * np.eye(d)[None], self.n_actions, axis=0)
         self.b = np.zeros((self.n_actions, d))
         self.rng = np.random.default_rng(self.seed)
+        self.learning_curve = []
 
     def _x(self, obs: np.ndarray) -> np.ndarray:
         return np.hstack([obs.astype(np.float64), np.ones((obs.shape[0], 1))])
@@ -319,8 +322,12 @@ def pretrain(
     env.reset(seed=seed)
     ctx = Context(env.feature_names, catalogue.names)
     limit, agent.budget.per_period = agent.budget.per_period, float("inf")  # learning only
-    for _ in tqdm(range(max(1, users // block)), desc=f"pretraining {agent.name}", unit="block"):
+    curve: list[tuple[int, float]] = []
+    for i in tqdm(range(max(1, users // block)), desc=f"pretraining {agent.name}", unit="block"):
         obs, rewards = env.draw_block()
         actions = agent.act(obs, np.ones(rewards.shape, dtype=bool), ctx)
-        agent.update(obs, actions, rewards[np.arange(obs.shape[0]), actions])
+        got = rewards[np.arange(obs.shape[0]), actions]
+        agent.update(obs, actions, got)
+        curve.append(((i + 1) * block, float((got - rewards[:, 0]).mean())))
+    agent.learning_curve = curve  # true uplift per user of each block's decisions
     agent.budget.per_period, agent.budget.spent = limit, 0.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ from scipy import stats
 from tqdm import tqdm
 
 from agents.base import Agent, Context
-from sim.constants import PAIN_POINTS
+from sim.constants import PAIN_POINTS, STATES
 from sim.envs.observation import encode, observation_names
 from sim.messaging import action_mask
 from sim.offers import Catalogue
@@ -38,6 +39,15 @@ LATENT = ("pain", "price_sens", "content_need", "friction", "tech")
 class Run:
     result: SimulationResult
     offer_mix: pd.DataFrame  # offer x segment x pain point -> sends
+
+
+class Evaluation(NamedTuple):
+    """What :func:`evaluate` returns (unpacks as ``tidy, summary, mix, occupancy``)."""
+
+    tidy: pd.DataFrame  # agent x seed x metric -> value
+    summary: pd.DataFrame  # agent x metric -> mean, ci_low, ci_high, n
+    offer_mix: pd.DataFrame  # agent x seed x offer x segment x pain point -> sends
+    occupancy: pd.DataFrame  # agent x seed x day x state -> users (control as "control")
 
 
 def masks(sim: Simulation) -> np.ndarray:
@@ -132,14 +142,16 @@ def evaluate(
     every_days: int = 7,
     attribution_days: int = 28,
     progress: bool = False,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(tidy results: agent x seed x metric, summary: mean and 95% CI, offer mix).
+) -> Evaluation:
+    """Tidy results (agent x seed x metric), summary (mean and 95% CI), offer mix, and
+    state occupancy over time (every ``every_days``), the control's included.
 
     ``agents`` maps a name to a factory called once per seed (a fresh agent per seed)."""
-    rows, mixes = [], []
+    rows, mixes, occupancy = [], [], []
     bar = tqdm(total=len(seeds) * len(agents), desc="evaluating", unit="run", disable=not progress)
     for seed in seeds:
         control = Simulation(scenario, catalogue, seed=seed).run()
+        occupancy.append(states_over_time(control, "control", seed, every_days))
         for name, make in agents.items():
             bar.set_postfix_str(f"seed {seed}: {name}")
             run = run_agent(make(), scenario, catalogue, seed, every_days, attribution_days)
@@ -149,9 +161,24 @@ def evaluate(
                 {"agent": name, "seed": seed, "metric": m, "value": figures[m]} for m in METRICS
             ]
             mixes.append(run.offer_mix.assign(agent=name, seed=seed))
+            occupancy.append(states_over_time(run.result, name, seed, every_days))
     bar.close()
     tidy = pd.DataFrame(rows)
-    return tidy, summarise(tidy), pd.concat(mixes, ignore_index=True)
+    return Evaluation(
+        tidy,
+        summarise(tidy),
+        pd.concat(mixes, ignore_index=True),
+        pd.concat(occupancy, ignore_index=True),
+    )
+
+
+def states_over_time(result: SimulationResult, agent: str, seed: int, every: int) -> pd.DataFrame:
+    """Users per state (all segments) on every ``every``-th day of the run."""
+    occ = result.occupancy.sum(axis=2)[::every]  # (days, states)
+    days = np.arange(occ.shape[0]) * every
+    frame = pd.DataFrame(occ, columns=list(STATES)).assign(day=days)
+    tidy = frame.melt(id_vars="day", var_name="state", value_name="users")
+    return tidy.assign(agent=agent, seed=seed)
 
 
 def summarise(tidy: pd.DataFrame) -> pd.DataFrame:

@@ -184,7 +184,7 @@ def run(cfg: BenchmarkConfig) -> dict[str, Any]:
     agents, seconds = build_agents(cfg)
     save_agents(agents, cfg.out / "agents")
     factories = {name: (lambda a=a: copy.deepcopy(a)) for name, a in agents.items()}
-    tidy, summary, mix = evaluate(
+    tidy, summary, mix, occupancy = evaluate(
         factories,
         cfg.scenario,
         cfg.catalogue,
@@ -196,9 +196,24 @@ def run(cfg: BenchmarkConfig) -> dict[str, Any]:
     board = leaderboard(summary)
     result = summarise_run(cfg, agents, seconds, tidy, board)
     write(cfg.out, tidy, board, mix, result)
+    occupancy.to_parquet(cfg.out / "occupancy.parquet", index=False)
+    learning_curves(agents).to_csv(cfg.out / "learning_curves.csv", index=False)
+    from experiments.report import render
+
+    report = render(cfg.out)
     print(format_leaderboard(board))
-    print(f"\nresults: {cfg.out.resolve()}")
+    print(f"\nresults: {cfg.out.resolve()}\nreport:  {report.resolve()}")
     return result
+
+
+def learning_curves(agents: dict[str, Any]) -> pd.DataFrame:
+    """Learned agents' curves: (agent, steps, incremental profit per user)."""
+    rows = [
+        {"agent": name, "steps": steps, "incremental_profit_per_user": value}
+        for name, agent in agents.items()
+        for steps, value in getattr(agent, "learning_curve", [])
+    ]
+    return pd.DataFrame(rows, columns=["agent", "steps", "incremental_profit_per_user"])
 
 
 def leaderboard(summary: pd.DataFrame) -> pd.DataFrame:

@@ -4,6 +4,7 @@ winback demo                 the main job on the built-in default scenario
 winback simulate ...         one scenario, the no-offer control and blanket offers
 winback perf sim [--json]    engine speed and memory vs the naive per-user reference
 winback benchmark [...]      the policy leaderboard (Hydra overrides, e.g. experiment=quick)
+winback report FOLDER        plots and a self-contained HTML report from a results folder
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from sim import __version__
 
@@ -57,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     bench.add_argument("overrides", nargs=argparse.REMAINDER)
+    rep = sub.add_parser(
+        "report", help="render plots and the HTML report from a benchmark results folder"
+    )
+    rep.add_argument("folder", type=Path, help="a folder written by winback benchmark")
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -90,6 +96,11 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from experiments.hydra_apps import run_benchmark
 
         return run_benchmark(args.overrides)
+    if args.command == "report":
+        from experiments.report import render
+
+        print(f"report: {render(args.folder).resolve()}")
+        return 0
     if args.command == "regret":
         from experiments.regret import run_from_args as regret_run
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from agents.bandits import make_bandit
 from agents.base import Context
 from agents.evaluate import evaluate, masks
 from agents.reference import Blanket, NoOffer, Oracle, Playbook, RandomPolicy
@@ -70,15 +71,17 @@ def test_loading_another_agents_file_fails_clearly(tmp_path) -> None:
         Oracle.load(tmp_path / "p.json")
 
 
-def test_oracle_beats_every_reference_policy_on_a_fixed_seed() -> None:
+def test_oracle_beats_every_other_policy_on_a_fixed_seed() -> None:
     agents = {
         "random": lambda: RandomPolicy(seed=1),
         "blanket_discount": lambda: Blanket(offer="discount_30"),
         "blanket_recommendations": lambda: Blanket(offer="recommendations"),
         "playbook": Playbook,
+        "thompson": lambda: make_bandit("thompson", pretrain_users=2048, seed=1),
+        "linucb": lambda: make_bandit("linucb", pretrain_users=2048, seed=1, alpha=0.5),
         "oracle": Oracle,
     }
-    tidy, _, mix = evaluate(agents, SCENARIO, CATALOGUE, seeds=[7], every_days=28)
+    tidy, _, mix, _ = evaluate(agents, SCENARIO, CATALOGUE, seeds=[7], every_days=28)
     profit = tidy[tidy.metric == "incremental_profit"].set_index("agent")["value"]
     assert profit.idxmax() == "oracle", profit.to_dict()
     assert profit["blanket_discount"] < 0  # discounting everyone loses money
@@ -125,7 +128,7 @@ class RuleEngine:
 
 
 def test_bring_your_own_policy_is_evaluated_like_ours() -> None:
-    tidy, summary, _ = evaluate(
+    tidy, summary, _, _ = evaluate(
         {"mine": RuleEngine, "playbook": Playbook}, SCENARIO, CATALOGUE, seeds=[1, 2], every_days=28
     )
     assert set(tidy.agent) == {"mine", "playbook"}

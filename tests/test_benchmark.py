@@ -27,6 +27,8 @@ TINY = [
     "agent.maskable_ppo.total_timesteps=512",
     "agent.maskable_ppo.num_envs=8",
     "agent.maskable_ppo.progress_bar=false",
+    "agent.maskable_ppo.eval_every=256",
+    "agent.maskable_ppo.eval_users=50",
 ]
 
 
@@ -128,6 +130,25 @@ def test_tiny_benchmark_with_your_own_policy(tmp_path) -> None:
     assert len(tidy) == 7 * 2 * len(benchmark.METRICS)
     assert (tmp_path / "agents" / "thompson.npz").exists()
     assert (tmp_path / "agents" / "maskable_ppo.zip").exists()
+    occupancy = pd.read_parquet(tmp_path / "occupancy.parquet")
+    assert set(occupancy.agent) == set(board.agent) | {"control"}
+    per_day = occupancy.groupby(["agent", "seed", "day"]).users.sum()
+    assert (per_day == 1500).all()  # every user is in exactly one state every day
+    curves = pd.read_csv(tmp_path / "learning_curves.csv")
+    assert set(curves.agent) == {"thompson", "maskable_ppo"}
+    page = (tmp_path / "report.html").read_text()
+    for plot in ("incremental_profit", "occupancy", "offer_mix_by_pain_point", "learning_curves"):
+        assert (tmp_path / "plots" / f"{plot}.png").stat().st_size > 5000
+        assert f'alt="{plot}" src="data:image/png;base64,' in page
+    assert "What we found" in page and "rules" in page
+
+
+def test_report_of_a_folder_without_results_is_refused(tmp_path) -> None:
+    from experiments.report import render
+
+    with pytest.raises(ValueError, match=r"lacks summary.json"):
+        render(tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_target_that_is_not_an_agent_is_refused(tmp_path) -> None:

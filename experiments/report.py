@@ -1,0 +1,315 @@
+"""``winback report``: PNG plots and one self-contained HTML report from a results folder.
+
+Reads what ``winback benchmark`` writes (``summary.json``, ``leaderboard.csv``,
+``tidy.parquet``, ``offer_mix.parquet``, ``occupancy.parquet``, ``learning_curves.csv``) and
+writes ``plots/*.png`` and ``report.html`` (images embedded, so the file can be mailed).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+NEEDED = ("summary.json", "leaderboard.csv", "offer_mix.parquet", "occupancy.parquet")
+METRIC_HELP = {
+    "incremental_profit": "profit minus the no-offer control's profit on the same customers "
+    "and random draws (revenue - serving - discount - trial - message - support cost)",
+    "share_of_oracle": "incremental profit as a share of the oracle's (the oracle sees the "
+    "hidden pain points no real policy can see)",
+    "reactivation_rate": "users who came back at least once / users inactive at some time",
+    "cost_per_incremental_reactivation": "offer spend / reactivations beyond the control's",
+    "roi": "incremental profit / offer spend",
+    "offer_spend": "discount + trial + message + support cost",
+    "unsubscribes": "users who opted out of a channel after a message",
+}
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_incremental_profit(board: pd.DataFrame, path: Path) -> None:
+    plt = _plt()
+    b = board.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(9, 0.42 * len(b) + 1.5))
+    colors = [
+        "#6a3d9a" if a == "oracle" else "#1f78b4" if m >= 0 else "#e31a1c"
+        for a, m in zip(b.agent, b.incremental_profit, strict=True)
+    ]
+    err = np.vstack(
+        [
+            b.incremental_profit - b.incremental_profit_ci_low,
+            b.incremental_profit_ci_high - b.incremental_profit,
+        ]
+    )
+    ax.barh(b.agent, b.incremental_profit, xerr=err, color=colors, capsize=3)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel("incremental profit vs no-offer control (mean, 95% CI over seeds)")
+    ax.set_title("Which policy earns most beyond doing nothing")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_occupancy(occ: pd.DataFrame, agents: list[str], path: Path) -> None:
+    plt = _plt()
+    mean = occ.groupby(["agent", "day", "state"])["users"].mean().unstack("state")
+    total = mean.sum(axis=1)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharex=True)
+    for ax, state in zip(axes, ("active", "dormant", "churned"), strict=True):
+        for agent in ["control", *agents]:
+            if agent in mean.index.get_level_values(0):
+                share = (mean.loc[agent, state] / total.loc[agent]).to_numpy()
+                days = mean.loc[agent].index.to_numpy()
+                style = {"color": "black", "lw": 2} if agent == "control" else {"lw": 1.2}
+                ax.plot(days, share, label=agent, **style)
+        ax.set_title(f"share {state}")
+        ax.set_xlabel("day")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle("State occupancy over time (mean over seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_offer_mix(mix: pd.DataFrame, agents: list[str], by: str, path: Path) -> None:
+    plt = _plt()
+    shown = [a for a in agents if a in set(mix.agent)]
+    if not shown:
+        return
+    fig, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 3.8), squeeze=False)
+    seeds = max(1, mix.seed.nunique())
+    for ax, agent in zip(axes[0], shown, strict=True):
+        table = mix[mix.agent == agent].pivot_table(
+            index="offer", columns=by, values="sends", aggfunc="sum", fill_value=0
+        )
+        ax.imshow(table.to_numpy() / seeds, aspect="auto", cmap="Blues")
+        ax.set_xticks(range(table.shape[1]), table.columns, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(table.shape[0]), table.index, fontsize=8)
+        for (i, j), v in np.ndenumerate(table.to_numpy() / seeds):
+            ax.text(j, i, f"{v:,.0f}", ha="center", va="center", fontsize=7)
+        ax.set_title(agent)
+    fig.suptitle(f"Who gets what: sends per run by offer and {by.replace('_', ' ')}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_learning_curves(curves: pd.DataFrame, path: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for agent, c in curves.groupby("agent"):
+        ax.plot(c.steps, c.incremental_profit_per_user, marker=".", label=str(agent))
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("training steps (RL: user-weeks; bandits: users)")
+    ax.set_ylabel("incremental profit per user (held-out users)")
+    ax.set_title("Learning curves")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def make_plots(folder: Path, summary: dict[str, Any], board: pd.DataFrame) -> dict[str, Path]:
+    plots = folder / "plots"
+    plots.mkdir(exist_ok=True)
+    focus = focus_agents(summary, board)
+    out = {"incremental_profit": plots / "incremental_profit.png"}
+    plot_incremental_profit(board, out["incremental_profit"])
+    out["occupancy"] = plots / "occupancy.png"
+    plot_occupancy(pd.read_parquet(folder / "occupancy.parquet"), focus, out["occupancy"])
+    mix = pd.read_parquet(folder / "offer_mix.parquet")
+    for by in ("pain_point", "segment"):
+        path = plots / f"offer_mix_by_{by}.png"
+        plot_offer_mix(mix, focus, by, path)
+        if path.exists():
+            out[f"offer_mix_by_{by}"] = path
+    curves_file = folder / "learning_curves.csv"
+    if curves_file.exists():
+        curves = pd.read_csv(curves_file)
+        if len(curves):
+            out["learning_curves"] = plots / "learning_curves.png"
+            plot_learning_curves(curves, out["learning_curves"])
+    return out
+
+
+def focus_agents(summary: dict[str, Any], board: pd.DataFrame) -> list[str]:
+    """The oracle, the best learned agent, the playbook and the best naive policy."""
+    names = list(board.agent)
+    naive = [a for a in names if not summary["agents"][a]["learned"] and a != "oracle"]
+    picks = ["oracle", summary.get("best_learned"), "playbook", naive[0] if naive else None]
+    out: list[str] = []
+    for p in picks:
+        if p and p in names and p not in out:
+            out.append(p)
+    return out
+
+
+# ------------------------------------------------------------------ html
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _money(v: float | None) -> str:
+    return "-" if v is None or not np.isfinite(v) else f"{v:+,.0f}"
+
+
+def findings(summary: dict[str, Any], board: pd.DataFrame) -> list[str]:
+    """Plain-language sentences a strategist can act on."""
+    agents = summary["agents"]
+    out = []
+    top = board.iloc[0]
+    out.append(
+        f"<b>{html.escape(str(top.agent))}</b> earned the most: {_money(top.incremental_profit)}"
+        f" beyond doing nothing (95% CI {_money(top.incremental_profit_ci_low)} to "
+        f"{_money(top.incremental_profit_ci_high)})."
+    )
+    best = summary.get("best_learned")
+    if best:
+        share = agents[best]["share_of_oracle"]
+        share_txt = f"{share:.0%} of the oracle's" if share is not None else "n/a"
+        out.append(
+            f"The best learned policy, <b>{html.escape(best)}</b>, reached {share_txt} "
+            "incremental profit (the oracle sees hidden pain points: no real policy can)."
+        )
+        beaten = [
+            o
+            for o, d in summary["best_learned_vs"].items()
+            if d["ci_low"] > 0 and not agents[o]["learned"] and o != "oracle"
+        ]
+        if beaten:
+            out.append(
+                f"It beats {len(beaten)} naive policies with 95% paired intervals above zero: "
+                + ", ".join(html.escape(b) for b in beaten)
+                + "."
+            )
+    losers = [
+        a for a in board.agent if agents[a]["incremental_profit"]["ci_high"] < 0 and a != "oracle"
+    ]
+    if losers:
+        out.append(
+            "These policies <b>lose money</b> against doing nothing (whole CI below zero): "
+            + ", ".join(html.escape(a) for a in losers)
+            + "."
+        )
+    return out
+
+
+def leaderboard_html(board: pd.DataFrame) -> str:
+    head = (
+        "<tr><th>#</th><th>policy</th><th>incremental profit</th><th>95% CI</th>"
+        "<th>of oracle</th><th>reactivation rate</th><th>cost per incr. reactivation</th>"
+        "<th>ROI</th><th>offer spend</th><th>unsubscribes</th></tr>"
+    )
+    rows = []
+    for r in board.itertuples():
+        cls = ' class="oracle"' if r.agent == "oracle" else ""
+        share = "-" if not np.isfinite(r.share_of_oracle) else f"{r.share_of_oracle:.0%}"
+        cpr = r.cost_per_incremental_reactivation
+        roi = r.roi
+        rows.append(
+            f"<tr{cls}><td>{r.rank}</td><td>{html.escape(str(r.agent))}</td>"
+            f"<td>{_money(r.incremental_profit)}</td>"
+            f"<td>{_money(r.incremental_profit_ci_low)} to "
+            f"{_money(r.incremental_profit_ci_high)}</td><td>{share}</td>"
+            f"<td>{r.reactivation_rate:.1%}</td>"
+            f"<td>{'-' if not np.isfinite(cpr) else f'{cpr:,.2f}'}</td>"
+            f"<td>{'-' if not np.isfinite(roi) else f'{roi:.2f}'}</td>"
+            f"<td>{r.offer_spend:,.0f}</td><td>{r.unsubscribes:,.0f}</td></tr>"
+        )
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+CSS = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;padding:0 1em}
+table{border-collapse:collapse;font-size:14px;margin:1em 0}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
+td:nth-child(2),th:nth-child(2){text-align:left}
+tr.oracle{background:#f1ebf7}
+img{max-width:100%;margin:1em 0;border:1px solid #eee}
+.finding{background:#f4f8fb;border-left:4px solid #1f78b4;padding:.6em 1em;margin:.4em 0}
+dt{font-weight:600}
+"""
+
+
+def render(folder: str | Path) -> Path:
+    """Write plots and ``report.html`` into ``folder``; returns the report's path."""
+    folder = Path(folder)
+    missing = [f for f in NEEDED if not (folder / f).exists()]
+    if missing:
+        raise ValueError(
+            f"results folder: {str(folder)!r} lacks {', '.join(missing)}; allowed: a folder "
+            "written by winback benchmark"
+        )
+    summary = json.loads((folder / "summary.json").read_text())
+    board = pd.read_csv(folder / "leaderboard.csv")
+    plots = make_plots(folder, summary, board)
+    body = [
+        "<h1>Win-back policy leaderboard</h1>",
+        f"<p>Scenario <b>{html.escape(str(summary['scenario']))}</b>: "
+        f"{summary['users']:,} simulated customers over {summary['days']} days, "
+        f"{len(summary['seeds'])} seeds (each policy paired with the no-offer control on the "
+        f"same customers and random draws); decisions every {summary['every_days']} days.</p>",
+        "<h2>What we found</h2>",
+        *[f'<div class="finding">{f}</div>' for f in findings(summary, board)],
+        "<h2>Leaderboard</h2>",
+        leaderboard_html(board),
+        _img(plots["incremental_profit"]),
+        "<h2>Customers over time</h2>",
+        "<p>Share of customers active, dormant (no sessions lately) and churned (cancelled), "
+        "for the control (black) and the policies in focus.</p>",
+        _img(plots["occupancy"]),
+        "<h2>Who gets what</h2>",
+        "<p>Offers sent per run, by the customers' hidden pain point (which the oracle reads "
+        "and other policies must infer) and by segment.</p>",
+        *[
+            _img(plots[k])
+            for k in ("offer_mix_by_pain_point", "offer_mix_by_segment")
+            if k in plots
+        ],
+    ]
+    if "learning_curves" in plots:
+        body += [
+            "<h2>Learning curves</h2>",
+            "<p>Incremental profit per user of the learned policies on held-out users, as "
+            "training went on.</p>",
+            _img(plots["learning_curves"]),
+        ]
+    body += [
+        "<h2>Definitions</h2><dl>",
+        *[f"<dt>{k.replace('_', ' ')}</dt><dd>{v}</dd>" for k, v in METRIC_HELP.items()],
+        "</dl>",
+        "<h2>Policies and parameters</h2><ul>",
+        *[
+            f"<li><b>{html.escape(a)}</b>: <code>{html.escape(json.dumps(d['params']))}</code>"
+            f"{' (learned)' if d['learned'] else ''}</li>"
+            for a, d in summary["agents"].items()
+        ],
+        "</ul>",
+    ]
+    page = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>Win-back leaderboard: {html.escape(str(summary['scenario']))}</title>"
+        f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>"
+    )
+    out = folder / "report.html"
+    tmp = folder / "report.html.tmp"
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(out)  # never a half-written report
+    return out
