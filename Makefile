@@ -39,6 +39,7 @@ pytest:
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)
+	command -v chromium >/dev/null || apt-get install -y chromium  # the report's browser test
 	$(BIN)/python -m pytest -q -m slow
 
 bench: $(STAMP)

@@ -19,7 +19,7 @@ import copy
 import inspect
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,15 +59,24 @@ class BenchmarkConfig:
 
 # ------------------------------------------------------------------ boundary
 def scenario_from(node: dict[str, Any]) -> Scenario:
-    """``{preset, users, days}`` -> the preset scenario with that population and horizon."""
-    known = {"preset", "users", "days"}
+    """``{preset, users, days, dynamics}`` -> the preset scenario with that population and
+    horizon, and the response-model parameters in ``dynamics`` replaced (``sim.Dynamics``)."""
+    known = {"preset", "users", "days", "dynamics"}
     for key in node:
         if key not in known:
             raise ValueError(f"scenario.{key}: unknown key; allowed: {', '.join(sorted(known))}")
     preset = check_choice("scenario.preset", node.get("preset", "streaming"), SCENARIOS)
     users = check_int("scenario.users", node.get("users", 50_000), 1, 50_000_000)
     days = check_int("scenario.days", node.get("days", 365), 7, 3650)
-    return SCENARIOS[preset](n_users=users, horizon_days=days)
+    scenario = SCENARIOS[preset](n_users=users, horizon_days=days)
+    changes = node.get("dynamics") or {}
+    allowed = sorted(scenario.dynamics.__dataclass_fields__)
+    for key, value in changes.items():
+        if key not in allowed:
+            raise ValueError(f"scenario.dynamics.{key}: unknown key; allowed: {', '.join(allowed)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"scenario.dynamics.{key}: {value!r}; allowed: a number")
+    return replace(scenario, dynamics=replace(scenario.dynamics, **changes))
 
 
 def catalogue_from(node: dict[str, Any]) -> Catalogue:
@@ -194,10 +203,12 @@ def run(cfg: BenchmarkConfig) -> dict[str, Any]:
         progress=cfg.progress,
     )
     board = leaderboard(summary)
-    result = summarise_run(cfg, agents, seconds, tidy, board)
-    write(cfg.out, tidy, board, mix, result)
+    result = summarise_run(cfg, agents, tidy, board)
     occupancy.to_parquet(cfg.out / "occupancy.parquet", index=False)
+    timings = {"build_seconds": {k: round(v, 1) for k, v in seconds.items()}}
+    write_json(cfg.out / "timings.json", timings)  # apart: results stay bit-identical
     learning_curves(agents).to_csv(cfg.out / "learning_curves.csv", index=False)
+    write(cfg.out, tidy, board, mix, result)  # summary.json last: it marks the run done
     from experiments.report import render
 
     report = render(cfg.out)
@@ -226,7 +237,9 @@ def leaderboard(summary: pd.DataFrame) -> pd.DataFrame:
             board[f"{m}_ci_low"] = wide["ci_low"][m]
             board[f"{m}_ci_high"] = wide["ci_high"][m]
     oracle = board["incremental_profit"].get("oracle", np.nan)
-    board["share_of_oracle"] = board["incremental_profit"] / oracle
+    # a share of a loss or of nothing means nothing: NaN then
+    board["share_of_oracle"] = board["incremental_profit"] / oracle if oracle > 0 else np.nan
+    board["share_of_oracle"] = board["share_of_oracle"] + 0.0  # no -0%
     board = board.sort_values("incremental_profit", ascending=False)
     board.insert(0, "rank", np.arange(1, len(board) + 1))
     return board.reset_index()
@@ -235,7 +248,6 @@ def leaderboard(summary: pd.DataFrame) -> pd.DataFrame:
 def summarise_run(
     cfg: BenchmarkConfig,
     agents: dict[str, Any],
-    seconds: dict[str, float],
     tidy: pd.DataFrame,
     board: pd.DataFrame,
 ) -> dict[str, Any]:
@@ -252,7 +264,6 @@ def summarise_run(
             "share_of_oracle": _num(row.share_of_oracle),
             **{m: _num(getattr(row, m)) for m in METRICS if m != "incremental_profit"},
             "learned": bool(getattr(agents[name], "learned", False)),
-            "build_seconds": round(seconds[name], 1),
             "params": _jsonable(agents[name].describe()),
         }
     learned = [n for n in board.agent if per_agent[n]["learned"]]
@@ -271,8 +282,35 @@ def summarise_run(
         "agents": per_agent,
         "best_learned": best,
         "best_learned_vs": versus,
+        "provenance": provenance(),
         **cfg.extra,
     }
+
+
+def provenance() -> dict[str, Any]:
+    """Package versions and the git commit (when run from a checkout) behind a result."""
+    import platform
+    import subprocess
+    from importlib import metadata
+
+    versions = {}
+    for pkg in ("winback-sandbox", "numpy", "simpy", "gymnasium", "stable-baselines3", "torch"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    try:
+        here = Path(__file__).resolve().parent
+        commit = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    return {"python": platform.python_version(), "packages": versions, "git_commit": commit or None}
 
 
 def write(
@@ -281,7 +319,14 @@ def write(
     tidy.to_parquet(out / "tidy.parquet", index=False)
     board.to_csv(out / "leaderboard.csv", index=False)
     mix.to_parquet(out / "offer_mix.parquet", index=False)
-    (out / "summary.json").write_text(json.dumps(result, indent=2))
+    write_json(out / "summary.json", result)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write atomically (a temporary file renamed): never a half-written file."""
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(path)
 
 
 def format_leaderboard(board: pd.DataFrame) -> str:

@@ -5,6 +5,7 @@ winback simulate ...         one scenario, the no-offer control and blanket offe
 winback perf sim [--json]    engine speed and memory vs the naive per-user reference
 winback benchmark [...]      the policy leaderboard (Hydra overrides, e.g. experiment=quick)
 winback report FOLDER        plots and a self-contained HTML report from a results folder
+winback aggregate FOLDER     a sweep folder's runs in one table (sweep.csv) and plot
 """
 
 from __future__ import annotations
@@ -63,11 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="render plots and the HTML report from a benchmark results folder"
     )
     rep.add_argument("folder", type=Path, help="a folder written by winback benchmark")
+    agg = sub.add_parser("aggregate", help="collect a sweep folder into one table and plot")
+    agg.add_argument("folder", type=Path, help="a --multirun sweep folder (hydra.sweep.dir)")
     sub.add_parser("version", help="print the version")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["benchmark"]:  # Hydra parses the rest (overrides, -m, --cfg, --help)
+        from experiments.hydra_apps import run_benchmark
+
+        return run_benchmark(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -92,10 +100,14 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from experiments.simulate import run_from_args
 
         return run_from_args(args)
-    if args.command == "benchmark":
-        from experiments.hydra_apps import run_benchmark
+    if args.command == "aggregate":
+        from experiments.aggregate import aggregate
 
-        return run_benchmark(args.overrides)
+        table = aggregate(args.folder)
+        shown = table.drop(columns=["overrides"])
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+        print(f"table: {args.folder / 'sweep.csv'}  plot: {args.folder / 'sweep.png'}")
+        return 0
     if args.command == "report":
         from experiments.report import render
 

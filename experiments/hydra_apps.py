@@ -6,6 +6,7 @@ Run them as ``winback benchmark [overrides]`` or ``python -m experiments.hydra_a
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,22 @@ def benchmark_app(cfg: DictConfig) -> None:
     except ValueError as err:
         print(f"winback: error: {err}", file=sys.stderr)
         sys.exit(2)
+    if finished(out, typed):
+        print(f"already finished, skipped: {out} (delete its summary.json to run it again)")
+        return
     benchmark.run(typed)
+
+
+def finished(out: Path, cfg: benchmark.BenchmarkConfig) -> bool:
+    """A run whose folder holds a summary of the same config finished before: a restarted
+    sweep (same ``hydra.sweep.dir``) re-runs only the runs that had not."""
+    done = out / "summary.json"
+    if not done.exists():
+        return False
+    try:
+        return bool(json.loads(done.read_text()).get("config") == cfg.extra["config"])
+    except (OSError, ValueError):
+        return False
 
 
 def run_benchmark(overrides: list[str]) -> int:

@@ -180,14 +180,22 @@ def findings(summary: dict[str, Any], board: pd.DataFrame) -> list[str]:
         f" beyond doing nothing (95% CI {_money(top.incremental_profit_ci_low)} to "
         f"{_money(top.incremental_profit_ci_high)})."
     )
+    if top.incremental_profit_ci_low <= 0:
+        out.append(
+            "<b>Caution:</b> not even the top policy is clearly better than doing nothing (its "
+            "95% interval includes zero): the differences here are within noise. Run more "
+            "seeds (<code>seeds=[1,2,3,4,5]</code>) or more customers "
+            "(<code>scenario.users=...</code>) before acting on this ranking."
+        )
     best = summary.get("best_learned")
     if best:
         share = agents[best]["share_of_oracle"]
-        share_txt = f"{share:.0%} of the oracle's" if share is not None else "n/a"
-        out.append(
-            f"The best learned policy, <b>{html.escape(best)}</b>, reached {share_txt} "
-            "incremental profit (the oracle sees hidden pain points: no real policy can)."
-        )
+        if share is not None:
+            out.append(
+                f"The best learned policy, <b>{html.escape(best)}</b>, reached {share:.0%} of "
+                "the oracle's incremental profit (the oracle sees hidden pain points: no real "
+                "policy can)."
+            )
         beaten = [
             o
             for o, d in summary["best_learned_vs"].items()
