@@ -6,6 +6,7 @@ winback perf sim [--json]    engine speed and memory vs the naive per-user refer
 winback benchmark [...]      the policy leaderboard (Hydra overrides, e.g. experiment=quick)
 winback report FOLDER        plots and a self-contained HTML report from a results folder
 winback aggregate FOLDER     a sweep folder's runs in one table (sweep.csv) and plot
+winback tune [--out DIR] ... Optuna study over the benchmark (e.g. experiment=tune_thompson)
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="render plots and the HTML report from a benchmark results folder"
     )
     rep.add_argument("folder", type=Path, help="a folder written by winback benchmark")
+    sub.add_parser(
+        "tune",
+        help="Optuna over the benchmark (resumable SQLite study): tune experiment=tune_thompson",
+    )
     agg = sub.add_parser("aggregate", help="collect a sweep folder into one table and plot")
     agg.add_argument("folder", type=Path, help="a --multirun sweep folder (hydra.sweep.dir)")
     sub.add_parser("version", help="print the version")
@@ -76,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from experiments.hydra_apps import run_benchmark
 
         return run_benchmark(argv[1:])
+    if argv[:1] == ["tune"]:
+        return _tune(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -83,6 +90,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:  # our validation: key, value and what is allowed
         print(f"winback: error: {err}", file=sys.stderr)
         return 2
+
+
+def _tune(argv: list[str]) -> int:
+    """``winback tune [--out DIR] overrides...``: an Optuna study over the benchmark."""
+    from experiments.tune import run_tuning
+
+    out = Path("outputs/tune")
+    if argv[:1] == ["--out"] and len(argv) > 1:
+        out, argv = Path(argv[1]), argv[2:]
+    try:
+        run_tuning(argv, out)
+    except ValueError as err:
+        print(f"winback: error: {err}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -18,12 +18,22 @@ from omegaconf import DictConfig, OmegaConf
 from experiments import benchmark
 from sim.validation import check_int
 
-ALLOWED = {"scenario", "offers", "agent", "seeds", "every_days", "attribution_days", "progress"}
+ALLOWED = {
+    "scenario",
+    "offers",
+    "agent",
+    "seeds",
+    "every_days",
+    "attribution_days",
+    "progress",
+    "tune",  # read by winback tune only
+}
 
 
 def benchmark_config(cfg: DictConfig, out: Path) -> benchmark.BenchmarkConfig:
     """The composed Hydra config -> a typed, validated ``BenchmarkConfig``."""
     raw: Any = OmegaConf.to_container(cfg, resolve=True)
+    raw.pop("hydra", None)
     for key in raw:
         if key not in ALLOWED:
             raise ValueError(f"{key}: unknown key; allowed: {', '.join(sorted(ALLOWED))}")

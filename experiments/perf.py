@@ -37,6 +37,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--ppo-steps", type=positive_int, default=65_536)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", action="store_true", help="last output line is one JSON object")
+    w = sub.add_parser("sweep", help="an 8-run sweep: serial vs joblib launcher (2 workers)")
+    w.add_argument("--users", type=positive_int, default=30_000)
+    w.add_argument("--days", type=positive_int, default=182)
+    w.add_argument("--workers", type=positive_int, default=2)
+    w.add_argument("--json", action="store_true", help="last output line is one JSON object")
 
 
 def weekly_campaign(sim: Any, day: int) -> tuple[np.ndarray, np.ndarray]:
@@ -157,6 +162,10 @@ def perf_sim(args: argparse.Namespace) -> dict[str, Any]:
 def run_from_args(args: argparse.Namespace) -> int:
     if args.target == "sim":
         out = perf_sim(args)
+    elif args.target == "sweep":
+        from experiments.perf_sweep import perf_sweep
+
+        out = perf_sweep(args)
     else:
         from experiments.perf_env import perf_env
 
