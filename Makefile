@@ -40,6 +40,7 @@ pytest:
 
 test-slow: $(STAMP)
 	command -v chromium >/dev/null || apt-get install -y chromium  # the report's browser test
+	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'  # the Ray launcher test
 	$(BIN)/python -m pytest -q -m slow
 
 bench: $(STAMP)

@@ -7,6 +7,7 @@ Run them as ``winback benchmark [overrides]`` or ``python -m experiments.hydra_a
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,9 @@ def finished(out: Path, cfg: benchmark.BenchmarkConfig) -> bool:
 def run_benchmark(overrides: list[str]) -> int:
     """``winback benchmark [overrides]``: the Hydra app with these command-line overrides."""
     sys.argv = ["winback benchmark", *overrides]
+    # Ray (the ray_local launcher) listens on loopback only, and reports nothing home
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     benchmark_app()
     return 0
 

@@ -10,6 +10,7 @@ import sys
 import time
 
 import pandas as pd
+import pytest
 
 BASE = [
     "agent=[no_offer,playbook,oracle,random]",
@@ -77,3 +78,21 @@ def test_killed_sweep_resumes_without_rerunning_finished_runs(tmp_path) -> None:
     assert set(table.varies) == {f"agent.random.seed={s}" for s in range(4)}
     assert (sweep_dir / "sweep.png").stat().st_size > 5000
     assert pd.read_csv(sweep_dir / "sweep.csv").shape[0] == 16
+
+
+@pytest.mark.slow
+def test_ray_launcher_equals_serial_bit_for_bit(tmp_path) -> None:
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="pip install -e '.[ray]'")
+    sweep = ["scenario=streaming,price_shock"]
+    finish(winback("benchmark", "-m", *BASE, *sweep, f"hydra.sweep.dir={tmp_path / 'serial'}"))
+    finish(
+        winback(
+            "benchmark", "-m", *BASE, *sweep, f"hydra.sweep.dir={tmp_path / 'ray'}",
+            "hydra/launcher=ray_local",
+        )
+    )  # fmt: skip
+    for job in range(2):
+        for name in RESULTS:
+            a = (tmp_path / "serial" / str(job) / name).read_bytes()
+            b = (tmp_path / "ray" / str(job) / name).read_bytes()
+            assert a == b, f"job {job}: {name} differs between serial and Ray"
