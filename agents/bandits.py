@@ -23,7 +23,7 @@ from tqdm import tqdm
 from agents.base import Context
 from sim.offers import Catalogue
 from sim.scenario import Scenario
-from sim.validation import check_choice, check_int
+from sim.validation import check_choice, check_int, check_positive, check_probability
 
 STATUS = ("status_active", "status_inactive", "status_cancelled")
 SURVEY = ("survey_price", "survey_content", "survey_discovery", "survey_technical", "survey_none")
@@ -261,8 +261,14 @@ def make_bandit(
     from sim.envs.observation import observation_names
     from sim.messaging import OfferTable
 
-    check_choice("kind", kind, KINDS)
-    check_int("pretrain_users", pretrain_users, 0, 100_000_000)
+    check_bandit_params(
+        kind=kind,
+        pretrain_users=pretrain_users,
+        window_weeks=window_weeks,
+        budget_per_period=budget_per_period,
+        seed=seed,
+        **params,
+    )
     scenario = scenario if scenario is not None else presets.streaming(n_users=1)
     catalogue = catalogue if catalogue is not None else presets.streaming_offers()
     n_actions = 1 + len(catalogue)
@@ -288,6 +294,27 @@ def make_bandit(
     if pretrain_users:
         pretrain(agent, pretrain_users, scenario, catalogue, window_weeks, seed)
     return agent
+
+
+def check_bandit_params(**params: Any) -> None:
+    """Clear errors for :func:`make_bandit`'s arguments, before any work."""
+    known = {"kind", "pretrain_users", "window_weeks", "budget_per_period", "seed", "name"}
+    known |= {"epsilon", "ucb_c", "prior_var", "alpha", "ridge"}
+    for key, value in params.items():
+        if key not in known:
+            raise ValueError(f"{key}: unknown parameter; allowed: {', '.join(sorted(known))}")
+        if key == "kind":
+            check_choice("kind", value, KINDS)
+        elif key in ("pretrain_users", "seed"):
+            check_int(key, value, 0)
+        elif key == "window_weeks":
+            check_int(key, value, 1, 520)
+        elif key == "budget_per_period":
+            check_budget(value)
+        elif key == "epsilon":
+            check_probability(key, value)
+        elif key in ("ucb_c", "prior_var", "alpha", "ridge"):
+            check_positive(key, value)
 
 
 def check_budget(value: Any) -> float:
@@ -331,3 +358,6 @@ def pretrain(
         curve.append(((i + 1) * block, float((got - rewards[:, 0]).mean())))
     agent.learning_curve = curve  # true uplift per user of each block's decisions
     agent.budget.per_period, agent.budget.spent = limit, 0.0
+
+
+make_bandit.validate = check_bandit_params  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ and the oracle that reads latent traits (the upper reference)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -41,6 +42,7 @@ class RandomPolicy(FixedPolicy):
 class Blanket(FixedPolicy):
     """Send one offer to every user seen as inactive or cancelled (where allowed)."""
 
+    OFFER_FIELDS: ClassVar[tuple[str, ...]] = ("offer",)
     offer: str = "reminder_email"
     name: str = "blanket"
 
@@ -57,6 +59,14 @@ class Playbook(FixedPolicy):
     new-release message; no answer -> ``default``. Only users inactive for at least
     ``min_recency_days`` are contacted."""
 
+    OFFER_FIELDS: ClassVar[tuple[str, ...]] = (
+        "price",
+        "content_cancelled",
+        "content",
+        "discovery",
+        "technical",
+        "default",
+    )
     name: str = "playbook"
     price: str = "discount_30"
     content_cancelled: str = "free_trial_30"
@@ -90,6 +100,13 @@ class Oracle(FixedPolicy):
     matching trait is strong enough to pay (``min_trait``). The upper reference: no real
     policy can see these traits."""
 
+    OFFER_FIELDS: ClassVar[tuple[str, ...]] = (
+        "price",
+        "content_cancelled",
+        "content",
+        "discovery",
+        "technical",
+    )
     name: str = "oracle"
     price: str = "discount_50_sms"
     content_cancelled: str = "free_trial_30"

@@ -22,6 +22,13 @@ from sim.envs.core import WinBackBatch, make_batch
 from sim.envs.vector import WinBackVecEnv
 from sim.offers import Catalogue
 from sim.scenario import Scenario
+from sim.validation import (
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    check_probability,
+)
 
 ALGORITHMS = ("ppo", "a2c", "dqn", "maskable_ppo")
 
@@ -155,6 +162,21 @@ def train(
     progress_bar: bool = False,
 ) -> SB3Agent:
     """Train one SB3 agent on the batched env; everything is a typed keyword argument."""
+    check_train_params(
+        algorithm=algorithm,
+        num_envs=num_envs,
+        horizon_weeks=horizon_weeks,
+        total_timesteps=total_timesteps,
+        learning_rate=learning_rate,
+        n_steps=n_steps,
+        gamma=gamma,
+        gae_lambda=gae_lambda,
+        n_epochs=n_epochs,
+        ent_coef=ent_coef,
+        reward_scale=reward_scale,
+        eval_every=eval_every,
+        eval_users=eval_users,
+    )
     env = WinBackVecEnv(
         num_envs=num_envs,
         scenario=scenario,
@@ -220,6 +242,38 @@ def train(
     return SB3Agent(
         model=model, algorithm=algorithm, name=algorithm, params=params, learning_curve=curve
     )
+
+
+def check_train_params(**params: Any) -> None:
+    """Clear errors for :func:`train`'s arguments, before any work (also called by the
+    benchmark for every RL agent before it builds any agent)."""
+    ints = {
+        "num_envs": 1,
+        "horizon_weeks": 1,
+        "total_timesteps": 1,
+        "n_steps": 1,
+        "n_epochs": 1,
+        "eval_every": 0,
+        "eval_users": 1,
+        "checkpoint_every": 0,
+        "seed": 0,
+    }
+    for key, value in params.items():
+        if key == "algorithm":
+            check_choice("algorithm", value, ALGORITHMS)
+        elif key in ints:
+            check_int(key, value, ints[key])
+        elif key in ("gamma", "gae_lambda"):
+            check_probability(key, value)
+        elif key in ("learning_rate", "reward_scale"):
+            check_positive(key, value)
+        elif key == "ent_coef":
+            check_nonnegative(key, value)
+        elif key == "reward":
+            check_choice("reward", value, ("profit", "incremental"))
+
+
+train.validate = check_train_params  # type: ignore[attr-defined]
 
 
 class _Scaled(WinBackVecEnv):

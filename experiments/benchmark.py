@@ -114,13 +114,16 @@ def expand_agents(nodes: dict[str, Any], catalogue: Catalogue) -> dict[str, dict
             for offer in catalogue.names:
                 out[f"blanket_{offer}"] = {**node, "offer": offer, "name": f"blanket_{offer}"}
         else:
-            if "offer" in node and node["offer"] not in catalogue.names:
-                raise ValueError(
-                    f"agent.{name}.offer: {node['offer']!r}; allowed: all, "
-                    + ", ".join(catalogue.names)
-                )
+            target = resolve_target(name, node["_target_"])
+            for key in getattr(target, "OFFER_FIELDS", ()):
+                if key in node and node[key] not in catalogue.names:
+                    raise ValueError(
+                        f"agent.{name}.{key}: {node[key]!r}; allowed: an offer of the "
+                        "catalogue: " + ", ".join(catalogue.names)
+                    )
             out[name] = dict(node)
-        resolve_target(name, node["_target_"])  # importable: checked before any work
+    for name, node in out.items():  # every agent checked before any is built or trained
+        check_agent_node(name, node)
     if not out:
         raise ValueError("agent: no agent selected; allowed: at least one of conf/agent/")
     return out
@@ -139,6 +142,31 @@ def resolve_target(name: str, path: Any) -> Any:
             f"agent.{name}._target_: {path!r} cannot be imported ({cause}); allowed: an "
             "importable class or function, e.g. agents.reference.Playbook"
         ) from None
+
+
+def check_agent_node(name: str, node: dict[str, Any]) -> None:
+    """Importable target, known keyword names, and the target's own ``validate`` (ours have
+    one: value checks that take microseconds, so a bad value fails before any training)."""
+    target = resolve_target(name, node["_target_"])
+    kwargs = {k: v for k, v in node.items() if not k.startswith("_")}
+    try:
+        params = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for key in kwargs:
+        if key not in params and not takes_any:
+            allowed = [p for p in params if p not in ("self", "scenario", "catalogue")]
+            raise ValueError(
+                f"agent.{name}.{key}: unknown parameter of {node['_target_']}; allowed: "
+                + ", ".join(allowed)
+            )
+    validate = getattr(target, "validate", None)
+    if callable(validate):
+        try:
+            validate(**kwargs)
+        except ValueError as err:
+            raise ValueError(f"agent.{name}.{err}") from None
 
 
 def build_agent(node: dict[str, Any], scenario: Scenario, catalogue: Catalogue) -> Any:

@@ -38,17 +38,21 @@ def benchmark_config(cfg: DictConfig, out: Path) -> benchmark.BenchmarkConfig:
     for key in raw:
         if key not in ALLOWED:
             raise ValueError(f"{key}: unknown key; allowed: {', '.join(sorted(ALLOWED))}")
-    catalogue = benchmark.catalogue_from(raw.get("offers") or {})
     seeds = raw.get("seeds")
     if not isinstance(seeds, list) or not seeds:
         raise ValueError(f"seeds: {seeds!r}; allowed: a non-empty list of integers")
-    return benchmark.BenchmarkConfig(
-        scenario=benchmark.scenario_from(raw.get("scenario") or {}),
+    checked_seeds = tuple(check_int("seeds[]", s, 0) for s in seeds)
+    every = check_int("every_days", raw.get("every_days", 7), 1, 365)
+    window = check_int("attribution_days", raw.get("attribution_days", 28), 1, 3650)
+    scenario = benchmark.scenario_from(raw.get("scenario") or {})
+    catalogue = benchmark.catalogue_from(raw.get("offers") or {})
+    return benchmark.BenchmarkConfig(  # agents last: resolving them imports their code
+        scenario=scenario,
         catalogue=catalogue,
         agents=benchmark.expand_agents(raw.get("agent") or {}, catalogue),
-        seeds=tuple(check_int("seeds[]", s, 0) for s in seeds),
-        every_days=check_int("every_days", raw.get("every_days", 7), 1, 365),
-        attribution_days=check_int("attribution_days", raw.get("attribution_days", 28), 1, 3650),
+        seeds=checked_seeds,
+        every_days=every,
+        attribution_days=window,
         out=out,
         progress=bool(raw.get("progress", True)),
         extra={"config": raw},
@@ -81,8 +85,46 @@ def finished(out: Path, cfg: benchmark.BenchmarkConfig) -> bool:
         return False
 
 
+def precheck(overrides: list[str]) -> None:
+    """What Hydra would report with a long traceback, reported in one line instead: malformed
+    YAML in the config search path, and an output folder that cannot be created."""
+    import yaml
+
+    folders = [Path(__file__).resolve().parents[1] / "conf"]
+    for o in overrides:
+        if o.startswith("hydra.searchpath="):
+            inner = o.split("=", 1)[1].strip("[]")
+            folders += [Path(x.strip().removeprefix("file://")) for x in inner.split(",") if x]
+    for folder in folders:
+        for path in sorted(folder.rglob("*.yaml")) if folder.is_dir() else []:
+            try:
+                yaml.safe_load(path.read_text())
+            except yaml.YAMLError as err:
+                mark = getattr(err, "problem_mark", None)
+                where = f", line {mark.line + 1}" if mark else ""
+                problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+                raise ValueError(
+                    f"{path}: malformed YAML{where}: {problem}; allowed: valid YAML"
+                ) from None
+    for o in overrides:
+        key, _, value = o.partition("=")
+        if key in ("hydra.run.dir", "hydra.sweep.dir") and value:
+            try:
+                Path(value).mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise ValueError(
+                    f"{key}: {value!r} cannot be created ({err.strerror}); allowed: a "
+                    "writable folder"
+                ) from None
+
+
 def run_benchmark(overrides: list[str]) -> int:
     """``winback benchmark [overrides]``: the Hydra app with these command-line overrides."""
+    try:
+        precheck(overrides)
+    except ValueError as err:
+        print(f"winback: error: {err}", file=sys.stderr)
+        return 2
     sys.argv = ["winback benchmark", *overrides]
     # Ray (the ray_local launcher) listens on loopback only, and reports nothing home
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")

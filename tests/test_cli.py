@@ -24,7 +24,7 @@ def winback(*args: str) -> subprocess.CompletedProcess:
 def test_help_lists_the_commands() -> None:
     out = winback("--help")
     assert out.returncode == 0
-    for command in ("demo", "simulate", "perf", "version"):
+    for command in ("demo", "simulate", "perf", "benchmark", "report", "tune", "aggregate"):
         assert command in out.stdout
 
 
@@ -83,3 +83,35 @@ def test_regret_command_writes_the_plot_and_data(tmp_path) -> None:
     assert summary["users"] == 2048 and set(summary["regret"]) >= {"linucb", "thompson"}
     assert (tmp_path / "regret.png").stat().st_size > 10_000
     assert (tmp_path / "regret.csv").stat().st_size > 0
+
+
+def test_benchmark_malformed_yaml_fails_in_one_clear_line(tmp_path) -> None:
+    (tmp_path / "agent").mkdir()
+    (tmp_path / "agent" / "broken.yaml").write_text("broken:\n  _target_: [agents.x\n")
+    out = winback(
+        "benchmark", f"hydra.searchpath=[file://{tmp_path}]", "agent=[broken]",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert "broken.yaml: malformed YAML, line 3" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_benchmark_unwritable_output_folder_fails_clearly(tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("I am a file, not a folder")
+    out = winback("benchmark", f"hydra.run.dir={blocker / 'run'}", "agent=[no_offer]")
+    assert out.returncode == 2
+    assert "hydra.run.dir:" in out.stderr and "cannot be created" in out.stderr
+    assert blocker.read_text() == "I am a file, not a folder"  # nothing lost
+
+
+def test_benchmark_bad_value_exits_2_without_results(tmp_path) -> None:
+    out = winback("benchmark", "scenario.users=-5", f"hydra.run.dir={tmp_path / 'run'}")
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "winback: error: scenario.users: -5 is not allowed; expected an integer >= 1 and "
+        "<= 50000000"
+    )
+    assert not (tmp_path / "run" / "summary.json").exists()
