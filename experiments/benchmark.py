@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -102,9 +103,17 @@ def catalogue_from(node: dict[str, Any]) -> Catalogue:
 
 
 def expand_agents(nodes: dict[str, Any], catalogue: Catalogue) -> dict[str, dict[str, Any]]:
-    """Validate agent nodes; ``offer: all`` on a blanket policy becomes one per offer."""
+    """Validate agent nodes; ``offer: all`` on a blanket policy becomes one per offer.
+
+    A mapping without ``_target_`` holds parameters for an agent that was not selected (an
+    experiment sets them for agents you may have left out): skipped, with a note."""
     out: dict[str, dict[str, Any]] = {}
     for name, node in nodes.items():
+        if isinstance(node, dict) and node and "_target_" not in node:
+            print(
+                f"note: agent.{name} has parameters but is not selected; ignored", file=sys.stderr
+            )
+            continue
         if not isinstance(node, dict) or "_target_" not in node:
             raise ValueError(
                 f"agent.{name}: {node!r}; allowed: a mapping with _target_ (an importable "

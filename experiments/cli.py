@@ -1,9 +1,10 @@
 """The ``winback`` command line.
 
-winback demo                 the main job on the built-in default scenario
+winback demo                 the main job: a quick leaderboard (= benchmark experiment=quick)
 winback simulate ...         one scenario, the no-offer control and blanket offers
 winback perf sim [--json]    engine speed and memory vs the naive per-user reference
 winback benchmark [...]      the policy leaderboard (Hydra overrides, e.g. experiment=quick)
+winback run [...]            one agent on one scenario vs the control (e.g. agent=thompson)
 winback report FOLDER        plots and a self-contained HTML report from a results folder
 winback aggregate FOLDER     a sweep folder's runs in one table (sweep.csv) and plot
 winback tune [--out DIR] ... Optuna study over the benchmark (e.g. experiment=tune_thompson)
@@ -48,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser(
         "demo",
-        help="run the main job on the built-in default scenario (streaming, 100k users)",
+        help="the main job: a quick leaderboard of the default scenario (streaming, 10k users, "
+        "3 seeds, every reference policy, two bandits, MaskablePPO)",
     )
     _add_simulate(sub)
     _add_perf(sub)
@@ -61,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     bench.add_argument("overrides", nargs=argparse.REMAINDER)
+    sub.add_parser(
+        "run",
+        help="one agent on one scenario vs the control (Hydra app; e.g. agent=thompson)",
+        add_help=False,
+    )
     rep = sub.add_parser(
         "report", help="render plots and the HTML report from a benchmark results folder"
     )
@@ -77,10 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["benchmark"]:  # Hydra parses the rest (overrides, -m, --cfg, --help)
+    if argv[:1] in (["benchmark"], ["run"]):  # Hydra parses the rest (-m, --cfg, --help)
         from experiments.hydra_apps import run_benchmark
 
-        return run_benchmark(argv[1:])
+        return run_benchmark(argv[1:], argv[0])
     if argv[:1] == ["tune"]:
         return _tune(argv[1:])
     parser = build_parser()
@@ -114,10 +121,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "version":
         print(f"winback {__version__}")
         return 0
-    if args.command == "demo":
-        from experiments.simulate import demo
+    if args.command == "demo":  # the main job: a quick leaderboard of the default scenario
+        from experiments.hydra_apps import run_benchmark
 
-        return demo()
+        return run_benchmark(["experiment=quick"])
     if args.command == "simulate":
         from experiments.simulate import run_from_args
 

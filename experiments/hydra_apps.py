@@ -16,8 +16,10 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from experiments import benchmark
+from experiments import benchmark, schema
 from sim.validation import check_int
+
+schema.register()  # the structured configs that conf/benchmark.yaml and run.yaml build on
 
 ALLOWED = {
     "scenario",
@@ -61,6 +63,15 @@ def benchmark_config(cfg: DictConfig, out: Path) -> benchmark.BenchmarkConfig:
 
 @hydra.main(config_path="pkg://conf", config_name="benchmark", version_base=None)
 def benchmark_app(cfg: DictConfig) -> None:
+    _run(cfg)
+
+
+@hydra.main(config_path="pkg://conf", config_name="run", version_base=None)
+def run_app(cfg: DictConfig) -> None:
+    _run(cfg)
+
+
+def _run(cfg: DictConfig) -> None:
     out = Path(HydraConfig.get().runtime.output_dir)
     try:
         typed = benchmark_config(cfg, out)  # every check before any simulation
@@ -118,18 +129,18 @@ def precheck(overrides: list[str]) -> None:
                 ) from None
 
 
-def run_benchmark(overrides: list[str]) -> int:
-    """``winback benchmark [overrides]``: the Hydra app with these command-line overrides."""
+def run_benchmark(overrides: list[str], command: str = "benchmark") -> int:
+    """``winback benchmark|run [overrides]``: the Hydra app with these overrides."""
     try:
         precheck(overrides)
     except ValueError as err:
         print(f"winback: error: {err}", file=sys.stderr)
         return 2
-    sys.argv = ["winback benchmark", *overrides]
+    sys.argv = [f"winback {command}", *overrides]
     # Ray (the ray_local launcher) listens on loopback only, and reports nothing home
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    benchmark_app()
+    (run_app if command == "run" else benchmark_app)()
     return 0
 
 

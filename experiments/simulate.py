@@ -140,18 +140,3 @@ def run_from_args(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**meta, "policies": _records(table)}))
     return 0
-
-
-def demo() -> int:
-    """The README's first command: the default scenario at 100,000 users, one year."""
-    args = argparse.Namespace(
-        scenario="streaming",
-        users=100_000,
-        days=365,
-        seed=0,
-        offers="all",
-        every=28,
-        out=Path("outputs/demo"),
-        json=False,
-    )
-    return run_from_args(args)

@@ -17,9 +17,11 @@ def test_top_level_packages_import() -> None:
 
 
 def test_configs_ship_inside_the_package() -> None:
-    config = resources.files("conf") / "config.yaml"
-    assert config.is_file()
-    assert yaml.safe_load(config.read_text())["scenario"] == "streaming"
+    conf = resources.files("conf")
+    assert yaml.safe_load((conf / "benchmark.yaml").read_text())["seeds"] == [1, 2, 3]
+    assert (conf / "run.yaml").is_file()
+    for group in ("scenario", "offers", "agent", "experiment"):
+        assert any(p.name.endswith(".yaml") for p in (conf / group).iterdir()), group
 
 
 def test_console_script_is_installed() -> None:

@@ -40,7 +40,7 @@ def test_every_algorithm_trains_saves_and_reloads(algorithm, tmp_path) -> None:
 
 
 def test_unknown_algorithm_is_refused() -> None:
-    with pytest.raises(ValueError, match="algorithm: 'sarsa'; allowed: ppo, a2c"):
+    with pytest.raises(ValueError, match="algorithm: 'sarsa' is unknown; allowed: ppo, a2c"):
         train("sarsa", **TINY)
 
 
