@@ -130,10 +130,15 @@ def action_mask(
 ) -> np.ndarray:
     """(users, 1 + offers) bool: which offers each user can be sent now (column 0, nothing,
     always can)."""
+    # the three reasons of ``refusals``, with each channel's part computed once
+    status = observed_status(pop, users, day, scenario)
+    recent = pop.sends_week[:, :, users].sum(axis=1)  # (channels, users)
+    reachable = pop.reachable[users].T  # (channels, users)
     mask = np.ones((users.size, 1 + table.kind.size), dtype=bool)
     for k in range(table.kind.size):
-        offers = np.full(users.size, k)
-        mask[:, k + 1] = refusals(pop, users, offers, day, scenario, table) == OK
+        ch = table.channel[k]
+        ok = (recent[ch] < table.cap[k]) & reachable[ch] & table.eligible[k, status]
+        mask[:, k + 1] = ok
     return mask
 
 

@@ -88,3 +88,27 @@ def test_fatigue_lowers_the_open_rate() -> None:
     half = users.size // 2
     tired, fresh = d.opened[:half].mean(), d.opened[half:].mean()
     assert tired < 0.2 * fresh
+
+
+def test_action_mask_equals_refusals_offer_by_offer() -> None:
+    """The mask (computed per channel once) says exactly what ``refusals`` says per offer,
+    after weeks of sends, caps and unsubscribes."""
+    from sim.messaging import action_mask, refusals
+
+    sim = _sim()
+    rng = np.random.default_rng(4)
+    users = np.arange(sim.pop.n)
+    for week in range(6):
+        pick = rng.choice(users, size=1500, replace=False)
+        sim.offer(pick, rng.integers(0, len(CAT), size=pick.size))
+        sim.run_until(7 * (week + 1))
+    mask = action_mask(sim.pop, users, sim.day, sim.scenario, sim.offer_table)
+    assert mask[:, 0].all()
+    kinds = set()
+    for k in range(len(CAT)):
+        why = refusals(
+            sim.pop, users, np.full(users.size, k), sim.day, sim.scenario, sim.offer_table
+        )
+        assert np.array_equal(mask[:, k + 1], why == OK)
+        kinds |= set(np.unique(why).tolist())
+    assert kinds >= {OK, CAPPED, UNREACHABLE, NOT_ELIGIBLE}  # every reason was exercised
