@@ -88,7 +88,7 @@ def finished(out: Path, cfg: benchmark.BenchmarkConfig) -> bool:
     """A run whose folder holds a summary of the same config finished before: a restarted
     sweep (same ``hydra.sweep.dir``) re-runs only the runs that had not."""
     done = out / "summary.json"
-    if not done.exists():
+    if not done.exists() or not (out / "report.html").exists():
         return False
     try:
         return bool(json.loads(done.read_text()).get("config") == cfg.extra["config"])

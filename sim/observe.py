@@ -61,6 +61,8 @@ def features(
         "last_offer": pop.last_offer[users].astype(np.float32),
         "days_since_offer": (day - pop.last_offer_day[users]).astype(np.float32),
         "last_opened": pop.last_opened[users].astype(np.float32),
+        "offers_sent": pop.offers_sent[users],  # bit masks over the catalogue
+        "offers_opened": pop.offers_opened[users],
         "survey_reason": pop.survey[users].astype(np.float32),
         "discount_active": (pop.disc_until[users] > day).astype(np.float32),
         "price_paid_monthly": _price_paid(pop, users, day, list_price),

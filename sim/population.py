@@ -56,6 +56,8 @@ class Population:
     last_offer: np.ndarray  # int16 (-1: none)
     last_offer_day: np.ndarray  # float32
     last_opened: np.ndarray  # int8 (-1: never offered, 0: not opened, 1: opened)
+    offers_sent: np.ndarray  # uint32 bit k: catalogue offer k was ever sent
+    offers_opened: np.ndarray  # uint32 bit k: catalogue offer k was ever opened
     survey: np.ndarray  # int8 survey reason (-1: no answer)
     # --- active effects (day until which each acts; -inf: none) ---
     disc_until: np.ndarray
@@ -219,6 +221,8 @@ def sample_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
         last_offer=full(-1, np.int16),
         last_offer_day=full(NEVER),
         last_opened=full(-1, np.int8),
+        offers_sent=full(0, np.uint32),
+        offers_opened=full(0, np.uint32),
         survey=full(-1, np.int8),
         disc_until=full(NEVER),
         disc_depth=full(0.0),

@@ -112,3 +112,22 @@ def test_action_mask_equals_refusals_offer_by_offer() -> None:
         assert np.array_equal(mask[:, k + 1], why == OK)
         kinds |= set(np.unique(why).tolist())
     assert kinds >= {OK, CAPPED, UNREACHABLE, NOT_ELIGIBLE}  # every reason was exercised
+
+
+def test_send_history_bits_record_every_offer_sent_and_opened() -> None:
+    sim = _sim()
+    users = np.arange(sim.pop.n)
+    sent_by_user = np.zeros(sim.pop.n, dtype=np.uint32)
+    opened_by_user = np.zeros(sim.pop.n, dtype=np.uint32)
+    rng = np.random.default_rng(9)
+    for week in range(5):
+        pick = rng.choice(users, size=1200, replace=False)
+        offers = rng.integers(0, len(CAT), size=pick.size)
+        d = sim.offer(pick, offers)
+        bits = np.left_shift(np.uint32(1), offers.astype(np.uint32))
+        sent_by_user[pick[d.sent]] |= bits[d.sent]
+        opened_by_user[pick[d.opened]] |= bits[d.opened]
+        sim.run_until(7 * (week + 1))
+    assert np.array_equal(sim.pop.offers_sent, sent_by_user)
+    assert np.array_equal(sim.pop.offers_opened, opened_by_user)
+    assert (sim.pop.offers_opened & ~sim.pop.offers_sent).max() == 0  # opened implies sent

@@ -18,7 +18,7 @@ def test_top_level_packages_import() -> None:
 
 def test_configs_ship_inside_the_package() -> None:
     conf = resources.files("conf")
-    assert yaml.safe_load((conf / "benchmark.yaml").read_text())["seeds"] == [1, 2, 3]
+    assert yaml.safe_load((conf / "benchmark.yaml").read_text())["seeds"] == [1, 2, 3, 4, 5]
     assert (conf / "run.yaml").is_file()
     for group in ("scenario", "offers", "agent", "experiment"):
         assert any(p.name.endswith(".yaml") for p in (conf / group).iterdir()), group

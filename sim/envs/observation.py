@@ -28,6 +28,8 @@ def observation_names(scenario: Scenario, catalogue: Catalogue) -> list[str]:
     names += ["price_paid", "discount_active", "offers_received", "offers_opened"]
     names += [f"last_offer_{o}" for o in catalogue.names]
     names += ["since_last_offer", "last_offer_opened", "last_offer_ignored"]
+    names += [f"ever_sent_{o}" for o in catalogue.names]
+    names += [f"ever_opened_{o}" for o in catalogue.names]
     names += [f"survey_{p}" for p in PAIN_POINTS]
     names += [f"reachable_{c}" for c in CHANNELS]
     names += [f"genre_share_{g}" for g in scenario.genres]
@@ -50,6 +52,7 @@ OBSERVATION_DOC = """
 | last_offer_<name> | the last offer sent, one-hot (all 0: none yet) |
 | since_last_offer | days since the last offer / 365, capped at 1 (1: never) |
 | last_offer_opened / _ignored | response to the last offer (both 0: none yet) |
+| ever_sent_<name>, ever_opened_<name> | 1 if that offer was ever sent to / opened by the user |
 | survey_<reason> | exit-survey answer, one-hot (all 0: no answer); answers are noisy |
 | reachable_<channel> | 1 while the user can be reached on the channel |
 | genre_share_<genre> | share of past sessions by genre (a noisy view of taste) |
@@ -85,6 +88,8 @@ def encode(
     cols.append(np.minimum(since / 365.0, 1.0))
     cols.append((feats["last_opened"] == 1).astype(np.float32))
     cols.append((feats["last_opened"] == 0).astype(np.float32))
+    for mask in (feats["offers_sent"], feats["offers_opened"]):
+        cols += [((mask >> k) & 1).astype(np.float32) for k in range(len(catalogue))]
     survey = feats["survey_reason"].astype(np.int64)
     cols += [(survey == k).astype(np.float32) for k in range(len(PAIN_POINTS))]
     cols += [feats[f"reachable_{c}"] for c in CHANNELS]
