@@ -155,6 +155,7 @@ def train(
     net_arch: tuple[int, ...] = (64, 64),
     reward_scale: float = 0.1,
     reward: str = "incremental",
+    start: str = "inactive",
     log_dir: str | Path | None = None,
     checkpoint_every: int = 0,
     eval_every: int = 0,
@@ -176,6 +177,7 @@ def train(
         reward_scale=reward_scale,
         eval_every=eval_every,
         eval_users=eval_users,
+        start=start,
     )
     env = WinBackVecEnv(
         num_envs=num_envs,
@@ -184,6 +186,7 @@ def train(
         horizon_weeks=horizon_weeks,
         seed=seed,
         reward=reward,
+        start=start,
     )
     batch_size = batch_size or max(1, n_steps * num_envs // 4)
     kwargs: dict[str, Any] = {
@@ -237,6 +240,7 @@ def train(
         "learning_rate": learning_rate,
         "n_steps": n_steps,
         "reward": reward,
+        "start": start,
     }
     curve = evaluator.curve if evaluator is not None else []
     return SB3Agent(
@@ -271,6 +275,8 @@ def check_train_params(**params: Any) -> None:
             check_nonnegative(key, value)
         elif key == "reward":
             check_choice("reward", value, ("profit", "incremental"))
+        elif key == "start":
+            check_choice("start", value, ("inactive", "any"))
 
 
 train.validate = check_train_params  # type: ignore[attr-defined]

@@ -336,18 +336,25 @@ def provenance() -> dict[str, Any]:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = None
-    try:
-        here = Path(__file__).resolve().parent
-        commit = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        commit = ""
-    return {"python": platform.python_version(), "packages": versions, "git_commit": commit or None}
+    here = str(Path(__file__).resolve().parent)
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(
+                ["git", "-C", here, *args], capture_output=True, text=True, timeout=5, check=False
+            )
+        except OSError:
+            return ""
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD")
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None
+    return {
+        "python": platform.python_version(),
+        "packages": versions,
+        "git_commit": commit or None,
+        "git_uncommitted_changes": dirty,
+    }
 
 
 def write(

@@ -67,8 +67,8 @@ class Catalogue:
         names = [o.name for o in self.offers]
         if len(set(names)) != len(names):
             raise ValueError(f"offers: duplicate offer names in {names}")
-        if not 1 <= len(names) <= 32:  # the send history is a 32-bit mask per user
-            raise ValueError(f"offers: {len(names)} offers; allowed: 1 to 32")
+        if len(names) > 32:  # the send history is a 32-bit mask per user
+            raise ValueError(f"offers: {len(names)} offers; allowed: at most 32")
 
     @property
     def names(self) -> list[str]:

@@ -201,3 +201,17 @@ def test_incremental_reward_is_the_offer_effect_on_common_random_numbers() -> No
     assert np.any(total != 0)
     with pytest.raises(ValueError, match="reward: 'uplift' is unknown; allowed: profit"):
         WinBackBatch(presets.streaming(), presets.streaming_offers(), 3, 2, 500, 0, reward="uplift")
+
+
+def test_start_any_draws_from_the_whole_population_and_masks_active_users() -> None:
+    from sim.envs.core import make_batch
+
+    batch = make_batch(400, start="any", seed=3)
+    obs = batch.reset(seed=1)
+    active = obs[:, batch.names.index("status_active")] > 0.5
+    assert 0.2 < active.mean() < 0.8  # both kinds of users are there
+    mask = batch.action_masks()
+    assert not mask[active, 1:].any()  # offers go to lapsed users only
+    assert mask[~active, 1:].any()
+    with pytest.raises(ValueError, match="start: 'sometimes'"):
+        make_batch(4, start="sometimes")

@@ -57,13 +57,13 @@ def test_killed_sweep_resumes_without_rerunning_finished_runs(tmp_path) -> None:
     proc = winback(*args)
     first = sweep_dir / "0" / "summary.json"
     deadline = time.time() + 300
-    while not first.exists() and time.time() < deadline:
+    while not (sweep_dir / "0" / "report.html").exists() and time.time() < deadline:
         time.sleep(0.2)
-    proc.kill()  # half-way: run 0 finished, later runs not
+    proc.kill()  # half-way: run 0 finished (summary and report), later runs not
     proc.communicate()
     assert first.exists()
     stamp = first.stat().st_mtime_ns
-    unfinished = [j for j in range(4) if not (sweep_dir / str(j) / "summary.json").exists()]
+    unfinished = [j for j in range(4) if not (sweep_dir / str(j) / "report.html").exists()]
     assert unfinished, "the sweep finished before it could be killed"
     text = finish(winback(*args))
     assert first.stat().st_mtime_ns == stamp  # not re-run

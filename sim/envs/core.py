@@ -31,20 +31,36 @@ baseline's noise removed. A simulator can do this; a live test cannot."""
 LATENT = ("pain", "price_sens", "content_need", "friction", "tech", "deal_seeker")
 
 
+STARTS = ("inactive", "any")
+"""Who episodes start from: users the dynamics left ``inactive`` or cancelled by day 0 (the
+win-back MDP), or ``any`` user of the warmed-up population (active ones lapse during the
+episode, as in a live year: a training distribution that matches evaluation on a whole
+population; actions on active users are masked to "nothing")."""
+
+
 class InactivePool:
     """Users whom the dynamics left inactive or cancelled by day 0 of a warmed-up run.
 
     Episodes start from copies of these users, history and all, so every episode begins from
-    an inactive user the model produced, not one invented for the purpose.
+    an inactive user the model produced, not one invented for the purpose. With
+    ``start="any"`` every user of the warmed-up population is a candidate.
     """
 
-    def __init__(self, scenario: Scenario, catalogue: Catalogue, seed: int, size: int) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        catalogue: Catalogue,
+        seed: int,
+        size: int,
+        start: str = "inactive",
+    ) -> None:
         check_int("pool_size", size, 1, 10_000_000)
+        check_choice("start", start, STARTS)
         sim = Simulation(replace(scenario, n_users=size), catalogue, seed=seed)
         sim.run_until(0)
         self.pop = sim.pop
         status = observed_status(sim.pop, slice(None), 0.0, sim.scenario)
-        self.inactive = np.flatnonzero(status > 0)
+        self.inactive = np.flatnonzero(status > 0) if start == "inactive" else np.arange(size)
         if self.inactive.size == 0:
             raise ValueError(f"pool_size: {size} users gave no inactive user; use more")
 
@@ -84,6 +100,7 @@ class WinBackBatch:
         pool_size: int | None = None,
         seed: int = 0,
         reward: str = "profit",
+        start: str = "inactive",
     ) -> None:
         check_int("n_users", n_users, 1, 10_000_000)
         check_choice("reward", reward, REWARDS)
@@ -99,7 +116,7 @@ class WinBackBatch:
         self.names = observation_names(self.scenario, catalogue)
         self.n_actions = 1 + len(catalogue)
         size = pool_size if pool_size is not None else max(4 * n_users, 20_000)
-        self.pool = InactivePool(scenario, catalogue, seed, size)
+        self.pool = InactivePool(scenario, catalogue, seed, size, start)
         self.seed = seed
         self.episode = 0
         self.week = 0
@@ -203,10 +220,11 @@ def make_batch(
     pool_size: int | None = None,
     seed: int = 0,
     reward: str = "profit",
+    start: str = "inactive",
 ) -> WinBackBatch:
     """A batch with the environments' defaults: the streaming scenario and its catalogue."""
     from sim import presets
 
     scenario = scenario if scenario is not None else presets.streaming(n_users=1)
     catalogue = catalogue if catalogue is not None else presets.streaming_offers()
-    return WinBackBatch(scenario, catalogue, n_users, horizon_weeks, pool_size, seed, reward)
+    return WinBackBatch(scenario, catalogue, n_users, horizon_weeks, pool_size, seed, reward, start)

@@ -35,9 +35,10 @@ class WinBackVecEnv(VecEnv):
         pool_size: int | None = None,
         seed: int = 0,
         reward: str = "profit",
+        start: str = "inactive",
     ) -> None:
         self.batch = make_batch(
-            num_envs, scenario, catalogue, horizon_weeks, pool_size, seed, reward
+            num_envs, scenario, catalogue, horizon_weeks, pool_size, seed, reward, start
         )
         n = len(self.batch.names)
         obs_space = spaces.Box(0.0, 1.0, (n,), dtype=np.float32)
