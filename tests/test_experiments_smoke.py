@@ -49,7 +49,7 @@ def test_experiment_runs_end_to_end(name, tmp_path) -> None:
         args = ["tune", "--out", str(tmp_path / "tune"), f"experiment={name}"]
         args += ["scenario.users=500", "scenario.days=28", "tune.trials=2"]
         args += [f"tune.storage=sqlite:///{tmp_path / 'study.db'}"]
-        args += ["agent.thompson.pretrain_users=512", "tune.space.pretrain_users.high=1024"]
+        args += ["agent.thompson.pretrain_users=512", "tune.space.pretrain_users.high=2048"]
         done = winback(args, tmp_path)
         assert done.returncode == 0, done.stdout + done.stderr
         assert json.loads((tmp_path / "tune" / "best.json").read_text())["trials"] == 2
