@@ -208,8 +208,8 @@ def _record_send(
     pop.last_opened[users] = opened.astype(np.int8)
     pop.n_opened[users[opened]] += 1
     bits = np.left_shift(np.uint32(1), offers.astype(np.uint32))
-    np.bitwise_or.at(pop.offers_sent, users, bits)
-    np.bitwise_or.at(pop.offers_opened, users[opened], bits[opened])
+    pop.offers_sent[users] |= bits  # users are unique in a request (check_request)
+    pop.offers_opened[users[opened]] |= bits[opened]
 
 
 def _switch_on(

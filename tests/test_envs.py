@@ -215,3 +215,33 @@ def test_start_any_draws_from_the_whole_population_and_masks_active_users() -> N
     assert mask[~active, 1:].any()
     with pytest.raises(ValueError, match="start: 'sometimes'"):
         make_batch(4, start="sometimes")
+
+
+def test_encoded_columns_mean_what_their_names_say() -> None:
+    from sim import Simulation
+    from sim.envs.observation import encode, observation_names
+
+    scenario, catalogue = (
+        presets.streaming(n_users=3000, horizon_days=84),
+        presets.streaming_offers(),
+    )
+    sim = Simulation(scenario, catalogue, seed=2)
+    sim.run_until(0)
+    rng = np.random.default_rng(0)
+    for week in range(5):
+        users = rng.choice(3000, size=1000, replace=False)
+        sim.offer(users, rng.integers(0, len(catalogue), size=users.size))
+        sim.run_until(7 * (week + 1))
+    obs = encode(sim.observe(), sim.scenario, catalogue, 0.25)
+    col = {n: i for i, n in enumerate(observation_names(scenario, catalogue))}
+    assert obs.shape == (3000, len(col)) and obs.dtype == np.float32
+    status = obs[:, [col["status_active"], col["status_inactive"], col["status_cancelled"]]]
+    assert (status.sum(axis=1) == 1).all()
+    for k, name in enumerate(catalogue.names):
+        sent = (sim.pop.offers_sent >> k) & 1
+        opened = (sim.pop.offers_opened >> k) & 1
+        assert np.array_equal(obs[:, col[f"ever_sent_{name}"]], sent)
+        assert np.array_equal(obs[:, col[f"ever_opened_{name}"]], opened)
+        assert np.array_equal(obs[:, col[f"last_offer_{name}"]], sim.pop.last_offer == k)
+    assert (obs[:, col["episode_progress"]] == 0.25).all()
+    assert obs.min() >= 0.0 and obs.max() <= 1.0

@@ -66,33 +66,66 @@ def encode(
     catalogue: Catalogue,
     progress: float,
 ) -> np.ndarray:
-    """(users, features) float32 observation matrix from ``sim.observe.features`` output."""
+    """(users, features) float32 observation matrix from ``sim.observe.features`` output.
+
+    Columns are written straight into one preallocated matrix (no per-column casts or a
+    final stack): the batched environments call this every step."""
     n = feats["status"].shape[0]
-    cols: list[np.ndarray] = []
-    status = feats["status"].astype(np.int64)
-    cols += [(status == k).astype(np.float32) for k in range(3)]
-    cols.append(np.minimum(feats["days_since_activity"] / 365.0, 1.0))
-    cols.append(np.minimum(feats["sessions_4w"] / 56.0, 1.0))
-    cols.append(np.minimum(feats["sessions_13w"] / 182.0, 1.0))
-    cols.append(np.minimum(feats["tenure_days"] / 1825.0, 1.0))
-    plan = feats["plan"].astype(np.int64)
-    cols += [(plan == k).astype(np.float32) for k in range(len(scenario.plans))]
+    out = np.empty((n, n_features(scenario, catalogue)), dtype=np.float32)
+    col = 0
+
+    def put(values: np.ndarray | float) -> None:
+        nonlocal col
+        out[:, col] = values
+        col += 1
+
+    def one_hot(codes: np.ndarray, k: int) -> None:
+        nonlocal col
+        out[:, col : col + k] = codes[:, None] == np.arange(k)
+        col += k
+
+    one_hot(feats["status"].astype(np.int64), 3)
+    put(np.minimum(feats["days_since_activity"] / 365.0, 1.0))
+    put(np.minimum(feats["sessions_4w"] / 56.0, 1.0))
+    put(np.minimum(feats["sessions_13w"] / 182.0, 1.0))
+    put(np.minimum(feats["tenure_days"] / 1825.0, 1.0))
+    one_hot(feats["plan"].astype(np.int64), len(scenario.plans))
     top = max(p.monthly_price for p in scenario.plans)
-    cols.append(feats["price_paid_monthly"] / top if top > 0 else np.zeros(n, np.float32))
-    cols.append(feats["discount_active"])
-    cols.append(np.minimum(feats["n_offers"] / 20.0, 1.0))
-    cols.append(np.minimum(feats["n_opened"] / 20.0, 1.0))
-    last = feats["last_offer"].astype(np.int64)
-    cols += [(last == k).astype(np.float32) for k in range(len(catalogue))]
+    put(feats["price_paid_monthly"] / top if top > 0 else 0.0)
+    put(feats["discount_active"])
+    put(np.minimum(feats["n_offers"] / 20.0, 1.0))
+    put(np.minimum(feats["n_opened"] / 20.0, 1.0))
+    one_hot(feats["last_offer"].astype(np.int64), len(catalogue))
     since = np.nan_to_num(feats["days_since_offer"], posinf=365.0)
-    cols.append(np.minimum(since / 365.0, 1.0))
-    cols.append((feats["last_opened"] == 1).astype(np.float32))
-    cols.append((feats["last_opened"] == 0).astype(np.float32))
+    put(np.minimum(since / 365.0, 1.0))
+    put(feats["last_opened"] == 1)
+    put(feats["last_opened"] == 0)
+    bits = np.left_shift(np.uint32(1), np.arange(len(catalogue), dtype=np.uint32))
     for mask in (feats["offers_sent"], feats["offers_opened"]):
-        cols += [((mask >> k) & 1).astype(np.float32) for k in range(len(catalogue))]
-    survey = feats["survey_reason"].astype(np.int64)
-    cols += [(survey == k).astype(np.float32) for k in range(len(PAIN_POINTS))]
-    cols += [feats[f"reachable_{c}"] for c in CHANNELS]
-    cols += [feats[f"genre_share_{g}"] for g in scenario.genres]
-    cols.append(np.full(n, progress, dtype=np.float32))
-    return np.stack(cols, axis=1).astype(np.float32)
+        out[:, col : col + len(catalogue)] = (mask[:, None] & bits) != 0
+        col += len(catalogue)
+    one_hot(feats["survey_reason"].astype(np.int64), len(PAIN_POINTS))
+    for c in CHANNELS:
+        put(feats[f"reachable_{c}"])
+    for g in scenario.genres:
+        put(feats[f"genre_share_{g}"])
+    put(progress)
+    return out
+
+
+def n_features(scenario: Scenario, catalogue: Catalogue) -> int:
+    """Length of the observation vector (``len(observation_names(...))``, without the names)."""
+    plans, offers = len(scenario.plans), len(catalogue)
+    return (
+        3
+        + 4
+        + plans
+        + 4
+        + offers
+        + 3
+        + 2 * offers
+        + len(PAIN_POINTS)
+        + len(CHANNELS)
+        + len(scenario.genres)
+        + 1
+    )
