@@ -175,12 +175,15 @@ def findings(summary: dict[str, Any], board: pd.DataFrame) -> list[str]:
     agents = summary["agents"]
     out = []
     top = board.iloc[0]
-    out.append(
-        f"<b>{html.escape(str(top.agent))}</b> earned the most: {_money(top.incremental_profit)}"
-        f" beyond doing nothing (95% CI {_money(top.incremental_profit_ci_low)} to "
-        f"{_money(top.incremental_profit_ci_high)})."
-    )
-    if top.incremental_profit_ci_low <= 0:
+    if top.incremental_profit > 0:
+        out.append(
+            f"<b>{html.escape(str(top.agent))}</b> earned the most: "
+            f"{_money(top.incremental_profit)} beyond doing nothing (95% CI "
+            f"{_money(top.incremental_profit_ci_low)} to {_money(top.incremental_profit_ci_high)})."
+        )
+    else:
+        out.append("<b>No policy earned more than doing nothing</b> in this run.")
+    if top.incremental_profit > 0 and top.incremental_profit_ci_low <= 0:
         out.append(
             "<b>Caution:</b> not even the top policy is clearly better than doing nothing (its "
             "95% interval includes zero): the differences here are within noise. Run more "
@@ -201,6 +204,19 @@ def findings(summary: dict[str, Any], board: pd.DataFrame) -> list[str]:
             for o, d in summary["best_learned_vs"].items()
             if d["ci_low"] > 0 and not agents[o]["learned"] and o != "oracle"
         ]
+        better = [
+            a
+            for a in board.agent
+            if not agents[a]["learned"]
+            and a != "oracle"
+            and agents[a]["incremental_profit"]["mean"] > agents[best]["incremental_profit"]["mean"]
+        ]
+        if better:
+            out.append(
+                "But these naive policies earned more than it on average: "
+                + ", ".join(html.escape(b) for b in better)
+                + " (train it longer: see the full benchmark)."
+            )
         if beaten:
             out.append(
                 f"It beats {len(beaten)} naive policies with 95% paired intervals above zero: "
