@@ -18,7 +18,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList, Check
 from tqdm import tqdm
 
 from agents.base import Context
-from sim.envs.core import WinBackBatch, make_batch
+from sim.envs.core import REWARDS, STARTS, WinBackBatch, make_batch
 from sim.envs.vector import WinBackVecEnv
 from sim.offers import Catalogue
 from sim.scenario import Scenario
@@ -274,9 +274,9 @@ def check_train_params(**params: Any) -> None:
         elif key == "ent_coef":
             check_nonnegative(key, value)
         elif key == "reward":
-            check_choice("reward", value, ("profit", "incremental"))
+            check_choice("reward", value, REWARDS)
         elif key == "start":
-            check_choice("start", value, ("inactive", "any"))
+            check_choice("start", value, STARTS)
 
 
 train.validate = check_train_params  # type: ignore[attr-defined]
