@@ -7,6 +7,7 @@ progress bar, and returns an :class:`SB3Agent` that acts through the shared agen
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,26 +32,52 @@ from sim.validation import (
 )
 
 ALGORITHMS = ("ppo", "a2c", "dqn", "maskable_ppo")
+LR_SCHEDULES = ("constant", "linear")
 
 
 class IncrementalProfitCallback(BaseCallback):
     """Every ``every`` steps, run the current policy (deterministic, masked) for one full
     episode on a separate batch of users with a paired no-offer copy, and record its
-    incremental profit per user: the learning curve, in dollars, net of every cost."""
+    incremental profit per user: the learning curve, in dollars, net of every cost.
 
-    def __init__(self, batch: WinBackBatch, every: int, algorithm: str) -> None:
+    With ``keep_best`` the policy's weights at its best evaluation are kept, and
+    :meth:`restore_best` puts them back at the end (PPO's last iterate is noisy; the
+    evaluation users are never the benchmark's)."""
+
+    def __init__(
+        self, batch: WinBackBatch, every: int, algorithm: str, keep_best: bool = False
+    ) -> None:
         super().__init__()
         self.batch, self.every, self.algorithm = batch, every, algorithm
+        self.keep_best = keep_best
         self.curve: list[tuple[int, float]] = []
+        self.best: tuple[int, float, dict[str, Any]] | None = None
         self._next = every
 
     def _on_step(self) -> bool:
         if self.num_timesteps >= self._next:
             self._next += self.every
-            value = self.evaluate()
-            self.curve.append((self.num_timesteps, value))
-            self.logger.record("eval/incremental_profit_per_user", value)
+            self.record()
         return True
+
+    def _on_training_end(self) -> None:
+        if self.keep_best and (not self.curve or self.curve[-1][0] != self.num_timesteps):
+            self.record()  # the final policy is always a candidate
+
+    def record(self) -> None:
+        value = self.evaluate()
+        self.curve.append((self.num_timesteps, value))
+        self.logger.record("eval/incremental_profit_per_user", value)
+        if self.keep_best and (self.best is None or value > self.best[1]):
+            state = {k: v.detach().clone() for k, v in self.model.policy.state_dict().items()}
+            self.best = (self.num_timesteps, value, state)
+
+    def restore_best(self) -> int | None:
+        """Load the best evaluated weights into the model; returns their step (or None)."""
+        if self.best is None:
+            return None
+        self.model.policy.load_state_dict(self.best[2])
+        return self.best[0]
 
     def evaluate(self) -> float:
         agent = SB3Agent(model=self.model, algorithm=self.algorithm)
@@ -146,6 +173,7 @@ def train(
     total_timesteps: int = 200_000,
     seed: int = 0,
     learning_rate: float = 3e-4,
+    lr_schedule: str = "constant",
     n_steps: int = 52,
     batch_size: int | None = None,
     gamma: float = 0.99,
@@ -160,6 +188,7 @@ def train(
     checkpoint_every: int = 0,
     eval_every: int = 0,
     eval_users: int = 1000,
+    keep_best: bool = False,
     progress_bar: bool = False,
 ) -> SB3Agent:
     """Train one SB3 agent on the batched env; everything is a typed keyword argument."""
@@ -169,6 +198,7 @@ def train(
         horizon_weeks=horizon_weeks,
         total_timesteps=total_timesteps,
         learning_rate=learning_rate,
+        lr_schedule=lr_schedule,
         n_steps=n_steps,
         gamma=gamma,
         gae_lambda=gae_lambda,
@@ -178,6 +208,7 @@ def train(
         eval_every=eval_every,
         eval_users=eval_users,
         start=start,
+        keep_best=keep_best,
     )
     env = WinBackVecEnv(
         num_envs=num_envs,
@@ -190,7 +221,7 @@ def train(
     )
     batch_size = batch_size or max(1, n_steps * num_envs // 4)
     kwargs: dict[str, Any] = {
-        "learning_rate": learning_rate,
+        "learning_rate": _schedule(learning_rate, lr_schedule),
         "gamma": gamma,
         "seed": seed,
         "device": "cpu",
@@ -228,24 +259,36 @@ def train(
         eval_batch = make_batch(
             eval_users, scenario, catalogue, horizon_weeks, None, seed + 1, "incremental"
         )
-        evaluator = IncrementalProfitCallback(eval_batch, eval_every, algorithm)
+        evaluator = IncrementalProfitCallback(eval_batch, eval_every, algorithm, keep_best)
         callbacks.append(evaluator)
     if progress_bar:
         callbacks.append(TqdmProgress(total_timesteps, f"training {algorithm}"))
     model.learn(total_timesteps=total_timesteps, callback=CallbackList(callbacks))
+    best_step = evaluator.restore_best() if evaluator is not None else None
     params = {
         "total_timesteps": total_timesteps,
         "seed": seed,
         "num_envs": num_envs,
         "learning_rate": learning_rate,
+        "lr_schedule": lr_schedule,
         "n_steps": n_steps,
         "reward": reward,
         "start": start,
     }
+    if keep_best:
+        params["best_step"] = best_step
     curve = evaluator.curve if evaluator is not None else []
     return SB3Agent(
         model=model, algorithm=algorithm, name=algorithm, params=params, learning_curve=curve
     )
+
+
+def _schedule(learning_rate: float, kind: str) -> float | Callable[[float], float]:
+    """A constant rate, or one falling linearly to zero over training (SB3 passes the share
+    of training remaining, 1 -> 0)."""
+    if kind == "linear":
+        return lambda remaining: learning_rate * remaining
+    return learning_rate
 
 
 def check_train_params(**params: Any) -> None:
@@ -273,10 +316,19 @@ def check_train_params(**params: Any) -> None:
             check_positive(key, value)
         elif key == "ent_coef":
             check_nonnegative(key, value)
+        elif key == "keep_best" and not isinstance(value, bool):
+            raise ValueError(f"keep_best: {value!r}; allowed: true or false")
+        elif key == "lr_schedule":
+            check_choice("lr_schedule", value, LR_SCHEDULES)
         elif key == "reward":
             check_choice("reward", value, REWARDS)
         elif key == "start":
             check_choice("start", value, STARTS)
+    if params.get("keep_best") and not params.get("eval_every"):
+        raise ValueError(
+            f"keep_best: true needs eval_every > 0 (got {params.get('eval_every', 0)!r}): "
+            "the best policy is chosen by those evaluations"
+        )
 
 
 train.validate = check_train_params  # type: ignore[attr-defined]

@@ -30,7 +30,7 @@ import pandas as pd
 from agents.evaluate import METRICS, evaluate, paired_difference
 from sim import presets
 from sim.offers import Catalogue, Offer
-from sim.scenario import Scenario
+from sim.scenario import Scenario, Segment, blend_segments
 from sim.validation import check_choice, check_int
 
 SCENARIOS = {
@@ -60,9 +60,12 @@ class BenchmarkConfig:
 
 # ------------------------------------------------------------------ boundary
 def scenario_from(node: dict[str, Any]) -> Scenario:
-    """``{preset, users, days, dynamics}`` -> the preset scenario with that population and
-    horizon, and the response-model parameters in ``dynamics`` replaced (``sim.Dynamics``)."""
-    known = {"preset", "users", "days", "dynamics"}
+    """``{preset, users, days, dynamics, segments}`` -> the preset scenario with that
+    population and horizon, the response-model parameters in ``dynamics`` replaced
+    (``sim.Dynamics``) and, when ``segments`` is given, its segments replaced (each item a
+    ``sim.Segment`` by name; unset fields come from the preset's segment of that name, or
+    from the preset's segments blended: this is how calibrated scenarios are written)."""
+    known = {"preset", "users", "days", "dynamics", "segments"}
     for key in node:
         if key not in known:
             raise ValueError(f"scenario.{key}: unknown key; allowed: {', '.join(sorted(known))}")
@@ -77,7 +80,47 @@ def scenario_from(node: dict[str, Any]) -> Scenario:
             raise ValueError(f"scenario.dynamics.{key}: unknown key; allowed: {', '.join(allowed)}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"scenario.dynamics.{key}: {value!r}; allowed: a number")
-    return replace(scenario, dynamics=replace(scenario.dynamics, **changes))
+    scenario = replace(scenario, dynamics=replace(scenario.dynamics, **changes))
+    if node.get("segments"):
+        scenario = replace(scenario, segments=segments_from(node["segments"], scenario))
+    return scenario
+
+
+SEGMENT_MAPPINGS = ("pain_mix", "initial_state", "plan_mix", "reach", "responsiveness")
+
+
+def segments_from(items: Any, scenario: Scenario) -> tuple[Segment, ...]:
+    """``scenario.segments`` items -> validated ``sim.Segment`` objects (see above)."""
+    if not isinstance(items, list):
+        raise ValueError(
+            f"scenario.segments: {items!r}; allowed: a list of segments (name, weight, rates)"
+        )
+    fields = sorted(Segment.__dataclass_fields__)
+    by_name = {s.name: s for s in scenario.segments}
+    out = []
+    for i, item in enumerate(items):
+        key = f"scenario.segments[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise ValueError(f"{key}: {item!r}; allowed: a mapping with a 'name' and fields")
+        for field_name, value in item.items():
+            if field_name not in fields:
+                raise ValueError(f"{key}.{field_name}: unknown key; allowed: {', '.join(fields)}")
+            mapping = field_name in SEGMENT_MAPPINGS
+            if field_name != "name" and (mapping != isinstance(value, dict)):
+                kind = "a mapping of names to numbers" if mapping else "a number"
+                raise ValueError(f"{key}.{field_name}: {value!r}; allowed: {kind}")
+            if (
+                not mapping
+                and field_name != "name"
+                and (isinstance(value, bool) or not isinstance(value, (int, float)))
+            ):
+                raise ValueError(f"{key}.{field_name}: {value!r}; allowed: a number")
+        base = by_name.get(item["name"], blend_segments(scenario.segments))
+        args = {k: dict(v) if isinstance(v, dict) else v for k, v in item.items()}
+        out.append(replace(base, **args))
+    if len({s.name for s in out}) != len(out):
+        raise ValueError(f"scenario.segments: duplicate names in {[s.name for s in out]}")
+    return tuple(out)
 
 
 def catalogue_from(node: dict[str, Any]) -> Catalogue:

@@ -8,6 +8,7 @@ winback run [...]            one agent on one scenario vs the control (e.g. agen
 winback report FOLDER        plots and a self-contained HTML report from a results folder
 winback aggregate FOLDER     a sweep folder's runs in one table (sweep.csv) and plot
 winback tune [--out DIR] ... Optuna study over the benchmark (e.g. experiment=tune_thompson)
+winback calibrate LOG ...    fit the simulator to an event log; scenario YAML + HTML report
 """
 
 from __future__ import annotations
@@ -75,6 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "tune",
         help="Optuna over the benchmark (resumable SQLite study): tune experiment=tune_thompson",
+    )
+    from experiments.calibrate import add_arguments as calibrate_args
+
+    calibrate_args(
+        sub.add_parser(
+            "calibrate",
+            help="fit the simulator to an event log (CSV/Parquet): scenario YAML + HTML report",
+            description="Fit the simulator's lifecycle model to an event log by maximum "
+            "likelihood, simulate the customers with it, compare with the log (and BG/NBD) "
+            "in and out of sample, and write a scenario YAML and an HTML report.",
+        )
     )
     agg = sub.add_parser("aggregate", help="collect a sweep folder into one table and plot")
     agg.add_argument("folder", type=Path, help="a --multirun sweep folder (hydra.sweep.dir)")
@@ -146,6 +158,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from experiments.regret import run_from_args as regret_run
 
         return regret_run(args)
+    if args.command == "calibrate":
+        from experiments.calibrate import run_from_args as calibrate_run
+
+        return calibrate_run(args)
     if args.command == "perf":
         from experiments.perf import run_from_args as perf_run
 

@@ -17,6 +17,7 @@ class ScenarioSchema:
     users: int = 50_000
     days: int = 365
     dynamics: dict[str, float] = field(default_factory=dict)  # sim.Dynamics fields
+    segments: list[Any] = field(default_factory=list)  # sim.Segment fields by name
 
 
 @dataclass

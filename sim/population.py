@@ -180,7 +180,7 @@ def sample_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
     shape = seg_param("heterogeneity")
     lapse_mult = _gamma_mult(rng, shape)
     return_mult = _gamma_mult(rng, shape)
-    activity_mult = _gamma_mult(rng, np.full(n, 4.0))
+    activity_mult = _gamma_mult(rng, seg_param("activity_heterogeneity"))
     basket = (seg_param("basket_value") * rng.gamma(8.0, 1.0 / 8.0, size=n)).astype(F32)
     deal_seeker = rng.random(n) < seg_param("deal_seeker_share")
     tenure = rng.exponential(seg_param("mean_tenure_days"))

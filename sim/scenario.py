@@ -8,7 +8,7 @@ the value and what is allowed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sim.constants import BUSINESS_MODES, CHANNELS, PAIN_POINTS, STATES
 from sim.validation import (
@@ -71,6 +71,7 @@ class Segment:
     dormant_cancel_rate: float  # dormant -> churned
     comeback_rate: float  # churned -> active
     heterogeneity: float = 2.0  # gamma shape of the per-user hazard multiplier (large: alike)
+    activity_heterogeneity: float = 4.0  # gamma shape of the per-user activity multiplier
     deal_seeker_share: float = 0.2
     basket_value: float = 0.0  # mean purchase value (transactional)
     mean_tenure_days: float = 365.0
@@ -98,6 +99,7 @@ class Segment:
         ):
             check_nonnegative(f"{key}.{name}", getattr(self, name))
         check_positive(f"{key}.heterogeneity", self.heterogeneity)
+        check_positive(f"{key}.activity_heterogeneity", self.activity_heterogeneity)
         check_probability(f"{key}.deal_seeker_share", self.deal_seeker_share)
         check_positive(f"{key}.mean_tenure_days", self.mean_tenure_days)
 
@@ -244,3 +246,23 @@ class Scenario:
 
     def channel(self, name: str) -> Channel:
         return self.channels[self.channel_names.index(name)]
+
+
+def blend_segments(segments: tuple[Segment, ...]) -> Segment:
+    """One segment standing for ``segments`` averaged by weight: its pain-point, plan and
+    reach mixes, responsiveness and deal-seeker share; the rest is the first segment's."""
+    total = sum(s.weight for s in segments)
+    pairs = [(s.weight / total, s) for s in segments]
+
+    def mix(name: str) -> dict[str, float]:
+        keys = sorted({k for s in segments for k in getattr(s, name)})
+        return {k: float(sum(w * getattr(s, name).get(k, 0.0) for w, s in pairs)) for k in keys}
+
+    return replace(
+        segments[0],
+        pain_mix=mix("pain_mix"),
+        plan_mix=mix("plan_mix"),
+        reach=mix("reach"),
+        responsiveness=mix("responsiveness"),
+        deal_seeker_share=float(sum(w * s.deal_seeker_share for w, s in pairs)),
+    )
