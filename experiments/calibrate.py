@@ -208,7 +208,10 @@ def json_line(result: Calibration) -> dict[str, Any]:
 def text_summary(result: Calibration) -> str:
     lines = [f"customers: {result.customers.n:,}  classes: {result.lifecycle.model.k}"]
     table = pd.DataFrame(result.lifecycle.table())
-    lines.append(table.to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+    for col in ("ci_low", "ci_high"):
+        table[col] = table[col].where(table.identified)
+    table = table.drop(columns="identified")
+    lines.append(table.to_string(index=False, float_format=lambda v: f"{v:.5g}", na_rep="-"))
     for period, row in result.errors.items():
         sim, bg = row["simulated_error_pct"], row["bgnbd_error_pct"]
         lines.append(
@@ -367,10 +370,14 @@ def _params_html(rows: list[dict[str, Any]]) -> str:
     def num(v: float) -> str:
         return "-" if v is None or not np.isfinite(v) else f"{v:.4g}"
 
+    def interval(r: dict[str, Any]) -> str:
+        if not r.get("identified", True):
+            return "not identified by this log"
+        return f"{num(r['ci_low'])} to {num(r['ci_high'])}"
+
     cells = "".join(
         f"<tr><td style='text-align:left'>{html.escape(r['parameter'])}</td>"
-        f"<td>{num(r['estimate'])}</td><td>{num(r['se'])}</td>"
-        f"<td>{num(r['ci_low'])} to {num(r['ci_high'])}</td></tr>"
+        f"<td>{num(r['estimate'])}</td><td>{num(r['se'])}</td><td>{interval(r)}</td></tr>"
         for r in rows
     )
     return (

@@ -300,11 +300,12 @@ def notes(log: EventLog, base: str, fit: LifecycleFit) -> list[str]:
         )
     if not fit.fit.converged:
         out.append(f"The optimiser did not report convergence: {fit.fit.message}")
-    se = np.sqrt(np.diag(fit.fit.cov))
-    if not np.all(np.isfinite(se)):
+    loose = [r["parameter"] for r in fit.table() if not r["identified"]]
+    if loose:
         out.append(
-            "Some parameters are not identified by this log (no finite standard error): "
-            "their intervals are empty in the table; the estimates are still the optimum."
+            f"Not identified by this log: {', '.join(loose)} (no finite standard error, or a "
+            "95% interval wider than a factor of 100). The estimates are the optimum, but "
+            "the log barely constrains them; the simulation uses them as they are."
         )
     out.append(
         "Pain points, channels, responsiveness, the release calendar and the margin are "

@@ -9,27 +9,33 @@ a customer moves between the simulator's states as a continuous-time Markov chai
 and is active (buys, visits) at ``activity_rate x g`` per day while ACTIVE, where the
 customer's multiplier ``g ~ Gamma(shape, shape)`` (mean one) is the simulator's
 ``activity_mult``; dormant and churned customers are silent. A customer is ACTIVE at their
-first activity. Given the class and ``g``, activity days form a Markov-modulated Poisson
-process, and because every activity happens in ACTIVE the likelihood factorises over the
-waiting times between activity days::
+first activity. Given the class and ``g`` this is a Markov-modulated Poisson process.
 
-    L = prod_j [ lambda g P_AA(gap_j) ] x sum_s P_As(T - t_x),   P(t) = exp((Q - Lambda) t)
+The log is day-resolved (several purchases on one day are one activity day), so the
+likelihood is that of the daily record, exactly: per day the chain moves by
+``E = exp(Q)``, and ``N = exp((Q - Lambda))`` is the part of it with no activity that day,
+``S = E - N`` the part with some. The first day (the first activity) is not observed beyond
+itself, so a customer with activity-day gaps ``d_1, ..., d_x`` and ``t`` silent days before
+the cut has::
 
-``g`` is integrated out by generalised Gauss-Laguerre quadrature (exact for the gamma law up
-to the quadrature order) and the class by its weight. Time is in days; gaps are whole days
-(the log is day-resolved), so ``P`` is tabulated as powers of ``P(1)``.
+    L = e_A E (N^(d_1 - 1) S) ... (N^(d_x - 1) S) N^t 1
+
+evaluated forward for all customers at once. ``g`` is integrated out by generalised
+Gauss-Laguerre quadrature, the trait multipliers by their draws and the class by its
+weight.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from scipy import sparse
 from scipy.special import gammaln, logsumexp, roots_genlaguerre
 
 from sim.calibration.customers import Customers
-from sim.calibration.mle import Fit, log_interval, maximise
+from sim.calibration.mle import Fit, log_interval, maximise, opg_covariance
 
 RATES = ("activity_rate", "lapse_rate", "return_rate", "dormant_cancel_rate", "comeback_rate")
 NODES = 12  # quadrature nodes for the gamma activity multiplier
@@ -147,27 +153,78 @@ def expm_batch(m: np.ndarray) -> np.ndarray:
     return out
 
 
-def transition_table(m: np.ndarray, days: int) -> np.ndarray:
-    """``exp(M t)`` from ACTIVE for t = 0..days: rows (..., days + 1, 3)."""
-    step = expm_batch(m)
-    out = np.empty((*m.shape[:-2], days + 1, 3))
-    row = np.zeros((*m.shape[:-2], 3))
-    row[..., 0] = 1.0
-    for t in range(days + 1):
-        out[..., t, :] = row
-        row = np.einsum("...i,...ij->...j", row, step)
+@dataclass(frozen=True)
+class DayTables:
+    """Per component: ``E`` (one day), ``G[d] = N^(d-1) S`` (a gap of d days ending in an
+    activity day) and ``R[t] = N^t`` (t silent days), for d, t up to ``horizon``; days
+    first, so a gather by day is one contiguous take."""
+
+    first: np.ndarray  # (C, 3)  e_A E: the state distribution after the first day
+    gap: np.ndarray  # (horizon + 1, C, 3, 3); gap[0] unused
+    silent: np.ndarray  # (horizon + 1, C, 3, 3)
+
+    @property
+    def stay(self) -> np.ndarray:
+        """``N^t 1``: (horizon + 1, C, 3), the chance of t silent days from each state."""
+        return self.silent.sum(axis=3)
+
+
+def day_matrices(q: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One day's ``N`` (no activity), ``S`` (some activity) and ``E = N + S``, for
+    generators ``q`` (C, 3, 3) and activity rates ``lam`` (C,) while ACTIVE."""
+    c = q.shape[0]
+    sub = q.copy()
+    sub[:, 0, 0] -= lam
+    # exp([[Q - L, L], [0, Q]]) holds N, S (the first activity, then anything: no
+    # cancellation error, unlike E - N) and E
+    block = np.zeros((c, 6, 6))
+    block[:, :3, :3] = sub
+    block[:, 0, 3] = lam
+    block[:, 3:, 3:] = q
+    big = expm_batch(block)
+    return big[:, :3, :3], big[:, :3, 3:], big[:, 3:, 3:]
+
+
+def powers_applied(start: np.ndarray, n: np.ndarray, horizon: int) -> np.ndarray:
+    """``start @ N^t`` for t = 0..horizon: (horizon + 1, C, ...) by doubling (a handful of
+    batched products instead of one per day). ``start``: (C, 3) rows or (C, 3, 3)."""
+    out = np.empty((horizon + 1, *start.shape))
+    out[0] = start
+    power, filled = n, 1
+    rows = start.ndim == 2
+    while filled <= horizon:
+        take = min(filled, horizon + 1 - filled)
+        block = out[:take]
+        out[filled : filled + take] = (
+            np.einsum("tci,cij->tcj", block, power) if rows else block @ power[None]
+        )
+        power = power @ power
+        filled += take
     return out
+
+
+def day_tables(q: np.ndarray, lam: np.ndarray, horizon: int) -> DayTables:
+    """The full tables of :class:`DayTables` (for the exact recursion)."""
+    n, s, e = day_matrices(q, lam)
+    silent = powers_applied(np.broadcast_to(np.eye(3), q.shape).copy(), n, horizon)
+    gap = np.empty_like(silent)
+    gap[1:] = silent[:-1] @ s[None]
+    gap[0] = 0.0
+    return DayTables(e[:, 0, :], gap, silent)
 
 
 @dataclass(frozen=True)
 class Profiles:
-    """The customers as distinct likelihood profiles: customers with the same waiting
-    times and trailing gap have the same likelihood (most one-time buyers share one per
-    birth day), so each profile is computed once and weighted by its count."""
+    """The customers as distinct likelihood profiles: customers with the same gaps (in
+    order) and silent tail have the same likelihood (most one-time buyers share one per
+    birth day), so each profile is computed once and weighted by its count. Profiles are
+    sorted by their number of gaps, most first, so the k-th gap of every profile that has
+    one is a leading slice."""
 
-    gap_counts: sparse.csr_matrix  # (m, horizon + 1) gaps of each length per profile
-    x: np.ndarray  # repeat activity days per profile
-    trailing: np.ndarray  # int64 days from the last activity to the cut
+    gaps: np.ndarray  # (m, max_x) int64, padded with 0
+    gap_counts: sparse.csr_matrix  # (m, horizon + 1) how many gaps of each length
+    x: np.ndarray  # gaps per profile (non-increasing)
+    trailing: np.ndarray  # int64 silent days from the last activity day to the cut
     count: np.ndarray  # customers per profile
     index: np.ndarray  # (n,) profile of each customer
     horizon: int
@@ -180,55 +237,94 @@ class Profiles:
         keys: dict[tuple[int, ...], int] = {}
         index = np.empty(data.n, dtype=np.int64)
         for i in range(data.n):
-            key = (int(trailing[i]), *sorted(gaps[data.starts[i] : data.starts[i + 1]]))
+            key = (int(trailing[i]), *gaps[data.starts[i] : data.starts[i + 1]].tolist())
             index[i] = keys.setdefault(key, len(keys))
         first = np.unique(index, return_index=True)[1]
+        order = np.argsort(-data.x[first], kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        first = first[order]
         x = data.x[first]
-        owner = np.repeat(np.arange(first.size), x)
-        cols = np.concatenate([gaps[data.starts[i] : data.starts[i + 1]] for i in first])
+        table = np.zeros((first.size, int(x.max()) if x.size and x.max() > 0 else 0), np.int64)
+        for row, i in enumerate(first):
+            table[row, : x[row]] = gaps[data.starts[i] : data.starts[i + 1]]
         horizon = int(data.T.max())
+        rows = np.repeat(np.arange(first.size), x)
+        cols = table[table > 0]  # row by row, in order: gaps are >= 1
         counts = sparse.csr_matrix(
-            (np.ones(cols.size), (owner, cols)), shape=(first.size, horizon + 1)
+            (np.ones(cols.size), (rows, cols)), shape=(first.size, horizon + 1)
         )
-        return cls(counts, x, trailing[first], np.bincount(index), index, horizon)
+        return cls(
+            table, counts, x, trailing[first], np.bincount(rank[index]), rank[index], horizon
+        )
 
 
 @dataclass(frozen=True)
 class Terms:
     """Per profile and component (class x activity node x trait draw): the log-likelihood
-    of the activity seen, and the probability of each state at the cut (unnormalised)."""
+    of the record, and (when asked for) the state distribution at the cut given it."""
 
     log_prior: np.ndarray  # (C,)
     log_lik: np.ndarray  # (m, C)
-    table: np.ndarray  # (C, horizon + 1, 3) exp(M t) from ACTIVE
+    end_state: np.ndarray | None  # (m, C, 3)
     cls: np.ndarray  # (C,) class of each component
 
 
-def terms(model: Lifecycle, prof: Profiles, traits: Traits | None = None) -> Terms:
+def terms(
+    model: Lifecycle, prof: Profiles, traits: Traits | None = None, exact: bool = False
+) -> Terms:
+    """The likelihood terms. ``exact`` runs the daily forward recursion and gives the
+    state at the cut; otherwise each activity day is taken to end in ACTIVE (a renewal:
+    the chance it does not is about one day's lapse hazard), which turns the recursion
+    into one sparse product, fast enough for the optimiser."""
     traits = Traits.none() if traits is None else traits
     g, log_w = gamma_nodes(model.activity_shape)
     k, n_nodes, n_tr = model.k, g.shape[0], traits.n
     n_comp = k * n_nodes * n_tr
-    gens = model.generators(g, traits).reshape(n_comp, 3, 3)
-    table = transition_table(gens, prof.horizon)
+    q = model.generators(np.zeros_like(g), traits).reshape(n_comp, 3, 3)
     gg = np.broadcast_to(g[None, :, None], (k, n_nodes, n_tr)).reshape(-1)
-    log_lam = np.log(np.repeat(model.activity_rate, n_nodes * n_tr) * gg)
-    log_aa = np.log(np.maximum(table[:, :, 0], 1e-300)).T  # (horizon + 1, C)
-    log_stay = np.log(np.maximum(table.sum(axis=2), 1e-300)).T
-    log_lik = prof.gap_counts @ log_aa + prof.x[:, None] * log_lam[None, :]
-    log_lik += log_stay[prof.trailing]
+    lam = np.repeat(model.activity_rate, n_nodes * n_tr) * gg
     log_prior = (
         np.log(model.weight)[:, None, None] + log_w[None, :, None] + traits.log_weight[None, None]
     ).reshape(-1)
-    return Terms(log_prior, log_lik, table, np.repeat(np.arange(k), n_nodes * n_tr))
+    cls = np.repeat(np.arange(k), n_nodes * n_tr)
+    if not exact:
+        n, s, _ = day_matrices(q, lam)
+        e_a = np.zeros((n_comp, 3))
+        e_a[:, 0] = 1.0
+        rows = powers_applied(e_a, n, prof.horizon)  # e_A N^t: (H + 1, C, 3)
+        from_a = np.empty((prof.horizon + 1, n_comp))  # log e_A N^(d-1) S 1
+        from_a[0] = 0.0
+        from_a[1:] = np.log(np.maximum(np.einsum("tci,ci->tc", rows[:-1], s.sum(2)), 1e-300))
+        stay_a = np.log(np.maximum(rows.sum(axis=2), 1e-300))
+        log_lik = prof.gap_counts @ from_a + stay_a[prof.trailing]
+        return Terms(log_prior, log_lik, None, cls)
+    tab = day_tables(q, lam, prof.horizon)
+    v = np.broadcast_to(tab.first, (prof.x.size, n_comp, 3)).copy()
+    log_scale = np.zeros((prof.x.size, n_comp))
+    for j in range(prof.gaps.shape[1]):
+        m = int((prof.x > j).sum())  # profiles with more than j gaps: the first m
+        step = tab.gap[prof.gaps[:m, j]]  # (m, C, 3, 3)
+        v[:m] = np.einsum("mci,mcij->mcj", v[:m], step)
+        total = np.maximum(v[:m].sum(axis=2), 1e-300)  # 0 only by underflow: L ~ 0
+        v[:m] /= total[..., None]
+        log_scale[:m] += np.log(total)
+    stay = np.einsum("mci,mci->mc", v, tab.stay[prof.trailing])
+    log_lik = log_scale + np.log(np.maximum(stay, 1e-300))
+    end = np.einsum("mci,mcij->mcj", v, tab.silent[prof.trailing])
+    end_state = end / np.maximum(stay, 1e-300)[..., None]
+    return Terms(log_prior, log_lik, end_state, cls)
 
 
 def log_likelihood(
-    model: Lifecycle, data: Customers | Profiles, traits: Traits | None = None
+    model: Lifecycle,
+    data: Customers | Profiles,
+    traits: Traits | None = None,
+    exact: bool = False,
 ) -> np.ndarray:
-    """Each customer's marginal log-likelihood."""
+    """Each customer's marginal log-likelihood (``exact``: see :func:`terms`)."""
     prof = data if isinstance(data, Profiles) else Profiles.from_customers(data)
-    t = terms(model, prof, traits)
+    t = terms(model, prof, traits, exact)
     return logsumexp(t.log_lik + t.log_prior[None, :], axis=1)[prof.index]
 
 
@@ -237,12 +333,13 @@ def posterior(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per customer: P(class | data) (n, K) and P(state at the cut | data) (n, 3)."""
     prof = data if isinstance(data, Profiles) else Profiles.from_customers(data)
-    t = terms(model, prof, traits)
+    t = terms(model, prof, traits, exact=True)
+    if t.end_state is None:  # pragma: no cover - exact terms always carry the states
+        raise RuntimeError("exact terms without end states")
     joint = t.log_lik + t.log_prior[None, :]
     post = np.exp(joint - logsumexp(joint, axis=1, keepdims=True))
     cls = np.stack([post[:, t.cls == c].sum(axis=1) for c in range(model.k)], axis=1)
-    end = np.transpose(t.table[:, prof.trailing, :], (1, 0, 2))  # (m, C, 3)
-    state = np.einsum("nc,ncs->ns", post, end / end.sum(axis=2, keepdims=True))
+    state = np.einsum("nc,ncs->ns", post, t.end_state)
     return cls[prof.index], state[prof.index]
 
 
@@ -264,12 +361,12 @@ class LifecycleFit:
     def aic(self) -> float:
         return -2.0 * self.fit.loglik + 2.0 * self.n_params
 
-    def table(self) -> list[dict[str, float | str]]:
+    def table(self) -> list[dict[str, Any]]:
         """Every parameter with its standard error and 95% interval (rates per day)."""
         k = self.model.k
         theta, cov = self.fit.theta, self.fit.cov
         value, se, ci = log_interval(theta[: 5 * k], cov[: 5 * k, : 5 * k])
-        rows: list[dict[str, float | str]] = []
+        rows: list[dict[str, Any]] = []
         for i, name in enumerate(RATES):
             for c in range(k):
                 j = i * k + c
@@ -283,13 +380,18 @@ class LifecycleFit:
         return rows
 
 
-def _row(name: str, value: float, se: float, lo: float, hi: float) -> dict[str, float | str]:
+IDENTIFIED_RATIO = 100.0  # a 95% interval wider than this factor: the log cannot tell
+
+
+def _row(name: str, value: float, se: float, lo: float, hi: float) -> dict[str, Any]:
+    identified = bool(np.isfinite(lo) and np.isfinite(hi) and hi <= IDENTIFIED_RATIO * lo)
     return {
         "parameter": name,
         "estimate": float(value),
         "se": float(se),
         "ci_low": float(lo),
         "ci_high": float(hi),
+        "identified": identified,
     }
 
 
@@ -344,32 +446,44 @@ def split(model: Lifecycle) -> Lifecycle:
 
 
 def fit_classes(data: Customers, k: int, traits: Traits | None = None) -> list[LifecycleFit]:
-    """Fits with 1, 2, ..., ``k`` classes, each started from the previous one split."""
-    fits = [fit_lifecycle(data, 1, traits)]
+    """Fits with 1, 2, ..., ``k`` classes, each started from the previous one split (the
+    covariance only for the last: the others serve the model comparison)."""
+    fits = [fit_lifecycle(data, 1, traits, with_covariance=k == 1)]
     for n in range(2, k + 1):
-        fits.append(fit_lifecycle(data, n, traits, split(fits[-1].model)))
+        start = split(fits[-1].model)
+        fits.append(fit_lifecycle(data, n, traits, start, with_covariance=n == k))
     return fits
 
 
 def fit_lifecycle(
-    data: Customers, k: int = 1, traits: Traits | None = None, start: Lifecycle | None = None
+    data: Customers,
+    k: int = 1,
+    traits: Traits | None = None,
+    start: Lifecycle | None = None,
+    with_covariance: bool = True,
 ) -> LifecycleFit:
     """Maximum-likelihood fit with ``k`` latent classes (and the simulator's trait
-    multipliers integrated out when ``traits`` is given), from ``start`` if given."""
+    multipliers integrated out when ``traits`` is given), from ``start`` if given; the
+    covariance is BHHH's (outer product of the per-customer scores)."""
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 5:
         raise ValueError(f"classes: {k!r}; allowed: an integer from 1 to 5")
 
     prof = Profiles.from_customers(data)
 
-    def neg(theta: np.ndarray) -> float:
+    def per_profile(theta: np.ndarray) -> np.ndarray:
         t = terms(Lifecycle.from_theta(theta, k), prof, traits)
         joint = t.log_lik + t.log_prior[None, :]
         top = joint.max(axis=1, keepdims=True)
-        per_profile = np.log(np.exp(joint - top).sum(axis=1)) + top[:, 0]
-        return -float(per_profile @ prof.count)
+        return np.log(np.exp(joint - top).sum(axis=1)) + top[:, 0]
+
+    def neg(theta: np.ndarray) -> float:
+        return -float(per_profile(theta) @ prof.count)
 
     box = (np.log(MIN_RATE), np.log(MAX_RATE))
     bounds = [box] * (5 * k) + [(-8.0, 8.0)] * (k - 1) + [(np.log(0.02), np.log(50.0))]
     theta0 = (start if start is not None else start_values(data, k)).theta()
-    fit = maximise(neg, np.clip(theta0, [b[0] for b in bounds], [b[1] for b in bounds]), bounds)
+    lo, hi = np.array(bounds).T
+    fit = maximise(neg, np.clip(theta0, lo, hi), bounds, with_covariance=False)
+    if with_covariance:
+        fit = replace(fit, cov=opg_covariance(per_profile, prof.count, fit.theta))
     return LifecycleFit(Lifecycle.from_theta(fit.theta, k), fit, data.n)

@@ -1,5 +1,7 @@
 """The maximum-likelihood core shared by every model here: minimise a negative
-log-likelihood over unconstrained parameters, then read standard errors off the Hessian."""
+log-likelihood over unconstrained parameters, then estimate the covariance of the estimate
+from the Hessian or, cheaper for many parameters, from the outer product of the
+per-customer score vectors (BHHH)."""
 
 from __future__ import annotations
 
@@ -30,9 +32,11 @@ def maximise(
     theta0: np.ndarray,
     bounds: list[tuple[float, float]] | None = None,
     max_iter: int = 2000,
+    with_covariance: bool = True,
 ) -> Fit:
     """L-BFGS-B from ``theta0`` (restarted once from where it stopped if it reports no
-    convergence); the covariance is read off the Hessian at the optimum."""
+    convergence); the covariance is read off the Hessian at the optimum (NaN when
+    ``with_covariance`` is false: the caller estimates it another way, or needs none)."""
     count = [0]
 
     def f(theta: np.ndarray) -> float:
@@ -41,11 +45,12 @@ def maximise(
         return float(value) if np.isfinite(value) else 1e300
 
     theta = np.asarray(theta0, dtype=np.float64)
-    opts = {"maxiter": max_iter, "ftol": 1e-10, "gtol": 1e-6}
+    opts = {"maxiter": max_iter, "ftol": 1e-9, "gtol": 1e-5}
     res = optimize.minimize(f, theta, method="L-BFGS-B", bounds=bounds, options=opts)
     if not res.success:  # e.g. a line search that stalled: once more from where it got
         res = optimize.minimize(f, res.x, method="L-BFGS-B", bounds=bounds, options=opts)
-    cov = covariance(f, res.x)
+    k = res.x.shape[0]
+    cov = covariance(f, res.x) if with_covariance else np.full((k, k), np.nan)
     return Fit(res.x, -float(res.fun), cov, bool(res.success), str(res.message), count[0])
 
 
@@ -68,6 +73,31 @@ def covariance(f: Objective, theta: np.ndarray, step: float = 1e-4) -> np.ndarra
                 ) / (4 * step**2)
     try:
         cov = np.linalg.inv(h)
+    except np.linalg.LinAlgError:
+        return np.full((k, k), np.nan)
+    bad = np.diag(cov) <= 0
+    cov[bad, :] = np.nan
+    cov[:, bad] = np.nan
+    return cov
+
+
+def opg_covariance(
+    per_unit: Callable[[np.ndarray], np.ndarray],
+    weights: np.ndarray,
+    theta: np.ndarray,
+    step: float = 1e-5,
+) -> np.ndarray:
+    """BHHH: the inverse of sum_i w_i s_i s_i', with s_i each unit's score (central
+    differences of ``per_unit``, the vector of unit log-likelihoods) and w_i its count."""
+    k = theta.shape[0]
+    scores = np.empty((weights.shape[0], k))
+    for i in range(k):
+        e = np.zeros(k)
+        e[i] = step
+        scores[:, i] = (per_unit(theta + e) - per_unit(theta - e)) / (2 * step)
+    info = (scores * weights[:, None]).T @ scores
+    try:
+        cov = np.linalg.inv(info)
     except np.linalg.LinAlgError:
         return np.full((k, k), np.nan)
     bad = np.diag(cov) <= 0
