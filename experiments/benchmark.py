@@ -60,12 +60,12 @@ class BenchmarkConfig:
 
 # ------------------------------------------------------------------ boundary
 def scenario_from(node: dict[str, Any]) -> Scenario:
-    """``{preset, users, days, dynamics, segments}`` -> the preset scenario with that
+    """``{name, preset, users, days, dynamics, segments}`` -> the preset scenario with that
     population and horizon, the response-model parameters in ``dynamics`` replaced
     (``sim.Dynamics``) and, when ``segments`` is given, its segments replaced (each item a
     ``sim.Segment`` by name; unset fields come from the preset's segment of that name, or
     from the preset's segments blended: this is how calibrated scenarios are written)."""
-    known = {"preset", "users", "days", "dynamics", "segments"}
+    known = {"name", "preset", "users", "days", "dynamics", "segments"}
     for key in node:
         if key not in known:
             raise ValueError(f"scenario.{key}: unknown key; allowed: {', '.join(sorted(known))}")
@@ -81,6 +81,8 @@ def scenario_from(node: dict[str, Any]) -> Scenario:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"scenario.dynamics.{key}: {value!r}; allowed: a number")
     scenario = replace(scenario, dynamics=replace(scenario.dynamics, **changes))
+    if node.get("name"):
+        scenario = replace(scenario, name=str(node["name"]))
     if node.get("segments"):
         scenario = replace(scenario, segments=segments_from(node["segments"], scenario))
     return scenario

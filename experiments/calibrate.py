@@ -135,14 +135,17 @@ def _check_writable(out: Path) -> None:
 
 
 # ------------------------------------------------------------------ files
-def scenario_node(result: Calibration, base: str) -> dict[str, Any]:
+def scenario_node(result: Calibration, base: str, name: str) -> dict[str, Any]:
     """The calibrated scenario as a ``conf/scenario/`` mapping (``scenario_from`` form)."""
     sc = result.scenario
-    segments = []
-    for seg in sc.segments:
-        d = asdict(seg)
-        segments.append({k: _tidy(v) for k, v in d.items()})
-    return {"preset": base, "users": sc.n_users, "days": sc.horizon_days, "segments": segments}
+    segments = [{k: _tidy(v) for k, v in asdict(seg).items()} for seg in sc.segments]
+    return {
+        "name": name,
+        "preset": base,
+        "users": sc.n_users,
+        "days": sc.horizon_days,
+        "segments": segments,
+    }
 
 
 def _tidy(value: Any) -> Any:
@@ -153,10 +156,10 @@ def _tidy(value: Any) -> Any:
     return value
 
 
-def scenario_yaml(result: Calibration, base: str) -> str:
+def scenario_yaml(result: Calibration, base: str, name: str = "calibrated") -> str:
     s = result.summary()
     head = [
-        f"# Calibrated by `winback calibrate` from {result.log.path or 'an event log'}",
+        f"# Calibrated by `winback calibrate` from {Path(result.log.path).name or 'an event log'}",
         f"# ({s['customers']:,} customers, {s['calibration_period'][0]} to "
         f"{s['calibration_period'][1]}; {result.lifecycle.model.k} class(es)).",
         "# Lifecycle rates (per day), class weights, activity heterogeneity, state mix and",
@@ -164,14 +167,15 @@ def scenario_yaml(result: Calibration, base: str) -> str:
         "# preset's. Use it: copy to conf/scenario/NAME.yaml, then",
         f"#   winback benchmark scenario=NAME offers={_catalogue(base)}",
     ]
-    body = yaml.safe_dump(scenario_node(result, base), sort_keys=False)
+    body = yaml.safe_dump(scenario_node(result, base, name), sort_keys=False)
     return "\n".join(head) + "\n" + body
 
 
 def write_results(result: Calibration, out: Path, base: str, target: Path | None) -> None:
     """Every file, each written whole (temp file, then rename)."""
     (out / "plots").mkdir(parents=True, exist_ok=True)
-    text = scenario_yaml(result, base)
+    name = target.stem if target is not None else "calibrated"
+    text = scenario_yaml(result, base, name)
     _write(out / "scenario.yaml", text)
     _write(out / "parameters.csv", pd.DataFrame(result.lifecycle.table()).to_csv(index=False))
     _write(out / "weekly.csv", result.weekly.to_csv(index=False))

@@ -13,6 +13,7 @@ from hydra.core.config_store import ConfigStore
 
 @dataclass
 class ScenarioSchema:
+    name: str = ""  # shown in reports; default: the preset's name
     preset: str = "streaming"
     users: int = 50_000
     days: int = 365

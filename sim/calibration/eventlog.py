@@ -94,11 +94,13 @@ def validate_events(raw: pd.DataFrame, path: str = "", skip_bad_rows: bool = Fal
         )
     if raw.empty:
         raise EventLogError(f"{where}: no rows; expected at least one {'/'.join(ACTIVITY)} event")
-    df = raw.astype({c: str for c in REQUIRED}).reset_index(drop=True)
+    df = raw.reset_index(drop=True)
+    for col in REQUIRED:  # one text form whatever the file's types; missing -> ""
+        df[col] = df[col].where(df[col].notna(), "").astype(str)
     user = df.user_id.str.strip()
     kind = df.event_type.str.strip().str.lower()
     stamp = pd.to_datetime(df.timestamp.str.strip(), errors="coerce", format="mixed")
-    text = df.amount.str.strip().replace({"nan": "", "None": ""})
+    text = df.amount.str.strip()
     amount = pd.to_numeric(text, errors="coerce")
     problems = {
         "empty user_id": user.eq("") | user.eq("nan"),

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from sim.scenario import Scenario
+from sim.scenario import Release, Scenario
 from sim.simulation import Simulation
 
 
@@ -38,12 +38,32 @@ def _cohort(
     n = birth.shape[0] * reps
     horizon = int(end - birth.min()) + 1
     segs = tuple(replace(s, initial_state={"active": 1.0}) for s in scenario.segments)
-    cohort = replace(scenario, n_users=n, horizon_days=horizon, warmup_days=0, segments=segs)
+    cohort = replace(
+        scenario,
+        n_users=n,
+        horizon_days=horizon,
+        warmup_days=0,
+        segments=segs,
+        releases=repeat_releases(scenario, horizon),
+        price_changes=tuple(c for c in scenario.price_changes if c.day < horizon),
+    )
     sim = Simulation(cohort, None, seed=seed)
     order = np.random.default_rng([seed, 1]).permutation(n)
     b = np.tile(birth, reps)[order]
     rep = np.repeat(np.arange(reps), birth.shape[0])[order]
     return sim, b, rep, horizon
+
+
+def repeat_releases(scenario: Scenario, horizon: int) -> tuple[Release, ...]:
+    """The scenario's release calendar over ``horizon`` days: repeated with the scenario's
+    own period when the horizon is longer (content keeps coming), cut when shorter."""
+    period = scenario.horizon_days
+    out = [
+        replace(r, day=r.day + k * period)
+        for k in range(-(-horizon // period))
+        for r in scenario.releases
+    ]
+    return tuple(r for r in out if r.day < horizon)
 
 
 def _activity_days(

@@ -113,5 +113,6 @@ def log_interval(
     standard error; the interval is exp of theta's, so it stays positive)."""
     se_theta = np.sqrt(np.diag(cov))
     value = np.exp(theta)
-    lo, hi = np.exp(theta - z * se_theta), np.exp(theta + z * se_theta)
+    with np.errstate(over="ignore"):  # an unidentified parameter's interval is (0, inf)
+        lo, hi = np.exp(theta - z * se_theta), np.exp(theta + z * se_theta)
     return value, value * se_theta, np.stack([lo, hi])
