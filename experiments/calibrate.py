@@ -182,6 +182,8 @@ def write_results(result: Calibration, out: Path, base: str, target: Path | None
     _write(out / "frequency.csv", result.frequency.to_csv(index=False))
     if result.holdout:
         _write(out / "recency.csv", result.recency.to_csv(index=False))
+    if not result.offers.empty:
+        _write(out / "offers.csv", result.offers.to_csv(index=False))
     plots = make_plots(result, out / "plots")
     _write(out / "report.html", report_html(result, plots, base))
     _write(out / "calibration.json", json.dumps(result.summary(), indent=2, default=float))
@@ -223,6 +225,10 @@ def text_summary(result: Calibration) -> str:
             f"simulator {row['simulated']:,.0f} ({sim:+.1f}%), BG/NBD {row['bgnbd']:,.0f} "
             f"({bg:+.1f}%)"
         )
+    if not result.offers.empty:
+        cols = ["offer", "sends", "open_share", "back_share", "expected_without_offer"]
+        shown = result.offers[[*cols, "ratio", "ratio_low", "ratio_high", "lift_per_open"]]
+        lines.append(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     return "\n".join(lines)
 
 
@@ -322,6 +328,8 @@ def report_html(result: Calibration, plots: dict[str, Path], base: str) -> str:
     ]
     if "recency" in plots:
         body += [_recency_html(result), _img(plots["recency"])]
+    if not result.offers.empty:
+        body += [_offers_html(result)]
     body += [
         "<h2>Fitted parameters</h2>",
         "<p>Rates are per day; intervals are 95% (from the Hessian of the log-likelihood). "
@@ -388,6 +396,25 @@ def _params_html(rows: list[dict[str, Any]]) -> str:
         "<table><tr><th>parameter</th><th>estimate</th><th>s.e.</th><th>95% interval</th></tr>"
         + cells
         + "</table>"
+    )
+
+
+def _offers_html(result: Calibration) -> str:
+    cells = "".join(
+        f"<tr><td style='text-align:left'>{html.escape(str(r.offer))}</td><td>{r.sends:,}</td>"
+        f"<td>{r.open_share:.1%}</td><td>{r.back_share:.1%} ({r.back_low:.1%} to "
+        f"{r.back_high:.1%})</td><td>{r.expected_without_offer:.1%}</td>"
+        f"<td>{r.ratio:.2f} ({r.ratio_low:.2f} to {r.ratio_high:.2f})</td>"
+        f"<td>{r.lift_per_open:+.2f}</td></tr>"
+        for r in result.offers.itertuples()
+    )
+    return (
+        "<h2>Offer effects in the log</h2><p>Customers active again within 28 days of a "
+        "send, against the fitted model's expectation for the same customers without an "
+        "offer (95% Wilson intervals); the lift is the log-hazard boost per opened offer "
+        "that explains the difference.</p><table><tr><th>offer</th><th>sends</th>"
+        "<th>opened</th><th>active again</th><th>expected without offer</th>"
+        "<th>ratio</th><th>lift per open</th></tr>" + cells + "</table>"
     )
 
 

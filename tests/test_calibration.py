@@ -373,6 +373,33 @@ def test_calibrate_api_without_holdout(sample_log) -> None:
     assert "no offer events" in result.notes[0]
 
 
+def test_offer_effects_are_estimated_when_the_log_has_offers(sample_log) -> None:
+    """CDNOW plus 400 sends of each of two offers to customers lapsed 60+ days on
+    1997-10-28: about half open; 40% of those who open the working coupon buy within a
+    week, the dud moves no one. The coupon's ratio to the model's no-offer expectation
+    is far above one (interval above 4), the dud's interval holds one."""
+    raw = read_cdnow(SAMPLE).assign(offer="")
+    c = customers_at(sample_log, 299)
+    rng = np.random.default_rng(0)
+    pick = rng.permutation(c.ids[(c.T - c.t_x) > 60])[:800]
+    rows = []
+    for name, who in (("win_coupon", pick[:400]), ("dud_email", pick[400:])):
+        for u in who:
+            rows.append((u, "1997-10-28", "offer_sent", "", name))
+            if rng.random() < 0.5:
+                rows.append((u, "1997-10-29", "offer_opened", "", name))
+                if name == "win_coupon" and rng.random() < 0.4:
+                    rows.append((u, "1997-11-05", "purchase", "20", ""))
+    cols = ["user_id", "timestamp", "event_type", "amount", "offer"]
+    log = validate_events(pd.concat([raw, pd.DataFrame(rows, columns=cols)], ignore_index=True))
+    result = calibrate(log, classes=1, reps=5)
+    table = result.offers.set_index("offer")
+    assert table.loc["win_coupon", "ratio_low"] > 4 and table.loc["win_coupon", "lift_per_open"] > 1
+    assert table.loc["dud_email", "ratio_low"] < 1 < table.loc["dud_email", "ratio_high"]
+    assert table.sends.tolist() == [400, 400]
+    assert "estimated in the offer table" in result.notes[0]
+
+
 # ------------------------------------------------------------------ bad input
 @pytest.mark.parametrize(
     ("extra", "expected"),

@@ -20,12 +20,14 @@ from sim.calibration.customers import Customers, activity_days, customers_at, we
 from sim.calibration.eventlog import OFFER_EVENTS, EventLog, EventLogError
 from sim.calibration.forecast import CohortForecast, simulate_cohort
 from sim.calibration.lifecycle import LifecycleFit, Traits, fit_classes, posterior
+from sim.calibration.offers import offer_effects
 from sim.calibration.to_scenario import calibrated_scenario, scenario_traits
 from sim.constants import STATES
 from sim.presets import SCENARIOS
 from sim.scenario import Scenario
 from sim.validation import check_choice, check_int
 
+ATTRIBUTION_DAYS = 28  # offer effects: activity within this many days of a send
 RECENCY_BUCKETS = ((0, 4), (4, 13), (13, 26), (26, np.inf))  # weeks since last activity
 MAX_FREQUENCY = 7  # frequency histogram: 0..6 and 7+
 
@@ -56,6 +58,7 @@ class Calibration:
     scenario: Scenario
     forecast: CohortForecast
     weekly: pd.DataFrame
+    offers: pd.DataFrame
     frequency: pd.DataFrame
     recency: pd.DataFrame
     errors: dict[str, Any]
@@ -92,6 +95,7 @@ class Calibration:
             "spend_per_activity_day": {"mean": self.spend.mean, "se": self.spend.se},
             "bgnbd": {"parameters": self.bgnbd.table(), "loglik": self.bgnbd.fit.loglik},
             "errors": self.errors,
+            "offers": self.offers.to_dict(orient="records"),
             "notes": self.notes,
             "seconds": self.seconds,
         }
@@ -168,6 +172,7 @@ def calibrate(
         scenario=scenario,
         forecast=fc,
         weekly=weekly,
+        offers=offer_effects(log, fit.model, traits, ATTRIBUTION_DAYS),
         frequency=frequency_table(data, fc),
         recency=recency_table(data, days, fc, end) if end > cut else pd.DataFrame(),
         errors=errors(weekly, cut, end),
@@ -290,8 +295,11 @@ def notes(log: EventLog, base: str, fit: LifecycleFit) -> list[str]:
         kinds = log.events.event_type.value_counts()
         counts = ", ".join(f"{k}: {int(kinds.get(k, 0))}" for k in OFFER_EVENTS)
         out.append(
-            f"The log holds offer events ({counts}); their effects are not estimated yet: "
-            f"offer responses keep the '{base}' preset's priors."
+            f"The log holds offer events ({counts}): their effects are estimated in the "
+            f"offer table (activity within {ATTRIBUTION_DAYS} days of a send against the "
+            "fitted no-offer model). The scenario's catalogue still uses the "
+            f"'{base}' preset's lifts, which act per unit of the matching pain-point trait: "
+            "compare them with the table's lift per opened offer before relying on them."
         )
     else:
         out.append(

@@ -270,6 +270,23 @@ class Terms:
     cls: np.ndarray  # (C,) class of each component
 
 
+def components(
+    model: Lifecycle, traits: Traits | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The mixture's components (class x activity node x trait draw, in that order):
+    generators ``Q`` (C, 3, 3), activity rates while ACTIVE, log weights and classes."""
+    traits = Traits.none() if traits is None else traits
+    g, log_w = gamma_nodes(model.activity_shape)
+    k, n_nodes, n_tr = model.k, g.shape[0], traits.n
+    q = model.generators(np.zeros_like(g), traits).reshape(k * n_nodes * n_tr, 3, 3)
+    gg = np.broadcast_to(g[None, :, None], (k, n_nodes, n_tr)).reshape(-1)
+    lam = np.repeat(model.activity_rate, n_nodes * n_tr) * gg
+    log_prior = (
+        np.log(model.weight)[:, None, None] + log_w[None, :, None] + traits.log_weight[None, None]
+    ).reshape(-1)
+    return q, lam, log_prior, np.repeat(np.arange(k), n_nodes * n_tr)
+
+
 def terms(
     model: Lifecycle, prof: Profiles, traits: Traits | None = None, exact: bool = False
 ) -> Terms:
@@ -277,17 +294,8 @@ def terms(
     state at the cut; otherwise each activity day is taken to end in ACTIVE (a renewal:
     the chance it does not is about one day's lapse hazard), which turns the recursion
     into one sparse product, fast enough for the optimiser."""
-    traits = Traits.none() if traits is None else traits
-    g, log_w = gamma_nodes(model.activity_shape)
-    k, n_nodes, n_tr = model.k, g.shape[0], traits.n
-    n_comp = k * n_nodes * n_tr
-    q = model.generators(np.zeros_like(g), traits).reshape(n_comp, 3, 3)
-    gg = np.broadcast_to(g[None, :, None], (k, n_nodes, n_tr)).reshape(-1)
-    lam = np.repeat(model.activity_rate, n_nodes * n_tr) * gg
-    log_prior = (
-        np.log(model.weight)[:, None, None] + log_w[None, :, None] + traits.log_weight[None, None]
-    ).reshape(-1)
-    cls = np.repeat(np.arange(k), n_nodes * n_tr)
+    q, lam, log_prior, cls = components(model, traits)
+    n_comp = q.shape[0]
     if not exact:
         n, s, _ = day_matrices(q, lam)
         e_a = np.zeros((n_comp, 3))
@@ -487,3 +495,21 @@ def fit_lifecycle(
     if with_covariance:
         fit = replace(fit, cov=opg_covariance(per_profile, prof.count, fit.theta))
     return LifecycleFit(Lifecycle.from_theta(fit.theta, k), fit, data.n)
+
+
+def activity_probability(
+    model: Lifecycle, data: Customers, traits: Traits | None, window: int
+) -> np.ndarray:
+    """Per customer: the chance of at least one activity day in the ``window`` days after
+    the cut, given their record (no offers: the fitted baseline)."""
+    prof = Profiles.from_customers(data)
+    t = terms(model, prof, traits, exact=True)
+    if t.end_state is None:  # exact terms always carry the end states
+        raise RuntimeError("exact likelihood terms lack end states")
+    joint = t.log_lik + t.log_prior[None, :]
+    post = np.exp(joint - logsumexp(joint, axis=1, keepdims=True))
+    q, lam, _, _ = components(model, traits)
+    n, _, _ = day_matrices(q, lam)
+    silent = np.linalg.matrix_power(n, window).sum(axis=2)  # (C, 3) no activity for W days
+    quiet = np.einsum("mc,mcs,cs->m", post, t.end_state, silent)
+    return (1.0 - quiet)[prof.index]
