@@ -31,12 +31,12 @@ from sim.calibration import (
     validate_events,
 )
 from sim.calibration.forecast import simulate_cohort, synthetic_log
-from sim.calibration.lifecycle import (
-    Lifecycle,
+from sim.calibration.lifecycle import Lifecycle, Traits
+from sim.calibration.likelihood import (
     Profiles,
-    Traits,
     day_matrices,
     expm_batch,
+    gamma_nodes,
     log_likelihood,
 )
 from sim.calibration.to_scenario import calibrated_scenario, scenario_traits
@@ -212,7 +212,7 @@ def test_the_quadrature_is_accurate_on_cdnow(sample_customers, monkeypatch) -> N
     """At a fit of CDNOW (two classes), the 12-node Gauss-Laguerre rule over the activity
     multiplier gives the total log-likelihood within 0.5 of a 600-point rule in log g,
     and every customer's within 0.5 (heavy buyers' integrands are the hardest)."""
-    import sim.calibration.lifecycle as lifecycle
+    import sim.calibration.likelihood as likelihood
 
     model = Lifecycle(
         weight=np.array([0.9826, 0.0174]),
@@ -233,7 +233,7 @@ def test_the_quadrature_is_accurate_on_cdnow(sample_customers, monkeypatch) -> N
         w = law.pdf(np.exp(y)) * np.exp(y)
         return np.exp(y), np.log(w / w.sum())
 
-    monkeypatch.setattr(lifecycle, "gamma_nodes", fine)
+    monkeypatch.setattr(likelihood, "gamma_nodes", fine)
     reference = log_likelihood(model, prof, traits)
     assert abs(rule.sum() - reference.sum()) < 0.5
     assert np.max(np.abs(rule - reference)) < 0.5
@@ -293,8 +293,6 @@ def test_the_simulated_cohort_reproduces_the_fitted_model(sample_customers) -> N
 
 def expected_repeats(model: Lifecycle, traits: Traits, ages: np.ndarray) -> np.ndarray:
     """Model expectation of activity days on days 1..age of each customer's life."""
-    from sim.calibration.lifecycle import gamma_nodes
-
     g, log_w = gamma_nodes(model.activity_shape)
     q = model.generators(np.zeros_like(g), traits).reshape(-1, 3, 3)
     lam = model.activity_rate[0] * np.repeat(g, traits.n)

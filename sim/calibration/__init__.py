@@ -23,7 +23,8 @@ from sim.calibration.eventlog import (
     read_event_log,
     validate_events,
 )
-from sim.calibration.lifecycle import Lifecycle, fit_lifecycle
+from sim.calibration.fit import fit_lifecycle
+from sim.calibration.lifecycle import Lifecycle
 
 __all__ = [
     "BGNBD",

@@ -18,8 +18,10 @@ import pandas as pd
 from sim.calibration.bgnbd import BGNBDFit, fit_bgnbd
 from sim.calibration.customers import Customers, activity_days, customers_at, weekly_repeats
 from sim.calibration.eventlog import OFFER_EVENTS, EventLog, EventLogError
+from sim.calibration.fit import LifecycleFit, fit_classes
 from sim.calibration.forecast import CohortForecast, simulate_cohort
-from sim.calibration.lifecycle import LifecycleFit, Traits, fit_classes, posterior
+from sim.calibration.lifecycle import Traits
+from sim.calibration.likelihood import posterior
 from sim.calibration.offers import offer_effects
 from sim.calibration.to_scenario import calibrated_scenario, scenario_traits
 from sim.constants import STATES

@@ -22,7 +22,8 @@ import pandas as pd
 
 from sim.calibration.customers import activity_days, customers_at
 from sim.calibration.eventlog import EventLog
-from sim.calibration.lifecycle import Lifecycle, Traits, activity_probability
+from sim.calibration.lifecycle import Lifecycle, Traits
+from sim.calibration.likelihood import activity_probability
 
 Z = 1.959964
 
