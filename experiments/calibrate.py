@@ -23,7 +23,7 @@ import yaml
 
 from experiments.report import CSS, _img, _plt
 from sim.calibration import Calibration, calibrate, read_event_log, validate_events
-from sim.calibration.api import check_calibrate_args
+from sim.calibration.api import check_calibrate_args, periods
 from sim.calibration.eventlog import read_cdnow
 from sim.constants import STATES
 from sim.presets import SCENARIOS
@@ -63,7 +63,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="simulated copies of each customer (default: about 200,000 simulated in all)",
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--users", type=int, help="users in the scenario (default: the log's)")
+    p.add_argument(
+        "--users",
+        type=int,
+        help="users in the scenario (default: the log's customers, at least 1,000)",
+    )
     p.add_argument("--out", type=Path, help="results folder")
     p.add_argument(
         "--save-scenario",
@@ -101,6 +105,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         log = validate_events(read_cdnow(args.log), str(args.log), args.skip_bad_rows)
     else:
         log = read_event_log(args.log, args.skip_bad_rows)
+    periods(log, args.holdout_from)  # a bad holdout date fails before anything is written
     out = args.out or Path("outputs/calibration") / args.log.stem
     _check_writable(out)
     result = calibrate(
@@ -180,10 +185,17 @@ def write_results(result: Calibration, out: Path, base: str, target: Path | None
     _write(out / "parameters.csv", pd.DataFrame(result.lifecycle.table()).to_csv(index=False))
     _write(out / "weekly.csv", result.weekly.to_csv(index=False))
     _write(out / "frequency.csv", result.frequency.to_csv(index=False))
-    if result.holdout:
-        _write(out / "recency.csv", result.recency.to_csv(index=False))
-    if not result.offers.empty:
-        _write(out / "offers.csv", result.offers.to_csv(index=False))
+    optional = {
+        out / "recency.csv": result.recency if result.holdout else None,
+        out / "offers.csv": result.offers if not result.offers.empty else None,
+    }
+    for path, table in optional.items():
+        if table is None:
+            path.unlink(missing_ok=True)  # a previous run's, not this one's
+        else:
+            _write(path, table.to_csv(index=False))
+    if not result.holdout:
+        (out / "plots" / "recency.png").unlink(missing_ok=True)
     plots = make_plots(result, out / "plots")
     _write(out / "report.html", report_html(result, plots, base))
     _write(out / "calibration.json", json.dumps(result.summary(), indent=2, default=float))
@@ -236,7 +248,7 @@ def text_summary(result: Calibration) -> str:
 def make_plots(result: Calibration, folder: Path) -> dict[str, Path]:
     plt = _plt()
     w = result.weekly
-    cut_week = (result.cut + 1) / 7.0
+    cut_week = float((w.period == "calibration").sum()) + 0.5
     paths: dict[str, Path] = {}
 
     fig, ax = plt.subplots(figsize=(9, 4.5))
@@ -332,13 +344,15 @@ def report_html(result: Calibration, plots: dict[str, Path], base: str) -> str:
         body += [_offers_html(result)]
     body += [
         "<h2>Fitted parameters</h2>",
-        "<p>Rates are per day; intervals are 95% (from the Hessian of the log-likelihood). "
+        "<p>Rates are per day; intervals are 95% (from the outer product of the customers' "
+        "score vectors, BHHH). "
         f"Class weights sum to one; activity_shape is the gamma shape of each customer's "
         f"activity multiplier (small: very unequal customers). Log-likelihood "
         f"{s['loglik']:,.1f}, BIC {s['bic']:,.1f}. Spend per activity day "
         f"{s['spend_per_activity_day']['mean']:.2f} "
         f"(s.e. {s['spend_per_activity_day']['se']:.2f}).</p>",
         _params_html(s["parameters"]),
+        _comparison_html(s["model_comparison"]),
         f"<p>State mix at the end of the calibration period (posterior): {_state_mix(result)}</p>",
         "<h3>BG/NBD on the same data (weeks)</h3>",
         _params_html(s["bgnbd"]["parameters"]),
@@ -415,6 +429,22 @@ def _offers_html(result: Calibration) -> str:
         "that explains the difference.</p><table><tr><th>offer</th><th>sends</th>"
         "<th>opened</th><th>active again</th><th>expected without offer</th>"
         "<th>ratio</th><th>lift per open</th></tr>" + cells + "</table>"
+    )
+
+
+def _comparison_html(rows: list[dict[str, Any]]) -> str:
+    best = min(r["bic"] for r in rows)
+    cells = "".join(
+        f"<tr><td>{r['classes']}</td><td>{r['parameters']}</td><td>{r['loglik']:,.1f}</td>"
+        f"<td>{r['aic']:,.1f}</td><td>{r['bic']:,.1f}{' (best)' if r['bic'] == best else ''}"
+        "</td></tr>"
+        for r in rows
+    )
+    return (
+        "<h3>Model comparison (fewer classes)</h3><table><tr><th>classes</th>"
+        "<th>parameters</th><th>log-likelihood</th><th>AIC</th><th>BIC</th></tr>"
+        + cells
+        + "</table>"
     )
 
 

@@ -16,7 +16,13 @@ import numpy as np
 import pandas as pd
 
 from sim.calibration.bgnbd import BGNBDFit, fit_bgnbd
-from sim.calibration.customers import Customers, activity_days, customers_at, weekly_repeats
+from sim.calibration.customers import (
+    Customers,
+    Weeks,
+    activity_days,
+    customers_at,
+    weekly_repeats,
+)
 from sim.calibration.eventlog import OFFER_EVENTS, EventLog, EventLogError
 from sim.calibration.fit import LifecycleFit, fit_classes
 from sim.calibration.forecast import CohortForecast, simulate_cohort
@@ -131,17 +137,7 @@ def calibrate(
     (pain points, channels, response model, calendar, margin) the scenario keeps."""
     check_calibrate_args(base, classes, reps, seed)
     days = activity_days(log)
-    last = int(days.day.max())
-    cut, end = last, last
-    if holdout_from is not None:
-        start = log.day_of(holdout_from)
-        if not 1 <= start <= last:
-            raise EventLogError(
-                f"holdout_from: {holdout_from!r}; allowed: a date after the log's first day "
-                f"and on or before its last ({log.origin.date()} to "
-                f"{(log.origin + pd.Timedelta(days=last)).date()})"
-            )
-        cut = start - 1
+    cut, end = periods(log, holdout_from, days)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     data = customers_at(log, cut, days)
@@ -178,11 +174,29 @@ def calibrate(
         frequency=frequency_table(data, fc),
         recency=recency_table(data, days, fc, end) if end > cut else pd.DataFrame(),
         errors=errors(weekly, cut, end),
-        notes=notes(log, base, fit),
+        notes=notes(log, base, fits, data.n),
         seconds=seconds,
     )
     seconds["total"] = time.perf_counter() - t0
     return result
+
+
+def periods(
+    log: EventLog, holdout_from: str | None, days: pd.DataFrame | None = None
+) -> tuple[int, int]:
+    """The last day of the calibration period and the log's last activity day."""
+    days = activity_days(log) if days is None else days
+    last = int(days.day.max())
+    if holdout_from is None:
+        return last, last
+    start = log.day_of(holdout_from, "holdout_from")
+    if not 1 <= start <= last:
+        raise EventLogError(
+            f"holdout_from: {holdout_from!r}; allowed: a date after the log's first day "
+            f"and on or before its last activity ({log.origin.date()} to "
+            f"{(log.origin + pd.Timedelta(days=last)).date()})"
+        )
+    return start - 1, last
 
 
 def spend_per_class(data: Customers, cls: np.ndarray) -> Spend:
@@ -199,13 +213,12 @@ def spend_per_class(data: Customers, cls: np.ndarray) -> Spend:
     return Spend(mean, se, per_class)
 
 
-def bgnbd_cumulative(bg: BGNBDFit, birth: np.ndarray, n_weeks: int) -> np.ndarray:
-    """BG/NBD expected cumulative repeat purchases of the cohort at the end of each week
-    (week w ends on day 7w - 1)."""
-    out = np.empty(n_weeks)
-    for w in range(1, n_weeks + 1):
-        age = (7 * w - 1 - birth) / 7.0
-        out[w - 1] = bg.model.expected(age[age > 0]).sum()
+def bgnbd_cumulative(bg: BGNBDFit, birth: np.ndarray, weeks: Weeks) -> np.ndarray:
+    """BG/NBD expected cumulative repeat purchases of the cohort at the end of each week."""
+    out = np.empty(weeks.n)
+    for w, last in enumerate(weeks.last_day()):
+        age = (last - birth) / 7.0
+        out[w] = bg.model.expected(age[age > 0]).sum()
     return out
 
 
@@ -218,16 +231,17 @@ def weekly_table(
     cut: int,
     end: int,
 ) -> pd.DataFrame:
-    actual = weekly_repeats(log, data.ids, end, days)
-    n_weeks = actual.shape[0]
-    sim = fc.weekly.mean(axis=0)[:n_weeks]
-    sim_cum = np.cumsum(fc.weekly[:, :n_weeks], axis=1)
-    bg_cum = bgnbd_cumulative(bg, data.birth, n_weeks)
-    week = np.arange(1, n_weeks + 1)
+    weeks = Weeks(cut, end)
+    actual = weekly_repeats(log, data.ids, weeks, days)
+    sim = fc.weekly.mean(axis=0)
+    sim_cum = np.cumsum(fc.weekly, axis=1)
+    bg_cum = bgnbd_cumulative(bg, data.birth, weeks)
+    last = weeks.last_day()
     return pd.DataFrame(
         {
-            "week": week,
-            "period": np.where(7 * week - 1 <= cut, "calibration", "holdout"),
+            "week": np.arange(1, weeks.n + 1),
+            "last_day": last,
+            "period": np.where(last <= cut, "calibration", "holdout"),
             "actual": actual,
             "simulated": sim,
             "bgnbd": np.diff(bg_cum, prepend=0.0),
@@ -291,8 +305,22 @@ def recency_table(
     return pd.DataFrame(rows)
 
 
-def notes(log: EventLog, base: str, fit: LifecycleFit) -> list[str]:
+def notes(log: EventLog, base: str, fits: list[LifecycleFit], customers: int) -> list[str]:
+    fit = fits[-1]
     out = []
+    users = log.events.user_id.nunique()
+    if users > customers:
+        out.append(
+            f"{users - customers:,} of the log's {users:,} users are not customers here: no "
+            "purchase or session by the end of the calibration period (signups, offer "
+            "recipients only)."
+        )
+    best = min(fits, key=lambda f: f.bic)
+    if best is not fit:
+        out.append(
+            f"BIC prefers {best.model.k} class(es) to the {fit.model.k} fitted (see the model "
+            f"comparison); rerun with --classes {best.model.k} for the simpler model."
+        )
     if log.has_offers:
         kinds = log.events.event_type.value_counts()
         counts = ", ".join(f"{k}: {int(kinds.get(k, 0))}" for k in OFFER_EVENTS)

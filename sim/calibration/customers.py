@@ -97,14 +97,37 @@ def customers_at(log: EventLog, cut: int, days: pd.DataFrame | None = None) -> C
     )
 
 
+@dataclass(frozen=True)
+class Weeks:
+    """Weeks laid so that one ends on the cut: the calibration period is whole weeks (the
+    first may be short), and so is the holdout up to its last, possibly short, week."""
+
+    cut: int
+    end: int
+
+    @property
+    def offset(self) -> int:
+        return (7 - (self.cut + 1) % 7) % 7
+
+    @property
+    def n(self) -> int:
+        return (self.end + self.offset) // 7 + 1
+
+    def index(self, day: np.ndarray) -> np.ndarray:
+        """0-based week of each day."""
+        return (np.asarray(day) + self.offset) // 7
+
+    def last_day(self) -> np.ndarray:
+        """The last day of each week (the final week's is ``end``)."""
+        return np.minimum(7 * np.arange(1, self.n + 1) - 1 - self.offset, self.end)
+
+
 def weekly_repeats(
-    log: EventLog, ids: np.ndarray, end: int, days: pd.DataFrame | None = None
+    log: EventLog, ids: np.ndarray, weeks: Weeks, days: pd.DataFrame | None = None
 ) -> np.ndarray:
-    """Repeat activity days of customers ``ids`` in each week 1..ceil((end+1)/7) (days
-    0-6 are week 1), counted through day ``end``."""
+    """Repeat activity days of customers ``ids`` in each week, through ``weeks.end``."""
     days = activity_days(log) if days is None else days
-    d = days[days.user_id.isin(ids) & (days.day <= end)]
+    d = days[days.user_id.isin(ids) & (days.day <= weeks.end)]
     birth = d.groupby("user_id")["day"].transform("min")
     rep = d[d.day.to_numpy() > birth.to_numpy()]
-    n_weeks = -(-(end + 1) // 7)
-    return np.bincount(rep.day.to_numpy() // 7, minlength=n_weeks).astype(np.float64)
+    return np.bincount(weeks.index(rep.day.to_numpy()), minlength=weeks.n).astype(np.float64)

@@ -53,12 +53,16 @@ class EventLog:
     def has_offers(self) -> bool:
         return bool(self.events.event_type.isin(OFFER_EVENTS).any())
 
-    def day_of(self, date: str | pd.Timestamp) -> int:
-        """Whole days from the log's first day to ``date``."""
+    def day_of(self, date: str | pd.Timestamp, key: str = "date") -> int:
+        """Whole days from the log's first day to ``date`` (``key`` names it in errors)."""
         try:
             stamp = pd.Timestamp(date)
         except (ValueError, TypeError) as err:
-            raise EventLogError(f"date: {date!r} is not a date; expected e.g. 1997-10-01") from err
+            raise EventLogError(
+                f"{key}: {date!r} is not a date; allowed: an ISO date such as 1997-10-01"
+            ) from err
+        if stamp.tzinfo is not None:
+            stamp = stamp.tz_convert("UTC").tz_localize(None)
         return int((stamp.normalize() - self.origin).days)
 
 
@@ -80,7 +84,10 @@ def _read_table(path: Path) -> pd.DataFrame:
             return pd.read_csv(path, dtype=str, keep_default_na=False)
     except (ValueError, OSError, pd.errors.ParserError) as err:
         raise EventLogError(f"event log: {str(path)!r} could not be read: {err}") from err
-    raise EventLogError(f"event log: {str(path)!r} has suffix {suffix!r}; allowed: .csv, .parquet")
+    raise EventLogError(
+        f"event log: {str(path)!r} has suffix {suffix!r}; allowed: .csv (also .txt, .gz "
+        "holding CSV) or .parquet"
+    )
 
 
 def validate_events(raw: pd.DataFrame, path: str = "", skip_bad_rows: bool = False) -> EventLog:
@@ -99,7 +106,9 @@ def validate_events(raw: pd.DataFrame, path: str = "", skip_bad_rows: bool = Fal
         df[col] = df[col].where(df[col].notna(), "").astype(str)
     user = df.user_id.str.strip()
     kind = df.event_type.str.strip().str.lower()
-    stamp = pd.to_datetime(df.timestamp.str.strip(), errors="coerce", format="mixed")
+    # time zones, where given, are converted to UTC (plain dates and times count as UTC)
+    stamp = pd.to_datetime(df.timestamp.str.strip(), errors="coerce", format="mixed", utc=True)
+    stamp = stamp.dt.tz_localize(None)
     text = df.amount.str.strip()
     amount = pd.to_numeric(text, errors="coerce")
     problems = {
@@ -145,7 +154,7 @@ def _bad_rows_message(where: str, problems: dict[str, pd.Series], n_bad: int) ->
             shown = ", ".join(map(str, rows[:SHOW_LINES]))
             more = f" and {len(rows) - SHOW_LINES} more" if len(rows) > SHOW_LINES else ""
             parts.append(f"  {what}: {len(rows)} row(s), lines {shown}{more}")
-    parts.append("  fix them, or pass skip_bad_rows (--skip-bad-rows) to leave them out")
+    parts.append("  fix them, or leave them out: --skip-bad-rows (skip_bad_rows=True from Python)")
     return "\n".join(parts)
 
 

@@ -16,13 +16,14 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from sim.calibration.customers import Weeks
 from sim.scenario import Release, Scenario
 from sim.simulation import Simulation
 
 
 @dataclass(frozen=True)
 class CohortForecast:
-    weekly: np.ndarray  # repeat activity days per calendar week (week 1 = days 0-6), per rep
+    weekly: np.ndarray  # repeat activity days per week (``customers.Weeks``), per rep
     x_cut: np.ndarray  # repeat days by the cut, per simulated customer
     recency_weeks: np.ndarray  # weeks from last activity (or birth) to the cut
     came_back: np.ndarray  # bool: any activity after the cut, through ``end``
@@ -94,15 +95,15 @@ def simulate_cohort(
     sim, b, rep, horizon = _cohort(scenario, birth, end, reps, seed)
     n = b.shape[0]
     age_cut, age_end = cut - b, end - b
-    n_weeks = -(-(end + 1) // 7)
-    weekly = np.zeros((reps, n_weeks))
+    weeks = Weeks(cut, end)
+    weekly = np.zeros((reps, weeks.n))
     x_cut = np.zeros(n, dtype=np.int64)
     last = np.zeros(n, dtype=np.int64)
     back = np.zeros(n, dtype=bool)
     for d, active in _activity_days(sim, horizon, progress):
         act = active & (d <= age_end)
         day = b + d
-        np.add.at(weekly, (rep[act], day[act] // 7), 1.0)
+        np.add.at(weekly, (rep[act], weeks.index(day[act])), 1.0)
         before = act & (d <= age_cut)
         x_cut += before
         last[before] = d
