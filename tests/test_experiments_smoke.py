@@ -27,6 +27,11 @@ TINY = {
         "scenario.users=800",
         "scenario.days=28",
     ],
+    "cdnow": [
+        "'agent=[no_offer,playbook,oracle,blanket]'",
+        "scenario.users=800",
+        "scenario.days=28",
+    ],
     "sweep_budget": [
         "scenario.users=600",
         "scenario.days=28",
