@@ -59,3 +59,40 @@ def test_learning_curve_and_tensorboard_logs(tmp_path) -> None:
     assert all(np.isfinite(v) for _, v in agent.learning_curve)
     assert list(tmp_path.rglob("events.out.tfevents*"))  # TensorBoard
     assert list((tmp_path / "checkpoints").glob("*.zip"))  # checkpoints
+
+
+def test_keep_best_restores_the_best_evaluated_policy() -> None:
+    """With keep_best the returned policy is the one of the best evaluation (the final
+    policy is evaluated too), and its step is recorded."""
+    tiny = {**TINY, "total_timesteps": 16 * 4 * 6}
+    agent = train("maskable_ppo", seed=5, eval_every=128, eval_users=60, keep_best=True, **tiny)
+    curve = dict(agent.learning_curve)
+    best_step = agent.params["best_step"]
+    assert best_step in curve and curve[best_step] == max(curve.values())
+    assert agent.learning_curve[-1][0] == agent.model.num_timesteps  # the last is a candidate
+    from agents.rl import IncrementalProfitCallback
+    from sim.envs.core import make_batch as batch_of
+
+    probe = IncrementalProfitCallback(batch_of(60, None, None, 4, None, 6, "incremental"), 1, "x")
+    probe.model = agent.model
+    probe.algorithm = "maskable_ppo"
+    assert probe.evaluate() == pytest.approx(curve[best_step])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"keep_best": True}, "keep_best: true needs eval_every > 0"),
+        ({"keep_best": "yes", "eval_every": 64}, "keep_best: 'yes'; allowed: true or false"),
+        ({"lr_schedule": "cosine"}, "lr_schedule: 'cosine'"),
+    ],
+)
+def test_training_options_are_checked(kwargs, expected) -> None:
+    with pytest.raises(ValueError, match=expected):
+        train("maskable_ppo", **TINY, **kwargs)
+
+
+def test_linear_learning_rate_falls_to_zero() -> None:
+    agent = train("ppo", seed=1, lr_schedule="linear", learning_rate=1e-3, **TINY)
+    assert agent.model.lr_schedule(1.0) == pytest.approx(1e-3)
+    assert agent.model.lr_schedule(0.0) == pytest.approx(0.0)
