@@ -181,18 +181,23 @@ def states_over_time(result: SimulationResult, agent: str, seed: int, every: int
     return tidy.assign(agent=agent, seed=seed)
 
 
+def t_interval(values: np.ndarray) -> dict[str, float]:
+    """Mean and 95% t-interval of ``values`` (NaN bounds with fewer than two)."""
+    v = np.asarray(values, dtype=float)
+    mean = float(v.mean()) if v.size else float("nan")
+    half = (
+        float(stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+        if v.size > 1
+        else float("nan")
+    )
+    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": v.size}
+
+
 def summarise(tidy: pd.DataFrame) -> pd.DataFrame:
     """Mean and 95% t-interval over seeds, per agent and metric."""
 
     def ci(values: pd.Series) -> pd.Series:
-        v = values.dropna().to_numpy(dtype=float)
-        mean = float(v.mean()) if v.size else float("nan")
-        half = (
-            float(stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
-            if v.size > 1
-            else float("nan")
-        )
-        return pd.Series({"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": v.size})
+        return pd.Series(t_interval(values.dropna().to_numpy(dtype=float)))
 
     return tidy.groupby(["agent", "metric"])["value"].apply(ci).unstack().reset_index()
 
@@ -203,14 +208,7 @@ def paired_difference(
     """Mean and 95% t-interval of ``a - b`` over the seeds both ran (paired on common random
     numbers, so the seed-to-seed noise they share cancels)."""
     rows = tidy[tidy.metric == metric].pivot(index="seed", columns="agent", values="value")
-    diff = (rows[a] - rows[b]).dropna().to_numpy(dtype=float)
-    mean = float(diff.mean())
-    half = (
-        float(stats.t.ppf(0.975, diff.size - 1) * diff.std(ddof=1) / np.sqrt(diff.size))
-        if diff.size > 1
-        else float("nan")
-    )
-    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": diff.size}
+    return t_interval((rows[a] - rows[b]).dropna().to_numpy(dtype=float))
 
 
 def share_of_oracle(tidy: pd.DataFrame, oracle: str = "oracle") -> pd.Series:

@@ -215,6 +215,8 @@ def test_start_any_draws_from_the_whole_population_and_masks_active_users() -> N
     assert mask[~active, 1:].any()
     with pytest.raises(ValueError, match="start: 'sometimes'"):
         make_batch(4, start="sometimes")
+    for env in (WinBackVecEnv, WinBackVectorEnv):  # both vector envs pass it through
+        assert env(num_envs=8, pool_size=2_000, seed=3, start="any").batch.start == "any"
 
 
 def test_encoded_columns_mean_what_their_names_say() -> None:

@@ -117,6 +117,7 @@ class WinBackBatch:
         self.n_actions = 1 + len(catalogue)
         size = pool_size if pool_size is not None else max(4 * n_users, 20_000)
         self.pool = InactivePool(scenario, catalogue, seed, size, start)
+        self.start = start
         self.seed = seed
         self.episode = 0
         self.week = 0

@@ -120,9 +120,10 @@ class WinBackVectorEnv(VectorEnv):
         pool_size: int | None = None,
         seed: int = 0,
         reward: str = "profit",
+        start: str = "inactive",
     ) -> None:
         self.batch = make_batch(
-            num_envs, scenario, catalogue, horizon_weeks, pool_size, seed, reward
+            num_envs, scenario, catalogue, horizon_weeks, pool_size, seed, reward, start
         )
         self.num_envs = num_envs
         n = len(self.batch.names)
