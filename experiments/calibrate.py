@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import os
 import re
 from dataclasses import asdict
 from pathlib import Path
@@ -23,7 +24,7 @@ import yaml
 
 from experiments.report import CSS, _img, _plt
 from sim.calibration import Calibration, calibrate, read_event_log, validate_events
-from sim.calibration.api import check_calibrate_args, periods
+from sim.calibration.api import check_calibrate_args, precheck
 from sim.calibration.eventlog import read_cdnow
 from sim.constants import STATES
 from sim.presets import SCENARIOS
@@ -105,7 +106,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         log = validate_events(read_cdnow(args.log), str(args.log), args.skip_bad_rows)
     else:
         log = read_event_log(args.log, args.skip_bad_rows)
-    periods(log, args.holdout_from)  # a bad holdout date fails before anything is written
+    precheck(log, args.holdout_from)  # a bad date or a log too thin fails before any work
     out = args.out or Path("outputs/calibration") / args.log.stem
     _check_writable(out)
     result = calibrate(
@@ -130,13 +131,13 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 
 def _check_writable(out: Path) -> None:
-    probe = out / ".write_test"
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise ValueError(f"--out: {str(out)!r} is not writable ({err.strerror})") from err
+    """The folder, or the nearest existing folder above it, must be writable; nothing is
+    created until the results are ready."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--out: {str(out)!r} is not writable ({str(existing)!r} is not)")
 
 
 # ------------------------------------------------------------------ files

@@ -432,6 +432,14 @@ def test_bad_arguments_fail_before_any_work(tmp_path, capsys, extra, expected) -
     assert not out.exists()  # checked before the output folder is made
 
 
+def test_a_log_without_repeat_activity_fails_before_any_work(tmp_path, capsys) -> None:
+    text = "user_id,timestamp,event_type,amount\na,2024-01-01,purchase,10\nb,2024-01-05,session,\n"
+    out = tmp_path / "out"
+    assert main(["calibrate", str(write(tmp_path, text)), "--out", str(out)]) == 2
+    assert "none of the 2 customers has a second activity day" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_segment_overrides_are_validated() -> None:
     node = {"preset": "retail", "users": 100, "segments": [{"name": "x", "lapse_rate": -1}]}
     with pytest.raises(ValueError, match=r"segments\.x\.lapse_rate"):

@@ -141,6 +141,7 @@ def calibrate(
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     data = customers_at(log, cut, days)
+    check_repeats(log, data)
     base_scenario = SCENARIOS[base](n_users=users or max(data.n, 1000), horizon_days=365)
     traits = scenario_traits(base_scenario)
     fits = fit_classes(data, classes, traits)
@@ -197,6 +198,24 @@ def periods(
             f"{(log.origin + pd.Timedelta(days=last)).date()})"
         )
     return start - 1, last
+
+
+def check_repeats(log: EventLog, data: Customers) -> None:
+    if data.x.sum() == 0:
+        raise EventLogError(
+            f"event log: none of the {data.n:,} customers has a second activity day by "
+            f"{(log.origin + pd.Timedelta(days=data.cut)).date()}; repeat activity is what "
+            "the lifecycle is fitted to (a longer log, or a later --holdout-from)"
+        )
+
+
+def precheck(log: EventLog, holdout_from: str | None) -> tuple[int, int]:
+    """Everything about the log and the dates that would stop a calibration, checked
+    cheaply up front: returns the calibration cut and the last day."""
+    days = activity_days(log)
+    cut, end = periods(log, holdout_from, days)
+    check_repeats(log, customers_at(log, cut, days))
+    return cut, end
 
 
 def spend_per_class(data: Customers, cls: np.ndarray) -> Spend:

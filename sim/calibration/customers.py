@@ -42,7 +42,8 @@ class Customers:
     @property
     def t_x(self) -> np.ndarray:
         """Age at the last activity day (0 for customers with no repeat)."""
-        last = np.where(self.x > 0, self.days[np.maximum(self.starts[1:] - 1, 0)], self.birth)
+        padded = np.append(self.days, 0)  # safe to index when nobody has a repeat
+        last = np.where(self.x > 0, padded[np.maximum(self.starts[1:] - 1, 0)], self.birth)
         return (last - self.birth).astype(np.float64)
 
     @property
