@@ -126,7 +126,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     if target is not None:
         print(f"installed: {target} (run: winback benchmark scenario={target.stem})")
     if args.json:
-        print(json.dumps(json_line(result), default=float))
+        print(strict_json(json_line(result)))
     return 0
 
 
@@ -199,9 +199,28 @@ def write_results(result: Calibration, out: Path, base: str, target: Path | None
         (out / "plots" / "recency.png").unlink(missing_ok=True)
     plots = make_plots(result, out / "plots")
     _write(out / "report.html", report_html(result, plots, base))
-    _write(out / "calibration.json", json.dumps(result.summary(), indent=2, default=float))
+    _write(out / "calibration.json", strict_json(result.summary(), indent=2))
     if target is not None:
         _write(target, text)
+
+
+def strict_json(value: Any, indent: int | None = None) -> str:
+    """JSON any parser reads: numpy numbers as plain ones, NaN and infinities as null."""
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        if isinstance(v, (np.bool_, bool)):
+            return bool(v)
+        if isinstance(v, (int, np.integer)):
+            return int(v)
+        if isinstance(v, (float, np.floating)):
+            return float(v) if np.isfinite(v) else None
+        return v
+
+    return json.dumps(clean(value), indent=indent, allow_nan=False)
 
 
 def _write(path: Path, text: str) -> None:
@@ -235,8 +254,8 @@ def text_summary(result: Calibration) -> str:
         sim, bg = row["simulated_error_pct"], row["bgnbd_error_pct"]
         lines.append(
             f"{period.replace('_', ' ')} ({row['weeks']} weeks): actual {row['actual']:,.0f}, "
-            f"simulator {row['simulated']:,.0f} ({sim:+.1f}%), BG/NBD {row['bgnbd']:,.0f} "
-            f"({bg:+.1f}%)"
+            f"simulator {row['simulated']:,.0f} ({_pct(sim)}), BG/NBD {row['bgnbd']:,.0f} "
+            f"({_pct(bg)})"
         )
     if not result.offers.empty:
         cols = ["offer", "sends", "open_share", "back_share", "expected_without_offer"]
@@ -382,8 +401,8 @@ def _errors_html(result: Calibration) -> str:
         rows.append(
             f"<tr><td>{period.split('_')[0]}</td><td>{r['weeks']}</td>"
             f"<td>{r['actual']:,.0f}</td><td>{r['simulated']:,.0f}</td>"
-            f"<td>{r['simulated_error_pct']:+.1f}%</td><td>{r['bgnbd']:,.0f}</td>"
-            f"<td>{r['bgnbd_error_pct']:+.1f}%</td></tr>"
+            f"<td>{_pct(r['simulated_error_pct'])}</td><td>{r['bgnbd']:,.0f}</td>"
+            f"<td>{_pct(r['bgnbd_error_pct'])}</td></tr>"
         )
     return (
         "<table><tr><th>period</th><th>weeks</th><th>actual repeat days</th>"
@@ -476,10 +495,17 @@ def findings(result: Calibration) -> list[str]:
     out = []
     for period, r in result.errors.items():
         sim, bg = r["simulated_error_pct"], r["bgnbd_error_pct"]
+        if sim is None or bg is None or not np.isfinite(sim) or not np.isfinite(bg):
+            continue  # no activity to compare with, or a degenerate reference fit
         better = "closer than" if abs(sim) < abs(bg) else "not as close as"
         out.append(
             f"{period.split('_')[0].capitalize()} period: the simulator predicts "
             f"{r['simulated']:,.0f} repeat activity days against {r['actual']:,.0f} in the "
-            f"log ({sim:+.1f}%), {better} BG/NBD ({bg:+.1f}%)."
+            f"log ({_pct(sim)}), {better} BG/NBD ({_pct(bg)})."
         )
     return out
+
+
+def _pct(value: float | None) -> str:
+    """A percent error, or n/a when there is none (no actual activity, or not finite)."""
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:+.1f}%"

@@ -140,7 +140,7 @@ def test_bad_rows_are_named_by_line_and_counted(tmp_path) -> None:
     for part in ("timestamp not a date: 1 row(s), lines 3", "empty user_id: 1 row(s), lines 4"):
         assert part in msg
     assert "event_type not one of" in msg and "lines 5" in msg
-    assert "amount not a number >= 0: 2 row(s), lines 6, 7" in msg
+    assert "amount not a finite number >= 0: 2 row(s), lines 6, 7" in msg
     log = read_event_log(path, skip_bad_rows=True)
     assert log.bad_rows == [3, 4, 5, 6, 7] and len(log.events) == 2
 
@@ -248,6 +248,27 @@ def test_the_quadrature_is_accurate_on_cdnow(sample_customers, monkeypatch) -> N
     reference = log_likelihood(model, prof, traits)
     assert abs(rule.sum() - reference.sum()) < 0.5
     assert np.max(np.abs(rule - reference)) < 0.5
+
+
+def test_each_class_gets_its_own_state_mix(sample_customers) -> None:
+    """The joint posterior of class and state: the small heavy class of a CDNOW fit, which
+    churns fast, ends mostly churned, the large light class mostly not; the joint sums to
+    the class posterior over states."""
+    from sim.calibration.likelihood import posterior
+
+    model = Lifecycle(
+        weight=np.array([0.9826, 0.0174]),
+        activity_rate=np.array([0.00781, 0.0947]),
+        lapse_rate=np.array([0.00568, 0.0541]),
+        return_rate=np.array([0.00804, 0.0437]),
+        dormant_cancel_rate=np.array([3.45e-5, 0.0149]),
+        comeback_rate=np.array([1.35e-4, 1.23e-4]),
+        activity_shape=0.560,
+    )
+    joint = posterior(model, sample_customers, scenario_traits(presets.retail(n_users=1000)))
+    np.testing.assert_allclose(joint.sum(axis=(1, 2)), 1.0, rtol=1e-9)
+    mix = joint.sum(axis=0) / joint.sum(axis=(0, 2))[:, None]
+    assert mix[1, 2] > 0.5 and mix[0, 2] < 0.05
 
 
 def test_the_fast_likelihood_is_close_to_the_exact_one(sample_customers) -> None:
@@ -430,6 +451,31 @@ def test_bad_arguments_fail_before_any_work(tmp_path, capsys, extra, expected) -
     assert main(argv) == 2
     assert expected in capsys.readouterr().err
     assert not out.exists()  # checked before the output folder is made
+
+
+def test_edge_logs_run_or_fail_clearly(tmp_path, capsys) -> None:
+    """A holdout without repeat activity reports n/a, not a crash; a send whose window runs
+    past the log is not judged; an empty date and an infinite amount are named."""
+    rows = [
+        "user_id,timestamp,event_type,amount",
+        *[f"{u},2024-01-0{d},purchase,5" for u in "abde" for d in (1, 3, 6)],
+        "c,2024-01-10,purchase,5",
+        "a,2024-01-10,offer_sent,",
+    ]
+    path = write(tmp_path, "\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    argv = ["calibrate", str(path), "--holdout-from", "2024-01-10", "--classes", "1"]
+    assert main([*argv, "--reps", "2", "--out", str(out), "--json"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    summary = json.loads(last)  # strict JSON: no NaN
+    assert summary["errors"]["holdout_repeats"]["simulated_error_pct"] is None
+    offers = pd.read_csv(out / "offers.csv")
+    assert offers.sends.tolist() == [1] and offers.sends_judged.tolist() == [0]
+    assert main([*argv[:2], "--holdout-from", "", "--out", str(tmp_path / "x")]) == 2
+    assert "holdout_from: '' is not a date" in capsys.readouterr().err
+    bad = write(tmp_path, "user_id,timestamp,event_type,amount\na,2024-01-01,purchase,inf\n")
+    with pytest.raises(EventLogError, match="amount not a finite number"):
+        read_event_log(bad)
 
 
 def test_a_log_without_repeat_activity_fails_before_any_work(tmp_path, capsys) -> None:

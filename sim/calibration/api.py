@@ -148,9 +148,10 @@ def calibrate(
     fit = fits[-1]
     bg = fit_bgnbd(data.x, data.t_x / 7.0, data.T / 7.0)
     seconds["fit"] = time.perf_counter() - t0
-    cls, state = posterior(fit.model, data, traits)
+    joint = posterior(fit.model, data, traits)  # (n, K, 3)
+    cls = joint.sum(axis=2)
     spend = spend_per_class(data, cls)
-    mix = (cls.T @ state) / np.maximum(cls.sum(axis=0)[:, None], 1e-12)
+    mix = joint.sum(axis=0) / np.maximum(cls.sum(axis=0)[:, None], 1e-12)  # P(state | class)
     scenario = calibrated_scenario(fit.model, base_scenario, mix, spend.per_class)
     t1 = time.perf_counter()
     reps = reps or int(np.clip(SIMULATED_USERS // data.n, 5, 100))

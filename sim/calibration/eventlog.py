@@ -61,6 +61,8 @@ class EventLog:
             raise EventLogError(
                 f"{key}: {date!r} is not a date; allowed: an ISO date such as 1997-10-01"
             ) from err
+        if pd.isna(stamp):
+            raise EventLogError(f"{key}: {date!r} is not a date; allowed: an ISO date")
         if stamp.tzinfo is not None:
             stamp = stamp.tz_convert("UTC").tz_localize(None)
         return int((stamp.normalize() - self.origin).days)
@@ -115,7 +117,9 @@ def validate_events(raw: pd.DataFrame, path: str = "", skip_bad_rows: bool = Fal
         "empty user_id": user.eq("") | user.eq("nan"),
         f"event_type not one of {', '.join(EVENT_TYPES)}": ~kind.isin(EVENT_TYPES),
         "timestamp not a date": stamp.isna(),
-        "amount not a number >= 0": (text.ne("") & (amount.isna() | (amount < 0)))
+        "amount not a finite number >= 0": (
+            text.ne("") & (amount.isna() | (amount < 0) | ~np.isfinite(amount))
+        )
         | (kind.eq("purchase") & text.eq("")),
     }
     bad = np.zeros(len(df), dtype=bool)

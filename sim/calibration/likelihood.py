@@ -223,17 +223,18 @@ def log_likelihood(
 
 def posterior(
     model: Lifecycle, data: Customers | Profiles, traits: Traits | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per customer: P(class | data) (n, K) and P(state at the cut | data) (n, 3)."""
+) -> np.ndarray:
+    """Per customer: the joint P(class, state at the cut | data), (n, K, 3). Its sums over
+    states and over classes are the class and state posteriors."""
     prof = data if isinstance(data, Profiles) else Profiles.from_customers(data)
     t = terms(model, prof, traits, exact=True)
-    if t.end_state is None:  # pragma: no cover - exact terms always carry the states
-        raise RuntimeError("exact terms without end states")
+    if t.end_state is None:  # exact terms always carry the end states
+        raise RuntimeError("exact likelihood terms lack end states")
     joint = t.log_lik + t.log_prior[None, :]
     post = np.exp(joint - logsumexp(joint, axis=1, keepdims=True))
-    cls = np.stack([post[:, t.cls == c].sum(axis=1) for c in range(model.k)], axis=1)
-    state = np.einsum("nc,ncs->ns", post, t.end_state)
-    return cls[prof.index], state[prof.index]
+    by_state = post[:, :, None] * t.end_state  # (m, C, 3)
+    out = np.stack([by_state[:, t.cls == c].sum(axis=1) for c in range(model.k)], axis=1)
+    return out[prof.index]
 
 
 def activity_probability(

@@ -1,7 +1,8 @@
 """Offer effects from a log that holds win-back messages (``offer_sent``,
 ``offer_opened``, ``offer_redeemed`` events).
 
-For every send, the fitted no-offer model gives the chance that the customer is active
+For every send whose attribution window lies inside the log, to a customer already seen
+active, the fitted no-offer model gives the chance that the customer is active
 again within the attribution window, from their record up to the send day; the log shows
 whether they were. Per offer: sends, open and redemption shares (Wilson 95% intervals),
 customers active again within the window, the model's expectation for the same customers
@@ -62,9 +63,13 @@ def offer_effects(
     sends["opened"] = _responded(sends, events, "offer_opened", window)
     sends["redeemed"] = _responded(sends, events, "offer_redeemed", window)
     days = activity_days(log)
+    last = int(days.day.max())
     sends["expected"], sends["back"] = np.nan, False
     for day in np.unique(sends.day.to_numpy()).tolist():
         group = sends[sends.day == day]
+        first = int(days.day.min())
+        if day + window > last or day < first:
+            continue  # the window runs past the log, or nobody is a customer yet
         data = customers_at(log, day, days)
         known = np.isin(group.user_id.to_numpy(), data.ids)
         if not known.any():
@@ -88,7 +93,7 @@ def _summary(name: str, part: pd.DataFrame) -> dict[str, float | str | int]:
     return {
         "offer": name,
         "sends": len(part),
-        "sends_to_known_customers": int(n),
+        "sends_judged": int(n),  # to known customers, with the whole window in the log
         "open_share": o,
         "open_low": o_lo,
         "open_high": o_hi,
