@@ -155,8 +155,9 @@ def scenario_node(result: Calibration, base: str, name: str) -> dict[str, Any]:
 
 
 def _tidy(value: Any) -> Any:
+    """Rates to 6 significant digits; mixes (which must sum to 1) exact."""
     if isinstance(value, dict):
-        return {k: _tidy(v) for k, v in value.items()}
+        return {k: float(v) for k, v in value.items()}
     if isinstance(value, float):
         return float(f"{value:.6g}")
     return value
