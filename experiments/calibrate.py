@@ -305,30 +305,49 @@ def make_plots(result: Calibration, folder: Path) -> dict[str, Path]:
     paths["weekly"] = _save(fig, folder / "weekly.png")
 
     f = result.frequency
-    fig, ax = plt.subplots(figsize=(8, 4))
-    x = np.arange(len(f))
-    ax.bar(x - 0.2, f.actual, 0.4, color="black", label="actual")
-    ax.bar(x + 0.2, f.simulated, 0.4, color="tab:blue", label="simulator")
-    ax.set_xticks(x, f.repeats)
-    ax.set_xlabel("repeat activity days in the calibration period")
-    ax.set_ylabel("customers")
-    ax.set_title("Frequency: customers by repeat activity")
-    ax.legend()
-    paths["frequency"] = _save(fig, folder / "frequency.png")
-
+    paths["frequency"] = _actual_vs_simulated(
+        f.repeats,
+        f.actual,
+        f.simulated,
+        ("repeat activity days in the calibration period", "customers"),
+        "Frequency: customers by repeat activity",
+        folder / "frequency.png",
+    )
     if result.holdout:
         r = result.recency
-        fig, ax = plt.subplots(figsize=(8, 4))
-        x = np.arange(len(r))
-        ax.bar(x - 0.2, r.actual_share_back, 0.4, color="black", label="actual")
-        ax.bar(x + 0.2, r.simulated_share_back, 0.4, color="tab:blue", label="simulator")
-        ax.set_xticks(x, r.weeks_since_last)
-        ax.set_xlabel("weeks since last activity at the end of calibration")
-        ax.set_ylabel("share active again in the holdout")
-        ax.set_title("Return rates by time since last activity")
-        ax.legend()
-        paths["recency"] = _save(fig, folder / "recency.png")
+        paths["recency"] = _actual_vs_simulated(
+            r.weeks_since_last,
+            r.actual_share_back,
+            r.simulated_share_back,
+            (
+                "weeks since last activity at the end of calibration",
+                "share active again in the holdout",
+            ),
+            "Return rates by time since last activity",
+            folder / "recency.png",
+        )
     return paths
+
+
+def _actual_vs_simulated(
+    labels: pd.Series,
+    actual: pd.Series,
+    simulated: pd.Series,
+    axes: tuple[str, str],
+    title: str,
+    path: Path,
+) -> Path:
+    """Side-by-side bars, log (black) vs simulator (blue), one pair per label."""
+    fig, ax = _plt().subplots(figsize=(8, 4))
+    x = np.arange(len(labels))
+    ax.bar(x - 0.2, actual, 0.4, color="black", label="actual")
+    ax.bar(x + 0.2, simulated, 0.4, color="tab:blue", label="simulator")
+    ax.set_xticks(x, labels)
+    ax.set_xlabel(axes[0])
+    ax.set_ylabel(axes[1])
+    ax.set_title(title)
+    ax.legend()
+    return _save(fig, path)
 
 
 def _save(fig: Any, path: Path) -> Path:

@@ -73,6 +73,19 @@ def one_class(**rates: float) -> Lifecycle:
     )
 
 
+def cdnow_two_classes() -> Lifecycle:
+    """A two-class fit of the CDNOW sample (weeks 1-39, retail traits), rounded."""
+    return Lifecycle(
+        weight=np.array([0.9826, 0.0174]),
+        activity_rate=np.array([0.00781, 0.0947]),
+        lapse_rate=np.array([0.00568, 0.0541]),
+        return_rate=np.array([0.00804, 0.0437]),
+        dormant_cancel_rate=np.array([3.45e-5, 0.0149]),
+        comeback_rate=np.array([1.35e-4, 1.23e-4]),
+        activity_shape=0.560,
+    )
+
+
 # ------------------------------------------------------------------ the CDNOW reference
 def test_summaries_match_the_published_summary(sample_customers) -> None:
     """Our per-customer (x, t_x, T) from the raw log equal the literature's file (which
@@ -225,15 +238,7 @@ def test_the_quadrature_is_accurate_on_cdnow(sample_customers, monkeypatch) -> N
     and every customer's within 0.5 (heavy buyers' integrands are the hardest)."""
     import sim.calibration.likelihood as likelihood
 
-    model = Lifecycle(
-        weight=np.array([0.9826, 0.0174]),
-        activity_rate=np.array([0.00781, 0.0947]),
-        lapse_rate=np.array([0.00568, 0.0541]),
-        return_rate=np.array([0.00804, 0.0437]),
-        dormant_cancel_rate=np.array([3.45e-5, 0.0149]),
-        comeback_rate=np.array([1.35e-4, 1.23e-4]),
-        activity_shape=0.560,
-    )
+    model = cdnow_two_classes()
     traits = scenario_traits(presets.retail(n_users=1000))
     prof = Profiles.from_customers(sample_customers)
     rule = log_likelihood(model, prof, traits)
@@ -256,15 +261,7 @@ def test_each_class_gets_its_own_state_mix(sample_customers) -> None:
     the class posterior over states."""
     from sim.calibration.likelihood import posterior
 
-    model = Lifecycle(
-        weight=np.array([0.9826, 0.0174]),
-        activity_rate=np.array([0.00781, 0.0947]),
-        lapse_rate=np.array([0.00568, 0.0541]),
-        return_rate=np.array([0.00804, 0.0437]),
-        dormant_cancel_rate=np.array([3.45e-5, 0.0149]),
-        comeback_rate=np.array([1.35e-4, 1.23e-4]),
-        activity_shape=0.560,
-    )
+    model = cdnow_two_classes()
     joint = posterior(model, sample_customers, scenario_traits(presets.retail(n_users=1000)))
     np.testing.assert_allclose(joint.sum(axis=(1, 2)), 1.0, rtol=1e-9)
     mix = joint.sum(axis=0) / joint.sum(axis=(0, 2))[:, None]

@@ -221,19 +221,27 @@ def log_likelihood(
     return logsumexp(t.log_lik + t.log_prior[None, :], axis=1)[prof.index]
 
 
+def component_states(
+    model: Lifecycle, prof: Profiles, traits: Traits | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per profile: the joint P(component, state at the cut | data), (m, C, 3), and each
+    component's class (exact terms)."""
+    t = terms(model, prof, traits, exact=True)
+    if t.end_state is None:  # exact terms always carry the end states
+        raise RuntimeError("exact likelihood terms lack end states")
+    joint = t.log_lik + t.log_prior[None, :]
+    post = np.exp(joint - logsumexp(joint, axis=1, keepdims=True))
+    return post[:, :, None] * t.end_state, t.cls
+
+
 def posterior(
     model: Lifecycle, data: Customers | Profiles, traits: Traits | None = None
 ) -> np.ndarray:
     """Per customer: the joint P(class, state at the cut | data), (n, K, 3). Its sums over
     states and over classes are the class and state posteriors."""
     prof = data if isinstance(data, Profiles) else Profiles.from_customers(data)
-    t = terms(model, prof, traits, exact=True)
-    if t.end_state is None:  # exact terms always carry the end states
-        raise RuntimeError("exact likelihood terms lack end states")
-    joint = t.log_lik + t.log_prior[None, :]
-    post = np.exp(joint - logsumexp(joint, axis=1, keepdims=True))
-    by_state = post[:, :, None] * t.end_state  # (m, C, 3)
-    out = np.stack([by_state[:, t.cls == c].sum(axis=1) for c in range(model.k)], axis=1)
+    by_state, cls = component_states(model, prof, traits)
+    out = np.stack([by_state[:, cls == c].sum(axis=1) for c in range(model.k)], axis=1)
     return out[prof.index]
 
 
@@ -243,13 +251,9 @@ def activity_probability(
     """Per customer: the chance of at least one activity day in the ``window`` days after
     the cut, given their record (no offers: the fitted baseline)."""
     prof = Profiles.from_customers(data)
-    t = terms(model, prof, traits, exact=True)
-    if t.end_state is None:  # exact terms always carry the end states
-        raise RuntimeError("exact likelihood terms lack end states")
-    joint = t.log_lik + t.log_prior[None, :]
-    post = np.exp(joint - logsumexp(joint, axis=1, keepdims=True))
+    by_state, _ = component_states(model, prof, traits)
     q, lam, _, _ = components(model, traits)
     n, _, _ = day_matrices(q, lam)
     silent = np.linalg.matrix_power(n, window).sum(axis=2)  # (C, 3) no activity for W days
-    quiet = np.einsum("mc,mcs,cs->m", post, t.end_state, silent)
+    quiet = np.einsum("mcs,cs->m", by_state, silent)
     return (1.0 - quiet)[prof.index]

@@ -71,14 +71,7 @@ def covariance(f: Objective, theta: np.ndarray, step: float = 1e-4) -> np.ndarra
                     - f(theta - e[i] + e[j])
                     + f(theta - e[i] - e[j])
                 ) / (4 * step**2)
-    try:
-        cov = np.linalg.inv(h)
-    except np.linalg.LinAlgError:
-        return np.full((k, k), np.nan)
-    bad = np.diag(cov) <= 0
-    cov[bad, :] = np.nan
-    cov[:, bad] = np.nan
-    return cov
+    return inverse_information(h)
 
 
 def opg_covariance(
@@ -95,7 +88,13 @@ def opg_covariance(
         e = np.zeros(k)
         e[i] = step
         scores[:, i] = (per_unit(theta + e) - per_unit(theta - e)) / (2 * step)
-    info = (scores * weights[:, None]).T @ scores
+    return inverse_information((scores * weights[:, None]).T @ scores)
+
+
+def inverse_information(info: np.ndarray) -> np.ndarray:
+    """The covariance of the estimate: the inverse of the information matrix, NaN where it
+    is singular or gives a parameter no positive variance."""
+    k = info.shape[0]
     try:
         cov = np.linalg.inv(info)
     except np.linalg.LinAlgError:
