@@ -20,6 +20,7 @@ def single_env_steps_per_second(seconds: float, seed: int) -> float:
 
     env = WinBackEnv(seed=seed)
     rng = np.random.default_rng(seed)
+    _episode(env, rng)  # warm-up: loads the compiled kernels (a one-off per process)
     steps, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         env.reset(seed=steps)
@@ -30,12 +31,21 @@ def single_env_steps_per_second(seconds: float, seed: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
+def _episode(env: Any, rng: np.random.Generator) -> None:
+    env.reset(seed=2**31)
+    truncated = False
+    while not truncated:
+        _, _, _, truncated, _ = env.step(int(rng.integers(0, env.action_space.n)))
+
+
 def batched_decisions_per_second(n_users: int, episodes: int, seed: int) -> float:
     from sim import presets
     from sim.envs.core import WinBackBatch
 
     batch = WinBackBatch(presets.streaming(), presets.streaming_offers(), n_users, seed=seed)
     rng = np.random.default_rng(seed)
+    batch.reset(seed=2**32 - 1)  # warm-up: loads the compiled kernels (a one-off per process)
+    batch.step(rng.integers(0, batch.n_actions, n_users))
     decisions, start = 0, time.perf_counter()
     for ep in range(episodes):
         batch.reset(seed=ep)

@@ -1,28 +1,32 @@
 """Delivering offers: eligibility, reachability, frequency caps, fatigue, opens, unsubscribes.
 
 ``deliver`` is the one place an offer touches a user. It refuses what cannot be sent (and
-says why), charges what is sent, and switches on the effects of what is opened.
+says why), charges what is sent, and switches on the effects of what is opened. The work is
+done per user by the compiled kernels of :mod:`sim.kernel.delivery`; this module checks the
+request and packs the scenario, the catalogue and the population for them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from sim.constants import CHANNELS, CHURNED, MESSAGE_COST, OFFER_KINDS, SUPPORT_COST
-from sim.engine import next_effect_end
-from sim.observe import observed_status
+from sim.constants import CHANNELS, OFFER_KINDS
+from sim.kernel import delivery as K
+from sim.ledger import Ledger
 from sim.offers import OBSERVED_STATUSES, Catalogue
-from sim.population import SEND_WEEKS, Population
+from sim.population import Population
 from sim.scenario import Scenario
 
 REFUSAL_REASONS = ("ok", "not_eligible", "unreachable", "frequency_cap")
-OK, NOT_ELIGIBLE, UNREACHABLE, CAPPED = range(4)
+OK, NOT_ELIGIBLE, UNREACHABLE, CAPPED = K.OK, K.NOT_ELIGIBLE, K.UNREACHABLE, K.CAPPED
+DISCOUNT, FREE_TRIAL, RECOMMENDATION, SUPPORT, CONTENT_MESSAGE, REMINDER = range(6)
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(NamedTuple):
     """What happened to each requested (user, offer) pair, in request order."""
 
     users: np.ndarray
@@ -38,17 +42,21 @@ class Delivery:
         return self.refusal == OK
 
 
-def check_request(users: np.ndarray, offers: np.ndarray, n_users: int, n_offers: int) -> None:
-    """Validate an offer request before any state changes."""
+def check_request(users: np.ndarray, offers: np.ndarray) -> None:
+    """The shape of an offer request (the delivery kernel checks the ids before any change)."""
     if users.shape != offers.shape or users.ndim != 1:
         raise ValueError(
             f"offers: users {users.shape} and offers {offers.shape} must be 1-d and equal length"
         )
-    if users.size and (users.min() < 0 or users.max() >= n_users):
+
+
+def raise_request_error(error: int, n_users: int, n_offers: int) -> None:
+    """The delivery kernel's verdict on a request's ids, as a clear error."""
+    if error == K.BAD_USER:
         raise ValueError(f"offers.users: ids must be in [0, {n_users - 1}]")
-    if offers.size and (offers.min() < 0 or offers.max() >= n_offers):
+    if error == K.BAD_OFFER:
         raise ValueError(f"offers.offer: ids must be in [0, {n_offers - 1}] (the catalogue)")
-    if users.size > 1 and (np.diff(np.sort(users)) == 0).any():
+    if error == K.TWICE:
         raise ValueError("offers.users: a user appears twice; at most one offer per user per day")
 
 
@@ -95,15 +103,22 @@ class OfferTable:
         )
 
 
-# the latent trait each kind of offer works through (reminders match none)
-TRAIT_OF_KIND = {
-    OFFER_KINDS.index("discount"): "price_sens",
-    OFFER_KINDS.index("free_trial"): "content_need",
-    OFFER_KINDS.index("content_message"): "content_need",
-    OFFER_KINDS.index("recommendation"): "friction",
-    OFFER_KINDS.index("support"): "tech",
-}
-DISCOUNT, FREE_TRIAL, RECOMMENDATION, SUPPORT, CONTENT_MESSAGE, REMINDER = range(6)
+def delivery_params(scenario: Scenario) -> np.ndarray:
+    """The scenario's messaging scalars in the order the delivery kernels read them."""
+    dyn = scenario.dynamics
+    q = np.zeros(K.N_PARAMS, dtype=np.float64)
+    q[K.INACTIVE_AFTER] = scenario.inactive_after_days
+    q[K.SUBSCRIPTION] = float(scenario.is_subscription)
+    q[K.FATIGUE_HALFLIFE] = dyn.fatigue_halflife_days
+    q[K.FATIGUE_PER_MESSAGE] = dyn.fatigue_per_message
+    q[K.NUDGE_DAYS] = dyn.nudge_days
+    q[K.NUDGE_LIFT] = dyn.nudge_lift
+    q[K.HORIZON] = scenario.horizon_days
+    return q
+
+
+def _ids(users: np.ndarray | slice, n: int) -> np.ndarray:
+    return np.arange(n)[users] if isinstance(users, slice) else np.asarray(users, np.int64)
 
 
 def refusals(
@@ -115,146 +130,85 @@ def refusals(
     table: OfferTable,
 ) -> np.ndarray:
     """Why each requested offer cannot be sent (0 where it can)."""
-    status = observed_status(pop, users, day, scenario)
-    ch = table.channel[offers]
-    recent = pop.sends_week[ch, :, users].sum(axis=1)
-    refusal = np.zeros(users.size, dtype=np.int8)
-    refusal[recent >= table.cap[offers]] = CAPPED
-    refusal[~pop.reachable[users, ch]] = UNREACHABLE
-    refusal[~table.eligible[offers, status]] = NOT_ELIGIBLE
-    return refusal
+    users, offers = _ids(users, pop.n), np.asarray(offers, np.int64)
+    return K.refusals(
+        users, offers, float(day), delivery_params(scenario), table.channel, table.cap,
+        table.eligible, pop.last_activity, pop.state, pop.reachable, pop.sends_week,
+    )  # fmt: skip
 
 
 def action_mask(
-    pop: Population, users: np.ndarray, day: float, scenario: Scenario, table: OfferTable
+    pop: Population,
+    users: np.ndarray | slice,
+    day: float,
+    scenario: Scenario,
+    table: OfferTable,
+    params: np.ndarray | None = None,
 ) -> np.ndarray:
     """(users, 1 + offers) bool: which offers each user can be sent now (column 0, nothing,
     always can)."""
-    # the three reasons of ``refusals``, with each channel's part computed once
-    status = observed_status(pop, users, day, scenario)
-    recent = pop.sends_week[:, :, users].sum(axis=1)  # (channels, users)
-    reachable = pop.reachable[users].T  # (channels, users)
-    mask = np.ones((users.size, 1 + table.kind.size), dtype=bool)
-    for k in range(table.kind.size):
-        ch = table.channel[k]
-        ok = (recent[ch] < table.cap[k]) & reachable[ch] & table.eligible[k, status]
-        mask[:, k + 1] = ok
-    return mask
+    q = delivery_params(scenario) if params is None else params
+    return K.action_mask(
+        _ids(users, pop.n), float(day), q, table.channel, table.cap, table.eligible,
+        pop.last_activity, pop.state, pop.reachable, pop.sends_week,
+    )  # fmt: skip
 
 
-def deliver(
-    pop: Population,
-    users: np.ndarray,
-    offers: np.ndarray,
-    day: float,
-    send_slot: int,
-    scenario: Scenario,
-    table: OfferTable,
-    rng: np.random.Generator,
-) -> Delivery:
-    """Send offers ``offers[i]`` to users ``users[i]`` on ``day``."""
-    check_request(users, offers, pop.n, table.kind.size)
-    refusal = refusals(pop, users, offers, day, scenario, table)
-    u = rng.random((2, users.size))
-    sent = np.flatnonzero(refusal == OK)
-    s_users, s_offers = users[sent], offers[sent]
-    dyn = scenario.dynamics
-    decay = np.exp2(-(day - pop.fatigue_day[s_users]) / dyn.fatigue_halflife_days)
-    fatigue = pop.fatigue[s_users] * np.where(np.isfinite(decay), decay, 0.0)
-    c = table.channel[s_offers]
-    p_open = pop.responsiveness[s_users, c] * table.open_rate[s_offers]
-    opened_s = u[0, sent] < p_open * np.exp(-dyn.fatigue_per_message * fatigue)
-    unsub_s = u[1, sent] < np.minimum(1.0, table.unsubscribe_prob[s_offers] * (1.0 + fatigue))
-    _record_send(pop, s_users, s_offers, c, day, send_slot, opened_s, unsub_s, fatigue)
-    support = opened_s & (table.kind[s_offers] == SUPPORT)
-    costs = np.zeros((2, users.size), dtype=np.float32)
-    costs[0, sent] = table.send_cost[s_offers]
-    costs[1, sent] = np.where(support, table.support_cost[s_offers], 0.0)
-    if day >= 0:
-        row = pop.money[MESSAGE_COST]
-        row[s_users] += costs[0, sent]
-        row = pop.money[SUPPORT_COST]
-        row[s_users] += costs[1, sent]
-        pop.messages[s_users] += 1
-        pop.unsubscribed[s_users[unsub_s]] += 1
-    _switch_on(
-        pop, s_users[opened_s], s_offers[opened_s], day, dyn.nudge_days, dyn.nudge_lift, table
-    )
-    opened = np.zeros(users.size, dtype=bool)
-    unsub = np.zeros(users.size, dtype=bool)
-    opened[sent], unsub[sent] = opened_s, unsub_s
-    return Delivery(users, offers, refusal, opened, unsub, costs[0], costs[1])
+class Mailer:
+    """Sends offers to one population: the delivery kernel's arguments packed once."""
+
+    def __init__(
+        self, pop: Population, table: OfferTable, params: np.ndarray, ledger: Ledger
+    ) -> None:
+        t = table
+        self.n_users, self.n_offers = pop.n, t.kind.size
+        self.args = (
+            params, t.channel, t.send_cost, t.open_rate, t.unsubscribe_prob, t.cap, t.eligible,
+            t.kind, t.lift, t.discount, t.duration, t.trial_days, t.support_cost, pop.segment,
+            pop.state, pop.last_activity, pop.reachable, pop.sends_week, pop.responsiveness,
+            pop.price_sens, pop.content_need, pop.friction, pop.tech, pop.fatigue,
+            pop.fatigue_day, pop.n_offers, pop.n_opened, pop.last_offer, pop.last_offer_day,
+            pop.last_opened, pop.offers_sent, pop.offers_opened, pop.disc_until, pop.disc_depth,
+            pop.trial_until, pop.trial_window_until, pop.trial_len, pop.fix_until,
+            pop.rec_until, pop.content_until, pop.boost_until, pop.boost, pop.next_change,
+            pop.money, pop.messages, pop.unsubscribed, ledger.money, ledger.counters,
+        )  # fmt: skip
+
+        self.mask_args = (
+            params, t.channel, t.cap, t.eligible, pop.last_activity, pop.state, pop.reachable,
+            pop.sends_week,
+        )  # fmt: skip
+
+    def mask(self, users: np.ndarray, day: float) -> np.ndarray:
+        """:func:`action_mask` of ``users`` (int64 ids) on ``day``."""
+        return _mask(users, day, *self.mask_args)
+
+    def send(
+        self,
+        users: np.ndarray,
+        offers: np.ndarray,
+        day: float,
+        send_slot: int,
+        stream: tuple[np.uint64, int],
+    ) -> Delivery:
+        """Send offers ``offers[i]`` to users ``users[i]`` on ``day``.
+
+        ``stream`` is (root key, call number) of the offers' per-user random streams; the
+        ledger receives the counts and the message and support costs of the day's week.
+        """
+        check_request(users, offers)
+        n = users.size
+        refusal = np.zeros(n, dtype=np.int8)
+        flags = np.zeros((2, n), dtype=bool)
+        costs = np.zeros((2, n), dtype=np.float32)
+        root, call = stream
+        error = _deliver(
+            users, offers, day, send_slot, root, call, *self.args, refusal, flags, costs
+        )
+        if error:
+            raise_request_error(error, self.n_users, self.n_offers)
+        return Delivery(users, offers, refusal, flags[0], flags[1], costs[0], costs[1])
 
 
-def _record_send(
-    pop: Population,
-    users: np.ndarray,
-    offers: np.ndarray,
-    channel: np.ndarray,
-    day: float,
-    send_slot: int,
-    opened: np.ndarray,
-    unsub: np.ndarray,
-    fatigue: np.ndarray,
-) -> None:
-    """The observable trace of a send: offer history, fatigue, caps, reachability."""
-    pop.fatigue[users] = (fatigue + 1.0).astype(np.float32)
-    pop.fatigue_day[users] = day
-    pop.sends_week[channel, send_slot % SEND_WEEKS, users] += 1
-    pop.reachable[users[unsub], channel[unsub]] = False
-    pop.n_offers[users] += 1
-    pop.last_offer[users] = offers
-    pop.last_offer_day[users] = day
-    pop.last_opened[users] = opened.astype(np.int8)
-    pop.n_opened[users[opened]] += 1
-    bits = np.left_shift(np.uint32(1), offers.astype(np.uint32))
-    pop.offers_sent[users] |= bits  # users are unique in a request (check_request)
-    pop.offers_opened[users[opened]] |= bits[opened]
-
-
-def _switch_on(
-    pop: Population,
-    users: np.ndarray,
-    offers: np.ndarray,
-    day: float,
-    nudge_days: int,
-    nudge: float,
-    table: OfferTable,
-) -> None:
-    """Start the effects of opened offers (one per user)."""
-    if users.size == 0:
-        return
-    kind = table.kind[offers]
-    trait = np.zeros(users.size, dtype=np.float32)
-    for code, name in TRAIT_OF_KIND.items():
-        mine = kind == code
-        trait[mine] = getattr(pop, name)[users[mine]]
-    window = np.float32(day + max(nudge_days, 1))
-    lift = nudge + table.lift[offers] * trait
-    active = pop.boost_until[users] > day
-    pop.boost[users] = np.where(active, np.maximum(pop.boost[users], lift), lift)
-    pop.boost_until[users] = np.maximum(pop.boost_until[users], window)
-    until = (day + table.duration[offers]).astype(np.float32)
-    disc = kind == DISCOUNT
-    pop.disc_until[users[disc]] = until[disc]
-    pop.disc_depth[users[disc]] = table.discount[offers[disc]]
-    for code, field in ((RECOMMENDATION, "rec_until"), (SUPPORT, "fix_until")):
-        mine = users[kind == code]
-        ends = getattr(pop, field)
-        ends[mine] = np.maximum(ends[mine], until[kind == code])
-    content = users[kind == CONTENT_MESSAGE]
-    pop.content_until[content] = np.maximum(pop.content_until[content], window)
-    trial = kind == FREE_TRIAL
-    _grant_trial(pop, users[trial], table.trial_days[offers[trial]], day, window)
-    pop.next_change[users] = next_effect_end(pop, users, day)
-
-
-def _grant_trial(
-    pop: Population, users: np.ndarray, days: np.ndarray, day: float, window: np.float32
-) -> None:
-    """Churned users get free days if they return within the window; others get them now."""
-    churned = pop.state[users] == CHURNED
-    pop.trial_len[users] = days
-    pop.trial_window_until[users[churned]] = window
-    now = ~churned
-    pop.trial_until[users[now]] = (day + days[now]).astype(np.float32)
+_deliver: Callable[..., int] = K.deliver
+_mask: Callable[..., np.ndarray] = K.action_mask  # numba's stub cannot count *args

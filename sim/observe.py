@@ -1,14 +1,28 @@
-"""What the company can see: observable features derived from behaviour, never latent traits."""
+"""What the company can see: observable features derived from behaviour, never latent traits.
+
+The per-user work is done by the compiled kernels of :mod:`sim.kernel.observation` (which
+are handed only observable fields); this module names their columns.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from sim.constants import CHANNELS, CHURNED
-from sim.population import SESSION_WEEKS, Population
+from sim.constants import CHANNELS
+from sim.kernel import observation as K
+from sim.kernel.delivery import status_all, status_of
+from sim.messaging import delivery_params
+from sim.population import Population
 from sim.scenario import Scenario
 
 ACTIVE_SEEN, INACTIVE_SEEN, CHURNED_SEEN = range(3)
+BIT_MASKS = ("offers_sent", "offers_opened")
+
+
+def _ids(users: np.ndarray | slice, n: int) -> np.ndarray:
+    return np.arange(n)[users] if isinstance(users, slice) else np.asarray(users, np.int64)
 
 
 def observed_status(
@@ -18,24 +32,87 @@ def observed_status(
 
     Cancellation is visible only in subscription businesses.
     """
-    status = (pop.last_activity[users] <= day - scenario.inactive_after_days).astype(np.int8)
-    if scenario.is_subscription:
-        status[pop.state[users] == CHURNED] = CHURNED_SEEN
-    return status
+    q = delivery_params(scenario)
+    if isinstance(users, slice) and users == slice(None):
+        return status_all(float(day), q, pop.last_activity, pop.state)
+    return status_of(_ids(users, pop.n), float(day), q, pop.last_activity, pop.state)
 
 
-def recent_sessions(
-    pop: Population, users: np.ndarray | slice, slot: int, weeks: int
+def feature_names(scenario: Scenario) -> list[str]:
+    """Names of the raw feature columns, in the kernel's order."""
+    return [
+        *K.RAW,
+        *(f"reachable_{ch}" for ch in CHANNELS),
+        *(f"genre_share_{g}" for g in scenario.genres),
+    ]
+
+
+def raw_features(
+    pop: Population,
+    users: np.ndarray | slice,
+    day: float,
+    slot: int,
+    list_price: np.ndarray,
+    params: np.ndarray,
 ) -> np.ndarray:
-    """Sessions in the current and previous ``weeks - 1`` calendar weeks."""
-    cols = [(slot - k) % SESSION_WEEKS for k in range(weeks)]
-    return pop.sessions_week[cols][:, users].sum(axis=0).astype(np.float32)
+    """(users, raw features) float64 matrix, columns named by :func:`feature_names`."""
+    return K.raw_features(
+        _ids(users, pop.n), float(day), slot, params, list_price.astype(np.float64, copy=False),
+        pop.last_activity, pop.signup_day, pop.state, pop.plan, pop.sessions_week,
+        pop.n_offers, pop.n_opened, pop.last_offer, pop.last_offer_day, pop.last_opened,
+        pop.offers_sent, pop.offers_opened, pop.survey, pop.disc_until, pop.disc_depth,
+        pop.trial_until, pop.reachable, pop.genre_counts,
+    )  # fmt: skip
 
 
-def genre_shares(pop: Population, users: np.ndarray | slice) -> np.ndarray:
-    """Noisy view of taste: shares of past sessions by genre, blurred by pseudo-counts."""
-    counts = pop.genre_counts[:, users]
-    return (counts / counts.sum(axis=0, keepdims=True)).T
+class Observer:
+    """Observes one population: the feature kernel's arguments packed once."""
+
+    def __init__(self, pop: Population, params: np.ndarray) -> None:
+        self.params = params
+        self.args = (
+            pop.last_activity, pop.signup_day, pop.state, pop.plan, pop.sessions_week,
+            pop.n_offers, pop.n_opened, pop.last_offer, pop.last_offer_day, pop.last_opened,
+            pop.offers_sent, pop.offers_opened, pop.survey, pop.disc_until, pop.disc_depth,
+            pop.trial_until, pop.reachable, pop.genre_counts,
+        )  # fmt: skip
+
+    def raw(self, users: np.ndarray, day: float, slot: int, list_price: np.ndarray) -> np.ndarray:
+        """:func:`raw_features` of ``users`` (int64 ids); ``list_price`` float64 per day."""
+        return _raw(users, day, slot, self.params, list_price, *self.args)
+
+    def encoded(
+        self,
+        users: np.ndarray,
+        day: float,
+        slot: int,
+        list_price: np.ndarray,
+        sizes: tuple[int, int, int, float, int],
+        progress: float,
+    ) -> np.ndarray:
+        """The observation vectors of ``users`` (``sim.envs.observation``) in one call;
+        ``sizes`` is (plans, catalogue, pain points, top monthly price, width)."""
+        plans, offers, pains, top, width = sizes
+        return _observe(
+            users, day, slot, self.params, list_price, *self.args, plans, offers, pains, top,
+            progress, width,
+        )  # fmt: skip
+
+
+_raw: Callable[..., np.ndarray] = K.raw_features  # numba's stub cannot count *args
+_observe: Callable[..., np.ndarray] = K.observe
+
+
+class Features(dict[str, np.ndarray]):
+    """Named observable features (raw units): float32 columns, uint32 offer bit masks;
+    ``matrix`` holds them all as one float64 array (what ``encode`` reads)."""
+
+    def __init__(self, matrix: np.ndarray, names: list[str]) -> None:
+        super().__init__(
+            (name, matrix[:, k].astype(np.uint32 if name in BIT_MASKS else np.float32))
+            for k, name in enumerate(names)
+        )
+        self.matrix = matrix
 
 
 def features(
@@ -45,41 +122,7 @@ def features(
     slot: int,
     scenario: Scenario,
     list_price: np.ndarray,
-) -> dict[str, np.ndarray]:
+) -> Features:
     """Named observable features for ``users`` at ``day`` (raw units, not normalised)."""
-    last = pop.last_activity[users]
-    since = np.where(np.isfinite(last), day - last, day - pop.signup_day[users])
-    out: dict[str, np.ndarray] = {
-        "status": observed_status(pop, users, day, scenario).astype(np.float32),
-        "days_since_activity": since.astype(np.float32),
-        "sessions_4w": recent_sessions(pop, users, slot, 4),
-        "sessions_13w": recent_sessions(pop, users, slot, 13),
-        "tenure_days": (day - pop.signup_day[users]).astype(np.float32),
-        "plan": pop.plan[users].astype(np.float32),
-        "n_offers": pop.n_offers[users].astype(np.float32),
-        "n_opened": pop.n_opened[users].astype(np.float32),
-        "last_offer": pop.last_offer[users].astype(np.float32),
-        "days_since_offer": (day - pop.last_offer_day[users]).astype(np.float32),
-        "last_opened": pop.last_opened[users].astype(np.float32),
-        "offers_sent": pop.offers_sent[users],  # bit masks over the catalogue
-        "offers_opened": pop.offers_opened[users],
-        "survey_reason": pop.survey[users].astype(np.float32),
-        "discount_active": (pop.disc_until[users] > day).astype(np.float32),
-        "price_paid_monthly": _price_paid(pop, users, day, list_price),
-    }
-    for c, ch in enumerate(CHANNELS):
-        out[f"reachable_{ch}"] = pop.reachable[users, c].astype(np.float32)
-    shares = genre_shares(pop, users)
-    for g, genre in enumerate(scenario.genres):
-        out[f"genre_share_{genre}"] = shares[:, g].astype(np.float32)
-    return out
-
-
-def _price_paid(
-    pop: Population, users: np.ndarray | slice, day: float, list_price: np.ndarray
-) -> np.ndarray:
-    listed = list_price[pop.plan[users]] * 30.0
-    disc = pop.disc_until[users] > day
-    paid = np.where(disc, listed * (1.0 - pop.disc_depth[users]), listed)
-    paid = np.where(pop.trial_until[users] > day, 0.0, paid)
-    return np.where(pop.state[users] == CHURNED, 0.0, paid).astype(np.float32)
+    matrix = raw_features(pop, users, day, slot, list_price, delivery_params(scenario))
+    return Features(matrix, feature_names(scenario))

@@ -249,6 +249,8 @@ def sample_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
 USERS_LAST = frozenset({"affinity", "genre_counts", "sessions_week", "sends_week", "money"})
 """Fields stored with the user axis last (one row per genre, week, channel or money item)."""
 
+FIELDS = tuple(f.name for f in fields(Population))
+
 ACCOUNTS = {
     "money": 0.0,
     "reactivations": 0,
@@ -270,13 +272,14 @@ def take(pop: Population, idx: np.ndarray) -> Population:
     """
     idx = np.sort(np.asarray(idx, dtype=np.int64))
     arrays = {}
-    for f in fields(pop):
-        arr = getattr(pop, f.name)
-        arrays[f.name] = (arr[..., idx] if f.name in USERS_LAST else arr[idx]).copy()
-    out = Population(**arrays)
-    for name, value in ACCOUNTS.items():
-        getattr(out, name)[...] = value
-    return out
+    for name in FIELDS:  # fancy indexing copies
+        arr = getattr(pop, name)
+        if name in ACCOUNTS:
+            shape = (*arr.shape[:-1], idx.size)
+            arrays[name] = np.full(shape, ACCOUNTS[name], dtype=arr.dtype)
+        else:
+            arrays[name] = arr[..., idx] if name in USERS_LAST else arr[idx]
+    return Population(**arrays)
 
 
 def copy_of(pop: Population) -> Population:

@@ -28,11 +28,13 @@ class Streams:
     def population(self) -> np.random.Generator:
         return self._make(POPULATION)
 
-    def dynamics(self, interval: int, chunk: int, sweep: int) -> np.random.Generator:
-        return self._make(DYNAMICS, interval, chunk, sweep)
-
-    def offers(self, call: int) -> np.random.Generator:
-        return self._make(OFFERS, call)
+    def kernel_roots(self) -> tuple[np.uint64, np.uint64]:
+        """Root keys of the compiled kernels' per-user counter-based streams
+        (``sim.kernel.rng``): (dynamics, offers)."""
+        state = np.random.SeedSequence(self.seed, spawn_key=(DYNAMICS,)).generate_state(
+            2, np.uint64
+        )
+        return np.uint64(state[0]), np.uint64(state[1])
 
     def policy(self) -> np.random.Generator:
         return self._make(POLICY)

@@ -1,25 +1,26 @@
-"""A simulation run: the SimPy calendar drives the vectorised engine.
+"""A simulation run: the SimPy calendar drives the compiled engine.
 
-SimPy owns time. Week boundaries, content releases, price changes, campaign epochs and the
-horizon are SimPy processes; at each of their events the engine first advances the whole
-population to that moment in numpy, then the event takes effect. Offers enter through one
-explicit call, :meth:`Simulation.offer` (who gets which offer, on the current day).
+SimPy owns time. The calendar (week boundaries, content releases, price changes), the
+campaign epochs and the horizon are SimPy processes; at each of their events the engine
+first advances the whole population to that moment, then the event takes effect. Offers
+enter through one explicit call, :meth:`Simulation.offer` (who gets which offer, on the
+current day).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import simpy
 
 from sim.calendar import epoch_days, freshness_at, list_price_at, week_days
-from sim.constants import MESSAGE_COST, MONEY, SUPPORT_COST
-from sim.engine import Engine
+from sim.engine import Engine, RateParams
 from sim.ledger import Ledger
-from sim.messaging import OK, SUPPORT, Delivery, OfferTable, deliver
-from sim.observe import features
+from sim.messaging import Delivery, Mailer, OfferTable, delivery_params
+from sim.observe import Features, Observer, features
 from sim.offers import Catalogue
 from sim.population import SEND_WEEKS, Population, sample_population
 from sim.results import SimulationResult, build_result
@@ -31,11 +32,51 @@ Policy = Callable[["Simulation", int], Decision | None]
 """Called at each campaign epoch with the simulation and the day; returns (users, offers)."""
 
 
+@dataclass
+class Prepared:
+    """What depends only on a scenario and a catalogue, worked out once: shared by many
+    simulations of them (an environment's episodes, a policy run and its control)."""
+
+    scenario: Scenario
+    catalogue: Catalogue | None
+    catalogue_or_empty: Catalogue
+    offer_table: OfferTable
+    delivery_params: np.ndarray
+    rates: RateParams
+    calendar: list[tuple[int, bool]]  # days something changes, and whether a week starts
+    drivers: dict[float, tuple[np.ndarray, np.ndarray]]  # calendar day -> drivers
+
+    @classmethod
+    def of(cls, scenario: Scenario, catalogue: Catalogue | None) -> Prepared:
+        cat = catalogue if catalogue is not None else Catalogue(())
+        check_catalogue(scenario, cat)
+        return cls(
+            scenario,
+            catalogue,
+            cat,
+            OfferTable.build(scenario, cat),
+            delivery_params(scenario),
+            RateParams.of(scenario),
+            calendar_days(scenario),
+            {},
+        )
+
+
+def calendar_days(scenario: Scenario) -> list[tuple[int, bool]]:
+    """Each day on which the calendar changes something, with whether a week starts then."""
+    weeks = set(week_days(scenario))
+    days = weeks | {r.day for r in scenario.releases} | {c.day for c in scenario.price_changes}
+    return [(day, day in weeks) for day in sorted(days)]
+
+
 class Simulation:
     """One seeded run of a scenario, optionally with a policy acting at campaign epochs.
 
     ``population`` continues users from an earlier run (see ``sim.population.take``) instead
     of drawing new ones; the simulation then starts at ``-scenario.warmup_days`` as usual.
+    ``prepared`` shares what depends only on the scenario and catalogue (offer table, rate
+    tables, the calendar's drivers by day) between simulations of the same scenario, such
+    as an environment's episodes.
     """
 
     def __init__(
@@ -46,11 +87,16 @@ class Simulation:
         policy: Policy | None = None,
         trace: bool = False,
         population: Population | None = None,
+        prepared: Prepared | None = None,
     ) -> None:
+        if prepared is None:
+            prepared = Prepared.of(scenario, catalogue)
+        elif prepared.scenario is not scenario or prepared.catalogue is not catalogue:
+            raise ValueError("prepared: made for another scenario or catalogue")
         self.scenario = scenario
-        self.catalogue = catalogue if catalogue is not None else Catalogue(())
-        check_catalogue(scenario, self.catalogue)
-        self.offer_table = OfferTable.build(scenario, self.catalogue)
+        self.catalogue = prepared.catalogue_or_empty
+        self.offer_table = prepared.offer_table
+        self.delivery_params = prepared.delivery_params
         self.seed = seed
         self.streams = Streams(seed)
         if population is not None and population.n != scenario.n_users:
@@ -63,24 +109,33 @@ class Simulation:
             else sample_population(scenario, self.streams.population())
         )
         self.ledger = Ledger(scenario.horizon_days, len(scenario.segments))
-        self.engine = Engine(scenario, self.pop, self.streams, self.ledger)
+        self.observer = Observer(self.pop, self.delivery_params)
+        self.mailer = Mailer(self.pop, self.offer_table, self.delivery_params, self.ledger)
+        dynamics_root, self.offer_root = self.streams.kernel_roots()
+        self.engine = Engine(scenario, self.pop, dynamics_root, self.ledger, prepared.rates)
         if trace:
             self.engine.trace = []
         self.env = simpy.Environment(initial_time=-scenario.warmup_days)
         self.policy = policy
-        self.policy_rng = self.streams.policy()
+        self._policy_rng: np.random.Generator | None = None
         self.send_slot = 0
         self._offer_calls = 0
-        self._drivers: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+        self._drivers = prepared.drivers
         self._set_drivers()
-        self.env.process(self._weeks())
-        self.env.process(self._releases())
-        self.env.process(self._price_changes())
+        self._days = prepared.calendar
+        self.env.process(self._calendar())
         if policy is not None:
             self.env.process(self._campaign())
         self.env.process(self._horizon())
 
     # ------------------------------------------------------------ public API
+    @property
+    def policy_rng(self) -> np.random.Generator:
+        """The random stream a policy may draw from (made on first use)."""
+        if self._policy_rng is None:
+            self._policy_rng = self.streams.policy()
+        return self._policy_rng
+
     @property
     def day(self) -> float:
         return float(self.env.now)
@@ -98,10 +153,11 @@ class Simulation:
             raise ValueError(
                 f"day: {day} is beyond the horizon; allowed: up to {self.scenario.horizon_days}"
             )
-        if day > self.env.now:
-            self.env.run(until=day)
-        while self.env.peek() == day:
-            self.env.step()
+        env = self.env
+        while env.peek() <= day:  # every calendar event up to and on ``day`` takes effect
+            env.step()
+        if env.now < day:  # no event fell on ``day``: move the clock there
+            env.run(until=day)
         self.engine.advance_to(day)
 
     def offer(self, users: np.ndarray, offers: np.ndarray) -> Delivery:
@@ -110,15 +166,11 @@ class Simulation:
         offers = np.asarray(offers, dtype=np.int64)
         day = self.day
         self.engine.advance_to(day)
-        rng = self.streams.offers(self._offer_calls)
+        stream = (self.offer_root, self._offer_calls)
         self._offer_calls += 1
-        d = deliver(
-            self.pop, users, offers, day, self.send_slot, self.scenario, self.offer_table, rng
-        )
-        self._record(d, day)
-        return d
+        return self.mailer.send(users, offers, day, self.send_slot, stream)
 
-    def observe(self, users: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def observe(self, users: np.ndarray | None = None) -> Features:
         """Observable features of ``users`` (all when None) at the current day."""
         sel: np.ndarray | slice = slice(None) if users is None else np.asarray(users)
         slot = self.engine.session_slot
@@ -126,15 +178,19 @@ class Simulation:
             self.pop, sel, self.day, slot, self.scenario, self.engine.drivers.list_price
         )
 
+    def observe_raw(self, users: np.ndarray) -> np.ndarray:
+        """The same features as one float64 matrix (``sim.observe.feature_names`` columns)."""
+        e = self.engine
+        return self.observer.raw(users, float(self.env.now), e.session_slot, e.price)
+
     def transitions(self) -> dict[str, np.ndarray]:
         """Every transition so far (needs ``trace=True``): user, time, src, dst, by time."""
         if self.engine.trace is None:
             raise ValueError("trace: the simulation was created with trace=False")
-        parts = self.engine.trace or [(np.zeros(0, np.int64),) * 4]
-        cols = [np.concatenate([p[k] for p in parts]) for k in range(4)]
+        cols = np.concatenate([np.zeros((4, 0)), *self.engine.trace], axis=1)
         order = np.argsort(cols[1], kind="stable")
-        names = ("user", "time", "src", "dst")
-        return {name: col[order] for name, col in zip(names, cols, strict=True)}
+        dtypes = {"user": np.int64, "time": np.float64, "src": np.uint8, "dst": np.uint8}
+        return {name: cols[k, order].astype(t) for k, (name, t) in enumerate(dtypes.items())}
 
     def result(self) -> SimulationResult:
         self.engine.settle_retention()
@@ -155,23 +211,19 @@ class Simulation:
             yield self.env.timeout(day - self.env.now)
         self.engine.advance_to(day)
 
-    def _weeks(self) -> Generator[simpy.Event, Any, None]:
-        for day in week_days(self.scenario):
-            yield from self._at(day)
-            week = day // 7
-            self.engine.new_week(week)
-            self.send_slot = week % SEND_WEEKS
-            self.pop.sends_week[:, self.send_slot, :] = 0
-            self._set_drivers()
-
-    def _releases(self) -> Generator[simpy.Event, Any, None]:
-        for day in sorted({r.day for r in self.scenario.releases}):
-            yield from self._at(day)
-            self._set_drivers()
-
-    def _price_changes(self) -> Generator[simpy.Event, Any, None]:
-        for day in sorted({c.day for c in self.scenario.price_changes}):
-            yield from self._at(day)
+    def _calendar(self) -> Generator[simpy.Event, Any, None]:
+        """Week boundaries, content releases and price changes: at each such day the engine
+        first brings every user up to it, then the day's changes take effect."""
+        env, engine = self.env, self.engine
+        for day, week_starts in self._days:
+            if day > env.now:
+                yield env.timeout(day - env.now)
+            engine.advance_to(day)
+            if week_starts:
+                week = day // 7
+                engine.new_week(week)
+                self.send_slot = week % SEND_WEEKS
+                self.pop.sends_week[:, self.send_slot, :] = 0
             self._set_drivers()
 
     def _campaign(self) -> Generator[simpy.Event, Any, None]:
@@ -186,23 +238,6 @@ class Simulation:
 
     def _horizon(self) -> Generator[simpy.Event, Any, None]:
         yield from self._at(self.scenario.horizon_days)
-
-    def _record(self, d: Delivery, day: float) -> None:
-        seg = self.pop.segment
-        days = np.full(d.users.size, day)
-        self.ledger.count_at(days[d.sent], "sent", seg[d.users[d.sent]])
-        self.ledger.count_at(days[d.opened], "opened", seg[d.users[d.opened]])
-        self.ledger.count_at(days[d.unsubscribed], "unsubscribed", seg[d.users[d.unsubscribed]])
-        refused = d.refusal != OK
-        self.ledger.count_at(days[refused], "refused", seg[d.users[refused]])
-        support = d.opened & (self.offer_table.kind[d.offers] == SUPPORT)
-        self.ledger.count_at(days[support], "support_contacts", seg[d.users[support]])
-        n_seg = len(self.scenario.segments)
-        week = np.zeros((len(MONEY), n_seg))
-        user_seg = seg[d.users]
-        week[MESSAGE_COST] = np.bincount(user_seg, weights=d.message_cost, minlength=n_seg)
-        week[SUPPORT_COST] = np.bincount(user_seg, weights=d.support_cost, minlength=n_seg)
-        self.ledger.add_money(day, week)
 
 
 def scheduled(days: np.ndarray, users: np.ndarray, offers: np.ndarray) -> Policy:

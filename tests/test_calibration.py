@@ -292,7 +292,7 @@ def test_parameters_are_recovered_from_the_simulators_own_log() -> None:
     base = presets.retail(n_users=1000)
     scenario = calibrated_scenario(truth, base, np.array([[1.0, 0, 0]]), np.array([30.0]))
     birth = np.random.default_rng(0).integers(0, 84, 4000)
-    log = validate_events(synthetic_log(scenario, birth, 545, seed=1))
+    log = validate_events(synthetic_log(scenario, birth, 545, seed=3))
     fit = fit_lifecycle(customers_at(log, 545), 1, scenario_traits(base))
     checked = 0
     for row in fit.table():

@@ -1,13 +1,13 @@
-"""The engine's vectorised rates (fast path and effect path) equal the plain per-user formula
-of the reference model, for every user, with offer effects of every kind acting."""
+"""The engine's compiled rates equal the plain per-user formula of the reference model, for
+every user, with offer effects of every kind acting."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from sim import Simulation, presets
-from sim.engine import View
-from sim.hazards import DEST_FIRST, DEST_SECOND, EffectUsers, rates
+from sim.hazards import DEST_FIRST, DEST_SECOND
+from sim.kernel.dynamics import user_rates as kernel_rates
 from sim.reference import user_rates, users_from
 from tests.conftest import small_streaming
 
@@ -23,15 +23,22 @@ EFFECTS = {
 
 
 def _engine_rates(sim: Simulation) -> tuple[np.ndarray, np.ndarray]:
-    """Rates exactly as the engine's first pass computes them."""
+    """Rates exactly as the engine's kernel computes them, for every user now."""
     e, pop, t = sim.engine, sim.pop, float(sim.day)
-    everyone = np.arange(pop.n)
-    v = View(pop, slice(None))
-    r1, r2, _ = e._rates(v, everyone, slice(None), t)
-    return r1, r2
+    r = np.zeros((2, pop.n))
+    for i in range(pop.n):
+        st = int(pop.state[i])
+        code = int(pop.segment[i]) * 3 + st
+        r[:, i] = kernel_rates(
+            i, t, st, code, e.params, e.tables.first, e.tables.second, e.fresh, e.price,
+            pop.plan, pop.price_sens, pop.content_need, pop.friction, pop.tech, pop.affinity,
+            pop.lapse_mult, pop.return_mult, pop.anchor_price, pop.disc_until, pop.disc_depth,
+            pop.fix_until, pop.rec_until, pop.content_until, pop.boost_until, pop.boost,
+        )  # fmt: skip
+    return r[0], r[1]
 
 
-def test_vectorised_rates_equal_the_scalar_formula() -> None:
+def test_kernel_rates_equal_the_scalar_formula() -> None:
     scenario = small_streaming(n_users=3_000, horizon_days=90)
     catalogue = presets.streaming_offers()
 
@@ -56,15 +63,20 @@ def test_vectorised_rates_equal_the_scalar_formula() -> None:
         np.testing.assert_allclose([r1[i], r2[i]], [a, b], rtol=2e-5, atol=1e-12)
 
 
-def test_general_formula_equals_fast_path_without_effects() -> None:
-    sim = Simulation(small_streaming(n_users=2_000), None, seed=2)
-    sim.run_until(35)
-    e, pop = sim.engine, sim.pop
-    everyone = np.arange(pop.n)
-    v = View(pop, everyone)
-    code = e.seg3 + pop.state
-    eff = EffectUsers(everyone, everyone, float(sim.day), v)
-    g1, g2 = rates(v, everyone, code, e.base, e.drivers, e.tables, sim.scenario, eff)
-    f1, f2 = _engine_rates(sim)
-    np.testing.assert_allclose(g1, f1, rtol=1e-5)
-    np.testing.assert_allclose(g2, f2, rtol=1e-5)
+def test_cached_rates_equal_the_full_formula_for_users_without_effects() -> None:
+    """The kernel's fast path (rate parts cached per state and list price) gives the full
+    formula's rates, after a price change and with every state occupied."""
+    from sim.kernel.dynamics import cached_rates
+
+    scenario = small_streaming(n_users=3_000, horizon_days=120)
+    sim = Simulation(scenario, None, seed=3)
+    sim.run_until(98)
+    e, pop, t = sim.engine, sim.pop, float(sim.day)
+    full_r1, full_r2 = _engine_rates(sim)
+    assert len(np.unique(pop.state)) == 3
+    for i in range(pop.n):
+        r1, r2 = cached_rates(
+            i, int(pop.state[i]), e.params, e.fresh, pop.content_need, pop.affinity, e.cache
+        )
+        np.testing.assert_allclose([r1, r2], [full_r1[i], full_r2[i]], rtol=1e-6)  # float32 inputs
+    assert t == 98.0

@@ -11,17 +11,17 @@ from dataclasses import replace
 
 import numpy as np
 
-from sim.constants import MONEY, PAIN_POINTS
-from sim.envs.observation import encode, observation_names
-from sim.messaging import OK, action_mask
+from sim.constants import PAIN_POINTS
+from sim.envs.observation import Encoder, observation_names
+from sim.kernel.accounts import out_of_range, profit
+from sim.messaging import OK
 from sim.observe import observed_status
 from sim.offers import Catalogue
 from sim.population import Population, copy_of, take
 from sim.scenario import Scenario
-from sim.simulation import Simulation
+from sim.simulation import Prepared, Simulation
 from sim.validation import check_choice, check_int
 
-COSTS = slice(1, len(MONEY))
 REWARDS = ("profit", "incremental")
 """``profit``: the user's profit in the week. ``incremental``: that minus the same user's
 profit in a paired no-offer run (same seed, same users): the offer's effect, with the
@@ -111,9 +111,12 @@ class WinBackBatch:
             raise ValueError(f"scenario.epoch_days: {scenario.epoch_days}; the envs need 7")
         self.scenario = episode_scenario(scenario, n_users, horizon_weeks)
         self.catalogue = catalogue
+        self.prepared = Prepared.of(self.scenario, catalogue)  # shared by every episode
         self.n_users = n_users
+        self.users = np.arange(n_users)
         self.horizon_weeks = horizon_weeks
         self.names = observation_names(self.scenario, catalogue)
+        self.sizes = Encoder(self.scenario, catalogue).sizes
         self.n_actions = 1 + len(catalogue)
         size = pool_size if pool_size is not None else max(4 * n_users, 20_000)
         self.pool = InactivePool(scenario, catalogue, seed, size, start)
@@ -122,6 +125,7 @@ class WinBackBatch:
         self.episode = 0
         self.week = 0
         self.sim: Simulation | None = None
+        self.gain: np.ndarray | float = 0.0  # profit (less the control's) so far
 
     # -------------------------------------------------------------- episodes
     def reset(self, seed: int | None = None) -> np.ndarray:
@@ -134,11 +138,22 @@ class WinBackBatch:
         sim_seed = int(seq.generate_state(1)[0])
         if self.reward_mode == "incremental":  # the same users, the same draws, no offers
             self.control = Simulation(
-                self.scenario, self.catalogue, seed=sim_seed, population=copy_of(users)
+                self.scenario,
+                self.catalogue,
+                seed=sim_seed,
+                population=copy_of(users),
+                prepared=self.prepared,
             )
             self.control.run_until(0)
-        self.sim = Simulation(self.scenario, self.catalogue, seed=sim_seed, population=users)
+        self.sim = Simulation(
+            self.scenario,
+            self.catalogue,
+            seed=sim_seed,
+            population=users,
+            prepared=self.prepared,
+        )
         self.sim.run_until(0)
+        self.gain = self.profit() - self._control_profit()  # zero: accounts start empty
         self.episode += 1
         self.week = 0
         return self.observe()
@@ -149,45 +164,48 @@ class WinBackBatch:
         """One week for every user: (obs, reward, terminated, truncated, info)."""
         sim = self._sim()
         actions = self._check_actions(actions)
-        before = self.profit() - self._control_profit()
-        chosen = np.flatnonzero(actions > 0)
+        before = self.gain
+        chosen = np.flatnonzero(actions)
         refused = np.zeros(self.n_users, dtype=bool)
         opened = np.zeros(self.n_users, dtype=bool)
         if chosen.size:
             d = sim.offer(chosen, actions[chosen] - 1)
             refused[chosen] = d.refusal != OK
             opened[chosen] = d.opened
-        sim.run_until(7 * (self.week + 1))
-        if self.control is not None:
-            self.control.run_until(7 * (self.week + 1))
-        reward = (self.profit() - self._control_profit() - before).astype(np.float32)
         self.week += 1
-        done = np.full(self.n_users, self.week >= self.horizon_weeks)
-        info = {"refused": refused, "opened": opened, "week": np.full(self.n_users, self.week)}
-        return self.observe(), reward, np.zeros(self.n_users, bool), done, info
+        sim.run_until(7 * self.week)
+        if self.control is not None:
+            self.control.run_until(7 * self.week)
+        self.gain = self.profit() - self._control_profit()
+        reward = (self.gain - before).astype(np.float32)
+        ended = np.ones if self.week >= self.horizon_weeks else np.zeros
+        week = np.empty(self.n_users, dtype=np.int64)
+        week.fill(self.week)
+        info = {"refused": refused, "opened": opened, "week": week}
+        n = self.n_users
+        return self.observe(), reward, np.zeros(n, bool), ended(n, dtype=bool), info
 
     # ------------------------------------------------------------- queries
     def observe(self) -> np.ndarray:
+        """The current users' observation vectors (``sim.envs.observation``)."""
         sim = self._sim()
-        feats = sim.observe()
-        return encode(feats, self.scenario, self.catalogue, self.week / self.horizon_weeks)
+        e, day = sim.engine, float(sim.env.now)
+        progress = self.week / self.horizon_weeks
+        return sim.observer.encoded(self.users, day, e.session_slot, e.price, self.sizes, progress)
 
     def profit(self) -> np.ndarray:
         """Each user's profit so far in this episode (float64)."""
-        money = self._sim().pop.money.astype(np.float64)
-        return money[0] - money[COSTS].sum(axis=0)
+        return profit(self._sim().pop.money)
 
     def _control_profit(self) -> np.ndarray | float:
         if self.reward_mode != "incremental" or self.control is None:
             return 0.0
-        money = self.control.pop.money.astype(np.float64)
-        return money[0] - money[COSTS].sum(axis=0)
+        return profit(self.control.pop.money)
 
     def action_masks(self) -> np.ndarray:
         """(users, actions) bool: what can be sent now (0, nothing, always can)."""
         sim = self._sim()
-        users = np.arange(self.n_users)
-        return action_mask(sim.pop, users, sim.day, sim.scenario, sim.offer_table)
+        return sim.mailer.mask(self.users, float(sim.env.now))
 
     def latent(self) -> dict[str, np.ndarray]:
         """Latent traits of the current users (for the oracle; never in observations)."""
@@ -205,10 +223,10 @@ class WinBackBatch:
         a = np.asarray(actions).reshape(-1)
         if a.shape[0] != self.n_users:
             raise ValueError(f"actions: {a.shape[0]} given; expected {self.n_users}")
-        if not np.issubdtype(a.dtype, np.integer) and not np.all(a == np.round(a)):
+        if a.dtype.kind not in "iu" and not np.all(a == np.round(a)):
             raise ValueError(f"actions: {a[:5]} are not integers")
-        a = a.astype(np.int64)
-        if a.min() < 0 or a.max() >= self.n_actions:
+        a = a.astype(np.int64, copy=False)
+        if out_of_range(a, 0, self.n_actions):
             raise ValueError(f"actions: must be in [0, {self.n_actions - 1}]")
         return a
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from sim.constants import CHANNELS, PAIN_POINTS
+from sim.kernel import observation as K
+from sim.observe import Features
 from sim.offers import Catalogue
 from sim.scenario import Scenario
 
@@ -61,56 +63,38 @@ OBSERVATION_DOC = """
 
 
 def encode(
-    feats: dict[str, np.ndarray],
+    feats: Features,
     scenario: Scenario,
     catalogue: Catalogue,
     progress: float,
 ) -> np.ndarray:
-    """(users, features) float32 observation matrix from ``sim.observe.features`` output.
+    """(users, features) float32 observation matrix from ``sim.observe.features`` output."""
+    return encode_raw(feats.matrix, scenario, catalogue, progress)
 
-    Columns are written straight into one preallocated matrix (no per-column casts or a
-    final stack): the batched environments call this every step."""
-    n = feats["status"].shape[0]
-    out = np.empty((n, n_features(scenario, catalogue)), dtype=np.float32)
-    col = 0
 
-    def put(values: np.ndarray | float) -> None:
-        nonlocal col
-        out[:, col] = values
-        col += 1
+def encode_raw(
+    raw: np.ndarray, scenario: Scenario, catalogue: Catalogue, progress: float
+) -> np.ndarray:
+    """The observation matrix from the raw feature matrix (``sim.observe.raw_features``)."""
+    return Encoder(scenario, catalogue)(raw, progress)
 
-    def one_hot(codes: np.ndarray, k: int) -> None:
-        nonlocal col
-        out[:, col : col + k] = codes[:, None] == np.arange(k)
-        col += k
 
-    one_hot(feats["status"].astype(np.int64), 3)
-    put(np.minimum(feats["days_since_activity"] / 365.0, 1.0))
-    put(np.minimum(feats["sessions_4w"] / 56.0, 1.0))
-    put(np.minimum(feats["sessions_13w"] / 182.0, 1.0))
-    put(np.minimum(feats["tenure_days"] / 1825.0, 1.0))
-    one_hot(feats["plan"].astype(np.int64), len(scenario.plans))
-    top = max(p.monthly_price for p in scenario.plans)
-    put(feats["price_paid_monthly"] / top if top > 0 else 0.0)
-    put(feats["discount_active"])
-    put(np.minimum(feats["n_offers"] / 20.0, 1.0))
-    put(np.minimum(feats["n_opened"] / 20.0, 1.0))
-    one_hot(feats["last_offer"].astype(np.int64), len(catalogue))
-    since = np.nan_to_num(feats["days_since_offer"], posinf=365.0)
-    put(np.minimum(since / 365.0, 1.0))
-    put(feats["last_opened"] == 1)
-    put(feats["last_opened"] == 0)
-    bits = np.left_shift(np.uint32(1), np.arange(len(catalogue), dtype=np.uint32))
-    for mask in (feats["offers_sent"], feats["offers_opened"]):
-        out[:, col : col + len(catalogue)] = (mask[:, None] & bits) != 0
-        col += len(catalogue)
-    one_hot(feats["survey_reason"].astype(np.int64), len(PAIN_POINTS))
-    for c in CHANNELS:
-        put(feats[f"reachable_{c}"])
-    for g in scenario.genres:
-        put(feats[f"genre_share_{g}"])
-    put(progress)
-    return out
+class Encoder:
+    """:func:`encode_raw` for one scenario and catalogue, with their sizes worked out once."""
+
+    def __init__(self, scenario: Scenario, catalogue: Catalogue) -> None:
+        self.top = float(max(p.monthly_price for p in scenario.plans))
+        self.width = n_features(scenario, catalogue)
+        self.plans, self.offers = len(scenario.plans), len(catalogue)
+
+    @property
+    def sizes(self) -> tuple[int, int, int, float, int]:
+        """(plans, catalogue, pain points, top monthly price, width), for fused kernels."""
+        return self.plans, self.offers, len(PAIN_POINTS), self.top, self.width
+
+    def __call__(self, raw: np.ndarray, progress: float) -> np.ndarray:
+        n_pain = len(PAIN_POINTS)
+        return K.encode(raw, self.plans, self.offers, n_pain, self.top, progress, self.width)
 
 
 def n_features(scenario: Scenario, catalogue: Catalogue) -> int:

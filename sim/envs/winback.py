@@ -97,8 +97,12 @@ class WinBackEnv(gym.Env):
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.batch.step(np.array([int(action)]))
-        out = {k: v[0] for k, v in info.items()}
-        out["action_mask"] = self.action_masks()
+        out = {
+            "refused": bool(info["refused"][0]),
+            "opened": bool(info["opened"][0]),
+            "week": int(info["week"][0]),
+            "action_mask": self.action_masks(),
+        }
         return obs[0], float(reward[0]), bool(terminated[0]), bool(truncated[0]), out
 
     def action_masks(self) -> np.ndarray:

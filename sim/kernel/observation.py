@@ -1,0 +1,205 @@
+"""What the company can see, compiled: observable features and the agents' observation vector.
+
+:func:`raw_features` reads only observable fields (sessions, offers, survey answers,
+reachability, price paid); latent traits are not among its arguments. :func:`encode` turns
+those raw features into the normalised observation of ``sim.envs.observation``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from sim.constants import CHANNELS, CHURNED
+from sim.kernel.delivery import observed_status
+
+SESSION_WEEKS = 13
+RAW = (
+    "status",
+    "days_since_activity",
+    "sessions_4w",
+    "sessions_13w",
+    "tenure_days",
+    "plan",
+    "n_offers",
+    "n_opened",
+    "last_offer",
+    "days_since_offer",
+    "last_opened",
+    "offers_sent",
+    "offers_opened",
+    "survey_reason",
+    "discount_active",
+    "price_paid_monthly",
+)
+"""Raw feature columns, in order; then one ``reachable_<channel>`` per channel and one
+``genre_share_<genre>`` per genre."""
+N_CHANNELS = len(CHANNELS)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _recent(sessions_week: np.ndarray, i: int, slot: int, weeks: int) -> float:
+    total = 0.0
+    for k in range(weeks):
+        total += sessions_week[(slot - k) % SESSION_WEEKS, i]
+    return total
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def raw_features(
+    users: np.ndarray,
+    day: float,
+    slot: int,
+    Q: np.ndarray,
+    list_day: np.ndarray,
+    last_activity: np.ndarray,
+    signup_day: np.ndarray,
+    state: np.ndarray,
+    plan: np.ndarray,
+    sessions_week: np.ndarray,
+    n_offers: np.ndarray,
+    n_opened: np.ndarray,
+    last_offer: np.ndarray,
+    last_offer_day: np.ndarray,
+    last_opened: np.ndarray,
+    offers_sent: np.ndarray,
+    offers_opened: np.ndarray,
+    survey: np.ndarray,
+    disc_until: np.ndarray,
+    disc_depth: np.ndarray,
+    trial_until: np.ndarray,
+    reachable: np.ndarray,
+    genre_counts: np.ndarray,
+) -> np.ndarray:
+    """(users, raw features) float64 in raw units, columns as :data:`RAW` then channels and
+    genres (the offer bit masks are exact in float64)."""
+    n_genres = genre_counts.shape[0]
+    out = np.empty((users.shape[0], len(RAW) + N_CHANNELS + n_genres))
+    for j in range(users.shape[0]):
+        i = users[j]
+        last = last_activity[i]
+        row = out[j]
+        row[0] = observed_status(i, day, Q, last_activity, state)
+        row[1] = day - last if math.isfinite(last) else day - signup_day[i]
+        row[2] = _recent(sessions_week, i, slot, 4)
+        row[3] = _recent(sessions_week, i, slot, 13)
+        row[4] = day - signup_day[i]
+        row[5] = plan[i]
+        row[6] = n_offers[i]
+        row[7] = n_opened[i]
+        row[8] = last_offer[i]
+        row[9] = day - last_offer_day[i]
+        row[10] = last_opened[i]
+        row[11] = offers_sent[i]
+        row[12] = offers_opened[i]
+        row[13] = survey[i]
+        row[14] = 1.0 if disc_until[i] > day else 0.0
+        paid = list_day[plan[i]] * 30.0
+        if disc_until[i] > day:
+            paid *= 1.0 - disc_depth[i]
+        if trial_until[i] > day or state[i] == CHURNED:
+            paid = 0.0
+        row[15] = np.float32(paid)
+        col = len(RAW)
+        for c in range(N_CHANNELS):
+            row[col + c] = reachable[i, c]
+        col += N_CHANNELS
+        total = 0.0
+        for g in range(n_genres):
+            total += genre_counts[g, i]
+        for g in range(n_genres):
+            row[col + g] = genre_counts[g, i] / total
+    return out
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _one_hot(row: np.ndarray, col: int, code: float, k: int) -> int:
+    for m in range(k):
+        row[col + m] = 1.0 if code == m else 0.0
+    return col + k
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def encode(
+    raw: np.ndarray,
+    n_plans: int,
+    n_offers: int,
+    n_pain: int,
+    top_price: float,
+    progress: float,
+    width: int,
+) -> np.ndarray:
+    """(users, ``width``) float32 observation vectors from :func:`raw_features` output, as
+    documented in ``sim.envs.observation.OBSERVATION_DOC``."""
+    out = np.empty((raw.shape[0], width), dtype=np.float32)
+    n_genres = raw.shape[1] - len(RAW) - N_CHANNELS
+    for j in range(raw.shape[0]):
+        r, row = raw[j], out[j]
+        col = _one_hot(row, 0, r[0], 3)
+        row[col] = min(r[1] / 365.0, 1.0)
+        row[col + 1] = min(r[2] / 56.0, 1.0)
+        row[col + 2] = min(r[3] / 182.0, 1.0)
+        row[col + 3] = min(r[4] / 1825.0, 1.0)
+        col = _one_hot(row, col + 4, r[5], n_plans)
+        row[col] = r[15] / top_price if top_price > 0 else 0.0
+        row[col + 1] = r[14]
+        row[col + 2] = min(r[6] / 20.0, 1.0)
+        row[col + 3] = min(r[7] / 20.0, 1.0)
+        col = _one_hot(row, col + 4, r[8], n_offers)
+        since = r[9] if math.isfinite(r[9]) else 365.0
+        row[col] = min(since / 365.0, 1.0)
+        row[col + 1] = 1.0 if r[10] == 1 else 0.0
+        row[col + 2] = 1.0 if r[10] == 0 else 0.0
+        col += 3
+        sent, opened = np.uint32(r[11]), np.uint32(r[12])
+        for o in range(n_offers):
+            row[col + o] = 1.0 if (sent >> np.uint32(o)) & np.uint32(1) else 0.0
+            row[col + n_offers + o] = 1.0 if (opened >> np.uint32(o)) & np.uint32(1) else 0.0
+        col = _one_hot(row, col + 2 * n_offers, r[13], n_pain)
+        for c in range(N_CHANNELS + n_genres):
+            row[col + c] = r[len(RAW) + c]
+        row[col + N_CHANNELS + n_genres] = progress
+    return out
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def observe(
+    users: np.ndarray,
+    day: float,
+    slot: int,
+    Q: np.ndarray,
+    list_day: np.ndarray,
+    last_activity: np.ndarray,
+    signup_day: np.ndarray,
+    state: np.ndarray,
+    plan: np.ndarray,
+    sessions_week: np.ndarray,
+    n_offers: np.ndarray,
+    n_opened: np.ndarray,
+    last_offer: np.ndarray,
+    last_offer_day: np.ndarray,
+    last_opened: np.ndarray,
+    offers_sent: np.ndarray,
+    offers_opened: np.ndarray,
+    survey: np.ndarray,
+    disc_until: np.ndarray,
+    disc_depth: np.ndarray,
+    trial_until: np.ndarray,
+    reachable: np.ndarray,
+    genre_counts: np.ndarray,
+    n_plans: int,
+    n_catalogue: int,
+    n_pain: int,
+    top_price: float,
+    progress: float,
+    width: int,
+) -> np.ndarray:
+    """:func:`encode` of :func:`raw_features` in one call (the environments' hot path)."""
+    raw = raw_features(
+        users, day, slot, Q, list_day, last_activity, signup_day, state, plan, sessions_week,
+        n_offers, n_opened, last_offer, last_offer_day, last_opened, offers_sent,
+        offers_opened, survey, disc_until, disc_depth, trial_until, reachable, genre_counts,
+    )  # fmt: skip
+    return encode(raw, n_plans, n_catalogue, n_pain, top_price, progress, width)
