@@ -173,14 +173,20 @@ class Engine:
         self.started = False
         self.trace: list[np.ndarray] | None = None  # set to a list to record
 
-    def set_drivers(self, freshness: np.ndarray, list_price: np.ndarray) -> None:
-        """New calendar drivers from now on (a new list price refreshes the rate cache)."""
-        if freshness is not self.drivers.freshness:
-            self.drivers.freshness = freshness
-            self.fresh = freshness.astype(np.float64)
+    def set_drivers(
+        self,
+        freshness: np.ndarray,
+        list_price: np.ndarray,
+        fresh64: np.ndarray | None = None,
+        price64: np.ndarray | None = None,
+    ) -> None:
+        """New calendar drivers from now on (float32, with float64 copies when the caller
+        has them); a new list price refreshes the rate cache."""
+        self.drivers.freshness = freshness
+        self.fresh = fresh64 if fresh64 is not None else freshness.astype(np.float64)
         if list_price is not self.drivers.list_price:
             self.drivers.list_price = list_price
-            price = list_price.astype(np.float64)
+            price = price64 if price64 is not None else list_price.astype(np.float64)
             if not np.array_equal(price, self.price):
                 self.price = price
                 self._refresh_cache()

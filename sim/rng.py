@@ -31,10 +31,9 @@ class Streams:
     def kernel_roots(self) -> tuple[np.uint64, np.uint64]:
         """Root keys of the compiled kernels' per-user counter-based streams
         (``sim.kernel.rng``): (dynamics, offers)."""
-        state = np.random.SeedSequence(self.seed, spawn_key=(DYNAMICS,)).generate_state(
-            2, np.uint64
-        )
-        return np.uint64(state[0]), np.uint64(state[1])
+        from sim.kernel.rng import seed_key
+
+        return np.uint64(seed_key(self.seed, DYNAMICS)), np.uint64(seed_key(self.seed, OFFERS))
 
     def policy(self) -> np.random.Generator:
         return self._make(POLICY)

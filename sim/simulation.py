@@ -44,7 +44,8 @@ class Prepared:
     delivery_params: np.ndarray
     rates: RateParams
     calendar: list[tuple[int, bool]]  # days something changes, and whether a week starts
-    drivers: dict[float, tuple[np.ndarray, np.ndarray]]  # calendar day -> drivers
+    drivers: dict[float, tuple[np.ndarray, ...]]  # calendar day -> drivers (f32 and f64)
+    prices: dict[bytes, np.ndarray]  # one array per list-price level
 
     @classmethod
     def of(cls, scenario: Scenario, catalogue: Catalogue | None) -> Prepared:
@@ -58,6 +59,7 @@ class Prepared:
             delivery_params(scenario),
             RateParams.of(scenario),
             calendar_days(scenario),
+            {},
             {},
         )
 
@@ -121,6 +123,7 @@ class Simulation:
         self.send_slot = 0
         self._offer_calls = 0
         self._drivers = prepared.drivers
+        self._prices = prepared.prices
         self._set_drivers()
         self._days = prepared.calendar
         self.env.process(self._calendar())
@@ -200,10 +203,10 @@ class Simulation:
     def _set_drivers(self) -> None:
         now = float(self.env.now)
         if now not in self._drivers:  # each calendar day's drivers are computed once
-            self._drivers[now] = (
-                freshness_at(self.scenario, now),
-                list_price_at(self.scenario, now),
-            )
+            fresh = freshness_at(self.scenario, now)
+            price = list_price_at(self.scenario, now)
+            price = self._prices.setdefault(price.tobytes(), price)  # one object per level
+            self._drivers[now] = (fresh, price, fresh.astype(np.float64), price.astype(np.float64))
         self.engine.set_drivers(*self._drivers[now])
 
     def _at(self, day: int) -> Generator[simpy.Event, Any, None]:

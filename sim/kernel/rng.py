@@ -87,3 +87,9 @@ def poisson(key: np.uint64, n: int, lam: float) -> tuple[int, int]:
         lhs = math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b)
         if lhs <= -lam + k * loglam - math.lgamma(k + 1.0):
             return k, n
+
+
+@njit(cache=True, error_model="numpy")
+def seed_key(seed: int, purpose: int) -> np.uint64:
+    """The root key of a run's streams for one purpose (dynamics, offers), from its seed."""
+    return stream_key(mix64(np.uint64(seed) + GOLDEN), purpose, 0)
