@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--json", action="store_true", help="last output line is one JSON object")
     e = sub.add_parser("env", help="environment speed: single, batched, SB3 PPO vs CartPole")
-    e.add_argument("--seconds", type=float, default=5.0, help="time for the single env")
+    e.add_argument("--seconds", type=float, default=5.0, help="seconds per single env")
     e.add_argument("--batch-users", type=positive_int, default=4096)
     e.add_argument("--episodes", type=positive_int, default=2)
     e.add_argument("--ppo-envs", type=positive_int, default=64)

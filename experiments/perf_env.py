@@ -1,6 +1,8 @@
 """``winback perf env``: environment throughput, measured in one run.
 
-* the single per-user env ``WinBack-v0`` under a random policy (steps/s);
+* the single per-user env ``WinBack-v0`` (as ``gym.make`` gives it) under a random policy
+  (steps/s), next to ``CartPole-v1`` under the same loop: this machine's speed in the same
+  run, so a figure from a slow day can be told from a slow env;
 * the batched env with 4,096 users (user-decisions/s);
 * SB3 PPO training throughput on the batched env vs PPO on CartPole-v1 with the same
   number of envs and the same hyperparameters (frames/s, and their ratio).
@@ -15,27 +17,30 @@ from typing import Any
 import numpy as np
 
 
-def single_env_steps_per_second(seconds: float, seed: int) -> float:
-    from sim.envs.winback import WinBackEnv
+def single_env_steps_per_second(env_id: str, seconds: float, seed: int) -> float:
+    """Steps/s of ``gym.make(env_id)`` under a uniformly random policy, episodes back to back."""
+    import gymnasium as gym
 
-    env = WinBackEnv(seed=seed)
+    import sim.envs  # noqa: F401  (registers WinBack-v0)
+
+    env = gym.make(env_id)
     rng = np.random.default_rng(seed)
-    _episode(env, rng)  # warm-up: loads the compiled kernels (a one-off per process)
+    n_actions = int(env.action_space.n)  # type: ignore[attr-defined]
+    _episode(env, rng, n_actions, 2**31)  # warm-up: loads the compiled kernels (once)
     steps, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        env.reset(seed=steps)
-        truncated = False
-        while not truncated:
-            _, _, _, truncated, _ = env.step(int(rng.integers(0, env.action_space.n)))
-            steps += 1
+        steps += _episode(env, rng, n_actions, steps)
     return steps / (time.perf_counter() - start)
 
 
-def _episode(env: Any, rng: np.random.Generator) -> None:
-    env.reset(seed=2**31)
-    truncated = False
-    while not truncated:
-        _, _, _, truncated, _ = env.step(int(rng.integers(0, env.action_space.n)))
+def _episode(env: Any, rng: np.random.Generator, n_actions: int, seed: int) -> int:
+    env.reset(seed=seed)
+    steps, done = 0, False
+    while not done:
+        _, _, terminated, truncated, _ = env.step(int(rng.integers(0, n_actions)))
+        steps += 1
+        done = terminated or truncated
+    return steps
 
 
 def batched_decisions_per_second(n_users: int, episodes: int, seed: int) -> float:
@@ -84,8 +89,14 @@ def ppo_throughput(n_envs: int, timesteps: int, seed: int) -> dict[str, float]:
 
 
 def perf_env(args: argparse.Namespace) -> dict[str, Any]:
-    single = single_env_steps_per_second(args.seconds, args.seed)
-    print(f"single per-user env WinBack-v0, random policy: {single:,.0f} steps/s", flush=True)
+    single = single_env_steps_per_second("WinBack-v0", args.seconds, args.seed)
+    cartpole = single_env_steps_per_second("CartPole-v1", args.seconds, args.seed)
+    print(
+        f"single per-user env WinBack-v0, random policy: {single:,.0f} steps/s "
+        f"(CartPole-v1, same loop, same run: {cartpole:,.0f} steps/s; ratio "
+        f"{single / cartpole:.3f})",
+        flush=True,
+    )
     batched = batched_decisions_per_second(args.batch_users, args.episodes, args.seed)
     print(f"batched env, {args.batch_users:,} users: {batched:,.0f} user-decisions/s", flush=True)
     ppo = ppo_throughput(args.ppo_envs, args.ppo_steps, args.seed)
@@ -96,6 +107,8 @@ def perf_env(args: argparse.Namespace) -> dict[str, Any]:
     )
     return {
         "single_env_steps_per_second": round(single),
+        "cartpole_steps_per_second": round(cartpole),
+        "single_env_vs_cartpole": round(single / cartpole, 4),
         "batched_users": args.batch_users,
         "batched_user_decisions_per_second": round(batched),
         "ppo_envs": args.ppo_envs,

@@ -162,12 +162,19 @@ class WinBackBatch:
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """One week for every user: (obs, reward, terminated, truncated, info)."""
+        return self.step_checked(self._check_actions(actions))
+
+    def step_checked(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """:meth:`step` for ``actions`` already known to be int64 ids in range, one per user
+        (the single env checks its one action as a Python int)."""
         sim = self._sim()
-        actions = self._check_actions(actions)
         before = self.gain
-        chosen = np.flatnonzero(actions)
-        refused = np.zeros(self.n_users, dtype=bool)
-        opened = np.zeros(self.n_users, dtype=bool)
+        n = self.n_users
+        refused = np.zeros(n, dtype=bool)
+        opened = np.zeros(n, dtype=bool)
+        chosen = actions.nonzero()[0]
         if chosen.size:
             d = sim.offer(chosen, actions[chosen] - 1)
             refused[chosen] = d.refusal != OK
@@ -179,10 +186,7 @@ class WinBackBatch:
         self.gain = self.profit() - self._control_profit()
         reward = (self.gain - before).astype(np.float32)
         ended = np.ones if self.week >= self.horizon_weeks else np.zeros
-        week = np.empty(self.n_users, dtype=np.int64)
-        week.fill(self.week)
-        info = {"refused": refused, "opened": opened, "week": week}
-        n = self.n_users
+        info = {"refused": refused, "opened": opened, "week": np.full(n, self.week)}
         return self.observe(), reward, np.zeros(n, bool), ended(n, dtype=bool), info
 
     # ------------------------------------------------------------- queries

@@ -96,7 +96,10 @@ class WinBackEnv(gym.Env):
         return obs[0], {"action_mask": self.action_masks()}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = self.batch.step(np.array([int(action)]))
+        a = int(action)
+        if not 0 <= a < self.batch.n_actions:
+            raise ValueError(f"action: {a}; allowed: 0 to {self.batch.n_actions - 1}")
+        obs, reward, terminated, truncated, info = self.batch.step_checked(np.array([a]))
         out = {
             "refused": bool(info["refused"][0]),
             "opened": bool(info["opened"][0]),

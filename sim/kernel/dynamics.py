@@ -57,6 +57,19 @@ N_PAIN = len(PAIN_POINTS)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def earliest_after(
+    after: float, a: float, b: float, c: float, d: float, e: float, f: float, g: float
+) -> float:
+    """The earliest of the effect ends ``a..g`` strictly after ``after`` (+inf when none).
+    Scalars only: a helper that takes arrays costs reference counting on the hot path."""
+    best = np.inf
+    for end in (a, b, c, d, e, f, g):
+        if end > after and end < best:
+            best = end
+    return best
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def next_effect_end(
     i: int,
     after: float,
@@ -69,20 +82,10 @@ def next_effect_end(
     boost_until: np.ndarray,
 ) -> float:
     """Earliest effect end of user ``i`` strictly after ``after`` (+inf when none)."""
-    best = np.inf
-    for ends in (
-        disc_until,
-        trial_until,
-        trial_window_until,
-        fix_until,
-        rec_until,
-        content_until,
-        boost_until,
-    ):
-        e = ends[i]
-        if e > after and e < best:
-            best = e
-    return best
+    return earliest_after(
+        after, disc_until[i], trial_until[i], trial_window_until[i], fix_until[i],
+        rec_until[i], content_until[i], boost_until[i],
+    )  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy")
@@ -161,6 +164,38 @@ def cached_rates(
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def rate_parts(
+    st: int,
+    base: float,
+    second_c: float,
+    list_price: float,
+    anchor: float,
+    sens: float,
+    tech: float,
+    friction: float,
+    lapse: float,
+    ret: float,
+    tech_w: float,
+    friction_w: float,
+    price_w: float,
+    level_w: float,
+) -> tuple[float, float]:
+    """A user's cached rate parts in state ``st``: log of the first exit's rate less its
+    freshness term, and the second exit's rate (the formula of :func:`user_rates` without
+    effects). ``base``, ``second_c``: the segment-and-state base rates. Scalars only."""
+    ratio = list_price / anchor if anchor > 0 else 1.0
+    log_ratio = math.log(max(ratio, MIN_PRICE_RATIO))
+    rate2 = second_c * lapse * math.exp(sens * (price_w * log_ratio + level_w))
+    push = tech_w * tech + friction_w * friction
+    if base <= 0.0:
+        return -np.inf, rate2
+    if st == ACTIVE:
+        return math.log(base) + math.log(lapse) + push, rate2
+    pull = sens * price_w * log_ratio
+    return math.log(base) + math.log(ret) - push - pull, rate2
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _refresh(
     i: int,
     P: np.ndarray,
@@ -178,26 +213,14 @@ def _refresh(
     anchor_price: np.ndarray,
     cache: np.ndarray,
 ) -> None:
-    """User ``i``'s cached rate parts: log of the first exit's rate less its freshness
-    term, and the second exit's rate (the formula of :func:`user_rates`, no effects)."""
+    """User ``i``'s cached rate parts (:func:`rate_parts`) into ``cache[:, i]``."""
     st = int(state[i])
     code = int(segment[i]) * 3 + st
-    anchor = anchor_price[i]
-    ratio = list_day[plan[i]] / anchor if anchor > 0 else 1.0
-    log_ratio = math.log(max(ratio, MIN_PRICE_RATIO))
-    sens = price_sens[i]
-    cache[1, i] = (
-        second[code] * lapse_mult[i] * math.exp(sens * (P[PRICE_W] * log_ratio + P[PRICE_LEVEL_W]))
-    )
-    push = P[TECH_W] * tech[i] + P[FRICTION_W] * friction[i]
-    base = float(first[code])
-    if base <= 0.0:
-        cache[0, i] = -np.inf
-    elif st == ACTIVE:
-        cache[0, i] = math.log(base) + math.log(lapse_mult[i]) + push
-    else:
-        pull = sens * P[PRICE_W] * log_ratio
-        cache[0, i] = math.log(base) + math.log(return_mult[i]) - push - pull
+    cache[0, i], cache[1, i] = rate_parts(
+        st, float(first[code]), second[code], list_day[plan[i]], anchor_price[i],
+        price_sens[i], tech[i], friction[i], lapse_mult[i], return_mult[i], P[TECH_W],
+        P[FRICTION_W], P[PRICE_W], P[PRICE_LEVEL_W],
+    )  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -226,44 +249,6 @@ def refresh_rates(
             i, P, first, second, list_day, segment, state, plan, price_sens, friction, tech,
             lapse_mult, return_mult, anchor_price, cache,
         )  # fmt: skip
-
-
-@njit(cache=True, error_model="numpy")
-def _record_transition(
-    i: int,
-    time: float,
-    src: int,
-    dst: int,
-    seg: int,
-    P: np.ndarray,
-    deltas: np.ndarray,
-    counters: np.ndarray,
-    reactivations: np.ndarray,
-    first_react: np.ndarray,
-    retained30: np.ndarray,
-    retained90: np.ndarray,
-    ever_inactive: np.ndarray,
-) -> None:
-    """Retention checks due before the move, the ledger's occupancy and counters."""
-    due = first_react[i]  # nan while the user has not come back: comparisons are False
-    if retained30[i] < 0 and due + 30.0 <= time:
-        retained30[i] = 1 if src == ACTIVE else 0
-    if retained90[i] < 0 and due + 90.0 <= time:
-        retained90[i] = 1 if src == ACTIVE else 0
-    n_seg = counters.shape[2]
-    if 0.0 < time <= P[HORIZON]:
-        base = math.ceil(time) * 3 * n_seg + seg
-        deltas[base + dst * n_seg] += 1
-        deltas[base + src * n_seg] -= 1
-    if time >= 0.0:
-        if dst != ACTIVE:
-            ever_inactive[i] = True
-        else:
-            reactivations[i] += 1
-            if math.isnan(first_react[i]):
-                first_react[i] = time
-            if time < P[HORIZON]:
-                counters[int(time // 7.0), REACTIVATIONS, seg] += 1
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -333,7 +318,10 @@ def advance(
     """
     subscription = P[SUBSCRIPTION] > 0.0
     booking = t0 >= 0.0
-    trace = np.empty((4, 256 if tracing else 0))
+    horizon, survey_fraction, survey_accuracy = P[HORIZON], P[SURVEY_FRACTION], P[SURVEY_ACCURACY]
+    tech_w, friction_w, price_w, level_w = P[TECH_W], P[FRICTION_W], P[PRICE_W], P[PRICE_LEVEL_W]
+    n_seg = counters.shape[2]
+    traces = [np.empty((4, 256 if tracing else 0))]  # one slot: grown in place when full
     n_traced = 0
     for i in range(lo, hi):
         key = stream_key(root, i, interval)
@@ -400,20 +388,11 @@ def advance(
                     if amount != 0.0:  # most users have no effect and many no sessions
                         money[c, i] += amount
                         weekly[c, seg] += amount
-            # ---- what ends the segment
+            # ---- what ends the segment: a transition, an effect's end (which may trigger
+            # a deal-seeker's exit), or the interval's end
+            dst, when = -1, t_event
             if moves:
                 dst = (DORMANT if st == ACTIVE else ACTIVE) if pick < r1 else CHURNED
-                if tracing:
-                    trace = _traced(trace, n_traced, i, t_event, st, dst)
-                    n_traced += 1
-                n = _move(
-                    i, t_event, st, dst, seg, key, n, P, pain, survey, state, trial_until,
-                    trial_window_until, trial_len, disc_until, fix_until, rec_until,
-                    content_until, boost_until, next_change, deltas, counters, reactivations,
-                    first_react, retained30, retained90, ever_inactive, cache, first, second,
-                    list_day, segment, plan, price_sens, friction, tech, lapse_mult, return_mult,
-                    anchor_price,
-                )  # fmt: skip
             elif bp < t1:
                 ended = disc_until[i] == bp or trial_until[i] == bp
                 at_risk = ended and deal_seeker[i] and st != CHURNED
@@ -421,103 +400,69 @@ def advance(
                     at_risk = at_risk and st == ACTIVE
                 shock = uniform(key, n) < P[DEAL_SHOCK]
                 n += 1
-                next_change[i] = next_effect_end(
-                    i, bp, disc_until, trial_until, trial_window_until, fix_until, rec_until,
-                    content_until, boost_until,
+                next_change[i] = earliest_after(
+                    bp, disc_until[i], trial_until[i], trial_window_until[i], fix_until[i],
+                    rec_until[i], content_until[i], boost_until[i],
                 )  # fmt: skip
                 if at_risk and shock:
-                    dst = CHURNED if subscription else DORMANT
-                    if tracing:
-                        trace = _traced(trace, n_traced, i, bp, st, dst)
-                        n_traced += 1
-                    n = _move(
-                        i, bp, st, dst, seg, key, n, P, pain, survey, state, trial_until,
-                        trial_window_until, trial_len, disc_until, fix_until, rec_until,
-                        content_until, boost_until, next_change, deltas, counters,
-                        reactivations, first_react, retained30, retained90, ever_inactive, cache,
-                        first, second, list_day, segment, plan, price_sens, friction, tech,
-                        lapse_mult, return_mult, anchor_price,
-                    )  # fmt: skip
+                    dst, when = (CHURNED if subscription else DORMANT), bp
+            if dst < 0:
+                t = end
+                continue
+            # ---- the move, written out here: a helper taking arrays would cost two atomic
+            # reference-count updates per array per move (numba), a third of the run time
+            if tracing:
+                _traced(traces, n_traced, i, when, st, dst)
+                n_traced += 1
+            due = first_react[i]  # nan while the user has not come back: comparisons False
+            if retained30[i] < 0 and due + 30.0 <= when:  # retention checks due before it
+                retained30[i] = 1 if st == ACTIVE else 0
+            if retained90[i] < 0 and due + 90.0 <= when:
+                retained90[i] = 1 if st == ACTIVE else 0
+            if 0.0 < when <= horizon:  # the ledger's daily occupancy and weekly counters
+                base = math.ceil(when) * 3 * n_seg + seg
+                deltas[base + dst * n_seg] += 1
+                deltas[base + st * n_seg] -= 1
+            if when >= 0.0:
+                if dst != ACTIVE:
+                    ever_inactive[i] = True
+                else:
+                    reactivations[i] += 1
+                    if math.isnan(first_react[i]):
+                        first_react[i] = when
+                    if when < horizon:
+                        counters[int(when // 7.0), REACTIVATIONS, seg] += 1
+            state[i] = dst
+            new = seg * 3 + dst
+            cache[0, i], cache[1, i] = rate_parts(
+                dst, float(first[new]), second[new], list_day[plan[i]], anchor_price[i],
+                price_sens[i], tech[i], friction[i], lapse_mult[i], return_mult[i], tech_w,
+                friction_w, price_w, level_w,
+            )  # fmt: skip
+            if st == CHURNED and dst == ACTIVE and trial_window_until[i] > when:
+                trial_until[i] = when + trial_len[i]  # a trial granted while cancelled starts
+                trial_window_until[i] = -np.inf
+                next_change[i] = earliest_after(
+                    when, disc_until[i], trial_until[i], trial_window_until[i], fix_until[i],
+                    rec_until[i], content_until[i], boost_until[i],
+                )  # fmt: skip
+            if dst == CHURNED:  # the exit survey: some answer, some of them truthfully
+                answers = uniform(key, n) < survey_fraction
+                truthful = uniform(key, n + 1) < survey_accuracy
+                noise = min(int(uniform(key, n + 2) * N_PAIN), N_PAIN - 1)
+                n += 3
+                if survey[i] < 0 and answers:
+                    survey[i] = pain[i] if truthful else noise
             t = end
-    return trace[:, :n_traced]
+    return traces[0][:, :n_traced]
 
 
 @njit(cache=True, error_model="numpy")
-def _traced(trace: np.ndarray, k: int, i: int, time: float, src: int, dst: int) -> np.ndarray:
-    """Column ``k`` of the trace set to (user, time, src, dst), growing the buffer if full."""
+def _traced(traces: list, k: int, i: int, time: float, src: int, dst: int) -> None:
+    """Column ``k`` of ``traces[0]`` set to (user, time, src, dst), growing it if full."""
+    trace = traces[0]
     if k == trace.shape[1]:
         bigger = np.empty((4, 2 * k))
         bigger[:, :k] = trace
-        trace = bigger
+        traces[0] = trace = bigger
     trace[0, k], trace[1, k], trace[2, k], trace[3, k] = i, time, src, dst
-    return trace
-
-
-@njit(cache=True, error_model="numpy")
-def _move(
-    i: int,
-    time: float,
-    src: int,
-    dst: int,
-    seg: int,
-    key: np.uint64,
-    n: int,
-    P: np.ndarray,
-    pain: np.ndarray,
-    survey: np.ndarray,
-    state: np.ndarray,
-    trial_until: np.ndarray,
-    trial_window_until: np.ndarray,
-    trial_len: np.ndarray,
-    disc_until: np.ndarray,
-    fix_until: np.ndarray,
-    rec_until: np.ndarray,
-    content_until: np.ndarray,
-    boost_until: np.ndarray,
-    next_change: np.ndarray,
-    deltas: np.ndarray,
-    counters: np.ndarray,
-    reactivations: np.ndarray,
-    first_react: np.ndarray,
-    retained30: np.ndarray,
-    retained90: np.ndarray,
-    ever_inactive: np.ndarray,
-    cache: np.ndarray,
-    first: np.ndarray,
-    second: np.ndarray,
-    list_day: np.ndarray,
-    segment: np.ndarray,
-    plan: np.ndarray,
-    price_sens: np.ndarray,
-    friction: np.ndarray,
-    tech: np.ndarray,
-    lapse_mult: np.ndarray,
-    return_mult: np.ndarray,
-    anchor_price: np.ndarray,
-) -> int:
-    """Move user ``i`` from ``src`` to ``dst`` at ``time`` with all bookkeeping; returns the
-    stream's next draw index."""
-    _record_transition(
-        i, time, src, dst, seg, P, deltas, counters, reactivations, first_react, retained30,
-        retained90, ever_inactive,
-    )  # fmt: skip
-    state[i] = dst
-    _refresh(
-        i, P, first, second, list_day, segment, state, plan, price_sens, friction, tech,
-        lapse_mult, return_mult, anchor_price, cache,
-    )  # fmt: skip
-    if src == CHURNED and dst == ACTIVE and trial_window_until[i] > time:
-        trial_until[i] = time + trial_len[i]  # a free trial granted while cancelled starts
-        trial_window_until[i] = -np.inf
-        next_change[i] = next_effect_end(
-            i, time, disc_until, trial_until, trial_window_until, fix_until, rec_until,
-            content_until, boost_until,
-        )  # fmt: skip
-    if dst == CHURNED:  # the exit survey: some answer, some of them truthfully
-        answers = uniform(key, n) < P[SURVEY_FRACTION]
-        truthful = uniform(key, n + 1) < P[SURVEY_ACCURACY]
-        noise = min(int(uniform(key, n + 2) * N_PAIN), N_PAIN - 1)
-        n += 3
-        if survey[i] < 0 and answers:
-            survey[i] = pain[i] if truthful else noise
-    return n
