@@ -12,6 +12,7 @@ from agents.bandits import make_bandit
 from agents.base import Context
 from agents.evaluate import evaluate, masks
 from agents.reference import Blanket, NoOffer, Oracle, Playbook, RandomPolicy
+from agents.uplift import train_uplift
 from sim import Simulation, presets
 from sim.envs.observation import encode, observation_names
 
@@ -79,6 +80,7 @@ def test_oracle_beats_every_other_policy_on_a_fixed_seed() -> None:
         "playbook": Playbook,
         "thompson": lambda: make_bandit("thompson", pretrain_users=2048, seed=1),
         "linucb": lambda: make_bandit("linucb", pretrain_users=2048, seed=1, alpha=0.5),
+        "uplift": lambda: train_uplift(users=8192, block=4096, pool_size=20_000, seed=1),
         "oracle": Oracle,
     }
     tidy, _, mix, _ = evaluate(agents, SCENARIO, CATALOGUE, seeds=[7], every_days=28)
