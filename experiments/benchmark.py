@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from agents.evaluate import METRICS, evaluate, paired_difference
+from experiments.jsonio import strict_json
 from sim import presets
 from sim.offers import Catalogue, Offer
 from sim.scenario import Scenario, Segment, blend_segments
@@ -285,7 +286,7 @@ def run(cfg: BenchmarkConfig) -> dict[str, Any]:
         progress=cfg.progress,
     )
     board = leaderboard(summary)
-    result = summarise_run(cfg, agents, tidy, board)
+    result = _jsonable(summarise_run(cfg, agents, tidy, board))  # as summary.json holds it
     occupancy.to_parquet(cfg.out / "occupancy.parquet", index=False)
     timings = {"build_seconds": {k: round(v, 1) for k, v in seconds.items()}}
     write_json(cfg.out / "timings.json", timings)  # apart: results stay bit-identical
@@ -414,7 +415,7 @@ def write(
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write atomically (a temporary file renamed): never a half-written file."""
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
+    tmp.write_text(strict_json(data, indent=2))  # infinities (no budget) and NaN as null
     tmp.replace(path)
 
 
@@ -449,4 +450,5 @@ def _num(value: Any) -> float | None:
 
 
 def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+    """Plain JSON values (what summary.json holds): no budget -> null, objects as text."""
+    return json.loads(strict_json(value))

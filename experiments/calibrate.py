@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import os
 import re
 from dataclasses import asdict
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from experiments.jsonio import strict_json
 from experiments.report import CSS, _img, _plt
 from sim.calibration import Calibration, calibrate, read_event_log, validate_events
 from sim.calibration.api import check_calibrate_args, precheck
@@ -203,25 +203,6 @@ def write_results(result: Calibration, out: Path, base: str, target: Path | None
     _write(out / "calibration.json", strict_json(result.summary(), indent=2))
     if target is not None:
         _write(target, text)
-
-
-def strict_json(value: Any, indent: int | None = None) -> str:
-    """JSON any parser reads: numpy numbers as plain ones, NaN and infinities as null."""
-
-    def clean(v: Any) -> Any:
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [clean(x) for x in v]
-        if isinstance(v, (np.bool_, bool)):
-            return bool(v)
-        if isinstance(v, (int, np.integer)):
-            return int(v)
-        if isinstance(v, (float, np.floating)):
-            return float(v) if np.isfinite(v) else None
-        return v
-
-    return json.dumps(clean(value), indent=indent, allow_nan=False)
 
 
 def _write(path: Path, text: str) -> None:

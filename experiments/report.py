@@ -202,7 +202,7 @@ def findings(summary: dict[str, Any], board: pd.DataFrame) -> list[str]:
         beaten = [
             o
             for o, d in summary["best_learned_vs"].items()
-            if d["ci_low"] > 0 and not agents[o]["learned"] and o != "oracle"
+            if (d["ci_low"] or 0) > 0 and not agents[o]["learned"] and o != "oracle"
         ]
         better = [
             a
@@ -224,7 +224,9 @@ def findings(summary: dict[str, Any], board: pd.DataFrame) -> list[str]:
                 + "."
             )
     losers = [
-        a for a in board.agent if agents[a]["incremental_profit"]["ci_high"] < 0 and a != "oracle"
+        a
+        for a in board.agent
+        if (agents[a]["incremental_profit"]["ci_high"] or 0) < 0 and a != "oracle"
     ]
     if losers:
         out.append(

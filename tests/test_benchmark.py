@@ -164,8 +164,10 @@ def test_tiny_benchmark_with_your_own_policy(tmp_path) -> None:
     }  # fmt: skip
     assert list(board["rank"]) == list(range(1, 8))
     assert board.incremental_profit.is_monotonic_decreasing
-    saved = json.loads((tmp_path / "summary.json").read_text())
+    text = (tmp_path / "summary.json").read_text()
+    saved = json.loads(text, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))
     assert saved == json.loads(json.dumps(result))
+    assert saved["agents"]["thompson"]["params"]["budget_per_period"] is None  # no budget
     oracle = saved["agents"]["oracle"]
     if oracle["incremental_profit"]["mean"] > 0:
         assert oracle["share_of_oracle"] == pytest.approx(1.0)
