@@ -426,8 +426,9 @@ def format_leaderboard(board: pd.DataFrame) -> str:
         f"{'react. rate':>11s} {'cost/react':>10s} {'ROI':>7s} {'spend':>10s} {'unsubs':>7s}"
     ]
     for r in board.itertuples():
-        ci = f"{r.incremental_profit:+,.0f} ({r.incremental_profit_ci_low:+,.0f} to "
-        ci += f"{r.incremental_profit_ci_high:+,.0f})"
+        lo, hi = r.incremental_profit_ci_low, r.incremental_profit_ci_high
+        ci = f"{r.incremental_profit:+,.0f} "
+        ci += f"({lo:+,.0f} to {hi:+,.0f})" if np.isfinite(lo) else "(one seed: no CI)"
         lines.append(
             f"{r.rank:>2} {r.agent!s:26s} {ci:>36s} {_pct(r.share_of_oracle):>9s} "
             f"{r.reactivation_rate:>11.1%} {_fmt(r.cost_per_incremental_reactivation):>10s} "

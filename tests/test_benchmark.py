@@ -229,3 +229,15 @@ def test_online_agents_learn_from_delayed_attributed_profit() -> None:
     rewards = np.concatenate([r for _, r in seen])
     assert agent.count.sum() == actions.size and set(np.unique(actions)) >= {0, 1, 5}
     assert np.isfinite(rewards).all() and rewards.std() > 0
+
+
+def test_leaderboard_with_one_seed_says_there_is_no_interval() -> None:
+    row = {
+        "agent": "uplift", "rank": 1, "incremental_profit": 1025.0,
+        "incremental_profit_ci_low": float("nan"), "incremental_profit_ci_high": float("nan"),
+        "share_of_oracle": float("nan"), "reactivation_rate": 0.5,
+        "cost_per_incremental_reactivation": 10.0, "roi": 1.0, "offer_spend": 100.0,
+        "unsubscribes": 3.0,
+    }  # fmt: skip
+    text = benchmark.format_leaderboard(pd.DataFrame([row]))
+    assert "+1,025 (one seed: no CI)" in text and "nan" not in text
