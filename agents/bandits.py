@@ -52,6 +52,14 @@ class Budget:
     price: float = 0.0
     spent: float = 0.0
 
+    def on_day(self, day: float) -> None:
+        """A decision on ``day``: a new decision day closes the period (a period = one
+        decision day). The last day is kept off the saved fields."""
+        last = getattr(self, "_day", None)
+        if last is not None and day != last:
+            self.new_period()
+        self._day = day
+
     def new_period(self) -> None:
         """Close a period: raise the price if spend passed the target share of the budget,
         lower it (not below 0) if it fell short (dual ascent on the budget constraint)."""
@@ -82,13 +90,6 @@ class _Saved:
     budget: Budget
     learning_curve: list[tuple[int, float]]
     ARRAYS: tuple[str, ...] = ()
-
-    def _period(self, day: float) -> None:
-        """A new decision day closes the budget's period (a period = one decision day)."""
-        last = getattr(self, "_day", None)
-        if last is not None and day != last:
-            self.budget.new_period()
-        self._day = day
 
     def describe(self) -> dict[str, Any]:
         d = {k: v for k, v in asdict(self).items() if k != "budget"}  # type: ignore[call-overload]
@@ -160,7 +161,7 @@ class GroupBandit(_Saved):
 
     def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
         self.names = ctx.feature_names
-        self._period(ctx.day)
+        self.budget.on_day(ctx.day)
         groups = context_groups(obs, ctx.feature_names)
         price = self.budget.price * self.budget.action_costs(self.n_actions)
         score = np.where(mask, self.scores(groups) - price, -np.inf)
@@ -208,7 +209,7 @@ class LinearBandit(_Saved):
         return np.hstack([obs.astype(np.float64), np.ones((obs.shape[0], 1))])
 
     def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
-        self._period(ctx.day)
+        self.budget.on_day(ctx.day)
         x = self._x(obs)
         a_inv = np.linalg.inv(self.A)
         theta = np.einsum("kde,ke->kd", a_inv, self.b)

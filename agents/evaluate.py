@@ -20,7 +20,7 @@ from sim.messaging import action_mask
 from sim.offers import Catalogue
 from sim.results import SimulationResult, incremental
 from sim.scenario import Scenario
-from sim.simulation import Simulation
+from sim.simulation import Simulation, user_profit
 
 METRICS = (
     "incremental_profit",
@@ -106,12 +106,6 @@ def run_agent(
     mix = pd.concat(sends) if sends else pd.DataFrame(columns=["offer", "segment", "pain_point"])
     counts = mix.value_counts().rename("sends").reset_index()
     return Run(result, counts)
-
-
-def user_profit(sim: Simulation, users: np.ndarray) -> np.ndarray:
-    """Each user's profit so far (revenue - every cost), float64."""
-    money = sim.pop.money[:, users].astype(np.float64)
-    return money[0] - money[1:].sum(axis=0)
 
 
 class Feedback:

@@ -22,6 +22,7 @@ import itertools
 import json
 import math
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -72,7 +73,7 @@ class UpliftPolicy:
         return total / self.members
 
     def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
-        self._period(ctx.day)
+        self.budget.on_day(ctx.day)
         if list(ctx.offer_names) != self.offer_names:
             raise ValueError(
                 f"ctx.offer_names: {list(ctx.offer_names)}; this policy was trained on "
@@ -128,13 +129,6 @@ class UpliftPolicy:
         if missing:
             raise ValueError(f"ctx.feature_names: missing {missing[:3]}; the model reads them")
         return [col[n] for n in self.feature_names]
-
-    def _period(self, day: float) -> None:
-        """A new decision day closes the budget's period (a period = one decision day)."""
-        last = getattr(self, "_day", None)
-        if last is not None and day != last:
-            self.budget.new_period()
-        self._day = day
 
 
 def train_uplift(
@@ -247,45 +241,26 @@ def simulate_every_offer(
     so up to the decision all runs are identical and after it all actions see the same
     random numbers. Each row is one user who could be sent an offer at the decision; the
     target is each offer's profit over ``window_weeks`` minus the no-offer profit."""
+    from sim.envs.bandit import every_action_profit
     from sim.envs.core import InactivePool, episode_scenario
-    from sim.envs.observation import encode
-    from sim.messaging import OK
-    from sim.population import copy_of
-    from sim.simulation import Simulation
 
     pool = InactivePool(scenario, catalogue, seed, pool_size)
     rng = np.random.default_rng([seed, 1])
-    n_actions, everyone = 1 + len(catalogue), np.arange(block)
     xs, ys = [], []
     desc = f"simulating every offer for {users:,} users"
+    live = None if history_policy is None else partial(_live, policy=history_policy)
     for _ in tqdm(range(math.ceil(users / block)), desc=desc, disable=not progress):
         drawn = pool.draw(rng, block)
         before = int(rng.integers(1, history_weeks + 1)) if history_policy else 0
         sc = episode_scenario(scenario, block, before + window_weeks)
         run_seed = int(rng.integers(2**63 - 1))
-        profit = np.zeros((n_actions, block))
-        for a in range(n_actions):
-            sim = Simulation(sc, catalogue, seed=run_seed, population=copy_of(drawn))
-            sim.run_until(0)
-            if history_policy is not None:
-                _live(sim, history_policy, before)
-            sim.run_until(7 * before)
-            start = _profit(sim)
-            refused = np.zeros(block, dtype=bool)
-            if a == 0:
-                obs = encode(sim.observe(), sc, catalogue, 0.0)
-                open_ = sim.mailer.mask(everyone, sim.day)[:, 1:].any(axis=1)
-            else:
-                refused = sim.offer(everyone, np.full(block, a - 1)).refusal != OK
-            sim.run_until(sc.horizon_days)
-            profit[a] = _profit(sim) - start
-            profit[a, refused] = profit[0, refused]  # nothing was sent: nothing changed
+        obs, open_, profit = every_action_profit(sc, catalogue, drawn, run_seed, before, live)
         xs.append(obs[open_])
         ys.append((profit[1:, open_] - profit[0, open_]).T.astype(np.float32))
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def _live(sim: Any, policy: UpliftPolicy, weeks: int) -> None:
+def _live(sim: Any, weeks: int, policy: UpliftPolicy) -> None:
     """``weeks`` weekly decisions of ``policy`` on every user of ``sim``, from its day 0."""
     from sim.envs.observation import encode, observation_names
 
@@ -299,11 +274,6 @@ def _live(sim: Any, policy: UpliftPolicy, weeks: int) -> None:
         chosen = np.flatnonzero(actions)
         if chosen.size:
             sim.offer(chosen, actions[chosen] - 1)
-
-
-def _profit(sim: Any) -> np.ndarray:
-    money = sim.pop.money.astype(np.float64)
-    return money[0] - money[1:].sum(axis=0)
 
 
 def model_inputs(x: np.ndarray, names: list[str]) -> list[int]:

@@ -243,6 +243,12 @@ class Simulation:
         yield from self._at(self.scenario.horizon_days)
 
 
+def user_profit(sim: Simulation, users: np.ndarray) -> np.ndarray:
+    """Profit so far of ``users`` (revenue less every cost), float64."""
+    money = sim.pop.money[:, users].astype(np.float64)
+    return money[0] - money[1:].sum(axis=0)
+
+
 def scheduled(days: np.ndarray, users: np.ndarray, offers: np.ndarray) -> Policy:
     """A fixed offer schedule as a policy: ``offers[i]`` to ``users[i]`` on ``days[i]``.
 

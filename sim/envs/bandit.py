@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -14,9 +15,9 @@ from sim.envs.core import InactivePool, episode_scenario
 from sim.envs.observation import OBSERVATION_DOC, encode, observation_names
 from sim.messaging import OK
 from sim.offers import Catalogue
-from sim.population import copy_of
+from sim.population import Population, copy_of
 from sim.scenario import Scenario
-from sim.simulation import Simulation
+from sim.simulation import Simulation, user_profit
 from sim.validation import check_int
 
 
@@ -130,21 +131,44 @@ class WinBackBandit(gym.Env):
         block_seed = int(self.np_random.integers(2**63 - 1))
         rng = np.random.default_rng(block_seed)
         users = self.pool.draw(rng, self.block)
-        everyone = np.arange(self.block)
-        rewards = np.zeros((1 + len(self.catalogue), self.block))
-        for a in range(rewards.shape[0]):
-            sim = Simulation(
-                self.window, self.catalogue, seed=block_seed, population=copy_of(users)
-            )
-            sim.run_until(0)
-            refused = np.zeros(self.block, dtype=bool)
-            if a == 0:
-                obs = encode(sim.observe(), self.window, self.catalogue, 0.0)
-            else:
-                refused = sim.offer(everyone, np.full(self.block, a - 1)).refusal != OK
-            sim.run_until(self.window.horizon_days)
-            money = sim.pop.money.astype(np.float64)
-            rewards[a] = money[0] - money[1:].sum(axis=0)
-            rewards[a, refused] = rewards[0, refused]  # nothing was sent: nothing changed
+        obs, _, rewards = every_action_profit(self.window, self.catalogue, users, block_seed)
         self._obs, self._rewards, self._pos = obs, rewards, 0
         self._pain = users.pain.copy()
+
+
+def every_action_profit(
+    window: Scenario,
+    catalogue: Catalogue,
+    users: Population,
+    seed: int,
+    before_weeks: int = 0,
+    history: Callable[[Simulation, int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Simulate ``users`` once per action (0 = nothing, ``k`` = offer ``k - 1`` to all of
+    them) on ``seed``: (observations at the decision, which users could be sent an offer
+    then, (actions, users) profit from the decision to the end of ``window``).
+
+    ``history(sim, before_weeks)`` (if given) acts from day 0; the decision is on day
+    ``7 * before_weeks``. Every run is the same up to the decision, and after it all actions
+    see the same random numbers; an offer refused earns exactly the no-offer profit."""
+    everyone = np.arange(users.n)
+    profit = np.zeros((1 + len(catalogue), users.n))
+    obs: np.ndarray = np.zeros((users.n, 0), np.float32)  # both set by the first run (a = 0)
+    can_send: np.ndarray = np.zeros(users.n, dtype=bool)
+    for a in range(profit.shape[0]):
+        sim = Simulation(window, catalogue, seed=seed, population=copy_of(users))
+        sim.run_until(0)
+        if history is not None:
+            history(sim, before_weeks)
+        sim.run_until(7 * before_weeks)
+        start = user_profit(sim, everyone)
+        refused = np.zeros(users.n, dtype=bool)
+        if a == 0:
+            obs = encode(sim.observe(), window, catalogue, 0.0)
+            can_send = np.asarray(sim.mailer.mask(everyone, sim.day)[:, 1:].any(axis=1))
+        else:
+            refused = sim.offer(everyone, np.full(users.n, a - 1)).refusal != OK
+        sim.run_until(window.horizon_days)
+        profit[a] = user_profit(sim, everyone) - start
+        profit[a, refused] = profit[0, refused]  # nothing was sent: nothing changed
+    return obs, can_send, profit
