@@ -236,11 +236,11 @@ def simulate_every_offer(
     block first lives a random 1 to ``history_weeks`` weeks in which that policy decides
     every week, so the model sees users with the offer history a policy gives them; without
     one, blocks meet the decision at once, as the pool left them (never offered anything).
-    At the decision the
-    block is simulated once per action, every user getting that action, on the same seed,
-    so up to the decision all runs are identical and after it all actions see the same
-    random numbers. Each row is one user who could be sent an offer at the decision; the
-    target is each offer's profit over ``window_weeks`` minus the no-offer profit."""
+    At the decision the block is simulated once per action, every user getting that action,
+    on the same seed (:func:`sim.envs.bandit.every_action_profit`), so up to the decision all
+    runs are identical and after it all actions see the same random numbers. Each row is
+    one user who could be sent an offer at the decision; the target is each offer's profit
+    over ``window_weeks`` minus the no-offer profit."""
     from sim.envs.bandit import every_action_profit
     from sim.envs.core import InactivePool, episode_scenario
 

@@ -347,7 +347,7 @@ def summarise_run(
             "share_of_oracle": _num(row.share_of_oracle),
             **{m: _num(getattr(row, m)) for m in METRICS if m != "incremental_profit"},
             "learned": bool(getattr(agents[name], "learned", False)),
-            "params": _jsonable(agents[name].describe()),
+            "params": agents[name].describe(),  # made plain JSON with the whole result
         }
     learned = [n for n in board.agent if per_agent[n]["learned"]]
     best = learned[0] if learned else None

@@ -1,4 +1,4 @@
-"""Strict JSON for result files: what any parser reads, written so a reader never sees half."""
+"""Strict JSON for result files: what any parser reads (no NaN or Infinity tokens)."""
 
 from __future__ import annotations
 
