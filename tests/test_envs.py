@@ -221,7 +221,7 @@ def test_start_any_draws_from_the_whole_population_and_masks_active_users() -> N
 
 def test_encoded_columns_mean_what_their_names_say() -> None:
     from sim import Simulation
-    from sim.envs.observation import encode, observation_names
+    from sim.envs.observation import Encoder, observation_names
 
     scenario, catalogue = (
         presets.streaming(n_users=3000, horizon_days=84),
@@ -234,7 +234,7 @@ def test_encoded_columns_mean_what_their_names_say() -> None:
         users = rng.choice(3000, size=1000, replace=False)
         sim.offer(users, rng.integers(0, len(catalogue), size=users.size))
         sim.run_until(7 * (week + 1))
-    obs = encode(sim.observe(), sim.scenario, catalogue, 0.25)
+    obs = Encoder(sim.scenario, catalogue)(sim, 0.25)
     col = {n: i for i, n in enumerate(observation_names(scenario, catalogue))}
     assert obs.shape == (3000, len(col)) and obs.dtype == np.float32
     status = obs[:, [col["status_active"], col["status_inactive"], col["status_cancelled"]]]

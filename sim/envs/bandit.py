@@ -12,7 +12,7 @@ from gymnasium import spaces
 from sim import presets
 from sim.constants import PAIN_POINTS
 from sim.envs.core import InactivePool, episode_scenario
-from sim.envs.observation import OBSERVATION_DOC, encode, observation_names
+from sim.envs.observation import OBSERVATION_DOC, Encoder, observation_names
 from sim.messaging import OK
 from sim.offers import Catalogue
 from sim.population import Population, copy_of
@@ -155,6 +155,7 @@ def every_action_profit(
     profit = np.zeros((1 + len(catalogue), users.n))
     obs: np.ndarray = np.zeros((users.n, 0), np.float32)  # both set by the first run (a = 0)
     can_send: np.ndarray = np.zeros(users.n, dtype=bool)
+    encode = Encoder(window, catalogue)
     for a in range(profit.shape[0]):
         sim = Simulation(window, catalogue, seed=seed, population=copy_of(users))
         sim.run_until(0)
@@ -164,8 +165,8 @@ def every_action_profit(
         start = user_profit(sim, everyone)
         refused = np.zeros(users.n, dtype=bool)
         if a == 0:
-            obs = encode(sim.observe(), window, catalogue, 0.0)
-            can_send = np.asarray(sim.mailer.mask(everyone, sim.day)[:, 1:].any(axis=1))
+            obs = encode(sim, 0.0)
+            can_send = np.asarray(sim.mask()[:, 1:].any(axis=1))
         else:
             refused = sim.offer(everyone, np.full(users.n, a - 1)).refusal != OK
         sim.run_until(window.horizon_days)

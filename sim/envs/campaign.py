@@ -11,6 +11,7 @@ from gymnasium import spaces
 from sim import presets
 from sim.calendar import freshness_at
 from sim.constants import PAIN_POINTS
+from sim.face_value import face_values
 from sim.messaging import OK, OfferTable
 from sim.observe import observed_status
 from sim.offers import Catalogue
@@ -25,15 +26,6 @@ LOOKAHEAD_WEEKS = 4
 
 def group_names() -> list[str]:
     return [f"{s}/{r}" for s in STATUSES for r in REASONS]
-
-
-def face_values(scenario: Scenario, table: OfferTable) -> np.ndarray:
-    """Budget charge per send: send cost plus the offer's face value (discount or free days
-    at the average list price, support cost)."""
-    price_day = np.mean([p.monthly_price for p in scenario.plans]) / 30.0
-    disc = table.discount * table.duration * price_day
-    trial = table.trial_days * price_day
-    return table.send_cost + disc + trial + table.support_cost
 
 
 class WinBackCampaign(gym.Env):

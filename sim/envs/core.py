@@ -116,7 +116,7 @@ class WinBackBatch:
         self.users = np.arange(n_users)
         self.horizon_weeks = horizon_weeks
         self.names = observation_names(self.scenario, catalogue)
-        self.sizes = Encoder(self.scenario, catalogue).sizes
+        self.encoder = Encoder(self.scenario, catalogue)
         self.n_actions = 1 + len(catalogue)
         size = pool_size if pool_size is not None else max(4 * n_users, 20_000)
         self.pool = InactivePool(scenario, catalogue, seed, size, start)
@@ -192,10 +192,7 @@ class WinBackBatch:
     # ------------------------------------------------------------- queries
     def observe(self) -> np.ndarray:
         """The current users' observation vectors (``sim.envs.observation``)."""
-        sim = self._sim()
-        e, day = sim.engine, float(sim.env.now)
-        progress = self.week / self.horizon_weeks
-        return sim.observer.encoded(self.users, day, e.session_slot, e.price, self.sizes, progress)
+        return self.encoder(self._sim(), self.week / self.horizon_weeks, self.users)
 
     def profit(self) -> np.ndarray:
         """Each user's profit so far in this episode (float64)."""
@@ -208,8 +205,7 @@ class WinBackBatch:
 
     def action_masks(self) -> np.ndarray:
         """(users, actions) bool: what can be sent now (0, nothing, always can)."""
-        sim = self._sim()
-        return sim.mailer.mask(self.users, float(sim.env.now))
+        return self._sim().mask(self.users)
 
     def latent(self) -> dict[str, np.ndarray]:
         """Latent traits of the current users (for the oracle; never in observations)."""
