@@ -10,6 +10,7 @@ import numpy as np
 
 from agents.base import Context, FixedPolicy, masked_choice
 from sim.constants import PAIN_POINTS
+from sim.validation import check_int, check_nonnegative
 
 
 @dataclass(kw_only=True)
@@ -31,7 +32,7 @@ class RandomPolicy(FixedPolicy):
     _rng: np.random.Generator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._rng = np.random.default_rng(self.seed)
+        self._rng = np.random.default_rng(check_int("seed", self.seed, 0))
 
     def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
         scores = self._rng.random(mask.shape) * mask
@@ -76,6 +77,9 @@ class Playbook(FixedPolicy):
     default: str = "reminder_email"
     min_recency_days: float = 28.0
 
+    def __post_init__(self) -> None:
+        check_nonnegative("min_recency_days", self.min_recency_days)
+
     def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
         col = {n: i for i, n in enumerate(ctx.feature_names)}
         k = {n: 1 + i for i, n in enumerate(ctx.offer_names)}
@@ -114,6 +118,9 @@ class Oracle(FixedPolicy):
     discovery: str = "recommendations"
     technical: str = "support_call"
     min_trait: float = 0.4
+
+    def __post_init__(self) -> None:
+        check_nonnegative("min_trait", self.min_trait)
 
     def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
         if "pain" not in ctx.latent:
