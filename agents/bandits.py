@@ -26,7 +26,7 @@ from sim.offers import Catalogue
 from sim.scenario import Scenario
 from sim.validation import check_choice, check_int, check_positive, check_probability
 
-STATUS = ("status_active", "status_inactive", "status_cancelled")
+STATUS = ("status_active", "status_inactive", "status_churned")
 SURVEY = ("survey_price", "survey_content", "survey_discovery", "survey_technical", "survey_none")
 
 
@@ -214,8 +214,10 @@ def check_bandit_params(**params: Any) -> None:
             continue
         if key in ("pretrain_users", "seed"):
             check_int(key, value, 0)
-        elif key == "window_weeks":
-            check_int(key, value, 1, 520)
+        elif key == "attribution_days":
+            from sim.envs.core import attribution_weeks
+
+            attribution_weeks(value)
         elif key == "budget_per_period":
             check_budget(value)
         elif key == "epsilon":
@@ -234,7 +236,7 @@ def make_bandit(
     scenario: Scenario | None = None,
     catalogue: Catalogue | None = None,
     pretrain_users: int = 0,
-    window_weeks: int = 26,
+    attribution_days: int = 182,
     budget_per_period: float = float("inf"),
     seed: int = 0,
     name: str | None = None,
@@ -246,7 +248,7 @@ def make_bandit(
 ) -> GroupBandit | LinearBandit:
     """A bandit of ``kind`` (:data:`KINDS`) sized for ``scenario`` and ``catalogue`` (the
     streaming defaults when None), optionally trained online first on ``pretrain_users``
-    newly inactive users of ``WinBackBandit-v0`` (rewards: profit over ``window_weeks``
+    newly inactive users of ``WinBackBandit-v0`` (rewards: profit over ``attribution_days``
     after the decision, net of cost). With a finite ``budget_per_period`` it is
     budget-aware, charging each send at face value (:mod:`sim.face_value`).
 
@@ -261,7 +263,7 @@ def make_bandit(
     check_bandit_params(
         kind=kind,
         pretrain_users=pretrain_users,
-        window_weeks=window_weeks,
+        attribution_days=attribution_days,
         budget_per_period=budget_per_period,
         seed=seed,
         **own,
@@ -287,7 +289,7 @@ def make_bandit(
             kind=kind, n_actions=n_actions, seed=seed, budget=budget, name=name or kind, **own
         )
     if pretrain_users:
-        pretrain(agent, pretrain_users, scenario, catalogue, window_weeks, seed)
+        pretrain(agent, pretrain_users, scenario, catalogue, attribution_days, seed)
     return agent
 
 
@@ -296,7 +298,7 @@ def pretrain(
     users: int,
     scenario: Scenario,
     catalogue: Catalogue,
-    window_weeks: int = 26,
+    attribution_days: int = 182,
     seed: int = 0,
     block: int = 512,
 ) -> None:
@@ -307,7 +309,7 @@ def pretrain(
     env = WinBackBandit(
         scenario,
         catalogue,
-        window_weeks=window_weeks,
+        attribution_days=attribution_days,
         block=block,
         episode_length=users,
         seed=seed,

@@ -130,12 +130,16 @@ class UpliftPolicy(Agent):
 
 def check_uplift_params(**params: Any) -> None:
     """Clear errors for :func:`train_uplift`'s arguments, before any simulation."""
-    minimum = {"users": 16, "block": 1, "window_weeks": 1, "epochs": 1, "batch_size": 1,
+    minimum = {"users": 16, "block": 1, "epochs": 1, "batch_size": 1,
                "min_weeks_between_offers": 0, "pool_size": 1, "seed": 0,
                "members": 1, "rounds": 1, "history_weeks": 1}  # fmt: skip
     for key, value in params.items():
         if key in minimum:
             check_int(key, value, minimum[key])
+        elif key == "attribution_days":
+            from sim.envs.core import attribution_weeks
+
+            attribution_weeks(value)
         elif key == "learning_rate":
             check_positive(key, value)
         elif key == "budget_per_period":
@@ -159,7 +163,7 @@ def train_uplift(
     *,
     users: int = 163_840,
     block: int = 4096,
-    window_weeks: int = 26,
+    attribution_days: int = 182,
     hidden: tuple[int, ...] = (128, 128),
     epochs: int = 10,
     learning_rate: float = 1e-3,
@@ -176,7 +180,7 @@ def train_uplift(
     progress: bool = False,
 ) -> UpliftPolicy:
     """Simulate every offer for ``users`` inactive users drawn from the scenario's pool
-    (paired, ``window_weeks`` of profit each; :func:`simulate_every_offer`), fit the network
+    (paired, ``attribution_days`` of profit each; :func:`simulate_every_offer`), fit the network
     on 7/8 of those who could be sent an offer, report on the other 1/8, and return the
     policy. The configs in ``conf/agent/`` point here (``_target_``).
 
@@ -190,7 +194,7 @@ def train_uplift(
     from sim.envs.observation import observation_names
 
     check_uplift_params(
-        users=users, block=block, window_weeks=window_weeks, hidden=hidden, epochs=epochs,
+        users=users, block=block, attribution_days=attribution_days, hidden=hidden, epochs=epochs,
         learning_rate=learning_rate, batch_size=batch_size, threshold=threshold,
         min_weeks_between_offers=min_weeks_between_offers, budget_per_period=budget_per_period,
         pool_size=pool_size, members=members, rounds=rounds, history_weeks=history_weeks, seed=seed,
@@ -205,7 +209,7 @@ def train_uplift(
     for r in range(rounds):  # round r > 0: histories made by round r - 1's policy
         before = None if policy is None else replace(policy, budget=Budget())  # no budget
         x, y = simulate_every_offer(
-            scenario, catalogue, users, block, window_weeks, pool_size, seed + r, progress,
+            scenario, catalogue, users, block, attribution_days, pool_size, seed + r, progress,
             history_weeks, before,
         )  # fmt: skip
         xs.append(x)
@@ -237,7 +241,7 @@ def simulate_every_offer(
     catalogue: Catalogue,
     users: int,
     block: int,
-    window_weeks: int,
+    attribution_days: int,
     pool_size: int,
     seed: int,
     progress: bool,
@@ -254,9 +258,9 @@ def simulate_every_offer(
     on the same seed (:func:`sim.envs.bandit.every_action_profit`), so up to the decision all
     runs are identical and after it all actions see the same random numbers. Each row is
     one user who could be sent an offer at the decision; the target is each offer's profit
-    over ``window_weeks`` minus the no-offer profit."""
+    over ``attribution_days`` (whole weeks) minus the no-offer profit."""
     from sim.envs.bandit import every_action_profit
-    from sim.envs.core import InactivePool, episode_scenario
+    from sim.envs.core import InactivePool, attribution_weeks, episode_scenario
 
     pool = InactivePool(scenario, catalogue, seed, pool_size)
     rng = np.random.default_rng([seed, 1])
@@ -266,7 +270,7 @@ def simulate_every_offer(
     for _ in tqdm(range(math.ceil(users / block)), desc=desc, disable=not progress):
         drawn = pool.draw(rng, block)
         before = int(rng.integers(1, history_weeks + 1)) if history_policy else 0
-        sc = episode_scenario(scenario, block, before + window_weeks)
+        sc = episode_scenario(scenario, block, before + attribution_weeks(attribution_days))
         run_seed = int(rng.integers(2**63 - 1))
         obs, open_, profit = every_action_profit(sc, catalogue, drawn, run_seed, before, live)
         xs.append(obs[open_])

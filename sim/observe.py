@@ -28,9 +28,9 @@ def _ids(users: np.ndarray | slice, n: int) -> np.ndarray:
 def observed_status(
     pop: Population, users: np.ndarray | slice, day: float, scenario: Scenario
 ) -> np.ndarray:
-    """0 active, 1 inactive (no session for ``inactive_after_days``), 2 cancelled.
+    """0 active, 1 inactive (no session for ``inactive_after_days``), 2 churned.
 
-    Cancellation is visible only in subscription businesses.
+    Churn is visible (as a cancellation) only in subscription businesses.
     """
     q = delivery_params(scenario)
     if isinstance(users, slice) and users == slice(None):

@@ -80,6 +80,8 @@ def test_fresh_agents_start_from_the_built_state() -> None:
     [
         (make_bandit, {"kind": "thompson", "alpha": 0.5}, "alpha: 0.5 is for kind linucb"),
         (make_bandit, {"kind": "ucb", "epsilon": 2.0}, "epsilon: 2.0 is not a probability"),
+        (make_bandit, {"kind": "ucb", "attribution_days": 30}, "a multiple of 7"),
+        (train_uplift, {"attribution_days": 0}, "attribution_days: 0"),
         (train_uplift, {"users": 3}, "users: 3"),
         (Playbook, {"price": "free_lunch"}, "price: 'free_lunch'; allowed: an offer"),
         (Playbook, {"min_recency_days": float("nan")}, "min_recency_days: nan"),

@@ -49,7 +49,7 @@ def test_learned_targeting_beats_the_best_single_offer_on_held_out_users(policy)
 def test_every_outcome_is_paired_on_common_random_numbers() -> None:
     # an offer the users cannot receive (support calls go by SMS; here nobody is reachable
     # by SMS) changes nothing: its incremental profit is exactly zero for every user
-    x, uplift = simulate_every_offer(SCENARIO, CATALOGUE, 512, 512, 4, 5_000, 1, False)
+    x, uplift = simulate_every_offer(SCENARIO, CATALOGUE, 512, 512, 28, 5_000, 1, False)
     names = observation_names(SCENARIO, CATALOGUE)
     no_sms = x[:, names.index("reachable_sms")] < 0.5
     k = CATALOGUE.names.index("support_call")

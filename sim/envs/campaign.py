@@ -19,7 +19,7 @@ from sim.scenario import Scenario
 from sim.simulation import Simulation
 from sim.validation import check_int, check_nonnegative
 
-STATUSES = ("inactive", "cancelled")
+STATUSES = ("inactive", "churned")
 REASONS = (*PAIN_POINTS[:4], "unknown")  # exit-survey answer; "unknown" = none given
 LOOKAHEAD_WEEKS = 4
 
@@ -34,7 +34,7 @@ class WinBackCampaign(gym.Env):
     ## Description
     A population (default 100,000 users) lives through ``horizon_weeks`` weeks of the full
     simulator. Each week the agent picks, for each observable group of users (observed
-    status inactive / cancelled x exit-survey reason price, content, discovery, technical,
+    status inactive / churned x exit-survey reason price, content, discovery, technical,
     unknown: 10 groups), one offer of the catalogue or nothing. Every eligible, reachable,
     uncapped user of a group gets the group's offer, in random order, while the week's
     budget lasts; the rest are refused for budget, and ``info`` says how many. A paired
@@ -53,6 +53,12 @@ class WinBackCampaign(gym.Env):
     The week's profit of the whole population minus the paired no-offer run's, per 1,000
     users (incremental profit: revenue - every cost, on common random numbers).
 
+    ## Starting State
+    Day 0 of the scenario: its population drawn from the segments (with a seed drawn from
+    ``np_random``) and warmed up for ``scenario.warmup_days`` without offers, so users start
+    active, inactive or churned as the dynamics left them; the paired no-offer copy is the
+    same users on the same seed; the whole budget is unspent.
+
     ## Episode End
     Truncated after ``horizon_weeks``. ``info``: spend, sent, refused for budget, refused
     for other reasons, and the week's incremental profit in currency.
@@ -64,7 +70,10 @@ class WinBackCampaign(gym.Env):
     ``seed=0``.
 
     ## Version History
-    * v0: first version.
+    * v0: first version. Since (dynamics and rewards unchanged, so still v0): the groups
+      of observed status churned are named ``churned/<reason>`` (were ``cancelled/...``);
+      ``gym.make`` applies ``max_episode_steps=52`` (the default horizon: pass
+      ``max_episode_steps`` with another ``horizon_weeks``).
     """
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012  (Gymnasium API)

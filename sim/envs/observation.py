@@ -19,7 +19,7 @@ def observation_names(scenario: Scenario, catalogue: Catalogue) -> list[str]:
     names = [
         "status_active",
         "status_inactive",
-        "status_cancelled",
+        "status_churned",
         "recency",
         "sessions_4w",
         "sessions_13w",
@@ -41,13 +41,13 @@ def observation_names(scenario: Scenario, catalogue: Catalogue) -> list[str]:
 OBSERVATION_DOC = """
 | feature | meaning (normalised) |
 |---|---|
-| status_active / _inactive / _cancelled | observed status, one-hot (inactive: no session for |
+| status_active / _inactive / _churned | observed status, one-hot (inactive: no session for |
 | | `inactive_after_days`) |
 | recency | days since the last session / 365, capped at 1 |
 | sessions_4w, sessions_13w | sessions in the last 4 / 13 calendar weeks / (2 a day), capped |
 | tenure | days since sign-up / 1825, capped at 1 |
 | plan_<name> | plan, one-hot |
-| price_paid | monthly price paid now / highest list price (0 while cancelled or on trial) |
+| price_paid | monthly price paid now / highest list price (0 while churned or on trial) |
 | discount_active | 1 while a discount runs |
 | offers_received, offers_opened | counts / 20, capped at 1 |
 | last_offer_<name> | the last offer sent, one-hot (all 0: none yet) |
