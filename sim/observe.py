@@ -87,12 +87,11 @@ _observe: Callable[..., np.ndarray] = K.observe
 
 
 class Features(dict[str, np.ndarray]):
-    """Named observable features (raw units): float32 columns, uint32 offer bit masks;
-    ``matrix`` holds them all as one float64 array (``Simulation.observe`` returns these)."""
+    """Named observable features (raw units): float32 columns, uint32 offer bit masks
+    (what ``Simulation.observe`` returns)."""
 
     def __init__(self, matrix: np.ndarray, names: list[str]) -> None:
         super().__init__(
             (name, matrix[:, k].astype(np.uint32 if name in BIT_MASKS else np.float32))
             for k, name in enumerate(names)
         )
-        self.matrix = matrix
