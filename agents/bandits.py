@@ -20,12 +20,13 @@ from typing import Any, ClassVar
 import numpy as np
 from tqdm import tqdm
 
-from agents.base import Context
+from agents.base import Agent, Context, checked_by
+from agents.budget import Budget, check_budget
 from sim.offers import Catalogue
 from sim.scenario import Scenario
 from sim.validation import check_choice, check_int, check_positive, check_probability
 
-STATUS = ("status_active", "status_inactive", "status_cancelled")
+STATUS = ("status_active", "status_inactive", "status_churned")
 SURVEY = ("survey_price", "survey_content", "survey_discovery", "survey_technical", "survey_none")
 
 
@@ -41,55 +42,15 @@ def context_groups(obs: np.ndarray, names: list[str]) -> np.ndarray:
 N_GROUPS = len(STATUS) * (len(SURVEY) + 1)
 
 
-@dataclass(kw_only=True)
-class Budget:
-    """A spend limit per period, enforced with a Lagrangian price and a hard cap."""
-
-    per_period: float = float("inf")
-    costs: list[float] = field(default_factory=list)  # per action (action 0 costs 0)
-    step: float = 0.05  # how fast the price moves, per unit of relative over-spend
-    target: float = 0.9  # the share of each period's budget the price steers spend towards
-    price: float = 0.0
-    spent: float = 0.0
-
-    def on_day(self, day: float) -> None:
-        """A decision on ``day``: a new decision day closes the period (a period = one
-        decision day). The last day is kept off the saved fields."""
-        last = getattr(self, "_day", None)
-        if last is not None and day != last:
-            self.new_period()
-        self._day = day
-
-    def new_period(self) -> None:
-        """Close a period: raise the price if spend passed the target share of the budget,
-        lower it (not below 0) if it fell short (dual ascent on the budget constraint)."""
-        if np.isfinite(self.per_period) and self.per_period > 0:
-            over = self.spent / self.per_period - self.target
-            self.price = max(0.0, self.price + self.step * over)
-        self.spent = 0.0
-
-    def action_costs(self, n_actions: int) -> np.ndarray:
-        return np.asarray(self.costs, dtype=float) if self.costs else np.zeros(n_actions)
-
-    def enforce(self, actions: np.ndarray, order: np.ndarray, n_actions: int) -> np.ndarray:
-        """Keep sends, in ``order``, while the period's budget lasts; the rest get 0."""
-        costs = self.action_costs(n_actions)
-        out = actions.copy()
-        if np.isfinite(self.per_period):
-            room = self.per_period - self.spent
-            fits = np.cumsum(costs[actions[order]]) <= room + 1e-9
-            out[order[~fits]] = 0
-        self.spent += float(costs[out].sum())
-        return out
-
-
-class _Saved:
+class _Saved(Agent):
     """JSON parameters + arrays in one ``.npz`` (no pickle), with the random state."""
 
     rng: np.random.Generator
     budget: Budget
     learning_curve: list[tuple[int, float]]
     ARRAYS: tuple[str, ...] = ()
+    learned: ClassVar[bool] = True
+    suffix: ClassVar[str] = ".npz"
 
     def describe(self) -> dict[str, Any]:
         d = {k: v for k, v in asdict(self).items() if k != "budget"}  # type: ignore[call-overload]
@@ -132,7 +93,6 @@ class GroupBandit(_Saved):
     budget: Budget = field(default_factory=Budget)
     name: str = "bandit"
     online: bool = True  # learns from delayed feedback while evaluated
-    learned: ClassVar[bool] = True
     ARRAYS = ("count", "total", "sq")
 
     def __post_init__(self) -> None:
@@ -193,7 +153,6 @@ class LinearBandit(_Saved):
     budget: Budget = field(default_factory=Budget)
     name: str = "linear_bandit"
     online: bool = True
-    learned: ClassVar[bool] = True
     ARRAYS = ("A", "b")
 
     def __post_init__(self) -> None:
@@ -236,46 +195,83 @@ class LinearBandit(_Saved):
 
 
 KINDS = ("epsilon", "ucb", "thompson", "linucb", "lints")
+KIND_PARAMS = {
+    "epsilon": ("epsilon",),
+    "ucb": ("ucb_c",),
+    "thompson": ("prior_var",),
+    "linucb": ("alpha", "ridge"),
+    "lints": ("alpha", "ridge"),
+}
+"""The parameters each kind reads (the rest belong to other kinds)."""
 
 
+def check_bandit_params(**params: Any) -> None:
+    """Clear errors for :func:`make_bandit`'s arguments, before any work (None: the
+    bandit's default)."""
+    kind = check_choice("kind", params.get("kind"), KINDS)
+    for key, value in params.items():
+        if value is None:
+            continue
+        if key in ("pretrain_users", "seed"):
+            check_int(key, value, 0)
+        elif key == "attribution_days":
+            from sim.envs.core import attribution_weeks
+
+            attribution_weeks(value)
+        elif key == "budget_per_period":
+            check_budget(value)
+        elif key == "epsilon":
+            check_probability(key, value)
+        elif key in ("ucb_c", "prior_var", "alpha", "ridge"):
+            check_positive(key, value)
+        owner = [k for k, names in KIND_PARAMS.items() if key in names]
+        if owner and kind not in owner:
+            raise ValueError(f"{key}: {value!r} is for kind {' or '.join(owner)}; kind is {kind}")
+
+
+@checked_by(check_bandit_params)
 def make_bandit(
     kind: str,
     *,
     scenario: Scenario | None = None,
     catalogue: Catalogue | None = None,
     pretrain_users: int = 0,
-    window_weeks: int = 26,
+    attribution_days: int = 182,
     budget_per_period: float = float("inf"),
     seed: int = 0,
     name: str | None = None,
-    **params: Any,
+    epsilon: float | None = None,
+    ucb_c: float | None = None,
+    prior_var: float | None = None,
+    alpha: float | None = None,
+    ridge: float | None = None,
 ) -> GroupBandit | LinearBandit:
-    """A bandit sized for ``scenario`` and ``catalogue`` (the streaming defaults when None),
-    optionally trained online first on ``pretrain_users`` newly inactive users of
-    ``WinBackBandit-v0`` (rewards: profit over ``window_weeks`` after the decision, net of
-    cost). With a finite ``budget_per_period`` it is budget-aware, charging each send at face
-    value (send cost + discount or free days at list price + support cost).
+    """A bandit of ``kind`` (:data:`KINDS`) sized for ``scenario`` and ``catalogue`` (the
+    streaming defaults when None), optionally trained online first on ``pretrain_users``
+    newly inactive users of ``WinBackBandit-v0`` (rewards: profit over ``attribution_days``
+    after the decision, net of cost). With a finite ``budget_per_period`` it is
+    budget-aware, charging each send at face value (:mod:`sim.face_value`).
 
-    This is the factory the configs in ``conf/agent/`` point at (``_target_``)."""
+    ``epsilon`` (kind epsilon), ``ucb_c`` (ucb), ``prior_var`` (thompson), ``alpha`` and
+    ``ridge`` (linucb, lints) set the kind's own parameters; None keeps the bandit's
+    default. This is the factory the configs in ``conf/agent/`` point at (``_target_``)."""
     from sim import presets
-    from sim.envs.campaign import face_values
     from sim.envs.observation import observation_names
-    from sim.messaging import OfferTable
 
+    given = {"epsilon": epsilon, "ucb_c": ucb_c, "prior_var": prior_var, "alpha": alpha}
+    own: dict[str, Any] = {k: v for k, v in {**given, "ridge": ridge}.items() if v is not None}
     check_bandit_params(
         kind=kind,
         pretrain_users=pretrain_users,
-        window_weeks=window_weeks,
+        attribution_days=attribution_days,
         budget_per_period=budget_per_period,
         seed=seed,
-        **params,
+        **own,
     )
     scenario = scenario if scenario is not None else presets.streaming(n_users=1)
     catalogue = catalogue if catalogue is not None else presets.streaming_offers()
     n_actions = 1 + len(catalogue)
-    costs = face_values(scenario, OfferTable.build(scenario, catalogue))
-    charges = [0.0, *(float(c) for c in costs)]  # action 0 sends nothing
-    budget = Budget(per_period=check_budget(budget_per_period), costs=charges)
+    budget = Budget.at_face_value(float(budget_per_period), scenario, catalogue)
     agent: GroupBandit | LinearBandit
     if kind in ("linucb", "lints"):
         n_features = len(observation_names(scenario, catalogue))
@@ -286,44 +282,15 @@ def make_bandit(
             seed=seed,
             budget=budget,
             name=name or kind,
-            **params,
+            **own,
         )
     else:
         agent = GroupBandit(
-            kind=kind, n_actions=n_actions, seed=seed, budget=budget, name=name or kind, **params
+            kind=kind, n_actions=n_actions, seed=seed, budget=budget, name=name or kind, **own
         )
     if pretrain_users:
-        pretrain(agent, pretrain_users, scenario, catalogue, window_weeks, seed)
+        pretrain(agent, pretrain_users, scenario, catalogue, attribution_days, seed)
     return agent
-
-
-def check_bandit_params(**params: Any) -> None:
-    """Clear errors for :func:`make_bandit`'s arguments, before any work."""
-    known = {"kind", "pretrain_users", "window_weeks", "budget_per_period", "seed", "name"}
-    known |= {"epsilon", "ucb_c", "prior_var", "alpha", "ridge"}
-    for key, value in params.items():
-        if key not in known:
-            raise ValueError(f"{key}: unknown parameter; allowed: {', '.join(sorted(known))}")
-        if key == "kind":
-            check_choice("kind", value, KINDS)
-        elif key in ("pretrain_users", "seed"):
-            check_int(key, value, 0)
-        elif key == "window_weeks":
-            check_int(key, value, 1, 520)
-        elif key == "budget_per_period":
-            check_budget(value)
-        elif key == "epsilon":
-            check_probability(key, value)
-        elif key in ("ucb_c", "prior_var", "alpha", "ridge"):
-            check_positive(key, value)
-
-
-def check_budget(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(
-            f"budget_per_period: {value!r}; allowed: a positive number (inf: no budget)"
-        )
-    return float(value)
 
 
 def pretrain(
@@ -331,7 +298,7 @@ def pretrain(
     users: int,
     scenario: Scenario,
     catalogue: Catalogue,
-    window_weeks: int = 26,
+    attribution_days: int = 182,
     seed: int = 0,
     block: int = 512,
 ) -> None:
@@ -342,7 +309,7 @@ def pretrain(
     env = WinBackBandit(
         scenario,
         catalogue,
-        window_weeks=window_weeks,
+        attribution_days=attribution_days,
         block=block,
         episode_length=users,
         seed=seed,
@@ -359,6 +326,3 @@ def pretrain(
         curve.append(((i + 1) * block, float((got - rewards[:, 0]).mean())))
     agent.learning_curve = curve  # true uplift per user of each block's decisions
     agent.budget.per_period, agent.budget.spent = limit, 0.0
-
-
-make_bandit.validate = check_bandit_params  # type: ignore[attr-defined]

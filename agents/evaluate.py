@@ -13,14 +13,14 @@ import pandas as pd
 from scipy import stats
 from tqdm import tqdm
 
-from agents.base import Agent, Context
+from agents.base import Agent, AgentLike, Context, as_agent
 from sim.constants import PAIN_POINTS, STATES
-from sim.envs.observation import encode, observation_names
-from sim.messaging import action_mask
+from sim.envs.observation import Encoder, observation_names
+from sim.messaging import Delivery
 from sim.offers import Catalogue
 from sim.results import SimulationResult, incremental
 from sim.scenario import Scenario
-from sim.simulation import Simulation, user_profit
+from sim.simulation import Decision, Simulation, user_profit
 
 METRICS = (
     "incremental_profit",
@@ -50,62 +50,79 @@ class Evaluation(NamedTuple):
     occupancy: pd.DataFrame  # agent x seed x day x state -> users (control as "control")
 
 
-def masks(sim: Simulation) -> np.ndarray:
-    """(users, 1 + offers) bool: which offers can be sent to each user today."""
-    users = np.arange(sim.pop.n)
-    return action_mask(sim.pop, users, sim.day, sim.scenario, sim.offer_table)
-
-
 def run_agent(
-    agent: Agent,
+    agent: AgentLike,
     scenario: Scenario,
     catalogue: Catalogue,
     seed: int,
-    every_days: int = 7,
     attribution_days: int = 28,
 ) -> Run:
-    """Simulate ``scenario`` with ``agent`` deciding every ``every_days`` (campaign epochs).
+    """Simulate ``scenario`` with ``agent`` deciding for every user at the campaign epochs
+    (every ``scenario.epoch_days`` days).
 
-    Agents that learn online (``agent.online`` true) get feedback as a live test would:
+    Agents that learn online (``online``) get feedback as a live test would:
     ``attribution_days`` after each decision, ``update`` receives, for every user who could
     have been sent an offer, the observation, the action (0 included) and the user's profit
     over those days, net of every cost. Decisions whose window outlasts the run get none.
     """
-    names = observation_names(scenario, catalogue)
-    sends: list[pd.DataFrame] = []
-    feedback = Feedback(agent, attribution_days) if getattr(agent, "online", False) else None
+    policy = AgentPolicy(as_agent(agent), scenario, catalogue, attribution_days)
+    sim = Simulation(scenario, catalogue, seed=seed, policy=policy)
+    result = sim.run()
+    policy.count(sim)  # the last decision's sends
+    return Run(result, policy.offer_mix())
 
-    def policy(sim: Simulation, day: int) -> None:
-        if day % every_days:
-            return None
-        if feedback is not None:
-            feedback.deliver(sim, day)
-        obs = encode(sim.observe(), scenario, catalogue, day / scenario.horizon_days)
+
+class AgentPolicy:
+    """An agent as the simulation's policy: observations and masks in, a decision out. It
+    counts what the simulation sent (by offer, segment and latent pain point) and feeds
+    online learners their delayed rewards."""
+
+    def __init__(
+        self, agent: Agent, scenario: Scenario, catalogue: Catalogue, attribution_days: int
+    ) -> None:
+        self.agent, self.scenario, self.catalogue = agent, scenario, catalogue
+        self.names = observation_names(scenario, catalogue)
+        self.encode = Encoder(scenario, catalogue)
+        self.feedback = Feedback(agent, attribution_days) if agent.online else None
+        self.sends: list[pd.DataFrame] = []
+        self.counted: Delivery | None = None
+
+    def __call__(self, sim: Simulation, day: int) -> Decision | None:
+        self.count(sim)  # the previous decision's sends
+        if self.feedback is not None:
+            self.feedback.deliver(sim, day)
+        obs = self.encode(sim, day / self.scenario.horizon_days)
         latent = {k: getattr(sim.pop, k) for k in LATENT}
-        ctx = Context(names, catalogue.names, float(day), latent)
-        mask = masks(sim)
-        actions = np.asarray(agent.act(obs, mask, ctx), dtype=np.int64)
-        if feedback is not None:
-            feedback.record(sim, day, obs, actions, mask)
+        ctx = Context(self.names, self.catalogue.names, float(day), latent)
+        mask = sim.mask()
+        actions = np.asarray(self.agent.act(obs, mask, ctx), dtype=np.int64)
+        if self.feedback is not None:
+            self.feedback.record(sim, day, obs, actions, mask)
         users = np.flatnonzero(actions > 0)
-        if users.size:
-            d = sim.offer(users, actions[users] - 1)
-            sent = users[d.sent]
-            sends.append(
-                pd.DataFrame(
-                    {
-                        "offer": np.array(catalogue.names)[actions[sent] - 1],
-                        "segment": np.array(scenario.segment_names)[sim.pop.segment[sent]],
-                        "pain_point": np.array(PAIN_POINTS)[sim.pop.pain[sent]],
-                    }
-                )
-            )
-        return None
+        return (users, actions[users] - 1) if users.size else None
 
-    result = Simulation(scenario, catalogue, seed=seed, policy=policy).run()
-    mix = pd.concat(sends) if sends else pd.DataFrame(columns=["offer", "segment", "pain_point"])
-    counts = mix.value_counts().rename("sends").reset_index()
-    return Run(result, counts)
+    def count(self, sim: Simulation) -> None:
+        """Count the sends of this policy's latest decision (once)."""
+        d = sim.last_delivery
+        if d is None or d is self.counted:
+            return
+        self.counted = d
+        sent = d.users[d.sent]
+        self.sends.append(
+            pd.DataFrame(
+                {
+                    "offer": np.array(self.catalogue.names)[d.offers[d.sent]],
+                    "segment": np.array(self.scenario.segment_names)[sim.pop.segment[sent]],
+                    "pain_point": np.array(PAIN_POINTS)[sim.pop.pain[sent]],
+                }
+            )
+        )
+
+    def offer_mix(self) -> pd.DataFrame:
+        """Sends per (offer, segment, pain point)."""
+        columns = ["offer", "segment", "pain_point"]
+        mix = pd.concat(self.sends) if self.sends else pd.DataFrame(columns=columns)
+        return mix.value_counts().rename("sends").reset_index()
 
 
 class Feedback:
@@ -129,33 +146,34 @@ class Feedback:
 
 
 def evaluate(
-    agents: dict[str, Callable[[], Agent]],
+    agents: dict[str, Callable[[], AgentLike]],
     scenario: Scenario,
     catalogue: Catalogue,
     seeds: list[int],
-    every_days: int = 7,
     attribution_days: int = 28,
     progress: bool = False,
 ) -> Evaluation:
     """Tidy results (agent x seed x metric), summary (mean and 95% CI), offer mix, and
-    state occupancy over time (every ``every_days``), the control's included.
+    state occupancy over time (at every campaign epoch), the control's included. Agents
+    decide at the scenario's campaign epochs (every ``scenario.epoch_days`` days).
 
-    ``agents`` maps a name to a factory called once per seed (a fresh agent per seed)."""
+    ``agents`` maps a name to a factory called once per seed (a fresh agent per seed: e.g.
+    a class, or a built agent's ``fresh``)."""
     rows, mixes, occupancy = [], [], []
     bar = tqdm(total=len(seeds) * len(agents), desc="evaluating", unit="run", disable=not progress)
     for seed in seeds:
         control = Simulation(scenario, catalogue, seed=seed).run()
-        occupancy.append(states_over_time(control, "control", seed, every_days))
+        occupancy.append(states_over_time(control, "control", seed, scenario.epoch_days))
         for name, make in agents.items():
             bar.set_postfix_str(f"seed {seed}: {name}")
-            run = run_agent(make(), scenario, catalogue, seed, every_days, attribution_days)
+            run = run_agent(make(), scenario, catalogue, seed, attribution_days)
             bar.update()
             figures = {**run.result.kpis, **incremental(run.result, control)}
             rows += [
                 {"agent": name, "seed": seed, "metric": m, "value": figures[m]} for m in METRICS
             ]
             mixes.append(run.offer_mix.assign(agent=name, seed=seed))
-            occupancy.append(states_over_time(run.result, name, seed, every_days))
+            occupancy.append(states_over_time(run.result, name, seed, scenario.epoch_days))
     bar.close()
     tidy = pd.DataFrame(rows)
     return Evaluation(

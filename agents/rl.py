@@ -8,7 +8,7 @@ progress bar, and returns an :class:`SB3Agent` that acts through the shared agen
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -16,9 +16,10 @@ import numpy as np
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
+from stable_baselines3.common.logger import Logger
 from tqdm import tqdm
 
-from agents.base import Context
+from agents.base import Agent, Context, checked_by
 from sim.envs.core import REWARDS, STARTS, WinBackBatch, make_batch
 from sim.envs.vector import WinBackVecEnv
 from sim.offers import Catalogue
@@ -122,7 +123,7 @@ def _algorithm(name: str) -> type[BaseAlgorithm]:
 
 
 @dataclass(kw_only=True)
-class SB3Agent:
+class SB3Agent(Agent):
     """A trained SB3 model behind the agent interface (``act`` on batches, with masks)."""
 
     model: BaseAlgorithm
@@ -131,9 +132,11 @@ class SB3Agent:
     params: dict[str, Any] = field(default_factory=dict)
     learning_curve: list[tuple[int, float]] = field(default_factory=list)
     learned: ClassVar[bool] = True
+    suffix: ClassVar[str] = ".zip"
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> SB3Agent:
-        return self  # read-only once trained: evaluation never changes it
+    def fresh(self) -> SB3Agent:
+        """The same trained model (acting never changes it), in a new wrapper."""
+        return replace(self)
 
     def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
         obs32 = obs.astype(np.float32)
@@ -144,9 +147,6 @@ class SB3Agent:
             actions, _ = self.model.predict(obs32, deterministic=True)
         actions = np.asarray(actions, dtype=np.int64).reshape(-1)
         return np.where(mask[np.arange(actions.size), actions], actions, 0)
-
-    def update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
-        del obs, actions, rewards  # trained offline by ``train``
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "algorithm": self.algorithm, **self.params}
@@ -163,6 +163,47 @@ class SB3Agent:
         )
 
 
+def check_train_params(**params: Any) -> None:
+    """Clear errors for :func:`train`'s arguments, before any work (also run by the
+    benchmark for every RL agent before it builds any agent)."""
+    ints = {
+        "num_envs": 1,
+        "horizon_weeks": 1,
+        "total_timesteps": 1,
+        "n_steps": 1,
+        "n_epochs": 1,
+        "eval_every": 0,
+        "eval_users": 1,
+        "checkpoint_every": 0,
+        "seed": 0,
+    }
+    choices = {
+        "algorithm": ALGORITHMS,
+        "lr_schedule": LR_SCHEDULES,
+        "reward": REWARDS,
+        "start": STARTS,
+    }
+    for key, value in params.items():
+        if key in choices:
+            check_choice(key, value, choices[key])
+        elif key in ints:
+            check_int(key, value, ints[key])
+        elif key in ("gamma", "gae_lambda"):
+            check_probability(key, value)
+        elif key in ("learning_rate", "reward_scale"):
+            check_positive(key, value)
+        elif key == "ent_coef":
+            check_nonnegative(key, value)
+        elif key == "keep_best" and not isinstance(value, bool):
+            raise ValueError(f"keep_best: {value!r}; allowed: true or false")
+    if params.get("keep_best") and not params.get("eval_every"):
+        raise ValueError(
+            f"keep_best: true needs eval_every > 0 (got {params.get('eval_every', 0)!r}): "
+            "the best policy is chosen by those evaluations"
+        )
+
+
+@checked_by(check_train_params)
 def train(
     algorithm: str = "ppo",
     *,
@@ -191,96 +232,105 @@ def train(
     keep_best: bool = False,
     progress_bar: bool = False,
 ) -> SB3Agent:
-    """Train one SB3 agent on the batched env; everything is a typed keyword argument."""
+    """Train one SB3 agent on the batched env; everything is a typed keyword argument.
+
+    TensorBoard logs and checkpoints go to ``log_dir`` when given; without it nothing is
+    written (SB3's default logger would leave an empty folder in the temp dir)."""
     check_train_params(
-        algorithm=algorithm,
-        num_envs=num_envs,
-        horizon_weeks=horizon_weeks,
-        total_timesteps=total_timesteps,
-        learning_rate=learning_rate,
-        lr_schedule=lr_schedule,
-        n_steps=n_steps,
-        gamma=gamma,
-        gae_lambda=gae_lambda,
-        n_epochs=n_epochs,
-        ent_coef=ent_coef,
-        reward_scale=reward_scale,
-        eval_every=eval_every,
-        eval_users=eval_users,
-        start=start,
-        keep_best=keep_best,
-    )
-    env = WinBackVecEnv(
-        num_envs=num_envs,
-        scenario=scenario,
-        catalogue=catalogue,
-        horizon_weeks=horizon_weeks,
-        seed=seed,
-        reward=reward,
-        start=start,
-    )
+        algorithm=algorithm, num_envs=num_envs, horizon_weeks=horizon_weeks,
+        total_timesteps=total_timesteps, learning_rate=learning_rate, lr_schedule=lr_schedule,
+        n_steps=n_steps, gamma=gamma, gae_lambda=gae_lambda, n_epochs=n_epochs,
+        ent_coef=ent_coef, reward_scale=reward_scale, eval_every=eval_every,
+        eval_users=eval_users, start=start, keep_best=keep_best,
+    )  # fmt: skip
+    env = WinBackVecEnv(num_envs, scenario, catalogue, horizon_weeks, None, seed, reward, start)
     batch_size = batch_size or max(1, n_steps * num_envs // 4)
-    kwargs: dict[str, Any] = {
-        "learning_rate": _schedule(learning_rate, lr_schedule),
-        "gamma": gamma,
-        "seed": seed,
-        "device": "cpu",
-        "policy_kwargs": {"net_arch": list(net_arch)},
-        "verbose": 0,
-        "tensorboard_log": str(log_dir) if log_dir else None,
-    }
-    if algorithm in ("ppo", "maskable_ppo"):
-        kwargs.update(
-            n_steps=n_steps,
-            batch_size=batch_size,
-            n_epochs=n_epochs,
-            gae_lambda=gae_lambda,
-            ent_coef=ent_coef,
-        )
-    elif algorithm == "a2c":
-        kwargs.update(n_steps=min(n_steps, 16), ent_coef=ent_coef)
-    elif algorithm == "dqn":
-        kwargs.update(
-            batch_size=min(batch_size, 256),
-            learning_starts=num_envs * 10,
-            train_freq=1,
-            gradient_steps=max(1, num_envs // 64),
-        )
-    model = _algorithm(algorithm)("MlpPolicy", _Scaled(env, reward_scale), **kwargs)
-    callbacks: list[BaseCallback] = []
-    if checkpoint_every and log_dir:
-        callbacks.append(
-            CheckpointCallback(
-                max(1, checkpoint_every // num_envs), str(Path(log_dir) / "checkpoints")
-            )
-        )
+    kwargs = algorithm_kwargs(
+        algorithm, num_envs, n_steps, batch_size, n_epochs, gamma, gae_lambda, ent_coef
+    )
+    model = _algorithm(algorithm)(
+        "MlpPolicy",
+        _Scaled(env, reward_scale),
+        learning_rate=_schedule(learning_rate, lr_schedule),
+        seed=seed,
+        device="cpu",
+        policy_kwargs={"net_arch": list(net_arch)},
+        verbose=0,
+        tensorboard_log=str(log_dir) if log_dir else None,
+        **kwargs,
+    )
+    if not log_dir:
+        model.set_logger(Logger(folder=None, output_formats=[]))  # writes nothing anywhere
     evaluator = None
     if eval_every:
         eval_batch = make_batch(
             eval_users, scenario, catalogue, horizon_weeks, None, seed + 1, "incremental"
         )
         evaluator = IncrementalProfitCallback(eval_batch, eval_every, algorithm, keep_best)
-        callbacks.append(evaluator)
-    if progress_bar:
-        callbacks.append(TqdmProgress(total_timesteps, f"training {algorithm}"))
-    model.learn(total_timesteps=total_timesteps, callback=CallbackList(callbacks))
-    best_step = evaluator.restore_best() if evaluator is not None else None
-    params = {
-        "total_timesteps": total_timesteps,
-        "seed": seed,
-        "num_envs": num_envs,
-        "learning_rate": learning_rate,
-        "lr_schedule": lr_schedule,
-        "n_steps": n_steps,
-        "reward": reward,
-        "start": start,
-    }
+    checkpoints = max(1, checkpoint_every // num_envs) if checkpoint_every and log_dir else 0
+    bar = f"training {algorithm}" if progress_bar else ""
+    callbacks = _callbacks(evaluator, checkpoints, log_dir, bar, total_timesteps)
+    model.learn(total_timesteps=total_timesteps, callback=callbacks)
+    params: dict[str, Any] = {
+        "total_timesteps": total_timesteps, "seed": seed, "num_envs": num_envs,
+        "learning_rate": learning_rate, "lr_schedule": lr_schedule, "n_steps": n_steps,
+        "reward": reward, "start": start,
+    }  # fmt: skip
     if keep_best:
-        params["best_step"] = best_step
+        params["best_step"] = evaluator.restore_best() if evaluator is not None else None
     curve = evaluator.curve if evaluator is not None else []
     return SB3Agent(
         model=model, algorithm=algorithm, name=algorithm, params=params, learning_curve=curve
     )
+
+
+def _callbacks(
+    evaluator: IncrementalProfitCallback | None,
+    checkpoint_every: int,
+    log_dir: str | Path | None,
+    bar: str,
+    total_timesteps: int,
+) -> CallbackList:
+    """Checkpoints every ``checkpoint_every`` calls (0: none) into ``log_dir``, the
+    evaluator's learning curve, a progress bar titled ``bar`` ("": none)."""
+    callbacks: list[BaseCallback] = []
+    if checkpoint_every and log_dir:
+        callbacks.append(CheckpointCallback(checkpoint_every, str(Path(log_dir) / "checkpoints")))
+    callbacks += [evaluator] if evaluator is not None else []
+    if bar:
+        callbacks.append(TqdmProgress(total_timesteps, bar))
+    return CallbackList(callbacks)
+
+
+def algorithm_kwargs(
+    algorithm: str,
+    num_envs: int,
+    n_steps: int,
+    batch_size: int,
+    n_epochs: int,
+    gamma: float,
+    gae_lambda: float,
+    ent_coef: float,
+) -> dict[str, Any]:
+    """The keyword arguments each algorithm takes, beyond the policy, rate and seed."""
+    if algorithm in ("ppo", "maskable_ppo"):
+        return {
+            "gamma": gamma,
+            "n_steps": n_steps,
+            "batch_size": batch_size,
+            "n_epochs": n_epochs,
+            "gae_lambda": gae_lambda,
+            "ent_coef": ent_coef,
+        }
+    if algorithm == "a2c":
+        return {"gamma": gamma, "n_steps": min(n_steps, 16), "ent_coef": ent_coef}
+    return {  # dqn
+        "gamma": gamma,
+        "batch_size": min(batch_size, 256),
+        "learning_starts": num_envs * 10,
+        "train_freq": 1,
+        "gradient_steps": max(1, num_envs // 64),
+    }
 
 
 def _schedule(learning_rate: float, kind: str) -> float | Callable[[float], float]:
@@ -289,49 +339,6 @@ def _schedule(learning_rate: float, kind: str) -> float | Callable[[float], floa
     if kind == "linear":
         return lambda remaining: learning_rate * remaining
     return learning_rate
-
-
-def check_train_params(**params: Any) -> None:
-    """Clear errors for :func:`train`'s arguments, before any work (also called by the
-    benchmark for every RL agent before it builds any agent)."""
-    ints = {
-        "num_envs": 1,
-        "horizon_weeks": 1,
-        "total_timesteps": 1,
-        "n_steps": 1,
-        "n_epochs": 1,
-        "eval_every": 0,
-        "eval_users": 1,
-        "checkpoint_every": 0,
-        "seed": 0,
-    }
-    for key, value in params.items():
-        if key == "algorithm":
-            check_choice("algorithm", value, ALGORITHMS)
-        elif key in ints:
-            check_int(key, value, ints[key])
-        elif key in ("gamma", "gae_lambda"):
-            check_probability(key, value)
-        elif key in ("learning_rate", "reward_scale"):
-            check_positive(key, value)
-        elif key == "ent_coef":
-            check_nonnegative(key, value)
-        elif key == "keep_best" and not isinstance(value, bool):
-            raise ValueError(f"keep_best: {value!r}; allowed: true or false")
-        elif key == "lr_schedule":
-            check_choice("lr_schedule", value, LR_SCHEDULES)
-        elif key == "reward":
-            check_choice("reward", value, REWARDS)
-        elif key == "start":
-            check_choice("start", value, STARTS)
-    if params.get("keep_best") and not params.get("eval_every"):
-        raise ValueError(
-            f"keep_best: true needs eval_every > 0 (got {params.get('eval_every', 0)!r}): "
-            "the best policy is chosen by those evaluations"
-        )
-
-
-train.validate = check_train_params  # type: ignore[attr-defined]
 
 
 class _Scaled(WinBackVecEnv):

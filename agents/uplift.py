@@ -29,8 +29,8 @@ from typing import Any, ClassVar
 import numpy as np
 from tqdm import tqdm
 
-from agents.bandits import Budget, check_budget
-from agents.base import Context
+from agents.base import Agent, Context, checked_by
+from agents.budget import Budget, check_budget
 from sim.offers import Catalogue
 from sim.scenario import Scenario
 from sim.validation import check_int, check_positive
@@ -41,7 +41,7 @@ share of the year gone when a benchmark runs (it would be read out of its range)
 
 
 @dataclass(kw_only=True)
-class UpliftPolicy:
+class UpliftPolicy(Agent):
     """Predicted incremental profit per offer (a ReLU network on observable features) ->
     the best offer when it pays. Save and load: one ``.npz`` (JSON parameters + weights)."""
 
@@ -55,7 +55,7 @@ class UpliftPolicy:
     budget: Budget = field(default_factory=Budget)
     training: dict[str, float] = field(default_factory=dict)  # held-out figures, for tables
     learned: ClassVar[bool] = True
-    online: ClassVar[bool] = False
+    suffix: ClassVar[str] = ".npz"
 
     def predict(self, obs: np.ndarray, ctx: Context) -> np.ndarray:
         """(users, offers) predicted incremental profit of each offer (float32)."""
@@ -90,9 +90,6 @@ class UpliftPolicy:
         actions = np.where(send, best + 1, 0)
         order = np.argsort(-np.where(send, score[rows, best], -np.inf), kind="stable")
         return self.budget.enforce(actions, order, 1 + len(self.offer_names))
-
-    def update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
-        del obs, actions, rewards  # trained offline by ``train_uplift``
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -131,13 +128,42 @@ class UpliftPolicy:
         return [col[n] for n in self.feature_names]
 
 
+def check_uplift_params(**params: Any) -> None:
+    """Clear errors for :func:`train_uplift`'s arguments, before any simulation."""
+    minimum = {"users": 16, "block": 1, "epochs": 1, "batch_size": 1,
+               "min_weeks_between_offers": 0, "pool_size": 1, "seed": 0,
+               "members": 1, "rounds": 1, "history_weeks": 1}  # fmt: skip
+    for key, value in params.items():
+        if key in minimum:
+            check_int(key, value, minimum[key])
+        elif key == "attribution_days":
+            from sim.envs.core import attribution_weeks
+
+            attribution_weeks(value)
+        elif key == "learning_rate":
+            check_positive(key, value)
+        elif key == "budget_per_period":
+            check_budget(value)
+        elif key == "threshold" and not (
+            isinstance(value, int | float) and math.isfinite(float(value))
+        ):
+            raise ValueError(f"threshold: {value!r}; allowed: a finite number (currency)")
+        elif key == "hidden" and (
+            not isinstance(value, list | tuple)
+            or not value
+            or not all(isinstance(h, int) and h >= 1 for h in value)
+        ):
+            raise ValueError(f"hidden: {value!r}; allowed: a list of layer sizes >= 1")
+
+
+@checked_by(check_uplift_params)
 def train_uplift(
     scenario: Scenario | None = None,
     catalogue: Catalogue | None = None,
     *,
     users: int = 163_840,
     block: int = 4096,
-    window_weeks: int = 26,
+    attribution_days: int = 182,
     hidden: tuple[int, ...] = (128, 128),
     epochs: int = 10,
     learning_rate: float = 1e-3,
@@ -154,7 +180,7 @@ def train_uplift(
     progress: bool = False,
 ) -> UpliftPolicy:
     """Simulate every offer for ``users`` inactive users drawn from the scenario's pool
-    (paired, ``window_weeks`` of profit each; :func:`simulate_every_offer`), fit the network
+    (paired, ``attribution_days`` of profit each; :func:`simulate_every_offer`), fit the network
     on 7/8 of those who could be sent an offer, report on the other 1/8, and return the
     policy. The configs in ``conf/agent/`` point here (``_target_``).
 
@@ -165,12 +191,10 @@ def train_uplift(
     users a random offer history instead did worse on the streaming benchmark (59-64% of the
     oracle's incremental profit against 73-76% for one round, seed 1, two training seeds)."""
     from sim import presets
-    from sim.envs.campaign import face_values
     from sim.envs.observation import observation_names
-    from sim.messaging import OfferTable
 
     check_uplift_params(
-        users=users, block=block, window_weeks=window_weeks, hidden=hidden, epochs=epochs,
+        users=users, block=block, attribution_days=attribution_days, hidden=hidden, epochs=epochs,
         learning_rate=learning_rate, batch_size=batch_size, threshold=threshold,
         min_weeks_between_offers=min_weeks_between_offers, budget_per_period=budget_per_period,
         pool_size=pool_size, members=members, rounds=rounds, history_weeks=history_weeks, seed=seed,
@@ -178,30 +202,24 @@ def train_uplift(
     scenario = scenario if scenario is not None else presets.streaming(n_users=1)
     catalogue = catalogue if catalogue is not None else presets.streaming_offers()
     names = observation_names(scenario, catalogue)
-    costs = face_values(scenario, OfferTable.build(scenario, catalogue))
+    budget = Budget.at_face_value(budget_per_period, scenario, catalogue)
     policy: UpliftPolicy | None = None
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
     for r in range(rounds):  # round r > 0: histories made by round r - 1's policy
         before = None if policy is None else replace(policy, budget=Budget())  # no budget
         x, y = simulate_every_offer(
-            scenario, catalogue, users, block, window_weeks, pool_size, seed + r, progress,
+            scenario, catalogue, users, block, attribution_days, pool_size, seed + r, progress,
             history_weeks, before,
         )  # fmt: skip
         xs.append(x)
         ys.append(y)
         x, y = np.concatenate(xs), np.concatenate(ys)
         inputs = model_inputs(x, names)
-        rng = np.random.default_rng(seed)
-        held = np.zeros(len(x), dtype=bool)
-        held[rng.permutation(len(x))[: len(x) // 8]] = True
-        train_x, train_y = x[~held][:, inputs], y[~held]
-        weights: list[np.ndarray] = []
-        for m in range(members):  # each member: its own initial weights and minibatches
-            member_rng = np.random.default_rng([seed, m])
-            weights += fit_network(
-                train_x, train_y, hidden, epochs, learning_rate, batch_size, member_rng
-            )
+        held = holdout(len(x), seed)
+        weights = fit_members(
+            x[~held][:, inputs], y[~held], members, hidden, epochs, learning_rate, batch_size, seed
+        )
         policy = UpliftPolicy(
             name=name,
             feature_names=[names[k] for k in inputs],
@@ -210,7 +228,7 @@ def train_uplift(
             members=members,
             threshold=threshold,
             min_weeks_between_offers=min_weeks_between_offers,
-            budget=Budget(per_period=budget_per_period, costs=[0.0, *(float(c) for c in costs)]),
+            budget=replace(budget),
         )
         policy.training = holdout_figures(policy, x[held], y[held], names)
     if policy is None:  # rounds >= 1 is checked up front
@@ -223,7 +241,7 @@ def simulate_every_offer(
     catalogue: Catalogue,
     users: int,
     block: int,
-    window_weeks: int,
+    attribution_days: int,
     pool_size: int,
     seed: int,
     progress: bool,
@@ -240,9 +258,9 @@ def simulate_every_offer(
     on the same seed (:func:`sim.envs.bandit.every_action_profit`), so up to the decision all
     runs are identical and after it all actions see the same random numbers. Each row is
     one user who could be sent an offer at the decision; the target is each offer's profit
-    over ``window_weeks`` minus the no-offer profit."""
+    over ``attribution_days`` (whole weeks) minus the no-offer profit."""
     from sim.envs.bandit import every_action_profit
-    from sim.envs.core import InactivePool, episode_scenario
+    from sim.envs.core import InactivePool, attribution_weeks, episode_scenario
 
     pool = InactivePool(scenario, catalogue, seed, pool_size)
     rng = np.random.default_rng([seed, 1])
@@ -252,7 +270,7 @@ def simulate_every_offer(
     for _ in tqdm(range(math.ceil(users / block)), desc=desc, disable=not progress):
         drawn = pool.draw(rng, block)
         before = int(rng.integers(1, history_weeks + 1)) if history_policy else 0
-        sc = episode_scenario(scenario, block, before + window_weeks)
+        sc = episode_scenario(scenario, block, before + attribution_weeks(attribution_days))
         run_seed = int(rng.integers(2**63 - 1))
         obs, open_, profit = every_action_profit(sc, catalogue, drawn, run_seed, before, live)
         xs.append(obs[open_])
@@ -262,15 +280,14 @@ def simulate_every_offer(
 
 def _live(sim: Any, weeks: int, policy: UpliftPolicy) -> None:
     """``weeks`` weekly decisions of ``policy`` on every user of ``sim``, from its day 0."""
-    from sim.envs.observation import encode, observation_names
+    from sim.envs.observation import Encoder, observation_names
 
-    sc, everyone = sim.scenario, np.arange(sim.pop.n)
-    names = observation_names(sc, sim.catalogue)
+    names = observation_names(sim.scenario, sim.catalogue)
+    encode = Encoder(sim.scenario, sim.catalogue)
     for week in range(weeks):
         sim.run_until(7 * week)
-        obs = encode(sim.observe(), sc, sim.catalogue, 0.0)
         ctx = Context(names, list(sim.catalogue.names), float(7 * week))
-        actions = policy.act(obs, sim.mailer.mask(everyone, sim.day), ctx)
+        actions = policy.act(encode(sim, 0.0), sim.mask(), ctx)
         chosen = np.flatnonzero(actions)
         if chosen.size:
             sim.offer(chosen, actions[chosen] - 1)
@@ -283,6 +300,32 @@ def model_inputs(x: np.ndarray, names: list[str]) -> list[int]:
     does vary; the policy's own rule on ``since_last_offer`` handles offer history."""
     varies = x.max(axis=0) > x.min(axis=0)
     return [k for k, n in enumerate(names) if varies[k] and n not in LEFT_OUT]
+
+
+def holdout(n: int, seed: int) -> np.ndarray:
+    """(n,) bool: the eighth of the rows kept out of training, drawn from ``seed``."""
+    held = np.zeros(n, dtype=bool)
+    held[np.random.default_rng(seed).permutation(n)[: n // 8]] = True
+    return held
+
+
+def fit_members(
+    x: np.ndarray,
+    y: np.ndarray,
+    members: int,
+    hidden: tuple[int, ...],
+    epochs: int,
+    learning_rate: float,
+    batch_size: int,
+    seed: int,
+) -> list[np.ndarray]:
+    """The weights of ``members`` networks (:func:`fit_network`), one after another; each
+    member has its own initial weights and minibatches."""
+    weights: list[np.ndarray] = []
+    for m in range(members):
+        rng = np.random.default_rng([seed, m])
+        weights += fit_network(x, y, hidden, epochs, learning_rate, batch_size, rng)
+    return weights
 
 
 def fit_network(
@@ -339,30 +382,3 @@ def holdout_figures(
         "holdout_best_blanket_per_user": round(float(max(0.0, uplift.mean(0).max())), 4),
         "holdout_hindsight_per_user": round(float(np.maximum(uplift.max(1), 0).mean()), 4),
     }
-
-
-def check_uplift_params(**params: Any) -> None:
-    """Clear errors for :func:`train_uplift`'s arguments, before any simulation."""
-    minimum = {"users": 16, "block": 1, "window_weeks": 1, "epochs": 1, "batch_size": 1,
-               "min_weeks_between_offers": 0, "pool_size": 1, "seed": 0,
-               "members": 1, "rounds": 1, "history_weeks": 1}  # fmt: skip
-    for key, value in params.items():
-        if key in minimum:
-            check_int(key, value, minimum[key])
-        elif key == "learning_rate":
-            check_positive(key, value)
-        elif key == "budget_per_period":
-            check_budget(value)
-        elif key == "threshold" and not (
-            isinstance(value, int | float) and math.isfinite(float(value))
-        ):
-            raise ValueError(f"threshold: {value!r}; allowed: a finite number (currency)")
-        elif key == "hidden" and (
-            not isinstance(value, list | tuple)
-            or not value
-            or not all(isinstance(h, int) and h >= 1 for h in value)
-        ):
-            raise ValueError(f"hidden: {value!r}; allowed: a list of layer sizes >= 1")
-
-
-train_uplift.validate = check_uplift_params  # type: ignore[attr-defined]

@@ -15,7 +15,6 @@ and the trained agents in ``agents/``.
 
 from __future__ import annotations
 
-import copy
 import inspect
 import json
 import sys
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agents.base import Agent, as_agent, check_params
 from agents.evaluate import METRICS, evaluate, paired_difference
 from experiments.jsonio import strict_json
 from sim import presets
@@ -52,7 +52,6 @@ class BenchmarkConfig:
     catalogue: Catalogue
     agents: dict[str, dict[str, Any]]
     seeds: tuple[int, ...] = (1, 2, 3)
-    every_days: int = 7
     attribution_days: int = 28
     out: Path = Path("outputs/benchmark")
     progress: bool = True
@@ -61,12 +60,13 @@ class BenchmarkConfig:
 
 # ------------------------------------------------------------------ boundary
 def scenario_from(node: dict[str, Any]) -> Scenario:
-    """``{name, preset, users, days, dynamics, segments}`` -> the preset scenario with that
-    population and horizon, the response-model parameters in ``dynamics`` replaced
+    """``{name, preset, users, days, epoch_days, dynamics, segments}`` -> the preset scenario
+    with that population, horizon and decision cadence, the response-model parameters in
+    ``dynamics`` replaced
     (``sim.Dynamics``) and, when ``segments`` is given, its segments replaced (each item a
     ``sim.Segment`` by name; unset fields come from the preset's segment of that name, or
     from the preset's segments blended: this is how calibrated scenarios are written)."""
-    known = {"name", "preset", "users", "days", "dynamics", "segments"}
+    known = {"name", "preset", "users", "days", "epoch_days", "dynamics", "segments"}
     for key in node:
         if key not in known:
             raise ValueError(f"scenario.{key}: unknown key; allowed: {', '.join(sorted(known))}")
@@ -84,6 +84,8 @@ def scenario_from(node: dict[str, Any]) -> Scenario:
     scenario = replace(scenario, dynamics=replace(scenario.dynamics, **changes))
     if node.get("name"):
         scenario = replace(scenario, name=str(node["name"]))
+    if "epoch_days" in node:
+        scenario = replace(scenario, epoch_days=node["epoch_days"])
     if node.get("segments"):
         scenario = replace(scenario, segments=segments_from(node["segments"], scenario))
     return scenario
@@ -169,16 +171,9 @@ def expand_agents(nodes: dict[str, Any], catalogue: Catalogue) -> dict[str, dict
             for offer in catalogue.names:
                 out[f"blanket_{offer}"] = {**node, "offer": offer, "name": f"blanket_{offer}"}
         else:
-            target = resolve_target(name, node["_target_"])
-            for key in getattr(target, "OFFER_FIELDS", ()):
-                if key in node and node[key] not in catalogue.names:
-                    raise ValueError(
-                        f"agent.{name}.{key}: {node[key]!r}; allowed: an offer of the "
-                        "catalogue: " + ", ".join(catalogue.names)
-                    )
             out[name] = dict(node)
     for name, node in out.items():  # every agent checked before any is built or trained
-        check_agent_node(name, node)
+        check_agent_node(name, node, catalogue)
     if not out:
         raise ValueError("agent: no agent selected; allowed: at least one of conf/agent/")
     return out
@@ -199,9 +194,10 @@ def resolve_target(name: str, path: Any) -> Any:
         ) from None
 
 
-def check_agent_node(name: str, node: dict[str, Any]) -> None:
-    """Importable target, known keyword names, and the target's own ``validate`` (ours have
-    one: value checks that take microseconds, so a bad value fails before any training)."""
+def check_agent_node(name: str, node: dict[str, Any], catalogue: Catalogue) -> None:
+    """Importable target, known keyword names, and the target's own value checks when it
+    declares them (``agents.base.Checked``: ours do; they take microseconds, so a bad value
+    fails before any training)."""
     target = resolve_target(name, node["_target_"])
     kwargs = {k: v for k, v in node.items() if not k.startswith("_")}
     try:
@@ -216,15 +212,13 @@ def check_agent_node(name: str, node: dict[str, Any]) -> None:
                 f"agent.{name}.{key}: unknown parameter of {node['_target_']}; allowed: "
                 + ", ".join(allowed)
             )
-    validate = getattr(target, "validate", None)
-    if callable(validate):
-        try:
-            validate(**kwargs)
-        except ValueError as err:
-            raise ValueError(f"agent.{name}.{err}") from None
+    try:
+        check_params(target, catalogue, kwargs)
+    except ValueError as err:
+        raise ValueError(f"agent.{name}.{err}") from None
 
 
-def build_agent(node: dict[str, Any], scenario: Scenario, catalogue: Catalogue) -> Any:
+def build_agent(node: dict[str, Any], scenario: Scenario, catalogue: Catalogue) -> Agent:
     """Instantiate one agent node; factories taking scenario/catalogue get the benchmark's."""
     from hydra.utils import instantiate
 
@@ -239,17 +233,10 @@ def build_agent(node: dict[str, Any], scenario: Scenario, catalogue: Catalogue) 
         if k in params and k not in node
     }
     # typed objects go in by a plain call: instantiate would turn them into configs
-    agent = instantiate(node, _partial_=True, _convert_="all")(**extra)
-    for method in ("act", "update", "describe"):
-        if not callable(getattr(agent, method, None)):
-            raise ValueError(
-                f"agent {node['_target_']}: has no {method}(); an agent needs act(obs, mask, "
-                "ctx), update(obs, actions, rewards) and describe()"
-            )
-    return agent
+    return as_agent(instantiate(node, _partial_=True, _convert_="all")(**extra))
 
 
-def build_agents(cfg: BenchmarkConfig) -> tuple[dict[str, Any], dict[str, float]]:
+def build_agents(cfg: BenchmarkConfig) -> tuple[dict[str, Agent], dict[str, float]]:
     """Every agent, trained where it trains; returns agents and seconds spent building each."""
     agents, seconds = {}, {}
     for name, node in cfg.agents.items():
@@ -261,12 +248,12 @@ def build_agents(cfg: BenchmarkConfig) -> tuple[dict[str, Any], dict[str, float]
     return agents, seconds
 
 
-def save_agents(agents: dict[str, Any], folder: Path) -> None:
+def save_agents(agents: dict[str, Agent], folder: Path) -> None:
+    """Every learned agent that can be saved, as ``<name><suffix>``."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, agent in agents.items():
-        if getattr(agent, "learned", False) and callable(getattr(agent, "save", None)):
-            suffix = ".zip" if hasattr(agent, "model") else ".npz"
-            agent.save(folder / f"{name}{suffix}")
+        if agent.learned and agent.suffix:
+            agent.save(folder / f"{name}{agent.suffix}")
 
 
 # ------------------------------------------------------------------ run
@@ -275,13 +262,12 @@ def run(cfg: BenchmarkConfig) -> dict[str, Any]:
     cfg.out.mkdir(parents=True, exist_ok=True)
     agents, seconds = build_agents(cfg)
     save_agents(agents, cfg.out / "agents")
-    factories = {name: (lambda a=a: copy.deepcopy(a)) for name, a in agents.items()}
+    factories = {name: agent.fresh for name, agent in agents.items()}
     tidy, summary, mix, occupancy = evaluate(
         factories,
         cfg.scenario,
         cfg.catalogue,
         list(cfg.seeds),
-        cfg.every_days,
         cfg.attribution_days,
         progress=cfg.progress,
     )
@@ -300,12 +286,12 @@ def run(cfg: BenchmarkConfig) -> dict[str, Any]:
     return result
 
 
-def learning_curves(agents: dict[str, Any]) -> pd.DataFrame:
+def learning_curves(agents: dict[str, Agent]) -> pd.DataFrame:
     """Learned agents' curves: (agent, steps, incremental profit per user)."""
     rows = [
         {"agent": name, "steps": steps, "incremental_profit_per_user": value}
         for name, agent in agents.items()
-        for steps, value in getattr(agent, "learning_curve", [])
+        for steps, value in agent.learning_curve
     ]
     return pd.DataFrame(rows, columns=["agent", "steps", "incremental_profit_per_user"])
 
@@ -330,7 +316,7 @@ def leaderboard(summary: pd.DataFrame) -> pd.DataFrame:
 
 def summarise_run(
     cfg: BenchmarkConfig,
-    agents: dict[str, Any],
+    agents: dict[str, Agent],
     tidy: pd.DataFrame,
     board: pd.DataFrame,
 ) -> dict[str, Any]:
@@ -346,7 +332,7 @@ def summarise_run(
             },
             "share_of_oracle": _num(row.share_of_oracle),
             **{m: _num(getattr(row, m)) for m in METRICS if m != "incremental_profit"},
-            "learned": bool(getattr(agents[name], "learned", False)),
+            "learned": agents[name].learned,
             "params": agents[name].describe(),  # made plain JSON with the whole result
         }
     learned = [n for n in board.agent if per_agent[n]["learned"]]
@@ -361,7 +347,7 @@ def summarise_run(
         "users": cfg.scenario.n_users,
         "days": cfg.scenario.horizon_days,
         "seeds": list(cfg.seeds),
-        "every_days": cfg.every_days,
+        "epoch_days": cfg.scenario.epoch_days,
         "agents": per_agent,
         "best_learned": best,
         "best_learned_vs": versus,

@@ -21,7 +21,7 @@ import numpy as np
 
 class RecencyRules:
     """A typical in-house rule engine: users quiet for ``quiet_days`` or more get
-    recommendations; cancelled users who said "price" get a discount; nobody else gets
+    recommendations; churned users who said "price" get a discount; nobody else gets
     anything. It reads observable features only, by name."""
 
     def __init__(
@@ -43,9 +43,9 @@ class RecencyRules:
         quiet = obs[:, col["recency"]] * 365.0 >= self.quiet_days
         wanted = np.where(quiet, 1 + ctx.offer_names.index(self.offer), 0)
         said_price = obs[:, col["survey_price"]] > 0.5
-        cancelled = obs[:, col["status_cancelled"]] > 0.5
+        churned = obs[:, col["status_churned"]] > 0.5
         if self.price_offer in ctx.offer_names:
-            wanted[said_price & cancelled] = 1 + ctx.offer_names.index(self.price_offer)
+            wanted[said_price & churned] = 1 + ctx.offer_names.index(self.price_offer)
         rows = np.arange(obs.shape[0])
         return np.where(mask[rows, wanted], wanted, 0)  # never ask for a refused send
 

@@ -26,7 +26,6 @@ ALLOWED = {
     "offers",
     "agent",
     "seeds",
-    "every_days",
     "attribution_days",
     "progress",
     "tune",  # read by winback tune only
@@ -44,7 +43,6 @@ def benchmark_config(cfg: DictConfig, out: Path) -> benchmark.BenchmarkConfig:
     if not isinstance(seeds, list) or not seeds:
         raise ValueError(f"seeds: {seeds!r}; allowed: a non-empty list of integers")
     checked_seeds = tuple(check_int("seeds[]", s, 0) for s in seeds)
-    every = check_int("every_days", raw.get("every_days", 7), 1, 365)
     window = check_int("attribution_days", raw.get("attribution_days", 28), 1, 3650)
     scenario = benchmark.scenario_from(raw.get("scenario") or {})
     catalogue = benchmark.catalogue_from(raw.get("offers") or {})
@@ -53,7 +51,6 @@ def benchmark_config(cfg: DictConfig, out: Path) -> benchmark.BenchmarkConfig:
         catalogue=catalogue,
         agents=benchmark.expand_agents(raw.get("agent") or {}, catalogue),
         seeds=checked_seeds,
-        every_days=every,
         attribution_days=window,
         out=out,
         progress=bool(raw.get("progress", True)),

@@ -38,17 +38,21 @@ AGENTS: dict[str, Callable[[int], Any]] = {
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--users", type=positive_int, default=102_400, help="users in the stream")
     p.add_argument("--block", type=positive_int, default=512)
-    p.add_argument("--window-weeks", type=positive_int, default=26)
+    p.add_argument(
+        "--attribution-days", type=positive_int, default=182, help="a multiple of 7 (26 weeks)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("outputs/regret"))
     p.add_argument("--json", action="store_true", help="last output line is one JSON object")
 
 
-def stream(users: int, block: int, window_weeks: int, seed: int) -> tuple[list, list, list]:
+def stream(users: int, block: int, attribution_days: int, seed: int) -> tuple[list, list, list]:
     """Blocks of (observations, rewards of every action) from the bandit env."""
     from sim.envs.bandit import WinBackBandit
 
-    env = WinBackBandit(window_weeks=window_weeks, block=block, episode_length=users, seed=seed)
+    env = WinBackBandit(
+        attribution_days=attribution_days, block=block, episode_length=users, seed=seed
+    )
     env.reset(seed=seed)
     blocks_obs, blocks_rewards = [], []
     for _ in tqdm(range(users // block), desc="simulating users", unit="block"):
@@ -59,7 +63,9 @@ def stream(users: int, block: int, window_weeks: int, seed: int) -> tuple[list, 
 
 
 def regret_curves(args: argparse.Namespace) -> tuple[pd.DataFrame, dict[str, float]]:
-    blocks_obs, blocks_rewards, names = stream(args.users, args.block, args.window_weeks, args.seed)
+    blocks_obs, blocks_rewards, names = stream(
+        args.users, args.block, args.attribution_days, args.seed
+    )
     obs_all = np.vstack(blocks_obs)
     rewards_all = np.vstack(blocks_rewards)
     groups = context_groups(obs_all, names)

@@ -291,7 +291,7 @@ def render(folder: str | Path) -> Path:
         f"<p>Scenario <b>{html.escape(str(summary['scenario']))}</b>: "
         f"{summary['users']:,} simulated customers over {summary['days']} days, "
         f"{len(summary['seeds'])} seeds (each policy paired with the no-offer control on the "
-        f"same customers and random draws); decisions every {summary['every_days']} days.</p>",
+        f"same customers and random draws); decisions every {summary['epoch_days']} days.</p>",
         "<h2>What we found</h2>",
         *[f'<div class="finding">{f}</div>' for f in findings(summary, board)],
         "<h2>Leaderboard</h2>",

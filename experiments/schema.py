@@ -17,6 +17,7 @@ class ScenarioSchema:
     preset: str = "streaming"
     users: int = 50_000
     days: int = 365
+    epoch_days: int = 7  # campaign decision epochs: agents decide for every user this often
     dynamics: dict[str, float] = field(default_factory=dict)  # sim.Dynamics fields
     segments: list[Any] = field(default_factory=list)  # sim.Segment fields by name
 
@@ -46,7 +47,6 @@ class BenchmarkSchema:
     offers: OffersSchema = field(default_factory=OffersSchema)
     agent: dict[str, Any] = field(default_factory=dict)  # name -> {_target_, kwargs}
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
-    every_days: int = 7
     attribution_days: int = 28
     progress: bool = True
     tune: Optional[dict[str, Any]] = None  # noqa: UP045  (OmegaConf needs Optional)

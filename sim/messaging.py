@@ -137,23 +137,6 @@ def refusals(
     )  # fmt: skip
 
 
-def action_mask(
-    pop: Population,
-    users: np.ndarray | slice,
-    day: float,
-    scenario: Scenario,
-    table: OfferTable,
-    params: np.ndarray | None = None,
-) -> np.ndarray:
-    """(users, 1 + offers) bool: which offers each user can be sent now (column 0, nothing,
-    always can)."""
-    q = delivery_params(scenario) if params is None else params
-    return K.action_mask(
-        _ids(users, pop.n), float(day), q, table.channel, table.cap, table.eligible,
-        pop.last_activity, pop.state, pop.reachable, pop.sends_week,
-    )  # fmt: skip
-
-
 class Mailer:
     """Sends offers to one population: the delivery kernel's arguments packed once."""
 
@@ -180,7 +163,8 @@ class Mailer:
         )  # fmt: skip
 
     def mask(self, users: np.ndarray, day: float) -> np.ndarray:
-        """:func:`action_mask` of ``users`` (int64 ids) on ``day``."""
+        """(users, 1 + offers) bool: which offers each of ``users`` (int64 ids) can be sent
+        on ``day`` (column 0, nothing, always can): the refusal checks of :meth:`send`."""
         return _mask(users, day, *self.mask_args)
 
     def send(

@@ -28,9 +28,9 @@ def _ids(users: np.ndarray | slice, n: int) -> np.ndarray:
 def observed_status(
     pop: Population, users: np.ndarray | slice, day: float, scenario: Scenario
 ) -> np.ndarray:
-    """0 active, 1 inactive (no session for ``inactive_after_days``), 2 cancelled.
+    """0 active, 1 inactive (no session for ``inactive_after_days``), 2 churned.
 
-    Cancellation is visible only in subscription businesses.
+    Churn is visible (as a cancellation) only in subscription businesses.
     """
     q = delivery_params(scenario)
     if isinstance(users, slice) and users == slice(None):
@@ -47,24 +47,6 @@ def feature_names(scenario: Scenario) -> list[str]:
     ]
 
 
-def raw_features(
-    pop: Population,
-    users: np.ndarray | slice,
-    day: float,
-    slot: int,
-    list_price: np.ndarray,
-    params: np.ndarray,
-) -> np.ndarray:
-    """(users, raw features) float64 matrix, columns named by :func:`feature_names`."""
-    return K.raw_features(
-        _ids(users, pop.n), float(day), slot, params, list_price.astype(np.float64, copy=False),
-        pop.last_activity, pop.signup_day, pop.state, pop.plan, pop.sessions_week,
-        pop.n_offers, pop.n_opened, pop.last_offer, pop.last_offer_day, pop.last_opened,
-        pop.offers_sent, pop.offers_opened, pop.survey, pop.disc_until, pop.disc_depth,
-        pop.trial_until, pop.reachable, pop.genre_counts,
-    )  # fmt: skip
-
-
 class Observer:
     """Observes one population: the feature kernel's arguments packed once."""
 
@@ -78,7 +60,8 @@ class Observer:
         )  # fmt: skip
 
     def raw(self, users: np.ndarray, day: float, slot: int, list_price: np.ndarray) -> np.ndarray:
-        """:func:`raw_features` of ``users`` (int64 ids); ``list_price`` float64 per day."""
+        """(users, raw features) float64 matrix of ``users`` (int64 ids), columns named by
+        :func:`feature_names`; ``list_price`` float64 per day."""
         return _raw(users, day, slot, self.params, list_price, *self.args)
 
     def encoded(
@@ -104,25 +87,11 @@ _observe: Callable[..., np.ndarray] = K.observe
 
 
 class Features(dict[str, np.ndarray]):
-    """Named observable features (raw units): float32 columns, uint32 offer bit masks;
-    ``matrix`` holds them all as one float64 array (what ``encode`` reads)."""
+    """Named observable features (raw units): float32 columns, uint32 offer bit masks
+    (what ``Simulation.observe`` returns)."""
 
     def __init__(self, matrix: np.ndarray, names: list[str]) -> None:
         super().__init__(
             (name, matrix[:, k].astype(np.uint32 if name in BIT_MASKS else np.float32))
             for k, name in enumerate(names)
         )
-        self.matrix = matrix
-
-
-def features(
-    pop: Population,
-    users: np.ndarray | slice,
-    day: float,
-    slot: int,
-    scenario: Scenario,
-    list_price: np.ndarray,
-) -> Features:
-    """Named observable features for ``users`` at ``day`` (raw units, not normalised)."""
-    matrix = raw_features(pop, users, day, slot, list_price, delivery_params(scenario))
-    return Features(matrix, feature_names(scenario))

@@ -4,7 +4,7 @@ SimPy owns time. The calendar (week boundaries, content releases, price changes)
 campaign epochs and the horizon are SimPy processes; at each of their events the engine
 first advances the whole population to that moment, then the event takes effect. Offers
 enter through one explicit call, :meth:`Simulation.offer` (who gets which offer, on the
-current day).
+current day): a policy's decisions at the campaign epochs go through it too.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sim.calendar import epoch_days, freshness_at, list_price_at, week_days
 from sim.engine import Engine, RateParams
 from sim.ledger import Ledger
 from sim.messaging import Delivery, Mailer, OfferTable, delivery_params
-from sim.observe import Features, Observer, features
+from sim.observe import Features, Observer, feature_names
 from sim.offers import Catalogue
 from sim.population import SEND_WEEKS, Population, sample_population
 from sim.results import SimulationResult, build_result
@@ -29,7 +29,9 @@ from sim.scenario import Scenario
 
 Decision = tuple[np.ndarray, np.ndarray]
 Policy = Callable[["Simulation", int], Decision | None]
-"""Called at each campaign epoch with the simulation and the day; returns (users, offers)."""
+"""Called at each campaign epoch (every ``scenario.epoch_days`` days) with the simulation
+and the day; returns (users, offers), which the simulation sends (:meth:`Simulation.offer`;
+what happened to them is :attr:`Simulation.last_delivery`), or None to send nothing."""
 
 
 @dataclass
@@ -119,6 +121,7 @@ class Simulation:
             self.engine.trace = []
         self.env = simpy.Environment(initial_time=-scenario.warmup_days)
         self.policy = policy
+        self.last_delivery: Delivery | None = None  # of the policy's latest decision
         self._policy_rng: np.random.Generator | None = None
         self.send_slot = 0
         self._offer_calls = 0
@@ -174,17 +177,18 @@ class Simulation:
         return self.mailer.send(users, offers, day, self.send_slot, stream)
 
     def observe(self, users: np.ndarray | None = None) -> Features:
-        """Observable features of ``users`` (all when None) at the current day."""
-        sel: np.ndarray | slice = slice(None) if users is None else np.asarray(users)
-        slot = self.engine.session_slot
-        return features(
-            self.pop, sel, self.day, slot, self.scenario, self.engine.drivers.list_price
-        )
-
-    def observe_raw(self, users: np.ndarray) -> np.ndarray:
-        """The same features as one float64 matrix (``sim.observe.feature_names`` columns)."""
+        """Observable features of ``users`` (all when None) at the current day, raw units
+        (the agents' normalised vectors: ``sim.envs.observation.Encoder``)."""
+        ids = np.arange(self.pop.n) if users is None else np.asarray(users, dtype=np.int64)
         e = self.engine
-        return self.observer.raw(users, float(self.env.now), e.session_slot, e.price)
+        raw = self.observer.raw(ids, self.day, e.session_slot, e.price)
+        return Features(raw, feature_names(self.scenario))
+
+    def mask(self, users: np.ndarray | None = None) -> np.ndarray:
+        """(users, 1 + offers) bool: which offers each of ``users`` (all when None) can be
+        sent today (column 0, nothing, always can)."""
+        ids = np.arange(self.pop.n) if users is None else np.asarray(users, dtype=np.int64)
+        return self.mailer.mask(ids, self.day)
 
     def transitions(self) -> dict[str, np.ndarray]:
         """Every transition so far (needs ``trace=True``): user, time, src, dst, by time."""
@@ -236,8 +240,7 @@ class Simulation:
             self._set_drivers()
             if self.policy is not None:
                 decision = self.policy(self, day)
-                if decision is not None:
-                    self.offer(*decision)
+                self.last_delivery = None if decision is None else self.offer(*decision)
 
     def _horizon(self) -> Generator[simpy.Event, Any, None]:
         yield from self._at(self.scenario.horizon_days)

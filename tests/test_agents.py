@@ -10,13 +10,14 @@ import pytest
 
 from agents.bandits import make_bandit
 from agents.base import Context
-from agents.evaluate import evaluate, masks
+from agents.evaluate import evaluate
 from agents.reference import Blanket, NoOffer, Oracle, Playbook, RandomPolicy
 from agents.uplift import train_uplift
 from sim import Simulation, presets
-from sim.envs.observation import encode, observation_names
+from sim.envs.observation import Encoder, observation_names
 
 SCENARIO = replace(presets.streaming(n_users=20_000, horizon_days=182), warmup_days=56)
+MONTHLY = replace(SCENARIO, epoch_days=28)  # decisions every four weeks
 CATALOGUE = presets.streaming_offers()
 
 
@@ -24,12 +25,12 @@ CATALOGUE = presets.streaming_offers()
 def batch():
     sim = Simulation(SCENARIO, CATALOGUE, seed=4)
     sim.run_until(28)
-    obs = encode(sim.observe(), SCENARIO, CATALOGUE, 0.1)
+    obs = Encoder(SCENARIO, CATALOGUE)(sim, 0.1)
     latent = {
         k: getattr(sim.pop, k) for k in ("pain", "price_sens", "content_need", "friction", "tech")
     }
     ctx = Context(observation_names(SCENARIO, CATALOGUE), CATALOGUE.names, 28.0, latent)
-    return obs, masks(sim), ctx
+    return obs, sim.mask(), ctx
 
 
 AGENTS = [NoOffer(), RandomPolicy(seed=3), Blanket(offer="discount_30"), Playbook(), Oracle()]
@@ -83,7 +84,7 @@ def test_oracle_beats_every_other_policy_on_a_fixed_seed() -> None:
         "uplift": lambda: train_uplift(users=8192, block=4096, pool_size=20_000, seed=1),
         "oracle": Oracle,
     }
-    tidy, _, mix, _ = evaluate(agents, SCENARIO, CATALOGUE, seeds=[7], every_days=28)
+    tidy, _, mix, _ = evaluate(agents, MONTHLY, CATALOGUE, seeds=[7])
     profit = tidy[tidy.metric == "incremental_profit"].set_index("agent")["value"]
     assert profit.idxmax() == "oracle", profit.to_dict()
     assert profit["blanket_discount"] < 0  # discounting everyone loses money
@@ -131,7 +132,7 @@ class RuleEngine:
 
 def test_bring_your_own_policy_is_evaluated_like_ours() -> None:
     tidy, summary, _, _ = evaluate(
-        {"mine": RuleEngine, "playbook": Playbook}, SCENARIO, CATALOGUE, seeds=[1, 2], every_days=28
+        {"mine": RuleEngine, "playbook": Playbook}, MONTHLY, CATALOGUE, seeds=[1, 2]
     )
     assert set(tidy.agent) == {"mine", "playbook"}
     mine = summary[(summary.agent == "mine") & (summary.metric == "messages_sent")]

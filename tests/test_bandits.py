@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.bandits import Budget, GroupBandit, LinearBandit, context_groups
+from agents.bandits import GroupBandit, LinearBandit, context_groups
 from agents.base import Context
+from agents.budget import Budget
 from sim import presets
 from sim.envs.observation import observation_names
 

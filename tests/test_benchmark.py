@@ -85,7 +85,7 @@ def test_quick_experiment_config_composes(tmp_path) -> None:
         ("+scenario.colour=red", "scenario.colour: unknown key"),
         ("agent.blanket.offer=free_lunch", "agent.blanket.offer: 'free_lunch'"),
         ("seeds=[]", "seeds: \\[\\]"),
-        ("every_days=0", "every_days: 0"),
+        ("scenario.epoch_days=0", "scenario.epoch_days: 0"),
         ("offers.offers.0.discount=1.5", "discount: 1.5"),
         ("+offers.offers.1.colour=red", "offers.offers\\[1\\].colour: unknown key"),
         ("+surprise=1", "surprise: unknown key"),
@@ -125,7 +125,7 @@ def test_bad_input_names_key_and_value(override, message, tmp_path) -> None:
     [
         ("seeds=abc", "seeds", "is not a ListConfig"),
         ("seeds=[a]", "seeds[0]", "converted to Integer"),
-        ("every_days=abc", "every_days", "converted to Integer"),
+        ("scenario.epoch_days=abc", "scenario.epoch_days", "converted to Integer"),
         ("scenario.users=abc", "scenario.users", "converted to Integer"),
         ("scenario.days=1.5", "scenario.days", "converted to Integer"),
         ("+scenario.dynamics.survey_accuracy=abc", "scenario.dynamics.survey_accuracy", "Float"),
@@ -222,7 +222,7 @@ def test_online_agents_learn_from_delayed_attributed_profit() -> None:
         original(obs, actions, rewards)
 
     agent.update = spy  # type: ignore[method-assign]
-    run_agent(agent, scenario, catalogue, seed=3, every_days=7, attribution_days=28)
+    run_agent(agent, scenario, catalogue, seed=3, attribution_days=28)
     # decisions on days 0..56 get feedback on days 28..84 (the run ends at day 84)
     assert len(seen) == 8
     actions = np.concatenate([a for a, _ in seen])

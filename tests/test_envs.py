@@ -183,7 +183,7 @@ def test_bandit_env_checkers_determinism_and_counterfactuals() -> None:
     assert np.any(rewards[:, 1:] != rewards[:, :1])  # offers change outcomes
     assert np.all(
         rewards[:, 4][np.array(a[0])[:-1, 2] == 0] == rewards[:, 0][np.array(a[0])[:-1, 2] == 0]
-    )  # the free trial goes to cancelled users only: refused otherwise, reward unchanged
+    )  # the free trial goes to churned users only: refused otherwise, reward unchanged
 
 
 def test_incremental_reward_is_the_offer_effect_on_common_random_numbers() -> None:
@@ -221,7 +221,7 @@ def test_start_any_draws_from_the_whole_population_and_masks_active_users() -> N
 
 def test_encoded_columns_mean_what_their_names_say() -> None:
     from sim import Simulation
-    from sim.envs.observation import encode, observation_names
+    from sim.envs.observation import Encoder, observation_names
 
     scenario, catalogue = (
         presets.streaming(n_users=3000, horizon_days=84),
@@ -234,10 +234,10 @@ def test_encoded_columns_mean_what_their_names_say() -> None:
         users = rng.choice(3000, size=1000, replace=False)
         sim.offer(users, rng.integers(0, len(catalogue), size=users.size))
         sim.run_until(7 * (week + 1))
-    obs = encode(sim.observe(), sim.scenario, catalogue, 0.25)
+    obs = Encoder(sim.scenario, catalogue)(sim, 0.25)
     col = {n: i for i, n in enumerate(observation_names(scenario, catalogue))}
     assert obs.shape == (3000, len(col)) and obs.dtype == np.float32
-    status = obs[:, [col["status_active"], col["status_inactive"], col["status_cancelled"]]]
+    status = obs[:, [col["status_active"], col["status_inactive"], col["status_churned"]]]
     assert (status.sum(axis=1) == 1).all()
     for k, name in enumerate(catalogue.names):
         sent = (sim.pop.offers_sent >> k) & 1
@@ -247,3 +247,23 @@ def test_encoded_columns_mean_what_their_names_say() -> None:
         assert np.array_equal(obs[:, col[f"last_offer_{name}"]], sim.pop.last_offer == k)
     assert (obs[:, col["episode_progress"]] == 0.25).all()
     assert obs.min() >= 0.0 and obs.max() <= 1.0
+
+
+def test_registrations_carry_the_default_episode_length() -> None:
+    import inspect
+
+    from sim.envs import ENVS
+
+    for env_id, entry_point, steps in ENVS:
+        assert gym.spec(env_id).max_episode_steps == steps
+        module, name = entry_point.split(":")
+        defaults = inspect.signature(getattr(__import__(module, fromlist=[name]), name)).parameters
+        length = defaults.get("horizon_weeks") or defaults["episode_length"]
+        assert length.default == steps, env_id
+
+
+def test_the_attribution_window_is_whole_weeks() -> None:
+    from sim.envs.bandit import WinBackBandit
+
+    with pytest.raises(ValueError, match="attribution_days: 30; allowed: a multiple of 7"):
+        WinBackBandit(attribution_days=30, pool_size=3_000)

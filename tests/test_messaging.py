@@ -93,7 +93,7 @@ def test_fatigue_lowers_the_open_rate() -> None:
 def test_action_mask_equals_refusals_offer_by_offer() -> None:
     """The mask (computed per channel once) says exactly what ``refusals`` says per offer,
     after weeks of sends, caps and unsubscribes."""
-    from sim.messaging import action_mask, refusals
+    from sim.messaging import refusals
 
     sim = _sim()
     rng = np.random.default_rng(4)
@@ -102,7 +102,7 @@ def test_action_mask_equals_refusals_offer_by_offer() -> None:
         pick = rng.choice(users, size=1500, replace=False)
         sim.offer(pick, rng.integers(0, len(CAT), size=pick.size))
         sim.run_until(7 * (week + 1))
-    mask = action_mask(sim.pop, users, sim.day, sim.scenario, sim.offer_table)
+    mask = sim.mask(users)
     assert mask[:, 0].all()
     kinds = set()
     for k in range(len(CAT)):

@@ -96,3 +96,19 @@ def test_linear_learning_rate_falls_to_zero() -> None:
     agent = train("ppo", seed=1, lr_schedule="linear", learning_rate=1e-3, **TINY)
     assert agent.model.lr_schedule(1.0) == pytest.approx(1e-3)
     assert agent.model.lr_schedule(0.0) == pytest.approx(0.0)
+
+
+def test_training_leaves_nothing_in_the_temp_dir(tmp_path, monkeypatch) -> None:
+    """SB3's default logger would leave an empty SB3-<timestamp> folder there."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    train("maskable_ppo", seed=1, eval_every=64, eval_users=20, **TINY)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fresh_shares_the_trained_model() -> None:
+    agent = train("ppo", seed=1, **TINY)
+    again = agent.fresh()
+    assert again is not agent and again.model is agent.model
+    assert again.describe() == agent.describe() and again.learning_curve == agent.learning_curve

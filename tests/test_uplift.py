@@ -11,12 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.bandits import Budget
 from agents.base import Context
-from agents.evaluate import masks
+from agents.budget import Budget
 from agents.uplift import UpliftPolicy, simulate_every_offer, train_uplift
 from sim import Simulation, presets
-from sim.envs.observation import encode, observation_names
+from sim.envs.observation import Encoder, observation_names
 
 SCENARIO = presets.streaming(n_users=1)
 CATALOGUE = presets.streaming_offers()
@@ -33,8 +32,8 @@ def batch():
     scenario = replace(presets.streaming(n_users=5_000, horizon_days=182), warmup_days=56)
     sim = Simulation(scenario, CATALOGUE, seed=4)
     sim.run_until(28)
-    obs = encode(sim.observe(), scenario, CATALOGUE, 0.15)
-    return obs, masks(sim), Context(observation_names(scenario, CATALOGUE), CATALOGUE.names, 28.0)
+    obs = Encoder(scenario, CATALOGUE)(sim, 0.15)
+    return obs, sim.mask(), Context(observation_names(scenario, CATALOGUE), CATALOGUE.names, 28.0)
 
 
 def test_learned_targeting_beats_the_best_single_offer_on_held_out_users(policy) -> None:
@@ -50,7 +49,7 @@ def test_learned_targeting_beats_the_best_single_offer_on_held_out_users(policy)
 def test_every_outcome_is_paired_on_common_random_numbers() -> None:
     # an offer the users cannot receive (support calls go by SMS; here nobody is reachable
     # by SMS) changes nothing: its incremental profit is exactly zero for every user
-    x, uplift = simulate_every_offer(SCENARIO, CATALOGUE, 512, 512, 4, 5_000, 1, False)
+    x, uplift = simulate_every_offer(SCENARIO, CATALOGUE, 512, 512, 28, 5_000, 1, False)
     names = observation_names(SCENARIO, CATALOGUE)
     no_sms = x[:, names.index("reachable_sms")] < 0.5
     k = CATALOGUE.names.index("support_call")

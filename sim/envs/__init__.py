@@ -15,11 +15,13 @@ from gymnasium.envs.registration import register, registry
 from sim.envs.core import WinBackBatch
 from sim.envs.observation import observation_names
 
-if "WinBack-v0" not in registry:
-    register(id="WinBack-v0", entry_point="sim.envs.winback:WinBackEnv")
-if "WinBackBandit-v0" not in registry:
-    register(id="WinBackBandit-v0", entry_point="sim.envs.bandit:WinBackBandit")
-if "WinBackCampaign-v0" not in registry:
-    register(id="WinBackCampaign-v0", entry_point="sim.envs.campaign:WinBackCampaign")
+ENVS = (  # id, entry point, steps in an episode with the default arguments
+    ("WinBack-v0", "sim.envs.winback:WinBackEnv", 52),
+    ("WinBackBandit-v0", "sim.envs.bandit:WinBackBandit", 1000),
+    ("WinBackCampaign-v0", "sim.envs.campaign:WinBackCampaign", 52),
+)
+for env_id, entry_point, steps in ENVS:
+    if env_id not in registry:
+        register(id=env_id, entry_point=entry_point, max_episode_steps=steps)
 
 __all__ = ["WinBackBatch", "observation_names"]

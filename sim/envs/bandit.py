@@ -11,8 +11,8 @@ from gymnasium import spaces
 
 from sim import presets
 from sim.constants import PAIN_POINTS
-from sim.envs.core import InactivePool, episode_scenario
-from sim.envs.observation import OBSERVATION_DOC, encode, observation_names
+from sim.envs.core import InactivePool, attribution_weeks, episode_scenario
+from sim.envs.observation import OBSERVATION_DOC, Encoder, observation_names
 from sim.messaging import OK
 from sim.offers import Catalogue
 from sim.population import Population, copy_of
@@ -26,9 +26,9 @@ class WinBackBandit(gym.Env):
         """One newly inactive user per step, one offer, the profit it brings.
 
     ## Description
-    Each step shows one user whom the scenario's dynamics left inactive or cancelled (drawn
+    Each step shows one user whom the scenario's dynamics left inactive or churned (drawn
     from a warmed-up population at day 0). The agent picks one offer or nothing; the
-    reward is the user's profit over the next ``window_weeks`` weeks, net of every cost.
+    reward is the user's profit over the next ``attribution_days`` days, net of every cost.
     ``info["no_offer_reward"]`` is the same user's profit over the same weeks with no offer,
     on common random numbers, so the true uplift of the chosen action is known exactly;
     ``info["rewards"]`` holds the reward every action would have earned (for regret), and
@@ -49,19 +49,24 @@ class WinBackBandit(gym.Env):
         + OBSERVATION_DOC
         + """
     ## Rewards
-    Profit over ``window_weeks`` after the decision: revenue - discount, trial, serving,
+    Profit over ``attribution_days`` after the decision: revenue - discount, trial, serving,
     message and support costs.
 
     ## Starting State and Episode End
     An episode is ``episode_length`` users (default 1,000), then truncated.
 
     ## Arguments
-    ``scenario``, ``catalogue``, ``window_weeks=26`` (matched offers pay back over months),
+    ``scenario``, ``catalogue``, ``attribution_days=182`` (a multiple of 7; matched offers
+    pay back over months),
     ``episode_length=1000``,
     ``block=512``, ``pool_size`` (default 20,000), ``seed=0``.
 
     ## Version History
-    * v0: first version.
+    * v0: first version. Since (dynamics and rewards unchanged, so still v0): the argument
+      ``window_weeks`` (weeks) is ``attribution_days`` (days, a multiple of 7:
+      ``window_weeks=26`` is ``attribution_days=182``); the observation feature
+      ``status_cancelled`` is named ``status_churned`` (same values); ``gym.make`` applies
+      ``max_episode_steps=1000`` (the default ``episode_length``).
     """
     )
 
@@ -71,7 +76,7 @@ class WinBackBandit(gym.Env):
         self,
         scenario: Scenario | None = None,
         catalogue: Catalogue | None = None,
-        window_weeks: int = 26,
+        attribution_days: int = 182,
         episode_length: int = 1000,
         block: int = 512,
         pool_size: int | None = None,
@@ -79,10 +84,10 @@ class WinBackBandit(gym.Env):
     ) -> None:
         scenario = scenario if scenario is not None else presets.streaming(n_users=1)
         self.catalogue = catalogue if catalogue is not None else presets.streaming_offers()
-        check_int("window_weeks", window_weeks, 1, 520)
         check_int("episode_length", episode_length, 1, 10_000_000)
         check_int("block", block, 1, 1_000_000)
-        self.window = episode_scenario(scenario, block, window_weeks)
+        weeks = attribution_weeks(attribution_days)
+        self.window = episode_scenario(scenario, block, weeks)
         self.block, self.episode_length = block, episode_length
         self.pool = InactivePool(scenario, self.catalogue, seed, pool_size or 20_000)
         self.feature_names = observation_names(self.window, self.catalogue)
@@ -155,6 +160,7 @@ def every_action_profit(
     profit = np.zeros((1 + len(catalogue), users.n))
     obs: np.ndarray = np.zeros((users.n, 0), np.float32)  # both set by the first run (a = 0)
     can_send: np.ndarray = np.zeros(users.n, dtype=bool)
+    encode = Encoder(window, catalogue)
     for a in range(profit.shape[0]):
         sim = Simulation(window, catalogue, seed=seed, population=copy_of(users))
         sim.run_until(0)
@@ -164,8 +170,8 @@ def every_action_profit(
         start = user_profit(sim, everyone)
         refused = np.zeros(users.n, dtype=bool)
         if a == 0:
-            obs = encode(sim.observe(), window, catalogue, 0.0)
-            can_send = np.asarray(sim.mailer.mask(everyone, sim.day)[:, 1:].any(axis=1))
+            obs = encode(sim, 0.0)
+            can_send = np.asarray(sim.mask()[:, 1:].any(axis=1))
         else:
             refused = sim.offer(everyone, np.full(users.n, a - 1)).refusal != OK
         sim.run_until(window.horizon_days)

@@ -11,6 +11,7 @@ from gymnasium import spaces
 from sim import presets
 from sim.calendar import freshness_at
 from sim.constants import PAIN_POINTS
+from sim.face_value import face_values
 from sim.messaging import OK, OfferTable
 from sim.observe import observed_status
 from sim.offers import Catalogue
@@ -18,7 +19,7 @@ from sim.scenario import Scenario
 from sim.simulation import Simulation
 from sim.validation import check_int, check_nonnegative
 
-STATUSES = ("inactive", "cancelled")
+STATUSES = ("inactive", "churned")
 REASONS = (*PAIN_POINTS[:4], "unknown")  # exit-survey answer; "unknown" = none given
 LOOKAHEAD_WEEKS = 4
 
@@ -27,22 +28,13 @@ def group_names() -> list[str]:
     return [f"{s}/{r}" for s in STATUSES for r in REASONS]
 
 
-def face_values(scenario: Scenario, table: OfferTable) -> np.ndarray:
-    """Budget charge per send: send cost plus the offer's face value (discount or free days
-    at the average list price, support cost)."""
-    price_day = np.mean([p.monthly_price for p in scenario.plans]) / 30.0
-    disc = table.discount * table.duration * price_day
-    trial = table.trial_days * price_day
-    return table.send_cost + disc + trial + table.support_cost
-
-
 class WinBackCampaign(gym.Env):
     """Run a win-back campaign: each week, choose one offer (or none) per customer group.
 
     ## Description
     A population (default 100,000 users) lives through ``horizon_weeks`` weeks of the full
     simulator. Each week the agent picks, for each observable group of users (observed
-    status inactive / cancelled x exit-survey reason price, content, discovery, technical,
+    status inactive / churned x exit-survey reason price, content, discovery, technical,
     unknown: 10 groups), one offer of the catalogue or nothing. Every eligible, reachable,
     uncapped user of a group gets the group's offer, in random order, while the week's
     budget lasts; the rest are refused for budget, and ``info`` says how many. A paired
@@ -61,6 +53,12 @@ class WinBackCampaign(gym.Env):
     The week's profit of the whole population minus the paired no-offer run's, per 1,000
     users (incremental profit: revenue - every cost, on common random numbers).
 
+    ## Starting State
+    Day 0 of the scenario: its population drawn from the segments (with a seed drawn from
+    ``np_random``) and warmed up for ``scenario.warmup_days`` without offers, so users start
+    active, inactive or churned as the dynamics left them; the paired no-offer copy is the
+    same users on the same seed; the whole budget is unspent.
+
     ## Episode End
     Truncated after ``horizon_weeks``. ``info``: spend, sent, refused for budget, refused
     for other reasons, and the week's incremental profit in currency.
@@ -72,7 +70,10 @@ class WinBackCampaign(gym.Env):
     ``seed=0``.
 
     ## Version History
-    * v0: first version.
+    * v0: first version. Since (dynamics and rewards unchanged, so still v0): the groups
+      of observed status churned are named ``churned/<reason>`` (were ``cancelled/...``);
+      ``gym.make`` applies ``max_episode_steps=52`` (the default horizon: pass
+      ``max_episode_steps`` with another ``horizon_weeks``).
     """
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012  (Gymnasium API)

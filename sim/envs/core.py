@@ -8,6 +8,7 @@ engine: the same dynamics code and the same money accounting, whatever the batch
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -32,14 +33,14 @@ LATENT = ("pain", "price_sens", "content_need", "friction", "tech", "deal_seeker
 
 
 STARTS = ("inactive", "any")
-"""Who episodes start from: users the dynamics left ``inactive`` or cancelled by day 0 (the
+"""Who episodes start from: users the dynamics left ``inactive`` or churned by day 0 (the
 win-back MDP), or ``any`` user of the warmed-up population (active ones lapse during the
 episode, as in a live year: a training distribution that matches evaluation on a whole
 population; actions on active users are masked to "nothing")."""
 
 
 class InactivePool:
-    """Users whom the dynamics left inactive or cancelled by day 0 of a warmed-up run.
+    """Users whom the dynamics left inactive or churned (as observed) by day 0 of a warmed-up run.
 
     Episodes start from copies of these users, history and all, so every episode begins from
     an inactive user the model produced, not one invented for the purpose. With
@@ -67,6 +68,18 @@ class InactivePool:
     def draw(self, rng: np.random.Generator, n: int) -> Population:
         idx = rng.choice(self.inactive, size=n, replace=n > self.inactive.size)
         return take(self.pop, idx)
+
+
+def attribution_weeks(attribution_days: Any) -> int:
+    """An attribution window in days as whole weeks (the environments step in weeks): a
+    multiple of 7 from 7 to 3640 days."""
+    check_int("attribution_days", attribution_days, 7, 3640)
+    if attribution_days % 7:
+        raise ValueError(
+            f"attribution_days: {attribution_days!r}; allowed: a multiple of 7 (whole weeks), "
+            "e.g. 182 for 26 weeks"
+        )
+    return int(attribution_days) // 7
 
 
 def episode_scenario(scenario: Scenario, n_users: int, horizon_weeks: int) -> Scenario:
@@ -116,7 +129,7 @@ class WinBackBatch:
         self.users = np.arange(n_users)
         self.horizon_weeks = horizon_weeks
         self.names = observation_names(self.scenario, catalogue)
-        self.sizes = Encoder(self.scenario, catalogue).sizes
+        self.encoder = Encoder(self.scenario, catalogue)
         self.n_actions = 1 + len(catalogue)
         size = pool_size if pool_size is not None else max(4 * n_users, 20_000)
         self.pool = InactivePool(scenario, catalogue, seed, size, start)
@@ -192,10 +205,7 @@ class WinBackBatch:
     # ------------------------------------------------------------- queries
     def observe(self) -> np.ndarray:
         """The current users' observation vectors (``sim.envs.observation``)."""
-        sim = self._sim()
-        e, day = sim.engine, float(sim.env.now)
-        progress = self.week / self.horizon_weeks
-        return sim.observer.encoded(self.users, day, e.session_slot, e.price, self.sizes, progress)
+        return self.encoder(self._sim(), self.week / self.horizon_weeks, self.users)
 
     def profit(self) -> np.ndarray:
         """Each user's profit so far in this episode (float64)."""
@@ -208,8 +218,7 @@ class WinBackBatch:
 
     def action_masks(self) -> np.ndarray:
         """(users, actions) bool: what can be sent now (0, nothing, always can)."""
-        sim = self._sim()
-        return sim.mailer.mask(self.users, float(sim.env.now))
+        return self._sim().mask(self.users)
 
     def latent(self) -> dict[str, np.ndarray]:
         """Latent traits of the current users (for the oracle; never in observations)."""

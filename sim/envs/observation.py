@@ -9,10 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from sim.constants import CHANNELS, PAIN_POINTS
-from sim.kernel import observation as K
-from sim.observe import Features
 from sim.offers import Catalogue
 from sim.scenario import Scenario
+from sim.simulation import Simulation
 
 
 def observation_names(scenario: Scenario, catalogue: Catalogue) -> list[str]:
@@ -20,7 +19,7 @@ def observation_names(scenario: Scenario, catalogue: Catalogue) -> list[str]:
     names = [
         "status_active",
         "status_inactive",
-        "status_cancelled",
+        "status_churned",
         "recency",
         "sessions_4w",
         "sessions_13w",
@@ -42,13 +41,13 @@ def observation_names(scenario: Scenario, catalogue: Catalogue) -> list[str]:
 OBSERVATION_DOC = """
 | feature | meaning (normalised) |
 |---|---|
-| status_active / _inactive / _cancelled | observed status, one-hot (inactive: no session for |
+| status_active / _inactive / _churned | observed status, one-hot (inactive: no session for |
 | | `inactive_after_days`) |
 | recency | days since the last session / 365, capped at 1 |
 | sessions_4w, sessions_13w | sessions in the last 4 / 13 calendar weeks / (2 a day), capped |
 | tenure | days since sign-up / 1825, capped at 1 |
 | plan_<name> | plan, one-hot |
-| price_paid | monthly price paid now / highest list price (0 while cancelled or on trial) |
+| price_paid | monthly price paid now / highest list price (0 while churned or on trial) |
 | discount_active | 1 while a discount runs |
 | offers_received, offers_opened | counts / 20, capped at 1 |
 | last_offer_<name> | the last offer sent, one-hot (all 0: none yet) |
@@ -62,39 +61,23 @@ OBSERVATION_DOC = """
 """
 
 
-def encode(
-    feats: Features,
-    scenario: Scenario,
-    catalogue: Catalogue,
-    progress: float,
-) -> np.ndarray:
-    """(users, features) float32 observation matrix from ``sim.observe.features`` output."""
-    return encode_raw(feats.matrix, scenario, catalogue, progress)
-
-
-def encode_raw(
-    raw: np.ndarray, scenario: Scenario, catalogue: Catalogue, progress: float
-) -> np.ndarray:
-    """The observation matrix from the raw feature matrix (``sim.observe.raw_features``)."""
-    return Encoder(scenario, catalogue)(raw, progress)
-
-
 class Encoder:
-    """:func:`encode_raw` for one scenario and catalogue, with their sizes worked out once."""
+    """The observation vectors of a simulation of one scenario and catalogue (their sizes
+    worked out once): one compiled call from the population's arrays to the vectors."""
 
     def __init__(self, scenario: Scenario, catalogue: Catalogue) -> None:
-        self.top = float(max(p.monthly_price for p in scenario.plans))
-        self.width = n_features(scenario, catalogue)
-        self.plans, self.offers = len(scenario.plans), len(catalogue)
+        top = float(max(p.monthly_price for p in scenario.plans))
+        width = n_features(scenario, catalogue)
+        self.sizes = (len(scenario.plans), len(catalogue), len(PAIN_POINTS), top, width)
 
-    @property
-    def sizes(self) -> tuple[int, int, int, float, int]:
-        """(plans, catalogue, pain points, top monthly price, width), for fused kernels."""
-        return self.plans, self.offers, len(PAIN_POINTS), self.top, self.width
-
-    def __call__(self, raw: np.ndarray, progress: float) -> np.ndarray:
-        n_pain = len(PAIN_POINTS)
-        return K.encode(raw, self.plans, self.offers, n_pain, self.top, progress, self.width)
+    def __call__(
+        self, sim: Simulation, progress: float, users: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(users, features) float32 observations of ``users`` (all when None) of ``sim``
+        today; ``progress`` fills ``episode_progress``."""
+        ids = np.arange(sim.pop.n) if users is None else users
+        e = sim.engine
+        return sim.observer.encoded(ids, sim.day, e.session_slot, e.price, self.sizes, progress)
 
 
 def n_features(scenario: Scenario, catalogue: Catalogue) -> int:

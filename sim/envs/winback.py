@@ -19,7 +19,7 @@ class WinBackEnv(gym.Env):
         """Win back one inactive user, one weekly decision at a time.
 
     ## Description
-    An episode follows one user who is inactive or cancelled at its start, drawn from the
+    An episode follows one user who is inactive or churned at its start, drawn from the
     inactive pool that the scenario's own dynamics produced (a warmed-up population at day
     0), through ``horizon_weeks`` weekly steps of the full simulator: content releases,
     prices, fatigue, unsubscribes and the user's hidden pain point all act.
@@ -56,10 +56,10 @@ class WinBackEnv(gym.Env):
     simulator accounts it (the sum over an episode equals the user's profit in the run).
 
     ## Starting State
-    A user the dynamics left inactive or cancelled by day 0, with the history they earned.
+    A user the dynamics left inactive or churned by day 0, with the history they earned.
 
     ## Episode End
-    Truncated after ``horizon_weeks`` steps. Never terminated: cancelled users can return.
+    Truncated after ``horizon_weeks`` steps. Never terminated: churned users can return.
 
     ## Arguments
     ``scenario`` (a ``sim.Scenario``, default ``presets.streaming()``), ``catalogue``
@@ -67,7 +67,9 @@ class WinBackEnv(gym.Env):
     simulated to form the inactive pool, default 20,000), ``seed=0`` (pool seed).
 
     ## Version History
-    * v0: first version.
+    * v0: first version. Since: the observation feature ``status_cancelled`` is named
+      ``status_churned`` (same values); ``gym.make`` applies ``max_episode_steps=52`` (the
+      default horizon: pass ``max_episode_steps`` with another ``horizon_weeks``).
     """
     )
 
