@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import stdtrit
 from tqdm import tqdm
 
 from agents.base import Agent, AgentLike, Context, as_agent
@@ -198,7 +198,7 @@ def t_interval(values: np.ndarray) -> dict[str, float]:
     v = np.asarray(values, dtype=float)
     mean = float(v.mean()) if v.size else float("nan")
     half = (
-        float(stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+        float(stdtrit(v.size - 1, 0.975) * v.std(ddof=1) / np.sqrt(v.size))  # t quantile
         if v.size > 1
         else float("nan")
     )
