@@ -2,7 +2,7 @@
 
 Drivers (content freshness, list prices) change only at calendar events: week boundaries,
 content releases, price changes and campaign epochs. Between events they are held, so the
-hazards are piecewise constant. The fast engine and the naive reference share these rules.
+hazards are piecewise constant. The fast engine and the naive model (sim.naive) share these rules.
 """
 
 from __future__ import annotations

@@ -149,7 +149,7 @@ class Engine:
         rates = rates if rates is not None else RateParams.of(scenario)
         self.tables = rates.tables
         self.params = rates.params
-        self.root = root  # of the users' random streams (sim.kernel.rng)
+        self.root = root  # of the users' random streams (sim.kernel.counter_rng)
         list_day = np.array([p.monthly_price / 30.0 for p in scenario.plans], dtype=F32)
         self.drivers = Drivers(np.zeros(len(scenario.genres), dtype=F32), list_day)
         self.fresh = self.drivers.freshness.astype(np.float64)

@@ -22,7 +22,7 @@ with, per user (traits in [0, 1]):
 
 Rates are held constant between calendar events and per-user effect ends. The fast path
 computes the no-effect part for everyone from cached per-user terms, then adjusts the users
-with an effect acting; ``sim.reference.user_rates`` is the same formula written plainly.
+with an effect acting; ``sim.naive.user_rates`` is the same formula written plainly.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The engine's compiled rates equal the plain per-user formula of the reference model, for
+"""The engine's compiled rates equal the plain per-user formula of the naive model, for
 every user, with offer effects of every kind acting."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import numpy as np
 from sim import Simulation, presets
 from sim.hazards import DEST_FIRST, DEST_SECOND
 from sim.kernel.dynamics import user_rates as kernel_rates
-from sim.reference import user_rates, users_from
+from sim.naive import user_rates, users_from
 from tests.conftest import small_streaming
 
 EFFECTS = {

@@ -14,8 +14,8 @@ import numpy as np
 from numba import njit
 
 from sim.constants import CHURNED, MESSAGE_COST, OFFER_KINDS, SUPPORT_COST
+from sim.kernel.counter_rng import stream_key, uniform
 from sim.kernel.dynamics import next_effect_end
-from sim.kernel.rng import stream_key, uniform
 from sim.ledger import COUNTERS
 
 OK, NOT_ELIGIBLE, UNREACHABLE, CAPPED = range(4)

@@ -9,7 +9,7 @@ end of the effect and goes round again with new rates; by memorylessness this is
 Sessions in a segment are a Poisson process; the last one is drawn exactly as the end time
 minus an exponential back-time.
 
-Rates follow the formula of :mod:`sim.hazards` (``sim.reference.user_rates`` is the same
+Rates follow the formula of :mod:`sim.hazards` (``sim.naive.user_rates`` is the same
 formula written plainly, and the tests hold the two equal).
 """
 
@@ -31,7 +31,7 @@ from sim.constants import (
     TRIAL_COST,
 )
 from sim.hazards import MIN_PRICE_RATIO, REC_FRICTION_LEFT
-from sim.kernel.rng import exponential, poisson, stream_key, uniform
+from sim.kernel.counter_rng import exponential, poisson, stream_key, uniform
 from sim.ledger import COUNTERS
 
 REACTIVATIONS = COUNTERS.index("reactivations")

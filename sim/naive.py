@@ -1,4 +1,4 @@
-"""The naive reference model: the same world written the obvious way.
+"""The naive model: the same world written the obvious way.
 
 One Python object and one SimPy process per user; hazards computed per user with ``math``
 straight from the formula in :mod:`sim.hazards`; sessions drawn as a Poisson count with
@@ -26,8 +26,8 @@ from sim.constants import ACTIVE, CHANNELS, CHURNED, DORMANT, MONEY
 from sim.hazards import MIN_PRICE_RATIO, REC_FRICTION_LEFT
 from sim.offers import OBSERVED_STATUSES, Catalogue, Offer
 from sim.population import Population, sample_population
-from sim.rng import Streams
 from sim.scenario import Scenario
+from sim.streams import Streams
 
 INF = math.inf
 TRAIT_OF = {
@@ -40,7 +40,7 @@ TRAIT_OF = {
 
 
 @dataclass
-class RefUser:
+class NaiveUser:
     """One user, every field a Python scalar."""
 
     segment: int
@@ -78,11 +78,11 @@ class RefUser:
         return self.effects.get(name, -INF) > t
 
 
-def users_from(pop: Population) -> list[RefUser]:
+def users_from(pop: Population) -> list[NaiveUser]:
     out = []
     for i in range(pop.n):
         out.append(
-            RefUser(
+            NaiveUser(
                 segment=int(pop.segment[i]),
                 pain=int(pop.pain[i]),
                 state=int(pop.state[i]),
@@ -106,7 +106,7 @@ def users_from(pop: Population) -> list[RefUser]:
 
 
 def user_rates(
-    u: RefUser, t: float, fresh_genre: list[float], list_price: list[float], sc: Scenario
+    u: NaiveUser, t: float, fresh_genre: list[float], list_price: list[float], sc: Scenario
 ) -> tuple[float, float, int, int]:
     """(rate to first exit, rate to second exit, first exit, second exit) for one user."""
     dyn, seg = sc.dynamics, sc.segments[u.segment]
@@ -142,7 +142,7 @@ class ScheduledOffer:
     offer: int
 
 
-class ReferenceSimulation:
+class NaiveSimulation:
     """Per-user SimPy model of a scenario with a fixed offer schedule."""
 
     def __init__(
@@ -173,7 +173,7 @@ class ReferenceSimulation:
         for i, u in enumerate(self.users):
             u.process = self.env.process(self._life(i, u))
 
-    def run(self) -> ReferenceSimulation:
+    def run(self) -> NaiveSimulation:
         self.env.run(until=self.sc.horizon_days)
         return self
 
@@ -200,7 +200,7 @@ class ReferenceSimulation:
                 u.process.interrupt()
 
     # ---------------------------------------------------------------- users
-    def _life(self, i: int, u: RefUser) -> Generator[simpy.Event, Any, None]:
+    def _life(self, i: int, u: NaiveUser) -> Generator[simpy.Event, Any, None]:
         env = self.env
         while True:
             if env.now in self.calendar_set:
@@ -230,7 +230,7 @@ class ReferenceSimulation:
             elif fired and bp <= next_event:
                 self._effect_end(i, u, env.now)
 
-    def _accrue(self, u: RefUser, a: float, b: float) -> None:
+    def _accrue(self, u: NaiveUser, a: float, b: float) -> None:
         seg = self.sc.segments[u.segment]
         rate = {ACTIVE: seg.activity_rate, DORMANT: seg.dormant_activity_rate}.get(u.state, 0.0)
         n = int(self.rng.poisson(rate * u.activity_mult * (b - a))) if b > a else 0
@@ -251,7 +251,7 @@ class ReferenceSimulation:
         u.money[0] += gross
         u.money[3] += n * self.sc.serving_cost_per_session
 
-    def _move(self, i: int, u: RefUser, t: float, dst: int) -> None:
+    def _move(self, i: int, u: NaiveUser, t: float, dst: int) -> None:
         src = u.state
         u.state = dst
         self.transitions.append((i, t, src, dst))
@@ -265,7 +265,7 @@ class ReferenceSimulation:
             u.effects["trial"] = t + u.trial_len
             u.effects.pop("trial_window")
 
-    def _effect_end(self, i: int, u: RefUser, t: float) -> None:
+    def _effect_end(self, i: int, u: NaiveUser, t: float) -> None:
         ended = u.effects.get("disc") == t or u.effects.get("trial") == t
         if not (ended and u.deal_seeker and u.state != CHURNED):
             return
@@ -276,13 +276,13 @@ class ReferenceSimulation:
             self._move(i, u, t, target)
 
     # ------------------------------------------------------------- messaging
-    def _status(self, u: RefUser, day: float) -> str:
+    def _status(self, u: NaiveUser, day: float) -> str:
         if self.sc.is_subscription and u.state == CHURNED:
             return "churned"
         inactive = u.last_activity <= day - self.sc.inactive_after_days
         return "inactive" if inactive else "active"
 
-    def _deliver(self, u: RefUser, offer: Offer, day: float) -> None:
+    def _deliver(self, u: NaiveUser, offer: Offer, day: float) -> None:
         c = CHANNELS.index(offer.channel)
         ch = self.sc.channel(offer.channel)
         recent = sum(1 for d in u.sends if d > day - 28)
@@ -307,7 +307,7 @@ class ReferenceSimulation:
         if opened:
             self._switch_on(u, offer, day)
 
-    def _switch_on(self, u: RefUser, offer: Offer, day: float) -> None:
+    def _switch_on(self, u: NaiveUser, offer: Offer, day: float) -> None:
         dyn = self.sc.dynamics
         window = day + max(dyn.nudge_days, 1)
         trait = getattr(u, TRAIT_OF[offer.kind]) if offer.kind in TRAIT_OF else 0.0
@@ -349,4 +349,4 @@ class ReferenceSimulation:
         return np.array([u.money for u in self.users]).sum(axis=0)
 
 
-__all__ = ["OBSERVED_STATUSES", "ReferenceSimulation", "ScheduledOffer", "user_rates"]
+__all__ = ["OBSERVED_STATUSES", "NaiveSimulation", "ScheduledOffer", "user_rates"]
