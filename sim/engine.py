@@ -20,22 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.constants import ACTIVE, MONEY
+from sim.calendar import daily_prices
+from sim.constants import ACTIVE, MONEY, RETENTION_DAYS
 from sim.hazards import Drivers, RateTables
 from sim.kernel import dynamics as K
 from sim.ledger import Ledger
 from sim.population import Population
 from sim.scenario import Scenario
 
-EFFECT_ENDS = (
-    "disc_until",
-    "trial_until",
-    "trial_window_until",
-    "fix_until",
-    "rec_until",
-    "content_until",
-    "boost_until",
-)
 F32 = np.float32
 CHUNK = 1 << 18
 """Users per chunk: chunks advance independently, in parallel threads where cores allow."""
@@ -91,15 +83,6 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL
 
 
-def next_effect_end(pop: Population, idx: np.ndarray, after: np.ndarray | float) -> np.ndarray:
-    """Earliest effect end strictly after ``after`` for users ``idx`` (+inf when none)."""
-    best = np.full(idx.shape, np.inf, dtype=F32)
-    for name in EFFECT_ENDS:
-        ends = getattr(pop, name)[idx]
-        best = np.where((ends > after) & (ends < best), ends, best)
-    return best
-
-
 def kernel_params(scenario: Scenario) -> np.ndarray:
     """The scenario's scalars in the order the dynamics kernel reads them."""
     dyn = scenario.dynamics
@@ -150,7 +133,7 @@ class Engine:
         self.tables = rates.tables
         self.params = rates.params
         self.root = root  # of the users' random streams (sim.kernel.counter_rng)
-        list_day = np.array([p.monthly_price / 30.0 for p in scenario.plans], dtype=F32)
+        list_day = daily_prices(p.monthly_price for p in scenario.plans)
         self.drivers = Drivers(np.zeros(len(scenario.genres), dtype=F32), list_day)
         self.fresh = self.drivers.freshness.astype(np.float64)
         self.price = self.drivers.list_price.astype(np.float64)
@@ -252,7 +235,7 @@ class Engine:
     def settle_retention(self) -> None:
         """Checks due by now whose user has not moved since: the current state decides."""
         pop = self.pop
-        for lag, flags in ((30.0, pop.retained30), (90.0, pop.retained90)):
+        for lag, flags in zip(RETENTION_DAYS, (pop.retained30, pop.retained90), strict=True):
             hit = (flags < 0) & (pop.first_react + lag <= self.t)
             flags[hit] = (pop.state[hit] == ACTIVE).astype(np.int8)
 

@@ -22,7 +22,21 @@ import numpy as np
 import simpy
 
 from sim.calendar import event_days, freshness_at, list_price_at
-from sim.constants import ACTIVE, CHANNELS, CHURNED, DORMANT, MONEY
+from sim.constants import (
+    ACTIVE,
+    CHANNELS,
+    CHURNED,
+    DISCOUNT_COST,
+    DORMANT,
+    MESSAGE_COST,
+    MONEY,
+    N_STATES,
+    REVENUE,
+    SEND_WEEKS,
+    SERVING_COST,
+    SUPPORT_COST,
+    TRIAL_COST,
+)
 from sim.hazards import MIN_PRICE_RATIO, REC_FRICTION_LEFT
 from sim.offers import OBSERVED_STATUSES, Catalogue, Offer
 from sim.population import Population, sample_population
@@ -241,15 +255,15 @@ class NaiveSimulation:
         if self.sc.is_subscription:
             gross = self.price[u.plan] * (b - a) if u.state != CHURNED else 0.0
             if u.on("trial", a):
-                u.money[2] += gross
+                u.money[TRIAL_COST] += gross
             elif u.on("disc", a):
-                u.money[1] += gross * u.disc_depth
+                u.money[DISCOUNT_COST] += gross * u.disc_depth
         else:
             gross = n * u.basket * self.sc.margin
             if u.on("disc", a):
-                u.money[1] += n * u.basket * u.disc_depth
-        u.money[0] += gross
-        u.money[3] += n * self.sc.serving_cost_per_session
+                u.money[DISCOUNT_COST] += n * u.basket * u.disc_depth
+        u.money[REVENUE] += gross
+        u.money[SERVING_COST] += n * self.sc.serving_cost_per_session
 
     def _move(self, i: int, u: NaiveUser, t: float, dst: int) -> None:
         src = u.state
@@ -285,7 +299,7 @@ class NaiveSimulation:
     def _deliver(self, u: NaiveUser, offer: Offer, day: float) -> None:
         c = CHANNELS.index(offer.channel)
         ch = self.sc.channel(offer.channel)
-        recent = sum(1 for d in u.sends if d > day - 28)
+        recent = sum(1 for d in u.sends if d > day - 7 * SEND_WEEKS)
         if (
             self._status(u, day) not in offer.eligible
             or not u.reachable[c]
@@ -301,9 +315,9 @@ class NaiveSimulation:
         u.fatigue, u.fatigue_day = fatigue + 1.0, day
         u.sends.append(day)
         if day >= 0:
-            u.money[4] += ch.cost_per_send + offer.cost_per_send
+            u.money[MESSAGE_COST] += ch.cost_per_send + offer.cost_per_send
             if opened and offer.kind == "support":
-                u.money[5] += offer.support_cost
+                u.money[SUPPORT_COST] += offer.support_cost
         if opened:
             self._switch_on(u, offer, day)
 
@@ -334,10 +348,10 @@ class NaiveSimulation:
     def occupancy(self) -> np.ndarray:
         """Users per (day, state) for days 0..horizon (state at time ``day``)."""
         h = self.sc.horizon_days
-        occ = np.zeros((h + 1, 3), dtype=np.int64)
+        occ = np.zeros((h + 1, N_STATES), dtype=np.int64)
         for s in self.start_states:
             occ[0, s] += 1
-        delta = np.zeros((h + 2, 3), dtype=np.int64)
+        delta = np.zeros((h + 2, N_STATES), dtype=np.int64)
         for _, t, src, dst in self.transitions:
             if 0 < t <= h:
                 d = math.ceil(t)

@@ -10,13 +10,24 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from sim.constants import CHANNELS, MONEY, PAIN_POINTS, STATES
+from sim.calendar import daily_prices
+from sim.constants import (
+    CHANNELS,
+    CONTENT,
+    DISCOVERY,
+    MONEY,
+    NO_OFFER,
+    PAIN_POINTS,
+    PRICE,
+    SEND_WEEKS,
+    SESSION_WEEKS,
+    STATES,
+    TECHNICAL,
+)
 from sim.scenario import Scenario
 
 F32 = np.float32
 NEVER = -np.inf
-SESSION_WEEKS = 13  # ring of weekly session counts (features over 4 and 13 weeks)
-SEND_WEEKS = 4  # ring of weekly sends per channel (28-day frequency caps)
 
 
 @dataclass
@@ -99,7 +110,7 @@ def _traits(rng: np.random.Generator, pain: np.ndarray) -> tuple[np.ndarray, ...
     mean 0.64) for the user's own pain point, low (Kumaraswamy(1, 8), mean 0.11) otherwise."""
     n = pain.shape[0]
     out = []
-    for code in range(4):  # price, content, discovery, technical
+    for code in (PRICE, CONTENT, DISCOVERY, TECHNICAL):
         trait = kumaraswamy(rng, 1.0, 8.0, n)
         mine = np.flatnonzero(pain == code)
         trait[mine] = kumaraswamy(rng, 3.0, 2.0, mine.size)
@@ -185,7 +196,7 @@ def sample_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
     deal_seeker = rng.random(n) < seg_param("deal_seeker_share")
     tenure = rng.exponential(seg_param("mean_tenure_days"))
     signup_day = (-scenario.warmup_days - tenure).astype(F32)
-    list_day = np.array([p.monthly_price / 30.0 for p in scenario.plans], dtype=F32)
+    list_day = daily_prices(p.monthly_price for p in scenario.plans)
 
     def full(value: float, dtype: type = F32) -> np.ndarray:
         return np.full(n, value, dtype=dtype)
@@ -218,7 +229,7 @@ def sample_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
         fatigue_day=full(NEVER),
         n_offers=full(0, np.uint16),
         n_opened=full(0, np.uint16),
-        last_offer=full(-1, np.int16),
+        last_offer=full(NO_OFFER, np.int16),
         last_offer_day=full(NEVER),
         last_opened=full(-1, np.int8),
         offers_sent=full(0, np.uint32),

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-from sim.constants import CHURNED, MESSAGE_COST, OFFER_KINDS, SUPPORT_COST
+from sim.constants import CHURNED, MESSAGE_COST, OFFER_KINDS, SEND_WEEKS, SUPPORT_COST
 from sim.kernel.counter_rng import stream_key, uniform
 from sim.kernel.dynamics import next_effect_end
 from sim.ledger import COUNTERS
@@ -25,7 +25,6 @@ if OFFER_KINDS.index("reminder") != REMINDER or OFFER_KINDS.index("support") != 
 SENT, OPENED, UNSUBSCRIBED, REFUSED, SUPPORT_CONTACTS = (
     COUNTERS.index(c) for c in ("sent", "opened", "unsubscribed", "refused", "support_contacts")
 )
-SEND_WEEKS = 4
 
 # the scenario's scalars for messaging, packed by sim.messaging.delivery_params
 INACTIVE_AFTER, SUBSCRIPTION, FATIGUE_HALFLIFE, FATIGUE_PER_MESSAGE = range(4)

@@ -25,7 +25,9 @@ from sim.constants import (
     CHURNED,
     DISCOUNT_COST,
     DORMANT,
+    N_STATES,
     PAIN_POINTS,
+    RETENTION_DAYS,
     REVENUE,
     SERVING_COST,
     TRIAL_COST,
@@ -36,6 +38,7 @@ from sim.ledger import COUNTERS
 
 REACTIVATIONS = COUNTERS.index("reactivations")
 N_PAIN = len(PAIN_POINTS)
+RETAIN_SHORT, RETAIN_LONG = RETENTION_DAYS
 
 # the scenario's scalars, packed into one float64 vector by sim.engine.kernel_params
 (
@@ -215,7 +218,7 @@ def _refresh(
 ) -> None:
     """User ``i``'s cached rate parts (:func:`rate_parts`) into ``cache[:, i]``."""
     st = int(state[i])
-    code = int(segment[i]) * 3 + st
+    code = int(segment[i]) * N_STATES + st
     cache[0, i], cache[1, i] = rate_parts(
         st, float(first[code]), second[code], list_day[plan[i]], anchor_price[i],
         price_sens[i], tech[i], friction[i], lapse_mult[i], return_mult[i], P[TECH_W],
@@ -330,7 +333,7 @@ def advance(
         seg = int(segment[i])
         while t < t1:
             st = int(state[i])
-            code = seg * 3 + st
+            code = seg * N_STATES + st
             bp = next_change[i]
             effects = bp < np.inf  # an effect may act: the full formula
             if effects:
@@ -415,12 +418,12 @@ def advance(
                 _traced(traces, n_traced, i, when, st, dst)
                 n_traced += 1
             due = first_react[i]  # nan while the user has not come back: comparisons False
-            if retained30[i] < 0 and due + 30.0 <= when:  # retention checks due before it
+            if retained30[i] < 0 and due + RETAIN_SHORT <= when:  # retention checks due before it
                 retained30[i] = 1 if st == ACTIVE else 0
-            if retained90[i] < 0 and due + 90.0 <= when:
+            if retained90[i] < 0 and due + RETAIN_LONG <= when:
                 retained90[i] = 1 if st == ACTIVE else 0
             if 0.0 < when <= horizon:  # the ledger's daily occupancy and weekly counters
-                base = math.ceil(when) * 3 * n_seg + seg
+                base = math.ceil(when) * N_STATES * n_seg + seg
                 deltas[base + dst * n_seg] += 1
                 deltas[base + st * n_seg] -= 1
             if when >= 0.0:
@@ -433,7 +436,7 @@ def advance(
                     if when < horizon:
                         counters[int(when // 7.0), REACTIVATIONS, seg] += 1
             state[i] = dst
-            new = seg * 3 + dst
+            new = seg * N_STATES + dst
             cache[0, i], cache[1, i] = rate_parts(
                 dst, float(first[new]), second[new], list_day[plan[i]], anchor_price[i],
                 price_sens[i], tech[i], friction[i], lapse_mult[i], return_mult[i], tech_w,

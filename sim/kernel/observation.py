@@ -12,10 +12,20 @@ import math
 import numpy as np
 from numba import njit
 
-from sim.constants import CHANNELS, CHURNED
+from sim.constants import (
+    CHANNELS,
+    CHURNED,
+    DAYS_PER_MONTH,
+    OFFER_COUNT_SCALE,
+    RECENCY_SCALE_DAYS,
+    RECENT_WEEKS,
+    SESSION_WEEKS,
+    SESSIONS_PER_DAY_SCALE,
+    TENURE_SCALE_DAYS,
+)
 from sim.kernel.delivery import observed_status
+from sim.offers import OBSERVED_STATUSES
 
-SESSION_WEEKS = 13
 RAW = (
     "status",
     "days_since_activity",
@@ -37,6 +47,9 @@ RAW = (
 """Raw feature columns, in order; then one ``reachable_<channel>`` per channel and one
 ``genre_share_<genre>`` per genre."""
 N_CHANNELS = len(CHANNELS)
+N_OBSERVED = len(OBSERVED_STATUSES)
+RECENT_SESSIONS_SCALE = 7 * RECENT_WEEKS * SESSIONS_PER_DAY_SCALE  # sessions_4w: 56
+ALL_SESSIONS_SCALE = 7 * SESSION_WEEKS * SESSIONS_PER_DAY_SCALE  # sessions_13w: 182
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -83,8 +96,8 @@ def raw_features(
         row = out[j]
         row[0] = observed_status(i, day, Q, last_activity, state)
         row[1] = day - last if math.isfinite(last) else day - signup_day[i]
-        row[2] = _recent(sessions_week, i, slot, 4)
-        row[3] = _recent(sessions_week, i, slot, 13)
+        row[2] = _recent(sessions_week, i, slot, RECENT_WEEKS)
+        row[3] = _recent(sessions_week, i, slot, SESSION_WEEKS)
         row[4] = day - signup_day[i]
         row[5] = plan[i]
         row[6] = n_offers[i]
@@ -96,7 +109,7 @@ def raw_features(
         row[12] = offers_opened[i]
         row[13] = survey[i]
         row[14] = 1.0 if disc_until[i] > day else 0.0
-        paid = list_day[plan[i]] * 30.0
+        paid = list_day[plan[i]] * DAYS_PER_MONTH
         if disc_until[i] > day:
             paid *= 1.0 - disc_depth[i]
         if trial_until[i] > day or state[i] == CHURNED:
@@ -137,19 +150,19 @@ def encode(
     n_genres = raw.shape[1] - len(RAW) - N_CHANNELS
     for j in range(raw.shape[0]):
         r, row = raw[j], out[j]
-        col = _one_hot(row, 0, r[0], 3)
-        row[col] = min(r[1] / 365.0, 1.0)
-        row[col + 1] = min(r[2] / 56.0, 1.0)
-        row[col + 2] = min(r[3] / 182.0, 1.0)
-        row[col + 3] = min(r[4] / 1825.0, 1.0)
+        col = _one_hot(row, 0, r[0], N_OBSERVED)
+        row[col] = min(r[1] / RECENCY_SCALE_DAYS, 1.0)
+        row[col + 1] = min(r[2] / RECENT_SESSIONS_SCALE, 1.0)
+        row[col + 2] = min(r[3] / ALL_SESSIONS_SCALE, 1.0)
+        row[col + 3] = min(r[4] / TENURE_SCALE_DAYS, 1.0)
         col = _one_hot(row, col + 4, r[5], n_plans)
         row[col] = r[15] / top_price if top_price > 0 else 0.0
         row[col + 1] = r[14]
-        row[col + 2] = min(r[6] / 20.0, 1.0)
-        row[col + 3] = min(r[7] / 20.0, 1.0)
+        row[col + 2] = min(r[6] / OFFER_COUNT_SCALE, 1.0)
+        row[col + 3] = min(r[7] / OFFER_COUNT_SCALE, 1.0)
         col = _one_hot(row, col + 4, r[8], n_offers)
-        since = r[9] if math.isfinite(r[9]) else 365.0
-        row[col] = min(since / 365.0, 1.0)
+        since = r[9] if math.isfinite(r[9]) else RECENCY_SCALE_DAYS
+        row[col] = min(since / RECENCY_SCALE_DAYS, 1.0)
         row[col + 1] = 1.0 if r[10] == 1 else 0.0
         row[col + 2] = 1.0 if r[10] == 0 else 0.0
         col += 3
