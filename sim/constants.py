@@ -1,4 +1,9 @@
-"""Names and integer codes shared by the whole simulator."""
+"""Names, integer codes and fixed quantities shared by the whole simulator, each defined once.
+
+The compiled kernels (``sim.kernel``) read these as compile-time constants, and numba's
+on-disk cache notices a change only to the kernel's own file: after changing a value here,
+delete ``sim/kernel/__pycache__`` (a fresh checkout has none).
+"""
 
 from __future__ import annotations
 

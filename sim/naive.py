@@ -92,28 +92,26 @@ class NaiveUser:
         return self.effects.get(name, -INF) > t
 
 
+INT_FIELDS = ("segment", "pain", "state", "plan")
+FLOAT_FIELDS = (
+    "price_sens", "content_need", "friction", "tech", "lapse_mult", "return_mult",
+    "activity_mult", "basket", "anchor_price",
+)  # fmt: skip
+
+
 def users_from(pop: Population) -> list[NaiveUser]:
+    """One :class:`NaiveUser` per user of ``pop``, every field a Python value."""
     out = []
     for i in range(pop.n):
+        fields: dict[str, Any] = {name: int(getattr(pop, name)[i]) for name in INT_FIELDS}
+        fields |= {name: float(getattr(pop, name)[i]) for name in FLOAT_FIELDS}
         out.append(
             NaiveUser(
-                segment=int(pop.segment[i]),
-                pain=int(pop.pain[i]),
-                state=int(pop.state[i]),
-                plan=int(pop.plan[i]),
-                price_sens=float(pop.price_sens[i]),
-                content_need=float(pop.content_need[i]),
-                friction=float(pop.friction[i]),
-                tech=float(pop.tech[i]),
-                affinity=[float(x) for x in pop.affinity[:, i]],
-                responsiveness=[float(x) for x in pop.responsiveness[i]],
+                **fields,
+                affinity=pop.affinity[:, i].tolist(),
+                responsiveness=pop.responsiveness[i].tolist(),
                 deal_seeker=bool(pop.deal_seeker[i]),
-                lapse_mult=float(pop.lapse_mult[i]),
-                return_mult=float(pop.return_mult[i]),
-                activity_mult=float(pop.activity_mult[i]),
-                basket=float(pop.basket[i]),
-                anchor_price=float(pop.anchor_price[i]),
-                reachable=[bool(x) for x in pop.reachable[i]],
+                reachable=pop.reachable[i].tolist(),
             )
         )
     return out

@@ -7,6 +7,8 @@ import numpy as np
 
 from sim import Simulation, presets
 from sim.constants import ACTIVE, CHURNED, DORMANT
+from sim.kernel import arrays_of
+from sim.kernel.dynamics import USERS, Users
 from sim.kernel.dynamics import user_rates as kernel_rates
 from sim.naive import user_rates, users_from
 from tests.conftest import small_streaming
@@ -25,16 +27,14 @@ EFFECTS = {
 def _engine_rates(sim: Simulation) -> tuple[np.ndarray, np.ndarray]:
     """Rates exactly as the engine's kernel computes them, for every user now."""
     e, pop, t = sim.engine, sim.pop, float(sim.day)
+    users = Users(*arrays_of(USERS, pop))
     r = np.zeros((2, pop.n))
     for i in range(pop.n):
         st = int(pop.state[i])
         code = int(pop.segment[i]) * 3 + st
         r[:, i] = kernel_rates(
-            i, t, st, code, e.params, e.tables.first, e.tables.second, e.fresh, e.price,
-            pop.plan, pop.price_sens, pop.content_need, pop.friction, pop.tech, pop.affinity,
-            pop.lapse_mult, pop.return_mult, pop.anchor_price, pop.disc_until, pop.disc_depth,
-            pop.fix_until, pop.rec_until, pop.content_until, pop.boost_until, pop.boost,
-        )  # fmt: skip
+            i, t, st, code, e.params, e.tables.first, e.tables.second, e.fresh, e.price, users
+        )
     return r[0], r[1]
 
 
@@ -72,11 +72,10 @@ def test_cached_rates_equal_the_full_formula_for_users_without_effects() -> None
     sim = Simulation(scenario, None, seed=3)
     sim.run_until(98)
     e, pop, t = sim.engine, sim.pop, float(sim.day)
+    users = Users(*arrays_of(USERS, pop))
     full_r1, full_r2 = _engine_rates(sim)
     assert len(np.unique(pop.state)) == 3
     for i in range(pop.n):
-        r1, r2 = cached_rates(
-            i, int(pop.state[i]), e.params, e.fresh, pop.content_need, pop.affinity, e.cache
-        )
+        r1, r2 = cached_rates(i, int(pop.state[i]), e.params, e.fresh, users, e.cache)
         np.testing.assert_allclose([r1, r2], [full_r1[i], full_r2[i]], rtol=1e-6)  # float32 inputs
     assert t == 98.0

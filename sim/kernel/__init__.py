@@ -5,3 +5,21 @@ code, so one user costs what one user should (the single per-user environment) a
 million users cost no temporaries (the batched environments and the simulator). Every
 environment and every simulation runs these same kernels.
 """
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Iterable
+from typing import Any
+
+
+def arrays_of(names: Iterable[str], *sources: Any) -> tuple[Any, ...]:
+    """The attribute ``name`` of the first of ``sources`` that has it, for each of ``names``
+    in order: the plain tuple of arrays a kernel takes (and names again inside)."""
+    return tuple(getattr(next(s for s in sources if hasattr(s, n)), n) for n in names)
+
+
+def named_tuple(name: str, fields: tuple[str, ...], module: str) -> Any:
+    """The named-tuple type ``name`` of module ``module`` with ``fields``: how a kernel names
+    the plain tuple of arrays it is handed."""
+    return namedtuple(name, fields, module=module)
