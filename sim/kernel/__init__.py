@@ -14,9 +14,13 @@ from typing import Any
 
 
 def arrays_of(names: Iterable[str], *sources: Any) -> tuple[Any, ...]:
-    """The attribute ``name`` of the first of ``sources`` that has it, for each of ``names``
-    in order: the plain tuple of arrays a kernel takes (and names again inside)."""
-    return tuple(getattr(next(s for s in sources if hasattr(s, n)), n) for n in names)
+    """The field ``name`` of the first of ``sources`` (dataclass instances) that has it, for
+    each of ``names`` in order: the plain tuple of arrays a kernel takes (and names again
+    inside). Read from the instances' ``__dict__``: a simulation's set-up makes several."""
+    fields: dict[str, Any] = {}
+    for source in reversed(sources):
+        fields.update(vars(source))
+    return tuple(map(fields.__getitem__, names))
 
 
 def named_tuple(name: str, fields: tuple[str, ...], module: str) -> Any:
