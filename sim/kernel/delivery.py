@@ -21,10 +21,10 @@ from sim.kernel.dynamics import next_effect_end
 from sim.ledger import COUNTERS
 
 OK, NOT_ELIGIBLE, UNREACHABLE, CAPPED = range(4)
-DISCOUNT, FREE_TRIAL, RECOMMENDATION, SUPPORT, CONTENT_MESSAGE, REMINDER = (
+DISCOUNT, FREE_TRIAL, RECOMMENDATION, SUPPORT, CONTENT_MESSAGE = (
     OFFER_KINDS.index(k)
-    for k in ("discount", "free_trial", "recommendation", "support", "content_message", "reminder")
-)
+    for k in ("discount", "free_trial", "recommendation", "support", "content_message")
+)  # a reminder has no effect of its own
 SENT, OPENED, UNSUBSCRIBED, REFUSED, SUPPORT_CONTACTS = (
     COUNTERS.index(c) for c in ("sent", "opened", "unsubscribed", "refused", "support_contacts")
 )
@@ -59,12 +59,12 @@ Reach = named_tuple("Reach", REACH, __name__)
 def observed_status(
     i: int, day: float, Q: np.ndarray, last_activity: np.ndarray, state: np.ndarray
 ) -> int:
-    """0 active, 1 inactive (no session for ``inactive_after_days``), 2 cancelled (visible
+    """0 active, 1 inactive (no session for ``inactive_after_days``), 2 churned (visible
     only in subscription businesses)."""
     # without branches (statuses are random across users: branches would mispredict)
-    cancelled = np.uint8(state[i] == CHURNED) & np.uint8(Q[SUBSCRIPTION] > 0.0)
+    churned = np.uint8(state[i] == CHURNED) & np.uint8(Q[SUBSCRIPTION] > 0.0)
     quiet = np.uint8(last_activity[i] <= np.float32(day - Q[INACTIVE_AFTER]))
-    return int((cancelled << np.uint8(1)) | (quiet & ~cancelled & np.uint8(1)))
+    return int((churned << np.uint8(1)) | (quiet & ~churned & np.uint8(1)))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -263,7 +263,7 @@ def refusals(
 def status_of(
     users: np.ndarray, day: float, Q: np.ndarray, last_activity: np.ndarray, state: np.ndarray
 ) -> np.ndarray:
-    """Observed status (0 active, 1 inactive, 2 cancelled) of each of ``users``."""
+    """Observed status (0 active, 1 inactive, 2 churned) of each of ``users``."""
     out = np.empty(users.shape[0], dtype=np.int8)
     for j in range(users.shape[0]):
         out[j] = observed_status(users[j], day, Q, last_activity, state)
