@@ -89,11 +89,11 @@ def _fast(users: int, days: int, seed: int, campaign: bool) -> dict[str, float]:
 
 def _reference(users: int, days: int, seed: int) -> dict[str, float]:
     from sim import presets
-    from sim.reference import ReferenceSimulation
+    from sim.naive import NaiveSimulation
 
     scenario = presets.streaming(n_users=users, horizon_days=days)
     t0 = time.perf_counter()
-    ReferenceSimulation(scenario, seed=seed).run()
+    NaiveSimulation(scenario, seed=seed).run()
     return {"seconds": time.perf_counter() - t0}
 
 

@@ -2,15 +2,17 @@
 
 Drivers (content freshness, list prices) change only at calendar events: week boundaries,
 content releases, price changes and campaign epochs. Between events they are held, so the
-hazards are piecewise constant. The fast engine and the naive reference share these rules.
+hazards are piecewise constant. The fast engine and the naive model (sim.naive) share these rules.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
+from sim.constants import DAYS_PER_MONTH
 from sim.scenario import Scenario
 
 
@@ -49,4 +51,9 @@ def list_price_at(scenario: Scenario, day: float) -> np.ndarray:
     for c in sorted(scenario.price_changes, key=lambda c: c.day):
         if c.day <= day:
             monthly[c.plan] = c.monthly_price
-    return np.array([monthly[p] / 30.0 for p in scenario.plan_names], dtype=np.float32)
+    return daily_prices(monthly[p] for p in scenario.plan_names)
+
+
+def daily_prices(monthly: Iterable[float]) -> np.ndarray:
+    """Monthly prices as float32 prices per day."""
+    return np.array([m / DAYS_PER_MONTH for m in monthly], dtype=np.float32)

@@ -1,4 +1,9 @@
-"""Names and integer codes shared by the whole simulator."""
+"""Names, integer codes and fixed quantities shared by the whole simulator, each defined once.
+
+The compiled kernels (``sim.kernel``) read these as compile-time constants, and numba's
+on-disk cache notices a change only to the kernel's own file: after changing a value here,
+delete ``sim/kernel/__pycache__`` (a fresh checkout has none).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,10 @@ ACTIVE: Final = 0
 DORMANT: Final = 1
 CHURNED: Final = 2
 STATES: Final = ("active", "dormant", "churned")
+N_STATES: Final = len(STATES)
 
 PAIN_POINTS: Final = ("price", "content", "discovery", "technical", "none")
-PRICE, CONTENT, DISCOVERY, TECHNICAL, NO_PAIN = range(5)
+PRICE, CONTENT, DISCOVERY, TECHNICAL = range(4)  # the pain points a latent trait drives
 
 CHANNELS: Final = ("email", "push", "sms")
 
@@ -36,6 +42,17 @@ MONEY: Final = (
 )
 REVENUE, DISCOUNT_COST, TRIAL_COST, SERVING_COST, MESSAGE_COST, SUPPORT_COST = range(6)
 
-NO_OFFER: Final = -1
+NO_OFFER: Final = -1  # a user's last offer before any was sent
+RETENTION_DAYS: Final = (30, 90)  # retention checks after a first reactivation (retained30/90)
 
-DAYS_PER_MONTH = 30.0
+DAYS_PER_MONTH: Final = 30.0  # monthly prices are charged as monthly / 30 per day
+SESSION_WEEKS: Final = 13  # ring of weekly session counts (features over 4 and 13 weeks)
+RECENT_WEEKS: Final = 4  # the short session window (sessions_4w)
+SEND_WEEKS: Final = 4  # ring of weekly sends per channel (frequency caps per 28 days)
+
+# Scales of the observation vector (``sim.kernel.observation.encode``; documented in
+# ``sim.envs.observation.OBSERVATION_DOC``): each feature divided by its scale, capped at 1.
+RECENCY_SCALE_DAYS: Final = 365.0  # days since the last session, and since the last offer
+TENURE_SCALE_DAYS: Final = 1825.0  # days since sign-up
+SESSIONS_PER_DAY_SCALE: Final = 2.0  # sessions over a window / (2 a day over its days)
+OFFER_COUNT_SCALE: Final = 20.0  # offers received, offers opened

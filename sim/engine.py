@@ -14,74 +14,24 @@ the same numbers for every user whose path has not diverged.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from sim.constants import ACTIVE, MONEY
+from sim.calendar import daily_prices
+from sim.constants import ACTIVE, MONEY, RETENTION_DAYS
 from sim.hazards import Drivers, RateTables
+from sim.kernel import arrays_of
 from sim.kernel import dynamics as K
 from sim.ledger import Ledger
 from sim.population import Population
 from sim.scenario import Scenario
 
-EFFECT_ENDS = (
-    "disc_until",
-    "trial_until",
-    "trial_window_until",
-    "fix_until",
-    "rec_until",
-    "content_until",
-    "boost_until",
-)
 F32 = np.float32
 CHUNK = 1 << 18
 """Users per chunk: chunks advance independently, in parallel threads where cores allow."""
 _POOL: ThreadPoolExecutor | None = None
-_advance: Callable[..., np.ndarray] = K.advance  # numba's stub cannot count *arrays
-
-USER_ARRAYS = (
-    "segment",
-    "pain",
-    "price_sens",
-    "content_need",
-    "friction",
-    "tech",
-    "affinity",
-    "deal_seeker",
-    "lapse_mult",
-    "return_mult",
-    "activity_mult",
-    "basket",
-    "genre_counts",
-    "state",
-    "plan",
-    "anchor_price",
-    "last_activity",
-    "sessions_week",
-    "total_sessions",
-    "survey",
-    "disc_until",
-    "disc_depth",
-    "trial_until",
-    "trial_window_until",
-    "trial_len",
-    "fix_until",
-    "rec_until",
-    "content_until",
-    "boost_until",
-    "boost",
-    "next_change",
-    "money",
-    "reactivations",
-    "first_react",
-    "retained30",
-    "retained90",
-    "ever_inactive",
-)
-"""The population arrays the dynamics kernel reads and writes, in its argument order."""
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -89,15 +39,6 @@ def _pool() -> ThreadPoolExecutor:
     if _POOL is None:
         _POOL = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
     return _POOL
-
-
-def next_effect_end(pop: Population, idx: np.ndarray, after: np.ndarray | float) -> np.ndarray:
-    """Earliest effect end strictly after ``after`` for users ``idx`` (+inf when none)."""
-    best = np.full(idx.shape, np.inf, dtype=F32)
-    for name in EFFECT_ENDS:
-        ends = getattr(pop, name)[idx]
-        best = np.where((ends > after) & (ends < best), ends, best)
-    return best
 
 
 def kernel_params(scenario: Scenario) -> np.ndarray:
@@ -149,14 +90,14 @@ class Engine:
         rates = rates if rates is not None else RateParams.of(scenario)
         self.tables = rates.tables
         self.params = rates.params
-        self.root = root  # of the users' random streams (sim.kernel.rng)
-        list_day = np.array([p.monthly_price / 30.0 for p in scenario.plans], dtype=F32)
+        self.root = root  # of the users' random streams (sim.kernel.counter_rng)
+        list_day = daily_prices(p.monthly_price for p in scenario.plans)
         self.drivers = Drivers(np.zeros(len(scenario.genres), dtype=F32), list_day)
         self.fresh = self.drivers.freshness.astype(np.float64)
         self.price = self.drivers.list_price.astype(np.float64)
         self.cache = np.empty((2, pop.n))  # rate parts without effects (sim.kernel.dynamics)
+        self.users = arrays_of(K.USERS, pop)
         self._refresh_cache()
-        self.arrays = tuple(getattr(pop, name) for name in USER_ARRAYS)
         self.chunks = [(a, min(a + CHUNK, pop.n)) for a in range(0, pop.n, CHUNK)]
         # chunks running in parallel write occupancy and counters to their own buffers
         self.buffers = (
@@ -192,12 +133,10 @@ class Engine:
                 self._refresh_cache()
 
     def _refresh_cache(self) -> None:
-        p, tb = self.pop, self.tables
+        tb = self.tables
         K.refresh_rates(
-            0, p.n, self.params, tb.first, tb.second, self.price, p.segment, p.state, p.plan,
-            p.price_sens, p.friction, p.tech, p.lapse_mult, p.return_mult, p.anchor_price,
-            self.cache,
-        )  # fmt: skip
+            0, self.pop.n, self.params, tb.first, tb.second, self.price, self.users, self.cache
+        )
 
     # ------------------------------------------------------------------ time
     def advance_to(self, t1: float) -> None:
@@ -243,16 +182,16 @@ class Engine:
         lo, hi = self.chunks[c]
         deltas, counters = self.buffers[c]
         tb = self.tables
-        return _advance(
+        return K.advance(
             lo, hi, t0, t1, self.root, k, self.session_slot, self.params, tb.first, tb.second,
-            tb.activity, self.fresh, self.price, *self.arrays, weekly, deltas, counters,
-            self.cache, self.trace is not None,
+            tb.activity, self.fresh, self.price, self.users, weekly, deltas, counters, self.cache,
+            self.trace is not None,
         )  # fmt: skip
 
     def settle_retention(self) -> None:
         """Checks due by now whose user has not moved since: the current state decides."""
         pop = self.pop
-        for lag, flags in ((30.0, pop.retained30), (90.0, pop.retained90)):
+        for lag, flags in zip(RETENTION_DAYS, (pop.retained30, pop.retained90), strict=True):
             hit = (flags < 0) & (pop.first_react + lag <= self.t)
             flags[hit] = (pop.state[hit] == ACTIVE).astype(np.int8)
 

@@ -34,11 +34,6 @@ class Ledger:
         counts = np.bincount(flat, minlength=len(STATES) * self.n_segments)
         self.start_counts[:] = counts.reshape(len(STATES), self.n_segments)
 
-    def add_money(self, day: float, by_component_segment: np.ndarray) -> None:
-        week = self.week_of(day)
-        if week is not None:
-            self.money[week] += by_component_segment
-
     def week_of(self, day: float) -> int | None:
         if day < 0 or day >= self.horizon_days:
             return None

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from sim.constants import CHANNELS, OFFER_KINDS
+from sim.kernel import arrays_of
 from sim.kernel import delivery as K
 from sim.ledger import Ledger
 from sim.offers import OBSERVED_STATUSES, Catalogue
@@ -132,9 +133,8 @@ def refusals(
     """Why each requested offer cannot be sent (0 where it can)."""
     users, offers = _ids(users, pop.n), np.asarray(offers, np.int64)
     return K.refusals(
-        users, offers, float(day), delivery_params(scenario), table.channel, table.cap,
-        table.eligible, pop.last_activity, pop.state, pop.reachable, pop.sends_week,
-    )  # fmt: skip
+        users, offers, float(day), delivery_params(scenario), arrays_of(K.REACH, table, pop)
+    )
 
 
 class Mailer:
@@ -143,24 +143,9 @@ class Mailer:
     def __init__(
         self, pop: Population, table: OfferTable, params: np.ndarray, ledger: Ledger
     ) -> None:
-        t = table
-        self.n_users, self.n_offers = pop.n, t.kind.size
-        self.args = (
-            params, t.channel, t.send_cost, t.open_rate, t.unsubscribe_prob, t.cap, t.eligible,
-            t.kind, t.lift, t.discount, t.duration, t.trial_days, t.support_cost, pop.segment,
-            pop.state, pop.last_activity, pop.reachable, pop.sends_week, pop.responsiveness,
-            pop.price_sens, pop.content_need, pop.friction, pop.tech, pop.fatigue,
-            pop.fatigue_day, pop.n_offers, pop.n_opened, pop.last_offer, pop.last_offer_day,
-            pop.last_opened, pop.offers_sent, pop.offers_opened, pop.disc_until, pop.disc_depth,
-            pop.trial_until, pop.trial_window_until, pop.trial_len, pop.fix_until,
-            pop.rec_until, pop.content_until, pop.boost_until, pop.boost, pop.next_change,
-            pop.money, pop.messages, pop.unsubscribed, ledger.money, ledger.counters,
-        )  # fmt: skip
-
-        self.mask_args = (
-            params, t.channel, t.cap, t.eligible, pop.last_activity, pop.state, pop.reachable,
-            pop.sends_week,
-        )  # fmt: skip
+        self.n_users, self.n_offers = pop.n, table.kind.size
+        self.args = (params, arrays_of(K.SENDING, table, pop), ledger.money, ledger.counters)
+        self.mask_args = (params, arrays_of(K.REACH, table, pop))
 
     def mask(self, users: np.ndarray, day: float) -> np.ndarray:
         """(users, 1 + offers) bool: which offers each of ``users`` (int64 ids) can be sent

@@ -6,11 +6,10 @@ are handed only observable fields); this module names their columns.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from sim.constants import CHANNELS
+from sim.kernel import arrays_of
 from sim.kernel import observation as K
 from sim.kernel.delivery import status_all, status_of
 from sim.messaging import delivery_params
@@ -52,17 +51,12 @@ class Observer:
 
     def __init__(self, pop: Population, params: np.ndarray) -> None:
         self.params = params
-        self.args = (
-            pop.last_activity, pop.signup_day, pop.state, pop.plan, pop.sessions_week,
-            pop.n_offers, pop.n_opened, pop.last_offer, pop.last_offer_day, pop.last_opened,
-            pop.offers_sent, pop.offers_opened, pop.survey, pop.disc_until, pop.disc_depth,
-            pop.trial_until, pop.reachable, pop.genre_counts,
-        )  # fmt: skip
+        self.arrays = arrays_of(K.OBSERVABLE, pop)
 
     def raw(self, users: np.ndarray, day: float, slot: int, list_price: np.ndarray) -> np.ndarray:
         """(users, raw features) float64 matrix of ``users`` (int64 ids), columns named by
-        :func:`feature_names`; ``list_price`` float64 per day."""
-        return _raw(users, day, slot, self.params, list_price, *self.args)
+        :func:`feature_names`; ``list_price`` float64 per day (``sim.kernel.observation``)."""
+        return K.raw_features(users, day, slot, self.params, list_price, self.arrays)
 
     def encoded(
         self,
@@ -76,14 +70,10 @@ class Observer:
         """The observation vectors of ``users`` (``sim.envs.observation``) in one call;
         ``sizes`` is (plans, catalogue, pain points, top monthly price, width)."""
         plans, offers, pains, top, width = sizes
-        return _observe(
-            users, day, slot, self.params, list_price, *self.args, plans, offers, pains, top,
+        return K.observe(
+            users, day, slot, self.params, list_price, self.arrays, plans, offers, pains, top,
             progress, width,
         )  # fmt: skip
-
-
-_raw: Callable[..., np.ndarray] = K.raw_features  # numba's stub cannot count *args
-_observe: Callable[..., np.ndarray] = K.observe
 
 
 class Features(dict[str, np.ndarray]):

@@ -10,13 +10,24 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from sim.constants import CHANNELS, MONEY, PAIN_POINTS, STATES
+from sim.calendar import daily_prices
+from sim.constants import (
+    CHANNELS,
+    CONTENT,
+    DISCOVERY,
+    MONEY,
+    NO_OFFER,
+    PAIN_POINTS,
+    PRICE,
+    SEND_WEEKS,
+    SESSION_WEEKS,
+    STATES,
+    TECHNICAL,
+)
 from sim.scenario import Scenario
 
 F32 = np.float32
 NEVER = -np.inf
-SESSION_WEEKS = 13  # ring of weekly session counts (features over 4 and 13 weeks)
-SEND_WEEKS = 4  # ring of weekly sends per channel (28-day frequency caps)
 
 
 @dataclass
@@ -99,7 +110,7 @@ def _traits(rng: np.random.Generator, pain: np.ndarray) -> tuple[np.ndarray, ...
     mean 0.64) for the user's own pain point, low (Kumaraswamy(1, 8), mean 0.11) otherwise."""
     n = pain.shape[0]
     out = []
-    for code in range(4):  # price, content, discovery, technical
+    for code in (PRICE, CONTENT, DISCOVERY, TECHNICAL):
         trait = kumaraswamy(rng, 1.0, 8.0, n)
         mine = np.flatnonzero(pain == code)
         trait[mine] = kumaraswamy(rng, 3.0, 2.0, mine.size)
@@ -143,39 +154,69 @@ def _gamma_mult(rng: np.random.Generator, shape: np.ndarray) -> np.ndarray:
 
 
 def sample_population(scenario: Scenario, rng: np.random.Generator) -> Population:
-    """Draw ``scenario.n_users`` users from the segment mixture (sorted by segment)."""
-    n = scenario.n_users
+    """Draw ``scenario.n_users`` users from the segment mixture (sorted by segment): each
+    segment's categorical draws, then the latent traits, then an empty observable history.
+    The draws' order is part of the result: a reordering changes every user."""
     seg_w = np.array([s.weight for s in scenario.segments], dtype=np.float64)
-    counts = rng.multinomial(n, seg_w / seg_w.sum())
+    counts = rng.multinomial(scenario.n_users, seg_w / seg_w.sum())
     segment = np.repeat(np.arange(len(counts), dtype=np.uint8), counts)
+    drawn = _by_segment(scenario, counts, rng)
+    resp_mean = drawn.pop("resp_mean")
+    latent = _latent(scenario, segment, drawn["pain"], resp_mean, rng)
+    anchor_price = daily_prices(p.monthly_price for p in scenario.plans)[drawn["plan"]]
+    return Population(
+        segment=segment,
+        anchor_price=anchor_price,
+        **drawn,
+        **latent,
+        **_empty_history(scenario.n_users),
+    )
+
+
+def _by_segment(
+    scenario: Scenario, counts: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Per segment in turn: pain point, initial state, plan and reachability per channel
+    drawn from the segment's mixes; ``resp_mean``, each user's mean open propensity."""
+    n = int(counts.sum())
+    out = {
+        "pain": np.empty(n, dtype=np.uint8),
+        "state": np.empty(n, dtype=np.uint8),
+        "plan": np.empty(n, dtype=np.uint8),
+        "reachable": np.empty((n, len(CHANNELS)), dtype=bool),
+        "resp_mean": np.empty((n, len(CHANNELS)), dtype=np.float64),
+    }
+    start = 0
+    for k, seg in enumerate(scenario.segments):
+        m = int(counts[k])
+        sl = slice(start, start + m)
+        out["pain"][sl] = _mix_draw(rng, m, list(PAIN_POINTS), dict(seg.pain_mix))
+        out["state"][sl] = _mix_draw(rng, m, list(STATES), dict(seg.initial_state))
+        out["plan"][sl] = _mix_draw(rng, m, scenario.plan_names, dict(seg.plan_mix))
+        for c, ch in enumerate(CHANNELS):
+            out["reachable"][sl, c] = rng.random(m) < seg.reach.get(ch, 0.0)
+            out["resp_mean"][sl, c] = seg.responsiveness.get(ch, 0.0)
+        start += m
+    return out
+
+
+def _latent(
+    scenario: Scenario,
+    segment: np.ndarray,
+    pain: np.ndarray,
+    resp_mean: np.ndarray,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """The hidden traits, heterogeneity multipliers and tenure of every user."""
+    n, n_genres = segment.shape[0], len(scenario.genres)
 
     def seg_param(name: str) -> np.ndarray:
         values = np.array([getattr(s, name) for s in scenario.segments], dtype=np.float64)
         return values[segment]
 
-    pain = np.empty(n, dtype=np.uint8)
-    state = np.empty(n, dtype=np.uint8)
-    plan = np.empty(n, dtype=np.uint8)
-    reachable = np.empty((n, len(CHANNELS)), dtype=bool)
-    resp_mean = np.empty((n, len(CHANNELS)), dtype=np.float64)
-    start = 0
-    for k, seg in enumerate(scenario.segments):
-        m = int(counts[k])
-        sl = slice(start, start + m)
-        pain[sl] = _mix_draw(rng, m, list(PAIN_POINTS), dict(seg.pain_mix))
-        state[sl] = _mix_draw(rng, m, list(STATES), dict(seg.initial_state))
-        plan[sl] = _mix_draw(rng, m, scenario.plan_names, dict(seg.plan_mix))
-        for c, ch in enumerate(CHANNELS):
-            reachable[sl, c] = rng.random(m) < seg.reach.get(ch, 0.0)
-            resp_mean[sl, c] = seg.responsiveness.get(ch, 0.0)
-        start += m
-
     price_sens, content_need, friction, tech = _traits(rng, pain)
-    n_genres = len(scenario.genres)
-    conc = scenario.dynamics.genre_concentration
-    affinity = _dirichlet(rng, conc, n, n_genres)
+    affinity = _dirichlet(rng, scenario.dynamics.genre_concentration, n, n_genres)
     genre_counts = 3.0 * _dirichlet(rng, 1.0, n, n_genres)
-    # responsiveness: Kumaraswamy(2, b) with b set so that the mean is the segment's mean
     responsiveness = _responsiveness(rng, resp_mean)
     shape = seg_param("heterogeneity")
     lapse_mult = _gamma_mult(rng, shape)
@@ -184,66 +225,64 @@ def sample_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
     basket = (seg_param("basket_value") * rng.gamma(8.0, 1.0 / 8.0, size=n)).astype(F32)
     deal_seeker = rng.random(n) < seg_param("deal_seeker_share")
     tenure = rng.exponential(seg_param("mean_tenure_days"))
-    signup_day = (-scenario.warmup_days - tenure).astype(F32)
-    list_day = np.array([p.monthly_price / 30.0 for p in scenario.plans], dtype=F32)
+    return {
+        "price_sens": price_sens,
+        "content_need": content_need,
+        "friction": friction,
+        "tech": tech,
+        "affinity": affinity,
+        "genre_counts": genre_counts,
+        "responsiveness": responsiveness,
+        "lapse_mult": lapse_mult,
+        "return_mult": return_mult,
+        "activity_mult": activity_mult,
+        "basket": basket,
+        "deal_seeker": deal_seeker,
+        "signup_day": (-scenario.warmup_days - tenure).astype(F32),
+    }
+
+
+def _empty_history(n: int) -> dict[str, np.ndarray]:
+    """What no user has yet: sessions, offers, effects and accounts, all at their start."""
 
     def full(value: float, dtype: type = F32) -> np.ndarray:
         return np.full(n, value, dtype=dtype)
 
-    return Population(
-        segment=segment,
-        pain=pain,
-        price_sens=price_sens,
-        content_need=content_need,
-        friction=friction,
-        tech=tech,
-        affinity=affinity,
-        responsiveness=responsiveness,
-        deal_seeker=deal_seeker,
-        lapse_mult=lapse_mult,
-        return_mult=return_mult,
-        activity_mult=activity_mult,
-        basket=basket,
-        genre_counts=genre_counts,
-        state=state,
-        plan=plan,
-        anchor_price=list_day[plan],
-        signup_day=signup_day,
-        last_activity=full(NEVER),
-        sessions_week=np.zeros((SESSION_WEEKS, n), dtype=np.uint8),
-        total_sessions=full(0.0),
-        reachable=reachable,
-        sends_week=np.zeros((len(CHANNELS), SEND_WEEKS, n), dtype=np.uint8),
-        fatigue=full(0.0),
-        fatigue_day=full(NEVER),
-        n_offers=full(0, np.uint16),
-        n_opened=full(0, np.uint16),
-        last_offer=full(-1, np.int16),
-        last_offer_day=full(NEVER),
-        last_opened=full(-1, np.int8),
-        offers_sent=full(0, np.uint32),
-        offers_opened=full(0, np.uint32),
-        survey=full(-1, np.int8),
-        disc_until=full(NEVER),
-        disc_depth=full(0.0),
-        trial_until=full(NEVER),
-        trial_window_until=full(NEVER),
-        trial_len=full(0.0),
-        fix_until=full(NEVER),
-        rec_until=full(NEVER),
-        content_until=full(NEVER),
-        boost_until=full(NEVER),
-        boost=full(0.0),
-        next_change=full(np.inf),
-        money=np.zeros((len(MONEY), n), dtype=F32),
-        reactivations=full(0, np.uint16),
-        first_react=full(np.nan),
-        retained30=full(-1, np.int8),
-        retained90=full(-1, np.int8),
-        ever_inactive=np.zeros(n, dtype=bool),
-        messages=full(0, np.uint16),
-        unsubscribed=full(0, np.uint8),
-    )
+    return {
+        "last_activity": full(NEVER),
+        "sessions_week": np.zeros((SESSION_WEEKS, n), dtype=np.uint8),
+        "total_sessions": full(0.0),
+        "sends_week": np.zeros((len(CHANNELS), SEND_WEEKS, n), dtype=np.uint8),
+        "fatigue": full(0.0),
+        "fatigue_day": full(NEVER),
+        "n_offers": full(0, np.uint16),
+        "n_opened": full(0, np.uint16),
+        "last_offer": full(NO_OFFER, np.int16),
+        "last_offer_day": full(NEVER),
+        "last_opened": full(-1, np.int8),
+        "offers_sent": full(0, np.uint32),
+        "offers_opened": full(0, np.uint32),
+        "survey": full(-1, np.int8),
+        "disc_until": full(NEVER),
+        "disc_depth": full(0.0),
+        "trial_until": full(NEVER),
+        "trial_window_until": full(NEVER),
+        "trial_len": full(0.0),
+        "fix_until": full(NEVER),
+        "rec_until": full(NEVER),
+        "content_until": full(NEVER),
+        "boost_until": full(NEVER),
+        "boost": full(0.0),
+        "next_change": full(np.inf),
+        "money": np.zeros((len(MONEY), n), dtype=F32),
+        "reactivations": full(0, np.uint16),
+        "first_react": full(np.nan),
+        "retained30": full(-1, np.int8),
+        "retained90": full(-1, np.int8),
+        "ever_inactive": np.zeros(n, dtype=bool),
+        "messages": full(0, np.uint16),
+        "unsubscribed": full(0, np.uint8),
+    }
 
 
 USERS_LAST = frozenset({"affinity", "genre_counts", "sessions_week", "sends_week", "money"})

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
-from sim.constants import MONEY, PAIN_POINTS, STATES
+from sim.constants import MONEY, RETENTION_DAYS, STATES
 from sim.ledger import COUNTERS, Ledger
 from sim.population import Population
 from sim.scenario import Scenario
@@ -33,33 +32,6 @@ class SimulationResult:
     reactivations: np.ndarray
     kpis: dict[str, float] = field(default_factory=dict)
 
-    def occupancy_frame(self) -> pd.DataFrame:
-        """Tidy daily occupancy: day, state, segment, users."""
-        days, n_states, _n_seg = self.occupancy.shape
-        idx = pd.MultiIndex.from_product(
-            [range(days), STATES[:n_states], self.segments], names=["day", "state", "segment"]
-        )
-        return pd.DataFrame({"users": self.occupancy.reshape(-1)}, index=idx).reset_index()
-
-    def weekly_frame(self) -> pd.DataFrame:
-        """Tidy weekly money and counters: week, segment, one column per metric."""
-        weeks, _, n_seg = self.weekly_money.shape
-        rows = {"week": np.repeat(np.arange(weeks), n_seg), "segment": self.segments * weeks}
-        for c, name in enumerate(MONEY):
-            rows[name] = self.weekly_money[:, c, :].reshape(-1)
-        for c, name in enumerate(COUNTERS):
-            rows[name] = self.weekly_counters[:, c, :].reshape(-1)
-        return pd.DataFrame(rows)
-
-    def user_frame(self) -> pd.DataFrame:
-        """Per-user totals with segment and (latent) pain point for 'who gets what' analyses."""
-        df = pd.DataFrame(self.user_money, columns=list(MONEY))
-        df.insert(0, "segment", np.array(self.segments)[self.user_segment])
-        df.insert(1, "pain_point", np.array(PAIN_POINTS)[self.user_pain])
-        df["final_state"] = np.array(STATES)[self.user_state]
-        df["reactivations"] = self.reactivations
-        return df
-
 
 def _kpis(pop: Population, ledger: Ledger) -> dict[str, float]:
     money = pop.money.astype(np.float64).sum(axis=1)
@@ -78,7 +50,7 @@ def _kpis(pop: Population, ledger: Ledger) -> dict[str, float]:
     k["reactivated_users"] = float(won)
     k["reactivation_rate"] = won / pool if pool else float("nan")
     k["cost_per_reactivation"] = k["offer_spend"] / won if won else float("nan")
-    for lag in (30, 90):
+    for lag in RETENTION_DAYS:
         flags = getattr(pop, f"retained{lag}")
         seen = flags >= 0
         k[f"retention_{lag}d"] = float(flags[seen].mean()) if seen.any() else float("nan")

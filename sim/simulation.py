@@ -24,8 +24,8 @@ from sim.observe import Features, Observer, feature_names
 from sim.offers import Catalogue
 from sim.population import SEND_WEEKS, Population, sample_population
 from sim.results import SimulationResult, build_result
-from sim.rng import Streams
 from sim.scenario import Scenario
+from sim.streams import Streams
 
 Decision = tuple[np.ndarray, np.ndarray]
 Policy = Callable[["Simulation", int], Decision | None]

@@ -1,4 +1,4 @@
-"""The engine's compiled rates equal the plain per-user formula of the reference model, for
+"""The engine's compiled rates equal the plain per-user formula of the naive model, for
 every user, with offer effects of every kind acting."""
 
 from __future__ import annotations
@@ -6,9 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from sim import Simulation, presets
-from sim.hazards import DEST_FIRST, DEST_SECOND
+from sim.constants import ACTIVE, CHURNED, DORMANT
+from sim.kernel import arrays_of
+from sim.kernel.dynamics import USERS, Users
 from sim.kernel.dynamics import user_rates as kernel_rates
-from sim.reference import user_rates, users_from
+from sim.naive import user_rates, users_from
 from tests.conftest import small_streaming
 
 EFFECTS = {
@@ -25,16 +27,14 @@ EFFECTS = {
 def _engine_rates(sim: Simulation) -> tuple[np.ndarray, np.ndarray]:
     """Rates exactly as the engine's kernel computes them, for every user now."""
     e, pop, t = sim.engine, sim.pop, float(sim.day)
+    users = Users(*arrays_of(USERS, pop))
     r = np.zeros((2, pop.n))
     for i in range(pop.n):
         st = int(pop.state[i])
         code = int(pop.segment[i]) * 3 + st
         r[:, i] = kernel_rates(
-            i, t, st, code, e.params, e.tables.first, e.tables.second, e.fresh, e.price,
-            pop.plan, pop.price_sens, pop.content_need, pop.friction, pop.tech, pop.affinity,
-            pop.lapse_mult, pop.return_mult, pop.anchor_price, pop.disc_until, pop.disc_depth,
-            pop.fix_until, pop.rec_until, pop.content_until, pop.boost_until, pop.boost,
-        )  # fmt: skip
+            i, t, st, code, e.params, e.tables.first, e.tables.second, e.fresh, e.price, users
+        )
     return r[0], r[1]
 
 
@@ -59,7 +59,7 @@ def test_kernel_rates_equal_the_scalar_formula() -> None:
         u.effects = {k: float(getattr(pop, f)[i]) for k, f in EFFECTS.items()}
         u.disc_depth, u.boost = float(pop.disc_depth[i]), float(pop.boost[i])
         a, b, d1, d2 = user_rates(u, float(sim.day), fresh, price, scenario)
-        assert d1 == DEST_FIRST[u.state] and d2 == DEST_SECOND[u.state]
+        assert (d1, d2) == (DORMANT if u.state == ACTIVE else ACTIVE, CHURNED)  # as the kernel
         np.testing.assert_allclose([r1[i], r2[i]], [a, b], rtol=2e-5, atol=1e-12)
 
 
@@ -72,11 +72,10 @@ def test_cached_rates_equal_the_full_formula_for_users_without_effects() -> None
     sim = Simulation(scenario, None, seed=3)
     sim.run_until(98)
     e, pop, t = sim.engine, sim.pop, float(sim.day)
+    users = Users(*arrays_of(USERS, pop))
     full_r1, full_r2 = _engine_rates(sim)
     assert len(np.unique(pop.state)) == 3
     for i in range(pop.n):
-        r1, r2 = cached_rates(
-            i, int(pop.state[i]), e.params, e.fresh, pop.content_need, pop.affinity, e.cache
-        )
+        r1, r2 = cached_rates(i, int(pop.state[i]), e.params, e.fresh, users, e.cache)
         np.testing.assert_allclose([r1, r2], [full_r1[i], full_r2[i]], rtol=1e-6)  # float32 inputs
     assert t == 98.0

@@ -9,7 +9,7 @@ import pytest
 
 from sim import Channel, Offer, Plan, PriceChange, Release, Simulation, presets
 from sim.offers import Catalogue
-from sim.rng import Streams
+from sim.streams import Streams
 
 STREAMING = presets.streaming(n_users=100, horizon_days=60)
 SEG = STREAMING.segments[0]

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
+from sim.constants import ACTIVE, CHURNED, DORMANT, N_STATES
+
 RATES = ("activity_rate", "lapse_rate", "return_rate", "dormant_cancel_rate", "comeback_rate")
 
 
@@ -78,14 +80,14 @@ class Lifecycle:
         back = rate("return_rate", traits.come[None, None, :])
         come = rate("comeback_rate", traits.come[None, None, :])
         die = rate("dormant_cancel_rate", traits.press[None, None, :])
-        m = np.zeros((*shape, 3, 3))
-        m[..., 0, 0] = -lapse - lam
-        m[..., 0, 1] = lapse
-        m[..., 1, 0] = back
-        m[..., 1, 1] = -back - die
-        m[..., 1, 2] = die
-        m[..., 2, 0] = come
-        m[..., 2, 2] = -come
+        m = np.zeros((*shape, N_STATES, N_STATES))
+        m[..., ACTIVE, ACTIVE] = -lapse - lam
+        m[..., ACTIVE, DORMANT] = lapse
+        m[..., DORMANT, ACTIVE] = back
+        m[..., DORMANT, DORMANT] = -back - die
+        m[..., DORMANT, CHURNED] = die
+        m[..., CHURNED, ACTIVE] = come
+        m[..., CHURNED, CHURNED] = -come
         return m
 
 

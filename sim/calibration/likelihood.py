@@ -12,6 +12,7 @@ from scipy.special import gammaln, logsumexp, roots_genlaguerre
 
 from sim.calibration.customers import Customers
 from sim.calibration.lifecycle import Lifecycle, Traits
+from sim.constants import ACTIVE, N_STATES
 
 NODES = 12  # quadrature nodes for the gamma activity multiplier
 
@@ -59,15 +60,16 @@ def day_matrices(q: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray
     generators ``q`` (C, 3, 3) and activity rates ``lam`` (C,) while ACTIVE."""
     c = q.shape[0]
     sub = q.copy()
-    sub[:, 0, 0] -= lam
+    sub[:, ACTIVE, ACTIVE] -= lam
     # exp([[Q - L, L], [0, Q]]) holds N, S (the first activity, then anything: no
     # cancellation error, unlike E - N) and E
-    block = np.zeros((c, 6, 6))
-    block[:, :3, :3] = sub
-    block[:, 0, 3] = lam
-    block[:, 3:, 3:] = q
+    k = N_STATES
+    block = np.zeros((c, 2 * k, 2 * k))
+    block[:, :k, :k] = sub
+    block[:, ACTIVE, k + ACTIVE] = lam
+    block[:, k:, k:] = q
     big = expm_batch(block)
-    return big[:, :3, :3], big[:, :3, 3:], big[:, 3:, 3:]
+    return big[:, :k, :k], big[:, :k, k:], big[:, k:, k:]
 
 
 def powers_applied(start: np.ndarray, n: np.ndarray, horizon: int) -> np.ndarray:
@@ -91,11 +93,11 @@ def powers_applied(start: np.ndarray, n: np.ndarray, horizon: int) -> np.ndarray
 def day_tables(q: np.ndarray, lam: np.ndarray, horizon: int) -> DayTables:
     """The full tables of :class:`DayTables` (for the exact recursion)."""
     n, s, e = day_matrices(q, lam)
-    silent = powers_applied(np.broadcast_to(np.eye(3), q.shape).copy(), n, horizon)
+    silent = powers_applied(np.broadcast_to(np.eye(N_STATES), q.shape).copy(), n, horizon)
     gap = np.empty_like(silent)
     gap[1:] = silent[:-1] @ s[None]
     gap[0] = 0.0
-    return DayTables(e[:, 0, :], gap, silent)
+    return DayTables(e[:, ACTIVE, :], gap, silent)
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,7 @@ def components(
     traits = Traits.none() if traits is None else traits
     g, log_w = gamma_nodes(model.activity_shape)
     k, n_nodes, n_tr = model.k, g.shape[0], traits.n
-    q = model.generators(np.zeros_like(g), traits).reshape(k * n_nodes * n_tr, 3, 3)
+    q = model.generators(np.zeros_like(g), traits).reshape(k * n_nodes * n_tr, N_STATES, N_STATES)
     gg = np.broadcast_to(g[None, :, None], (k, n_nodes, n_tr)).reshape(-1)
     lam = np.repeat(model.activity_rate, n_nodes * n_tr) * gg
     log_prior = (
@@ -183,8 +185,8 @@ def terms(
     n_comp = q.shape[0]
     if not exact:
         n, s, _ = day_matrices(q, lam)
-        e_a = np.zeros((n_comp, 3))
-        e_a[:, 0] = 1.0
+        e_a = np.zeros((n_comp, N_STATES))
+        e_a[:, ACTIVE] = 1.0
         rows = powers_applied(e_a, n, prof.horizon)  # e_A N^t: (H + 1, C, 3)
         from_a = np.empty((prof.horizon + 1, n_comp))  # log e_A N^(d-1) S 1
         from_a[0] = 0.0
@@ -193,7 +195,7 @@ def terms(
         log_lik = prof.gap_counts @ from_a + stay_a[prof.trailing]
         return Terms(log_prior, log_lik, None, cls)
     tab = day_tables(q, lam, prof.horizon)
-    v = np.broadcast_to(tab.first, (prof.x.size, n_comp, 3)).copy()
+    v = np.broadcast_to(tab.first, (prof.x.size, n_comp, N_STATES)).copy()
     log_scale = np.zeros((prof.x.size, n_comp))
     for j in range(prof.gaps.shape[1]):
         m = int((prof.x > j).sum())  # profiles with more than j gaps: the first m

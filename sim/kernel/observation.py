@@ -12,10 +12,21 @@ import math
 import numpy as np
 from numba import njit
 
-from sim.constants import CHANNELS, CHURNED
+from sim.constants import (
+    CHANNELS,
+    CHURNED,
+    DAYS_PER_MONTH,
+    OFFER_COUNT_SCALE,
+    RECENCY_SCALE_DAYS,
+    RECENT_WEEKS,
+    SESSION_WEEKS,
+    SESSIONS_PER_DAY_SCALE,
+    TENURE_SCALE_DAYS,
+)
+from sim.kernel import named_tuple
 from sim.kernel.delivery import observed_status
+from sim.offers import OBSERVED_STATUSES
 
-SESSION_WEEKS = 13
 RAW = (
     "status",
     "days_since_activity",
@@ -39,6 +50,20 @@ RAW = (
 N_CHANNELS = len(CHANNELS)
 
 
+OBSERVABLE = (
+    "last_activity", "signup_day", "state", "plan", "sessions_week", "n_offers", "n_opened",
+    "last_offer", "last_offer_day", "last_opened", "offers_sent", "offers_opened", "survey",
+    "disc_until", "disc_depth", "trial_until", "reachable", "genre_counts",
+)  # fmt: skip
+"""The population arrays the feature kernel reads: observable fields only, never a latent
+trait; passed and named as :data:`sim.kernel.dynamics.USERS` is."""
+Observable = named_tuple("Observable", OBSERVABLE, __name__)
+
+N_OBSERVED = len(OBSERVED_STATUSES)
+RECENT_SESSIONS_SCALE = 7 * RECENT_WEEKS * SESSIONS_PER_DAY_SCALE  # sessions_4w: 56
+ALL_SESSIONS_SCALE = 7 * SESSION_WEEKS * SESSIONS_PER_DAY_SCALE  # sessions_13w: 182
+
+
 @njit(cache=True, error_model="numpy", inline="always")
 def _recent(sessions_week: np.ndarray, i: int, slot: int, weeks: int) -> float:
     total = 0.0
@@ -54,63 +79,47 @@ def raw_features(
     slot: int,
     Q: np.ndarray,
     list_day: np.ndarray,
-    last_activity: np.ndarray,
-    signup_day: np.ndarray,
-    state: np.ndarray,
-    plan: np.ndarray,
-    sessions_week: np.ndarray,
-    n_offers: np.ndarray,
-    n_opened: np.ndarray,
-    last_offer: np.ndarray,
-    last_offer_day: np.ndarray,
-    last_opened: np.ndarray,
-    offers_sent: np.ndarray,
-    offers_opened: np.ndarray,
-    survey: np.ndarray,
-    disc_until: np.ndarray,
-    disc_depth: np.ndarray,
-    trial_until: np.ndarray,
-    reachable: np.ndarray,
-    genre_counts: np.ndarray,
+    observable: tuple,
 ) -> np.ndarray:
     """(users, raw features) float64 in raw units, columns as :data:`RAW` then channels and
     genres (the offer bit masks are exact in float64)."""
-    n_genres = genre_counts.shape[0]
+    u = Observable(*observable)
+    n_genres = u.genre_counts.shape[0]
     out = np.empty((users.shape[0], len(RAW) + N_CHANNELS + n_genres))
     for j in range(users.shape[0]):
         i = users[j]
-        last = last_activity[i]
+        last = u.last_activity[i]
         row = out[j]
-        row[0] = observed_status(i, day, Q, last_activity, state)
-        row[1] = day - last if math.isfinite(last) else day - signup_day[i]
-        row[2] = _recent(sessions_week, i, slot, 4)
-        row[3] = _recent(sessions_week, i, slot, 13)
-        row[4] = day - signup_day[i]
-        row[5] = plan[i]
-        row[6] = n_offers[i]
-        row[7] = n_opened[i]
-        row[8] = last_offer[i]
-        row[9] = day - last_offer_day[i]
-        row[10] = last_opened[i]
-        row[11] = offers_sent[i]
-        row[12] = offers_opened[i]
-        row[13] = survey[i]
-        row[14] = 1.0 if disc_until[i] > day else 0.0
-        paid = list_day[plan[i]] * 30.0
-        if disc_until[i] > day:
-            paid *= 1.0 - disc_depth[i]
-        if trial_until[i] > day or state[i] == CHURNED:
+        row[0] = observed_status(i, day, Q, u.last_activity, u.state)
+        row[1] = day - last if math.isfinite(last) else day - u.signup_day[i]
+        row[2] = _recent(u.sessions_week, i, slot, RECENT_WEEKS)
+        row[3] = _recent(u.sessions_week, i, slot, SESSION_WEEKS)
+        row[4] = day - u.signup_day[i]
+        row[5] = u.plan[i]
+        row[6] = u.n_offers[i]
+        row[7] = u.n_opened[i]
+        row[8] = u.last_offer[i]
+        row[9] = day - u.last_offer_day[i]
+        row[10] = u.last_opened[i]
+        row[11] = u.offers_sent[i]
+        row[12] = u.offers_opened[i]
+        row[13] = u.survey[i]
+        row[14] = 1.0 if u.disc_until[i] > day else 0.0
+        paid = list_day[u.plan[i]] * DAYS_PER_MONTH
+        if u.disc_until[i] > day:
+            paid *= 1.0 - u.disc_depth[i]
+        if u.trial_until[i] > day or u.state[i] == CHURNED:
             paid = 0.0
         row[15] = np.float32(paid)
         col = len(RAW)
         for c in range(N_CHANNELS):
-            row[col + c] = reachable[i, c]
+            row[col + c] = u.reachable[i, c]
         col += N_CHANNELS
         total = 0.0
         for g in range(n_genres):
-            total += genre_counts[g, i]
+            total += u.genre_counts[g, i]
         for g in range(n_genres):
-            row[col + g] = genre_counts[g, i] / total
+            row[col + g] = u.genre_counts[g, i] / total
     return out
 
 
@@ -137,19 +146,19 @@ def encode(
     n_genres = raw.shape[1] - len(RAW) - N_CHANNELS
     for j in range(raw.shape[0]):
         r, row = raw[j], out[j]
-        col = _one_hot(row, 0, r[0], 3)
-        row[col] = min(r[1] / 365.0, 1.0)
-        row[col + 1] = min(r[2] / 56.0, 1.0)
-        row[col + 2] = min(r[3] / 182.0, 1.0)
-        row[col + 3] = min(r[4] / 1825.0, 1.0)
+        col = _one_hot(row, 0, r[0], N_OBSERVED)
+        row[col] = min(r[1] / RECENCY_SCALE_DAYS, 1.0)
+        row[col + 1] = min(r[2] / RECENT_SESSIONS_SCALE, 1.0)
+        row[col + 2] = min(r[3] / ALL_SESSIONS_SCALE, 1.0)
+        row[col + 3] = min(r[4] / TENURE_SCALE_DAYS, 1.0)
         col = _one_hot(row, col + 4, r[5], n_plans)
         row[col] = r[15] / top_price if top_price > 0 else 0.0
         row[col + 1] = r[14]
-        row[col + 2] = min(r[6] / 20.0, 1.0)
-        row[col + 3] = min(r[7] / 20.0, 1.0)
+        row[col + 2] = min(r[6] / OFFER_COUNT_SCALE, 1.0)
+        row[col + 3] = min(r[7] / OFFER_COUNT_SCALE, 1.0)
         col = _one_hot(row, col + 4, r[8], n_offers)
-        since = r[9] if math.isfinite(r[9]) else 365.0
-        row[col] = min(since / 365.0, 1.0)
+        since = r[9] if math.isfinite(r[9]) else RECENCY_SCALE_DAYS
+        row[col] = min(since / RECENCY_SCALE_DAYS, 1.0)
         row[col + 1] = 1.0 if r[10] == 1 else 0.0
         row[col + 2] = 1.0 if r[10] == 0 else 0.0
         col += 3
@@ -171,24 +180,7 @@ def observe(
     slot: int,
     Q: np.ndarray,
     list_day: np.ndarray,
-    last_activity: np.ndarray,
-    signup_day: np.ndarray,
-    state: np.ndarray,
-    plan: np.ndarray,
-    sessions_week: np.ndarray,
-    n_offers: np.ndarray,
-    n_opened: np.ndarray,
-    last_offer: np.ndarray,
-    last_offer_day: np.ndarray,
-    last_opened: np.ndarray,
-    offers_sent: np.ndarray,
-    offers_opened: np.ndarray,
-    survey: np.ndarray,
-    disc_until: np.ndarray,
-    disc_depth: np.ndarray,
-    trial_until: np.ndarray,
-    reachable: np.ndarray,
-    genre_counts: np.ndarray,
+    observable: tuple,
     n_plans: int,
     n_catalogue: int,
     n_pain: int,
@@ -197,9 +189,5 @@ def observe(
     width: int,
 ) -> np.ndarray:
     """:func:`encode` of :func:`raw_features` in one call (the environments' hot path)."""
-    raw = raw_features(
-        users, day, slot, Q, list_day, last_activity, signup_day, state, plan, sessions_week,
-        n_offers, n_opened, last_offer, last_offer_day, last_opened, offers_sent,
-        offers_opened, survey, disc_until, disc_depth, trial_until, reachable, genre_counts,
-    )  # fmt: skip
+    raw = raw_features(users, day, slot, Q, list_day, observable)
     return encode(raw, n_plans, n_catalogue, n_pain, top_price, progress, width)

@@ -8,7 +8,7 @@ import pytest
 from numba import njit
 from scipy import stats
 
-from sim.kernel.rng import exponential, poisson, stream_key, uniform
+from sim.kernel.counter_rng import exponential, poisson, stream_key, uniform
 
 ROOT = np.uint64(20261201)
 

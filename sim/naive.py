@@ -1,4 +1,4 @@
-"""The naive reference model: the same world written the obvious way.
+"""The naive model: the same world written the obvious way.
 
 One Python object and one SimPy process per user; hazards computed per user with ``math``
 straight from the formula in :mod:`sim.hazards`; sessions drawn as a Poisson count with
@@ -22,12 +22,26 @@ import numpy as np
 import simpy
 
 from sim.calendar import event_days, freshness_at, list_price_at
-from sim.constants import ACTIVE, CHANNELS, CHURNED, DORMANT, MONEY
+from sim.constants import (
+    ACTIVE,
+    CHANNELS,
+    CHURNED,
+    DISCOUNT_COST,
+    DORMANT,
+    MESSAGE_COST,
+    MONEY,
+    N_STATES,
+    REVENUE,
+    SEND_WEEKS,
+    SERVING_COST,
+    SUPPORT_COST,
+    TRIAL_COST,
+)
 from sim.hazards import MIN_PRICE_RATIO, REC_FRICTION_LEFT
 from sim.offers import OBSERVED_STATUSES, Catalogue, Offer
 from sim.population import Population, sample_population
-from sim.rng import Streams
 from sim.scenario import Scenario
+from sim.streams import Streams
 
 INF = math.inf
 TRAIT_OF = {
@@ -40,7 +54,7 @@ TRAIT_OF = {
 
 
 @dataclass
-class RefUser:
+class NaiveUser:
     """One user, every field a Python scalar."""
 
     segment: int
@@ -78,35 +92,33 @@ class RefUser:
         return self.effects.get(name, -INF) > t
 
 
-def users_from(pop: Population) -> list[RefUser]:
+INT_FIELDS = ("segment", "pain", "state", "plan")
+FLOAT_FIELDS = (
+    "price_sens", "content_need", "friction", "tech", "lapse_mult", "return_mult",
+    "activity_mult", "basket", "anchor_price",
+)  # fmt: skip
+
+
+def users_from(pop: Population) -> list[NaiveUser]:
+    """One :class:`NaiveUser` per user of ``pop``, every field a Python value."""
     out = []
     for i in range(pop.n):
+        fields: dict[str, Any] = {name: int(getattr(pop, name)[i]) for name in INT_FIELDS}
+        fields |= {name: float(getattr(pop, name)[i]) for name in FLOAT_FIELDS}
         out.append(
-            RefUser(
-                segment=int(pop.segment[i]),
-                pain=int(pop.pain[i]),
-                state=int(pop.state[i]),
-                plan=int(pop.plan[i]),
-                price_sens=float(pop.price_sens[i]),
-                content_need=float(pop.content_need[i]),
-                friction=float(pop.friction[i]),
-                tech=float(pop.tech[i]),
-                affinity=[float(x) for x in pop.affinity[:, i]],
-                responsiveness=[float(x) for x in pop.responsiveness[i]],
+            NaiveUser(
+                **fields,
+                affinity=pop.affinity[:, i].tolist(),
+                responsiveness=pop.responsiveness[i].tolist(),
                 deal_seeker=bool(pop.deal_seeker[i]),
-                lapse_mult=float(pop.lapse_mult[i]),
-                return_mult=float(pop.return_mult[i]),
-                activity_mult=float(pop.activity_mult[i]),
-                basket=float(pop.basket[i]),
-                anchor_price=float(pop.anchor_price[i]),
-                reachable=[bool(x) for x in pop.reachable[i]],
+                reachable=pop.reachable[i].tolist(),
             )
         )
     return out
 
 
 def user_rates(
-    u: RefUser, t: float, fresh_genre: list[float], list_price: list[float], sc: Scenario
+    u: NaiveUser, t: float, fresh_genre: list[float], list_price: list[float], sc: Scenario
 ) -> tuple[float, float, int, int]:
     """(rate to first exit, rate to second exit, first exit, second exit) for one user."""
     dyn, seg = sc.dynamics, sc.segments[u.segment]
@@ -142,7 +154,7 @@ class ScheduledOffer:
     offer: int
 
 
-class ReferenceSimulation:
+class NaiveSimulation:
     """Per-user SimPy model of a scenario with a fixed offer schedule."""
 
     def __init__(
@@ -173,7 +185,7 @@ class ReferenceSimulation:
         for i, u in enumerate(self.users):
             u.process = self.env.process(self._life(i, u))
 
-    def run(self) -> ReferenceSimulation:
+    def run(self) -> NaiveSimulation:
         self.env.run(until=self.sc.horizon_days)
         return self
 
@@ -200,7 +212,7 @@ class ReferenceSimulation:
                 u.process.interrupt()
 
     # ---------------------------------------------------------------- users
-    def _life(self, i: int, u: RefUser) -> Generator[simpy.Event, Any, None]:
+    def _life(self, i: int, u: NaiveUser) -> Generator[simpy.Event, Any, None]:
         env = self.env
         while True:
             if env.now in self.calendar_set:
@@ -230,7 +242,7 @@ class ReferenceSimulation:
             elif fired and bp <= next_event:
                 self._effect_end(i, u, env.now)
 
-    def _accrue(self, u: RefUser, a: float, b: float) -> None:
+    def _accrue(self, u: NaiveUser, a: float, b: float) -> None:
         seg = self.sc.segments[u.segment]
         rate = {ACTIVE: seg.activity_rate, DORMANT: seg.dormant_activity_rate}.get(u.state, 0.0)
         n = int(self.rng.poisson(rate * u.activity_mult * (b - a))) if b > a else 0
@@ -241,17 +253,17 @@ class ReferenceSimulation:
         if self.sc.is_subscription:
             gross = self.price[u.plan] * (b - a) if u.state != CHURNED else 0.0
             if u.on("trial", a):
-                u.money[2] += gross
+                u.money[TRIAL_COST] += gross
             elif u.on("disc", a):
-                u.money[1] += gross * u.disc_depth
+                u.money[DISCOUNT_COST] += gross * u.disc_depth
         else:
             gross = n * u.basket * self.sc.margin
             if u.on("disc", a):
-                u.money[1] += n * u.basket * u.disc_depth
-        u.money[0] += gross
-        u.money[3] += n * self.sc.serving_cost_per_session
+                u.money[DISCOUNT_COST] += n * u.basket * u.disc_depth
+        u.money[REVENUE] += gross
+        u.money[SERVING_COST] += n * self.sc.serving_cost_per_session
 
-    def _move(self, i: int, u: RefUser, t: float, dst: int) -> None:
+    def _move(self, i: int, u: NaiveUser, t: float, dst: int) -> None:
         src = u.state
         u.state = dst
         self.transitions.append((i, t, src, dst))
@@ -265,7 +277,7 @@ class ReferenceSimulation:
             u.effects["trial"] = t + u.trial_len
             u.effects.pop("trial_window")
 
-    def _effect_end(self, i: int, u: RefUser, t: float) -> None:
+    def _effect_end(self, i: int, u: NaiveUser, t: float) -> None:
         ended = u.effects.get("disc") == t or u.effects.get("trial") == t
         if not (ended and u.deal_seeker and u.state != CHURNED):
             return
@@ -276,16 +288,16 @@ class ReferenceSimulation:
             self._move(i, u, t, target)
 
     # ------------------------------------------------------------- messaging
-    def _status(self, u: RefUser, day: float) -> str:
+    def _status(self, u: NaiveUser, day: float) -> str:
         if self.sc.is_subscription and u.state == CHURNED:
             return "churned"
         inactive = u.last_activity <= day - self.sc.inactive_after_days
         return "inactive" if inactive else "active"
 
-    def _deliver(self, u: RefUser, offer: Offer, day: float) -> None:
+    def _deliver(self, u: NaiveUser, offer: Offer, day: float) -> None:
         c = CHANNELS.index(offer.channel)
         ch = self.sc.channel(offer.channel)
-        recent = sum(1 for d in u.sends if d > day - 28)
+        recent = sum(1 for d in u.sends if d > day - 7 * SEND_WEEKS)
         if (
             self._status(u, day) not in offer.eligible
             or not u.reachable[c]
@@ -301,13 +313,13 @@ class ReferenceSimulation:
         u.fatigue, u.fatigue_day = fatigue + 1.0, day
         u.sends.append(day)
         if day >= 0:
-            u.money[4] += ch.cost_per_send + offer.cost_per_send
+            u.money[MESSAGE_COST] += ch.cost_per_send + offer.cost_per_send
             if opened and offer.kind == "support":
-                u.money[5] += offer.support_cost
+                u.money[SUPPORT_COST] += offer.support_cost
         if opened:
             self._switch_on(u, offer, day)
 
-    def _switch_on(self, u: RefUser, offer: Offer, day: float) -> None:
+    def _switch_on(self, u: NaiveUser, offer: Offer, day: float) -> None:
         dyn = self.sc.dynamics
         window = day + max(dyn.nudge_days, 1)
         trait = getattr(u, TRAIT_OF[offer.kind]) if offer.kind in TRAIT_OF else 0.0
@@ -334,10 +346,10 @@ class ReferenceSimulation:
     def occupancy(self) -> np.ndarray:
         """Users per (day, state) for days 0..horizon (state at time ``day``)."""
         h = self.sc.horizon_days
-        occ = np.zeros((h + 1, 3), dtype=np.int64)
+        occ = np.zeros((h + 1, N_STATES), dtype=np.int64)
         for s in self.start_states:
             occ[0, s] += 1
-        delta = np.zeros((h + 2, 3), dtype=np.int64)
+        delta = np.zeros((h + 2, N_STATES), dtype=np.int64)
         for _, t, src, dst in self.transitions:
             if 0 < t <= h:
                 d = math.ceil(t)
@@ -349,4 +361,4 @@ class ReferenceSimulation:
         return np.array([u.money for u in self.users]).sum(axis=0)
 
 
-__all__ = ["OBSERVED_STATUSES", "ReferenceSimulation", "ScheduledOffer", "user_rates"]
+__all__ = ["OBSERVED_STATUSES", "NaiveSimulation", "ScheduledOffer", "user_rates"]

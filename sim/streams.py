@@ -30,8 +30,8 @@ class Streams:
 
     def kernel_roots(self) -> tuple[np.uint64, np.uint64]:
         """Root keys of the compiled kernels' per-user counter-based streams
-        (``sim.kernel.rng``): (dynamics, offers)."""
-        from sim.kernel.rng import seed_key
+        (``sim.kernel.counter_rng``): (dynamics, offers)."""
+        from sim.kernel.counter_rng import seed_key
 
         return np.uint64(seed_key(self.seed, DYNAMICS)), np.uint64(seed_key(self.seed, OFFERS))
 

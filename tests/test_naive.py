@@ -1,4 +1,4 @@
-"""The fast engine against the naive per-user SimPy reference (same users, own randomness).
+"""The fast engine against the naive per-user SimPy model (sim.naive) (same users, own randomness).
 
 Tolerances: shares and rates agree within 4 two-sample standard errors; distributions pass a
 two-sample Kolmogorov-Smirnov test at p > 0.001; revenue per user agrees within 4 standard
@@ -15,7 +15,7 @@ from scipy import stats
 
 from sim import Simulation, presets
 from sim.constants import ACTIVE, CHURNED, DORMANT
-from sim.reference import ReferenceSimulation, ScheduledOffer
+from sim.naive import NaiveSimulation, ScheduledOffer
 from sim.simulation import scheduled
 from tests.conftest import small_streaming
 
@@ -45,7 +45,7 @@ def _pair(n_users: int, horizon: int) -> dict:
     fast = sim.run()
     triples = zip(days.tolist(), users.tolist(), offers.tolist(), strict=True)
     items = tuple(ScheduledOffer(d, u, o) for d, u, o in triples)
-    ref = ReferenceSimulation(scenario, catalogue, seed=SEED + 1000, schedule=items).run()
+    ref = NaiveSimulation(scenario, catalogue, seed=SEED + 1000, schedule=items).run()
     return {"scenario": scenario, "sim": sim, "fast": fast, "ref": ref, "n": n_users}
 
 
@@ -64,7 +64,7 @@ def _first_exit(user, time, src, dst, n, horizon, start_state, from_state, to_st
     return first[start_state == from_state]
 
 
-def _ref_log(ref: ReferenceSimulation):
+def _ref_log(ref: NaiveSimulation):
     log = np.array([(u, t, s, d) for u, t, s, d in ref.transitions], dtype=np.float64)
     return log[:, 0].astype(int), log[:, 1], log[:, 2].astype(int), log[:, 3].astype(int)
 
@@ -155,15 +155,15 @@ def test_occupancy_matches_reference(pair: dict) -> None:
     check_occupancy(pair)
 
 
-def test_exit_time_distributions_match_reference(pair: dict) -> None:
+def test_exit_time_distributions_match_the_naive_model(pair: dict) -> None:
     check_exit_times(pair)
 
 
-def test_transition_intensities_match_reference(pair: dict) -> None:
+def test_transition_intensities_match_the_naive_model(pair: dict) -> None:
     check_intensities(pair)
 
 
-def test_reactivation_and_revenue_match_reference(pair: dict) -> None:
+def test_reactivation_and_revenue_match_the_naive_model(pair: dict) -> None:
     check_reactivation_and_revenue(pair)
 
 
@@ -173,7 +173,7 @@ def test_the_schedule_really_acted(pair: dict) -> None:
 
 
 @pytest.mark.slow
-def test_reference_agreement_on_100k_users_for_a_year() -> None:
+def test_naive_agreement_on_100k_users_for_a_year() -> None:
     big = _pair(100_000, 365)
     check_occupancy(big)
     check_exit_times(big)
