@@ -113,13 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _tune(argv: list[str]) -> int:
     """``winback tune [--out DIR] overrides...``: an Optuna study over the benchmark."""
-    from experiments.tune import run_tuning
+    from experiments.tune import HELP, parse_args, run_tuning
 
-    out = Path("outputs/tune")
-    if argv[:1] == ["--out"] and len(argv) > 1:
-        out, argv = Path(argv[1]), argv[2:]
     try:
-        run_tuning(argv, out)
+        parsed = parse_args(argv)
+        if parsed is None:
+            print(HELP, end="")
+            return 0
+        run_tuning(parsed[1], parsed[0])
     except ValueError as err:
         print(f"winback: error: {err}", file=sys.stderr)
         return 2
@@ -145,8 +146,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from experiments.aggregate import aggregate
 
         table = aggregate(args.folder)
-        shown = table.drop(columns=["overrides"])
-        print(shown.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+        print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
         print(f"table: {args.folder / 'sweep.csv'}  plot: {args.folder / 'sweep.png'}")
         return 0
     if args.command == "report":
