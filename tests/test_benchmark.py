@@ -16,8 +16,8 @@ from hydra.errors import ConfigCompositionException
 import agents.rl  # noqa: F401  (imported up front: the timing below measures validation only)
 from agents.bandits import GroupBandit, make_bandit
 from agents.evaluate import run_agent
-from experiments import benchmark
-from experiments.hydra_apps import benchmark_config
+from experiments.config.hydra_apps import benchmark_config
+from experiments.jobs import benchmark
 from sim import presets
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -154,7 +154,7 @@ def test_tiny_benchmark_with_your_own_policy(tmp_path) -> None:
         *TINY,
         "agent=[no_offer,blanket,playbook,oracle,thompson,maskable_ppo]",
         "agent.blanket.offer=recommendations",
-        "+agent.rules._target_=experiments.byop.RecencyRules",
+        "+agent.rules._target_=examples.byop.RecencyRules",
         "+agent.rules.quiet_days=42",
     ]
     result = benchmark.run(typed(overrides, tmp_path))
@@ -197,7 +197,7 @@ def test_tiny_benchmark_with_your_own_policy(tmp_path) -> None:
 
 
 def test_report_of_a_folder_without_results_is_refused(tmp_path) -> None:
-    from experiments.report import render
+    from experiments.reporting.leaderboard import render
 
     with pytest.raises(ValueError, match=r"lacks summary.json"):
         render(tmp_path)

@@ -17,8 +17,8 @@ import pytest
 import yaml
 from scipy import integrate, linalg, stats
 
-from experiments.benchmark import scenario_from
 from experiments.cli import main
+from experiments.config.scenario import scenario_from
 from sim import presets
 from sim.calibration import (
     EventLogError,

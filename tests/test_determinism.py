@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import sim.engine
-from experiments.simulate import blanket
+from experiments.jobs.simulate import blanket
 from sim import Simulation, presets
 from tests.conftest import small_streaming
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.simulate import blanket
+from experiments.jobs.simulate import blanket
 from sim import Simulation, incremental, presets
 from tests.conftest import small_streaming
 

@@ -8,7 +8,7 @@ import json
 import optuna
 import pytest
 
-from experiments.tune import run_tuning, tune_config
+from experiments.jobs.tune import run_tuning, tune_config
 
 
 def overrides(tmp_path, trials: int) -> list[str]:

@@ -143,8 +143,8 @@ def run_tuning(overrides: list[str], out: Path) -> pd.DataFrame:
     from hydra import compose, initialize_config_module
     from optuna.trial import TrialState
 
-    from experiments import benchmark
-    from experiments.hydra_apps import benchmark_config
+    from experiments.config.hydra_apps import benchmark_config
+    from experiments.jobs import benchmark
 
     with initialize_config_module("conf", version_base=None):
         base = compose("benchmark", overrides=overrides)

@@ -22,7 +22,6 @@ from tqdm import tqdm
 from agents.bandits import N_GROUPS, GroupBandit, LinearBandit, context_groups
 from agents.base import Context
 from agents.reference import NoOffer, RandomPolicy
-from experiments.simulate import positive_int
 
 AGENTS: dict[str, Callable[[int], Any]] = {
     "epsilon_greedy": lambda n: GroupBandit(kind="epsilon", n_actions=8, seed=1),
@@ -33,15 +32,6 @@ AGENTS: dict[str, Callable[[int], Any]] = {
     "random": lambda n: RandomPolicy(seed=1),
     "no_offer": lambda n: NoOffer(),
 }
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--users", type=positive_int, default=102_400, help="users in the stream")
-    p.add_argument("--block", type=positive_int, default=512)
-    p.add_argument("--window-weeks", type=positive_int, default=26)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=Path("outputs/regret"))
-    p.add_argument("--json", action="store_true", help="last output line is one JSON object")
 
 
 def stream(users: int, block: int, window_weeks: int, seed: int) -> tuple[list, list, list]:

@@ -14,16 +14,16 @@ winback calibrate LOG ...    fit the simulator to an event log; scenario YAML + 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from experiments.cli import parsers
 from sim import __version__
 
 
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
-    from experiments.simulate import add_arguments
-
     p = sub.add_parser(
         "simulate",
         help="simulate a scenario: control vs each offer sent to all inactive users every 28 days",
@@ -31,14 +31,12 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
         "offer in the catalogue, a policy that sends it to every inactive or cancelled user "
         "every 28 days; print KPIs and incremental profit on common random numbers.",
     )
-    add_arguments(p)
+    parsers.simulate_arguments(p)
 
 
 def _add_perf(sub: argparse._SubParsersAction) -> None:
-    from experiments.perf import add_arguments
-
     p = sub.add_parser("perf", help="benchmarks (ratios measured in one run)")
-    add_arguments(p)
+    parsers.perf_arguments(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,9 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_simulate(sub)
     _add_perf(sub)
-    from experiments.regret import add_arguments as regret_args
-
-    regret_args(sub.add_parser("regret", help="bandit regret curves on the bandit env (PNG)"))
+    parsers.regret_arguments(
+        sub.add_parser("regret", help="bandit regret curves on the bandit env (PNG)")
+    )
     bench = sub.add_parser(
         "benchmark",
         help="the policy leaderboard (Hydra app; overrides like experiment=quick)",
@@ -77,9 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         "tune",
         help="Optuna over the benchmark (resumable SQLite study): tune experiment=tune_thompson",
     )
-    from experiments.calibrate import add_arguments as calibrate_args
-
-    calibrate_args(
+    parsers.calibrate_arguments(
         sub.add_parser(
             "calibrate",
             help="fit the simulator to an event log (CSV/Parquet): scenario YAML + HTML report",
@@ -97,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["benchmark"], ["run"]):  # Hydra parses the rest (-m, --cfg, --help)
-        from experiments.hydra_apps import run_benchmark
+        from experiments.config.hydra_apps import run_benchmark
 
         return run_benchmark(argv[1:], argv[0])
     if argv[:1] == ["tune"]:
@@ -113,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _tune(argv: list[str]) -> int:
     """``winback tune [--out DIR] overrides...``: an Optuna study over the benchmark."""
-    from experiments.tune import run_tuning
+    from experiments.jobs.tune import run_tuning
 
     out = Path("outputs/tune")
     if argv[:1] == ["--out"] and len(argv) > 1:
@@ -134,15 +130,15 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(f"winback {__version__}")
         return 0
     if args.command == "demo":  # the main job: a quick leaderboard of the default scenario
-        from experiments.hydra_apps import run_benchmark
+        from experiments.config.hydra_apps import run_benchmark
 
         return run_benchmark(["experiment=quick"])
     if args.command == "simulate":
-        from experiments.simulate import run_from_args
+        from experiments.jobs.simulate import run_from_args
 
         return run_from_args(args)
     if args.command == "aggregate":
-        from experiments.aggregate import aggregate
+        from experiments.jobs.aggregate import aggregate
 
         table = aggregate(args.folder)
         shown = table.drop(columns=["overrides"])
@@ -150,25 +146,32 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(f"table: {args.folder / 'sweep.csv'}  plot: {args.folder / 'sweep.png'}")
         return 0
     if args.command == "report":
-        from experiments.report import render
+        from experiments.reporting.leaderboard import render
 
         print(f"report: {render(args.folder).resolve()}")
         return 0
     if args.command == "regret":
-        from experiments.regret import run_from_args as regret_run
+        from experiments.jobs.regret import run_from_args as regret_run
 
         return regret_run(args)
     if args.command == "calibrate":
-        from experiments.calibrate import run_from_args as calibrate_run
+        from experiments.jobs.calibrate import run_from_args as calibrate_run
 
         return calibrate_run(args)
     if args.command == "perf":
-        from experiments.perf import run_from_args as perf_run
-
-        return perf_run(args)
+        return _perf(args)
     parser.error(f"unknown command {args.command!r}")
     return 2
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _perf(args: argparse.Namespace) -> int:
+    if args.target == "sim":
+        from experiments.perf.sim import perf_sim as measure
+    elif args.target == "sweep":
+        from experiments.perf.sweep import perf_sweep as measure
+    else:
+        from experiments.perf.env import perf_env as measure
+    out = measure(args)
+    if args.json:
+        print(json.dumps(out))
+    return 0

@@ -33,27 +33,6 @@ SHOWN = (
 )
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed; expected an integer >= 1")
-    return value
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--scenario", default="streaming", choices=sorted(presets.SCENARIOS))
-    p.add_argument("--users", type=positive_int, default=100_000, help="population size")
-    p.add_argument("--days", type=positive_int, default=365, help="horizon in days")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--offers", default="all", help="comma-separated offer names, or 'all'")
-    p.add_argument("--every", type=positive_int, default=28, help="days between sends")
-    p.add_argument("--out", type=Path, default=None, help="folder for CSV + JSON results")
-    p.add_argument("--json", action="store_true", help="last output line is one JSON object")
-
-
 def blanket(offer: int, every: int) -> Policy:
     """Send ``offer`` to every inactive or cancelled user every ``every`` days."""
 

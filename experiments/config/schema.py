@@ -1,6 +1,6 @@
 """Structured configs: the shape and types of ``conf/benchmark.yaml`` and ``conf/run.yaml``,
 registered in Hydra's ConfigStore so that a wrong type or an unknown key fails while Hydra
-composes the config (before our own value checks in ``experiments.hydra_apps``, which turn
+composes the config (before our own value checks in ``experiments.config.hydra_apps``, which turn
 the composed config into the typed objects of ``sim/`` and ``agents/``)."""
 
 from __future__ import annotations

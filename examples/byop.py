@@ -4,7 +4,7 @@ Any importable class (or function returning an object) with ``act(obs, mask, ctx
 ``update(obs, actions, rewards)`` and ``describe()`` can be benchmarked; no base class needed.
 Select it from the command line, with its parameters::
 
-    winback benchmark +agent.rules._target_=experiments.byop.RecencyRules \
+    winback benchmark +agent.rules._target_=examples.byop.RecencyRules \
         +agent.rules.quiet_days=42
 
 or put the same lines in a file of ``conf/agent/``. A class kept in your own code works the

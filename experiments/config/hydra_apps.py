@@ -1,7 +1,7 @@
 """Hydra entry points: thin ``@hydra.main`` wrappers that turn the composed config into the
 typed objects of ``sim/`` and ``agents/`` and call the importable ``run()`` functions.
 
-Run them as ``winback benchmark [overrides]`` or ``python -m experiments.hydra_apps``.
+Run them as ``winback benchmark [overrides]`` or ``python -m experiments.config.hydra_apps``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from experiments import benchmark, schema
+from experiments.config import schema
+from experiments.config.agents import expand_agents
+from experiments.config.scenario import catalogue_from, scenario_from
+from experiments.jobs import benchmark
 from sim.validation import check_int
 
 schema.register()  # the structured configs that conf/benchmark.yaml and run.yaml build on
@@ -46,12 +49,12 @@ def benchmark_config(cfg: DictConfig, out: Path) -> benchmark.BenchmarkConfig:
     checked_seeds = tuple(check_int("seeds[]", s, 0) for s in seeds)
     every = check_int("every_days", raw.get("every_days", 7), 1, 365)
     window = check_int("attribution_days", raw.get("attribution_days", 28), 1, 3650)
-    scenario = benchmark.scenario_from(raw.get("scenario") or {})
-    catalogue = benchmark.catalogue_from(raw.get("offers") or {})
+    scenario = scenario_from(raw.get("scenario") or {})
+    catalogue = catalogue_from(raw.get("offers") or {})
     return benchmark.BenchmarkConfig(  # agents last: resolving them imports their code
         scenario=scenario,
         catalogue=catalogue,
-        agents=benchmark.expand_agents(raw.get("agent") or {}, catalogue),
+        agents=expand_agents(raw.get("agent") or {}, catalogue),
         seeds=checked_seeds,
         every_days=every,
         attribution_days=window,
@@ -101,7 +104,7 @@ def precheck(overrides: list[str]) -> None:
     YAML in the config search path, and an output folder that cannot be created."""
     import yaml
 
-    folders = [Path(__file__).resolve().parents[1] / "conf"]
+    folders = [Path(__file__).resolve().parents[2] / "conf"]
     for o in overrides:
         if o.startswith("hydra.searchpath="):
             inner = o.split("=", 1)[1].strip("[]")

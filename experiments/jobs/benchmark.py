@@ -18,9 +18,8 @@ from __future__ import annotations
 import copy
 import inspect
 import json
-import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +27,11 @@ import numpy as np
 import pandas as pd
 
 from agents.evaluate import METRICS, evaluate, paired_difference
-from experiments.jsonio import strict_json
-from sim import presets
-from sim.offers import Catalogue, Offer
-from sim.scenario import Scenario, Segment, blend_segments
-from sim.validation import check_choice, check_int
+from experiments.config.agents import resolve_target
+from experiments.files import strict_json
+from sim.offers import Catalogue
+from sim.scenario import Scenario
 
-SCENARIOS = {
-    "streaming": presets.streaming,
-    "retail": presets.retail,
-    "price_shock": presets.price_shock,
-    "content_drought": presets.content_drought,
-}
 NAIVE = ("no_offer", "random", "playbook")
 """Names of the naive reference policies (every ``blanket_*`` is naive too)."""
 
@@ -59,171 +51,7 @@ class BenchmarkConfig:
     extra: dict[str, Any] = field(default_factory=dict)  # recorded in summary.json
 
 
-# ------------------------------------------------------------------ boundary
-def scenario_from(node: dict[str, Any]) -> Scenario:
-    """``{name, preset, users, days, dynamics, segments}`` -> the preset scenario with that
-    population and horizon, the response-model parameters in ``dynamics`` replaced
-    (``sim.Dynamics``) and, when ``segments`` is given, its segments replaced (each item a
-    ``sim.Segment`` by name; unset fields come from the preset's segment of that name, or
-    from the preset's segments blended: this is how calibrated scenarios are written)."""
-    known = {"name", "preset", "users", "days", "dynamics", "segments"}
-    for key in node:
-        if key not in known:
-            raise ValueError(f"scenario.{key}: unknown key; allowed: {', '.join(sorted(known))}")
-    preset = check_choice("scenario.preset", node.get("preset", "streaming"), SCENARIOS)
-    users = check_int("scenario.users", node.get("users", 50_000), 1, 50_000_000)
-    days = check_int("scenario.days", node.get("days", 365), 7, 3650)
-    scenario = SCENARIOS[preset](n_users=users, horizon_days=days)
-    changes = node.get("dynamics") or {}
-    allowed = sorted(scenario.dynamics.__dataclass_fields__)
-    for key, value in changes.items():
-        if key not in allowed:
-            raise ValueError(f"scenario.dynamics.{key}: unknown key; allowed: {', '.join(allowed)}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"scenario.dynamics.{key}: {value!r}; allowed: a number")
-    scenario = replace(scenario, dynamics=replace(scenario.dynamics, **changes))
-    if node.get("name"):
-        scenario = replace(scenario, name=str(node["name"]))
-    if node.get("segments"):
-        scenario = replace(scenario, segments=segments_from(node["segments"], scenario))
-    return scenario
-
-
-SEGMENT_MAPPINGS = ("pain_mix", "initial_state", "plan_mix", "reach", "responsiveness")
-
-
-def segments_from(items: Any, scenario: Scenario) -> tuple[Segment, ...]:
-    """``scenario.segments`` items -> validated ``sim.Segment`` objects (see above)."""
-    if not isinstance(items, list):
-        raise ValueError(
-            f"scenario.segments: {items!r}; allowed: a list of segments (name, weight, rates)"
-        )
-    fields = sorted(Segment.__dataclass_fields__)
-    by_name = {s.name: s for s in scenario.segments}
-    out = []
-    for i, item in enumerate(items):
-        key = f"scenario.segments[{i}]"
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise ValueError(f"{key}: {item!r}; allowed: a mapping with a 'name' and fields")
-        for field_name, value in item.items():
-            if field_name not in fields:
-                raise ValueError(f"{key}.{field_name}: unknown key; allowed: {', '.join(fields)}")
-            mapping = field_name in SEGMENT_MAPPINGS
-            if field_name != "name" and (mapping != isinstance(value, dict)):
-                kind = "a mapping of names to numbers" if mapping else "a number"
-                raise ValueError(f"{key}.{field_name}: {value!r}; allowed: {kind}")
-            if (
-                not mapping
-                and field_name != "name"
-                and (isinstance(value, bool) or not isinstance(value, (int, float)))
-            ):
-                raise ValueError(f"{key}.{field_name}: {value!r}; allowed: a number")
-        base = by_name.get(item["name"], blend_segments(scenario.segments))
-        args = {k: dict(v) if isinstance(v, dict) else v for k, v in item.items()}
-        out.append(replace(base, **args))
-    if len({s.name for s in out}) != len(out):
-        raise ValueError(f"scenario.segments: duplicate names in {[s.name for s in out]}")
-    return tuple(out)
-
-
-def catalogue_from(node: dict[str, Any]) -> Catalogue:
-    """``{offers: [{name, kind, channel, ...}, ...]}`` -> a validated catalogue."""
-    offers = node.get("offers")
-    if not isinstance(offers, list) or not offers:
-        raise ValueError(f"offers.offers: {offers!r}; allowed: a non-empty list of offers")
-    fields = set(Offer.__dataclass_fields__)
-    built = []
-    for i, item in enumerate(offers):
-        if not isinstance(item, dict):
-            raise ValueError(f"offers.offers[{i}]: {item!r}; allowed: a mapping of offer fields")
-        for key in item:
-            if key not in fields:
-                raise ValueError(
-                    f"offers.offers[{i}].{key}: unknown key; allowed: {', '.join(sorted(fields))}"
-                )
-        args = dict(item)
-        if "eligible" in args:
-            args["eligible"] = tuple(args["eligible"])
-        built.append(Offer(**args))
-    return Catalogue(offers=tuple(built))
-
-
-def expand_agents(nodes: dict[str, Any], catalogue: Catalogue) -> dict[str, dict[str, Any]]:
-    """Validate agent nodes; ``offer: all`` on a blanket policy becomes one per offer.
-
-    A mapping without ``_target_`` holds parameters for an agent that was not selected (an
-    experiment sets them for agents you may have left out): skipped, with a note."""
-    out: dict[str, dict[str, Any]] = {}
-    for name, node in nodes.items():
-        if isinstance(node, dict) and node and "_target_" not in node:
-            print(
-                f"note: agent.{name} has parameters but is not selected; ignored", file=sys.stderr
-            )
-            continue
-        if not isinstance(node, dict) or "_target_" not in node:
-            raise ValueError(
-                f"agent.{name}: {node!r}; allowed: a mapping with _target_ (an importable "
-                "class or function) and its keyword arguments"
-            )
-        if node["_target_"].endswith("Blanket") and node.get("offer") == "all":
-            for offer in catalogue.names:
-                out[f"blanket_{offer}"] = {**node, "offer": offer, "name": f"blanket_{offer}"}
-        else:
-            target = resolve_target(name, node["_target_"])
-            for key in getattr(target, "OFFER_FIELDS", ()):
-                if key in node and node[key] not in catalogue.names:
-                    raise ValueError(
-                        f"agent.{name}.{key}: {node[key]!r}; allowed: an offer of the "
-                        "catalogue: " + ", ".join(catalogue.names)
-                    )
-            out[name] = dict(node)
-    for name, node in out.items():  # every agent checked before any is built or trained
-        check_agent_node(name, node)
-    if not out:
-        raise ValueError("agent: no agent selected; allowed: at least one of conf/agent/")
-    return out
-
-
 # ------------------------------------------------------------------ agents
-def resolve_target(name: str, path: Any) -> Any:
-    """The class or function an agent node's ``_target_`` names."""
-    from hydra.utils import get_method
-
-    try:
-        return get_method(str(path))
-    except Exception as err:  # hydra wraps import errors of every kind
-        cause = str(err).splitlines()[0]
-        raise ValueError(
-            f"agent.{name}._target_: {path!r} cannot be imported ({cause}); allowed: an "
-            "importable class or function, e.g. agents.reference.Playbook"
-        ) from None
-
-
-def check_agent_node(name: str, node: dict[str, Any]) -> None:
-    """Importable target, known keyword names, and the target's own ``validate`` (ours have
-    one: value checks that take microseconds, so a bad value fails before any training)."""
-    target = resolve_target(name, node["_target_"])
-    kwargs = {k: v for k, v in node.items() if not k.startswith("_")}
-    try:
-        params = inspect.signature(target).parameters
-    except (TypeError, ValueError):
-        return
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    for key in kwargs:
-        if key not in params and not takes_any:
-            allowed = [p for p in params if p not in ("self", "scenario", "catalogue")]
-            raise ValueError(
-                f"agent.{name}.{key}: unknown parameter of {node['_target_']}; allowed: "
-                + ", ".join(allowed)
-            )
-    validate = getattr(target, "validate", None)
-    if callable(validate):
-        try:
-            validate(**kwargs)
-        except ValueError as err:
-            raise ValueError(f"agent.{name}.{err}") from None
-
-
 def build_agent(node: dict[str, Any], scenario: Scenario, catalogue: Catalogue) -> Any:
     """Instantiate one agent node; factories taking scenario/catalogue get the benchmark's."""
     from hydra.utils import instantiate
@@ -292,7 +120,7 @@ def run(cfg: BenchmarkConfig) -> dict[str, Any]:
     write_json(cfg.out / "timings.json", timings)  # apart: results stay bit-identical
     learning_curves(agents).to_csv(cfg.out / "learning_curves.csv", index=False)
     write(cfg.out, tidy, board, mix, result)  # summary.json last: it marks the run done
-    from experiments.report import render
+    from experiments.reporting.leaderboard import render
 
     report = render(cfg.out)
     print(format_leaderboard(board))

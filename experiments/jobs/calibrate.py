@@ -1,0 +1,156 @@
+"""``winback calibrate LOG``: fit the simulator to an event log and show how well it fits.
+
+Writes into ``--out`` (default ``outputs/calibration/<log name>``): ``scenario.yaml`` (a
+``conf/scenario/`` file: ``--save-scenario NAME`` also installs it as
+``conf/scenario/NAME.yaml``), ``parameters.csv``, ``weekly.csv``, ``frequency.csv``,
+``recency.csv``, ``calibration.json``, ``plots/*.png`` and a self-contained ``report.html``.
+With ``--json`` the last line printed is one JSON object (parameters and holdout errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from experiments.config.scenario import scenario_yaml
+from experiments.files import strict_json
+from experiments.reporting.calibration import make_plots, percent_error, report_html
+from sim.calibration import Calibration, calibrate, read_event_log, validate_events
+from sim.calibration.api import check_calibrate_args, precheck
+from sim.calibration.eventlog import read_cdnow
+
+CONF_SCENARIOS = Path(__file__).resolve().parents[2] / "conf" / "scenario"
+
+
+def check_args(args: argparse.Namespace) -> Path | None:
+    """Every argument checked before any work; returns the scenario file to install."""
+    check_calibrate_args(args.base, args.classes, args.reps, args.seed)
+    if args.users is not None and not 1 <= args.users <= 50_000_000:
+        raise ValueError(f"--users: {args.users}; allowed: 1 to 50,000,000")
+    if args.save_scenario is None:
+        return None
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", args.save_scenario):
+        raise ValueError(
+            f"--save-scenario: {args.save_scenario!r}; allowed: letters, digits and _, "
+            "not starting with a digit"
+        )
+    target = CONF_SCENARIOS / f"{args.save_scenario}.yaml"
+    if target.exists() and not args.force:
+        raise ValueError(
+            f"--save-scenario: {str(target)!r} exists; allowed: a new name, or --force"
+        )
+    return target
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    target = check_args(args)
+    if args.format == "cdnow":
+        log = validate_events(read_cdnow(args.log), str(args.log), args.skip_bad_rows)
+    else:
+        log = read_event_log(args.log, args.skip_bad_rows)
+    precheck(log, args.holdout_from)  # a bad date or a log too thin fails before any work
+    out = args.out or Path("outputs/calibration") / args.log.stem
+    _check_writable(out)
+    result = calibrate(
+        log,
+        args.holdout_from,
+        base=args.base,
+        classes=args.classes,
+        reps=args.reps,
+        seed=args.seed,
+        users=args.users,
+        progress=not args.json,
+    )
+    write_results(result, out, args.base, target)
+    print(text_summary(result))
+    print(f"report: {(out / 'report.html').resolve()}")
+    print(f"scenario: {(out / 'scenario.yaml').resolve()}")
+    if target is not None:
+        print(f"installed: {target} (run: winback benchmark scenario={target.stem})")
+    if args.json:
+        print(strict_json(json_line(result)))
+    return 0
+
+
+def _check_writable(out: Path) -> None:
+    """The folder, or the nearest existing folder above it, must be writable; nothing is
+    created until the results are ready."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--out: {str(out)!r} is not writable ({str(existing)!r} is not)")
+
+
+# ------------------------------------------------------------------ files
+def write_results(result: Calibration, out: Path, base: str, target: Path | None) -> None:
+    """Every file, each written whole (temp file, then rename)."""
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    name = target.stem if target is not None else "calibrated"
+    text = scenario_yaml(result, base, name)
+    _write(out / "scenario.yaml", text)
+    _write(out / "parameters.csv", pd.DataFrame(result.lifecycle.table()).to_csv(index=False))
+    _write(out / "weekly.csv", result.weekly.to_csv(index=False))
+    _write(out / "frequency.csv", result.frequency.to_csv(index=False))
+    optional = {
+        out / "recency.csv": result.recency if result.holdout else None,
+        out / "offers.csv": result.offers if not result.offers.empty else None,
+    }
+    for path, table in optional.items():
+        if table is None:
+            path.unlink(missing_ok=True)  # a previous run's, not this one's
+        else:
+            _write(path, table.to_csv(index=False))
+    if not result.holdout:
+        (out / "plots" / "recency.png").unlink(missing_ok=True)
+    plots = make_plots(result, out / "plots")
+    _write(out / "report.html", report_html(result, plots, base))
+    _write(out / "calibration.json", strict_json(result.summary(), indent=2))
+    if target is not None:
+        _write(target, text)
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def json_line(result: Calibration) -> dict[str, Any]:
+    params = {r["parameter"]: r["estimate"] for r in result.lifecycle.table()}
+    bg = {r["parameter"]: r["estimate"] for r in result.bgnbd.table()}
+    return {
+        "customers": result.customers.n,
+        "parameters": params,
+        "loglik": result.lifecycle.fit.loglik,
+        "bgnbd": bg,
+        "errors": result.errors,
+        "seconds": result.seconds,
+    }
+
+
+# ------------------------------------------------------------------ text
+def text_summary(result: Calibration) -> str:
+    lines = [f"customers: {result.customers.n:,}  classes: {result.lifecycle.model.k}"]
+    table = pd.DataFrame(result.lifecycle.table())
+    for col in ("ci_low", "ci_high"):
+        table[col] = table[col].where(table.identified)
+    table = table.drop(columns="identified")
+    lines.append(table.to_string(index=False, float_format=lambda v: f"{v:.5g}", na_rep="-"))
+    for period, row in result.errors.items():
+        sim, bg = row["simulated_error_pct"], row["bgnbd_error_pct"]
+        lines.append(
+            f"{period.replace('_', ' ')} ({row['weeks']} weeks): actual {row['actual']:,.0f}, "
+            f"simulator {row['simulated']:,.0f} ({percent_error(sim)}), BG/NBD {row['bgnbd']:,.0f} "
+            f"({percent_error(bg)})"
+        )
+    if not result.offers.empty:
+        cols = ["offer", "sends", "open_share", "back_share", "expected_without_offer"]
+        shown = result.offers[[*cols, "ratio", "ratio_low", "ratio_high", "lift_per_open"]]
+        lines.append(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    return "\n".join(lines)
