@@ -1,8 +1,12 @@
-"""Strict JSON for result files: what any parser reads (no NaN or Infinity tokens)."""
+"""Result files, written the one way: whole or not at all (a temporary file beside the
+target, renamed over it), JSON strict enough for any parser (no NaN or Infinity tokens)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,3 +29,41 @@ def strict_json(value: Any, indent: int | None = None) -> str:
         return v
 
     return json.dumps(clean(value), indent=indent, allow_nan=False, default=str)
+
+
+def plain(value: Any) -> Any:
+    """``value`` as a JSON file holds it (what reading it back gives)."""
+    return json.loads(strict_json(value))
+
+
+@contextmanager
+def atomic(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` (same suffix, so writers that go by the
+    suffix pick the right format); on success it replaces ``path``, on failure it goes."""
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        yield tmp
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: Path, text: str) -> Path:
+    with atomic(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_json(path: Path, data: Any) -> Path:
+    """Strict JSON, indented: infinities (no budget) and NaN as null."""
+    return write_text(path, strict_json(data, indent=2))
+
+
+def write_table(table: Any, path: Path, index: bool = False) -> Path:
+    """A pandas DataFrame as Parquet or CSV, by the file's suffix."""
+    with atomic(path) as tmp:
+        if path.suffix == ".parquet":
+            table.to_parquet(tmp, index=index)
+        else:
+            table.to_csv(tmp, index=index)
+    return path

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from sim.offers import Catalogue, Offer
-from sim.presets import SCENARIOS
+from sim.presets import PRESET_OFFERS, SCENARIOS
 from sim.scenario import Scenario, Segment, blend_segments
 from sim.validation import check_choice, check_int
 
@@ -139,11 +139,7 @@ def scenario_yaml(result: Calibration, base: str, name: str = "calibrated") -> s
         "# Lifecycle rates (per day), class weights, activity heterogeneity, state mix and",
         f"# basket value are fitted; pain points, channels and responses are the '{base}'",
         "# preset's. Use it: copy to conf/scenario/NAME.yaml, then",
-        f"#   winback benchmark scenario=NAME offers={offers_for_preset(base)}",
+        f"#   winback benchmark scenario=NAME offers={PRESET_OFFERS[base]}",
     ]
     body = yaml.safe_dump(scenario_node(result, base, name), sort_keys=False)
     return "\n".join(head) + "\n" + body
-
-
-def offers_for_preset(base: str) -> str:
-    return "streaming" if base in ("streaming", "price_shock", "content_drought") else "retail"

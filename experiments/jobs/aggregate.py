@@ -14,6 +14,9 @@ from typing import Any
 
 import pandas as pd
 
+from experiments.files import write_table
+from experiments.reporting.plots import plot_sweep
+
 
 def _overrides(run: Path) -> str:
     path = run / ".hydra" / "overrides.yaml"
@@ -66,36 +69,9 @@ def varying(overrides: pd.Series) -> pd.Series:
     return tokens.map(lambda t: " ".join(x for x in t if x not in common))
 
 
-def plot(table: pd.DataFrame, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    runs = list(dict.fromkeys(table.run))
-    labels = [table[table.run == r].varies.iloc[0] or r for r in runs]
-    agents = list(dict.fromkeys(table.agent))
-    fig, ax = plt.subplots(figsize=(max(7, 1.3 * len(runs) + 3), 4.8))
-    width = 0.8 / max(1, len(agents))
-    for k, agent in enumerate(agents):
-        sub = table[table.agent == agent].set_index("run").reindex(runs)
-        xs = [i + k * width for i in range(len(runs))]
-        err = [sub.incremental_profit - sub.ci_low, sub.ci_high - sub.incremental_profit]
-        ax.bar(xs, sub.incremental_profit, width, yerr=err, capsize=2, label=agent)
-    ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(runs))], labels, rotation=20, ha="right")
-    ax.set_ylabel("incremental profit (95% CI)")
-    ax.set_title("Sweep: incremental profit by run and agent")
-    ax.legend(fontsize=7, ncol=2)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def aggregate(folder: str | Path) -> pd.DataFrame:
     folder = Path(folder)
     table = collect(folder)
-    table.to_csv(folder / "sweep.csv", index=False)
-    plot(table, folder / "sweep.png")
+    write_table(table, folder / "sweep.csv")
+    plot_sweep(table, folder / "sweep.png")
     return table

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ import pandas as pd
 
 from agents.evaluate import METRICS, evaluate, paired_difference
 from experiments.config.agents import resolve_target
-from experiments.files import strict_json
+from experiments.files import plain, write_json, write_table
 from sim.offers import Catalogue
 from sim.scenario import Scenario
 
@@ -114,11 +113,11 @@ def run(cfg: BenchmarkConfig) -> dict[str, Any]:
         progress=cfg.progress,
     )
     board = leaderboard(summary)
-    result = _jsonable(summarise_run(cfg, agents, tidy, board))  # as summary.json holds it
-    occupancy.to_parquet(cfg.out / "occupancy.parquet", index=False)
+    result = plain(summarise_run(cfg, agents, tidy, board))  # as summary.json holds it
+    write_table(occupancy, cfg.out / "occupancy.parquet")
     timings = {"build_seconds": {k: round(v, 1) for k, v in seconds.items()}}
     write_json(cfg.out / "timings.json", timings)  # apart: results stay bit-identical
-    learning_curves(agents).to_csv(cfg.out / "learning_curves.csv", index=False)
+    write_table(learning_curves(agents), cfg.out / "learning_curves.csv")
     write(cfg.out, tidy, board, mix, result)  # summary.json last: it marks the run done
     from experiments.reporting.leaderboard import render
 
@@ -234,17 +233,10 @@ def provenance() -> dict[str, Any]:
 def write(
     out: Path, tidy: pd.DataFrame, board: pd.DataFrame, mix: pd.DataFrame, result: dict[str, Any]
 ) -> None:
-    tidy.to_parquet(out / "tidy.parquet", index=False)
-    board.to_csv(out / "leaderboard.csv", index=False)
-    mix.to_parquet(out / "offer_mix.parquet", index=False)
+    write_table(tidy, out / "tidy.parquet")
+    write_table(board, out / "leaderboard.csv")
+    write_table(mix, out / "offer_mix.parquet")
     write_json(out / "summary.json", result)
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write atomically (a temporary file renamed): never a half-written file."""
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(strict_json(data, indent=2))  # infinities (no budget) and NaN as null
-    tmp.replace(path)
 
 
 def format_leaderboard(board: pd.DataFrame) -> str:
@@ -276,8 +268,3 @@ def _pct(value: float) -> str:
 def _num(value: Any) -> float | None:
     v = float(value)
     return v if np.isfinite(v) else None
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON values (what summary.json holds): no budget -> null, objects as text."""
-    return json.loads(strict_json(value))

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from experiments.config.scenario import scenario_yaml
-from experiments.files import strict_json
+from experiments.files import strict_json, write_json, write_table, write_text
 from experiments.reporting.calibration import make_plots, percent_error, report_html
 from sim.calibration import Calibration, calibrate, read_event_log, validate_events
 from sim.calibration.api import check_calibrate_args, precheck
@@ -93,10 +93,10 @@ def write_results(result: Calibration, out: Path, base: str, target: Path | None
     (out / "plots").mkdir(parents=True, exist_ok=True)
     name = target.stem if target is not None else "calibrated"
     text = scenario_yaml(result, base, name)
-    _write(out / "scenario.yaml", text)
-    _write(out / "parameters.csv", pd.DataFrame(result.lifecycle.table()).to_csv(index=False))
-    _write(out / "weekly.csv", result.weekly.to_csv(index=False))
-    _write(out / "frequency.csv", result.frequency.to_csv(index=False))
+    write_text(out / "scenario.yaml", text)
+    write_table(pd.DataFrame(result.lifecycle.table()), out / "parameters.csv")
+    write_table(result.weekly, out / "weekly.csv")
+    write_table(result.frequency, out / "frequency.csv")
     optional = {
         out / "recency.csv": result.recency if result.holdout else None,
         out / "offers.csv": result.offers if not result.offers.empty else None,
@@ -105,20 +105,14 @@ def write_results(result: Calibration, out: Path, base: str, target: Path | None
         if table is None:
             path.unlink(missing_ok=True)  # a previous run's, not this one's
         else:
-            _write(path, table.to_csv(index=False))
+            write_table(table, path)
     if not result.holdout:
         (out / "plots" / "recency.png").unlink(missing_ok=True)
     plots = make_plots(result, out / "plots")
-    _write(out / "report.html", report_html(result, plots, base))
-    _write(out / "calibration.json", strict_json(result.summary(), indent=2))
+    write_text(out / "report.html", report_html(result, plots, base))
+    write_json(out / "calibration.json", result.summary())
     if target is not None:
-        _write(target, text)
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+        write_text(target, text)
 
 
 def json_line(result: Calibration) -> dict[str, Any]:

@@ -8,14 +8,13 @@ differences are the policy's effect on common random numbers.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from experiments.files import strict_json, write_json, write_table
 from sim import Simulation, incremental, presets
 from sim.observe import observed_status
 from sim.offers import Catalogue
@@ -57,8 +56,7 @@ def simulate(
 ) -> pd.DataFrame:
     """One row per policy: KPIs and incremental figures vs the control."""
     scenario = presets.SCENARIOS[scenario_name](n_users=users, horizon_days=days)
-    kind = "retail" if scenario.business == "transactional" else "streaming"
-    catalogue = presets.CATALOGUES[kind]()
+    catalogue = presets.offers_for(scenario_name)
     chosen = _selected(catalogue, offers)  # validated before any simulation
     rows = []
     with tqdm(total=len(chosen) + 1, desc=f"{scenario_name} x{users:,}", unit="run") as bar:
@@ -96,17 +94,8 @@ def _print_table(table: pd.DataFrame) -> None:
 def write(table: pd.DataFrame, out: Path, meta: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     tidy = table.melt(id_vars="policy", var_name="metric", value_name="value")
-    tidy.to_csv(out / "results.csv", index=False)
-    summary = {**meta, "policies": _records(table)}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-
-
-def _records(table: pd.DataFrame) -> list[dict]:
-    recs = table.to_dict(orient="records")
-    return [
-        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-        for r in recs
-    ]
+    write_table(tidy, out / "results.csv")
+    write_json(out / "summary.json", {**meta, "policies": table.to_dict(orient="records")})
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -117,5 +106,5 @@ def run_from_args(args: argparse.Namespace) -> int:
         write(table, args.out, meta)
         print(f"results: {args.out / 'results.csv'}  summary: {args.out / 'summary.json'}")
     if args.json:
-        print(json.dumps({**meta, "policies": _records(table)}))
+        print(strict_json({**meta, "policies": table.to_dict(orient="records")}))
     return 0

@@ -29,6 +29,8 @@ from typing import Any
 
 import pandas as pd
 
+from experiments.files import write_json, write_table
+from experiments.reporting.plots import plot_tune_history
 from sim.validation import check_int
 
 
@@ -177,29 +179,9 @@ def run_tuning(overrides: list[str], out: Path) -> pd.DataFrame:
         study.optimize(objective, n_trials=cfg.trials - done)
     table = study.trials_dataframe()
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "trials.csv", index=False)
+    write_table(table, out / "trials.csv")
     best = {"value": study.best_value, "params": study.best_params, "trials": len(table)}
-    (out / "best.json").write_text(json.dumps(best, indent=2))
-    plot_history(table, out / "history.png")
+    write_json(out / "best.json", best)
+    plot_tune_history(table, out / "history.png")
     print(f"best {cfg.agent}: {study.best_value:+,.1f} with {study.best_params}")
     return table
-
-
-def plot_history(table: pd.DataFrame, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    done = table[table.state == "COMPLETE"].sort_values("number")
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(done.number, done.value, "o", label="trial")
-    ax.plot(done.number, done.value.cummax(), "-", label="best so far")
-    ax.set_xlabel("trial")
-    ax.set_ylabel("incremental profit")
-    ax.set_title("Optuna study")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.config.scenario import offers_for_preset
-from experiments.reporting.kit import CSS, img, pyplot
+from experiments.reporting.kit import img, page, pyplot, save
 from sim.calibration import Calibration
 from sim.constants import STATES
+from sim.presets import PRESET_OFFERS
 
 
 def make_plots(result: Calibration, folder: Path) -> dict[str, Path]:
@@ -40,7 +40,7 @@ def make_plots(result: Calibration, folder: Path) -> dict[str, Path]:
     ax.set_ylabel("cumulative repeat activity days")
     ax.set_title("Cumulative repeat activity: log vs calibrated simulator vs BG/NBD")
     ax.legend()
-    paths["cumulative"] = _save(fig, folder / "cumulative.png")
+    paths["cumulative"] = save(fig, folder / "cumulative.png")
 
     fig, ax = plt.subplots(figsize=(9, 4))
     ax.plot(w.week, w.actual, color="black", lw=1.5, label="actual")
@@ -52,7 +52,7 @@ def make_plots(result: Calibration, folder: Path) -> dict[str, Path]:
     ax.set_ylabel("repeat activity days in the week")
     ax.set_title("Weekly repeat activity")
     ax.legend()
-    paths["weekly"] = _save(fig, folder / "weekly.png")
+    paths["weekly"] = save(fig, folder / "weekly.png")
 
     f = result.frequency
     paths["frequency"] = _actual_vs_simulated(
@@ -97,14 +97,7 @@ def _actual_vs_simulated(
     ax.set_ylabel(axes[1])
     ax.set_title(title)
     ax.legend()
-    return _save(fig, path)
-
-
-def _save(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    pyplot().close(fig)
-    return path
+    return save(fig, path)
 
 
 def report_html(result: Calibration, plots: dict[str, Path], base: str) -> str:
@@ -151,13 +144,9 @@ def report_html(result: Calibration, plots: dict[str, Path], base: str) -> str:
         "<h2>Use the scenario</h2>",
         "<p>Copy <code>scenario.yaml</code> to <code>conf/scenario/NAME.yaml</code> (or rerun "
         "with <code>--save-scenario NAME</code>), then "
-        f"<code>winback benchmark scenario=NAME offers={offers_for_preset(base)}</code>.</p>",
+        f"<code>winback benchmark scenario=NAME offers={PRESET_OFFERS[base]}</code>.</p>",
     ]
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        "<title>Calibration report</title>"
-        f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>"
-    )
+    return page("Calibration report", body)
 
 
 def _errors_html(result: Calibration) -> str:

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.reporting.kit import CSS, img, pyplot
+from experiments.files import write_text
+from experiments.reporting.kit import img, page, pyplot, save
 
 NEEDED = ("summary.json", "leaderboard.csv", "offer_mix.parquet", "occupancy.parquet")
 METRIC_HELP = {
@@ -50,9 +51,7 @@ def plot_incremental_profit(board: pd.DataFrame, path: Path) -> None:
     ax.set_xlabel("incremental profit vs no-offer control (mean, 95% CI over seeds)")
     ax.set_title("Which policy earns most beyond doing nothing")
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_occupancy(occ: pd.DataFrame, agents: list[str], path: Path) -> None:
@@ -72,9 +71,7 @@ def plot_occupancy(occ: pd.DataFrame, agents: list[str], path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.suptitle("State occupancy over time (mean over seeds)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_offer_mix(mix: pd.DataFrame, agents: list[str], by: str, path: Path) -> None:
@@ -95,9 +92,7 @@ def plot_offer_mix(mix: pd.DataFrame, agents: list[str], by: str, path: Path) ->
             ax.text(j, i, f"{v:,.0f}", ha="center", va="center", fontsize=7)
         ax.set_title(agent)
     fig.suptitle(f"Who gets what: sends per run by offer and {by.replace('_', ' ')}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_learning_curves(curves: pd.DataFrame, path: Path) -> None:
@@ -112,9 +107,7 @@ def plot_learning_curves(curves: pd.DataFrame, path: Path) -> None:
     ax.set_title("Learning curves")
     ax.legend()
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def make_plots(folder: Path, summary: dict[str, Any], board: pd.DataFrame) -> dict[str, Path]:
@@ -300,13 +293,5 @@ def render(folder: str | Path) -> Path:
         ],
         "</ul>",
     ]
-    page = (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>Win-back leaderboard: {html.escape(str(summary['scenario']))}</title>"
-        f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>"
-    )
-    out = folder / "report.html"
-    tmp = folder / "report.html.tmp"
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)  # never a half-written report
-    return out
+    title = f"Win-back leaderboard: {summary['scenario']}"
+    return write_text(folder / "report.html", page(title, body))
