@@ -4,6 +4,7 @@ target, renamed over it), JSON strict enough for any parser (no NaN or Infinity 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,3 +68,16 @@ def write_table(table: Any, path: Path, index: bool = False) -> Path:
         else:
             table.to_csv(tmp, index=index)
     return path
+
+
+def check_writable(folder: Path, key: str) -> None:
+    """``folder``, or the nearest existing folder above it, is a writable folder: results
+    can be written there once they are ready (nothing is created here)."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"{key}: {str(folder)!r} cannot be created ({str(existing)!r} is not a writable "
+            "folder); allowed: a writable folder"
+        )

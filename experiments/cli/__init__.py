@@ -17,88 +17,21 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from experiments.cli import parsers
-from sim import __version__
-
-
-def _add_simulate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "simulate",
-        help="simulate a scenario: control vs each offer sent to all inactive users every 28 days",
-        description="Simulate a built-in scenario with the no-offer control and, for each "
-        "offer in the catalogue, a policy that sends it to every inactive or cancelled user "
-        "every 28 days; print KPIs and incremental profit on common random numbers.",
-    )
-    parsers.simulate_arguments(p)
-
-
-def _add_perf(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("perf", help="benchmarks (ratios measured in one run)")
-    parsers.perf_arguments(p)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="winback",
-        description="Win-back sandbox: test customer win-back policies offline.",
-    )
-    parser.add_argument("--version", action="version", version=f"winback {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser(
-        "demo",
-        help="the main job: a quick leaderboard of the default scenario (streaming, 10k users, "
-        "3 seeds, every reference policy, two bandits, MaskablePPO)",
-    )
-    _add_simulate(sub)
-    _add_perf(sub)
-    parsers.regret_arguments(
-        sub.add_parser("regret", help="bandit regret curves on the bandit env (PNG)")
-    )
-    bench = sub.add_parser(
-        "benchmark",
-        help="the policy leaderboard (Hydra app; overrides like experiment=quick)",
-        add_help=False,
-    )
-    bench.add_argument("overrides", nargs=argparse.REMAINDER)
-    sub.add_parser(
-        "run",
-        help="one agent on one scenario vs the control (Hydra app; e.g. agent=thompson)",
-        add_help=False,
-    )
-    rep = sub.add_parser(
-        "report", help="render plots and the HTML report from a benchmark results folder"
-    )
-    rep.add_argument("folder", type=Path, help="a folder written by winback benchmark")
-    sub.add_parser(
-        "tune",
-        help="Optuna over the benchmark (resumable SQLite study): tune experiment=tune_thompson",
-    )
-    parsers.calibrate_arguments(
-        sub.add_parser(
-            "calibrate",
-            help="fit the simulator to an event log (CSV/Parquet): scenario YAML + HTML report",
-            description="Fit the simulator's lifecycle model to an event log by maximum "
-            "likelihood, simulate the customers with it, compare with the log (and BG/NBD) "
-            "in and out of sample, and write a scenario YAML and an HTML report.",
-        )
-    )
-    agg = sub.add_parser("aggregate", help="collect a sweep folder into one table and plot")
-    agg.add_argument("folder", type=Path, help="a --multirun sweep folder (hydra.sweep.dir)")
-    sub.add_parser("version", help="print the version")
-    return parser
+from experiments.cli.parsers import build_parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] in (["benchmark"], ["run"]):  # Hydra parses the rest (-m, --cfg, --help)
-        from experiments.config.hydra_apps import run_benchmark
+    if argv[:1] in (["benchmark"], ["run"]):  # Hydra parses the rest (-m, --cfg, ...)
+        from experiments.cli.hydra_commands import run_benchmark
 
         return run_benchmark(argv[1:], argv[0])
     if argv[:1] == ["tune"]:
-        return _tune(argv[1:])
-    parser = build_parser()
+        from experiments.cli.hydra_commands import run_tune
+
+        return run_tune(argv[1:])
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     try:
         return _dispatch(parser, args)
@@ -107,30 +40,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _tune(argv: list[str]) -> int:
-    """``winback tune [--out DIR] overrides...``: an Optuna study over the benchmark."""
-    from experiments.jobs.tune import run_tuning
-
-    out = Path("outputs/tune")
-    if argv[:1] == ["--out"] and len(argv) > 1:
-        out, argv = Path(argv[1]), argv[2:]
-    try:
-        run_tuning(argv, out)
-    except ValueError as err:
-        print(f"winback: error: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command is None:
         parser.print_help()
         return 0
     if args.command == "version":
+        from sim import __version__
+
         print(f"winback {__version__}")
         return 0
     if args.command == "demo":  # the main job: a quick leaderboard of the default scenario
-        from experiments.config.hydra_apps import run_benchmark
+        from experiments.cli.hydra_commands import run_benchmark
 
         return run_benchmark(["experiment=quick"])
     if args.command == "simulate":

@@ -1,12 +1,64 @@
-"""The argparse sub-commands of ``winback`` (Hydra parses ``benchmark``, ``run`` and
-``tune`` itself): arguments, their defaults and their help, nothing else."""
+"""The argparse parser of ``winback`` (Hydra parses ``benchmark``, ``run`` and ``tune``
+itself: ``hydra_commands.py``): commands, arguments, defaults and help, nothing else.
+Only the command being run gets its arguments (and imports what their choices need), so
+``winback --help`` imports no simulator."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 CALIBRATION_FORMATS = ("events", "cdnow")
+COMMANDS = {
+    "demo": "the main job: a quick leaderboard of the default scenario (streaming, 10k users, "
+    "3 seeds, every reference policy, two bandits, MaskablePPO)",
+    "simulate": "simulate a scenario: control vs each offer sent to all inactive users at "
+    "every campaign epoch (28 days)",
+    "perf": "benchmarks (ratios measured in one run)",
+    "regret": "bandit regret curves on the bandit env (PNG)",
+    "benchmark": "the policy leaderboard (Hydra app; overrides like experiment=quick; --help)",
+    "run": "one agent on one scenario vs the control (Hydra app; e.g. agent=thompson; --help)",
+    "report": "render plots and the HTML report from a benchmark results folder",
+    "tune": "Optuna over the benchmark (resumable SQLite study): tune experiment=tune_thompson",
+    "calibrate": "fit the simulator to an event log (CSV/Parquet): scenario YAML + HTML report",
+    "aggregate": "collect a sweep folder into one table and plot",
+    "version": "print the version",
+}
+DESCRIPTIONS = {
+    "simulate": "Simulate a built-in scenario with the no-offer control and, for each offer "
+    "in the catalogue, a policy that sends it to every inactive or churned user at every "
+    "campaign epoch; print KPIs and incremental profit on common random numbers.",
+    "calibrate": "Fit the simulator's lifecycle model to an event log by maximum likelihood, "
+    "simulate the customers with it, compare with the log (and BG/NBD) in and out of sample, "
+    "and write a scenario YAML and an HTML report.",
+}
+
+
+class Version(argparse.Action):
+    """``--version``, reading the version only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from sim import __version__
+
+        parser.exit(message=f"winback {__version__}\n")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every command with its help; ``command``'s arguments too."""
+    parser = argparse.ArgumentParser(
+        prog="winback", description="Win-back sandbox: test customer win-back policies offline."
+    )
+    parser.add_argument("--version", action=Version)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, text in COMMANDS.items():
+        p = sub.add_parser(name, help=text, description=DESCRIPTIONS.get(name, text))
+        if name == command and name in ARGUMENTS:
+            ARGUMENTS[name](p)
+    return parser
 
 
 def positive_int(text: str) -> int:
@@ -27,7 +79,12 @@ def simulate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--days", type=positive_int, default=365, help="horizon in days")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--offers", default="all", help="comma-separated offer names, or 'all'")
-    p.add_argument("--every", type=positive_int, default=28, help="days between sends")
+    p.add_argument(
+        "--epoch-days",
+        type=positive_int,
+        default=28,
+        help="days between campaign epochs (scenario.epoch_days): the sends",
+    )
     p.add_argument("--out", type=Path, default=None, help="folder for CSV + JSON results")
     p.add_argument("--json", action="store_true", help="last output line is one JSON object")
 
@@ -112,3 +169,20 @@ def calibrate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing NAME.yaml")
     p.add_argument("--skip-bad-rows", action="store_true", help="leave bad rows out (counted)")
     p.add_argument("--json", action="store_true", help="last line: one JSON object")
+
+
+def folder_argument(help_text: str) -> Callable[[argparse.ArgumentParser], None]:
+    def add(p: argparse.ArgumentParser) -> None:
+        p.add_argument("folder", type=Path, help=help_text)
+
+    return add
+
+
+ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "simulate": simulate_arguments,
+    "perf": perf_arguments,
+    "regret": regret_arguments,
+    "calibrate": calibrate_arguments,
+    "report": folder_argument("a folder written by winback benchmark"),
+    "aggregate": folder_argument("a --multirun sweep folder (hydra.sweep.dir)"),
+}

@@ -1,145 +1,148 @@
-"""The scenario and catalogue boundary: config nodes (``conf/scenario/``, ``conf/offers/``)
--> validated ``sim.Scenario`` and ``sim.Catalogue`` (the reader), and a scenario -> a
-``conf/scenario/`` YAML file (the writer, used by ``winback calibrate``)."""
+"""The scenario and catalogue boundary, both ways, in one place.
+
+Reader: a config node (``conf/scenario/``, ``conf/offers/``, overrides, a plain dict from
+Python or a recorded ``scenario_spec``) -> a validated ``sim.Scenario`` / ``sim.Catalogue``.
+The node is first checked against the structured schema (``schema.py``: unknown keys and
+wrong types), then every key that is set replaces the preset's value; the dataclasses check
+the values. ``segments`` items may be partial: unset fields come from the preset's segment
+of that name, or from the preset's segments blended (how calibrated scenarios are written).
+
+Writer: a scenario or catalogue -> the same node form, either complete (``summary.json``
+records it: reading it back gives an equal scenario) or as the keys that differ from a
+preset (``conf/scenario/`` files such as ``winback calibrate`` writes).
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+import dataclasses
+import numbers
+import typing
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
 import yaml
 
-from sim.offers import Catalogue, Offer
-from sim.presets import PRESET_OFFERS, SCENARIOS
+from experiments.config.schema import SCENARIO_ALIASES, OffersSchema, ScenarioSchema, checked
+from sim.offers import Catalogue
+from sim.presets import SCENARIOS
 from sim.scenario import Scenario, Segment, blend_segments
-from sim.validation import check_choice, check_int
-
-if TYPE_CHECKING:
-    from sim.calibration import Calibration
+from sim.validation import check_choice
 
 
-def scenario_from(node: dict[str, Any]) -> Scenario:
-    """``{name, preset, users, days, dynamics, segments}`` -> the preset scenario with that
-    population and horizon, the response-model parameters in ``dynamics`` replaced
-    (``sim.Dynamics``) and, when ``segments`` is given, its segments replaced (each item a
-    ``sim.Segment`` by name; unset fields come from the preset's segment of that name, or
-    from the preset's segments blended: this is how calibrated scenarios are written)."""
-    known = {"name", "preset", "users", "days", "dynamics", "segments"}
-    for key in node:
-        if key not in known:
-            raise ValueError(f"scenario.{key}: unknown key; allowed: {', '.join(sorted(known))}")
-    preset = check_choice("scenario.preset", node.get("preset", "streaming"), SCENARIOS)
-    users = check_int("scenario.users", node.get("users", 50_000), 1, 50_000_000)
-    days = check_int("scenario.days", node.get("days", 365), 7, 3650)
-    scenario = SCENARIOS[preset](n_users=users, horizon_days=days)
-    changes = node.get("dynamics") or {}
-    allowed = sorted(scenario.dynamics.__dataclass_fields__)
-    for key, value in changes.items():
-        if key not in allowed:
-            raise ValueError(f"scenario.dynamics.{key}: unknown key; allowed: {', '.join(allowed)}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"scenario.dynamics.{key}: {value!r}; allowed: a number")
-    scenario = replace(scenario, dynamics=replace(scenario.dynamics, **changes))
-    if node.get("name"):
-        scenario = replace(scenario, name=str(node["name"]))
-    if node.get("segments"):
-        scenario = replace(scenario, segments=segments_from(node["segments"], scenario))
+# ------------------------------------------------------------------ reader
+def scenario_from(node: Mapping[str, Any]) -> Scenario:
+    """A scenario node -> the preset scenario with every key that is set replaced."""
+    cfg = checked(ScenarioSchema, node, "scenario")
+    preset = check_choice("scenario.preset", cfg.pop("preset"), SCENARIOS)
+    base = _aliased(
+        lambda: SCENARIOS[preset](n_users=cfg.pop("users"), horizon_days=cfg.pop("days"))
+    )
+    hints = typing.get_type_hints(Scenario)
+    changes: dict[str, Any] = {}
+    for key, value in cfg.items():
+        if key == "dynamics":
+            given = {k: v for k, v in value.items() if v is not None}
+            changes[key] = replace(base.dynamics, **given)
+        elif key == "segments" and value is not None:
+            changes[key] = segments_from(value, base)
+        elif value is not None:
+            changes[key] = build(hints[key], value)
+    scenario = _aliased(lambda: replace(base, **changes))
+    if scenario.horizon_days < scenario.epoch_days:
+        raise ValueError(
+            f"scenario.days: {scenario.horizon_days}; allowed: at least one decision epoch "
+            f"(scenario.epoch_days = {scenario.epoch_days})"
+        )
     return scenario
 
 
-SEGMENT_MAPPINGS = ("pain_mix", "initial_state", "plan_mix", "reach", "responsiveness")
-
-
-def segments_from(items: Any, scenario: Scenario) -> tuple[Segment, ...]:
-    """``scenario.segments`` items -> validated ``sim.Segment`` objects (see above)."""
-    if not isinstance(items, list):
-        raise ValueError(
-            f"scenario.segments: {items!r}; allowed: a list of segments (name, weight, rates)"
-        )
-    fields = sorted(Segment.__dataclass_fields__)
-    by_name = {s.name: s for s in scenario.segments}
+def segments_from(items: list[dict[str, Any]], base: Scenario) -> tuple[Segment, ...]:
+    """Partial segment items (``None`` = unset) -> segments (see the module docstring)."""
+    by_name = {s.name: s for s in base.segments}
     out = []
-    for i, item in enumerate(items):
-        key = f"scenario.segments[{i}]"
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise ValueError(f"{key}: {item!r}; allowed: a mapping with a 'name' and fields")
-        for field_name, value in item.items():
-            if field_name not in fields:
-                raise ValueError(f"{key}.{field_name}: unknown key; allowed: {', '.join(fields)}")
-            mapping = field_name in SEGMENT_MAPPINGS
-            if field_name != "name" and (mapping != isinstance(value, dict)):
-                kind = "a mapping of names to numbers" if mapping else "a number"
-                raise ValueError(f"{key}.{field_name}: {value!r}; allowed: {kind}")
-            if (
-                not mapping
-                and field_name != "name"
-                and (isinstance(value, bool) or not isinstance(value, (int, float)))
-            ):
-                raise ValueError(f"{key}.{field_name}: {value!r}; allowed: a number")
-        base = by_name.get(item["name"], blend_segments(scenario.segments))
-        args = {k: dict(v) if isinstance(v, dict) else v for k, v in item.items()}
-        out.append(replace(base, **args))
-    if len({s.name for s in out}) != len(out):
-        raise ValueError(f"scenario.segments: duplicate names in {[s.name for s in out]}")
+    for item in items:
+        given = {k: dict(v) if isinstance(v, dict) else v for k, v in item.items() if v is not None}
+        out.append(replace(by_name.get(item["name"], blend_segments(base.segments)), **given))
     return tuple(out)
 
 
-def catalogue_from(node: dict[str, Any]) -> Catalogue:
+def catalogue_from(node: Mapping[str, Any]) -> Catalogue:
     """``{offers: [{name, kind, channel, ...}, ...]}`` -> a validated catalogue."""
-    offers = node.get("offers")
-    if not isinstance(offers, list) or not offers:
-        raise ValueError(f"offers.offers: {offers!r}; allowed: a non-empty list of offers")
-    fields = set(Offer.__dataclass_fields__)
-    built = []
-    for i, item in enumerate(offers):
-        if not isinstance(item, dict):
-            raise ValueError(f"offers.offers[{i}]: {item!r}; allowed: a mapping of offer fields")
-        for key in item:
-            if key not in fields:
-                raise ValueError(
-                    f"offers.offers[{i}].{key}: unknown key; allowed: {', '.join(sorted(fields))}"
-                )
-        args = dict(item)
-        if "eligible" in args:
-            args["eligible"] = tuple(args["eligible"])
-        built.append(Offer(**args))
-    return Catalogue(offers=tuple(built))
+    cfg = checked(OffersSchema, node, "offers")
+    if not cfg["offers"]:
+        raise ValueError("offers.offers: []; allowed: a list of at least one offer")
+    return build(Catalogue, cfg)
 
 
-# ------------------------------------------------------------------ writer
-def scenario_node(result: Calibration, base: str, name: str) -> dict[str, Any]:
-    """The calibrated scenario as a ``conf/scenario/`` mapping (``scenario_from`` form)."""
-    sc = result.scenario
-    segments = [{k: _tidy(v) for k, v in asdict(seg).items()} for seg in sc.segments]
-    return {
-        "name": name,
-        "preset": base,
-        "users": sc.n_users,
-        "days": sc.horizon_days,
-        "segments": segments,
-    }
-
-
-def _tidy(value: Any) -> Any:
-    """Rates to 6 significant digits; mixes (which must sum to 1) exact."""
-    if isinstance(value, dict):
-        return {k: float(v) for k, v in value.items()}
-    if isinstance(value, float):
-        return float(f"{value:.6g}")
+def build(hint: Any, value: Any) -> Any:
+    """A checked config value -> the ``sim`` value of type ``hint`` (dataclasses built, and
+    so validated, from the inside out; lists -> tuples; mappings -> dicts)."""
+    if dataclasses.is_dataclass(hint):
+        hints = typing.get_type_hints(hint)
+        return hint(**{k: build(hints[k], v) for k, v in value.items()})  # type: ignore[operator]
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is tuple:
+        return tuple(build(args[0], v) for v in value)
+    if origin in (dict, Mapping):
+        return dict(value)
     return value
 
 
-def scenario_yaml(result: Calibration, base: str, name: str = "calibrated") -> str:
-    s = result.summary()
-    head = [
-        f"# Calibrated by `winback calibrate` from {Path(result.log.path).name or 'an event log'}",
-        f"# ({s['customers']:,} customers, {s['calibration_period'][0]} to "
-        f"{s['calibration_period'][1]}; {result.lifecycle.model.k} class(es)).",
-        "# Lifecycle rates (per day), class weights, activity heterogeneity, state mix and",
-        f"# basket value are fitted; pain points, channels and responses are the '{base}'",
-        "# preset's. Use it: copy to conf/scenario/NAME.yaml, then",
-        f"#   winback benchmark scenario=NAME offers={PRESET_OFFERS[base]}",
-    ]
-    body = yaml.safe_dump(scenario_node(result, base, name), sort_keys=False)
-    return "\n".join(head) + "\n" + body
+def _aliased(make: Any) -> Scenario:
+    """``make()``, with errors naming the config keys ``users``/``days``."""
+    try:
+        return make()  # type: ignore[no-any-return]
+    except ValueError as err:
+        text = str(err)
+        for field_name, key in SCENARIO_ALIASES.items():
+            text = text.replace(f"scenario.{field_name}", f"scenario.{key}")
+        raise ValueError(text) from None
+
+
+# ------------------------------------------------------------------ writer
+def scenario_spec(scenario: Scenario, preset: str | None = None) -> dict[str, Any]:
+    """``scenario`` as a scenario node: every field, or with ``preset`` only the fields
+    that differ from that preset at the same population and horizon."""
+    node = to_config(scenario)
+    head = {"name": node.pop("name")}
+    if preset is not None:
+        head["preset"] = preset
+    for field_name, key in SCENARIO_ALIASES.items():
+        head[key] = node.pop(field_name)
+    if preset is not None:
+        base = to_config(SCENARIOS[preset](scenario.n_users, scenario.horizon_days))
+        node = {k: v for k, v in node.items() if v != base[k]}
+    return {**head, **node}
+
+
+def scenario_yaml(scenario: Scenario, preset: str, comment: list[str]) -> str:
+    """A ``conf/scenario/`` file: ``comment`` lines, then the keys that differ from
+    ``preset``."""
+    head = "".join(f"# {line}\n" for line in comment)
+    return head + yaml.safe_dump(scenario_spec(scenario, preset), sort_keys=False)
+
+
+def catalogue_spec(catalogue: Catalogue) -> dict[str, Any]:
+    """``catalogue`` as an offers node (``conf/offers/`` form)."""
+    return to_config(catalogue)  # type: ignore[no-any-return]
+
+
+def to_config(value: Any) -> Any:
+    """A ``sim`` value as plain YAML/JSON data: dataclasses as mappings of their fields,
+    tuples as lists, numpy numbers as Python ones."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: to_config(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init
+        }
+    if isinstance(value, Mapping):
+        return {str(k): to_config(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [to_config(v) for v in value]
+    if isinstance(value, (bool, str)) or value is None:
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return value

@@ -27,6 +27,8 @@ import pandas as pd
 
 from agents.evaluate import METRICS, evaluate, paired_difference
 from experiments.config.agents import resolve_target
+from experiments.config.scenario import catalogue_spec, scenario_spec
+from experiments.config.schema import ATTRIBUTION_DAYS, SEEDS
 from experiments.files import plain, write_json, write_table
 from sim.offers import Catalogue
 from sim.scenario import Scenario
@@ -42,9 +44,8 @@ class BenchmarkConfig:
     scenario: Scenario
     catalogue: Catalogue
     agents: dict[str, dict[str, Any]]
-    seeds: tuple[int, ...] = (1, 2, 3)
-    every_days: int = 7
-    attribution_days: int = 28
+    seeds: tuple[int, ...] = SEEDS
+    attribution_days: int = ATTRIBUTION_DAYS
     out: Path = Path("outputs/benchmark")
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)  # recorded in summary.json
@@ -108,7 +109,7 @@ def run(cfg: BenchmarkConfig) -> dict[str, Any]:
         cfg.scenario,
         cfg.catalogue,
         list(cfg.seeds),
-        cfg.every_days,
+        cfg.scenario.epoch_days,  # decisions at the scenario's campaign epochs
         cfg.attribution_days,
         progress=cfg.progress,
     )
@@ -188,11 +189,13 @@ def summarise_run(
         "users": cfg.scenario.n_users,
         "days": cfg.scenario.horizon_days,
         "seeds": list(cfg.seeds),
-        "every_days": cfg.every_days,
+        "epoch_days": cfg.scenario.epoch_days,
         "agents": per_agent,
         "best_learned": best,
         "best_learned_vs": versus,
         "provenance": provenance(),
+        "scenario_spec": scenario_spec(cfg.scenario),  # read back: an equal Scenario
+        "catalogue_spec": catalogue_spec(cfg.catalogue),
         **cfg.extra,
     }
 

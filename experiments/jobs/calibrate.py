@@ -10,19 +10,21 @@ With ``--json`` the last line printed is one JSON object (parameters and holdout
 from __future__ import annotations
 
 import argparse
-import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from experiments.config.scenario import scenario_yaml
-from experiments.files import strict_json, write_json, write_table, write_text
+from experiments.files import check_writable, strict_json, write_json, write_table, write_text
 from experiments.reporting.calibration import make_plots, percent_error, report_html
 from sim.calibration import Calibration, calibrate, read_event_log, validate_events
 from sim.calibration.api import check_calibrate_args, precheck
 from sim.calibration.eventlog import read_cdnow
+from sim.presets import PRESET_OFFERS
+from sim.scenario import Scenario
 
 CONF_SCENARIOS = Path(__file__).resolve().parents[2] / "conf" / "scenario"
 
@@ -55,7 +57,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         log = read_event_log(args.log, args.skip_bad_rows)
     precheck(log, args.holdout_from)  # a bad date or a log too thin fails before any work
     out = args.out or Path("outputs/calibration") / args.log.stem
-    _check_writable(out)
+    check_writable(out, "--out")
     result = calibrate(
         log,
         args.holdout_from,
@@ -77,22 +79,12 @@ def run_from_args(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_writable(out: Path) -> None:
-    """The folder, or the nearest existing folder above it, must be writable; nothing is
-    created until the results are ready."""
-    existing = out
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"--out: {str(out)!r} is not writable ({str(existing)!r} is not)")
-
-
 # ------------------------------------------------------------------ files
 def write_results(result: Calibration, out: Path, base: str, target: Path | None) -> None:
     """Every file, each written whole (temp file, then rename)."""
     (out / "plots").mkdir(parents=True, exist_ok=True)
     name = target.stem if target is not None else "calibrated"
-    text = scenario_yaml(result, base, name)
+    text = scenario_yaml(rounded(result.scenario, name), base, yaml_comment(result, base))
     write_text(out / "scenario.yaml", text)
     write_table(pd.DataFrame(result.lifecycle.table()), out / "parameters.csv")
     write_table(result.weekly, out / "weekly.csv")
@@ -113,6 +105,29 @@ def write_results(result: Calibration, out: Path, base: str, target: Path | None
     write_json(out / "calibration.json", result.summary())
     if target is not None:
         write_text(target, text)
+
+
+def rounded(scenario: Scenario, name: str) -> Scenario:
+    """``scenario`` named ``name``, its segments' rates to 6 significant digits (the mixes,
+    which must sum to 1, exact): what the YAML file holds."""
+    segments = tuple(
+        replace(seg, **{k: float(f"{v:.6g}") for k, v in vars(seg).items() if isinstance(v, float)})
+        for seg in scenario.segments
+    )
+    return replace(scenario, name=name, segments=segments)
+
+
+def yaml_comment(result: Calibration, base: str) -> list[str]:
+    s = result.summary()
+    return [
+        f"Calibrated by `winback calibrate` from {Path(result.log.path).name or 'an event log'}",
+        f"({s['customers']:,} customers, {s['calibration_period'][0]} to "
+        f"{s['calibration_period'][1]}; {result.lifecycle.model.k} class(es)).",
+        "Lifecycle rates (per day), class weights, activity heterogeneity, state mix and",
+        f"basket value are fitted; pain points, channels and responses are the '{base}'",
+        "preset's. Use it: copy to conf/scenario/NAME.yaml, then",
+        f"  winback benchmark scenario=NAME offers={PRESET_OFFERS[base]}",
+    ]
 
 
 def json_line(result: Calibration) -> dict[str, Any]:

@@ -1,13 +1,15 @@
 """``winback simulate``: a scenario, its no-offer control and blanket offers, side by side.
 
-Each blanket policy sends one offer to every user the company sees as inactive or cancelled
-(and eligible) every ``--every`` days. Every run uses the same seed as the control, so the
-differences are the policy's effect on common random numbers.
+Each blanket policy sends one offer to every user the company sees as inactive or churned
+(and eligible) at every campaign epoch (``--epoch-days``: the scenario's ``epoch_days``).
+Every run uses the same seed as the control, so the differences are the policy's effect on
+common random numbers.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -52,10 +54,11 @@ def _selected(catalogue: Catalogue, names: str) -> list[int]:
 
 
 def simulate(
-    scenario_name: str, users: int, days: int, seed: int, offers: str, every: int
+    scenario_name: str, users: int, days: int, seed: int, offers: str, epoch_days: int
 ) -> pd.DataFrame:
     """One row per policy: KPIs and incremental figures vs the control."""
     scenario = presets.SCENARIOS[scenario_name](n_users=users, horizon_days=days)
+    scenario = replace(scenario, epoch_days=epoch_days)  # the blanket sends at every epoch
     catalogue = presets.offers_for(scenario_name)
     chosen = _selected(catalogue, offers)  # validated before any simulation
     rows = []
@@ -66,7 +69,8 @@ def simulate(
             {"policy": "no offer (control)", **control.kpis, **incremental(control, control)}
         )
         for k in chosen:
-            run = Simulation(scenario, catalogue, seed=seed, policy=blanket(k, every)).run()
+            policy = blanket(k, epoch_days)
+            run = Simulation(scenario, catalogue, seed=seed, policy=policy).run()
             name = f"everyone inactive: {catalogue.offers[k].name}"
             rows.append({"policy": name, **run.kpis, **incremental(run, control)})
             bar.update()
@@ -99,7 +103,7 @@ def write(table: pd.DataFrame, out: Path, meta: dict) -> None:
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    table = simulate(args.scenario, args.users, args.days, args.seed, args.offers, args.every)
+    table = simulate(args.scenario, args.users, args.days, args.seed, args.offers, args.epoch_days)
     _print_table(table)
     meta = {"scenario": args.scenario, "users": args.users, "days": args.days, "seed": args.seed}
     if args.out is not None:

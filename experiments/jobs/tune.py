@@ -139,17 +139,17 @@ def open_study(cfg: TuneConfig) -> Any:
     return study
 
 
-def run_tuning(overrides: list[str], out: Path) -> pd.DataFrame:
-    """Run the study until it has ``tune.trials`` complete trials; returns the trials table."""
+def run_tuning(overrides: list[str], out: Path, trusted: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Run the study until it has ``tune.trials`` complete trials; returns the trials table.
+    ``trusted``: modules whose ``_target_`` the config may name (``--trust``)."""
     import optuna
-    from hydra import compose, initialize_config_module
     from optuna.trial import TrialState
 
+    from experiments.config.compose import compose
     from experiments.config.hydra_apps import benchmark_config
     from experiments.jobs import benchmark
 
-    with initialize_config_module("conf", version_base=None):
-        base = compose("benchmark", overrides=overrides)
+    base = compose("benchmark", overrides)
     raw: Any = base.get("tune")
     if raw is None:
         raise ValueError("tune: missing; allowed: experiment=tune_thompson or a tune node")
@@ -158,17 +158,15 @@ def run_tuning(overrides: list[str], out: Path) -> pd.DataFrame:
     cfg = tune_config(OmegaConf.to_container(raw, resolve=True))  # type: ignore[arg-type]
     if cfg.agent not in base.agent:
         raise ValueError(f"tune.agent: {cfg.agent!r}; allowed: {', '.join(base.agent)}")
-    benchmark_config(base, out)  # the untouched config must be valid before any trial
+    benchmark_config(base, out, trusted)  # the untouched config is valid before any trial
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(cfg)
 
     def objective(trial: Any) -> float:
         values = sample(trial, cfg.space)
         trial_overrides = [*overrides, *(f"++{k}={v}" for k, v in values.items())]
-        with initialize_config_module("conf", version_base=None):
-            composed = compose("benchmark", overrides=trial_overrides)
         folder = out / f"trial_{trial.number:04d}"
-        typed = benchmark_config(composed, folder)
+        typed = benchmark_config(compose("benchmark", trial_overrides), folder, trusted)
         result = benchmark.run(typed)
         score = float(result["agents"][cfg.agent]["incremental_profit"]["mean"])
         print(f"trial {trial.number}: {json.dumps(values)} -> {score:+,.1f}", flush=True)

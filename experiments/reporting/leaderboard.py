@@ -254,12 +254,13 @@ def render(folder: str | Path) -> Path:
     summary = json.loads((folder / "summary.json").read_text())
     board = pd.read_csv(folder / "leaderboard.csv")
     plots = make_plots(folder, summary, board)
+    epoch = summary.get("epoch_days", summary.get("every_days"))  # the name until 2026-12
     body = [
         "<h1>Win-back policy leaderboard</h1>",
         f"<p>Scenario <b>{html.escape(str(summary['scenario']))}</b>: "
         f"{summary['users']:,} simulated customers over {summary['days']} days, "
         f"{len(summary['seeds'])} seeds (each policy paired with the no-offer control on the "
-        f"same customers and random draws); decisions every {summary['every_days']} days.</p>",
+        f"same customers and random draws); decisions every {epoch} days.</p>",
         "<h2>What we found</h2>",
         *[f'<div class="finding">{f}</div>' for f in findings(summary, board)],
         "<h2>Leaderboard</h2>",
