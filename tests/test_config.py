@@ -5,6 +5,8 @@ help that says what the keys mean; a command line that imports only what it uses
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import os
 import subprocess
@@ -15,7 +17,9 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_module
 
-from experiments.config.hydra_apps import benchmark_config
+from experiments.config.agent_schemas import FAMILIES
+from experiments.config.agents import resolve_target
+from experiments.config.hydra_apps import benchmark_config, finished
 from experiments.config.scenario import (
     catalogue_from,
     catalogue_spec,
@@ -23,6 +27,7 @@ from experiments.config.scenario import (
     scenario_spec,
     scenario_yaml,
 )
+from experiments.files import plain
 from experiments.jobs import benchmark
 from sim import presets
 from sim.scenario import Channel, Plan, PriceChange, Release
@@ -270,3 +275,27 @@ def test_start_up_imports_only_what_it_uses(code) -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_each_agent_schema_has_its_targets_parameters(family) -> None:
+    """The schemas name exactly the keyword arguments of the agents they describe (a renamed
+    or added parameter fails here, not in a user's run)."""
+    path, schema = FAMILIES[family]
+    target = resolve_target(family, path)
+    params = inspect.signature(target).parameters
+    takes = {n for n, p in params.items() if p.kind is not p.VAR_KEYWORD}
+    takes -= {"self", "scenario", "catalogue"}
+    keys = {f.name for f in dataclasses.fields(schema)} - {"_target_"}
+    assert takes <= keys, takes - keys
+    for extra in keys - takes:  # passed on through **params: the target's check knows them
+        target.validate(**{extra: 1.0})
+
+
+def test_a_finished_run_with_no_budget_is_recognised(tmp_path) -> None:
+    """summary.json holds an infinite budget as null; the restart compares like with like."""
+    cfg = typed(["agent=[thompson]", "agent.thompson.pretrain_users=0"], tmp_path)
+    assert cfg.extra["config"]["agent"]["thompson"]["budget_per_period"] == float("inf")
+    (tmp_path / "summary.json").write_text(json.dumps({"config": plain(cfg.extra["config"])}))
+    (tmp_path / "report.html").write_text("done")
+    assert finished(tmp_path, cfg)

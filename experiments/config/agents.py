@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from experiments.config.agent_schemas import FAMILIES
@@ -72,16 +72,19 @@ def typed(name: str, node: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_agent_node(name: str, node: dict[str, Any], catalogue: Catalogue) -> None:
-    """Keyword names (a node of your own), offer names, and the target's ``validate``
+    """Keyword names (a node of your own), offer names (given or default), and ``validate``
     (ours have one: checks that take microseconds, so a bad value fails before training)."""
     target = resolve_target(name, node["_target_"])
     kwargs = {k: v for k, v in node.items() if not k.startswith("_")}
     if node["_target_"] not in SCHEMA_OF:
         check_keywords(name, node["_target_"], target, kwargs)
-    for key in getattr(target, "OFFER_FIELDS", ()):
-        if key in kwargs and kwargs[key] not in catalogue.names:
+    params = parameters(target)
+    for key in getattr(target, "OFFER_FIELDS", ()):  # given, or the target's default
+        value = kwargs.get(key, params[key].default if key in params else None)
+        if value is not None and value not in catalogue.names:
+            how = "" if key in kwargs else " (its default; set it in the agent's config)"
             raise ValueError(
-                f"agent.{name}.{key}: {kwargs[key]!r}; allowed: an offer of the catalogue: "
+                f"agent.{name}.{key}: {value!r}{how}; allowed: an offer of the catalogue: "
                 + ", ".join(catalogue.names)
             )
     validate = getattr(target, "validate", None)
@@ -94,11 +97,8 @@ def check_agent_node(name: str, node: dict[str, Any], catalogue: Catalogue) -> N
 
 def check_keywords(name: str, path: str, target: Any, kwargs: dict[str, Any]) -> None:
     """Every keyword is a parameter of ``target`` (unless it takes ``**kwargs``)."""
-    try:
-        params = inspect.signature(target).parameters
-    except (TypeError, ValueError):  # builtins have none
-        return
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+    params = parameters(target)
+    if not params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
     for key in kwargs:
         if key not in params:
@@ -106,6 +106,14 @@ def check_keywords(name: str, path: str, target: Any, kwargs: dict[str, Any]) ->
             raise ValueError(
                 f"agent.{name}.{key}: unknown parameter of {path}; allowed: " + ", ".join(allowed)
             )
+
+
+def parameters(target: Any) -> Mapping[str, inspect.Parameter]:
+    """``target``'s parameters (none known for builtins)."""
+    try:
+        return inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return {}
 
 
 def resolve_target(name: str, path: str) -> Any:

@@ -16,7 +16,6 @@ and the trained agents in ``agents/``.
 from __future__ import annotations
 
 import copy
-import inspect
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from agents.evaluate import METRICS, evaluate, paired_difference
-from experiments.config.agents import resolve_target
+from experiments.config.agents import parameters, resolve_target
 from experiments.config.scenario import catalogue_spec, scenario_spec
 from experiments.config.schema import ATTRIBUTION_DAYS, SEEDS
 from experiments.files import plain, write_json, write_table
@@ -56,11 +55,7 @@ def build_agent(node: dict[str, Any], scenario: Scenario, catalogue: Catalogue) 
     """Instantiate one agent node; factories taking scenario/catalogue get the benchmark's."""
     from hydra.utils import instantiate
 
-    target = resolve_target("?", node["_target_"])
-    try:
-        params = inspect.signature(target).parameters
-    except (TypeError, ValueError):  # builtins have none
-        params = {}  # type: ignore[assignment]
+    params = parameters(resolve_target("?", node["_target_"]))
     extra = {
         k: v
         for k, v in (("scenario", scenario), ("catalogue", catalogue))
