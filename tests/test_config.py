@@ -174,6 +174,7 @@ def test_your_own_config_folder(tmp_path) -> None:
         (["--frobnicate"], "--frobnicate: unknown option"),
         (["scenario.users=1,2"], "Ambiguous value for argument 'scenario.users=1,2'"),
         (["--config-dir", "/nowhere/at/all"], "--config-dir: '/nowhere/at/all' is not a folder"),
+        (["scenario=retail"], "offers.free_trial_30.kind: 'free_trial' needs a subscription"),
     ],
 )
 def test_composition_errors_are_one_line_and_exit_2(args, expected, tmp_path) -> None:

@@ -71,6 +71,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def common(p: argparse.ArgumentParser, seed: bool = True) -> None:
+    """``--seed`` (optional) and ``--json``, as every measuring command has them."""
+    if seed:
+        p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="last output line is one JSON object")
+
+
 def simulate_arguments(p: argparse.ArgumentParser) -> None:
     from sim.presets import SCENARIOS
 
@@ -86,40 +93,53 @@ def simulate_arguments(p: argparse.ArgumentParser) -> None:
         help="days between campaign epochs (scenario.epoch_days): the sends",
     )
     p.add_argument("--out", type=Path, default=None, help="folder for CSV + JSON results")
-    p.add_argument("--json", action="store_true", help="last output line is one JSON object")
+    common(p, seed=False)
+
+
+PERF_TARGETS = {
+    "sim": (
+        "simulator speed: fast engine vs naive reference",
+        {
+            "--users": 1_000_000,
+            "--days": 365,
+            "--reference-users": 100_000,
+            "--reference-days": 365,
+        },
+    ),
+    "env": (
+        "environment speed: single, batched, SB3 PPO vs CartPole",
+        {
+            "--seconds": 5.0,
+            "--batch-users": 4096,
+            "--episodes": 2,
+            "--ppo-envs": 64,
+            "--ppo-steps": 65_536,
+        },
+    ),
+    "sweep": (
+        "an 8-run sweep: serial vs joblib launcher (2 workers)",
+        {"--users": 30_000, "--days": 182, "--workers": 2},
+    ),
+}
+"""``winback perf TARGET``: its help and its options' defaults (``--seconds``: per single env)."""
 
 
 def perf_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="target", metavar="TARGET", required=True)
-    s = sub.add_parser("sim", help="simulator speed: fast engine vs naive reference")
-    s.add_argument("--users", type=positive_int, default=1_000_000)
-    s.add_argument("--days", type=positive_int, default=365)
-    s.add_argument("--reference-users", type=positive_int, default=100_000)
-    s.add_argument("--reference-days", type=positive_int, default=365)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--json", action="store_true", help="last output line is one JSON object")
-    e = sub.add_parser("env", help="environment speed: single, batched, SB3 PPO vs CartPole")
-    e.add_argument("--seconds", type=float, default=5.0, help="seconds per single env")
-    e.add_argument("--batch-users", type=positive_int, default=4096)
-    e.add_argument("--episodes", type=positive_int, default=2)
-    e.add_argument("--ppo-envs", type=positive_int, default=64)
-    e.add_argument("--ppo-steps", type=positive_int, default=65_536)
-    e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--json", action="store_true", help="last output line is one JSON object")
-    w = sub.add_parser("sweep", help="an 8-run sweep: serial vs joblib launcher (2 workers)")
-    w.add_argument("--users", type=positive_int, default=30_000)
-    w.add_argument("--days", type=positive_int, default=182)
-    w.add_argument("--workers", type=positive_int, default=2)
-    w.add_argument("--json", action="store_true", help="last output line is one JSON object")
+    for target, (text, defaults) in PERF_TARGETS.items():
+        t = sub.add_parser(target, help=text)
+        for flag, default in defaults.items():
+            kind = float if isinstance(default, float) else positive_int
+            t.add_argument(flag, type=kind, default=default)
+        common(t, seed=target != "sweep")
 
 
 def regret_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--users", type=positive_int, default=102_400, help="users in the stream")
     p.add_argument("--block", type=positive_int, default=512)
     p.add_argument("--window-weeks", type=positive_int, default=26)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("outputs/regret"))
-    p.add_argument("--json", action="store_true", help="last output line is one JSON object")
+    common(p)
 
 
 def calibrate_arguments(p: argparse.ArgumentParser) -> None:

@@ -20,6 +20,8 @@ from omegaconf import MISSING
 
 # OmegaConf reads these annotations at run time: typing forms, Optional for None.
 # ruff: noqa: UP006, UP045
+# The field lists repeat the targets' keyword names on purpose (a test keeps them equal):
+# derived at import, they would import every agent's module (torch) to compose any config.
 
 
 @dataclass

@@ -22,6 +22,7 @@ from experiments.config.agents import expand_agents
 from experiments.config.scenario import catalogue_from, scenario_from
 from experiments.files import plain
 from experiments.jobs.benchmark import BenchmarkConfig
+from sim.simulation import check_catalogue
 from sim.validation import check_int
 
 schema.register()  # the structured configs that conf/benchmark.yaml and run.yaml build on
@@ -40,6 +41,7 @@ def benchmark_config(
     raw: dict[str, Any] = dict(cfg)
     scenario = scenario_from(raw.get("scenario") or {})
     catalogue = catalogue_from(raw.get("offers") or {})
+    check_catalogue(scenario, catalogue)  # e.g. a free trial needs a subscription business
     top = schema.checked(schema.BenchmarkSchema, raw, "")  # keys added with +key=...
     seeds = top["seeds"]
     if not seeds or len(set(seeds)) != len(seeds):
