@@ -44,7 +44,7 @@ def typed(overrides: list[str], tmp_path: Path) -> benchmark.BenchmarkConfig:
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in (CONF / "scenario").glob("*.yaml")))
 def test_every_scenario_config_composes(name, tmp_path) -> None:
-    pick = ["experiment=retail"] if name == "retail" else [f"scenario={name}"]
+    pick = [f"experiment={name}"] if name in ("retail", "cdnow") else [f"scenario={name}"]
     cfg = typed([*pick, "scenario.users=100"], tmp_path)
     assert cfg.scenario.name == name and cfg.scenario.n_users == 100
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from experiments.config.compose import CONF
+from experiments.config import CONF
 from experiments.config.schema import BenchmarkSchema, ScenarioHead
 
 WIDTH = 92

@@ -14,11 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from experiments.config import schema
+from experiments.config import CONF, schema
 from experiments.config.targets import check_targets
 from experiments.files import check_writable
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
 RENAMED = {"every_days": "scenario.epoch_days"}
 """Keys that moved: old key -> new key (named in the error)."""
 

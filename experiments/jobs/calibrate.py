@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from experiments.config import CONF
 from experiments.config.scenario import scenario_yaml
 from experiments.files import check_writable, strict_json, write_json, write_table, write_text
 from experiments.reporting.calibration import make_plots, percent_error, report_html
@@ -26,7 +27,7 @@ from sim.calibration.eventlog import read_cdnow
 from sim.presets import PRESET_OFFERS
 from sim.scenario import Scenario
 
-CONF_SCENARIOS = Path(__file__).resolve().parents[2] / "conf" / "scenario"
+CONF_SCENARIOS = CONF / "scenario"
 
 
 def check_args(args: argparse.Namespace) -> Path | None:
