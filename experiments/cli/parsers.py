@@ -137,7 +137,12 @@ def perf_arguments(p: argparse.ArgumentParser) -> None:
 def regret_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--users", type=positive_int, default=102_400, help="users in the stream")
     p.add_argument("--block", type=positive_int, default=512)
-    p.add_argument("--window-weeks", type=positive_int, default=26)
+    p.add_argument(
+        "--attribution-days",
+        type=positive_int,
+        default=182,
+        help="days of profit a decision is credited with (a multiple of 7)",
+    )
     p.add_argument("--out", type=Path, default=Path("outputs/regret"))
     common(p)
 

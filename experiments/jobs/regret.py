@@ -34,11 +34,14 @@ AGENTS: dict[str, Callable[[int], Any]] = {
 }
 
 
-def stream(users: int, block: int, window_weeks: int, seed: int) -> tuple[list, list, list]:
+def stream(users: int, block: int, attribution_days: int, seed: int) -> tuple[list, list, list]:
     """Blocks of (observations, rewards of every action) from the bandit env."""
     from sim.envs.bandit import WinBackBandit
 
-    env = WinBackBandit(window_weeks=window_weeks, block=block, episode_length=users, seed=seed)
+    if attribution_days % 7:
+        raise ValueError(f"--attribution-days: {attribution_days}; allowed: a multiple of 7")
+    weeks = attribution_days // 7
+    env = WinBackBandit(window_weeks=weeks, block=block, episode_length=users, seed=seed)
     env.reset(seed=seed)
     blocks_obs, blocks_rewards = [], []
     for _ in tqdm(range(users // block), desc="simulating users", unit="block"):
@@ -49,7 +52,9 @@ def stream(users: int, block: int, window_weeks: int, seed: int) -> tuple[list, 
 
 
 def regret_curves(args: argparse.Namespace) -> tuple[pd.DataFrame, dict[str, float]]:
-    blocks_obs, blocks_rewards, names = stream(args.users, args.block, args.window_weeks, args.seed)
+    blocks_obs, blocks_rewards, names = stream(
+        args.users, args.block, args.attribution_days, args.seed
+    )
     obs_all = np.vstack(blocks_obs)
     rewards_all = np.vstack(blocks_rewards)
     groups = context_groups(obs_all, names)
@@ -81,7 +86,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     frame, totals = regret_curves(args)
     args.out.mkdir(parents=True, exist_ok=True)
     write_table(frame.iloc[:: max(1, len(frame) // 500)], args.out / "regret.csv", index=True)
-    plot_regret(frame, args.out / "regret.png")
+    plot_regret(frame, args.out / "regret.png", args.attribution_days)
     for name, value in sorted(totals.items(), key=lambda kv: kv[1]):
         print(f"{name:16s} cumulative regret after {len(frame):,} users: {value:12,.0f}")
     print(f"plot: {args.out / 'regret.png'}  data: {args.out / 'regret.csv'}")

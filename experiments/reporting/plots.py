@@ -44,14 +44,14 @@ def plot_tune_history(table: pd.DataFrame, path: Path) -> None:
     save(fig, path)
 
 
-def plot_regret(frame: pd.DataFrame, path: Path) -> None:
+def plot_regret(frame: pd.DataFrame, path: Path, attribution_days: int) -> None:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     for name in frame.columns:
         ax.plot(frame.index + 1, frame[name], label=name)
     ax.set_xlabel("newly inactive users seen")
     ax.set_ylabel("cumulative regret vs best fixed per-context policy ($)")
-    ax.set_title("Bandit regret on WinBackBandit-v0 (26-week attribution window)")
+    ax.set_title(f"Bandit regret on WinBackBandit-v0 ({attribution_days}-day attribution window)")
     ax.legend()
     ax.grid(alpha=0.3)
     save(fig, path, dpi=120)
