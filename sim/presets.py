@@ -259,3 +259,15 @@ CATALOGUES: dict[str, Callable[[], Catalogue]] = {
     "streaming": streaming_offers,
     "retail": retail_offers,
 }
+PRESET_OFFERS: dict[str, str] = {
+    "streaming": "streaming",
+    "retail": "retail",
+    "price_shock": "streaming",
+    "content_drought": "streaming",
+}
+"""The catalogue (a key of ``CATALOGUES``) that goes with each preset scenario."""
+
+
+def offers_for(preset: str) -> Catalogue:
+    """The catalogue that goes with a preset scenario."""
+    return CATALOGUES[PRESET_OFFERS[preset]]()

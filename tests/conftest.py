@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from hypothesis import settings
 
-from sim import Scenario, presets
+from sim import Scenario, Simulation, presets
+from sim.observe import observed_status
+from sim.simulation import Decision
 
 # CI runs the property tests on a fixed set of examples (reproducible); locally they explore.
 settings.register_profile("ci", derandomize=True, deadline=None)
@@ -29,3 +33,17 @@ def streaming_small() -> Scenario:
 @pytest.fixture
 def retail_small() -> Scenario:
     return replace(presets.retail(n_users=2_000, horizon_days=120), warmup_days=28)
+
+
+def every_28_days(offer: int) -> Callable[[Simulation, int], Decision | None]:
+    """The golden outputs' campaign: ``offer`` to every user seen as inactive or churned on
+    days 0, 28, 56, ... while the scenario's calendar keeps its weekly epochs (a schedule
+    of its own, as a team's campaign calendar would be)."""
+
+    def policy(sim: Simulation, day: int) -> Decision | None:
+        if day % 28:
+            return None
+        users = np.flatnonzero(observed_status(sim.pop, slice(None), day, sim.scenario) > 0)
+        return users, np.full(users.size, offer)
+
+    return policy

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.aggregate import aggregate
+from experiments.jobs.aggregate import aggregate
 
 
 def fake_run(folder: Path, overrides: list[str], profit: float) -> None:

@@ -16,8 +16,8 @@ from hydra.errors import ConfigCompositionException
 import agents.rl  # noqa: F401  (imported up front: the timing below measures validation only)
 from agents.bandits import GroupBandit, make_bandit
 from agents.evaluate import run_agent
-from experiments import benchmark
-from experiments.hydra_apps import benchmark_config
+from experiments.config.hydra_apps import benchmark_config
+from experiments.jobs import benchmark
 from sim import presets
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -36,14 +36,15 @@ TINY = [
 
 
 def typed(overrides: list[str], tmp_path: Path) -> benchmark.BenchmarkConfig:
+    """What the Hydra app builds (``trust=[...]`` stands for ``--trust``)."""
     with initialize_config_module("conf", version_base=None):
         cfg = compose("benchmark", overrides=overrides)
-    return benchmark_config(cfg, tmp_path)
+    return benchmark_config(cfg, tmp_path, tuple(cfg.trust))
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in (CONF / "scenario").glob("*.yaml")))
 def test_every_scenario_config_composes(name, tmp_path) -> None:
-    pick = ["experiment=retail"] if name == "retail" else [f"scenario={name}"]
+    pick = [f"experiment={name}"] if name in ("retail", "cdnow") else [f"scenario={name}"]
     cfg = typed([*pick, "scenario.users=100"], tmp_path)
     assert cfg.scenario.name == name and cfg.scenario.n_users == 100
 
@@ -100,16 +101,21 @@ def test_quick_experiment_config_composes(tmp_path) -> None:
         ("offers.offers.0.kind=bribe", "kind: 'bribe'"),
         ("offers.offers.0.cost_per_send=-1", "cost_per_send: -1"),
         ("offers.offers=[]", "offers.offers: \\[\\]"),
-        ("agent.thompson.budget_per_period=abc", "agent.thompson.budget_per_period: 'abc'"),
+        ("agent.thompson.budget_per_period=-1", "agent.thompson.budget_per_period: -1"),
         ("agent.thompson.pretrain_users=-3", "agent.thompson.pretrain_users: -3"),
         ("agent.thompson.kind=magic", "agent.thompson.kind: 'magic'"),
-        ("+agent.thompson.temperature=2", "agent.thompson.temperature: unknown parameter"),
-        ("agent.maskable_ppo.total_timesteps=abc", "agent.maskable_ppo.total_timesteps: 'abc'"),
+        ("+agent.thompson.temperature=2", "agent.thompson.temperature: unknown key"),
         ("+agent.maskable_ppo.gamma=1.5", "agent.maskable_ppo.gamma: 1.5"),
         ("agent.maskable_ppo.algorithm=sarsa", "agent.maskable_ppo.algorithm: 'sarsa'"),
-        ("+agent.maskable_ppo.lr=0.1", "agent.maskable_ppo.lr: unknown parameter"),
+        ("+agent.maskable_ppo.lr=0.1", "agent.maskable_ppo.lr: unknown key"),
+        (
+            "scenario.price_changes=[{day: 30, plan: gold, monthly_price: 1}]",
+            "price_changes\\[0\\].plan: 'gold'",
+        ),
+        ("+agent.mine._target_=shutil.copyfile", "agent.mine._target_: 'shutil.copyfile' is not"),
+        ("seeds=[1,1]", "seeds: \\[1, 1\\]; allowed: a non-empty list of distinct"),
         ("agent.playbook.price=free_lunch", "agent.playbook.price: 'free_lunch'"),
-        ("agent.blanket.offer=5", "agent.blanket.offer: 5"),
+        ("agent.blanket.offer=5", "agent.blanket.offer: '5'"),
     ],
 )
 def test_bad_input_names_key_and_value(override, message, tmp_path) -> None:
@@ -125,6 +131,10 @@ def test_bad_input_names_key_and_value(override, message, tmp_path) -> None:
     [
         ("seeds=abc", "seeds", "is not a ListConfig"),
         ("seeds=[a]", "seeds[0]", "converted to Integer"),
+        ("attribution_days=abc", "attribution_days", "converted to Integer"),
+        ("agent.thompson.budget_per_period=abc", "agent.thompson.budget_per_period", "Float"),
+        ("agent.maskable_ppo.total_timesteps=abc", "agent.maskable_ppo.total_timesteps", "Int"),
+        ("scenario.price_changes=[{day: x}]", "day", "converted to Integer"),
         ("scenario.epoch_days=abc", "scenario.epoch_days", "converted to Integer"),
         ("scenario.users=abc", "scenario.users", "converted to Integer"),
         ("scenario.days=1.5", "scenario.days", "converted to Integer"),
@@ -154,7 +164,8 @@ def test_tiny_benchmark_with_your_own_policy(tmp_path) -> None:
         *TINY,
         "agent=[no_offer,blanket,playbook,oracle,thompson,maskable_ppo]",
         "agent.blanket.offer=recommendations",
-        "+agent.rules._target_=experiments.byop.RecencyRules",
+        "trust=[examples.byop]",
+        "+agent.rules._target_=examples.byop.RecencyRules",
         "+agent.rules.quiet_days=42",
     ]
     result = benchmark.run(typed(overrides, tmp_path))
@@ -197,15 +208,22 @@ def test_tiny_benchmark_with_your_own_policy(tmp_path) -> None:
 
 
 def test_report_of_a_folder_without_results_is_refused(tmp_path) -> None:
-    from experiments.report import render
+    from experiments.reporting.leaderboard import render
 
     with pytest.raises(ValueError, match=r"lacks summary.json"):
         render(tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_target_that_is_not_an_agent_is_refused(tmp_path) -> None:
-    cfg = typed(["agent=[no_offer]", "+agent.bad._target_=builtins.dict"], tmp_path)
+def test_a_target_that_is_not_an_agent_is_refused_before_any_work(tmp_path) -> None:
+    overrides = ["agent=[no_offer]", "trust=[builtins]", "+agent.bad._target_=builtins.dict"]
+    with pytest.raises(ValueError, match=r"agent.bad._target_: 'builtins.dict' has no act\(\)"):
+        typed(overrides, tmp_path)  # a class without act(): refused with the config
+
+
+def test_a_factory_whose_result_is_not_an_agent_is_refused(tmp_path) -> None:
+    overrides = ["agent=[no_offer]", "trust=[math]", "+agent.bad._target_=math.isclose"]
+    cfg = typed([*overrides, "+agent.bad.a=1", "+agent.bad.b=2"], tmp_path)  # known when built
     with pytest.raises(ValueError, match="has no act"):
         benchmark.build_agent(cfg.agents["bad"], cfg.scenario, cfg.catalogue)
 

@@ -44,6 +44,8 @@ def test_simulate_prints_a_ranked_table_and_json(tmp_path) -> None:
         "56",
         "--offers",
         "reminder_email,discount_30",
+        "--epoch-days",
+        "28",
         "--out",
         str(tmp_path),
         "--json",

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 import sim.engine
-from experiments.simulate import blanket
 from sim import Simulation, presets
-from tests.conftest import small_streaming
+from tests.conftest import every_28_days, small_streaming
 
 
 def _run(seed: int, policy=None):
@@ -30,16 +29,16 @@ def _same(a, b) -> bool:
 @pytest.mark.parametrize("chunk", [1 << 18, 700])
 def test_same_seed_gives_bit_identical_results(monkeypatch, chunk: int) -> None:
     monkeypatch.setattr(sim.engine, "CHUNK", chunk)  # 700: eight chunks in parallel threads
-    for policy in (None, blanket(1, 28)):
+    for policy in (None, every_28_days(1)):
         assert _same(_run(3, policy), _run(3, policy))
 
 
 def test_chunking_does_not_change_any_user(monkeypatch) -> None:
     """Every user draws from its own stream: one chunk or eight in parallel threads give
     the same users bit for bit (segment totals differ only in summation order)."""
-    one = _run(3, blanket(1, 28))
+    one = _run(3, every_28_days(1))
     monkeypatch.setattr(sim.engine, "CHUNK", 700)
-    eight = _run(3, blanket(1, 28))
+    eight = _run(3, every_28_days(1))
     assert np.array_equal(one.user_money, eight.user_money)
     assert np.array_equal(one.user_state, eight.user_state)
     assert np.array_equal(one.occupancy, eight.occupancy)
@@ -53,7 +52,7 @@ def test_different_seeds_give_different_results() -> None:
 
 def test_policy_and_control_share_users_and_exogenous_draws() -> None:
     control = _run(5)
-    treated = _run(5, blanket(6, 28))  # a near-free push: most users untouched
+    treated = _run(5, every_28_days(6))  # a near-free push: most users untouched
     untouched = treated.user_money[:, 4] == 0  # no message cost: never sent anything
     assert untouched.mean() > 0.2
     # users never contacted follow exactly the same path in both runs: each user's random

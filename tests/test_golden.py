@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from experiments.simulate import blanket
 from sim import Simulation, incremental, presets
-from tests.conftest import small_streaming
+from tests.conftest import every_28_days, small_streaming
 
 GOLDEN = Path(__file__).parent / "golden" / "streaming_seed7.json"
 COUNTS = (
@@ -35,7 +34,7 @@ def summary() -> dict:
     scenario = small_streaming(n_users=2_000, horizon_days=120)
     catalogue = presets.streaming_offers()
     control = Simulation(scenario, catalogue, seed=7).run()
-    treated = Simulation(scenario, catalogue, seed=7, policy=blanket(1, 28)).run()
+    treated = Simulation(scenario, catalogue, seed=7, policy=every_28_days(1)).run()
     occ = control.occupancy.sum(axis=2)
     return {
         "control": control.kpis,

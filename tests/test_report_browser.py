@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from test_benchmark import TINY, typed
 
-from experiments import benchmark
+from experiments.jobs import benchmark
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [

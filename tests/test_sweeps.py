@@ -71,7 +71,7 @@ def test_killed_sweep_resumes_without_rerunning_finished_runs(tmp_path) -> None:
     for j in range(4):
         assert (sweep_dir / str(j) / "summary.json").exists()
 
-    from experiments.aggregate import aggregate
+    from experiments.jobs.aggregate import aggregate
 
     table = aggregate(sweep_dir)
     assert len(table) == 4 * 4  # runs x agents

@@ -11,12 +11,14 @@ names its path. Writes ``sweep.csv`` and ``sweep.png`` into ``folder``.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from experiments.files import read_json, write_table
+from experiments.reporting.plots import plot_sweep
 
 METRIC_COLUMNS = ("share_of_oracle", "roi", "offer_spend", "unsubscribes")
 
@@ -35,13 +37,7 @@ def overrides_of(run: Path) -> dict[str, str]:
 
 def read_summary(path: Path) -> dict[str, Any] | None:
     """A benchmark summary, None for another command's, an error for an unreadable file."""
-    try:
-        summary = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise ValueError(
-            f"{path}: unreadable summary ({err}); allowed: a summary.json written by winback "
-            "benchmark (delete the run folder to drop it from the sweep)"
-        ) from None
+    summary = read_json(path, "a summary.json written by winback benchmark")
     if not isinstance(summary, dict) or not isinstance(summary.get("agents"), dict):
         return None
     return summary
@@ -104,43 +100,9 @@ def _numbers(values: pd.Series) -> pd.Series:
     return converted if converted.notna().sum() == values.notna().sum() else values
 
 
-def plot(table: pd.DataFrame, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    runs = list(dict.fromkeys(table.run))
-    labels = [_label(table[table.run == r].iloc[0], table.attrs.get("swept", [])) for r in runs]
-    agents = list(dict.fromkeys(table.agent))
-    fig, ax = plt.subplots(figsize=(max(7, 1.3 * len(runs) + 3), 5.5))
-    width = 0.8 / max(1, len(agents))
-    for k, agent in enumerate(agents):
-        sub = table[table.agent == agent].set_index("run").reindex(runs)
-        xs = [i + k * width for i in range(len(runs))]
-        err = [sub.incremental_profit - sub.ci_low, sub.ci_high - sub.incremental_profit]
-        ax.bar(xs, sub.incremental_profit, width, yerr=err, capsize=2, label=agent)
-    ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(runs))], labels, fontsize=8)
-    ax.set_ylabel("incremental profit (95% CI)")
-    ax.set_title("Sweep: incremental profit by run and agent", wrap=True)
-    ax.legend(fontsize=7, ncol=2, loc="best")
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()  # room for the labels and the title: nothing clipped
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-
-
-def _label(row: pd.Series, swept: list[str]) -> str:
-    """One line per swept parameter: ``name=value``, the key shortened to its last part."""
-    short = [k.rsplit(".", 1)[-1] for k in swept]
-    names = short if len(set(short)) == len(short) else swept
-    return "\n".join(f"{n}={row[k]}" for n, k in zip(names, swept, strict=True)) or str(row.run)
-
-
 def aggregate(folder: str | Path) -> pd.DataFrame:
     folder = Path(folder)
     table = collect(folder)
-    table.to_csv(folder / "sweep.csv", index=False)
-    plot(table, folder / "sweep.png")
+    write_table(table, folder / "sweep.csv")
+    plot_sweep(table, table.attrs["swept"], folder / "sweep.png")
     return table

@@ -15,18 +15,19 @@ The rules:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from experiments.files import plain, read_json, strict_json
+
 OWNER = "config.json"
 RESULTS = ("summary.json", "tidy.parquet", "leaderboard.csv", "offer_mix.parquet", "report.html")
 
 
-Compose = Callable[[list[str], bool], Any]
-"""``compose(overrides, with_hydra)``: the composed config (with its ``hydra`` node or not)."""
+Compose = Callable[[list[str]], Any]
+"""``compose(overrides)``: the composed config, with its ``hydra`` node."""
 
 
 def sweep_runs(compose: Compose, overrides: list[str]) -> list[list[str]]:
@@ -37,19 +38,27 @@ def sweep_runs(compose: Compose, overrides: list[str]) -> list[list[str]]:
     parser = OverridesParser.create()
     parsed = parser.parse_overrides(overrides)
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
-    params = compose(fixed, True).hydra.sweeper.get("params") or {}
+    params = compose(fixed).hydra.sweeper.get("params") or {}
     every = parser.parse_overrides([*(f"{k}={v}" for k, v in params.items()), *overrides])
     return BasicSweeper.split_arguments(every, None)[0]
 
 
-def check_sweep(compose: Compose, validate: Callable[[Any], None], overrides: list[str]) -> int:
-    """Compose and validate every run of the sweep; returns how many there are."""
+def check_sweep(
+    compose: Compose, validate: Callable[[Any], dict[str, Any]], overrides: list[str]
+) -> int:
+    """Compose and validate every run of the sweep (``validate`` returns the run's config
+    record), and check each run's folder where it is known; returns how many runs."""
     runs = sweep_runs(compose, overrides)
+    common = set.intersection(*(set(r) for r in runs))  # what every run shares: not swept
     for i, run in enumerate(runs):
         try:
-            validate(compose(run, False))
+            cfg = compose(run)
+            config = validate(cfg)
+            folder = job_folder(cfg, i)
+            if folder is not None:
+                check_folder(folder, config, "hydra.sweep.dir")
         except ValueError as err:
-            swept = " ".join(o for o in run if o not in overrides)
+            swept = " ".join(o for o in run if o not in common)
             raise ValueError(
                 f"multirun: run {i} of {len(runs)} ({swept or 'no sweep'}) is invalid: {err}; "
                 "nothing was run"
@@ -57,32 +66,24 @@ def check_sweep(compose: Compose, validate: Callable[[Any], None], overrides: li
     return len(runs)
 
 
+def job_folder(cfg: Any, number: int) -> Path | None:
+    """Run ``number``'s folder when the sweep folder is laid out as Hydra's default."""
+    from omegaconf import OmegaConf
+
+    sweep = OmegaConf.to_container(cfg.hydra.sweep, resolve=False)
+    if not isinstance(sweep, dict) or sweep.get("subdir") != "${hydra.job.num}":
+        return None
+    return Path(str(cfg.hydra.sweep.dir)) / str(number)
+
+
 def owner(folder: Path) -> dict[str, Any] | None:
     """The config whose results ``folder`` holds (None: no results, or none recorded)."""
-    path = folder / OWNER
-    if path.exists():
-        try:
-            return dict(json.loads(path.read_text()))
-        except (OSError, ValueError) as err:
-            raise ValueError(
-                f"{path}: unreadable ({err}); allowed: a run folder's config.json"
-            ) from None
-    summary = folder / "summary.json"
-    if summary.exists():  # a folder from before config.json: its summary says
-        try:
-            return dict(json.loads(summary.read_text()).get("config") or {})
-        except (OSError, ValueError) as err:
-            raise ValueError(
-                f"{summary}: unreadable ({err}); allowed: a benchmark summary"
-            ) from None
+    if (folder / OWNER).exists():
+        return dict(read_json(folder / OWNER, "a run folder's config.json"))
+    if (folder / "summary.json").exists():  # a folder from before config.json: its summary
+        summary = read_json(folder / "summary.json", "a summary.json written by winback benchmark")
+        return dict(summary.get("config") or {})
     return None
-
-
-def plain(config: dict[str, Any]) -> dict[str, Any]:
-    """The config as its JSON record holds it (no budget: null), for comparisons."""
-    from experiments.jsonio import strict_json
-
-    return dict(json.loads(strict_json(config)))
 
 
 def check_folder(folder: Path, config: dict[str, Any], key: str = "hydra.run.dir") -> None:
@@ -112,7 +113,7 @@ def hold(folder: Path, config: dict[str, Any], key: str = "hydra.run.dir") -> It
             ) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(json.dumps(plain(config), indent=2, sort_keys=True))
+        handle.write(strict_json(config, indent=2))
         handle.flush()
         try:
             yield

@@ -7,7 +7,6 @@ writes ``plots/*.png`` and ``report.html`` (images embedded, so the file can be 
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 from pathlib import Path
@@ -15,6 +14,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from experiments.files import read_json, write_text
+from experiments.reporting.kit import img, page, pyplot, save
 
 NEEDED = ("summary.json", "leaderboard.csv", "offer_mix.parquet", "occupancy.parquet")
 METRIC_HELP = {
@@ -30,17 +32,8 @@ METRIC_HELP = {
 }
 
 
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_incremental_profit(board: pd.DataFrame, path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     b = board.iloc[::-1]
     fig, ax = plt.subplots(figsize=(9, 0.42 * len(b) + 1.5))
     colors = [
@@ -58,13 +51,11 @@ def plot_incremental_profit(board: pd.DataFrame, path: Path) -> None:
     ax.set_xlabel("incremental profit vs no-offer control (mean, 95% CI over seeds)")
     ax.set_title("Which policy earns most beyond doing nothing")
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_occupancy(occ: pd.DataFrame, agents: list[str], path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     mean = occ.groupby(["agent", "day", "state"])["users"].mean().unstack("state")
     total = mean.sum(axis=1)
     fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharex=True)
@@ -80,13 +71,11 @@ def plot_occupancy(occ: pd.DataFrame, agents: list[str], path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.suptitle("State occupancy over time (mean over seeds)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_offer_mix(mix: pd.DataFrame, agents: list[str], by: str, path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     shown = [a for a in agents if a in set(mix.agent)]
     if not shown:
         return
@@ -103,13 +92,11 @@ def plot_offer_mix(mix: pd.DataFrame, agents: list[str], by: str, path: Path) ->
             ax.text(j, i, f"{v:,.0f}", ha="center", va="center", fontsize=7)
         ax.set_title(agent)
     fig.suptitle(f"Who gets what: sends per run by offer and {by.replace('_', ' ')}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def plot_learning_curves(curves: pd.DataFrame, path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for agent, c in curves.groupby("agent"):
         ax.plot(c.steps, c.incremental_profit_per_user, marker=".", label=str(agent))
@@ -120,9 +107,7 @@ def plot_learning_curves(curves: pd.DataFrame, path: Path) -> None:
     ax.set_title("Learning curves")
     ax.legend()
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def make_plots(folder: Path, summary: dict[str, Any], board: pd.DataFrame) -> dict[str, Path]:
@@ -161,11 +146,6 @@ def focus_agents(summary: dict[str, Any], board: pd.DataFrame) -> list[str]:
 
 
 # ------------------------------------------------------------------ html
-def _img(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
-
-
 def _money(v: float | None) -> str:
     return "-" if v is None or not np.isfinite(v) else f"{v:+,.0f}"
 
@@ -262,18 +242,6 @@ def leaderboard_html(board: pd.DataFrame) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-CSS = """
-body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;padding:0 1em}
-table{border-collapse:collapse;font-size:14px;margin:1em 0}
-td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
-td:nth-child(2),th:nth-child(2){text-align:left}
-tr.oracle{background:#f1ebf7}
-img{max-width:100%;margin:1em 0;border:1px solid #eee}
-.finding{background:#f4f8fb;border-left:4px solid #1f78b4;padding:.6em 1em;margin:.4em 0}
-dt{font-weight:600}
-"""
-
-
 def render(folder: str | Path) -> Path:
     """Write plots and ``report.html`` into ``folder``; returns the report's path."""
     folder = Path(folder)
@@ -283,39 +251,36 @@ def render(folder: str | Path) -> Path:
             f"results folder: {str(folder)!r} lacks {', '.join(missing)}; allowed: a folder "
             "written by winback benchmark"
         )
-    summary = json.loads((folder / "summary.json").read_text())
+    summary = read_json(folder / "summary.json", "a summary.json written by winback benchmark")
     board = pd.read_csv(folder / "leaderboard.csv")
     plots = make_plots(folder, summary, board)
+    epoch = summary.get("epoch_days", summary.get("every_days"))  # the name until 2026-12
     body = [
         "<h1>Win-back policy leaderboard</h1>",
         f"<p>Scenario <b>{html.escape(str(summary['scenario']))}</b>: "
         f"{summary['users']:,} simulated customers over {summary['days']} days, "
         f"{len(summary['seeds'])} seeds (each policy paired with the no-offer control on the "
-        f"same customers and random draws); decisions every {summary['epoch_days']} days.</p>",
+        f"same customers and random draws); decisions every {epoch} days.</p>",
         "<h2>What we found</h2>",
         *[f'<div class="finding">{f}</div>' for f in findings(summary, board)],
         "<h2>Leaderboard</h2>",
         leaderboard_html(board),
-        _img(plots["incremental_profit"]),
+        img(plots["incremental_profit"]),
         "<h2>Customers over time</h2>",
         "<p>Share of customers active, dormant (no sessions lately) and churned (cancelled), "
         "for the control (black) and the policies in focus.</p>",
-        _img(plots["occupancy"]),
+        img(plots["occupancy"]),
         "<h2>Who gets what</h2>",
         "<p>Offers sent per run, by the customers' hidden pain point (which the oracle reads "
         "and other policies must infer) and by segment.</p>",
-        *[
-            _img(plots[k])
-            for k in ("offer_mix_by_pain_point", "offer_mix_by_segment")
-            if k in plots
-        ],
+        *[img(plots[k]) for k in ("offer_mix_by_pain_point", "offer_mix_by_segment") if k in plots],
     ]
     if "learning_curves" in plots:
         body += [
             "<h2>Learning curves</h2>",
             "<p>Incremental profit per user of the learned policies on held-out users, as "
             "training went on.</p>",
-            _img(plots["learning_curves"]),
+            img(plots["learning_curves"]),
         ]
     body += [
         "<h2>Definitions</h2><dl>",
@@ -329,13 +294,5 @@ def render(folder: str | Path) -> Path:
         ],
         "</ul>",
     ]
-    page = (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>Win-back leaderboard: {html.escape(str(summary['scenario']))}</title>"
-        f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>"
-    )
-    out = folder / "report.html"
-    tmp = folder / "report.html.tmp"
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)  # never a half-written report
-    return out
+    title = f"Win-back leaderboard: {summary['scenario']}"
+    return write_text(folder / "report.html", page(title, body))

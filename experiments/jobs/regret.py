@@ -10,9 +10,7 @@ environment's table of every action's reward on common random numbers.
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +20,8 @@ from tqdm import tqdm
 from agents.bandits import N_GROUPS, GroupBandit, LinearBandit, context_groups
 from agents.base import Context
 from agents.reference import NoOffer, RandomPolicy
-from experiments.simulate import positive_int
+from experiments.files import strict_json, write_table
+from experiments.reporting.plots import plot_regret
 
 AGENTS: dict[str, Callable[[int], Any]] = {
     "epsilon_greedy": lambda n: GroupBandit(kind="epsilon", n_actions=8, seed=1),
@@ -33,17 +32,6 @@ AGENTS: dict[str, Callable[[int], Any]] = {
     "random": lambda n: RandomPolicy(seed=1),
     "no_offer": lambda n: NoOffer(),
 }
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--users", type=positive_int, default=102_400, help="users in the stream")
-    p.add_argument("--block", type=positive_int, default=512)
-    p.add_argument(
-        "--attribution-days", type=positive_int, default=182, help="a multiple of 7 (26 weeks)"
-    )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=Path("outputs/regret"))
-    p.add_argument("--json", action="store_true", help="last output line is one JSON object")
 
 
 def stream(users: int, block: int, attribution_days: int, seed: int) -> tuple[list, list, list]:
@@ -93,33 +81,14 @@ def regret_curves(args: argparse.Namespace) -> tuple[pd.DataFrame, dict[str, flo
     return frame, totals
 
 
-def plot(frame: pd.DataFrame, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for name in frame.columns:
-        ax.plot(frame.index + 1, frame[name], label=name)
-    ax.set_xlabel("newly inactive users seen")
-    ax.set_ylabel("cumulative regret vs best fixed per-context policy ($)")
-    ax.set_title("Bandit regret on WinBackBandit-v0 (26-week attribution window)")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def run_from_args(args: argparse.Namespace) -> int:
     frame, totals = regret_curves(args)
     args.out.mkdir(parents=True, exist_ok=True)
-    frame.iloc[:: max(1, len(frame) // 500)].to_csv(args.out / "regret.csv")
-    plot(frame, args.out / "regret.png")
+    write_table(frame.iloc[:: max(1, len(frame) // 500)], args.out / "regret.csv", index=True)
+    plot_regret(frame, args.out / "regret.png", args.attribution_days)
     for name, value in sorted(totals.items(), key=lambda kv: kv[1]):
         print(f"{name:16s} cumulative regret after {len(frame):,} users: {value:12,.0f}")
     print(f"plot: {args.out / 'regret.png'}  data: {args.out / 'regret.csv'}")
     if args.json:
-        print(json.dumps({"users": len(frame), "regret": totals}))
+        print(strict_json({"users": len(frame), "regret": totals}))
     return 0

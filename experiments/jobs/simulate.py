@@ -1,21 +1,22 @@
 """``winback simulate``: a scenario, its no-offer control and blanket offers, side by side.
 
-Each blanket policy sends one offer to every user the company sees as inactive or cancelled
-(and eligible) every ``--every`` days. Every run uses the same seed as the control, so the
-differences are the policy's effect on common random numbers.
+Each blanket policy sends one offer to every user the company sees as inactive or churned
+(and eligible) at every campaign epoch (``--epoch-days``: the scenario's ``epoch_days``).
+Every run uses the same seed as the control, so the differences are the policy's effect on
+common random numbers.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from experiments.files import check_writable, strict_json, write_json, write_table
 from sim import Simulation, incremental, presets
 from sim.observe import observed_status
 from sim.offers import Catalogue
@@ -33,33 +34,10 @@ SHOWN = (
 )
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed; expected an integer >= 1")
-    return value
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--scenario", default="streaming", choices=sorted(presets.SCENARIOS))
-    p.add_argument("--users", type=positive_int, default=100_000, help="population size")
-    p.add_argument("--days", type=positive_int, default=365, help="horizon in days")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--offers", default="all", help="comma-separated offer names, or 'all'")
-    p.add_argument("--every", type=positive_int, default=28, help="days between sends")
-    p.add_argument("--out", type=Path, default=None, help="folder for CSV + JSON results")
-    p.add_argument("--json", action="store_true", help="last output line is one JSON object")
-
-
-def blanket(offer: int, every: int) -> Policy:
-    """Send ``offer`` to every inactive or cancelled user every ``every`` days."""
+def blanket(offer: int) -> Policy:
+    """Send ``offer`` to every user seen as inactive or churned, at every campaign epoch."""
 
     def policy(sim: Simulation, day: int) -> Decision | None:
-        if day % every:
-            return None
         status = observed_status(sim.pop, slice(None), day, sim.scenario)
         users = np.flatnonzero(status > 0)
         return users, np.full(users.size, offer)
@@ -74,12 +52,12 @@ def _selected(catalogue: Catalogue, names: str) -> list[int]:
 
 
 def simulate(
-    scenario_name: str, users: int, days: int, seed: int, offers: str, every: int
+    scenario_name: str, users: int, days: int, seed: int, offers: str, epoch_days: int
 ) -> pd.DataFrame:
     """One row per policy: KPIs and incremental figures vs the control."""
     scenario = presets.SCENARIOS[scenario_name](n_users=users, horizon_days=days)
-    kind = "retail" if scenario.business == "transactional" else "streaming"
-    catalogue = presets.CATALOGUES[kind]()
+    scenario = replace(scenario, epoch_days=epoch_days)  # the blanket sends at every epoch
+    catalogue = presets.offers_for(scenario_name)
     chosen = _selected(catalogue, offers)  # validated before any simulation
     rows = []
     with tqdm(total=len(chosen) + 1, desc=f"{scenario_name} x{users:,}", unit="run") as bar:
@@ -89,7 +67,8 @@ def simulate(
             {"policy": "no offer (control)", **control.kpis, **incremental(control, control)}
         )
         for k in chosen:
-            run = Simulation(scenario, catalogue, seed=seed, policy=blanket(k, every)).run()
+            policy = blanket(k)
+            run = Simulation(scenario, catalogue, seed=seed, policy=policy).run()
             name = f"everyone inactive: {catalogue.offers[k].name}"
             rows.append({"policy": name, **run.kpis, **incremental(run, control)})
             bar.update()
@@ -117,26 +96,19 @@ def _print_table(table: pd.DataFrame) -> None:
 def write(table: pd.DataFrame, out: Path, meta: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     tidy = table.melt(id_vars="policy", var_name="metric", value_name="value")
-    tidy.to_csv(out / "results.csv", index=False)
-    summary = {**meta, "policies": _records(table)}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-
-
-def _records(table: pd.DataFrame) -> list[dict]:
-    recs = table.to_dict(orient="records")
-    return [
-        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-        for r in recs
-    ]
+    write_table(tidy, out / "results.csv")
+    write_json(out / "summary.json", {**meta, "policies": table.to_dict(orient="records")})
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    table = simulate(args.scenario, args.users, args.days, args.seed, args.offers, args.every)
+    if args.out is not None:
+        check_writable(args.out, "--out")  # before minutes of simulation
+    table = simulate(args.scenario, args.users, args.days, args.seed, args.offers, args.epoch_days)
     _print_table(table)
     meta = {"scenario": args.scenario, "users": args.users, "days": args.days, "seed": args.seed}
     if args.out is not None:
         write(table, args.out, meta)
         print(f"results: {args.out / 'results.csv'}  summary: {args.out / 'summary.json'}")
     if args.json:
-        print(json.dumps({**meta, "policies": _records(table)}))
+        print(strict_json({**meta, "policies": table.to_dict(orient="records")}))
     return 0

@@ -7,7 +7,6 @@ Each measurement runs in a fresh child process so its peak memory is its own.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import platform
 import resource
@@ -16,32 +15,6 @@ import time
 from typing import Any
 
 import numpy as np
-
-from experiments.simulate import positive_int
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="target", metavar="TARGET", required=True)
-    s = sub.add_parser("sim", help="simulator speed: fast engine vs naive reference")
-    s.add_argument("--users", type=positive_int, default=1_000_000)
-    s.add_argument("--days", type=positive_int, default=365)
-    s.add_argument("--reference-users", type=positive_int, default=100_000)
-    s.add_argument("--reference-days", type=positive_int, default=365)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--json", action="store_true", help="last output line is one JSON object")
-    e = sub.add_parser("env", help="environment speed: single, batched, SB3 PPO vs CartPole")
-    e.add_argument("--seconds", type=float, default=5.0, help="seconds per single env")
-    e.add_argument("--batch-users", type=positive_int, default=4096)
-    e.add_argument("--episodes", type=positive_int, default=2)
-    e.add_argument("--ppo-envs", type=positive_int, default=64)
-    e.add_argument("--ppo-steps", type=positive_int, default=65_536)
-    e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--json", action="store_true", help="last output line is one JSON object")
-    w = sub.add_parser("sweep", help="an 8-run sweep: serial vs joblib launcher (2 workers)")
-    w.add_argument("--users", type=positive_int, default=30_000)
-    w.add_argument("--days", type=positive_int, default=182)
-    w.add_argument("--workers", type=positive_int, default=2)
-    w.add_argument("--json", action="store_true", help="last output line is one JSON object")
 
 
 def weekly_campaign(sim: Any, day: int) -> tuple[np.ndarray, np.ndarray]:
@@ -157,19 +130,3 @@ def perf_sim(args: argparse.Namespace) -> dict[str, Any]:
         "machine": f"{platform.machine()}, {mp.cpu_count()} cores, "
         f"Python {platform.python_version()}",
     }
-
-
-def run_from_args(args: argparse.Namespace) -> int:
-    if args.target == "sim":
-        out = perf_sim(args)
-    elif args.target == "sweep":
-        from experiments.perf_sweep import perf_sweep
-
-        out = perf_sweep(args)
-    else:
-        from experiments.perf_env import perf_env
-
-        out = perf_env(args)
-    if args.json:
-        print(json.dumps(out))
-    return 0

@@ -2,14 +2,16 @@
 
 Any importable class (or function returning an object) with ``act(obs, mask, ctx)``,
 ``update(obs, actions, rewards)`` and ``describe()`` can be benchmarked; no base class needed.
-Select it from the command line, with its parameters::
+Select it from the command line, with its parameters, and name its module with ``--trust``
+(a config may only point at code you name)::
 
-    winback benchmark +agent.rules._target_=experiments.byop.RecencyRules \
+    winback benchmark --trust examples.byop +agent.rules._target_=examples.byop.RecencyRules \
         +agent.rules.quiet_days=42
 
-or put the same lines in a file of ``conf/agent/``. A class kept in your own code works the
-same way once Python can import it (for a module ``my_rules.py`` in the current folder:
-``PYTHONPATH=. winback benchmark +agent.mine._target_=my_rules.MyPolicy``).
+or put the same lines in ``agent/rules.yaml`` of your config folder (``--config-dir``). A
+class kept in your own code works the same way once Python can import it (for a module
+``my_rules.py`` in the current folder:
+``PYTHONPATH=. winback benchmark --trust my_rules +agent.mine._target_=my_rules.MyPolicy``).
 """
 
 from __future__ import annotations

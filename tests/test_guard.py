@@ -8,29 +8,27 @@ import math
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_module
 
-import experiments.hydra_apps  # noqa: F401  (registers the structured schema)
-from experiments.hydra_apps import benchmark_config
-from experiments.runguard import check_folder, check_sweep, hold, sweep_runs
-
-
-def composer(overrides: list[str], with_hydra: bool):
-    with initialize_config_module("conf", version_base=None):
-        return compose("benchmark", overrides=overrides, return_hydra_config=with_hydra)
+from experiments.config.compose import compose
+from experiments.config.guard import check_folder, check_sweep, hold, sweep_runs
+from experiments.config.hydra_apps import benchmark_config
 
 
-def validate(cfg) -> None:
-    benchmark_config(cfg, Path("unused"))
+def composer(overrides: list[str]):
+    return compose("benchmark", overrides, multirun=True)
+
+
+def validate(cfg) -> dict:
+    return benchmark_config(cfg, Path("unused"), notes=False).extra["config"]
 
 
 def test_sweep_runs_expand_the_command_line_and_the_config_params() -> None:
     runs = sweep_runs(composer, ["experiment=sweep_budget", "scenario=streaming,price_shock"])
     assert len(runs) == 3 * 2 * 2
-    first = [o for o in runs[0] if o.startswith(("agent.", "+scenario"))]
+    first = [o for o in runs[0] if o.startswith(("agent.", "scenario.dynamics"))]
     assert first == [
         "agent.thompson.budget_per_period=50",
-        "+scenario.dynamics.deal_shock_prob=0.2",
+        "scenario.dynamics.deal_shock_prob=0.2",
     ]
 
 

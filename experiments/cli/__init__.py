@@ -1,0 +1,97 @@
+"""The ``winback`` command line.
+
+winback demo                 the main job: a quick leaderboard (= benchmark experiment=quick)
+winback simulate ...         one scenario, the no-offer control and blanket offers
+winback perf sim [--json]    engine speed and memory vs the naive per-user reference
+winback benchmark [...]      the policy leaderboard (Hydra overrides, e.g. experiment=quick)
+winback run [...]            one agent on one scenario vs the control (e.g. agent=thompson)
+winback report FOLDER        plots and a self-contained HTML report from a results folder
+winback aggregate FOLDER     a sweep folder's runs in one table (sweep.csv) and plot
+winback tune [--out DIR] ... Optuna study over the benchmark (e.g. experiment=tune_thompson)
+winback calibrate LOG ...    fit the simulator to an event log; scenario YAML + HTML report
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from experiments.cli.parsers import build_parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["benchmark"], ["run"]):  # Hydra parses the rest (-m, --cfg, ...)
+        from experiments.cli.hydra_commands import run_benchmark
+
+        return run_benchmark(argv[1:], argv[0])
+    if argv[:1] == ["tune"]:
+        from experiments.cli.hydra_commands import run_tune
+
+        return run_tune(argv[1:])
+    parser = build_parser(argv[0] if argv else None)
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(parser, args)
+    except ValueError as err:  # our validation: key, value and what is allowed
+        print(f"winback: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.command == "version":
+        from sim import __version__
+
+        print(f"winback {__version__}")
+        return 0
+    if args.command == "demo":  # the main job: a quick leaderboard of the default scenario
+        from experiments.cli.hydra_commands import run_benchmark
+
+        return run_benchmark(["experiment=quick"])
+    if args.command == "simulate":
+        from experiments.jobs.simulate import run_from_args
+
+        return run_from_args(args)
+    if args.command == "aggregate":
+        from experiments.jobs.aggregate import aggregate
+
+        table = aggregate(args.folder)
+        shown = table.drop(columns=["overrides"])
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+        print(f"table: {args.folder / 'sweep.csv'}  plot: {args.folder / 'sweep.png'}")
+        return 0
+    if args.command == "report":
+        from experiments.reporting.leaderboard import render
+
+        print(f"report: {render(args.folder).resolve()}")
+        return 0
+    if args.command == "regret":
+        from experiments.jobs.regret import run_from_args as regret_run
+
+        return regret_run(args)
+    if args.command == "calibrate":
+        from experiments.jobs.calibrate import run_from_args as calibrate_run
+
+        return calibrate_run(args)
+    if args.command == "perf":
+        return _perf(args)
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+def _perf(args: argparse.Namespace) -> int:
+    if args.target == "sim":
+        from experiments.perf.sim import perf_sim as measure
+    elif args.target == "sweep":
+        from experiments.perf.sweep import perf_sweep as measure
+    else:
+        from experiments.perf.env import perf_env as measure
+    out = measure(args)
+    if args.json:
+        print(json.dumps(out))
+    return 0

@@ -1,0 +1,163 @@
+"""What ``winback benchmark --help``, ``run --help`` and ``tune --help`` print: what the keys
+mean, the config groups and their options (read from ``conf/`` and ``--config-dir``) and
+examples, instead of Hydra's generic text and the whole config."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from experiments.config import CONF
+from experiments.config.schema import BenchmarkSchema, ScenarioHead
+
+WIDTH = 92
+GROUPS = ("scenario", "offers", "agent", "experiment")
+INTRO = {
+    "benchmark": "The policy leaderboard: every selected agent x seeds on one scenario, each run "
+    "paired with the no-offer control on common random numbers, ranked by incremental profit "
+    "(95% CI over seeds). Writes tidy.parquet, leaderboard.csv, summary.json, plots and "
+    "report.html into hydra.run.dir.",
+    "run": "One agent on one scenario, each seed paired with the no-offer control (the "
+    "benchmark's machinery and outputs, with conf/run.yaml's defaults).",
+}
+KEYS = (
+    ("seeds", "seeds: each is one run of every agent and its paired control"),
+    ("attribution_days", "days of profit credited to a decision (online learners' feedback)"),
+    ("progress", "progress bars and one line per agent built"),
+    ("scenario.KEY", "the world (below); scenario=NAME picks a file of conf/scenario/"),
+    ("offers.offers", "the catalogue: a list of {name, kind, channel, discount, ...}"),
+    ("agent.NAME.KEY", "a keyword of a selected agent; agent=[a,b] selects agents"),
+    ("trust", "set by --trust only (a config file cannot trust code)"),
+)
+SCENARIO_KEYS = (
+    ("preset", "the built-in scenario every other key changes (sim/presets.py)"),
+    ("users, days", "population and horizon"),
+    ("epoch_days", "days between decisions: every agent decides for every user this often"),
+    ("price_changes", "[{day, plan, monthly_price}, ...] new list prices from a day on"),
+    ("plans, channels, releases, genres, segments", "lists; see sim/scenario.py for fields"),
+    ("dynamics.FIELD", "the response model (sim.Dynamics), e.g. dynamics.deal_shock_prob=0.3"),
+    (
+        "business, warmup_days, inactive_after_days, serving_cost_per_session, margin",
+        "single values; see sim/scenario.py",
+    ),
+)
+OPTIONS = (
+    ("--trust MODULE", "let a _target_ name code in MODULE (your own policy); repeatable"),
+    ("--config-dir DIR", "your own config folder (DIR/scenario/mine.yaml -> scenario=mine)"),
+    ("-m, --multirun", "a sweep: comma-separated values run one job each"),
+    ("--cfg job", "print the composed config and exit (also Hydra's --info, --hydra-help)"),
+)
+EXAMPLES = {
+    "benchmark": (
+        "winback benchmark experiment=quick",
+        "winback benchmark 'agent=[playbook,oracle,thompson]' 'seeds=[1,2]'",
+        "winback benchmark experiment=quick "
+        "'scenario.price_changes=[{day: 30, plan: standard, monthly_price: 17.49}]'",
+        "winback benchmark --config-dir my_conf scenario=mine offers=mine",
+        "winback benchmark --trust examples.byop +agent.rules._target_=examples.byop.RecencyRules",
+        "winback benchmark -m experiment=sweep_budget",
+    ),
+    "run": (
+        "winback run agent=thompson scenario=price_shock",
+        "winback run agent=oracle scenario.users=200000 'seeds=[1,2,3,4,5]'",
+    ),
+}
+
+
+def options_of(group: str, config_dir: str | None) -> list[str]:
+    folders = [CONF / group, *([Path(config_dir) / group] if config_dir else [])]
+    return sorted({p.stem for f in folders if f.is_dir() for p in f.glob("*.yaml")})
+
+
+def root_defaults(command: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """What the root config (``conf/<command>.yaml``) picks: group -> option, and the value
+    of each top-level key (the schema's default where the file sets none)."""
+    root = yaml.safe_load((CONF / f"{command}.yaml").read_text())
+    groups = {}
+    for item in root.get("defaults", []):
+        if isinstance(item, dict):
+            ((group, choice),) = item.items()
+            if choice is not None:
+                groups[group] = choice if isinstance(choice, str) else ",".join(choice)
+    values = {**asdict(BenchmarkSchema()), **{k: v for k, v in root.items() if k != "hydra"}}
+    values["users, days"] = f"{ScenarioHead.users}, {ScenarioHead.days}"
+    return groups, values
+
+
+def table(rows: Iterable[tuple[str, str]], values: dict[str, Any] | None = None) -> list[str]:
+    """Two columns, the second wrapped; ``values``: defaults shown after the text."""
+
+    def shown(value: Any) -> str:
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    rows = [
+        (k, f"{v} (default: {shown(values[k])})" if values and k in values else v) for k, v in rows
+    ]
+    width = max(len(k) for k, _ in rows if len(k) < 30) + 2
+    out = []
+    for key, text in rows:
+        lines = textwrap.wrap(text, WIDTH - width - 2) or [""]
+        first = f"  {key:<{width}}{lines[0]}" if len(key) < 30 else f"  {key}"
+        rest = lines[1:] if len(key) < 30 else lines
+        out += [first, *(f"  {'':<{width}}{line}" for line in rest)]
+    return out
+
+
+def hydra_help(command: str, config_dir: str | None = None) -> str:
+    """The help text of ``winback benchmark`` or ``winback run``."""
+    chosen, values = root_defaults(command)
+    groups = [(g, ", ".join(options_of(g, config_dir))) for g in GROUPS]
+    lines = [
+        f"usage: winback {command} [--trust MODULE] [--config-dir DIR] [-m] [KEY=VALUE ...]",
+        "",
+        *textwrap.wrap(INTRO[command], WIDTH),
+        "",
+        "Keys (KEY=VALUE; +KEY=VALUE adds one the config lacks):",
+        *table(KEYS, values),
+        "",
+        "Config groups (GROUP=OPTION):",
+        *table(groups, chosen),
+        "",
+        "Scenario keys (scenario.KEY=VALUE; unset keys keep the preset's value):",
+        *table(SCENARIO_KEYS, values),
+        "",
+        "Options:",
+        *table(OPTIONS),
+        "",
+        "Examples:",
+        *[f"  {e}" for e in EXAMPLES[command]],
+    ]
+    return "\n".join(lines)
+
+
+TUNE_HELP = """usage: winback tune [--out DIR] [--trust MODULE] [KEY=VALUE ...]
+
+Optuna over the benchmark: each trial composes the benchmark config with your overrides and
+the trial's values, runs it and scores the tune.agent's mean incremental profit. The study
+lives in tune.storage (SQLite): an interrupted study resumes where it stopped.
+
+Keys: every key of `winback benchmark --help`, and the tune node:
+  tune.agent         whose incremental profit is maximised
+  tune.trials        complete trials wanted in the study
+  tune.study, tune.storage, tune.sampler_seed
+  tune.space.NAME    {key, low, high, log, int} or {key, choices}
+  tune.rescore_top   best trials re-run on fresh seeds before a winner is named (0: none)
+  tune.rescore_seeds those fresh seeds (apart from `seeds`)
+
+One process per study (a second one is refused); a resumed study must keep its settings
+(only tune.trials and the re-scoring may change): use a new tune.study otherwise. The
+best trials and the defaults are re-scored on fresh seeds, paired, and the verdict says
+which wins, whether they can be told apart, and whether any beats doing nothing.
+
+Options:
+  --out DIR          trial folders, trials.csv, rescore.csv, best.json, history.png
+                     (default outputs/tune)
+  --trust MODULE     let a _target_ name code in MODULE; repeatable
+
+Example:
+  winback tune experiment=tune_thompson tune.trials=20"""

@@ -1,0 +1,213 @@
+"""The argparse parser of ``winback`` (Hydra parses ``benchmark``, ``run`` and ``tune``
+itself: ``hydra_commands.py``): commands, arguments, defaults and help, nothing else.
+Only the command being run gets its arguments (and imports what their choices need), so
+``winback --help`` imports no simulator."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+CALIBRATION_FORMATS = ("events", "cdnow")
+COMMANDS = {
+    "demo": "the main job: a quick leaderboard of the default scenario (streaming, 10k users, "
+    "3 seeds, every reference policy, two bandits, MaskablePPO)",
+    "simulate": "simulate a scenario: control vs each offer sent to all inactive users at "
+    "every campaign epoch (28 days)",
+    "perf": "benchmarks (ratios measured in one run)",
+    "regret": "bandit regret curves on the bandit env (PNG)",
+    "benchmark": "the policy leaderboard (Hydra app; overrides like experiment=quick; --help)",
+    "run": "one agent on one scenario vs the control (Hydra app; e.g. agent=thompson; --help)",
+    "report": "render plots and the HTML report from a benchmark results folder",
+    "tune": "Optuna over the benchmark (resumable SQLite study): tune experiment=tune_thompson",
+    "calibrate": "fit the simulator to an event log (CSV/Parquet): scenario YAML + HTML report",
+    "aggregate": "collect a sweep folder into one table and plot",
+    "version": "print the version",
+}
+DESCRIPTIONS = {
+    "simulate": "Simulate a built-in scenario with the no-offer control and, for each offer "
+    "in the catalogue, a policy that sends it to every inactive or churned user at every "
+    "campaign epoch; print KPIs and incremental profit on common random numbers.",
+    "calibrate": "Fit the simulator's lifecycle model to an event log by maximum likelihood, "
+    "simulate the customers with it, compare with the log (and BG/NBD) in and out of sample, "
+    "and write a scenario YAML and an HTML report.",
+}
+
+
+class Version(argparse.Action):
+    """``--version``, reading the version only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from sim import __version__
+
+        parser.exit(message=f"winback {__version__}\n")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every command with its help; ``command``'s arguments too."""
+    parser = argparse.ArgumentParser(
+        prog="winback", description="Win-back sandbox: test customer win-back policies offline."
+    )
+    parser.add_argument("--version", action=Version)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, text in COMMANDS.items():
+        p = sub.add_parser(name, help=text, description=DESCRIPTIONS.get(name, text))
+        if name == command and name in ARGUMENTS:
+            ARGUMENTS[name](p)
+    return parser
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; expected an integer >= 1")
+    return value
+
+
+def common(p: argparse.ArgumentParser, seed: bool = True) -> None:
+    """``--seed`` (optional) and ``--json``, as every measuring command has them."""
+    if seed:
+        p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="last output line is one JSON object")
+
+
+def simulate_arguments(p: argparse.ArgumentParser) -> None:
+    from sim.presets import SCENARIOS
+
+    p.add_argument("--scenario", default="streaming", choices=sorted(SCENARIOS))
+    p.add_argument("--users", type=positive_int, default=100_000, help="population size")
+    p.add_argument("--days", type=positive_int, default=365, help="horizon in days")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--offers", default="all", help="comma-separated offer names, or 'all'")
+    p.add_argument(
+        "--epoch-days",
+        type=positive_int,
+        default=28,
+        help="days between campaign epochs (scenario.epoch_days): the sends",
+    )
+    p.add_argument("--out", type=Path, default=None, help="folder for CSV + JSON results")
+    common(p, seed=False)
+
+
+PERF_TARGETS = {
+    "sim": (
+        "simulator speed: fast engine vs naive reference",
+        {
+            "--users": 1_000_000,
+            "--days": 365,
+            "--reference-users": 100_000,
+            "--reference-days": 365,
+        },
+    ),
+    "env": (
+        "environment speed: single, batched, SB3 PPO vs CartPole",
+        {
+            "--seconds": 5.0,
+            "--batch-users": 4096,
+            "--episodes": 2,
+            "--ppo-envs": 64,
+            "--ppo-steps": 65_536,
+        },
+    ),
+    "sweep": (
+        "an 8-run sweep: serial vs joblib launcher (2 workers)",
+        {"--users": 30_000, "--days": 182, "--workers": 2},
+    ),
+}
+"""``winback perf TARGET``: its help and its options' defaults (``--seconds``: per single env)."""
+
+
+def perf_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="target", metavar="TARGET", required=True)
+    for target, (text, defaults) in PERF_TARGETS.items():
+        t = sub.add_parser(target, help=text)
+        for flag, default in defaults.items():
+            kind = float if isinstance(default, float) else positive_int
+            t.add_argument(flag, type=kind, default=default)
+        common(t, seed=target != "sweep")
+
+
+def regret_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--users", type=positive_int, default=102_400, help="users in the stream")
+    p.add_argument("--block", type=positive_int, default=512)
+    p.add_argument(
+        "--attribution-days",
+        type=positive_int,
+        default=182,
+        help="days of profit a decision is credited with (a multiple of 7)",
+    )
+    p.add_argument("--out", type=Path, default=Path("outputs/regret"))
+    common(p)
+
+
+def calibrate_arguments(p: argparse.ArgumentParser) -> None:
+    from sim.presets import SCENARIOS
+
+    p.add_argument("log", type=Path, help="event log: CSV or Parquet (see the README)")
+    p.add_argument(
+        "--holdout-from",
+        metavar="DATE",
+        help="hold out events from this date on and predict them (e.g. 1997-10-01)",
+    )
+    p.add_argument(
+        "--format",
+        choices=CALIBRATION_FORMATS,
+        default="events",
+        help="events: our event-log schema (default); cdnow: the raw CDNOW files",
+    )
+    p.add_argument(
+        "--base",
+        default="retail",
+        help=f"preset whose pain points, channels, response model and calendar the scenario "
+        f"keeps ({', '.join(SCENARIOS)}; default retail)",
+    )
+    p.add_argument(
+        "--classes",
+        type=int,
+        default=2,
+        help="latent customer classes (1-5, default 2; fits with fewer are reported too)",
+    )
+    p.add_argument(
+        "--reps",
+        type=int,
+        help="simulated copies of each customer (default: about 200,000 simulated in all)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--users",
+        type=int,
+        help="users in the scenario (default: the log's customers, at least 1,000)",
+    )
+    p.add_argument("--out", type=Path, help="results folder")
+    p.add_argument(
+        "--save-scenario",
+        metavar="NAME",
+        help="also write conf/scenario/NAME.yaml (then: winback benchmark scenario=NAME)",
+    )
+    p.add_argument("--force", action="store_true", help="overwrite an existing NAME.yaml")
+    p.add_argument("--skip-bad-rows", action="store_true", help="leave bad rows out (counted)")
+    p.add_argument("--json", action="store_true", help="last line: one JSON object")
+
+
+def folder_argument(help_text: str) -> Callable[[argparse.ArgumentParser], None]:
+    def add(p: argparse.ArgumentParser) -> None:
+        p.add_argument("folder", type=Path, help=help_text)
+
+    return add
+
+
+ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "simulate": simulate_arguments,
+    "perf": perf_arguments,
+    "regret": regret_arguments,
+    "calibrate": calibrate_arguments,
+    "report": folder_argument("a folder written by winback benchmark"),
+    "aggregate": folder_argument("a --multirun sweep folder (hydra.sweep.dir)"),
+}

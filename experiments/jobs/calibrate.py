@@ -1,0 +1,166 @@
+"""``winback calibrate LOG``: fit the simulator to an event log and show how well it fits.
+
+Writes into ``--out`` (default ``outputs/calibration/<log name>``): ``scenario.yaml`` (a
+``conf/scenario/`` file: ``--save-scenario NAME`` also installs it as
+``conf/scenario/NAME.yaml``), ``parameters.csv``, ``weekly.csv``, ``frequency.csv``,
+``recency.csv``, ``calibration.json``, ``plots/*.png`` and a self-contained ``report.html``.
+With ``--json`` the last line printed is one JSON object (parameters and holdout errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from experiments.config import CONF
+from experiments.config.scenario import scenario_yaml
+from experiments.files import check_writable, strict_json, write_json, write_table, write_text
+from experiments.reporting.calibration import make_plots, percent_error, report_html
+from sim.calibration import Calibration, calibrate, read_event_log, validate_events
+from sim.calibration.api import check_calibrate_args, precheck
+from sim.calibration.eventlog import read_cdnow
+from sim.presets import PRESET_OFFERS
+from sim.scenario import Scenario
+
+CONF_SCENARIOS = CONF / "scenario"
+
+
+def check_args(args: argparse.Namespace) -> Path | None:
+    """Every argument checked before any work; returns the scenario file to install."""
+    check_calibrate_args(args.base, args.classes, args.reps, args.seed)
+    if args.users is not None and not 1 <= args.users <= 50_000_000:
+        raise ValueError(f"--users: {args.users}; allowed: 1 to 50,000,000")
+    if args.save_scenario is None:
+        return None
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", args.save_scenario):
+        raise ValueError(
+            f"--save-scenario: {args.save_scenario!r}; allowed: letters, digits and _, "
+            "not starting with a digit"
+        )
+    target = CONF_SCENARIOS / f"{args.save_scenario}.yaml"
+    if target.exists() and not args.force:
+        raise ValueError(
+            f"--save-scenario: {str(target)!r} exists; allowed: a new name, or --force"
+        )
+    return target
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    target = check_args(args)
+    if args.format == "cdnow":
+        log = validate_events(read_cdnow(args.log), str(args.log), args.skip_bad_rows)
+    else:
+        log = read_event_log(args.log, args.skip_bad_rows)
+    precheck(log, args.holdout_from)  # a bad date or a log too thin fails before any work
+    out = args.out or Path("outputs/calibration") / args.log.stem
+    check_writable(out, "--out")
+    result = calibrate(
+        log,
+        args.holdout_from,
+        base=args.base,
+        classes=args.classes,
+        reps=args.reps,
+        seed=args.seed,
+        users=args.users,
+        progress=not args.json,
+    )
+    write_results(result, out, args.base, target)
+    print(text_summary(result))
+    print(f"report: {(out / 'report.html').resolve()}")
+    print(f"scenario: {(out / 'scenario.yaml').resolve()}")
+    if target is not None:
+        print(f"installed: {target} (run: winback benchmark scenario={target.stem})")
+    if args.json:
+        print(strict_json(json_line(result)))
+    return 0
+
+
+# ------------------------------------------------------------------ files
+def write_results(result: Calibration, out: Path, base: str, target: Path | None) -> None:
+    """Every file, each written whole (temp file, then rename)."""
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    name = target.stem if target is not None else "calibrated"
+    text = scenario_yaml(rounded(result.scenario, name), base, yaml_comment(result, base))
+    write_text(out / "scenario.yaml", text)
+    write_table(pd.DataFrame(result.lifecycle.table()), out / "parameters.csv")
+    write_table(result.weekly, out / "weekly.csv")
+    write_table(result.frequency, out / "frequency.csv")
+    optional = {
+        out / "recency.csv": result.recency if result.holdout else None,
+        out / "offers.csv": result.offers if not result.offers.empty else None,
+    }
+    for path, table in optional.items():
+        if table is None:
+            path.unlink(missing_ok=True)  # a previous run's, not this one's
+        else:
+            write_table(table, path)
+    if not result.holdout:
+        (out / "plots" / "recency.png").unlink(missing_ok=True)
+    plots = make_plots(result, out / "plots")
+    write_text(out / "report.html", report_html(result, plots, base))
+    write_json(out / "calibration.json", result.summary())
+    if target is not None:
+        write_text(target, text)
+
+
+def rounded(scenario: Scenario, name: str) -> Scenario:
+    """``scenario`` named ``name``, its segments' rates to 6 significant digits (the mixes,
+    which must sum to 1, exact): what the YAML file holds."""
+    segments = tuple(
+        replace(seg, **{k: float(f"{v:.6g}") for k, v in vars(seg).items() if isinstance(v, float)})
+        for seg in scenario.segments
+    )
+    return replace(scenario, name=name, segments=segments)
+
+
+def yaml_comment(result: Calibration, base: str) -> list[str]:
+    s = result.summary()
+    return [
+        f"Calibrated by `winback calibrate` from {Path(result.log.path).name or 'an event log'}",
+        f"({s['customers']:,} customers, {s['calibration_period'][0]} to "
+        f"{s['calibration_period'][1]}; {result.lifecycle.model.k} class(es)).",
+        "Lifecycle rates (per day), class weights, activity heterogeneity, state mix and",
+        f"basket value are fitted; pain points, channels and responses are the '{base}'",
+        "preset's. Use it: copy to conf/scenario/NAME.yaml, then",
+        f"  winback benchmark scenario=NAME offers={PRESET_OFFERS[base]}",
+    ]
+
+
+def json_line(result: Calibration) -> dict[str, Any]:
+    params = {r["parameter"]: r["estimate"] for r in result.lifecycle.table()}
+    bg = {r["parameter"]: r["estimate"] for r in result.bgnbd.table()}
+    return {
+        "customers": result.customers.n,
+        "parameters": params,
+        "loglik": result.lifecycle.fit.loglik,
+        "bgnbd": bg,
+        "errors": result.errors,
+        "seconds": result.seconds,
+    }
+
+
+# ------------------------------------------------------------------ text
+def text_summary(result: Calibration) -> str:
+    lines = [f"customers: {result.customers.n:,}  classes: {result.lifecycle.model.k}"]
+    table = pd.DataFrame(result.lifecycle.table())
+    for col in ("ci_low", "ci_high"):
+        table[col] = table[col].where(table.identified)
+    table = table.drop(columns="identified")
+    lines.append(table.to_string(index=False, float_format=lambda v: f"{v:.5g}", na_rep="-"))
+    for period, row in result.errors.items():
+        sim, bg = row["simulated_error_pct"], row["bgnbd_error_pct"]
+        lines.append(
+            f"{period.replace('_', ' ')} ({row['weeks']} weeks): actual {row['actual']:,.0f}, "
+            f"simulator {row['simulated']:,.0f} ({percent_error(sim)}), BG/NBD {row['bgnbd']:,.0f} "
+            f"({percent_error(bg)})"
+        )
+    if not result.offers.empty:
+        cols = ["offer", "sends", "open_share", "back_share", "expected_without_offer"]
+        shown = result.offers[[*cols, "ratio", "ratio_low", "ratio_high", "lift_per_open"]]
+        lines.append(shown.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Speed measurements printed as ratios measured in one run: ``winback perf sim|env|sweep``."""

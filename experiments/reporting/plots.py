@@ -1,0 +1,65 @@
+"""The sweep, tune and regret plots (PNG), on the reporting kit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from experiments.reporting.kit import pyplot, save
+
+
+def plot_sweep(table: pd.DataFrame, swept: list[str], path: Path) -> None:
+    """Incremental profit (95% CI) per run and agent; each run labelled by its values of the
+    ``swept`` parameters, one per line (short names where they are unique)."""
+    plt = pyplot()
+    runs = list(dict.fromkeys(table.run))
+    short = [k.rsplit(".", 1)[-1] for k in swept]
+    names = short if len(set(short)) == len(short) else swept
+    first = table.drop_duplicates("run").set_index("run")
+    labels = [
+        "\n".join(f"{n}={first.at[r, k]}" for n, k in zip(names, swept, strict=True)) or r
+        for r in runs
+    ]
+    agents = list(dict.fromkeys(table.agent))
+    fig, ax = plt.subplots(figsize=(max(7, 1.3 * len(runs) + 3), 5.5))
+    width = 0.8 / max(1, len(agents))
+    for k, agent in enumerate(agents):
+        sub = table[table.agent == agent].set_index("run").reindex(runs)
+        xs = [i + k * width for i in range(len(runs))]
+        err = [sub.incremental_profit - sub.ci_low, sub.ci_high - sub.incremental_profit]
+        ax.bar(xs, sub.incremental_profit, width, yerr=err, capsize=2, label=agent)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(runs))], labels, fontsize=8)
+    ax.set_ylabel("incremental profit (95% CI)")
+    ax.set_title("Sweep: incremental profit by run and agent", wrap=True)
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(axis="y", alpha=0.3)
+    save(fig, path)
+
+
+def plot_tune_history(table: pd.DataFrame, path: Path) -> None:
+    plt = pyplot()
+    done = table[table.state == "COMPLETE"].sort_values("number")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(done.number, done.value, "o", label="trial")
+    ax.plot(done.number, done.value.cummax(), "-", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("incremental profit")
+    ax.set_title("Optuna study")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    save(fig, path)
+
+
+def plot_regret(frame: pd.DataFrame, path: Path, attribution_days: int) -> None:
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name in frame.columns:
+        ax.plot(frame.index + 1, frame[name], label=name)
+    ax.set_xlabel("newly inactive users seen")
+    ax.set_ylabel("cumulative regret vs best fixed per-context policy ($)")
+    ax.set_title(f"Bandit regret on WinBackBandit-v0 ({attribution_days}-day attribution window)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    save(fig, path, dpi=120)
