@@ -9,7 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from agents.base import Context, FixedPolicy, masked_choice
-from sim.constants import PAIN_POINTS
+from sim.constants import PAIN_POINTS, RECENCY_SCALE_DAYS
 from sim.validation import check_int, check_nonnegative
 
 
@@ -54,11 +54,10 @@ class Blanket(FixedPolicy):
 
 
 @dataclass(kw_only=True)
-class Playbook(FixedPolicy):
-    """The seeds' rule book, by exit-survey reason: technical -> support, discovery ->
-    recommendations, price -> discount, content -> free trial if churned else a
-    new-release message; no answer -> ``default``. Only users inactive for at least
-    ``min_recency_days`` are contacted."""
+class Rules(FixedPolicy):
+    """Base of the rule policies: the offer each pain point gets (the playbook reads it from
+    the exit survey, the oracle from the latent trait); ``content_churned`` is the content
+    offer for users who cancelled."""
 
     OFFER_FIELDS: ClassVar[tuple[str, ...]] = (
         "price",
@@ -66,23 +65,41 @@ class Playbook(FixedPolicy):
         "content",
         "discovery",
         "technical",
-        "default",
     )
-    name: str = "playbook"
     price: str = "discount_30"
     content_churned: str = "free_trial_30"
     content: str = "new_release_push"
     discovery: str = "recommendations"
     technical: str = "support_call"
+    NONNEGATIVE: ClassVar[tuple[str, ...]] = ()  # number fields checked finite and >= 0
+
+    def __post_init__(self) -> None:
+        for key in self.NONNEGATIVE:
+            check_nonnegative(key, getattr(self, key))
+
+    @staticmethod
+    def _indices(ctx: Context) -> tuple[dict[str, int], dict[str, int]]:
+        """Each feature's observation column, and each offer's action."""
+        return {n: i for i, n in enumerate(ctx.feature_names)}, {
+            n: 1 + i for i, n in enumerate(ctx.offer_names)
+        }
+
+
+@dataclass(kw_only=True)
+class Playbook(Rules):
+    """The seeds' rule book, by exit-survey reason: technical -> support, discovery ->
+    recommendations, price -> discount, content -> free trial if churned else a
+    new-release message; no answer -> ``default``. Only users inactive for at least
+    ``min_recency_days`` are contacted."""
+
+    OFFER_FIELDS: ClassVar[tuple[str, ...]] = (*Rules.OFFER_FIELDS, "default")
+    NONNEGATIVE: ClassVar[tuple[str, ...]] = ("min_recency_days",)
+    name: str = "playbook"
     default: str = "reminder_email"
     min_recency_days: float = 28.0
 
-    def __post_init__(self) -> None:
-        check_nonnegative("min_recency_days", self.min_recency_days)
-
     def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
-        col = {n: i for i, n in enumerate(ctx.feature_names)}
-        k = {n: 1 + i for i, n in enumerate(ctx.offer_names)}
+        col, k = self._indices(ctx)
         wanted = np.full(obs.shape[0], k[self.default])
         churned = obs[:, col["status_churned"]] > 0.5
         for reason, offer in (
@@ -94,39 +111,25 @@ class Playbook(FixedPolicy):
             wanted[obs[:, col[f"survey_{reason}"]] > 0.5] = k[offer]
         starved = (obs[:, col["survey_content"]] > 0.5) & churned
         wanted[starved] = k[self.content_churned]
-        due = obs[:, col["recency"]] * 365.0 >= self.min_recency_days
+        due = obs[:, col["recency"]] * RECENCY_SCALE_DAYS >= self.min_recency_days
         return np.where(_lapsed(obs, ctx) & due, masked_choice(mask, wanted), 0)
 
 
 @dataclass(kw_only=True)
-class Oracle(FixedPolicy):
+class Oracle(Rules):
     """Reads each user's latent pain point and sends the offer that matches it, when the
     matching trait is strong enough to pay (``min_trait``). The upper reference: no real
     policy can see these traits."""
 
-    OFFER_FIELDS: ClassVar[tuple[str, ...]] = (
-        "price",
-        "content_churned",
-        "content",
-        "discovery",
-        "technical",
-    )
+    NONNEGATIVE: ClassVar[tuple[str, ...]] = ("min_trait",)
     name: str = "oracle"
     price: str = "discount_50_sms"
-    content_churned: str = "free_trial_30"
-    content: str = "new_release_push"
-    discovery: str = "recommendations"
-    technical: str = "support_call"
     min_trait: float = 0.4
-
-    def __post_init__(self) -> None:
-        check_nonnegative("min_trait", self.min_trait)
 
     def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
         if "pain" not in ctx.latent:
             raise ValueError("oracle: ctx.latent must hold the users' latent traits")
-        col = {n: i for i, n in enumerate(ctx.feature_names)}
-        k = {n: 1 + i for i, n in enumerate(ctx.offer_names)}
+        col, k = self._indices(ctx)
         pain = ctx.latent["pain"]
         wanted = np.zeros(obs.shape[0], dtype=np.int64)
         churned = obs[:, col["status_churned"]] > 0.5

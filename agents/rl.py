@@ -20,7 +20,7 @@ from stable_baselines3.common.logger import Logger
 from tqdm import tqdm
 
 from agents.base import Agent, Context, checked_by
-from sim.envs.core import REWARDS, STARTS, WinBackBatch, make_batch
+from sim.envs.core import REWARDS, STARTS, WinBackBatch
 from sim.envs.vector import WinBackVecEnv
 from sim.offers import Catalogue
 from sim.scenario import Scenario
@@ -263,8 +263,8 @@ def train(
         model.set_logger(Logger(folder=None, output_formats=[]))  # writes nothing anywhere
     evaluator = None
     if eval_every:
-        eval_batch = make_batch(
-            eval_users, scenario, catalogue, horizon_weeks, None, seed + 1, "incremental"
+        eval_batch = WinBackBatch(
+            scenario, catalogue, eval_users, horizon_weeks, None, seed + 1, "incremental"
         )
         evaluator = IncrementalProfitCallback(eval_batch, eval_every, algorithm, keep_best)
     checkpoints = max(1, checkpoint_every // num_envs) if checkpoint_every and log_dir else 0

@@ -204,9 +204,7 @@ def test_incremental_reward_is_the_offer_effect_on_common_random_numbers() -> No
 
 
 def test_start_any_draws_from_the_whole_population_and_masks_active_users() -> None:
-    from sim.envs.core import make_batch
-
-    batch = make_batch(400, start="any", seed=3)
+    batch = WinBackBatch(n_users=400, start="any", seed=3)
     obs = batch.reset(seed=1)
     active = obs[:, batch.names.index("status_active")] > 0.5
     assert 0.2 < active.mean() < 0.8  # both kinds of users are there
@@ -214,7 +212,7 @@ def test_start_any_draws_from_the_whole_population_and_masks_active_users() -> N
     assert not mask[active, 1:].any()  # offers go to lapsed users only
     assert mask[~active, 1:].any()
     with pytest.raises(ValueError, match="start: 'sometimes'"):
-        make_batch(4, start="sometimes")
+        WinBackBatch(n_users=4, start="sometimes")
     for env in (WinBackVecEnv, WinBackVectorEnv):  # both vector envs pass it through
         assert env(num_envs=8, pool_size=2_000, seed=3, start="any").batch.start == "any"
 

@@ -9,7 +9,7 @@ import torch
 
 from agents.base import Context
 from agents.rl import ALGORITHMS, SB3Agent, train
-from sim.envs.core import make_batch
+from sim.envs.core import WinBackBatch
 
 TINY = {"num_envs": 16, "horizon_weeks": 4, "total_timesteps": 16 * 4 * 2, "n_steps": 4}
 
@@ -28,7 +28,7 @@ def test_same_seed_trains_identical_models() -> None:
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_every_algorithm_trains_saves_and_reloads(algorithm, tmp_path) -> None:
     agent = train(algorithm, seed=1, **TINY)
-    batch = make_batch(200, horizon_weeks=4, pool_size=3_000, seed=2)
+    batch = WinBackBatch(n_users=200, horizon_weeks=4, pool_size=3_000, seed=2)
     obs = batch.reset(seed=1)
     mask = batch.action_masks()
     ctx = Context(batch.names, batch.catalogue.names)
@@ -71,9 +71,9 @@ def test_keep_best_restores_the_best_evaluated_policy() -> None:
     assert best_step in curve and curve[best_step] == max(curve.values())
     assert agent.learning_curve[-1][0] == agent.model.num_timesteps  # the last is a candidate
     from agents.rl import IncrementalProfitCallback
-    from sim.envs.core import make_batch as batch_of
 
-    probe = IncrementalProfitCallback(batch_of(60, None, None, 4, None, 6, "incremental"), 1, "x")
+    batch = WinBackBatch(None, None, 60, 4, None, 6, "incremental")
+    probe = IncrementalProfitCallback(batch, 1, "x")
     probe.model = agent.model
     probe.algorithm = "maskable_ppo"
     assert probe.evaluate() == pytest.approx(curve[best_step])

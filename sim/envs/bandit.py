@@ -70,8 +70,6 @@ class WinBackBandit(gym.Env):
     """
     )
 
-    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012  (Gymnasium API)
-
     def __init__(
         self,
         scenario: Scenario | None = None,

@@ -76,8 +76,6 @@ class WinBackCampaign(gym.Env):
       ``max_episode_steps`` with another ``horizon_weeks``).
     """
 
-    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012  (Gymnasium API)
-
     def __init__(
         self,
         scenario: Scenario | None = None,

@@ -106,15 +106,19 @@ class WinBackBatch:
 
     def __init__(
         self,
-        scenario: Scenario,
-        catalogue: Catalogue,
-        n_users: int,
+        scenario: Scenario | None = None,
+        catalogue: Catalogue | None = None,
+        n_users: int = 1,
         horizon_weeks: int = 52,
         pool_size: int | None = None,
         seed: int = 0,
         reward: str = "profit",
         start: str = "inactive",
     ) -> None:
+        from sim import presets  # the environments' defaults: streaming and its catalogue
+
+        scenario = scenario if scenario is not None else presets.streaming(n_users=1)
+        catalogue = catalogue if catalogue is not None else presets.streaming_offers()
         check_int("n_users", n_users, 1, 10_000_000)
         check_choice("reward", reward, REWARDS)
         self.reward_mode = reward
@@ -242,21 +246,3 @@ class WinBackBatch:
         if out_of_range(a, 0, self.n_actions):
             raise ValueError(f"actions: must be in [0, {self.n_actions - 1}]")
         return a
-
-
-def make_batch(
-    n_users: int,
-    scenario: Scenario | None = None,
-    catalogue: Catalogue | None = None,
-    horizon_weeks: int = 52,
-    pool_size: int | None = None,
-    seed: int = 0,
-    reward: str = "profit",
-    start: str = "inactive",
-) -> WinBackBatch:
-    """A batch with the environments' defaults: the streaming scenario and its catalogue."""
-    from sim import presets
-
-    scenario = scenario if scenario is not None else presets.streaming(n_users=1)
-    catalogue = catalogue if catalogue is not None else presets.streaming_offers()
-    return WinBackBatch(scenario, catalogue, n_users, horizon_weeks, pool_size, seed, reward, start)

@@ -12,19 +12,14 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from stable_baselines3.common.vec_env import VecEnv
 
-from sim.envs.core import make_batch
+from sim.envs.core import WinBackBatch
 from sim.offers import Catalogue
 from sim.scenario import Scenario
 
 
-class WinBackVecEnv(VecEnv):
-    """``num_envs`` per-user win-back episodes for stable-baselines3, batched in numpy.
-
-    Same MDP as ``WinBack-v0`` (see its docstring). All episodes end together after
-    ``horizon_weeks``; the env then resets itself and puts the last observation in each
-    ``info["terminal_observation"]``, as SB3 expects. ``env_method("action_masks")`` gives
-    the masks for sb3-contrib's MaskablePPO.
-    """
+class _Batched:
+    """What both vector envs are built from: ``num_envs`` users of one :class:`WinBackBatch`
+    (the arguments are ``WinBack-v0``'s), and their spaces (``_set_spaces``)."""
 
     def __init__(
         self,
@@ -37,13 +32,29 @@ class WinBackVecEnv(VecEnv):
         reward: str = "profit",
         start: str = "inactive",
     ) -> None:
-        self.batch = make_batch(
-            num_envs, scenario, catalogue, horizon_weeks, pool_size, seed, reward, start
+        self.batch = WinBackBatch(
+            scenario, catalogue, num_envs, horizon_weeks, pool_size, seed, reward, start
         )
         n = len(self.batch.names)
-        obs_space = spaces.Box(0.0, 1.0, (n,), dtype=np.float32)
+        obs = spaces.Box(0.0, 1.0, (n,), dtype=np.float32)
+        self._set_spaces(num_envs, obs, spaces.Discrete(self.batch.n_actions))
+
+    def _set_spaces(self, num_envs: int, obs: spaces.Box, action: spaces.Discrete) -> None:
+        raise NotImplementedError
+
+
+class WinBackVecEnv(_Batched, VecEnv):
+    """``num_envs`` per-user win-back episodes for stable-baselines3, batched in numpy.
+
+    Same MDP as ``WinBack-v0`` (see its docstring). All episodes end together after
+    ``horizon_weeks``; the env then resets itself and puts the last observation in each
+    ``info["terminal_observation"]``, as SB3 expects. ``env_method("action_masks")`` gives
+    the masks for sb3-contrib's MaskablePPO.
+    """
+
+    def _set_spaces(self, num_envs: int, obs: spaces.Box, action: spaces.Discrete) -> None:
         self.render_mode = None
-        super().__init__(num_envs, obs_space, spaces.Discrete(self.batch.n_actions))
+        VecEnv.__init__(self, num_envs, obs, action)
         self._actions = np.zeros(num_envs, dtype=np.int64)
         self._seed: int | None = None
 
@@ -105,34 +116,17 @@ class WinBackVecEnv(VecEnv):
         return list(indices)
 
 
-class WinBackVectorEnv(VectorEnv):
+class WinBackVectorEnv(_Batched, VectorEnv):
     """The same batch as a Gymnasium ``VectorEnv`` (same-step autoreset: the last
     observation of an episode is in ``info["final_obs"]``), for our own numpy agents."""
 
     metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.SAME_STEP}  # noqa: RUF012
 
-    def __init__(
-        self,
-        num_envs: int = 256,
-        scenario: Scenario | None = None,
-        catalogue: Catalogue | None = None,
-        horizon_weeks: int = 52,
-        pool_size: int | None = None,
-        seed: int = 0,
-        reward: str = "profit",
-        start: str = "inactive",
-    ) -> None:
-        self.batch = make_batch(
-            num_envs, scenario, catalogue, horizon_weeks, pool_size, seed, reward, start
-        )
+    def _set_spaces(self, num_envs: int, obs: spaces.Box, action: spaces.Discrete) -> None:
         self.num_envs = num_envs
-        n = len(self.batch.names)
-        self.single_observation_space = spaces.Box(0.0, 1.0, (n,), dtype=np.float32)
-        self.single_action_space = spaces.Discrete(self.batch.n_actions)
-        self.observation_space = gym.vector.utils.batch_space(
-            self.single_observation_space, num_envs
-        )
-        self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
+        self.single_observation_space, self.single_action_space = obs, action
+        self.observation_space = gym.vector.utils.batch_space(obs, num_envs)
+        self.action_space = gym.vector.utils.batch_space(action, num_envs)
         self.feature_names = self.batch.names
 
     def reset(

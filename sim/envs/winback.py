@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from sim.envs.core import make_batch
+from sim.envs.core import WinBackBatch
 from sim.envs.observation import OBSERVATION_DOC
 from sim.offers import Catalogue
 from sim.scenario import Scenario
@@ -73,8 +73,6 @@ class WinBackEnv(gym.Env):
     """
     )
 
-    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012  (Gymnasium API)
-
     def __init__(
         self,
         scenario: Scenario | None = None,
@@ -83,7 +81,7 @@ class WinBackEnv(gym.Env):
         pool_size: int | None = None,
         seed: int = 0,
     ) -> None:
-        self.batch = make_batch(1, scenario, catalogue, horizon_weeks, pool_size, seed)
+        self.batch = WinBackBatch(scenario, catalogue, 1, horizon_weeks, pool_size, seed)
         self.feature_names = self.batch.names
         self.action_space = spaces.Discrete(self.batch.n_actions)
         n = len(self.feature_names)
