@@ -23,7 +23,8 @@ def validate(cfg) -> dict:
 
 
 def test_sweep_runs_expand_the_command_line_and_the_config_params() -> None:
-    runs = sweep_runs(composer, ["experiment=sweep_budget", "scenario=streaming,price_shock"])
+    overrides = ["experiment=sweep_budget", "scenario=streaming,price_shock"]
+    runs = sweep_runs(overrides, composer(overrides).hydra.sweeper.params)
     assert len(runs) == 3 * 2 * 2
     first = [o for o in runs[0] if o.startswith(("agent.", "scenario.dynamics"))]
     assert first == [
@@ -35,8 +36,8 @@ def test_sweep_runs_expand_the_command_line_and_the_config_params() -> None:
 def test_one_invalid_combination_refuses_the_whole_sweep() -> None:
     overrides = ["agent=[no_offer]", "scenario.users=100,-5,200"]
     with pytest.raises(ValueError, match=r"multirun: run 1 of 3 \(scenario.users=-5\) is invalid"):
-        check_sweep(composer, validate, overrides)
-    assert check_sweep(composer, validate, ["agent=[no_offer]", "scenario.users=100,200"]) == 2
+        check_sweep(composer, validate, overrides, {})
+    assert check_sweep(composer, validate, ["agent=[no_offer]", "scenario.users=100,200"], {}) == 2
 
 
 def test_a_folder_with_another_configs_results_is_refused(tmp_path) -> None:

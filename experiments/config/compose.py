@@ -9,7 +9,7 @@ callbacks Hydra itself imports before any run).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -48,14 +48,30 @@ def compose(
 ) -> Any:
     """The composed config (with ``hydra:``; a sweep's first combination), or ValueError
     with Hydra's complaint in one line."""
+    with composer(config_name, config_dir, multirun) as compose_one:
+        return compose_one(overrides)
+
+
+@contextmanager
+def composer(
+    config_name: str, config_dir: str | None = None, multirun: bool = False
+) -> Iterator[Callable[[list[str]], Any]]:
+    """One Hydra for many compositions (a sweep's combinations): ``compose(overrides)``."""
     from hydra.errors import HydraException
     from hydra.types import RunMode
     from omegaconf.errors import OmegaConfBaseException
 
     mode = RunMode.MULTIRUN if multirun else RunMode.RUN
+
+    def compose_one(overrides: list[str]) -> Any:
+        try:
+            return hydra.compose_config(config_name, overrides, run_mode=mode)
+        except (HydraException, OmegaConfBaseException) as err:
+            raise ValueError(one_line(err)) from None
+
     try:
         with hydra_for(config_dir) as hydra:
-            return hydra.compose_config(config_name, overrides, run_mode=mode)
+            yield compose_one
     except (HydraException, OmegaConfBaseException) as err:
         raise ValueError(one_line(err)) from None
 
@@ -109,7 +125,8 @@ def precheck(
         return benchmark_config(composed, Path("."), trusted, notes=False).extra["config"]
 
     if multirun:  # every combination, before Hydra starts the first
-        check_sweep(lambda o: compose(config_name, o, config_dir, True), record, overrides)
+        with composer(config_name, config_dir, True) as compose_one:
+            check_sweep(compose_one, record, overrides, cfg.hydra.sweeper.get("params") or {})
         return cfg
     config = record(cfg)  # here, before Hydra creates the run's folder
     for o in overrides:

@@ -15,7 +15,7 @@ The rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,25 +30,26 @@ Compose = Callable[[list[str]], Any]
 """``compose(overrides)``: the composed config, with its ``hydra`` node."""
 
 
-def sweep_runs(compose: Compose, overrides: list[str]) -> list[list[str]]:
-    """The override list of every run of a ``--multirun`` over ``overrides``."""
+def sweep_runs(overrides: list[str], params: Mapping[str, Any]) -> list[list[str]]:
+    """The override list of every run of a ``--multirun`` over ``overrides``, with the
+    config's ``hydra.sweeper.params`` (``params``)."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     parser = OverridesParser.create()
-    parsed = parser.parse_overrides(overrides)
-    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
-    params = compose(fixed).hydra.sweeper.get("params") or {}
     every = parser.parse_overrides([*(f"{k}={v}" for k, v in params.items()), *overrides])
     return BasicSweeper.split_arguments(every, None)[0]
 
 
 def check_sweep(
-    compose: Compose, validate: Callable[[Any], dict[str, Any]], overrides: list[str]
+    compose: Compose,
+    validate: Callable[[Any], dict[str, Any]],
+    overrides: list[str],
+    params: Mapping[str, Any],
 ) -> int:
     """Compose and validate every run of the sweep (``validate`` returns the run's config
     record), and check each run's folder where it is known; returns how many runs."""
-    runs = sweep_runs(compose, overrides)
+    runs = sweep_runs(overrides, params)
     common = set.intersection(*(set(r) for r in runs))  # what every run shares: not swept
     for i, run in enumerate(runs):
         try:
