@@ -28,11 +28,11 @@ def test_one_column_per_swept_parameter(tmp_path) -> None:
         overrides = [f"scenario={scenario}", f"agent.random.seed={seed}", "seeds=[1,2]"]
         fake_run(tmp_path / str(i), [*overrides, "hydra.launcher.n_jobs=2"], 100.0 * i)
     table = aggregate(tmp_path)
-    assert list(table.columns[:3]) == ["run", "agent.random.seed", "scenario"]
+    assert list(table.columns[:3]) == ["run", "agent.random.seed", "scenario (swept)"]
     assert table["agent.random.seed"].tolist() == [0, 1, 0]  # numbers, not text
     assert "seeds" not in table.columns  # the same in every run: not swept
     saved = pd.read_csv(tmp_path / "sweep.csv")
-    assert saved["scenario"].tolist() == ["streaming", "streaming", "price_shock"]
+    assert saved["scenario (swept)"].tolist() == ["streaming", "streaming", "price_shock"]
     assert (tmp_path / "sweep.png").stat().st_size > 5000
 
 
@@ -57,3 +57,24 @@ def test_a_folder_without_benchmark_results_is_refused(tmp_path) -> None:
     (tmp_path / "summary.json").write_text(json.dumps({"policies": []}))
     with pytest.raises(ValueError, match="holds no finished benchmark run"):
         aggregate(tmp_path)
+
+
+def test_a_swept_agent_list_keeps_the_agent_column(tmp_path) -> None:
+    fake_run(tmp_path / "0", ["agent=[no_offer,oracle]"], 5.0)
+    fake_run(tmp_path / "1", ["agent=[no_offer,playbook]"], 7.0)
+    table = aggregate(tmp_path)
+    assert table["agent"].tolist() == ["oracle", "oracle"]  # the row's agent, as summarised
+    assert table["agent (swept)"].tolist() == ["[no_offer,oracle]", "[no_offer,playbook]"]
+    assert (tmp_path / "sweep.png").exists()
+
+
+def test_the_aggregate_command_prints_the_table(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    fake_run(tmp_path / "0", ["scenario=retail"], 5.0)
+    fake_run(tmp_path / "1", ["scenario=streaming"], 6.0)
+    cmd = [sys.executable, "-m", "experiments.cli", "aggregate", str(tmp_path)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "scenario (swept)" in done.stdout and "sweep.csv" in done.stdout

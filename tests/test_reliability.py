@@ -104,3 +104,43 @@ def test_a_corrupt_summary_is_named_by_its_path(tmp_path) -> None:
     (tmp_path / "summary.json").write_text('{"agents": {')
     done = winback("report", str(tmp_path))
     assert f"{tmp_path / 'summary.json'}: unreadable" in one_line_error(done)
+
+
+def test_your_policy_missing_a_required_parameter_fails_before_any_work(tmp_path) -> None:
+    (tmp_path / "req_rules.py").write_text(
+        "class Req:\n    def __init__(self, k):\n        self.k = k\n"
+        "    def act(self, obs, mask, ctx): return mask[:, 0] * 0\n"
+        "    def update(self, obs, actions, rewards): pass\n"
+        "    def describe(self): return {'k': self.k}\n"
+    )
+    args = ["--trust", "req_rules", "+agent.r._target_=req_rules.Req"]
+    done = winback("benchmark", *TINY, *args, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert "agent.r.k: missing; allowed: a value for every required parameter" in (
+        one_line_error(done)
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_that_fails_before_any_result_leaves_the_folder_free(tmp_path) -> None:
+    from experiments.config.guard import OWNER, check_folder, hold
+
+    with pytest.raises(RuntimeError), hold(tmp_path, {"seeds": [1]}):
+        raise RuntimeError("training crashed")
+    assert not (tmp_path / OWNER).exists()
+    check_folder(tmp_path, {"seeds": [2]})  # another config may use it now
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["tune.trials=1"], "cannot set a key inside an empty node (tune.trials"),
+        (["experiment=tune_thompson", "tune.storage=postgresql://u@h/db"], "cannot be opened"),
+        (["experiment=tune_thompson", "--out", "/proc/winback"], "--out: '/proc/winback'"),
+    ],
+)
+def test_tune_refuses_what_it_cannot_use_in_one_line(args, words, tmp_path) -> None:
+    storage = f"tune.storage=sqlite:///{tmp_path / 'db' / 's.db'}"
+    extra = [] if any(a.startswith("tune.storage") for a in args) else [storage]
+    done = winback("tune", *args, *extra)
+    assert words in one_line_error(done)
+    assert not (tmp_path / "db").exists()

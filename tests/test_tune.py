@@ -130,8 +130,11 @@ def test_verdict_names_a_clear_winner() -> None:
 def test_verdict_says_when_trials_cannot_be_told_apart_or_none_pays() -> None:
     close = judge(_table({"trial 1": [100, 90, 120], "trial 2": [105, 80, 118]}), {})
     assert "cannot be told apart" in close["verdict"][-1]
-    losing = judge(_table({"trial 1": [-5, 10, -20], "defaults": [-30, -25, -40]}), {})
-    assert any("None of them is clearly better than doing nothing" in v for v in losing["verdict"])
+    unclear = judge(_table({"trial 1": [-5, 10, -20], "defaults": [-30, -25, -40]}), {})
+    assert any("None of them is clearly better than doing" in v for v in unclear["verdict"])
+    assert not any("either will do" in v for v in unclear["verdict"])  # nothing to choose
+    losing = judge(_table({"trial 1": [-50, -40, -45], "defaults": [-60, -55, -58]}), {})
+    assert "All of them lose money" in losing["verdict"][1] and len(losing["verdict"]) == 2
 
 
 def winback_tune(*args: str) -> subprocess.CompletedProcess:

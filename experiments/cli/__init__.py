@@ -61,8 +61,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from experiments.jobs.aggregate import aggregate
 
         table = aggregate(args.folder)
-        shown = table.drop(columns=["overrides"])
-        print(shown.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+        print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
         print(f"table: {args.folder / 'sweep.csv'}  plot: {args.folder / 'sweep.png'}")
         return 0
     if args.command == "report":

@@ -12,7 +12,7 @@ from pathlib import Path
 CALIBRATION_FORMATS = ("events", "cdnow")
 COMMANDS = {
     "demo": "the main job: a quick leaderboard of the default scenario (streaming, 10k users, "
-    "3 seeds, every reference policy, two bandits, MaskablePPO)",
+    "3 seeds, every reference policy, two bandits, the uplift policy, MaskablePPO)",
     "simulate": "simulate a scenario: control vs each offer sent to all inactive users at "
     "every campaign epoch (28 days)",
     "perf": "benchmarks (ratios measured in one run)",

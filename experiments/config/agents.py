@@ -101,8 +101,23 @@ def check_agent_node(name: str, node: dict[str, Any], catalogue: Catalogue) -> N
 
 
 def check_keywords(name: str, path: str, target: Any, kwargs: dict[str, Any]) -> None:
-    """Every keyword is a parameter of ``target`` (unless it takes ``**kwargs``)."""
+    """Every required parameter of ``target`` is given, and every keyword is one of its
+    parameters (unless it takes ``**kwargs``)."""
     params = parameters(target)
+    given = ("self", "scenario", "catalogue")  # the benchmark passes these itself
+    missing = [
+        k
+        for k, p in params.items()
+        if p.default is p.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and k not in kwargs
+        and k not in given
+    ]
+    if missing:
+        raise ValueError(
+            f"agent.{name}.{missing[0]}: missing; allowed: a value for every required "
+            f"parameter of {path} ({', '.join(missing)})"
+        )
     if not params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
     for key in kwargs:

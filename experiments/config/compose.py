@@ -68,6 +68,12 @@ def composer(
             return hydra.compose_config(config_name, overrides, run_mode=mode)
         except (HydraException, OmegaConfBaseException) as err:
             raise ValueError(one_line(err)) from None
+        except AssertionError:  # Hydra asserts when an override reaches into an empty node
+            keys = ", ".join(o.split("=", 1)[0] for o in overrides if "." in o.split("=", 1)[0])
+            raise ValueError(
+                f"overrides: cannot set a key inside an empty node ({keys}); allowed: pick "
+                "the node first (e.g. experiment=tune_thompson for tune.*) or add it with +"
+            ) from None
 
     try:
         with hydra_for(config_dir) as hydra:

@@ -118,5 +118,9 @@ def hold(folder: Path, config: dict[str, Any], key: str = "hydra.run.dir") -> It
         handle.flush()
         try:
             yield
+        except BaseException:
+            if not any((folder / f).exists() for f in RESULTS):  # no results: no owner
+                (folder / OWNER).unlink(missing_ok=True)
+            raise
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)

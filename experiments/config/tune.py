@@ -120,7 +120,8 @@ def check_storage(storage: str) -> None:
     """A SQLite storage must be a database file (or not exist yet) in a writable folder;
     checked before anything is created."""
     if not storage.startswith(SQLITE):
-        return  # another database: its driver reports problems when the study opens
+        _check_database(storage)
+        return
     path = Path(storage.removeprefix(SQLITE))
     allowed = "allowed: sqlite:///<a new or SQLite file in a writable folder>"
     if path.exists():
@@ -131,6 +132,21 @@ def check_storage(storage: str) -> None:
         if head and head != b"SQLite format 3\x00":
             raise ValueError(f"tune.storage: {storage!r} is not an SQLite database; {allowed}")
     check_writable(path.parent, "tune.storage")
+
+
+def _check_database(storage: str) -> None:
+    """Another database (PostgreSQL, MySQL): its driver is installed and it answers."""
+    import sqlalchemy
+
+    try:
+        sqlalchemy.create_engine(storage).connect().close()
+    except Exception as err:  # a missing driver, a refused connection, a bad URL
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(
+            f"tune.storage: {storage!r} cannot be opened ({type(err).__name__}: {first}); "
+            "allowed: sqlite:///path.db, or a database URL whose driver is installed and "
+            "which answers"
+        ) from None
 
 
 def tune_setup(base: Any) -> TuneConfig:

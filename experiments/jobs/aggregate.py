@@ -82,16 +82,19 @@ def _row(run: Path, summary: dict[str, Any], agent: str, d: dict[str, Any]) -> d
 
 def _with_parameters(table: pd.DataFrame, swept: list[dict[str, str]]) -> pd.DataFrame:
     """One column per override whose value differs between runs (what the sweep swept),
-    numbers as numbers; placed after ``run``."""
+    numbers as numbers, placed after ``run``; named ``KEY (swept)`` where ``KEY`` is already
+    a column (``agent=[...]``, ``scenario=...``: the summary's own columns stay)."""
     runs = list(dict.fromkeys(table.run))
     keys = sorted({k for s in swept for k in s})
     varying = [k for k in keys if len({s.get(k) for s in swept}) > 1]
     by_run = dict(zip(runs, swept, strict=True))
+    columns = []
     for i, key in enumerate(varying):
         values = table.run.map(lambda r, key=key: by_run[r].get(key))
-        table = table.drop(columns=[key], errors="ignore")  # e.g. scenario: the group chosen
-        table.insert(1 + i, key, _numbers(values))
-    table.attrs["swept"] = varying
+        column = key if key not in table.columns else f"{key} (swept)"  # e.g. agent, scenario
+        table.insert(1 + i, column, _numbers(values))
+        columns.append(column)
+    table.attrs["swept"] = columns
     return table
 
 

@@ -135,6 +135,9 @@ def leaderboard(summary: pd.DataFrame) -> pd.DataFrame:
             board[f"{m}_ci_low"] = wide["ci_low"][m]
             board[f"{m}_ci_high"] = wide["ci_high"][m]
     oracle = board["incremental_profit"].get("oracle", np.nan)
+    low = board["incremental_profit_ci_low"].get("oracle", np.nan)
+    if np.isfinite(low) and low <= 0:  # the oracle's own gain is within noise: no yardstick
+        oracle = np.nan
     # a share of a loss or of nothing means nothing: NaN then
     board["share_of_oracle"] = board["incremental_profit"] / oracle if oracle > 0 else np.nan
     board["share_of_oracle"] = board["share_of_oracle"] + 0.0  # no -0%

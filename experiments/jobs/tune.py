@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 
 from experiments.config.tune import RESUMABLE, SQLITE, Param, TuneConfig, tune_setup
-from experiments.files import write_json, write_table
+from experiments.files import check_writable, write_json, write_table
 from experiments.reporting.plots import plot_tune_history
 
 
@@ -154,6 +154,7 @@ def run_tuning(overrides: list[str], out: Path, trusted: tuple[str, ...] = ()) -
     base = compose("benchmark", overrides)
     cfg = tune_setup(base)
     benchmark_config(base, out, trusted)  # the untouched config is valid before any trial
+    check_writable(out, "--out")
     with study_lock(cfg, out):
         study = open_study(cfg, fixed_settings(base))
         optimise(study, cfg, overrides, out, trusted)
@@ -249,12 +250,18 @@ def judge(table: pd.DataFrame, tuned: dict[str, float]) -> dict[str, Any]:
         + "; ".join(f"{c} {_ci(scores[c])}" + _tuned(tuned.get(c)) for c in order)
         + "."
     ]
-    if not scores[winner]["ci_low"] > 0:
+    pays = scores[winner]["ci_low"] > 0
+    if scores[winner]["ci_high"] < 0:
+        lines.append(
+            "All of them lose money against doing nothing (every 95% interval is below zero): "
+            "keep sending nothing, or widen the search."
+        )
+    elif not pays:
         lines.append(
             f"None of them is clearly better than doing nothing: the best, {winner}, has a 95% "
-            "interval that reaches zero or below. Keep sending nothing, or widen the search."
+            "interval that reaches zero. Keep sending nothing, or widen the search."
         )
-    if len(order) > 1:
+    if len(order) > 1 and pays:
         runner = order[1]
         gap = t_interval((wide[winner] - wide[runner]).to_numpy())
         if gap["ci_low"] > 0:
