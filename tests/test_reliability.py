@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_config import one_error_line
+
 TINY = ["agent=[no_offer]", "scenario.users=200", "scenario.days=28", "seeds=[1]", "progress=false"]
 
 
@@ -21,18 +23,10 @@ def winback(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
 
 
-def one_line_error(done: subprocess.CompletedProcess) -> str:
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert "Traceback" not in done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("winback: error: "), done.stderr
-    return lines[0]
-
-
 def test_a_multirun_with_one_invalid_combination_runs_nothing(tmp_path) -> None:
     sweep = tmp_path / "sweep"
     done = winback("benchmark", "-m", *TINY, "scenario.days=28,-5,56", f"hydra.sweep.dir={sweep}")
-    line = one_line_error(done)
+    line = one_error_line(done)
     assert "multirun: run 1 of 3 (scenario.days=-5) is invalid: scenario.days: -5" in line
     assert not sweep.exists()
 
@@ -45,7 +39,7 @@ def test_a_folder_holding_another_configs_results_is_refused(tmp_path) -> None:
     again = winback("benchmark", *TINY, f"hydra.run.dir={run}")  # the same config: skipped
     assert "already finished, skipped" in again.stdout
     other = winback("benchmark", *TINY, "seeds=[2]", f"hydra.run.dir={run}")
-    assert "holds the results of another config" in one_line_error(other)
+    assert "holds the results of another config" in one_error_line(other)
     after = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
     assert after == before  # nothing of the first run touched
     assert json.loads((run / "config.json").read_text())["seeds"] == [1]
@@ -57,7 +51,7 @@ def test_a_run_folder_in_use_is_refused(tmp_path) -> None:
     run = tmp_path / "run"
     with hold(run, {"someone": "else"}):  # another run works in the folder
         done = winback("benchmark", *TINY, f"hydra.run.dir={run}")
-    assert "holds the results of another config" in one_line_error(done)
+    assert "holds the results of another config" in one_error_line(done)
 
 
 @pytest.mark.parametrize(
@@ -73,7 +67,7 @@ def test_a_run_folder_in_use_is_refused(tmp_path) -> None:
 )
 def test_bad_agent_and_scenario_values_fail_before_any_work(args, words, tmp_path) -> None:
     done = winback("benchmark", *TINY, *args, f"hydra.run.dir={tmp_path / 'run'}")
-    assert words in one_line_error(done)
+    assert words in one_error_line(done)
     assert not (tmp_path / "run").exists()
 
 
@@ -81,7 +75,7 @@ def test_an_import_error_in_your_module_names_its_cause(tmp_path) -> None:
     (tmp_path / "my_rules.py").write_text("import numpy\nraise RuntimeError('config file gone')\n")
     args = ["--trust", "my_rules", "+agent.mine._target_=my_rules.Policy"]
     done = winback("benchmark", *TINY, *args, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
-    assert "RuntimeError: config file gone" in one_line_error(done)
+    assert "RuntimeError: config file gone" in one_error_line(done)
 
 
 def test_malformed_yaml_in_your_config_folder_is_one_line(tmp_path) -> None:
@@ -89,13 +83,13 @@ def test_malformed_yaml_in_your_config_folder_is_one_line(tmp_path) -> None:
     (tmp_path / "mine" / "scenario" / "bad.yaml").write_text("preset: [streaming\n")
     args = ["--config-dir", str(tmp_path / "mine"), "scenario=bad"]
     done = winback("benchmark", *TINY, *args, f"hydra.run.dir={tmp_path / 'run'}")
-    assert "bad.yaml: malformed YAML" in one_line_error(done)
+    assert "bad.yaml: malformed YAML" in one_error_line(done)
     assert not (tmp_path / "run").exists()
 
 
 def test_simulate_checks_its_output_folder_before_simulating() -> None:
     done = winback("simulate", "--users", "100000", "--out", "/proc/winback/x")
-    assert "--out: '/proc/winback/x' cannot be created" in one_line_error(done)
+    assert "--out: '/proc/winback/x' cannot be created" in one_error_line(done)
 
 
 def test_a_corrupt_summary_is_named_by_its_path(tmp_path) -> None:
@@ -103,7 +97,7 @@ def test_a_corrupt_summary_is_named_by_its_path(tmp_path) -> None:
         (tmp_path / name).write_text("")
     (tmp_path / "summary.json").write_text('{"agents": {')
     done = winback("report", str(tmp_path))
-    assert f"{tmp_path / 'summary.json'}: unreadable" in one_line_error(done)
+    assert f"{tmp_path / 'summary.json'}: unreadable" in one_error_line(done)
 
 
 def test_your_policy_missing_a_required_parameter_fails_before_any_work(tmp_path) -> None:
@@ -116,7 +110,7 @@ def test_your_policy_missing_a_required_parameter_fails_before_any_work(tmp_path
     args = ["--trust", "req_rules", "+agent.r._target_=req_rules.Req"]
     done = winback("benchmark", *TINY, *args, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert "agent.r.k: missing; allowed: a value for every required parameter" in (
-        one_line_error(done)
+        one_error_line(done)
     )
     assert not (tmp_path / "run").exists()
 
@@ -142,5 +136,5 @@ def test_tune_refuses_what_it_cannot_use_in_one_line(args, words, tmp_path) -> N
     storage = f"tune.storage=sqlite:///{tmp_path / 'db' / 's.db'}"
     extra = [] if any(a.startswith("tune.storage") for a in args) else [storage]
     done = winback("tune", *args, *extra)
-    assert words in one_line_error(done)
+    assert words in one_error_line(done)
     assert not (tmp_path / "db").exists()
