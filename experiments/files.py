@@ -94,3 +94,21 @@ def read_json(path: Path, allowed: str) -> Any:
         return json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise ValueError(f"{path}: unreadable ({err}); allowed: {allowed}") from None
+
+
+@contextmanager
+def exclusive(path: Path, refused: str) -> Iterator[Any]:
+    """Hold an exclusive lock on ``path`` (made if missing) for this process; another
+    process holding it already: ValueError(``refused``). Yields the open file ("a+")."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(refused) from None
+        try:
+            yield handle
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -27,6 +27,8 @@ from sim.offers import Catalogue
 
 SCHEMA_OF = {target: schema for target, schema in FAMILIES.values()}
 BLANKET = FAMILIES["blanket"][0]
+PASSED = ("self", "scenario", "catalogue")
+"""Parameters no config sets: the benchmark passes its scenario and catalogue itself."""
 
 
 def expand_agents(
@@ -104,14 +106,13 @@ def check_keywords(name: str, path: str, target: Any, kwargs: dict[str, Any]) ->
     """Every required parameter of ``target`` is given, and every keyword is one of its
     parameters (unless it takes ``**kwargs``)."""
     params = parameters(target)
-    given = ("self", "scenario", "catalogue")  # the benchmark passes these itself
     missing = [
         k
         for k, p in params.items()
         if p.default is p.empty
         and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
         and k not in kwargs
-        and k not in given
+        and k not in PASSED
     ]
     if missing:
         raise ValueError(
@@ -122,7 +123,7 @@ def check_keywords(name: str, path: str, target: Any, kwargs: dict[str, Any]) ->
         return
     for key in kwargs:
         if key not in params:
-            allowed = [p for p in params if p not in ("self", "scenario", "catalogue")]
+            allowed = [p for p in params if p not in PASSED]
             raise ValueError(
                 f"agent.{name}.{key}: unknown parameter of {path}; allowed: " + ", ".join(allowed)
             )

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from experiments.files import plain, read_json, strict_json
+from experiments.files import exclusive, plain, read_json, strict_json
 
 OWNER = "config.json"
 RESULTS = ("summary.json", "tidy.parquet", "leaderboard.csv", "offer_mix.parquet", "report.html")
@@ -100,18 +100,11 @@ def check_folder(folder: Path, config: dict[str, Any], key: str = "hydra.run.dir
 
 @contextmanager
 def hold(folder: Path, config: dict[str, Any], key: str = "hydra.run.dir") -> Iterator[None]:
-    """Own ``folder`` for the run: checked, recorded in ``config.json`` and locked."""
-    import fcntl
-
+    """Own ``folder`` for the run: checked, recorded in ``config.json`` and locked. A run
+    that fails before any result leaves no owner behind."""
     check_folder(folder, config, key)
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / OWNER).open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ValueError(
-                f"{key}: {str(folder)!r} is in use by another run; allowed: another folder"
-            ) from None
+    refused = f"{key}: {str(folder)!r} is in use by another run; allowed: another folder"
+    with exclusive(folder / OWNER, refused) as handle:
         handle.seek(0)
         handle.truncate()
         handle.write(strict_json(config, indent=2))
@@ -122,5 +115,3 @@ def hold(folder: Path, config: dict[str, Any], key: str = "hydra.run.dir") -> It
             if not any((folder / f).exists() for f in RESULTS):  # no results: no owner
                 (folder / OWNER).unlink(missing_ok=True)
             raise
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

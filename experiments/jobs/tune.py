@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 
 from experiments.config.tune import RESUMABLE, SQLITE, Param, TuneConfig, tune_setup
-from experiments.files import check_writable, write_json, write_table
+from experiments.files import check_writable, exclusive, write_json, write_table
 from experiments.reporting.plots import plot_tune_history
 
 
@@ -56,26 +56,19 @@ def sample(trial: Any, params: tuple[Param, ...]) -> dict[str, Any]:
 @contextmanager
 def study_lock(cfg: TuneConfig, out: Path) -> Iterator[None]:
     """Hold the study for this process; a second ``winback tune`` on it is refused."""
-    import fcntl
-
     if cfg.storage.startswith(SQLITE):
         path = Path(cfg.storage.removeprefix(SQLITE) + ".lock")
     else:
         path = out / f".{cfg.study}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ValueError(
-                f"tune.study: {cfg.study!r} in {cfg.storage!r} is in use by another winback "
-                "tune process; allowed: wait for it, or another tune.study or tune.storage"
-            ) from None
+    refused = (
+        f"tune.study: {cfg.study!r} in {cfg.storage!r} is in use by another winback tune "
+        "process; allowed: wait for it, or another tune.study or tune.storage"
+    )
+    with exclusive(path, refused):
         try:
             yield
         finally:
             path.unlink(missing_ok=True)
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def fixed_settings(composed: Any) -> dict[str, Any]:
