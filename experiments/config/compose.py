@@ -114,32 +114,37 @@ def precheck(
     it, holds no other config's results (``guard``); returns the composed config."""
     check_yaml(config_folders(overrides, config_dir))
     check_output_dirs(overrides)
-    cfg = compose(config_name, overrides, config_dir, multirun)
-    from omegaconf import OmegaConf
+    with composer(config_name, config_dir, multirun) as compose_one:  # one Hydra for all
+        cfg = compose_one(overrides)
+        trusted = tuple(trusted)
+        check_trust(cfg, trusted)
+        from experiments.config.guard import check_folder, check_sweep
+        from experiments.config.hydra_apps import benchmark_config
 
-    trusted = tuple(trusted)
-    if tuple(cfg.get("trust") or ()) != trusted:
-        raise ValueError(
-            f"trust: {list(cfg.trust)} set in a config file; allowed: --trust MODULE on the "
-            "command line only (a shared config cannot trust code for you)"
-        )
-    check_targets(OmegaConf.to_container(cfg, resolve=False), trusted)
-    from experiments.config.guard import check_folder, check_sweep
-    from experiments.config.hydra_apps import benchmark_config
+        def record(composed: Any) -> dict[str, Any]:  # the run's own checks; its config
+            return benchmark_config(composed, Path("."), trusted, notes=False).extra["config"]
 
-    def record(composed: Any) -> dict[str, Any]:  # the run's own checks; its config record
-        return benchmark_config(composed, Path("."), trusted, notes=False).extra["config"]
-
-    if multirun:  # every combination, before Hydra starts the first
-        with composer(config_name, config_dir, True) as compose_one:
+        if multirun:  # every combination, before Hydra starts the first
             check_sweep(compose_one, record, overrides, cfg.hydra.sweeper.get("params") or {})
-        return cfg
+            return cfg
     config = record(cfg)  # here, before Hydra creates the run's folder
     for o in overrides:
         key, _, value = o.partition("=")
         if key == "hydra.run.dir" and value:
             check_folder(Path(value), config)
     return cfg
+
+
+def check_trust(cfg: Any, trusted: tuple[str, ...]) -> None:
+    """``trust`` only from the command line, and every ``_target_`` allowed."""
+    from omegaconf import OmegaConf
+
+    if tuple(cfg.get("trust") or ()) != trusted:
+        raise ValueError(
+            f"trust: {list(cfg.trust)} set in a config file; allowed: --trust MODULE on the "
+            "command line only (a shared config cannot trust code for you)"
+        )
+    check_targets(OmegaConf.to_container(cfg, resolve=False), trusted)
 
 
 def config_folders(overrides: list[str], config_dir: str | None) -> list[Path]:
