@@ -69,19 +69,24 @@ def _row(name: str, value: float, se: float, lo: float, hi: float) -> dict[str, 
     }
 
 
-def weight_intervals(fit: LifecycleFit, draws: int = 4000) -> np.ndarray:
-    """95% intervals of the class weights by simulation from the logits' normal law."""
+def weight_intervals(fit: LifecycleFit) -> np.ndarray:
+    """95% intervals of the class weights (see :func:`logit_intervals`)."""
     k = fit.model.k
+    idx = np.arange(5 * k, 6 * k - 1)
+    return logit_intervals(fit.fit.theta[idx], fit.fit.cov[np.ix_(idx, idx)])
+
+
+def logit_intervals(logits: np.ndarray, cov: np.ndarray, draws: int = 4000) -> np.ndarray:
+    """95% intervals of class weights ``softmax([0, logits])`` by simulation from the
+    logits' normal law; (K, 2), NaN where the covariance is not finite."""
+    k = logits.shape[0] + 1
     if k == 1:
         return np.array([[1.0, 1.0]])
-    theta, cov = fit.fit.theta, fit.fit.cov
-    idx = np.arange(5 * k, 6 * k - 1)
-    sub = cov[np.ix_(idx, idx)]
-    if not np.all(np.isfinite(sub)):
+    if not np.all(np.isfinite(cov)):
         return np.full((k, 2), np.nan)
     rng = np.random.default_rng(0)
-    logits = rng.multivariate_normal(theta[idx], sub, size=draws)
-    full = np.concatenate([np.zeros((draws, 1)), logits], axis=1)
+    sample = rng.multivariate_normal(logits, cov, size=draws)
+    full = np.concatenate([np.zeros((draws, 1)), sample], axis=1)
     w = np.exp(full - logsumexp(full, axis=1, keepdims=True))
     return np.quantile(w, [0.025, 0.975], axis=0).T
 

@@ -1,0 +1,64 @@
+"""Public customer data sets as event logs in this package's schema.
+
+``read_telco``: the IBM Telco customer-churn sample (``wa_churn`` of R's ``modeldata``):
+one row per customer with ``tenure`` (whole months), ``contract``, ``monthly_charges`` and
+``churn``. A customer becomes a subscription of the plan named by the contract, billed
+monthly at the monthly charge, from ``tenure`` months before the data's end, with a
+``renew`` at every month's end and, for a churned customer, a ``cancel`` taking effect at the
+end (their last month). A month is 30 days (``sim.constants.BILLING_DAYS``); the end is
+``end`` (default 2018-09-01, when ``modeldata`` took the data).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.constants import BILLING_DAYS
+
+TELCO_COLUMNS = ("customer", "tenure", "contract", "monthly_charges", "churn")
+
+
+def read_telco(path: str | Path, end: str = "2018-09-01") -> pd.DataFrame:
+    """The Telco table at ``path`` (CSV with ``TELCO_COLUMNS``) as an event-log table."""
+    df = pd.read_csv(path)
+    missing = [c for c in TELCO_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"Telco file {str(path)!r}: missing column(s) {', '.join(missing)}; "
+            f"required: {', '.join(TELCO_COLUMNS)}"
+        )
+    month = BILLING_DAYS["monthly"]
+    last = pd.Timestamp(end)
+    tenure = df.tenure.to_numpy(np.int64)
+    start = last - pd.to_timedelta(tenure * month, unit="D")
+    user = df.customer.astype(str).to_numpy()
+    plan = df.contract.astype(str).to_numpy()
+    price = df.monthly_charges.to_numpy(np.float64)
+    subscribe = pd.DataFrame(
+        {"user_id": user, "timestamp": start, "event_type": "subscribe", "amount": price,
+         "plan": plan, "price": price, "billing": "monthly"}
+    )  # fmt: skip
+    owner = np.repeat(np.arange(len(df)), np.maximum(tenure - 1, 0))
+    months = np.concatenate([np.arange(1, t) for t in np.maximum(tenure, 1)])
+    renew = pd.DataFrame(
+        {
+            "user_id": user[owner],
+            "timestamp": start[owner] + pd.to_timedelta(months * month, unit="D"),
+            "event_type": "renew",
+            "amount": price[owner],
+            "plan": plan[owner],
+            "price": np.nan,
+            "billing": "",
+        }
+    )
+    gone = df.churn.astype(str).str.lower().isin(("yes", "1", "true")).to_numpy() & (tenure > 0)
+    cancel = pd.DataFrame(
+        {"user_id": user[gone], "timestamp": last, "event_type": "cancel", "amount": np.nan,
+         "plan": plan[gone], "price": np.nan, "billing": ""}
+    )  # fmt: skip
+    out = pd.concat([subscribe, renew, cancel], ignore_index=True)
+    out["timestamp"] = pd.to_datetime(out.timestamp).dt.strftime("%Y-%m-%d")
+    return out.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)

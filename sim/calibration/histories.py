@@ -1,0 +1,237 @@
+"""Subscription histories encoded for the likelihood of :mod:`sim.calibration.subscription`.
+
+A subscribed spell runs from its start ``s`` (subscribe or resubscribe: ACTIVE) to its end
+``e`` (the day a cancellation took effect, or the log's last day). Cancellations take effect
+at billing-period ends, so a spell that was renewed up to ``tau`` (its last period end before
+``e``) had no cancellation decision before ``tau``: on ``(s, tau]`` the decision acts as a
+killing rate (regime K); after ``tau`` the decision may have been taken (regime X), which
+for a cancelled spell must have happened. Session days are seen only from the log's window
+start ``W`` on.
+
+The spell is cut at its session days into segments, each starting from ACTIVE (a session day
+is taken to end in ACTIVE: the renewal approximation of the transactional fit, off by about
+one day's lapse hazard). A segment inside one regime and the window, ending in a session, is
+a *gap* of ``d`` days whose likelihood is a table lookup; the others (crossing ``W`` or
+``tau``, and the last one, which ends at ``e``) are *special*: up to three runs, each
+``(kind, length)`` with kind 0 = unobserved in K, 1 = silent in K, 2 = unobserved in X,
+3 = silent in X, then a terminal (a session in K or in X, or the end).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+UNSEEN_K, SILENT_K, UNSEEN_X, SILENT_X = range(4)
+SESSION_K, SESSION_X, END = range(3)
+RUNS = 3
+
+
+@dataclass(frozen=True)
+class Histories:
+    """Every spell and cancelled stretch of one group of customers, encoded."""
+
+    customers: np.ndarray  # user ids, one per customer
+    spell_owner: np.ndarray  # (n_spells,) customer index of each spell
+    cancelled: np.ndarray  # (n_spells,) bool
+    gaps_k: sparse.csr_matrix  # (n_spells, H + 1) gaps of each length inside regime K
+    gaps_x: sparse.csr_matrix  # (n_spells, H + 1) gaps inside regime X
+    seg_spell: np.ndarray  # (n_special,) spell of each special segment
+    seg_runs: np.ndarray  # (n_special, RUNS, 2) int64 (kind, length)
+    seg_end: np.ndarray  # (n_special,) terminal
+    trunc_spell: np.ndarray  # spells conditioned on surviving to the window (left truncation)
+    trunc_days: np.ndarray  # days of regime K before the window, for those spells
+    left_spell: np.ndarray  # spells cancelled on or before the window's first day
+    left_days: np.ndarray  # days of regime K up to the window's last period end
+    away_owner: np.ndarray  # (n_away,) customer of each cancelled stretch
+    away_days: np.ndarray  # days in CHURNED seen
+    away_back: np.ndarray  # bool: ended by a resubscription
+    horizon: int
+    sessions: bool  # the log shows sessions (engagement is identified)
+    count: np.ndarray  # (n,) customers with this history (identical histories are one row)
+
+    @property
+    def n(self) -> int:
+        """Distinct histories (rows); ``count.sum()`` customers."""
+        return int(self.customers.shape[0])
+
+    @property
+    def customers_total(self) -> int:
+        return int(self.count.sum())
+
+    @property
+    def n_spells(self) -> int:
+        return int(self.spell_owner.shape[0])
+
+
+def encode(
+    spells: pd.DataFrame,
+    session_days: pd.DataFrame,
+    window: int,
+    end: int,
+    truncate: bool = True,
+) -> Histories:
+    """Encode ``spells`` (the spells table: user_id, start, end, cancelled, billing_days) and
+    ``session_days`` (user_id, day: one row per day with a session). ``truncate``: condition
+    spells begun before the window on having lasted into it (the export omits customers who
+    left before it); a log that lists them (cancelled on the window's first day) is complete
+    and is not conditioned."""
+    spells = spells.sort_values(["user_id", "start"], kind="stable").reset_index(drop=True)
+    sessions = not session_days.empty
+    spells, count = (spells, None) if sessions else _distinct(spells)
+    customers, owner = np.unique(spells.user_id.to_numpy(), return_inverse=True)
+    start = spells.start.to_numpy(np.int64)
+    stop = spells.end.to_numpy(np.int64)
+    cancelled = spells.cancelled.to_numpy(bool)
+    period = spells.billing_days.to_numpy(np.int64)
+    left = cancelled & (stop <= window) & (start < window)
+    tau = last_renewal(start, stop, period, cancelled)
+    seen_from = window if sessions else end + 1  # no session in the log: none is seen
+    horizon = max(int(end - start.min()), 1) + 1
+    a, b, spell_of, is_session = _breakpoints(spells, owner, customers, session_days, left)
+    t = tau[spell_of]
+    gap = is_session & (a + 1 >= seen_from) & ((b <= t) | (a >= t))
+    gaps_k = _counts(spell_of[gap & (b <= t)], (b - a)[gap & (b <= t)], len(spells), horizon)
+    gaps_x = _counts(spell_of[gap & (b > t)], (b - a)[gap & (b > t)], len(spells), horizon)
+    sp = ~gap
+    last = np.where(is_session[sp], b[sp] - 1, b[sp])  # a session day is the terminal itself
+    runs = _runs(a[sp], last, t[sp], seen_from)
+    seg_end = np.where(is_session[sp], np.where(b[sp] <= t[sp], SESSION_K, SESSION_X), END)
+    begun = (start < window) & ~left
+    t_w = start + period * np.maximum((window - start) // period, 0)
+    complete = bool(left.any()) or not truncate
+    trunc = np.flatnonzero(begun & (t_w > start)) if not complete else np.zeros(0, np.int64)
+    left_idx = np.flatnonzero(left)
+    away = _away(spells, owner, customers, end, window)
+    return Histories(
+        customers=customers,
+        spell_owner=owner,
+        cancelled=cancelled,
+        gaps_k=gaps_k,
+        gaps_x=gaps_x,
+        seg_spell=spell_of[sp],
+        seg_runs=runs,
+        seg_end=seg_end.astype(np.int64),
+        trunc_spell=trunc,
+        trunc_days=(t_w - start)[trunc],
+        left_spell=left_idx,
+        left_days=(t_w - start)[left_idx],
+        away_owner=away[0],
+        away_days=away[1],
+        away_back=away[2],
+        horizon=horizon,
+        sessions=sessions,
+        count=np.ones(customers.size) if count is None else count,
+    )
+
+
+def _distinct(spells: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Without sessions a customer's likelihood depends only on their spells' starts, ends,
+    cancellations and billing periods: one representative per distinct history, and how
+    many customers share it (sorted by the representatives' ids, as ``encode`` orders)."""
+    cols = ["start", "end", "cancelled", "billing_days"]
+    text = spells[cols].astype(str).agg(",".join, axis=1)
+    key = text.groupby(spells.user_id, sort=False).agg(";".join)
+    first = ~key.duplicated()
+    reps = key[first]
+    count = key.map(key.value_counts())[first]
+    keep = spells[spells.user_id.isin(reps.index)]
+    order = np.argsort(reps.index.to_numpy())
+    return keep, count.to_numpy(np.float64)[order]
+
+
+_NONE = np.zeros(0, np.int64)
+
+
+def last_renewal(
+    start: np.ndarray, stop: np.ndarray, period: np.ndarray, cancelled: np.ndarray
+) -> np.ndarray:
+    """The last period end before a cancellation took effect (the decision fell after it),
+    or the last period end on or before the log's last day for a spell still running."""
+    full = np.where(cancelled, (stop - start - 1) // period, (stop - start) // period)
+    return start + period * np.maximum(full, 0)
+
+
+def _breakpoints(
+    spells: pd.DataFrame,
+    owner: np.ndarray,
+    customers: np.ndarray,
+    session_days: pd.DataFrame,
+    left: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every segment of every spell (but those cancelled before the window): from ``a`` (the
+    spell's start or a session day) to ``b`` (the next session day in the spell, or its
+    end), the spell, and whether ``b`` is a session day."""
+    start = spells.start.to_numpy(np.int64)
+    stop = spells.end.to_numpy(np.int64)
+    idx = np.flatnonzero(~left)
+    days = np.zeros(0, np.int64)
+    in_spell = np.zeros(0, np.int64)
+    if not session_days.empty:
+        user = np.searchsorted(customers, session_days.user_id.to_numpy())
+        user = np.minimum(user, max(customers.size - 1, 0))
+        ok = customers[user] == session_days.user_id.to_numpy()
+        day = session_days.day.to_numpy(np.int64)[ok]
+        user = user[ok]
+        # the spell holding each session: the customer's last spell starting before the day
+        key_spell = owner[idx].astype(np.int64) * (1 << 32) + start[idx]
+        order = np.argsort(key_spell, kind="stable")
+        pos = np.searchsorted(key_spell[order], user * (1 << 32) + day - 1, side="right") - 1
+        cand = idx[order[np.maximum(pos, 0)]]
+        hit = (pos >= 0) & (owner[cand] == user) & (day > start[cand]) & (day <= stop[cand])
+        frame = pd.DataFrame({"spell": cand[hit], "day": day[hit]}).drop_duplicates()
+        frame = frame.sort_values(["spell", "day"], kind="stable")
+        in_spell, days = frame.spell.to_numpy(np.int64), frame.day.to_numpy(np.int64)
+    spell_of = np.concatenate([in_spell, idx])
+    b = np.concatenate([days, stop[idx]])
+    is_session = np.concatenate([np.ones(days.size, bool), np.zeros(idx.size, bool)])
+    order = np.lexsort((~is_session, b, spell_of))  # by spell, then day; the end last
+    spell_of, b, is_session = spell_of[order], b[order], is_session[order]
+    first = np.ones(b.size, bool)
+    first[1:] = spell_of[1:] != spell_of[:-1]
+    a = np.where(first, start[spell_of], np.roll(b, 1))
+    return a, b, spell_of, is_session
+
+
+def _counts(rows: np.ndarray, lengths: np.ndarray, n: int, horizon: int) -> sparse.csr_matrix:
+    data = np.ones(rows.size)
+    return sparse.csr_matrix((data, (rows, lengths)), shape=(n, horizon + 1))
+
+
+def _away(
+    spells: pd.DataFrame, owner: np.ndarray, customers: np.ndarray, end: int, window: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cancelled stretches: from each cancellation (or the window's first day, for one on or
+    before it: the time in CHURNED before is unknown, and the rate memoryless) to the next
+    spell's start, or to the log's end."""
+    nxt_same = np.append(owner[1:] == owner[:-1], False)
+    nxt_start = np.append(spells.start.to_numpy(np.int64)[1:], end)
+    off = spells.end.to_numpy(np.int64)
+    mask = spells.cancelled.to_numpy(bool)
+    back = nxt_same & mask
+    stop = np.where(back, nxt_start, end)
+    begin = np.maximum(off, window)
+    return owner[mask], (stop - begin)[mask], back[mask]
+
+
+def _runs(a: np.ndarray, last: np.ndarray, tau: np.ndarray, window: int) -> np.ndarray:
+    """Days a+1..last split at the window start and at ``tau`` into (kind, length) runs,
+    padded with empty runs: (n, RUNS, 2)."""
+    n = a.size
+    cut_w = np.where((a < window - 1) & (window - 1 < last), window - 1, last)
+    cut_t = np.where((a < tau) & (tau < last), tau, last)
+    points = np.stack([a, np.minimum(cut_w, cut_t), np.maximum(cut_w, cut_t), last], axis=1)
+    out = np.zeros((n, RUNS, 2), np.int64)
+    for r in range(RUNS):
+        lo, hi = points[:, r], points[:, r + 1]
+        seen = lo + 1 >= window
+        in_k = hi <= tau
+        kind = np.where(
+            in_k, np.where(seen, SILENT_K, UNSEEN_K), np.where(seen, SILENT_X, UNSEEN_X)
+        )
+        out[:, r, 0] = kind
+        out[:, r, 1] = np.maximum(hi - lo, 0)
+    return out

@@ -1,0 +1,205 @@
+"""The subscription lifecycle's likelihood: exact where no approximation is made, a proper
+probability law, and the fit recovers what it should."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.linalg import expm
+from scipy.special import logsumexp
+
+from sim.calibration.histories import encode
+from sim.calibration.lifecycle import Traits
+from sim.calibration.likelihood import gamma_nodes
+from sim.calibration.subscription import (
+    NODES,
+    Subscribers,
+    fit_classes,
+    log_likelihood,
+    retention,
+)
+
+NO_SESSIONS = pd.DataFrame({"user_id": pd.Series(dtype=str), "day": pd.Series(dtype=int)})
+
+
+def model(k: int = 1, sessions: bool = False, returns: bool = True, **rates: float) -> Subscribers:
+    base = {
+        "activity_rate": 0.5 if sessions else 0.0,
+        "dormant_activity_rate": 0.02 if sessions else 0.0,
+        "lapse_rate": 1 / 60,
+        "return_rate": 1 / 40,
+        "cancel_rate": 1 / 900,
+        "dormant_cancel_rate": 1 / 120,
+        "comeback_rate": 1 / 300,
+    } | rates
+    return Subscribers(
+        weight=np.full(k, 1.0 / k),
+        activity_shape=3.0,
+        sessions=sessions,
+        returns=returns,
+        **{name: np.full(k, v) for name, v in base.items()},
+    )
+
+
+def spells(rows: list[tuple[int, int, bool]], period: int = 30) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "user_id": [f"u{i}" for i in range(len(rows))],
+            "start": [r[0] for r in rows],
+            "end": [r[1] for r in rows],
+            "cancelled": [r[2] for r in rows],
+            "billing_days": period,
+        }
+    )
+
+
+def killed(m: Subscribers) -> tuple[np.ndarray, np.ndarray]:
+    """One class's generators on (ACTIVE, DORMANT): without and with the cancel decision."""
+    q = np.array([[-m.lapse_rate[0], m.lapse_rate[0]], [m.return_rate[0], -m.return_rate[0]]])
+    k = q - np.diag([m.cancel_rate[0], m.dormant_cancel_rate[0]])
+    return q, k
+
+
+def test_without_sessions_the_likelihood_is_the_exact_chain() -> None:
+    """No session seen: no approximation. A spell renewed up to tau and cancelled at its
+    next period end has P = e_A exp(K tau) (exp(Q B) - exp(K B)) 1, spelled out with expm
+    (no resubscription: the time away adds nothing)."""
+    m = model(returns=False, comeback_rate=0.0)
+    q, k = killed(m)
+    e_a = np.array([1.0, 0.0])
+    h = encode(spells([(0, 90, True), (0, 100, False), (10, 40, True)]), NO_SESSIONS, 0, 100)
+    got = log_likelihood(m, Traits.none(), h)
+    first = e_a @ expm(k * 60) @ (expm(q * 30) - expm(k * 30)) @ np.ones(2)
+    second = e_a @ expm(k * 90) @ expm(q * 10) @ np.ones(2)
+    third = e_a @ (expm(q * 30) - expm(k * 30)) @ np.ones(2)
+    want = np.log([first, second, third])
+    np.testing.assert_allclose(np.sort(got), np.sort(want), rtol=1e-9)
+
+
+@pytest.mark.parametrize("period", [30, 365])
+def test_the_outcomes_of_a_spell_are_a_probability_law(period: int) -> None:
+    """Cancelled at the end of period 1, 2, ..., n or still subscribed after n periods:
+    the probabilities sum to one."""
+    n = 5
+    rows = [(0, j * period, True) for j in range(1, n + 1)] + [(0, n * period, False)]
+    h = encode(spells(rows, period), NO_SESSIONS, 0, n * period)
+    total = np.exp(log_likelihood(model(comeback_rate=0.0), Traits.none(), h)).sum()
+    assert total == pytest.approx(1.0, abs=1e-10)
+
+
+def test_resubscriptions_add_the_time_away() -> None:
+    m = model()
+    one = spells([(0, 60, True)])
+    again = pd.concat([one, spells([(80, 120, False)]).assign(user_id="u0")])
+    h1 = encode(one, NO_SESSIONS, 0, 120)
+    h2 = encode(again, NO_SESSIONS, 0, 120)
+    gap = np.log(np.exp(-m.comeback_rate[0] * 19) * (1 - np.exp(-m.comeback_rate[0])))
+    rest = encode(spells([(80, 120, False)]), NO_SESSIONS, 0, 120)
+    m0 = model(comeback_rate=0.0)  # the spells alone: their likelihood has no comeback in it
+    want = log_likelihood(m0, Traits.none(), h1) + gap + log_likelihood(m0, Traits.none(), rest)
+    np.testing.assert_allclose(log_likelihood(m, Traits.none(), h2), want, rtol=1e-9)
+
+
+def test_retention_is_the_law_of_the_first_cancellation() -> None:
+    m = model(comeback_rate=0.0)
+    days = np.arange(0, 12) * 30
+    h = encode(spells([(0, d, False) for d in days[1:]]), NO_SESSIONS, 0, int(days[-1]))
+    alive = np.exp(np.sort(log_likelihood(m, Traits.none(), h))[::-1])
+    np.testing.assert_allclose(retention(m, Traits.none(), days[1:], 30), alive, rtol=1e-9)
+
+
+def test_identical_histories_are_counted_once() -> None:
+    h = encode(spells([(0, 60, True)] * 5 + [(0, 90, False)] * 3), NO_SESSIONS, 0, 90)
+    assert h.n == 2 and sorted(h.count.tolist()) == [3.0, 5.0]
+
+
+def test_two_classes_are_recovered_from_their_retention() -> None:
+    """Histories drawn from a known two-class model without sessions: classes and hidden
+    phases can trade places, so what is identified is the law of the spells: the fit is at
+    least as likely as the truth and its retention matches the truth's within 0.02."""
+    rng = np.random.default_rng(7)
+    truth = Subscribers(
+        weight=np.array([0.7, 0.3]),
+        activity_rate=np.zeros(2),
+        dormant_activity_rate=np.zeros(2),
+        lapse_rate=np.array([1e-4, 1e-4]),
+        return_rate=np.array([1e-4, 1e-4]),
+        cancel_rate=np.array([1 / 2000, 1 / 60]),
+        dormant_cancel_rate=np.array([1 / 2000, 1 / 60]),
+        comeback_rate=np.zeros(2),
+        activity_shape=1.0,
+        sessions=False,
+        returns=False,
+    )
+    n, period, months = 4000, 30, 24
+    cls = rng.random(n) < truth.weight[1]
+    rate = np.where(cls, truth.cancel_rate[1], truth.cancel_rate[0])
+    decided = rng.exponential(1 / rate)
+    start = rng.integers(0, months * period // 2, n)
+    effect = start + period * np.ceil(decided / period).astype(int)
+    end = months * period
+    rows = [(int(s), int(min(e, end)), bool(e <= end)) for s, e in zip(start, effect, strict=True)]
+    h = encode(spells(rows), NO_SESSIONS, 0, end)
+    fit = fit_classes(h, Traits.none(), 2)[-1]
+    assert fit.fit.loglik >= float(log_likelihood(truth, Traits.none(), h) @ h.count) - 1e-6
+    days = np.arange(1, months + 1) * period
+    np.testing.assert_allclose(
+        retention(fit.model, Traits.none(), days, period),
+        retention(truth, Traits.none(), days, period),
+        atol=0.02,
+    )
+
+
+def exact_spell(
+    m: Subscribers, start: int, stop: int, cancelled: bool, seen: set[int], period: int
+) -> float:
+    """log P of one spell by the daily forward recursion on (ACTIVE, DORMANT, pending
+    ACTIVE, pending DORMANT), one class, no approximation; the activity multiplier
+    integrated by the same quadrature as the model's."""
+    g, log_w = gamma_nodes(m.activity_shape, NODES)
+    each = [_exact_given(m, x, start, stop, cancelled, seen, period) for x in g]
+    return float(logsumexp(np.array(each) + log_w))
+
+
+def _exact_given(
+    m: Subscribers, g: float, start: int, stop: int, cancelled: bool, seen: set[int], period: int
+) -> float:
+    la, ld = m.activity_rate[0] * g, m.dormant_activity_rate[0] * g
+    lapse, back = m.lapse_rate[0], m.return_rate[0]
+    qa, qd = m.cancel_rate[0], m.dormant_cancel_rate[0]
+    q = np.zeros((4, 4))
+    for src, dst, r in ((0, 1, lapse), (1, 0, back), (2, 3, lapse), (3, 2, back),
+                        (0, 2, qa), (1, 3, qd)):  # fmt: skip
+        q[src, dst] += r
+        q[src, src] -= r
+    lam = np.diag([la, ld, la, ld])
+    block = np.zeros((8, 8))
+    block[:4, :4], block[:4, 4:], block[4:, 4:] = q - lam, lam, q
+    big = expm(block)
+    n, s = big[:4, :4], big[:4, 4:]
+    v = np.array([1.0, 0.0, 0.0, 0.0])
+    for day in range(start + 1, stop + 1):
+        v = v @ (s if day in seen else n)
+        if (day - start) % period == 0 and not (cancelled and day == stop):
+            v[2:] = 0.0  # renewed: no decision was pending
+    return float(np.log(v[2:].sum() if cancelled else v.sum()))
+
+
+def test_with_sessions_the_renewal_approximation_is_close_to_exact() -> None:
+    """Each session day is taken to end in ACTIVE; against the exact recursion the
+    log-likelihood of a spell is off by less than 0.012 per session day here (measured:
+    0.003 to 0.010 on these spells, sessions every four days or so)."""
+    m = model(sessions=True, comeback_rate=0.0)
+    rng = np.random.default_rng(3)
+    cases = []
+    for stop, cancelled in ((150, True), (200, False), (61, True)):
+        days = sorted(set(rng.integers(1, stop + 1, size=stop // 4).tolist()))
+        cases.append((stop, cancelled, days))
+    for stop, cancelled, days in cases:
+        sp = spells([(0, stop, cancelled)])
+        seen = pd.DataFrame({"user_id": "u0", "day": days})
+        h = encode(sp, seen, 0, 200)
+        got = float(log_likelihood(m, Traits.none(), h)[0])
+        want = exact_spell(m, 0, stop, cancelled, set(days), 30)
+        assert abs(got - want) < 0.012 * len(days), (stop, cancelled, got, want)
