@@ -35,6 +35,7 @@ def model(k: int = 1, sessions: bool = False, returns: bool = True, **rates: flo
     } | rates
     return Subscribers(
         weight=np.full(k, 1.0 / k),
+        heterogeneity=np.full(k, 1e9),  # alike: no leave multiplier
         activity_shape=3.0,
         sessions=sessions,
         returns=returns,
@@ -128,6 +129,7 @@ def test_two_classes_are_recovered_from_their_retention() -> None:
         cancel_rate=np.array([1 / 2000, 1 / 60]),
         dormant_cancel_rate=np.array([1 / 2000, 1 / 60]),
         comeback_rate=np.zeros(2),
+        heterogeneity=np.full(2, 1e9),
         activity_shape=1.0,
         sessions=False,
         returns=False,

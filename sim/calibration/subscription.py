@@ -41,6 +41,7 @@ from sim.calibration.histories import (
 from sim.calibration.lifecycle import Traits
 from sim.calibration.likelihood import expm_batch, gamma_nodes, powers_applied
 from sim.calibration.mle import Fit, log_interval, maximise, opg_covariance
+from sim.calibration.to_scenario import ALIKE
 
 RATES = (
     "activity_rate",
@@ -53,6 +54,10 @@ RATES = (
 )
 HIDDEN = ("activity_rate", "dormant_activity_rate")  # what a log without sessions cannot tell
 NODES = 8  # quadrature nodes for the activity multiplier
+FRAILTY_NODES = 6  # and for the leave multiplier
+MIN_SHAPE, MAX_SHAPE = 0.05, 100.0  # the leave multiplier's gamma shape: search box (quadrature
+# nodes overflow above about 170)
+
 MIN_RATE, MAX_RATE = 1e-7, 5.0  # per day: the search box of every rate
 TINY = 1e-300
 A, D = 0, 1
@@ -70,6 +75,7 @@ class Subscribers:
     cancel_rate: np.ndarray
     dormant_cancel_rate: np.ndarray
     comeback_rate: np.ndarray
+    heterogeneity: np.ndarray  # gamma shape of the leave multiplier (lapse and cancel)
     activity_shape: float
     sessions: bool  # fitted with sessions (else the HIDDEN rates are 0 and not fitted)
     returns: bool  # fitted with resubscriptions (else comeback_rate is 0 and not fitted)
@@ -89,15 +95,23 @@ class Subscribers:
         rates = {r: np.zeros(k) for r in RATES}  # a rate the log cannot tell acts as 0
         rates |= dict(zip(free, np.exp(theta[:n]).reshape(len(free), k), strict=True))
         logits = np.concatenate([[0.0], theta[n : n + k - 1]])
+        frailty = np.exp(theta[n + k - 1 : n + 2 * k - 1])
         shape = float(np.exp(theta[-1])) if sessions else 1.0
         weight = np.exp(logits - logsumexp(logits))
-        return cls(weight=weight, activity_shape=shape, sessions=sessions, returns=returns, **rates)
+        return cls(
+            weight=weight,
+            heterogeneity=frailty,
+            activity_shape=shape,
+            sessions=sessions,
+            returns=returns,
+            **rates,
+        )
 
     def theta(self) -> np.ndarray:
         rates = np.log(np.stack([getattr(self, r) for r in self.free]).reshape(-1))
         logits = np.log(self.weight[1:] / self.weight[0])
         tail = [np.log(self.activity_shape)] if self.sessions else []
-        return np.concatenate([rates, logits, tail])
+        return np.concatenate([rates, logits, np.log(self.heterogeneity), tail])
 
 
 def free_rates(sessions: bool, returns: bool) -> tuple[str, ...]:
@@ -122,39 +136,48 @@ class Tables:
 
 
 def components(model: Subscribers, traits: Traits) -> dict[str, np.ndarray]:
-    """Per component (class x activity node x trait draw): the generator without and with
-    the cancellation decision, session rates per state, prior weight, comeback rate."""
+    """Per component (class x leave-multiplier node x activity node x trait draw): the
+    generator without and with the cancellation decision, session rates per state, prior
+    weight, class, comeback rate. The leave multiplier ``m ~ Gamma(h, h)`` (the
+    simulator's ``lapse_mult``, shape ``heterogeneity``) scales lapsing and cancelling."""
     if model.sessions:
-        g, log_w = gamma_nodes(model.activity_shape, NODES)
+        g, log_g = gamma_nodes(model.activity_shape, NODES)
     else:
-        g, log_w = np.ones(1), np.zeros(1)
-    k, n_g, n_t = model.k, g.size, traits.n
-    shape = (k, n_g, n_t)
+        g, log_g = np.ones(1), np.zeros(1)
+    parts = [_class_components(model, c, g, log_g, traits) for c in range(model.k)]
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
-    def rate(name: str, mult: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(getattr(model, name)[:, None, None] * mult, shape).reshape(-1)
 
-    one = np.ones(1)[None, None, :]
-    lapse = rate("lapse_rate", traits.leave[None, None, :])
-    back = rate("return_rate", traits.come[None, None, :])
-    quit_a = rate("cancel_rate", traits.press[None, None, :])
-    quit_d = rate("dormant_cancel_rate", traits.press[None, None, :])
+def _class_components(
+    model: Subscribers, c: int, g: np.ndarray, log_g: np.ndarray, traits: Traits
+) -> dict[str, np.ndarray]:
+    h = float(model.heterogeneity[c])
+    m, log_m = (np.ones(1), np.zeros(1)) if h >= ALIKE else gamma_nodes(h, FRAILTY_NODES)
+    shape = (m.size, g.size, traits.n)
+
+    def grid(mult: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(mult, shape).reshape(-1)
+
+    leave = grid(m[:, None, None] * traits.leave[None, None, :])
+    press = grid(m[:, None, None] * traits.press[None, None, :])
+    come = grid(traits.come[None, None, :])
+    act = grid(g[None, :, None])
+    lapse = model.lapse_rate[c] * leave
+    back = model.return_rate[c] * come
     q = np.zeros((lapse.size, 2, 2))
     q[:, A, A], q[:, A, D], q[:, D, A], q[:, D, D] = -lapse, lapse, back, -back
     killed = q.copy()
-    killed[:, A, A] -= quit_a
-    killed[:, D, D] -= quit_d
-    lam = np.zeros((lapse.size, 2))
-    lam[:, A] = rate("activity_rate", g[None, :, None] * one)
-    lam[:, D] = rate("dormant_activity_rate", g[None, :, None] * one)
-    prior = np.log(model.weight)[:, None, None] + log_w[None, :, None] + traits.log_weight
+    killed[:, A, A] -= model.cancel_rate[c] * press
+    killed[:, D, D] -= model.dormant_cancel_rate[c] * press
+    lam = np.stack([model.activity_rate[c] * act, model.dormant_activity_rate[c] * act], axis=1)
+    prior = np.log(model.weight[c]) + log_m[:, None, None] + log_g[None, :, None]
     return {
         "P": q,
         "K": killed,
         "lam": lam,
-        "log_prior": prior.reshape(-1),
-        "cls": np.repeat(np.arange(k), n_g * n_t),
-        "come": rate("comeback_rate", traits.come[None, None, :]),
+        "log_prior": grid(prior + traits.log_weight[None, None, :]),
+        "cls": np.full(lapse.size, c),
+        "come": model.comeback_rate[c] * come,
     }
 
 
@@ -310,6 +333,11 @@ class SubscriptionFit:
         bounds = logit_intervals(theta[idx], cov[np.ix_(idx, idx)])
         for c, (w, (lo, hi)) in enumerate(zip(self.model.weight, bounds, strict=True)):
             rows.append(_row(f"{prefix}weight[{c}]", w, (hi - lo) / 3.92, lo, hi))
+        j = np.arange(n + k - 1, n + 2 * k - 1)
+        v, s, c2 = log_interval(theta[j], cov[np.ix_(j, j)])
+        rows += [
+            _row(f"{prefix}heterogeneity[{c}]", v[c], s[c], c2[0, c], c2[1, c]) for c in range(k)
+        ]
         if self.model.sessions:
             v, s, c2 = log_interval(theta[-1:], cov[-1:, -1:])
             rows.append(_row(f"{prefix}activity_shape", v[0], s[0], c2[0, 0], c2[1, 0]))
@@ -336,6 +364,7 @@ def start_values(h: Histories, k: int) -> Subscribers:
         cancel_rate=quit_ * spread * 0.5,
         dormant_cancel_rate=quit_ * spread * 2.0,
         comeback_rate=np.full(k, back),
+        heterogeneity=np.full(k, 2.0),
         activity_shape=2.0,
         sessions=h.sessions,
         returns=bool(h.away_back.any()),
@@ -354,10 +383,12 @@ def split(model: Subscribers) -> Subscribers:
     """A start for k + 1 classes: a small class that cancels faster, split off the class
     that cancels most."""
     h = int(np.argmax(model.cancel_rate))
-    extra = {r: getattr(model, r)[h] for r in RATES}
+    extra = {r: getattr(model, r)[h] for r in (*RATES, "heterogeneity")}
     extra["cancel_rate"] *= 4.0
     extra["dormant_cancel_rate"] *= 4.0
-    rates: dict[str, Any] = {r: np.append(getattr(model, r), extra[r]) for r in RATES}
+    rates: dict[str, Any] = {
+        r: np.append(getattr(model, r), extra[r]) for r in (*RATES, "heterogeneity")
+    }
     rates["weight"] = np.append(model.weight * 0.8, 0.2)
     return replace(model, **rates)
 
@@ -380,7 +411,8 @@ def fit_subscribers(
 
     n_free = len(free_rates(sessions, returns))
     box = (np.log(MIN_RATE), np.log(MAX_RATE))
-    bounds = [box] * (n_free * k) + [(-8.0, 8.0)] * (k - 1)
+    shapes = (np.log(MIN_SHAPE), np.log(MAX_SHAPE))
+    bounds = [box] * (n_free * k) + [(-8.0, 8.0)] * (k - 1) + [shapes] * k
     bounds += [(np.log(0.05), np.log(50.0))] if sessions else []
     theta0 = (start or start_values(h, k)).theta()
     lo, hi = np.array(bounds).T
