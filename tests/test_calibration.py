@@ -105,6 +105,7 @@ def test_bgnbd_reproduces_the_published_fit(sample_customers) -> None:
     c = sample_customers
     fit = fit_bgnbd(c.x, c.t_x / 7, c.T / 7)
     m = fit.model
+    assert fit.status.code == "converged", fit.status.reason
     assert [round(v, 3) for v in (m.r, m.alpha, m.a, m.b)] == [0.243, 4.414, 0.793, 2.426]
     assert round(fit.fit.loglik, 1) == -9582.4
     cond = m.conditional(39.0, np.array([2.0]), np.array([30.43]), np.array([38.86]))

@@ -20,7 +20,12 @@ import pandas as pd
 from experiments.config import CONF
 from experiments.config.scenario import scenario_yaml
 from experiments.files import check_writable, strict_json, write_json, write_table, write_text
-from experiments.reporting.calibration import make_plots, percent_error, report_html
+from experiments.reporting.calibration import (
+    make_plots,
+    percent_error,
+    reference_total,
+    report_html,
+)
 from sim.calibration import Calibration, calibrate, read_event_log, validate_events
 from sim.calibration.api import check_calibrate_args, precheck
 from sim.calibration.eventlog import read_cdnow
@@ -156,8 +161,8 @@ def text_summary(result: Calibration) -> str:
         sim, bg = row["simulated_error_pct"], row["bgnbd_error_pct"]
         lines.append(
             f"{period.replace('_', ' ')} ({row['weeks']} weeks): actual {row['actual']:,.0f}, "
-            f"simulator {row['simulated']:,.0f} ({percent_error(sim)}), BG/NBD {row['bgnbd']:,.0f} "
-            f"({percent_error(bg)})"
+            f"simulator {row['simulated']:,.0f} ({percent_error(sim)}), BG/NBD "
+            f"{reference_total(row)} ({percent_error(bg)})"
         )
     if not result.offers.empty:
         cols = ["offer", "sends", "open_share", "back_share", "expected_without_offer"]

@@ -155,7 +155,8 @@ def _errors_html(result: Calibration) -> str:
         rows.append(
             f"<tr><td>{period.split('_')[0]}</td><td>{r['weeks']}</td>"
             f"<td>{r['actual']:,.0f}</td><td>{r['simulated']:,.0f}</td>"
-            f"<td>{percent_error(r['simulated_error_pct'])}</td><td>{r['bgnbd']:,.0f}</td>"
+            f"<td>{percent_error(r['simulated_error_pct'])}</td>"
+            f"<td>{html.escape(reference_total(r))}</td>"
             f"<td>{percent_error(r['bgnbd_error_pct'])}</td></tr>"
         )
     return (
@@ -258,6 +259,11 @@ def findings(result: Calibration) -> list[str]:
             f"log ({percent_error(sim)}), {better} BG/NBD ({percent_error(bg)})."
         )
     return out
+
+
+def reference_total(row: dict[str, Any]) -> str:
+    """BG/NBD's total in a row of ``Calibration.errors``, or why there is none."""
+    return row["bgnbd_note"] if row["bgnbd"] is None else f"{row['bgnbd']:,.0f}"
 
 
 def percent_error(value: float | None) -> str:

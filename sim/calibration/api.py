@@ -101,7 +101,7 @@ class Calibration:
             ],
             "converged": self.lifecycle.fit.converged,
             "spend_per_activity_day": {"mean": self.spend.mean, "se": self.spend.se},
-            "bgnbd": {"parameters": self.bgnbd.table(), "loglik": self.bgnbd.fit.loglik},
+            "bgnbd": bgnbd_summary(self.bgnbd),
             "errors": self.errors,
             "offers": self.offers.to_dict(orient="records"),
             "notes": self.notes,
@@ -175,8 +175,8 @@ def calibrate(
         offers=offer_effects(log, fit.model, traits, ATTRIBUTION_DAYS),
         frequency=frequency_table(data, fc),
         recency=recency_table(data, days, fc, end) if end > cut else pd.DataFrame(),
-        errors=errors(weekly, cut, end),
-        notes=notes(log, base, fits, data.n),
+        errors=errors(weekly, bg),
+        notes=[*notes(log, base, fits, data.n), *bgnbd_notes(bg)],
         seconds=seconds,
     )
     seconds["total"] = time.perf_counter() - t0
@@ -234,12 +234,37 @@ def spend_per_class(data: Customers, cls: np.ndarray) -> Spend:
 
 
 def bgnbd_cumulative(bg: BGNBDFit, birth: np.ndarray, weeks: Weeks) -> np.ndarray:
-    """BG/NBD expected cumulative repeat purchases of the cohort at the end of each week."""
-    out = np.empty(weeks.n)
+    """BG/NBD expected cumulative repeat purchases of the cohort at the end of each week
+    (NaN throughout when the fit gives no predictions)."""
+    out = np.full(weeks.n, np.nan)
+    if not bg.status.ok:
+        return out
     for w, last in enumerate(weeks.last_day()):
         age = (last - birth) / 7.0
-        out[w] = bg.model.expected(age[age > 0]).sum()
+        out[w] = bg.expected(age[age > 0]).sum()
     return out
+
+
+def bgnbd_summary(bg: BGNBDFit) -> dict[str, Any]:
+    """The BG/NBD reference in the summary: how its fit ended, in words, and its estimates."""
+    return {
+        "status": bg.status.code,
+        "reason": bg.status.reason,
+        "detail": bg.status.detail,
+        "parameters": bg.table(),
+        "loglik": bg.fit.loglik,
+    }
+
+
+def bgnbd_notes(bg: BGNBDFit) -> list[str]:
+    """A note when the BG/NBD reference gives no predictions, saying why."""
+    if bg.status.ok:
+        return []
+    return [
+        f"The BG/NBD reference is not available: {bg.status.reason}. Its columns are empty "
+        "and no error is computed for it (its estimates and how the fit ended are in the "
+        "summary's bgnbd entry)."
+    ]
 
 
 def weekly_table(
@@ -275,8 +300,10 @@ def weekly_table(
     )
 
 
-def errors(weekly: pd.DataFrame, cut: int, end: int) -> dict[str, Any]:
-    """Totals and percent errors of repeat activity in each period, simulator and BG/NBD."""
+def errors(weekly: pd.DataFrame, bg: BGNBDFit) -> dict[str, Any]:
+    """Totals and percent errors of repeat activity in each period, simulator and BG/NBD;
+    where BG/NBD gives no prediction its total and error are None and ``bgnbd_note`` says
+    why ("not available: ...")."""
     out: dict[str, Any] = {}
     for period in ("calibration", "holdout"):
         part = weekly[weekly.period == period]
@@ -285,9 +312,13 @@ def errors(weekly: pd.DataFrame, cut: int, end: int) -> dict[str, Any]:
         actual = float(part.actual.sum())
         row: dict[str, Any] = {"actual": actual, "weeks": len(part)}
         for model in ("simulated", "bgnbd"):
-            pred = float(part[model].sum())
-            row[model] = pred
-            row[f"{model}_error_pct"] = 100.0 * (pred - actual) / actual if actual else None
+            pred = float(part[model].sum(skipna=False))
+            ok = np.isfinite(pred)
+            row[model] = pred if ok else None
+            row[f"{model}_error_pct"] = 100.0 * (pred - actual) / actual if ok and actual else None
+        if row["bgnbd"] is None:
+            reason = bg.status.reason if not bg.status.ok else "its prediction is not finite"
+            row["bgnbd_note"] = f"not available: {reason}"
         out[f"{period}_repeats"] = row
     return out
 

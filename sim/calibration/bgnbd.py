@@ -4,6 +4,10 @@ the published reference every calibration here is measured against.
 While alive a customer buys as a Poisson process with rate lambda ~ Gamma(r, alpha); after
 each purchase they drop out with probability p ~ Beta(a, b). Time is in weeks, as in the
 paper; ``x`` repeat purchases, the last at age ``t_x``, observed to age ``T``.
+
+The fit searches a box (``BOX``); a log that pushes it to an edge (e.g. customers who all buy
+at the same steady rate: r and alpha grow without end) or that the optimiser cannot settle
+is reported by the fit's ``status`` and gets no predictions (NaN), never a number.
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaln, gammaln, hyp2f1
 
-from sim.calibration.mle import Fit, log_interval, maximise
+from sim.calibration.mle import Fit, FitStatus, fit_reference, interval_table
 
 NAMES = ("r", "alpha", "a", "b")
+# the search box: shapes beyond 1e4 mean no variation between customers (a gamma or beta
+# with a coefficient of variation under 1%); alpha is a time scale, in weeks
+BOX = ((1e-4, 1e4), (1e-4, 1e6), (1e-4, 1e4), (1e-4, 1e4))
 
 
 @dataclass(frozen=True)
@@ -70,25 +77,29 @@ class BGNBD:
 
 @dataclass(frozen=True)
 class BGNBDFit:
+    """The estimate, the optimiser's record and how the fit ended; only a converged fit
+    predicts (``expected`` is NaN otherwise: ``status.reason`` says why)."""
+
     model: BGNBD
     fit: Fit
+    status: FitStatus
 
     def table(self) -> list[dict[str, float | str]]:
         """Each parameter with its standard error and 95% interval."""
-        value, se, ci = log_interval(self.fit.theta, self.fit.cov)
-        return [
-            {"parameter": n, "estimate": v, "se": s, "ci_low": lo, "ci_high": hi}
-            for n, v, s, lo, hi in zip(NAMES, value, se, ci[0], ci[1], strict=True)
-        ]
+        return interval_table(NAMES, self.fit)
+
+    def expected(self, t: np.ndarray) -> np.ndarray:
+        """E[X(t)] (``BGNBD.expected``), or NaN when the fit did not converge inside its box."""
+        t = np.asarray(t, dtype=np.float64)
+        return self.model.expected(t) if self.status.ok else np.full(t.shape, np.nan)
 
 
 def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> BGNBDFit:
-    """Maximum-likelihood BG/NBD on per-customer (x, t_x, T) in weeks."""
+    """Maximum-likelihood BG/NBD on per-customer (x, t_x, T) in weeks, inside ``BOX``."""
     x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
 
     def neg(theta: np.ndarray) -> float:
         return -float(BGNBD.from_theta(theta).loglik(x, t_x, T).sum())
 
-    theta0 = np.log([1.0, max(float(T.mean()), 1.0), 1.0, 1.0])
-    fit = maximise(neg, theta0)
-    return BGNBDFit(BGNBD.from_theta(fit.theta), fit)
+    fit, status = fit_reference(neg, [1.0, max(float(T.mean()), 1.0), 1.0, 1.0], NAMES, BOX)
+    return BGNBDFit(BGNBD.from_theta(fit.theta), fit, status)

@@ -1,12 +1,14 @@
 """The maximum-likelihood core shared by every model here: minimise a negative
 log-likelihood over unconstrained parameters, then estimate the covariance of the estimate
 from the Hessian or, cheaper for many parameters, from the outer product of the
-per-customer score vectors (BHHH)."""
+per-customer score vectors (BHHH). The reference models (BG/NBD, sBG) also say how their fit
+ended (``fit_status``): converged, not converged, or run to the edge of its search box."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import optimize
@@ -33,10 +35,13 @@ def maximise(
     bounds: list[tuple[float, float]] | None = None,
     max_iter: int = 2000,
     with_covariance: bool = True,
+    ftol: float = 1e-9,
 ) -> Fit:
     """L-BFGS-B from ``theta0`` (restarted once from where it stopped if it reports no
-    convergence); the covariance is read off the Hessian at the optimum (NaN when
-    ``with_covariance`` is false: the caller estimates it another way, or needs none)."""
+    convergence), stopping when a step gains less than ``ftol`` relative to the objective or
+    the projected gradient is under 1e-5; the covariance is read off the Hessian at the
+    optimum (NaN when ``with_covariance`` is false: the caller estimates it another way, or
+    needs none)."""
     count = [0]
 
     def f(theta: np.ndarray) -> float:
@@ -45,7 +50,7 @@ def maximise(
         return float(value) if np.isfinite(value) else 1e300
 
     theta = np.asarray(theta0, dtype=np.float64)
-    opts = {"maxiter": max_iter, "ftol": 1e-9, "gtol": 1e-5}
+    opts = {"maxiter": max_iter, "ftol": ftol, "gtol": 1e-5}
     res = optimize.minimize(f, theta, method="L-BFGS-B", bounds=bounds, options=opts)
     if not res.success:  # e.g. a line search that stalled: once more from where it got
         res = optimize.minimize(f, res.x, method="L-BFGS-B", bounds=bounds, options=opts)
@@ -103,6 +108,113 @@ def inverse_information(info: np.ndarray) -> np.ndarray:
     cov[bad, :] = np.nan
     cov[:, bad] = np.nan
     return cov
+
+
+Box = Sequence[tuple[float, float]]  # each parameter's (low, high), in the model's own units
+# an interval end within 5% of an edge of the box reaches it (log units): the optimiser
+# stops a little short of an edge where the likelihood flattens out towards it
+EDGE_TOLERANCE = 0.05
+# the reference models' relative tolerance: small, so that a fit follows a likelihood that
+# keeps rising along a ridge to the edge of its box instead of stopping half-way
+REFERENCE_FTOL = 1e-13
+
+
+@dataclass(frozen=True)
+class FitStatus:
+    """How a fit ended. ``code`` is one of ``converged``; ``not_converged`` (the optimiser
+    stopped short of its tolerances: ``detail`` is its message); ``boundary`` (the estimates
+    of ``parameters`` cannot be told from an edge of the search box, where the model
+    degenerates to a limit it does not represent: ``detail`` gives their estimates and
+    intervals). Only a converged fit predicts."""
+
+    code: str
+    detail: str = ""
+    parameters: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.code == "converged"
+
+    @property
+    def reason(self) -> str:
+        """The status in plain words, for reports and notes."""
+        if self.code == "boundary":
+            *first, last = self.parameters
+            names = f"{', '.join(first)} and {last}" if first else last
+            return (
+                f"{names} cannot be told from the edge of the search box: the "
+                "data push the model towards a limit it cannot represent, so it makes no "
+                "predictions"
+            )
+        if self.code == "not_converged":
+            return f"the optimiser did not converge ({self.detail}), so it makes no predictions"
+        return "converged"
+
+
+def log_box(box: Box) -> list[tuple[float, float]]:
+    """A box in a model's units as bounds on its log parameters (what ``maximise`` takes)."""
+    return [(float(np.log(lo)), float(np.log(hi))) for lo, hi in box]
+
+
+def fit_reference(
+    neg_loglik: Objective, start: Sequence[float], names: Sequence[str], box: Box
+) -> tuple[Fit, FitStatus]:
+    """A reference model's fit of its log parameters: ``maximise`` inside ``box`` from
+    ``start`` (model units, moved into the box) at ``REFERENCE_FTOL``, and how it ended."""
+    bounds = log_box(box)
+    lo, hi = np.array(bounds).T
+    fit = maximise(neg_loglik, np.clip(np.log(start), lo, hi), bounds, ftol=REFERENCE_FTOL)
+    return fit, fit_status(fit, names, box)
+
+
+def fit_status(fit: Fit, names: Sequence[str], box: Box) -> FitStatus:
+    """The status of a fit of log parameters ``names`` searched inside ``box``. Boundary
+    first, whatever the optimiser said: an estimate on an edge, or whose 95% interval reaches
+    one (or is undefined: no finite standard error), cannot be told from the limit the model
+    approaches there; then no convergence; else converged."""
+    value, _, ci = log_interval(fit.theta, fit.cov)
+    edges = [
+        _edge(name, value[i], ci[:, i], lo, hi)
+        for i, (name, (lo, hi)) in enumerate(zip(names, box, strict=True))
+    ]
+    if any(edges):
+        named = tuple(n for n, e in zip(names, edges, strict=True) if e)
+        return FitStatus("boundary", "; ".join(e for e in edges if e), named)
+    if not fit.converged:
+        return FitStatus("not_converged", fit.message)
+    return FitStatus("converged")
+
+
+def _edge(name: str, value: float, ci: np.ndarray, lo: float, hi: float) -> str:
+    """What ties one estimate to an edge of its box, in words ("" when nothing does)."""
+    if np.isnan(ci).any():
+        return f"{name} = {value:.4g} has no finite standard error"
+    near = np.exp(EDGE_TOLERANCE)
+    if ci[0] <= lo * near:
+        side, edge = "lower", lo
+    elif ci[1] >= hi / near:
+        side, edge = "upper", hi
+    else:
+        return ""
+    return (
+        f"{name} = {value:.4g} (95% interval {ci[0]:.3g} to {ci[1]:.3g}) reaches its {side} "
+        f"edge {edge:g}"
+    )
+
+
+def interval_table(names: Sequence[str], fit: Fit) -> list[dict[str, Any]]:
+    """Each log-parameter's estimate with its standard error and 95% interval."""
+    value, se, ci = log_interval(fit.theta, fit.cov)
+    return [
+        {
+            "parameter": n,
+            "estimate": float(v),
+            "se": float(s),
+            "ci_low": float(lo),
+            "ci_high": float(hi),
+        }
+        for n, v, s, lo, hi in zip(names, value, se, ci[0], ci[1], strict=True)
+    ]
 
 
 def log_interval(
