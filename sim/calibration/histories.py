@@ -37,8 +37,10 @@ class Histories:
     customers: np.ndarray  # user ids, one per customer
     spell_owner: np.ndarray  # (n_spells,) customer index of each spell
     cancelled: np.ndarray  # (n_spells,) bool
-    gaps_k: sparse.csr_matrix  # (n_spells, H + 1) gaps of each length inside regime K
-    gaps_x: sparse.csr_matrix  # (n_spells, H + 1) gaps inside regime X
+    gaps_k: sparse.csr_matrix  # (n_spells, len(lengths_k)) gaps of each length inside K
+    lengths_k: np.ndarray  # the distinct gap lengths inside regime K
+    gaps_x: sparse.csr_matrix  # (n_spells, len(lengths_x)) gaps inside regime X
+    lengths_x: np.ndarray
     seg_spell: np.ndarray  # (n_special,) spell of each special segment
     seg_runs: np.ndarray  # (n_special, RUNS, 2) int64 (kind, length)
     seg_end: np.ndarray  # (n_special,) terminal
@@ -49,7 +51,6 @@ class Histories:
     away_owner: np.ndarray  # (n_away,) customer of each cancelled stretch
     away_days: np.ndarray  # days in CHURNED seen
     away_back: np.ndarray  # bool: ended by a resubscription
-    horizon: int
     sessions: bool  # the log shows sessions (engagement is identified)
     count: np.ndarray  # (n,) customers with this history (identical histories are one row)
 
@@ -90,12 +91,11 @@ def encode(
     left = cancelled & (stop <= window) & (start < window)
     tau = last_renewal(start, stop, period, cancelled)
     seen_from = window if sessions else end + 1  # no session in the log: none is seen
-    horizon = max(int(end - start.min()), 1) + 1
     a, b, spell_of, is_session = _breakpoints(spells, owner, customers, session_days, left)
     t = tau[spell_of]
     gap = is_session & (a + 1 >= seen_from) & ((b <= t) | (a >= t))
-    gaps_k = _counts(spell_of[gap & (b <= t)], (b - a)[gap & (b <= t)], len(spells), horizon)
-    gaps_x = _counts(spell_of[gap & (b > t)], (b - a)[gap & (b > t)], len(spells), horizon)
+    gaps_k, lengths_k = _counts(spell_of[gap & (b <= t)], (b - a)[gap & (b <= t)], len(spells))
+    gaps_x, lengths_x = _counts(spell_of[gap & (b > t)], (b - a)[gap & (b > t)], len(spells))
     sp = ~gap
     last = np.where(is_session[sp], b[sp] - 1, b[sp])  # a session day is the terminal itself
     runs = _runs(a[sp], last, t[sp], seen_from)
@@ -111,7 +111,9 @@ def encode(
         spell_owner=owner,
         cancelled=cancelled,
         gaps_k=gaps_k,
+        lengths_k=lengths_k,
         gaps_x=gaps_x,
+        lengths_x=lengths_x,
         seg_spell=spell_of[sp],
         seg_runs=runs,
         seg_end=seg_end.astype(np.int64),
@@ -122,7 +124,6 @@ def encode(
         away_owner=away[0],
         away_days=away[1],
         away_back=away[2],
-        horizon=horizon,
         sessions=sessions,
         count=np.ones(customers.size) if count is None else count,
     )
@@ -196,9 +197,11 @@ def _breakpoints(
     return a, b, spell_of, is_session
 
 
-def _counts(rows: np.ndarray, lengths: np.ndarray, n: int, horizon: int) -> sparse.csr_matrix:
+def _counts(rows: np.ndarray, lengths: np.ndarray, n: int) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """How many gaps of each distinct length each spell has, and the lengths."""
+    distinct, col = np.unique(lengths, return_inverse=True)
     data = np.ones(rows.size)
-    return sparse.csr_matrix((data, (rows, lengths)), shape=(n, horizon + 1))
+    return sparse.csr_matrix((data, (rows, col)), shape=(n, distinct.size)), distinct
 
 
 def _away(

@@ -39,7 +39,7 @@ from sim.calibration.histories import (
     Histories,
 )
 from sim.calibration.lifecycle import Traits
-from sim.calibration.likelihood import expm_batch, gamma_nodes, powers_applied
+from sim.calibration.likelihood import expm_batch, gamma_nodes
 from sim.calibration.mle import Fit, log_interval, maximise, opg_covariance
 from sim.calibration.to_scenario import ALIKE
 
@@ -124,15 +124,48 @@ def free_rates(sessions: bool, returns: bool) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Tables:
-    """Per component: one day's matrices and their powers in both regimes (K: a decision
-    to cancel kills; P: it does not), and the log-likelihoods of gaps ending in a session."""
+    """Per component: the generators whose exponentials are one day's matrices in both
+    regimes (K: a decision to cancel kills; P: it does not), ``E`` without and ``N`` with
+    "no session that day", their eigenvalues, and ``S 1`` (a session day) per regime.
+    ``power`` gives ``exp(t G)`` for any t in closed form (2 x 2 generators)."""
 
-    power: dict[str, np.ndarray]  # "NK", "EK", "NP", "EP": (H + 1, C, 2, 2)
+    gen: dict[str, np.ndarray]  # "EK", "EP", "NK", "NP": (C, 2, 2)
+    eig: dict[str, tuple[np.ndarray, np.ndarray]]  # the larger and smaller eigenvalue, (C,)
     session: dict[str, np.ndarray]  # "K", "P": (C, 2) S 1 from each state
-    gap: dict[str, np.ndarray]  # "K", "P": (H + 1, C) log e_A N^(d-1) S 1
     log_prior: np.ndarray  # (C,)
     cls: np.ndarray  # (C,)
     come: np.ndarray  # (C,) comeback rate
+
+    def power(self, kind: str, t: np.ndarray) -> np.ndarray:
+        """``exp(t G)`` for each t and component, (len(t), C, 2, 2): with eigenvalues
+        hi >= lo, exp(tG) = f0 I + f1 G, f1 = (e^(hi t) - e^(lo t)) / (hi - lo), f0 =
+        e^(lo t) - lo f1 (the divided difference taken stably as hi -> lo)."""
+        g = self.gen[kind]
+        hi, lo = self.eig[kind]
+        tt = np.asarray(t, dtype=np.float64)[:, None]
+        d = (hi - lo)[None, :]
+        x = d * tt
+        e_lo = np.exp(lo[None, :] * tt)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            near = tt * np.where(x > 0, np.expm1(np.minimum(x, 1.0)) / x, 1.0) * e_lo
+            far = (np.exp(hi[None, :] * tt) - e_lo) / d
+        f1 = np.where(x <= 1.0, near, far)
+        f0 = e_lo - lo[None, :] * f1
+        out = f1[..., None, None] * g[None]
+        out[..., 0, 0] += f0
+        out[..., 1, 1] += f0
+        return out
+
+
+def _eigen(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (larger, smaller) of 2 x 2 generators with non-negative off-diagonals
+    (real); the larger as det / smaller, without cancellation near zero."""
+    a, b, c, d = g[:, 0, 0], g[:, 0, 1], g[:, 1, 0], g[:, 1, 1]
+    root = np.sqrt((a - d) ** 2 + 4.0 * b * c)
+    lo = 0.5 * (a + d - root)
+    det = a * d - b * c
+    hi = np.where(lo < 0, det / np.where(lo < 0, lo, -1.0), 0.5 * (a + d + root))
+    return np.maximum(hi, lo), lo
 
 
 def components(model: Subscribers, traits: Traits) -> dict[str, np.ndarray]:
@@ -197,60 +230,64 @@ def day_matrices(q: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return big[:, :2, :2], big[:, :2, 2:]
 
 
-def tables(model: Subscribers, traits: Traits, horizon: int) -> Tables:
+def tables(model: Subscribers, traits: Traits) -> Tables:
     comp = components(model, traits)
-    eye = np.broadcast_to(np.eye(2), comp["P"].shape).copy()
-    e_a = np.zeros((comp["P"].shape[0], 2))
-    e_a[:, A] = 1.0
-    power, session, gap = {}, {}, {}
+    gen, session = {}, {}
     for regime in ("K", "P"):
-        n, s = day_matrices(comp[regime], comp["lam"])
-        e = n + s
-        power[f"N{regime}"] = powers_applied(eye, n, horizon)
-        power[f"E{regime}"] = powers_applied(eye, e, horizon)
+        q = comp[regime]
+        gen[f"E{regime}"] = q
+        silent = q.copy()
+        silent[:, A, A] -= comp["lam"][:, A]
+        silent[:, D, D] -= comp["lam"][:, D]
+        gen[f"N{regime}"] = silent
+        _, s = day_matrices(q, comp["lam"])
         session[regime] = s.sum(axis=2)
-        rows = powers_applied(e_a, n, horizon)  # e_A N^t
-        g = np.empty((horizon + 1, e_a.shape[0]))
-        g[0] = 0.0
-        g[1:] = np.log(np.maximum(np.einsum("tci,ci->tc", rows[:-1], session[regime]), TINY))
-        gap[regime] = g
-    return Tables(power, session, gap, comp["log_prior"], comp["cls"], comp["come"])
+    eig = {kind: _eigen(g) for kind, g in gen.items()}
+    return Tables(gen, eig, session, comp["log_prior"], comp["cls"], comp["come"])
 
 
-def _specials(tab: Tables, h: Histories, x: str) -> tuple[np.ndarray, np.ndarray]:
-    """Each special segment's log-likelihood (n_special, C) with regime X = ``x``, and its
-    state distribution at the end (n_special, C, 2)."""
+CHUNK = 2_000_000  # matrix entries per step of the special segments (memory)
+
+
+def _specials(tab: Tables, h: Histories, x: str) -> np.ndarray:
+    """Each special segment's log-likelihood (n_special, C) with regime X = ``x``."""
     n_seg, n_comp = h.seg_spell.size, tab.log_prior.size
-    v = np.zeros((n_seg, n_comp, 2))
-    v[:, :, A] = 1.0
-    by_kind = {
-        UNSEEN_K: tab.power["EK"],
-        SILENT_K: tab.power["NK"],
-        UNSEEN_X: tab.power[f"E{x}"],
-        SILENT_X: tab.power[f"N{x}"],
-    }
-    for r in range(h.seg_runs.shape[1]):
-        kind, length = h.seg_runs[:, r, 0], h.seg_runs[:, r, 1]
-        for code, table in by_kind.items():
-            rows = np.flatnonzero((kind == code) & (length > 0))
-            if rows.size:
-                v[rows] = np.einsum("mci,mcij->mcj", v[rows], table[length[rows]])
     out = np.empty((n_seg, n_comp))
-    for code, vec in ((SESSION_K, tab.session["K"]), (SESSION_X, tab.session[x])):
-        rows = h.seg_end == code
-        out[rows] = np.einsum("mci,ci->mc", v[rows], vec)
-    ends = h.seg_end == END
-    out[ends] = v[ends].sum(axis=2)
-    return np.log(np.maximum(out, TINY)), v
+    step = max(1, CHUNK // (4 * n_comp))
+    kinds = {UNSEEN_K: "EK", SILENT_K: "NK", UNSEEN_X: f"E{x}", SILENT_X: f"N{x}"}
+    for lo in range(0, n_seg, step):
+        part = slice(lo, min(lo + step, n_seg))
+        runs, ends = h.seg_runs[part], h.seg_end[part]
+        v = np.zeros((runs.shape[0], n_comp, 2))
+        v[:, :, A] = 1.0
+        for r in range(runs.shape[1]):
+            kind, length = runs[:, r, 0], runs[:, r, 1]
+            for code, name in kinds.items():
+                rows = np.flatnonzero((kind == code) & (length > 0))
+                if rows.size:
+                    m = tab.power(name, length[rows])
+                    v[rows] = np.einsum("mci,mcij->mcj", v[rows], m)
+        res = v.sum(axis=2)
+        for code, vec in ((SESSION_K, tab.session["K"]), (SESSION_X, tab.session[x])):
+            rows = ends == code
+            res[rows] = np.einsum("mci,ci->mc", v[rows], vec)
+        out[part] = res
+    return np.log(np.maximum(out, TINY))
+
+
+def gap_logs(tab: Tables, regime: str, lengths: np.ndarray) -> np.ndarray:
+    """log e_A N^(d-1) S 1 for each gap length d (len, C)."""
+    rows = tab.power(f"N{regime}", lengths - 1)[:, :, A, :]
+    return np.log(np.maximum(np.einsum("tci,ci->tc", rows, tab.session[regime]), TINY))
 
 
 def spell_terms(tab: Tables, h: Histories) -> np.ndarray:
     """Every spell's log-likelihood per component (n_spells, C)."""
     logs = {}
+    inside = h.gaps_k @ gap_logs(tab, "K", h.lengths_k)
     for x in ("P", "K"):
-        seg, _ = _specials(tab, h, x)
-        total = h.gaps_k @ tab.gap["K"] + h.gaps_x @ tab.gap[x]
-        np.add.at(total, h.seg_spell, seg)
+        total = inside + h.gaps_x @ gap_logs(tab, x, h.lengths_x)
+        np.add.at(total, h.seg_spell, _specials(tab, h, x))
         logs[x] = total
     out = logs["P"].copy()
     c = h.cancelled
@@ -266,13 +303,13 @@ def spell_terms(tab: Tables, h: Histories) -> np.ndarray:
 
 def _survival(tab: Tables, days: np.ndarray) -> np.ndarray:
     """log P(no decision to cancel in ``days`` days from ACTIVE, sessions unseen)."""
-    rows = tab.power["EK"][days][:, :, A, :].sum(axis=2)
+    rows = tab.power("EK", days)[:, :, A, :].sum(axis=2)
     return np.log(np.maximum(rows, TINY))
 
 
 def customer_terms(model: Subscribers, traits: Traits, h: Histories) -> np.ndarray:
     """Each customer's log-likelihood per component (n, C) without the prior."""
-    tab = tables(model, traits, h.horizon)
+    tab = tables(model, traits)
     out = np.zeros((h.n, tab.log_prior.size))
     np.add.at(out, h.spell_owner, spell_terms(tab, h))
     if h.away_owner.size:
@@ -349,11 +386,14 @@ MIN_WEIGHT = 0.01  # a class smaller than this is not supported by the data
 
 def start_values(h: Histories, k: int) -> Subscribers:
     """A rough start: cancellations per subscribed day, resubscriptions per day away,
-    session days per subscribed day."""
-    spell_days = float(h.gaps_k.sum() + h.gaps_x.sum()) + 1.0
-    quit_ = np.clip(h.cancelled.sum() / max(_subscribed_days(h), 1.0), 1e-5, 0.5)
-    back = np.clip((h.away_back.sum() + 0.5) / (h.away_days.sum() + 1.0), 1e-5, 0.5)
-    act = np.clip(spell_days / max(_subscribed_days(h), 1.0), 1e-3, 3.0)
+    session days per subscribed day (identical histories weighted by their count)."""
+    w = h.count[h.spell_owner]
+    days = max(_subscribed_days(h), 1.0)
+    quit_ = np.clip(float(w @ h.cancelled) / days, 1e-5, 0.5)
+    away = h.count[h.away_owner]
+    back = np.clip((away @ h.away_back + 0.5) / (away @ h.away_days + 1.0), 1e-5, 0.5)
+    sessions = np.asarray(h.gaps_k.sum(axis=1)).ravel() + np.asarray(h.gaps_x.sum(axis=1)).ravel()
+    act = np.clip(float(w @ sessions) / days, 1e-3, 3.0)
     spread = np.geomspace(3.0, 1 / 3.0, k) if k > 1 else np.ones(1)
     return Subscribers(
         weight=np.full(k, 1.0 / k),
@@ -371,12 +411,31 @@ def start_values(h: Histories, k: int) -> Subscribers:
     )
 
 
+def other_starts(h: Histories) -> list[Subscribers]:
+    """Two more one-class starts, for the optimiser's local optima: retention falling with
+    tenure (strong leave multiplier) and rising with it (slow lapsing into a dormant
+    phase that cancels fast)."""
+    base = start_values(h, 1)
+    days = max(_subscribed_days(h) / max(h.customers_total, 1.0), 30.0)
+    falling = replace(base, heterogeneity=np.full(1, 0.3))
+    rising = replace(
+        base,
+        lapse_rate=np.full(1, 1.0 / days),
+        return_rate=np.full(1, 1e-4),
+        cancel_rate=base.cancel_rate * 0.1,
+        dormant_cancel_rate=np.full(1, 1 / 30),
+        heterogeneity=np.full(1, 50.0),
+    )
+    return [falling, rising]
+
+
 def _subscribed_days(h: Histories) -> float:
-    ends = h.seg_end == END
-    runs = h.seg_runs[ends, :, 1].sum()
-    gaps = h.gaps_k.multiply(np.arange(h.gaps_k.shape[1])[None, :]).sum()
-    gaps += h.gaps_x.multiply(np.arange(h.gaps_x.shape[1])[None, :]).sum()
-    return float(runs + gaps)
+    """Subscribed days in the histories, identical histories weighted by their count."""
+    w = h.count[h.spell_owner]
+    gaps = (h.gaps_k @ h.lengths_k) + (h.gaps_x @ h.lengths_x)
+    ends = h.seg_runs[:, :, 1].sum(axis=1) * (h.seg_end == END)
+    per_spell = gaps + np.bincount(h.seg_spell, ends, minlength=h.n_spells)
+    return float(w @ per_spell)
 
 
 def split(model: Subscribers) -> Subscribers:
@@ -424,31 +483,37 @@ def fit_subscribers(
 
 
 def fit_classes(h: Histories, traits: Traits, k: int) -> list[SubscriptionFit]:
-    """Fits with 1, 2, ... up to ``k`` classes, each started from the previous one split;
-    a fit whose smallest class holds under ``MIN_WEIGHT`` of the customers is not
-    supported by the data: it is dropped with a note and the previous fit kept."""
-    fits = [fit_subscribers(h, traits, 1)]
+    """Fits with 1, 2, ... up to ``k`` classes (the first from three starts, each next one
+    from the previous one split). A fit whose smallest class holds under ``MIN_WEIGHT`` of
+    the customers is not supported by the data and ends the search; of the rest, the one
+    BIC prefers is kept (last in the list, with its covariance), with a note when it has
+    fewer than ``k`` classes."""
+    starts = [fit_subscribers(h, traits, 1, with_covariance=False)]
+    starts += [fit_subscribers(h, traits, 1, s, with_covariance=False) for s in other_starts(h)]
+    fits = [max(starts, key=lambda f: f.fit.loglik)]
+    notes: list[str] = []
     for n in range(2, k + 1):
-        nxt = fit_subscribers(h, traits, n, split(fits[-1].model))
+        nxt = fit_subscribers(h, traits, n, split(fits[-1].model), with_covariance=False)
         smallest = float(nxt.model.weight.min())
         if smallest < MIN_WEIGHT or smallest * h.customers_total < 20:
-            note = (
+            notes.append(
                 f"{n} classes: the smallest would hold {smallest:.2%} of the customers "
-                f"({smallest * h.customers_total:.0f}); the data do not support it, "
-                f"{n - 1} kept"
+                f"({smallest * h.customers_total:.0f}); the data do not support it"
             )
-            fits[-1] = replace(fits[-1], dropped=(*fits[-1].dropped, note))
             break
         fits.append(nxt)
-    return fits
+    best = min(fits, key=lambda f: f.bic)
+    if best.model.k < k and not notes:
+        notes.append(f"BIC prefers {best.model.k} class(es) to up to {k}: kept")
+    final = fit_subscribers(h, traits, best.model.k, best.model, with_covariance=True)
+    others = [f for f in fits if f is not best]
+    return [*others, replace(final, dropped=tuple(notes))]
 
 
 def retention(model: Subscribers, traits: Traits, days: np.ndarray, period: int) -> np.ndarray:
     """The share of new subscribers still subscribed ``days`` after subscribing: no decision
     to cancel before the last period end by then (cancellations take effect at period ends)."""
-    days = np.asarray(days, dtype=np.int64)
-    renewed = period * (days // period)
-    horizon = int(renewed.max()) if renewed.size else 0
-    tab = tables(model, traits, max(horizon, 1))
-    alive = tab.power["EK"][renewed][:, :, A, :].sum(axis=2)  # (len(days), C)
+    renewed = period * (np.asarray(days, dtype=np.int64) // period)
+    tab = tables(model, traits)
+    alive = tab.power("EK", renewed)[:, :, A, :].sum(axis=2)  # (len(days), C)
     return alive @ np.exp(tab.log_prior)
