@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.calendar import daily_prices
-from sim.constants import ACTIVE, MONEY, RETENTION_DAYS
+from sim.constants import ACTIVE, BILLING_DAYS, MONEY, RETENTION_DAYS
 from sim.hazards import Drivers, RateTables
 from sim.kernel import arrays_of
 from sim.kernel import dynamics as K
@@ -61,16 +61,25 @@ def kernel_params(scenario: Scenario) -> np.ndarray:
     return p
 
 
+def billing_periods(scenario: Scenario) -> np.ndarray:
+    """Each plan's billing period in days (0: billed "none", cancellations act at once)."""
+    return np.array([BILLING_DAYS.get(p.billing, 0) for p in scenario.plans], dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class RateParams:
-    """The scenario's rate tables and scalars as the dynamics kernel reads them."""
+    """The scenario's rate tables, scalars and billing periods as the dynamics kernel reads
+    them."""
 
     tables: RateTables
     params: np.ndarray
+    billing: np.ndarray
 
     @classmethod
     def of(cls, scenario: Scenario) -> RateParams:
-        return cls(RateTables.from_scenario(scenario), kernel_params(scenario))
+        return cls(
+            RateTables.from_scenario(scenario), kernel_params(scenario), billing_periods(scenario)
+        )
 
 
 class Engine:
@@ -90,6 +99,7 @@ class Engine:
         rates = rates if rates is not None else RateParams.of(scenario)
         self.tables = rates.tables
         self.params = rates.params
+        self.billing = rates.billing
         self.root = root  # of the users' random streams (sim.kernel.counter_rng)
         list_day = daily_prices(p.monthly_price for p in scenario.plans)
         self.drivers = Drivers(np.zeros(len(scenario.genres), dtype=F32), list_day)
@@ -184,8 +194,8 @@ class Engine:
         tb = self.tables
         return K.advance(
             lo, hi, t0, t1, self.root, k, self.session_slot, self.params, tb.first, tb.second,
-            tb.activity, self.fresh, self.price, self.users, weekly, deltas, counters, self.cache,
-            self.trace is not None,
+            tb.activity, self.fresh, self.price, self.billing, self.users, weekly, deltas,
+            counters, self.cache, self.trace is not None,
         )  # fmt: skip
 
     def settle_retention(self) -> None:

@@ -24,6 +24,7 @@ import simpy
 from sim.calendar import event_days, freshness_at, list_price_at
 from sim.constants import (
     ACTIVE,
+    BILLING_DAYS,
     CHANNELS,
     CHURNED,
     DISCOUNT_COST,
@@ -73,7 +74,9 @@ class NaiveUser:
     activity_mult: float
     basket: float
     anchor_price: float
+    subscribed_at: float  # billing periods run from here (sign-up, or the latest comeback)
     reachable: list[bool]
+    cancel_at: float = INF  # when a pending cancellation takes effect
     last_activity: float = -INF
     fatigue: float = 0.0
     fatigue_day: float = -INF
@@ -95,7 +98,7 @@ class NaiveUser:
 INT_FIELDS = ("segment", "pain", "state", "plan")
 FLOAT_FIELDS = (
     "price_sens", "content_need", "friction", "tech", "lapse_mult", "return_mult",
-    "activity_mult", "basket", "anchor_price",
+    "activity_mult", "basket", "anchor_price", "subscribed_at",
 )  # fmt: skip
 
 
@@ -175,6 +178,7 @@ class NaiveSimulation:
         self.fresh = list(freshness_at(scenario, -scenario.warmup_days).astype(float))
         self.price = list(list_price_at(scenario, -scenario.warmup_days).astype(float))
         self.transitions: list[tuple[int, float, int, int]] = []  # user, time, src, dst
+        self.periods = [BILLING_DAYS.get(p.billing, 0) for p in scenario.plans]
         self.start_states: list[int] = []
         self.schedule = sorted(schedule, key=lambda s: s.day)
         self.calendar = [float(d) for d in event_days(scenario)]
@@ -222,10 +226,12 @@ class NaiveSimulation:
                     yield env.timeout(0)
             now = env.now
             r1, r2, d1, d2 = user_rates(u, now, self.fresh, self.price, self.sc)
+            if u.cancel_at < INF:  # a cancellation is pending: no second one
+                r2 = 0.0
             q = r1 + r2
             dt = self.rng.exponential(1.0 / q) if q > 0 else INF
             ends = [v for v in u.effects.values() if v > now]
-            bp = min(ends) if ends else INF
+            bp = min([*ends, u.cancel_at])
             next_event = self.calendar[bisect.bisect_right(self.calendar, now)]
             wait = min(dt, bp - now, next_event - now)
             try:
@@ -238,7 +244,10 @@ class NaiveSimulation:
                 return
             if fired and dt <= min(bp, next_event) - now:
                 dst = d1 if self.rng.random() * q < r1 else d2
-                self._move(i, u, env.now, dst)
+                self._decide(i, u, env.now, dst)
+            elif fired and bp == u.cancel_at and bp <= next_event:
+                u.cancel_at = INF
+                self._move(i, u, bp, CHURNED)
             elif fired and bp <= next_event:
                 self._effect_end(i, u, env.now)
 
@@ -263,6 +272,16 @@ class NaiveSimulation:
         u.money[REVENUE] += gross
         u.money[SERVING_COST] += n * self.sc.serving_cost_per_session
 
+    def _decide(self, i: int, u: NaiveUser, t: float, dst: int) -> None:
+        """A transition decided at ``t``; a cancellation on a plan billed in periods takes
+        effect at the end of the current period (one pending at a time)."""
+        period = self.periods[u.plan]
+        if dst != CHURNED or not period:
+            self._move(i, u, t, dst)
+        elif u.cancel_at == INF:
+            k = math.floor((t - u.subscribed_at) / period) + 1
+            u.cancel_at = u.subscribed_at + k * period
+
     def _move(self, i: int, u: NaiveUser, t: float, dst: int) -> None:
         src = u.state
         u.state = dst
@@ -273,6 +292,8 @@ class NaiveSimulation:
             u.reactivations += 1
             if math.isnan(u.first_react):
                 u.first_react = t
+        if src == CHURNED:
+            u.subscribed_at = t
         if src == CHURNED and dst == ACTIVE and u.on("trial_window", t):
             u.effects["trial"] = t + u.trial_len
             u.effects.pop("trial_window")
@@ -285,7 +306,7 @@ class NaiveSimulation:
         if not self.sc.is_subscription and u.state != ACTIVE:
             return
         if self.rng.random() < self.sc.dynamics.deal_shock_prob:
-            self._move(i, u, t, target)
+            self._decide(i, u, t, target)
 
     # ------------------------------------------------------------- messaging
     def _status(self, u: NaiveUser, day: float) -> str:

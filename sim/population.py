@@ -55,6 +55,9 @@ class Population:
     plan: np.ndarray  # uint8
     anchor_price: np.ndarray  # float32 daily list price when the user signed up
     signup_day: np.ndarray  # float32
+    subscribed_at: np.ndarray  # float64 start of the current subscription (sign-up, or the
+    # latest comeback): billing periods run from here
+    cancel_at: np.ndarray  # float64 when a pending cancellation takes effect (+inf: none)
     last_activity: np.ndarray  # float32 day of the last session (-inf: none seen)
     sessions_week: np.ndarray  # uint8 (SESSION_WEEKS, n) ring of weekly session counts
     total_sessions: np.ndarray  # float32
@@ -167,6 +170,7 @@ def sample_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
     return Population(
         segment=segment,
         anchor_price=anchor_price,
+        subscribed_at=latent["signup_day"].astype(np.float64),
         **drawn,
         **latent,
         **_empty_history(scenario.n_users),
@@ -263,6 +267,7 @@ def _empty_history(n: int) -> dict[str, np.ndarray]:
         "offers_sent": full(0, np.uint32),
         "offers_opened": full(0, np.uint32),
         "survey": full(-1, np.int8),
+        "cancel_at": full(np.inf, np.float64),
         "disc_until": full(NEVER),
         "disc_depth": full(0.0),
         "trial_until": full(NEVER),

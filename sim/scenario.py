@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from sim.constants import BUSINESS_MODES, CHANNELS, PAIN_POINTS, STATES
+from sim.constants import BILLINGS, BUSINESS_MODES, CHANNELS, PAIN_POINTS, STATES
 from sim.validation import (
     check_choice,
     check_day,
@@ -24,13 +24,21 @@ from sim.validation import (
 
 @dataclass(frozen=True)
 class Plan:
-    """A subscription plan (transactional scenarios use one plan with price 0)."""
+    """A subscription plan (transactional scenarios use one plan with price 0).
+
+    ``billing``: "none" (a cancellation takes effect at once), "monthly" or "annual" (it
+    takes effect at the end of the billing period it is made in: periods of
+    ``sim.constants.BILLING_DAYS`` days run from the user's (re)subscription; until then the
+    user keeps using the service and paying). The price is accrued daily either way.
+    """
 
     name: str
     monthly_price: float
+    billing: str = "none"
 
     def __post_init__(self) -> None:
         check_nonnegative(f"plans.{self.name}.monthly_price", self.monthly_price)
+        check_choice(f"plans.{self.name}.billing", self.billing, BILLINGS)
 
 
 @dataclass(frozen=True)
@@ -192,6 +200,12 @@ class Scenario:
         check_int("scenario.inactive_after_days", self.inactive_after_days, 1, 3650)
         check_nonnegative("scenario.serving_cost_per_session", self.serving_cost_per_session)
         check_probability("scenario.margin", self.margin)
+        for plan in self.plans:
+            if plan.billing != "none" and not self.is_subscription:
+                raise ValueError(
+                    f"plans.{plan.name}.billing: {plan.billing!r} needs a subscription "
+                    f"scenario; scenario {self.name!r} is {self.business} (allowed: 'none')"
+                )
         self._check_names()
         self._check_calendar()
 

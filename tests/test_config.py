@@ -84,7 +84,7 @@ def test_every_scenario_field_can_be_set_by_override(tmp_path) -> None:
     overrides = [
         "scenario.price_changes=[{day: 30, plan: standard, monthly_price: 17.49}]",
         "scenario.plans=[{name: basic, monthly_price: 8.99}, {name: standard, "
-        "monthly_price: 15.49}, {name: premium, monthly_price: 22.99}]",
+        "monthly_price: 15.49, billing: annual}, {name: premium, monthly_price: 22.99}]",
         "scenario.releases=[{day: 14, genre: drama, appeal: 3.0}]",
         "scenario.genres=[drama, comedy]",
         "scenario.channels=[{name: email, cost_per_send: 0.01, open_rate: 0.5, "
@@ -103,6 +103,7 @@ def test_every_scenario_field_can_be_set_by_override(tmp_path) -> None:
     s = typed(overrides, tmp_path).scenario
     assert s.price_changes == (PriceChange(day=30, plan="standard", monthly_price=17.49),)
     assert s.plans[0] == Plan("basic", 8.99) and s.releases == (Release(14, "drama", 3.0),)
+    assert s.plans[1] == Plan("standard", 15.49, billing="annual")
     assert s.genres == ("drama", "comedy") and s.channels[2] == Channel("sms", 0.05, 0.9, 0.02, 1)
     loyal = presets.streaming().segments[0]
     assert s.segments[0].weight == 2.0 and s.segments[0].lapse_rate == loyal.lapse_rate

@@ -2,12 +2,15 @@
 
 Tolerances: shares and rates agree within 4 two-sample standard errors; distributions pass a
 two-sample Kolmogorov-Smirnov test at p > 0.001; revenue per user agrees within 4 standard
-errors. The default run uses 10,000 users for 180 days; the ``slow`` run, 100,000 for a year.
+errors. The default run uses 10,000 users for 180 days, with today's plans (cancellations act
+at once) and with every plan billed monthly, then annually (cancellations act at the end of
+the billing period); the ``slow`` run, 100,000 for a year.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -35,8 +38,9 @@ def _schedule(n_users: int, horizon: int) -> tuple[np.ndarray, np.ndarray, np.nd
     return np.concatenate(days), np.concatenate(users), np.concatenate(offers)
 
 
-def _pair(n_users: int, horizon: int) -> dict:
+def _pair(n_users: int, horizon: int, billing: str = "none") -> dict:
     scenario = small_streaming(n_users=n_users, horizon_days=horizon)
+    scenario = replace(scenario, plans=tuple(replace(p, billing=billing) for p in scenario.plans))
     catalogue = presets.streaming_offers()
     days, users, offers = _schedule(n_users, horizon)
     sim = Simulation(
@@ -52,6 +56,11 @@ def _pair(n_users: int, horizon: int) -> dict:
 @pytest.fixture(scope="module")
 def pair() -> dict:
     return _pair(10_000, 180)
+
+
+@pytest.fixture(scope="module", params=["monthly", "annual"])
+def billed_pair(request: pytest.FixtureRequest) -> dict:
+    return _pair(10_000, 180, billing=request.param)
 
 
 def _first_exit(user, time, src, dst, n, horizon, start_state, from_state, to_state):
@@ -165,6 +174,13 @@ def test_transition_intensities_match_the_naive_model(pair: dict) -> None:
 
 def test_reactivation_and_revenue_match_the_naive_model(pair: dict) -> None:
     check_reactivation_and_revenue(pair)
+
+
+def test_billed_plans_match_the_naive_model(billed_pair: dict) -> None:
+    check_occupancy(billed_pair)
+    check_exit_times(billed_pair)
+    check_intensities(billed_pair)
+    check_reactivation_and_revenue(billed_pair)
 
 
 def test_the_schedule_really_acted(pair: dict) -> None:

@@ -9,6 +9,12 @@ end of the effect and goes round again with new rates; by memorylessness this is
 Sessions in a segment are a Poisson process; the last one is drawn exactly as the end time
 minus an exponential back-time.
 
+Plans billed in periods (``billing``: days per period, 0 for none) defer a cancellation to
+the end of the period it is decided in (periods run from the user's ``subscribed_at``): the
+decision sets the user's ``cancel_at``, a breakpoint like an effect's end, at which the user
+moves to churned from whatever state engagement has reached; until then the user cannot
+cancel again (no second exit to churned).
+
 Rates follow the formula of :mod:`sim.hazards` (``sim.naive.user_rates`` is the same
 formula written plainly, and the tests hold the two equal).
 """
@@ -46,10 +52,10 @@ RETAIN_SHORT, RETAIN_LONG = RETENTION_DAYS
 USERS = (
     "segment", "pain", "price_sens", "content_need", "friction", "tech", "affinity", "deal_seeker",
     "lapse_mult", "return_mult", "activity_mult", "basket", "genre_counts", "state", "plan",
-    "anchor_price", "last_activity", "sessions_week", "total_sessions", "survey", "disc_until",
-    "disc_depth", "trial_until", "trial_window_until", "trial_len", "fix_until", "rec_until",
-    "content_until", "boost_until", "boost", "next_change", "money", "reactivations",
-    "first_react", "retained30", "retained90", "ever_inactive",
+    "anchor_price", "subscribed_at", "cancel_at", "last_activity", "sessions_week",
+    "total_sessions", "survey", "disc_until", "disc_depth", "trial_until", "trial_window_until",
+    "trial_len", "fix_until", "rec_until", "content_until", "boost_until", "boost", "next_change",
+    "money", "reactivations", "first_react", "retained30", "retained90", "ever_inactive",
 )  # fmt: skip
 """The population arrays (``sim.population`` fields) the dynamics kernels read and write.
 Callers pass them as a plain tuple in this order, ``sim.kernel.arrays_of(USERS, pop)``:
@@ -89,6 +95,18 @@ def next_effect_end(i: int, after: float, u: Any) -> float:
         if end > after and end < best:
             best = end
     return best
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def period_end(start: float, period: float, when: float) -> float:
+    """End of the billing period of ``period`` days (periods run from ``start``) that
+    ``when`` falls in: the first period boundary strictly after ``when``."""
+    k = math.floor((when - start) / period) + 1.0
+    end = start + k * period
+    while end <= when:  # rounding
+        k += 1.0
+        end = start + k * period
+    return end
 
 
 @njit(cache=True, error_model="numpy")
@@ -223,6 +241,7 @@ def advance(
     activity: np.ndarray,
     fresh_g: np.ndarray,
     list_day: np.ndarray,
+    billing: np.ndarray,
     users: tuple,
     weekly: np.ndarray,
     deltas: np.ndarray,
@@ -234,7 +253,8 @@ def advance(
 
     Money over the interval goes to each user's ``money`` and, by segment, to ``weekly``;
     occupancy changes to ``deltas`` and reactivations to ``counters`` (the ledger's arrays).
-    ``cache`` holds each user's rate parts without offer effects (:func:`refresh_rates`).
+    ``cache`` holds each user's rate parts without offer effects (:func:`refresh_rates`);
+    ``billing`` each plan's billing period in days (0: none).
     With ``tracing``, every transition as a column (user, time, src, dst) of the result.
     """
     u = Users(*users)
@@ -258,12 +278,17 @@ def advance(
                 r1, r2 = user_rates(i, t, st, code, P, first, second, fresh_g, list_day, u)
             else:
                 r1, r2 = cached_rates(i, st, P, fresh_g, u, cache)
+            pending = u.cancel_at[i]
+            stop = bp
+            if pending < np.inf:  # a cancellation waits for its period's end: none other
+                r2 = 0.0
+                stop = min(bp, pending)
             q = r1 + r2
             t_event = t + exponential(key, n) / q if q > 0.0 else np.inf
             pick = uniform(key, n + 1) * q
             n += 2
-            end = min(t_event, t1, bp)
-            moves = t_event < t1 and t_event < bp
+            end = min(t_event, t1, stop)
+            moves = t_event < t1 and t_event < stop
             # ---- sessions and money over [t, end)
             length = end - t
             lam = activity[code] * u.activity_mult[i]
@@ -307,8 +332,12 @@ def advance(
             # ---- what ends the segment: a transition, an effect's end (which may trigger
             # a deal-seeker's exit), or the interval's end
             dst, when = -1, t_event
+            due = False
             if moves:
                 dst = (DORMANT if st == ACTIVE else ACTIVE) if pick < r1 else CHURNED
+            elif pending == stop and stop < t1:  # the pending cancellation takes effect
+                dst, when, due = CHURNED, pending, True
+                u.cancel_at[i] = np.inf
             elif bp < t1:
                 ended = u.disc_until[i] == bp or u.trial_until[i] == bp
                 at_risk = ended and u.deal_seeker[i] and st != CHURNED
@@ -319,6 +348,11 @@ def advance(
                 u.next_change[i] = next_effect_end(i, bp, u)
                 if at_risk and shock:
                     dst, when = (CHURNED if subscription else DORMANT), bp
+            if dst == CHURNED and not due and billing[u.plan[i]] > 0.0:  # effective later
+                if pending == np.inf:
+                    period = billing[u.plan[i]]
+                    u.cancel_at[i] = period_end(u.subscribed_at[i], period, when)
+                dst = -1
             if dst < 0:
                 t = end
                 continue
@@ -348,6 +382,8 @@ def advance(
             u.state[i] = dst
             new = seg * N_STATES + dst
             cache[0, i], cache[1, i] = rate_parts(i, dst, new, P, first, second, list_day, u)
+            if st == CHURNED:  # a comeback: a new subscription, new billing periods
+                u.subscribed_at[i] = when
             if st == CHURNED and dst == ACTIVE and u.trial_window_until[i] > when:
                 u.trial_until[i] = when + u.trial_len[i]  # a trial granted while cancelled starts
                 u.trial_window_until[i] = -np.inf
