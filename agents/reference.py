@@ -1,16 +1,19 @@
 """Reference policies: no offer (the control), random, blanket offer, the seeds' playbook,
-and the oracle that reads latent traits (the upper reference)."""
+the oracle that reads latent traits (the upper reference), and a randomised campaign with a
+holdout (the kind of logging policy whose records measure offers)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 
 from agents.base import Context, FixedPolicy, masked_choice
-from sim.constants import PAIN_POINTS, RECENCY_SCALE_DAYS
-from sim.validation import check_int, check_nonnegative
+from sim.constants import ARMS, PAIN_POINTS, RECENCY_SCALE_DAYS
+from sim.offers import Catalogue
+from sim.validation import check_int, check_nonnegative, check_probability
 
 
 @dataclass(kw_only=True)
@@ -145,6 +148,102 @@ class Oracle(Rules):
         starved = (pain == PAIN_POINTS.index("content")) & churned
         wanted[starved & (ctx.latent["content_need"] >= self.min_trait)] = k[self.content_churned]
         return np.where(_lapsed(obs, ctx) & (wanted > 0), masked_choice(mask, wanted), 0)
+
+
+@dataclass(kw_only=True)
+class Campaign(FixedPolicy):
+    """A randomised win-back campaign with a holdout: what a company runs to measure offers.
+
+    At every epoch, each user seen as inactive or churned who can be sent every one of
+    ``offers`` today (reachable, eligible, under the frequency caps: so the arms differ only
+    by chance) and has not been drawn before (or, with ``redraw_after_days``, not for that
+    many days) is drawn: held out with probability ``holdout_share`` (sent nothing), else sent
+    one of ``offers``, each with probability (1 - holdout_share) / len(offers). Draws come
+    from the policy's own generator (``seed``). Every draw is kept: :meth:`assignments`
+    (user, day, offer, arm, propensity, campaign), which ``sim.records.event_log`` writes as
+    ``offer_sent`` rows with arm treatment or holdout. Rows of ``obs`` must be the users
+    (the evaluation hands the policy every user at every epoch)."""
+
+    name: str = "campaign"
+    offers: tuple[str, ...] = ("reminder_email",)
+    holdout_share: float = 0.2
+    campaign: str = "winback"
+    redraw_after_days: int | None = None
+    seed: int = 0
+    _rng: np.random.Generator = field(init=False, repr=False)
+    _drawn_on: np.ndarray | None = field(init=False, repr=False, default=None)
+    _draws: list[tuple[float, np.ndarray, np.ndarray]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.offers = tuple(str(o) for o in self.offers)
+        if not self.offers or len(set(self.offers)) != len(self.offers):
+            raise ValueError(f"offers: {list(self.offers)}; allowed: distinct offer names, >= 1")
+        share = check_probability("holdout_share", self.holdout_share)
+        if share >= 1.0:
+            raise ValueError(f"holdout_share: {share!r}; allowed: a number in [0, 1)")
+        if self.redraw_after_days is not None:
+            check_int("redraw_after_days", self.redraw_after_days, 1)
+        if not self.campaign:
+            raise ValueError("campaign: ''; allowed: a non-empty campaign name")
+        self._rng = np.random.default_rng(check_int("seed", self.seed, 0))
+        self._draws = []
+
+    @classmethod
+    def validate(cls, catalogue: Catalogue, /, **params: Any) -> None:
+        for offer in params.get("offers") or ():
+            if offer not in catalogue.names:
+                raise ValueError(
+                    f"offers: {offer!r}; allowed: offers of the catalogue: "
+                    + ", ".join(catalogue.names)
+                )
+        cls(**params)
+
+    @property
+    def propensities(self) -> np.ndarray:
+        """Chance of each outcome of a draw: held out, then each offer."""
+        sent = (1.0 - self.holdout_share) / len(self.offers)
+        return np.array([self.holdout_share, *[sent] * len(self.offers)])
+
+    def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
+        missing = [o for o in self.offers if o not in ctx.offer_names]
+        if missing:
+            raise ValueError(f"offers: {missing} are not in the catalogue {ctx.offer_names}")
+        if self._drawn_on is None:
+            self._drawn_on = np.full(obs.shape[0], -np.inf)
+        if self._drawn_on.size != obs.shape[0]:
+            raise ValueError(
+                f"campaign: {obs.shape[0]} rows given, {self._drawn_on.size} before; the rows "
+                "must be the users, all of them at every epoch"
+            )
+        action = np.array([0, *(1 + ctx.offer_names.index(o) for o in self.offers)])
+        waited = ctx.day - self._drawn_on
+        due = (
+            np.isinf(waited) if self.redraw_after_days is None else waited >= self.redraw_after_days
+        )
+        users = np.flatnonzero(_lapsed(obs, ctx) & due & mask[:, action[1:]].all(axis=1))
+        outcome = self._rng.choice(action.size, size=users.size, p=self.propensities)
+        self._drawn_on[users] = ctx.day
+        self._draws.append((ctx.day, users, outcome))
+        actions = np.zeros(obs.shape[0], dtype=np.int64)
+        actions[users] = action[outcome]
+        return actions
+
+    def assignments(self) -> pd.DataFrame:
+        """Every draw so far: user, day, offer ("" when held out), arm (treatment or
+        holdout), propensity (the chance of that outcome), campaign."""
+        day = np.concatenate([np.zeros(0), *(np.full(u.size, d) for d, u, _ in self._draws)])
+        users = np.concatenate([np.zeros(0, np.int64), *(u for _, u, _ in self._draws)])
+        outcome = np.concatenate([np.zeros(0, np.int64), *(o for _, _, o in self._draws)])
+        return pd.DataFrame(
+            {
+                "user": users,
+                "day": day,
+                "offer": np.array(["", *self.offers], dtype=object)[outcome],
+                "arm": np.array(ARMS, dtype=object)[np.where(outcome > 0, 0, 1)],
+                "propensity": self.propensities[outcome],
+                "campaign": self.campaign,
+            }
+        )
 
 
 def _lapsed(obs: np.ndarray, ctx: Context) -> np.ndarray:

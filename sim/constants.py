@@ -31,6 +31,8 @@ OFFER_KINDS: Final = (
 
 BUSINESS_MODES: Final = ("subscription", "transactional")
 
+ARMS: Final = ("treatment", "holdout")  # a randomised campaign's arms (holdout: drawn, not sent)
+
 # Money components accounted per user (index into the per-user totals matrix).
 MONEY: Final = (
     "revenue",  # gross, at list price (subscription fee or purchase margin)

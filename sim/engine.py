@@ -26,6 +26,7 @@ from sim.kernel import arrays_of
 from sim.kernel import dynamics as K
 from sim.ledger import Ledger
 from sim.population import Population
+from sim.recording import IDLE, Recording
 from sim.scenario import Scenario
 
 F32 = np.float32
@@ -123,6 +124,7 @@ class Engine:
         self.n_intervals = 0
         self.started = False
         self.trace: list[np.ndarray] | None = None  # set to a list to record
+        self.recording: Recording | None = None  # set to keep the event log's records
 
     def set_drivers(
         self,
@@ -184,18 +186,25 @@ class Engine:
                 if week is not None:
                     self.ledger.money[week] += money
         if self.trace is not None:
-            self.trace.extend(t for t in traces if t.shape[1])
+            self.trace.extend(t for t, _, _ in traces if t.shape[1])
+        if self.recording is not None:
+            self.recording.sessions.extend(s for _, s, _ in traces if s.shape[1])
+            self.recording.payments.extend(p for _, _, p in traces if p.shape[1])
 
-    def _chunk(self, k: int, c: int, t0: float, t1: float, weekly: np.ndarray) -> np.ndarray:
+    def _chunk(
+        self, k: int, c: int, t0: float, t1: float, weekly: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Advance one chunk of users through the interval (its money by segment added to
-        ``weekly``); returns the chunk's trace."""
+        ``weekly``); returns the chunk's trace, session days and payments."""
         lo, hi = self.chunks[c]
         deltas, counters = self.buffers[c]
         tb = self.tables
+        rec = self.recording
+        log, log_root = (IDLE, np.uint64(0)) if rec is None else (rec.arrays, rec.root)
         return K.advance(
             lo, hi, t0, t1, self.root, k, self.session_slot, self.params, tb.first, tb.second,
             tb.activity, self.fresh, self.price, self.billing, self.users, weekly, deltas,
-            counters, self.cache, self.trace is not None,
+            counters, self.cache, self.trace is not None, rec is not None, log_root, log,
         )  # fmt: skip
 
     def settle_retention(self) -> None:

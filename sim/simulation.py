@@ -23,6 +23,7 @@ from sim.messaging import Delivery, Mailer, OfferTable, delivery_params
 from sim.observe import Features, Observer, feature_names
 from sim.offers import Catalogue
 from sim.population import SEND_WEEKS, Population, sample_population
+from sim.recording import Recording
 from sim.results import SimulationResult, build_result
 from sim.scenario import Scenario
 from sim.streams import Streams
@@ -80,7 +81,9 @@ class Simulation:
     of drawing new ones; the simulation then starts at ``-scenario.warmup_days`` as usual.
     ``prepared`` shares what depends only on the scenario and catalogue (offer table, rate
     tables, the calendar's drivers by day) between simulations of the same scenario, such
-    as an environment's episodes.
+    as an environment's episodes. ``record`` keeps what the company's systems would record
+    (:attr:`recording`, ``sim.recording``; implies ``trace``), for ``sim.records.event_log``;
+    it changes no result.
     """
 
     def __init__(
@@ -92,6 +95,7 @@ class Simulation:
         trace: bool = False,
         population: Population | None = None,
         prepared: Prepared | None = None,
+        record: bool = False,
     ) -> None:
         if prepared is None:
             prepared = Prepared.of(scenario, catalogue)
@@ -117,8 +121,13 @@ class Simulation:
         self.mailer = Mailer(self.pop, self.offer_table, self.delivery_params, self.ledger)
         dynamics_root, self.offer_root = self.streams.kernel_roots()
         self.engine = Engine(scenario, self.pop, dynamics_root, self.ledger, prepared.rates)
-        if trace:
+        if trace or record:
             self.engine.trace = []
+        self.recording: Recording | None = None
+        if record:
+            root = self.streams.recording_root()
+            self.recording = Recording.start(scenario, self.pop, self.engine.t, root)
+            self.engine.recording = self.recording
         self.env = simpy.Environment(initial_time=-scenario.warmup_days)
         self.policy = policy
         self.last_delivery: Delivery | None = None  # of the policy's latest decision
@@ -174,7 +183,11 @@ class Simulation:
         self.engine.advance_to(day)
         stream = (self.offer_root, self._offer_calls)
         self._offer_calls += 1
-        return self.mailer.send(users, offers, day, self.send_slot, stream)
+        delivery = self.mailer.send(users, offers, day, self.send_slot, stream)
+        if self.recording is not None:
+            sent = delivery.sent
+            self.recording.delivered(day, users[sent], offers[sent], delivery.opened[sent])
+        return delivery
 
     def observe(self, users: np.ndarray | None = None) -> Features:
         """Observable features of ``users`` (all when None) at the current day, raw units
@@ -191,12 +204,16 @@ class Simulation:
         return self.mailer.mask(ids, self.day)
 
     def transitions(self) -> dict[str, np.ndarray]:
-        """Every transition so far (needs ``trace=True``): user, time, src, dst, by time."""
+        """Every transition so far (needs ``trace=True``), by time: user, time, src, dst and
+        survey (a cancellation's exit-survey answer, index into ``PAIN_POINTS``; -1: none)."""
         if self.engine.trace is None:
             raise ValueError("trace: the simulation was created with trace=False")
-        cols = np.concatenate([np.zeros((4, 0)), *self.engine.trace], axis=1)
+        cols = np.concatenate([np.zeros((5, 0)), *self.engine.trace], axis=1)
         order = np.argsort(cols[1], kind="stable")
-        dtypes = {"user": np.int64, "time": np.float64, "src": np.uint8, "dst": np.uint8}
+        dtypes = {
+            "user": np.int64, "time": np.float64, "src": np.uint8, "dst": np.uint8,
+            "survey": np.int8,
+        }  # fmt: skip
         return {name: cols[k, order].astype(t) for k, (name, t) in enumerate(dtypes.items())}
 
     def result(self) -> SimulationResult:

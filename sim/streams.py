@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-POPULATION, DYNAMICS, OFFERS, POLICY = range(4)
+POPULATION, DYNAMICS, OFFERS, POLICY, RECORDING = range(5)
 
 
 class Streams:
@@ -37,3 +37,10 @@ class Streams:
 
     def policy(self) -> np.random.Generator:
         return self._make(POLICY)
+
+    def recording_root(self) -> np.uint64:
+        """Root key of the streams only a recorded run draws from (``sim.recording``): the
+        other streams, and so every result, are the same with and without recording."""
+        from sim.kernel.counter_rng import seed_key
+
+        return np.uint64(seed_key(self.seed, RECORDING))

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from experiments.cli import main
@@ -60,6 +61,23 @@ def test_simulate_prints_a_ranked_table_and_json(tmp_path) -> None:
     assert json.loads((tmp_path / "summary.json").read_text())["users"] == 3000
 
 
+def test_simulate_writes_the_event_log_of_a_campaign(tmp_path) -> None:
+    path = tmp_path / "logs" / "company.parquet"
+    out = winback(
+        "simulate", "--users", "2000", "--days", "56", "--offers", "reminder_email",
+        "--campaign", "discount_30,recommendations", "--holdout-share", "0.3",
+        "--event-log", str(path), "--json",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    log = pd.read_parquet(path)
+    assert summary["event_log"]["rows"] == len(log) > 2000
+    assert set(log.arm.dropna()) == {"treatment", "holdout"}
+    assert (log.propensity[log.arm == "holdout"] == 0.3).all()
+    assert any(p["policy"].startswith("campaign: discount_30") for p in summary["policies"])
+    assert list(path.parent.iterdir()) == [path]  # written whole, nothing left beside it
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
@@ -67,6 +85,12 @@ def test_simulate_prints_a_ranked_table_and_json(tmp_path) -> None:
         (["simulate", "--users", "0"], ["--users", "expected an integer >= 1"]),
         (["simulate", "--users", "abc"], ["--users", "'abc' is not an integer"]),
         (["simulate", "--scenario", "moon"], ["--scenario", "moon", "streaming"]),
+        (["simulate", "--event-log", "log.txt"], ["--event-log", "*.csv or *.parquet"]),
+        (["simulate", "--holdout-share", "0.3"], ["--holdout-share", "needs --campaign"]),
+        (
+            ["simulate", "--campaign", "bribe", "--event-log", "x.csv"],
+            ["offers: 'bribe'", "discount_30"],
+        ),
     ],
 )
 def test_bad_input_fails_fast_with_a_clear_message(args, words, tmp_path) -> None:

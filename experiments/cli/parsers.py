@@ -93,6 +93,33 @@ def simulate_arguments(p: argparse.ArgumentParser) -> None:
         help="days between campaign epochs (scenario.epoch_days): the sends",
     )
     p.add_argument("--out", type=Path, default=None, help="folder for CSV + JSON results")
+    p.add_argument(
+        "--event-log",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="write the simulated company's event log (.csv or .parquet) of one run: the "
+        "campaign's if --campaign is given, else the no-offer control's",
+    )
+    p.add_argument(
+        "--campaign",
+        default=None,
+        metavar="OFFER[,OFFER...]",
+        help="also run a randomised campaign: every user seen as inactive or churned, once, "
+        "held out or sent one of these offers at random",
+    )
+    p.add_argument(
+        "--holdout-share",
+        type=float,
+        default=None,
+        help="the campaign's share held out (sent nothing; default 0.2)",
+    )
+    p.add_argument(
+        "--log-start",
+        default="2024-01-01",
+        metavar="DATE",
+        help="date of the event log's first day (the start of the simulated warm-up)",
+    )
     common(p, seed=False)
 
 

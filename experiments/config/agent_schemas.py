@@ -46,6 +46,15 @@ class BlanketSchema(AgentSchema):
 
 
 @dataclass
+class CampaignSchema(AgentSchema):
+    offers: Optional[List[str]] = None  # offer names; each drawn user gets one at random
+    holdout_share: Optional[float] = None
+    campaign: Optional[str] = None
+    redraw_after_days: Optional[int] = None
+    seed: Optional[int] = None
+
+
+@dataclass
 class RulesSchema(AgentSchema):
     """The offer each exit-survey reason (playbook) or latent pain point (oracle) gets."""
 
@@ -133,6 +142,7 @@ FAMILIES: dict[str, tuple[str, type]] = {
     "no_offer": ("agents.reference.NoOffer", NoOfferSchema),
     "random": ("agents.reference.RandomPolicy", RandomSchema),
     "blanket": ("agents.reference.Blanket", BlanketSchema),
+    "campaign": ("agents.reference.Campaign", CampaignSchema),
     "playbook": ("agents.reference.Playbook", PlaybookSchema),
     "oracle": ("agents.reference.Oracle", OracleSchema),
     "bandit": ("agents.bandits.make_bandit", BanditSchema),

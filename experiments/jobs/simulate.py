@@ -4,23 +4,35 @@ Each blanket policy sends one offer to every user the company sees as inactive o
 (and eligible) at every campaign epoch (``--epoch-days``: the scenario's ``epoch_days``).
 Every run uses the same seed as the control, so the differences are the policy's effect on
 common random numbers.
+
+``--campaign OFFER[,OFFER...]`` adds a randomised campaign with a holdout
+(``agents.reference.Campaign``, ``--holdout-share``). ``--event-log PATH`` writes the
+simulated company's event log (``sim.records``; CSV or Parquet by the suffix) of one run:
+the campaign's when there is one, else the no-offer control's.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from experiments.files import check_writable, strict_json, write_json, write_table
+from agents.base import as_agent
+from agents.evaluate import AgentPolicy
+from agents.reference import Campaign
+from experiments.files import atomic, check_writable, strict_json, write_json, write_table
 from sim import Simulation, incremental, presets
 from sim.observe import observed_status
 from sim.offers import Catalogue
+from sim.records import event_log, save
 from sim.simulation import Decision, Policy
+
+LOG_SUFFIXES = (".csv", ".parquet")
 
 SHOWN = (
     "incremental_profit",
@@ -51,17 +63,41 @@ def _selected(catalogue: Catalogue, names: str) -> list[int]:
     return [catalogue.index(name.strip()) for name in names.split(",") if name.strip()]
 
 
+@dataclass
+class Simulated:
+    """What :func:`simulate` returns: the table, and the run whose event log was asked for
+    (recorded) with its campaign, if any."""
+
+    table: pd.DataFrame
+    logged: Simulation | None = None
+    campaign: Campaign | None = None
+
+
 def simulate(
-    scenario_name: str, users: int, days: int, seed: int, offers: str, epoch_days: int
-) -> pd.DataFrame:
-    """One row per policy: KPIs and incremental figures vs the control."""
+    scenario_name: str,
+    users: int,
+    days: int,
+    seed: int,
+    offers: str,
+    epoch_days: int,
+    campaign: Campaign | None = None,
+    record: bool = False,
+) -> Simulated:
+    """One row per policy: KPIs and incremental figures vs the control; with ``campaign``,
+    its run too. With ``record``, the campaign's run (or else the control's) is recorded."""
     scenario = presets.SCENARIOS[scenario_name](n_users=users, horizon_days=days)
     scenario = replace(scenario, epoch_days=epoch_days)  # the blanket sends at every epoch
     catalogue = presets.offers_for(scenario_name)
     chosen = _selected(catalogue, offers)  # validated before any simulation
+    if campaign is not None:
+        Campaign.validate(catalogue, offers=campaign.offers)
+    out = Simulated(pd.DataFrame(), campaign=campaign)
     rows = []
-    with tqdm(total=len(chosen) + 1, desc=f"{scenario_name} x{users:,}", unit="run") as bar:
-        control = Simulation(scenario, catalogue, seed=seed).run()
+    runs = len(chosen) + 1 + (campaign is not None)
+    with tqdm(total=runs, desc=f"{scenario_name} x{users:,}", unit="run") as bar:
+        sim = Simulation(scenario, catalogue, seed=seed, record=record and campaign is None)
+        control = sim.run()
+        out.logged = sim if sim.recording is not None else None
         bar.update()
         rows.append(
             {"policy": "no offer (control)", **control.kpis, **incremental(control, control)}
@@ -72,8 +108,17 @@ def simulate(
             name = f"everyone inactive: {catalogue.offers[k].name}"
             rows.append({"policy": name, **run.kpis, **incremental(run, control)})
             bar.update()
+        if campaign is not None:
+            policy = AgentPolicy(as_agent(campaign), scenario, catalogue, attribution_days=28)
+            sim = Simulation(scenario, catalogue, seed=seed, policy=policy, record=record)
+            run = sim.run()
+            out.logged = sim if record else None
+            name = f"campaign: {', '.join(campaign.offers)} (holdout {campaign.holdout_share:.0%})"
+            rows.append({"policy": name, **run.kpis, **incremental(run, control)})
+            bar.update()
     table = pd.DataFrame(rows).sort_values("incremental_profit", ascending=False)
-    return table.reset_index(drop=True)
+    out.table = table.reset_index(drop=True)
+    return out
 
 
 LEGEND = (
@@ -100,15 +145,57 @@ def write(table: pd.DataFrame, out: Path, meta: dict) -> None:
     write_json(out / "summary.json", {**meta, "policies": table.to_dict(orient="records")})
 
 
+def write_event_log(
+    sim: Simulation, campaign: Campaign | None, path: Path, start: str
+) -> dict[str, object]:
+    """Recorded run ``sim``'s event log to ``path`` (whole or not at all); what was written."""
+    began = time.perf_counter()
+    assignments = campaign.assignments() if campaign is not None else None
+    log = event_log(sim, start=start, assignments=assignments, progress=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic(path) as tmp:
+        save(log, tmp)
+    seconds = time.perf_counter() - began
+    print(f"event log: {len(log):,} rows -> {path} ({seconds:.1f} s)")
+    return {"path": str(path), "rows": len(log), "seconds": round(seconds, 2)}
+
+
+def _checked_log_path(path: Path) -> Path:
+    """``--event-log``: a .csv or .parquet file in a folder that can be written."""
+    if path.suffix.lower() not in LOG_SUFFIXES or path.is_dir():
+        raise ValueError(f"--event-log: {str(path)!r}; allowed: a file named *.csv or *.parquet")
+    check_writable(path.parent, "--event-log")
+    return path
+
+
+def _campaign_from(args: argparse.Namespace) -> Campaign | None:
+    if args.campaign is None:
+        if args.holdout_share is not None:
+            raise ValueError("--holdout-share: needs --campaign OFFER[,OFFER...]")
+        return None
+    offers = tuple(o.strip() for o in args.campaign.split(",") if o.strip())
+    share = 0.2 if args.holdout_share is None else args.holdout_share
+    return Campaign(offers=offers, holdout_share=share, seed=args.seed)
+
+
 def run_from_args(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_writable(args.out, "--out")  # before minutes of simulation
-    table = simulate(args.scenario, args.users, args.days, args.seed, args.offers, args.epoch_days)
-    _print_table(table)
-    meta = {"scenario": args.scenario, "users": args.users, "days": args.days, "seed": args.seed}
+    log_path = _checked_log_path(args.event_log) if args.event_log is not None else None
+    campaign = _campaign_from(args)
+    done = simulate(
+        args.scenario, args.users, args.days, args.seed, args.offers, args.epoch_days,
+        campaign=campaign, record=log_path is not None,
+    )  # fmt: skip
+    _print_table(done.table)
+    meta: dict[str, object] = {
+        "scenario": args.scenario, "users": args.users, "days": args.days, "seed": args.seed
+    }  # fmt: skip
+    if log_path is not None and done.logged is not None:
+        meta["event_log"] = write_event_log(done.logged, campaign, log_path, args.log_start)
     if args.out is not None:
-        write(table, args.out, meta)
+        write(done.table, args.out, meta)
         print(f"results: {args.out / 'results.csv'}  summary: {args.out / 'summary.json'}")
     if args.json:
-        print(strict_json({**meta, "policies": table.to_dict(orient="records")}))
+        print(strict_json({**meta, "policies": done.table.to_dict(orient="records")}))
     return 0

@@ -17,6 +17,11 @@ cancel again (no second exit to churned).
 
 Rates follow the formula of :mod:`sim.hazards` (``sim.naive.user_rates`` is the same
 formula written plainly, and the tests hold the two equal).
+
+When recording (``sim.recording``), the kernel also keeps what a company's systems would:
+the day of every session (the other sessions of a segment are drawn, uniform before the
+last one, from the recording's own random stream, so the main stream and every result are
+the same with and without recording) and every subscription payment, per billing period.
 """
 
 from __future__ import annotations
@@ -62,6 +67,12 @@ Callers pass them as a plain tuple in this order, ``sim.kernel.arrays_of(USERS, 
 numba types a plain tuple in C (a named one would cost about a microsecond more per call);
 each kernel names them again, ``u = Users(*users)``."""
 Users = named_tuple("Users", USERS, __name__)
+
+LOG = ("billing_days", "period_paid", "period_index", "period_rate")
+"""What the kernel keeps for the event log (``sim.recording.Recording``): the log's billing
+period of each plan (days), then per user what the current period has cost so far, its
+index since the (re)subscription (0: the first) and the price a day paid lately."""
+Logged = named_tuple("Logged", LOG, __name__)
 
 
 # the scenario's scalars, packed into one float64 vector by sim.engine.kernel_params
@@ -248,25 +259,37 @@ def advance(
     counters: np.ndarray,
     cache: np.ndarray,
     tracing: bool,
-) -> np.ndarray:
-    """Advance users ``lo..hi-1`` from ``t0`` to ``t1``; returns the transitions traced.
+    recording: bool,
+    log_root: np.uint64,
+    log: tuple,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Advance users ``lo..hi-1`` from ``t0`` to ``t1``; returns what was traced and logged.
 
     Money over the interval goes to each user's ``money`` and, by segment, to ``weekly``;
     occupancy changes to ``deltas`` and reactivations to ``counters`` (the ledger's arrays).
     ``cache`` holds each user's rate parts without offer effects (:func:`refresh_rates`);
     ``billing`` each plan's billing period in days (0: none).
-    With ``tracing``, every transition as a column (user, time, src, dst) of the result.
+    With ``tracing``, every transition as a column (user, time, src, dst, exit-survey answer
+    or -1) of the first result. With ``recording`` (``log``: :data:`LOG`; ``log_root``: the
+    recording's random streams), session days as columns (user, day, sessions, spend in
+    cents) of the second and closed billing periods as columns (user, period start, paid,
+    period index) of the third.
     """
     u = Users(*users)
+    rec = Logged(*log)
     subscription = P[SUBSCRIPTION] > 0.0
     booking = t0 >= 0.0
     horizon, survey_fraction, survey_accuracy = P[HORIZON], P[SURVEY_FRACTION], P[SURVEY_ACCURACY]
     n_seg = counters.shape[2]
-    traces = [np.empty((4, 256 if tracing else 0))]  # one slot: grown in place when full
-    n_traced = 0
+    traces = [np.empty((5, 256 if tracing else 0))]  # one slot: grown in place when full
+    days = [np.empty((4, 256 if recording else 0), dtype=np.int32)]
+    paid = [np.empty((4, 64 if recording else 0))]
+    n_traced = n_days = n_paid = 0
     for i in range(lo, hi):
         key = stream_key(root, i, interval)
         n = 0
+        log_key = stream_key(log_root, i, interval) if recording else log_root
+        m = 0
         t = t0
         seg = int(u.segment[i])
         while t < t1:
@@ -304,6 +327,20 @@ def advance(
                 u.total_sessions[i] += count
                 for g in range(u.affinity.shape[0]):
                     u.genre_counts[g, i] += np.float32(count * u.affinity[g, i])
+                if recording:
+                    spend = 0.0 if subscription else float(u.basket[i])
+                    if not subscription and effects and u.disc_until[i] > t:
+                        spend *= 1.0 - u.disc_depth[i]
+                    n_days, m = _log_sessions(days, n_days, log_key, m, i, t, end - back, k, spend)
+            if recording and subscription and st != CHURNED:
+                rate = float(list_day[u.plan[i]])
+                if effects and u.trial_until[i] > t:
+                    rate = 0.0
+                elif effects and u.disc_until[i] > t:
+                    rate *= 1.0 - u.disc_depth[i]
+                n_paid = _log_payments(
+                    paid, n_paid, i, t, end, rate, u.plan[i], u.subscribed_at, rec
+                )
             if booking:
                 if subscription:
                     gross = np.float32(list_day[u.plan[i]] * length if st != CHURNED else 0.0)
@@ -332,11 +369,11 @@ def advance(
             # ---- what ends the segment: a transition, an effect's end (which may trigger
             # a deal-seeker's exit), or the interval's end
             dst, when = -1, t_event
-            due = False
+            effective = False
             if moves:
                 dst = (DORMANT if st == ACTIVE else ACTIVE) if pick < r1 else CHURNED
             elif pending == stop and stop < t1:  # the pending cancellation takes effect
-                dst, when, due = CHURNED, pending, True
+                dst, when, effective = CHURNED, pending, True
                 u.cancel_at[i] = np.inf
             elif bp < t1:
                 ended = u.disc_until[i] == bp or u.trial_until[i] == bp
@@ -348,7 +385,7 @@ def advance(
                 u.next_change[i] = next_effect_end(i, bp, u)
                 if at_risk and shock:
                     dst, when = (CHURNED if subscription else DORMANT), bp
-            if dst == CHURNED and not due and billing[u.plan[i]] > 0.0:  # effective later
+            if dst == CHURNED and not effective and billing[u.plan[i]] > 0.0:  # takes effect later
                 if pending == np.inf:
                     period = billing[u.plan[i]]
                     u.cancel_at[i] = period_end(u.subscribed_at[i], period, when)
@@ -358,9 +395,21 @@ def advance(
                 continue
             # ---- the move, written out here: a helper taking arrays would cost two atomic
             # reference-count updates per array per move (numba), a third of the run time
+            answer = -1
+            if dst == CHURNED:  # the exit survey: some answer, some of them truthfully
+                answers = uniform(key, n) < survey_fraction
+                truthful = uniform(key, n + 1) < survey_accuracy
+                noise = min(int(uniform(key, n + 2) * N_PAIN), N_PAIN - 1)
+                n += 3
+                if answers:
+                    answer = int(u.pain[i]) if truthful else noise
+                if u.survey[i] < 0:
+                    u.survey[i] = answer
             if tracing:
-                _traced(traces, n_traced, i, when, st, dst)
+                _traced(traces, n_traced, i, when, st, dst, answer)
                 n_traced += 1
+            if recording and subscription and dst == CHURNED:  # the period ends with it
+                n_paid = _close_period(paid, n_paid, i, u.plan[i], u.subscribed_at, rec)
             due = u.first_react[i]  # nan while the user has not come back: comparisons False
             if u.retained30[i] < 0 and due + RETAIN_SHORT <= when:  # retention checks due before it
                 u.retained30[i] = 1 if st == ACTIVE else 0
@@ -384,27 +433,126 @@ def advance(
             cache[0, i], cache[1, i] = rate_parts(i, dst, new, P, first, second, list_day, u)
             if st == CHURNED:  # a comeback: a new subscription, new billing periods
                 u.subscribed_at[i] = when
+                if recording:
+                    rec.period_index[i] = 0.0
+                    rec.period_paid[i] = 0.0
             if st == CHURNED and dst == ACTIVE and u.trial_window_until[i] > when:
                 u.trial_until[i] = when + u.trial_len[i]  # a trial granted while cancelled starts
                 u.trial_window_until[i] = -np.inf
                 u.next_change[i] = next_effect_end(i, when, u)
-            if dst == CHURNED:  # the exit survey: some answer, some of them truthfully
-                answers = uniform(key, n) < survey_fraction
-                truthful = uniform(key, n + 1) < survey_accuracy
-                noise = min(int(uniform(key, n + 2) * N_PAIN), N_PAIN - 1)
-                n += 3
-                if u.survey[i] < 0 and answers:
-                    u.survey[i] = u.pain[i] if truthful else noise
             t = end
-    return traces[0][:, :n_traced]
+    return traces[0][:, :n_traced], days[0][:, :n_days], paid[0][:, :n_paid]
 
 
 @njit(cache=True, error_model="numpy")
-def _traced(traces: list, k: int, i: int, time: float, src: int, dst: int) -> None:
-    """Column ``k`` of ``traces[0]`` set to (user, time, src, dst), growing it if full."""
-    trace = traces[0]
-    if k == trace.shape[1]:
-        bigger = np.empty((4, 2 * k))
-        bigger[:, :k] = trace
-        traces[0] = trace = bigger
-    trace[0, k], trace[1, k], trace[2, k], trace[3, k] = i, time, src, dst
+def _room(slot: list, k: int) -> np.ndarray:
+    """``slot[0]``, a buffer of columns, with room for column ``k`` (doubled when full)."""
+    buf = slot[0]
+    if k == buf.shape[1]:
+        bigger = np.empty((buf.shape[0], max(2 * k, 64)), dtype=buf.dtype)
+        bigger[:, :k] = buf
+        slot[0] = buf = bigger
+    return buf
+
+
+@njit(cache=True, error_model="numpy")
+def _traced(traces: list, k: int, i: int, time: float, src: int, dst: int, answer: int) -> None:
+    """Column ``k`` of ``traces[0]`` set to (user, time, src, dst, answer)."""
+    trace = _room(traces, k)
+    trace[0, k], trace[1, k], trace[2, k], trace[3, k], trace[4, k] = i, time, src, dst, answer
+
+
+@njit(cache=True, error_model="numpy")
+def _day_row(days: list, k: int, i: int, day: int, count: int, spend: float) -> int:
+    """Column ``k`` of ``days[0]``: (user, day, sessions, spend in cents); returns k + 1."""
+    buf = _room(days, k)
+    buf[0, k], buf[1, k], buf[2, k] = i, day, count
+    buf[3, k] = round(count * spend * 100.0)
+    return k + 1
+
+
+@njit(cache=True, error_model="numpy")
+def _log_sessions(
+    days: list,
+    k: int,
+    key: np.uint64,
+    m: int,
+    i: int,
+    start: float,
+    last: float,
+    count: int,
+    spend: float,
+) -> tuple[int, int]:
+    """The days of ``count`` sessions in [start, last], the last one at ``last``, as rows of
+    :func:`_day_row` (``spend`` per session), from column ``k``. The others are uniform on
+    [start, last): drawn from the largest down (the largest of j uniforms on [start, x) is
+    start + (x - start) U^(1/j)) from stream ``key`` from draw ``m``, and once one falls on
+    ``start``'s day the rest do too. Returns (next column, next draw)."""
+    x = last
+    day = math.floor(x)
+    first_day = math.floor(start)
+    same = 1
+    for j in range(count - 1, 0, -1):
+        if day == first_day:
+            same += j
+            break
+        x = start + (x - start) * math.exp(math.log1p(-uniform(key, m)) / j)
+        m += 1
+        d = math.floor(x)
+        if d == day:
+            same += 1
+        else:
+            k = _day_row(days, k, i, day, same, spend)
+            day, same = d, 1
+    return _day_row(days, k, i, day, same, spend), m
+
+
+@njit(cache=True, error_model="numpy")
+def _paid_row(paid: list, k: int, i: int, start: float, amount: float, index: float) -> int:
+    """Column ``k`` of ``paid[0]``: (user, period start, paid, period index); returns k + 1."""
+    buf = _room(paid, k)
+    buf[0, k], buf[1, k], buf[2, k], buf[3, k] = i, start, amount, index
+    return k + 1
+
+
+@njit(cache=True, error_model="numpy")
+def _log_payments(
+    paid: list,
+    k: int,
+    i: int,
+    t: float,
+    end: float,
+    rate: float,
+    plan: int,
+    subscribed_at: np.ndarray,
+    rec: Any,
+) -> int:
+    """User ``i`` pays ``rate`` a day over [t, end): each billing period that ends in it is
+    closed (a row of :func:`_paid_row` from column ``k``). Periods run from the
+    (re)subscription in steps of the plan's ``billing_days``. Returns the next column."""
+    start, days = subscribed_at[i], rec.billing_days[plan]
+    index = rec.period_index[i]
+    boundary = start + (index + 1.0) * days
+    mark = t
+    while boundary < end:
+        amount = rec.period_paid[i] + rate * (boundary - mark)
+        k = _paid_row(paid, k, i, start + index * days, amount, index)
+        rec.period_paid[i] = 0.0
+        mark, index = boundary, index + 1.0
+        boundary = start + (index + 1.0) * days
+    rec.period_index[i] = index
+    rec.period_paid[i] += rate * (end - mark)
+    rec.period_rate[i] = rate
+    return k
+
+
+@njit(cache=True, error_model="numpy")
+def _close_period(
+    paid: list, k: int, i: int, plan: int, subscribed_at: np.ndarray, rec: Any
+) -> int:
+    """User ``i`` cancels: the current billing period closes (a row of :func:`_paid_row`)."""
+    index, days = rec.period_index[i], rec.billing_days[plan]
+    k = _paid_row(paid, k, i, subscribed_at[i] + index * days, rec.period_paid[i], index)
+    rec.period_paid[i] = 0.0
+    rec.period_index[i] = 0.0
+    return k

@@ -1,0 +1,328 @@
+"""The simulated company's event log (``sim.records``): recording changes no result, every
+history in the log is valid, and the log says what the simulation did.
+
+Tolerances: shares within 4 binomial standard errors; money to the cent (amounts are
+rounded to cents) or, for totals, 1e-3 relative (float32 accounting).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields, replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agents.base import as_agent
+from agents.evaluate import AgentPolicy
+from agents.reference import Campaign
+from sim import Dynamics, Simulation, presets
+from sim.constants import CHURNED, PAIN_POINTS
+from sim.records import COLUMNS, event_log, save
+from tests.conftest import every_28_days, small_streaming
+
+START = pd.Timestamp("2024-01-01")
+SUBSCRIBED, CANCELLED = "subscribed", "cancelled"
+
+
+def mixed_billing(scenario):
+    """The streaming plans billed "none", monthly and annually."""
+    billing = ("none", "monthly", "annual")
+    plans = tuple(replace(p, billing=b) for p, b in zip(scenario.plans, billing, strict=True))
+    return replace(scenario, plans=plans)
+
+
+@pytest.fixture(scope="module")
+def campaign_run() -> dict:
+    scenario = mixed_billing(small_streaming(n_users=3_000, horizon_days=200))
+    catalogue = presets.streaming_offers()
+    campaign = Campaign(offers=("discount_30", "recommendations"), holdout_share=0.25)
+    policy = AgentPolicy(as_agent(campaign), scenario, catalogue, attribution_days=28)
+    sim = Simulation(scenario, catalogue, seed=2, policy=policy, record=True)
+    sim.run()
+    assignments = campaign.assignments()
+    log = event_log(sim, start="2024-01-01", assignments=assignments)
+    return {"sim": sim, "log": log, "campaign": campaign, "assignments": assignments}
+
+
+# ---------------------------------------------------------------- recording changes nothing
+def test_recording_changes_no_result() -> None:
+    """The same run with and without recording: every result, every user's state and every
+    transition agree bit for bit (the log's extra draws come from their own streams)."""
+    scenario = small_streaming(n_users=3_000, horizon_days=120)
+    catalogue = presets.streaming_offers()
+    runs = [
+        Simulation(scenario, catalogue, seed=4, policy=every_28_days(1), trace=True, record=rec)
+        for rec in (False, True)
+    ]
+    plain, recorded = (sim.run() for sim in runs)
+    assert plain.kpis == recorded.kpis
+    for name in ("occupancy", "weekly_money", "weekly_counters", "user_money"):
+        assert np.array_equal(getattr(plain, name), getattr(recorded, name))
+    for f in fields(runs[0].pop):
+        a, b = getattr(runs[0].pop, f.name), getattr(runs[1].pop, f.name)
+        assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), f.name
+    for key, values in runs[0].transitions().items():
+        assert np.array_equal(values, runs[1].transitions()[key]), key
+    assert runs[1].recording is not None and runs[1].recording.sessions
+
+
+def test_the_same_seed_writes_the_same_log() -> None:
+    scenario = small_streaming(n_users=500, horizon_days=60)
+    first, second = (event_log(_run(scenario)) for _ in range(2))
+    pd.testing.assert_frame_equal(first, second)
+
+
+def _run(scenario, seed: int = 9, **kwargs) -> Simulation:
+    sim = Simulation(scenario, kwargs.pop("catalogue", None), seed=seed, record=True, **kwargs)
+    sim.run()
+    return sim
+
+
+# ------------------------------------------------------------------- the log is valid
+def history_errors(log: pd.DataFrame, start: pd.Timestamp) -> list[str]:
+    """The rules a subscription log's reader enforces, walked user by user in the log's
+    order: a subscribe first and only once, before the window; cancel only while
+    subscribed; resubscribe only after a cancellation (no overlapping subscriptions); renew
+    only while subscribed (no payment after a cancellation); nothing but sign-ups before
+    the window; subscription terms on subscribe and resubscribe rows."""
+    errors: list[str] = []
+    subs = log[log.event_type.isin(["subscribe", "resubscribe", "cancel", "renew"])]
+    status: dict[int, str] = {}
+    for row in subs.itertuples(index=False):
+        now, user, kind = status.get(row.user_id), row.user_id, row.event_type
+        if kind == "subscribe":
+            if now is not None or row.timestamp >= start:
+                errors.append(f"user {user}: subscribe on {row.timestamp} after {now}")
+            status[user] = SUBSCRIBED
+        elif kind == "resubscribe" and now != CANCELLED:
+            errors.append(f"user {user}: resubscribe while {now} (overlap)")
+        elif kind in ("cancel", "renew") and now != SUBSCRIBED:
+            errors.append(f"user {user}: {kind} on {row.timestamp} while {now}")
+        if kind in ("subscribe", "resubscribe"):
+            status[user] = SUBSCRIBED
+            terms = isinstance(row.plan, str) and row.price >= 0
+            if not terms or row.billing not in ("monthly", "annual"):
+                errors.append(f"user {user}: {kind} without plan, price or billing: {row}")
+        if kind == "cancel":
+            status[user] = CANCELLED
+            if not (pd.isna(row.reason) or row.reason in PAIN_POINTS):
+                errors.append(f"user {user}: cancel reason {row.reason!r}")
+    early = log[(log.timestamp < start) & (log.event_type != "subscribe")]
+    pairs = zip(early.user_id, early.event_type, strict=True)
+    errors += [f"user {u}: {k} before the window" for u, k in pairs]
+    return errors
+
+
+def test_every_history_in_the_log_is_valid(campaign_run) -> None:
+    log = campaign_run["log"]
+    assert list(log.columns) == list(COLUMNS)
+    assert history_errors(log, START) == []
+    in_window = log[log.event_type != "subscribe"]
+    assert in_window.timestamp.min() == START  # the window opens on the run's first day
+
+
+def test_the_self_check_catches_broken_histories(campaign_run) -> None:
+    log = campaign_run["log"]
+    cancel = log[log.event_type == "cancel"].iloc[:1]
+    twice = pd.concat([log, cancel]).sort_values(["user_id", "timestamp"], kind="stable")
+    renew = cancel.assign(event_type="renew", timestamp=cancel.timestamp + pd.Timedelta(days=1))
+    late = pd.concat([log, renew]).sort_values(["user_id", "timestamp"], kind="stable")
+    assert any("cancel" in e for e in history_errors(twice, START))
+    assert any("renew" in e for e in history_errors(late, START))
+
+
+def test_users_cancelled_before_the_window_are_written_as_the_rule_says(campaign_run) -> None:
+    """Sign-up at its date, then a cancellation dated the window's first day."""
+    sim, log = campaign_run["sim"], campaign_run["log"]
+    gone = np.flatnonzero(sim.recording.start_state == CHURNED)
+    first = log[log.user_id.isin(gone)].groupby("user_id").head(2)
+    kinds = first.groupby("user_id").event_type.agg(list)
+    assert len(gone) > 100 and (kinds.map(tuple) == ("subscribe", "cancel")).all()
+    cancels = first[first.event_type == "cancel"]
+    assert (cancels.timestamp == START).all() and cancels.reason.isna().all()
+
+
+# ------------------------------------------------------- the log says what happened
+def test_subscription_events_are_the_simulated_transitions(campaign_run) -> None:
+    sim, log = campaign_run["sim"], campaign_run["log"]
+    tr = sim.transitions()
+    churned_at_start = int((sim.recording.start_state == CHURNED).sum())
+    counts = log.event_type.value_counts()
+    assert counts["cancel"] == int((tr["dst"] == CHURNED).sum()) + churned_at_start
+    assert counts["resubscribe"] == int((tr["src"] == CHURNED).sum()) > 50
+    assert counts["subscribe"] == sim.pop.n
+    answered = log[(log.event_type == "cancel") & log.reason.notna()]
+    assert len(answered) == int((tr["survey"] >= 0).sum()) > 0
+
+
+def test_annual_plans_cancel_and_renew_only_on_anniversaries(campaign_run) -> None:
+    log = campaign_run["log"]
+    annual = log[(log.plan == "premium") | log.user_id.isin(log.user_id[log.plan == "premium"])]
+    rows = annual[annual.event_type.isin(["subscribe", "resubscribe", "renew", "cancel"])]
+    rows = rows[~((rows.event_type == "cancel") & (rows.timestamp == START))]  # before the window
+    anchor = rows.timestamp.where(rows.event_type.isin(["subscribe", "resubscribe"]))
+    anchor = anchor.groupby(rows.user_id).ffill()
+    days = (rows.timestamp - anchor).dt.days
+    moved = rows.event_type.isin(["renew", "cancel"])
+    years = days[moved] / 365
+    assert moved.sum() > 20
+    # dates are whole days: a period end can fall on the day before or after the day count
+    assert (np.abs(years - np.round(years)) * 365 <= 1).all()
+
+
+def test_sessions_are_one_row_per_active_day(campaign_run) -> None:
+    """One row per (user, day); each user's last row is the day of the last session."""
+    sim, log = campaign_run["sim"], campaign_run["log"]
+    sessions = log[log.event_type == "session"]
+    assert not sessions.duplicated(["user_id", "timestamp"]).any()
+    last = sessions.groupby("user_id").timestamp.max()
+    seen = np.isfinite(sim.pop.last_activity)
+    day = np.floor(sim.pop.last_activity[seen]) + sim.scenario.warmup_days
+    expected = pd.Series(START + pd.to_timedelta(day, unit="D"), index=np.flatnonzero(seen))
+    assert last.index.equals(expected.index)
+    assert (last == expected).all()
+
+
+def test_offer_rows_carry_the_campaign(campaign_run) -> None:
+    sim, log, drawn = campaign_run["sim"], campaign_run["log"], campaign_run["assignments"]
+    sent = log[log.event_type == "offer_sent"]
+    held = sent[sent.arm == "holdout"]
+    treated = sent[sent.arm == "treatment"]
+    deliveries = sim.recording.deliveries
+    assert (
+        len(treated) == sum(u.size for _, u, _, _ in deliveries) == (drawn.arm == "treatment").sum()
+    )
+    assert len(held) == (drawn.arm == "holdout").sum() > 50
+    assert held.offer.isna().all() and held.channel.isna().all()
+    assert (held.propensity == 0.25).all() and np.allclose(treated.propensity, 0.375)
+    assert (sent.campaign == "winback").all()
+    opened = log[log.event_type == "offer_opened"]
+    assert len(opened) == sum(int(o.sum()) for *_, o in deliveries) > 0
+    assert set(opened.channel) <= {"email", "push"} and (opened.arm == "treatment").all()
+
+
+def test_payments_are_the_list_price_when_no_offer_acts() -> None:
+    """Without offers every billing period costs its list price, except the last period of
+    a plan billed "none", cut short by the cancellation (less, never more)."""
+    scenario = mixed_billing(small_streaming(n_users=2_000, horizon_days=150))
+    log = event_log(_run(scenario))
+    plan = log.plan.where(log.event_type.isin(["subscribe", "resubscribe"]))
+    plan = plan.groupby(log.user_id).ffill()
+    paid = log[log.event_type.isin(["renew", "resubscribe"])]
+    price = {"basic": 9.99, "standard": 15.49, "premium": round(22.99 * 365 / 30, 2)}
+    listed = plan[paid.index].map(price)
+    billed = plan[paid.index] != "basic"
+    assert np.allclose(paid.amount[billed], listed[billed], atol=0.005)
+    assert (paid.amount[~billed] <= listed[~billed] + 0.005).all()
+    assert (paid.amount[~billed] == listed[~billed]).mean() > 0.8
+
+
+def test_a_price_change_shows_in_the_price_of_later_resubscriptions() -> None:
+    scenario = small_streaming(n_users=3_000, horizon_days=150)
+    shock = replace(presets.price_shock(n_users=3_000, horizon_days=150), warmup_days=28)
+    assert shock.plans == scenario.plans
+    log = event_log(_run(shock))
+    resub = log[(log.event_type == "resubscribe") & (log.plan == "standard")]
+    after = resub.timestamp >= START + pd.Timedelta(days=28 + 90)
+    assert after.sum() > 5 and (~after).sum() > 5
+    assert (resub.price[after] == 18.59).all() and (resub.price[~after] == 15.49).all()
+
+
+def test_session_days_follow_the_poisson_law() -> None:
+    """With a constant session rate lam and nobody leaving, a day has a session with
+    probability 1 - exp(-lam); keeping only each stretch's last session would give far
+    fewer days."""
+    base = small_streaming(n_users=2_000, horizon_days=100, warmup_days=0)
+    seg = replace(
+        base.segments[0],
+        weight=1.0,
+        initial_state={"active": 1.0},
+        activity_heterogeneity=1e7,
+        activity_rate=0.5,
+        lapse_rate=0.0,
+        cancel_rate=0.0,
+    )
+    flat = Dynamics(tech_weight=0, friction_weight=0, freshness_weight=0)
+    log = event_log(_run(replace(base, segments=(seg,), dynamics=flat, releases=())))
+    days = 2_000 * 100
+    share = (log.event_type == "session").sum() / days
+    p = 1 - math.exp(-0.5)
+    assert abs(share - p) < 4 * math.sqrt(p * (1 - p) / days), (share, p)
+
+
+def test_a_shops_log_holds_purchases_with_their_spend() -> None:
+    retail = replace(presets.retail(n_users=2_000, horizon_days=90), warmup_days=28)
+    sim = _run(retail)
+    log = event_log(sim)
+    assert set(log.event_type) == {"purchase"}
+    assert not log.duplicated(["user_id", "timestamp"]).any()
+    in_horizon = log.timestamp >= START + pd.Timedelta(days=28)
+    spend = log.amount[in_horizon].sum()
+    assert spend * retail.margin == pytest.approx(sim.result().kpis["revenue"], rel=1e-3)
+
+
+# ------------------------------------------------------------------- files and errors
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_log_file_reads_back_as_written(campaign_run, tmp_path, suffix) -> None:
+    log = campaign_run["log"]
+    path = tmp_path / f"log{suffix}"
+    save(log, path)
+    back = pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
+    assert list(back.columns) == list(COLUMNS) and len(back) == len(log)
+    as_text = back.astype(str).replace({"nan": "", "None": "", "<NA>": ""})
+    want = log.astype(str).replace({"nan": "", "None": "", "<NA>": ""})
+    want["timestamp"] = log.timestamp.dt.strftime("%Y-%m-%d")
+    as_text["timestamp"] = pd.to_datetime(back.timestamp).dt.strftime("%Y-%m-%d")
+    pd.testing.assert_frame_equal(as_text, want, check_dtype=False)
+
+
+def test_bad_requests_are_refused(campaign_run) -> None:
+    sim = campaign_run["sim"]
+    with pytest.raises(ValueError, match="record=True"):
+        event_log(Simulation(small_streaming(n_users=100, horizon_days=10), None, seed=1))
+    with pytest.raises(ValueError, match=r"start: '2024-13-45' is not a date"):
+        event_log(sim, start="2024-13-45")
+    with pytest.raises(ValueError, match=r"assignments: missing column\(s\) propensity"):
+        event_log(sim, assignments=campaign_run["assignments"].drop(columns="propensity"))
+    bad = campaign_run["assignments"].assign(arm="placebo")
+    with pytest.raises(ValueError, match=r"assignments.arm: \['placebo'\]"):
+        event_log(sim, assignments=bad)
+
+
+# ----------------------------------------------------------------- the campaign policy
+def test_the_campaign_draws_each_lapsed_user_once_at_the_stated_odds(campaign_run) -> None:
+    sim, drawn = campaign_run["sim"], campaign_run["assignments"]
+    assert not drawn.user.duplicated().any() and len(drawn) > 500
+    held = (drawn.arm == "holdout").mean()
+    assert abs(held - 0.25) < 4 * math.sqrt(0.25 * 0.75 / len(drawn)), held
+    offers = drawn.offer[drawn.arm == "treatment"].value_counts(normalize=True)
+    assert offers.index.sort_values().tolist() == ["discount_30", "recommendations"]
+    assert abs(offers.iloc[0] - 0.5) < 4 * math.sqrt(0.25 / (drawn.arm == "treatment").sum())
+    assert set(drawn.day) <= set(range(0, sim.scenario.horizon_days, sim.scenario.epoch_days))
+
+
+def test_a_campaign_may_draw_users_again_after_a_wait() -> None:
+    scenario = small_streaming(n_users=1_000, horizon_days=120)
+    catalogue = presets.streaming_offers()
+    campaign = Campaign(offers=("reminder_email",), redraw_after_days=28, seed=3)
+    policy = AgentPolicy(as_agent(campaign), scenario, catalogue, attribution_days=28)
+    Simulation(scenario, catalogue, seed=1, policy=policy).run()
+    drawn = campaign.assignments().sort_values(["user", "day"])
+    gaps = drawn.groupby("user").day.diff().dropna()
+    assert len(gaps) > 50 and (gaps >= 28).all()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"holdout_share": 1.0}, r"holdout_share: 1.0; allowed: a number in \[0, 1\)"),
+        ({"offers": ("discount_30", "discount_30")}, "offers: .*distinct"),
+        ({"offers": ("bribe",)}, "offers: 'bribe'; allowed: offers of the catalogue"),
+        ({"redraw_after_days": 0}, "redraw_after_days: 0"),
+    ],
+)
+def test_campaign_values_are_checked(params, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        Campaign.validate(presets.streaming_offers(), **params)
