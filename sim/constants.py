@@ -46,6 +46,7 @@ NO_OFFER: Final = -1  # a user's last offer before any was sent
 RETENTION_DAYS: Final = (30, 90)  # retention checks after a first reactivation (retained30/90)
 
 DAYS_PER_MONTH: Final = 30.0  # monthly prices are charged as monthly / 30 per day
+BILLING_DAYS: Final = {"monthly": 30, "annual": 365}  # days in a billing period
 SESSION_WEEKS: Final = 13  # ring of weekly session counts (features over 4 and 13 weeks)
 RECENT_WEEKS: Final = 4  # the short session window (sessions_4w)
 SEND_WEEKS: Final = 4  # ring of weekly sends per channel (frequency caps per 28 days)
