@@ -50,7 +50,7 @@ RETENTION_DAYS: Final = (30, 90)  # retention checks after a first reactivation 
 DAYS_PER_MONTH: Final = 30.0  # monthly prices are charged as monthly / 30 per day
 # Billing periods in days: a cancellation takes effect at the end of the period it is made in
 # (periods run from the (re)subscription); a plan billed "none" ends at once.
-BILLING_DAYS = {"monthly": 30, "annual": 365}
+BILLING_DAYS: Final = {"monthly": 30, "annual": 365}
 BILLINGS: Final = ("none", *BILLING_DAYS)
 SESSION_WEEKS: Final = 13  # ring of weekly session counts (features over 4 and 13 weeks)
 RECENT_WEEKS: Final = 4  # the short session window (sessions_4w)

@@ -445,7 +445,7 @@ def test_offer_effects_are_estimated_when_the_log_has_offers(sample_log) -> None
         (["--holdout-from", "1990-01-01"], "holdout_from: '1990-01-01'"),
         (["--holdout-from", "someday"], "holdout_from: 'someday' is not a date"),
         (["--save-scenario", "9lives"], "--save-scenario: '9lives'"),
-        (["--save-scenario", "retail"], "exists; allowed: a new name, or --force"),
+        (["--save-scenario", "retail"], "'retail' is a built-in scenario"),
     ],
 )
 def test_bad_arguments_fail_before_any_work(tmp_path, capsys, extra, expected) -> None:

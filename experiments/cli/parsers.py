@@ -175,6 +175,7 @@ def regret_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def calibrate_arguments(p: argparse.ArgumentParser) -> None:
+    from experiments.config.scenario import USER_CONF
     from sim.presets import SCENARIOS
 
     p.add_argument("log", type=Path, help="event log: CSV or Parquet (see the README)")
@@ -216,11 +217,54 @@ def calibrate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--save-scenario",
         metavar="NAME",
-        help="also write conf/scenario/NAME.yaml (then: winback benchmark scenario=NAME)",
+        help="also write NAME.yaml into your config folder's scenario/ (then: winback "
+        "benchmark --config-dir my_conf scenario=NAME); built-in names are refused",
     )
-    p.add_argument("--force", action="store_true", help="overwrite an existing NAME.yaml")
-    p.add_argument("--skip-bad-rows", action="store_true", help="leave bad rows out (counted)")
+    p.add_argument(
+        "--config-dir",
+        type=Path,
+        default=USER_CONF,
+        metavar="DIR",
+        help=f"your config folder, where --save-scenario writes (default: {USER_CONF})",
+    )
+    p.add_argument("--force", action="store_true", help="overwrite an existing NAME.yaml of yours")
+    log_arguments(p)
     p.add_argument("--json", action="store_true", help="last line: one JSON object")
+
+
+def log_arguments(p: argparse.ArgumentParser) -> None:
+    """How the event log is read (``sim.calibration.eventlog.Limits``)."""
+    from sim.calibration.eventlog import DUPLICATES, MAX_AMOUNT, MAX_YEARS
+
+    p.add_argument("--skip-bad-rows", action="store_true", help="leave bad rows out (counted)")
+    p.add_argument(
+        "--date-format",
+        metavar="FMT",
+        help="timestamps not in ISO 8601, e.g. '%%d/%%m/%%Y' (applied strictly to every row)",
+    )
+    p.add_argument(
+        "--max-years",
+        type=float,
+        default=MAX_YEARS,
+        help=f"refuse a log spanning more years than this (default {MAX_YEARS:g})",
+    )
+    p.add_argument(
+        "--accept-dates",
+        action="store_true",
+        help="accept timestamps before 1990-01-01 or more than a year ahead",
+    )
+    p.add_argument(
+        "--max-amount",
+        type=float,
+        default=MAX_AMOUNT,
+        help=f"refuse an amount or price above this (default {MAX_AMOUNT:,.0f})",
+    )
+    p.add_argument(
+        "--duplicates",
+        choices=DUPLICATES,
+        default="drop",
+        help="exact duplicate rows (reported either way): drop (default) or keep",
+    )
 
 
 def folder_argument(help_text: str) -> Callable[[argparse.ArgumentParser], None]:

@@ -9,20 +9,24 @@ of that name, or from the preset's segments blended (how calibrated scenarios ar
 
 Writer: a scenario or catalogue -> the same node form, either complete (``summary.json``
 records it: reading it back gives an equal scenario) or as the keys that differ from a
-preset (``conf/scenario/`` files such as ``winback calibrate`` writes).
+preset (``conf/scenario/`` files such as ``winback calibrate`` writes); and where a scenario
+of the user's goes (``user_scenario_file``): their config folder, never the package's.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import numbers
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from experiments.config import CONF
 from experiments.config.schema import SCENARIO_ALIASES, OffersSchema, ScenarioSchema, checked
 from sim.offers import Catalogue
 from sim.presets import SCENARIOS
@@ -146,3 +150,41 @@ def to_config(value: Any) -> Any:
     if isinstance(value, numbers.Real):
         return float(value)
     return value
+
+
+USER_CONF = Path("my_conf")
+"""The user's config folder by default (relative to the working directory): what
+``winback benchmark --config-dir my_conf`` reads."""
+
+
+def builtin_scenarios() -> set[str]:
+    """The presets' names and the package's ``conf/scenario/*.yaml``."""
+    return {*SCENARIOS, *(p.stem for p in (CONF / "scenario").glob("*.yaml"))}
+
+
+def user_scenario_file(name: str, config_dir: Path = USER_CONF, force: bool = False) -> Path:
+    """Where ``--save-scenario NAME`` writes: ``config_dir/scenario/NAME.yaml``. Refused: a
+    name that is not an identifier, a built-in scenario's name (even with ``force``: it
+    would hide the built-in), a ``config_dir`` inside the package's own ``conf/``, and an
+    existing file unless ``force``."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ValueError(
+            f"--save-scenario: {name!r}; allowed: letters, digits and _, not starting with a digit"
+        )
+    if name in builtin_scenarios():
+        raise ValueError(
+            f"--save-scenario: {name!r} is a built-in scenario (also with --force); allowed: "
+            f"a name other than {', '.join(sorted(builtin_scenarios()))}"
+        )
+    folder, package = config_dir.resolve(), CONF.resolve()
+    if folder == package or package in folder.parents:
+        raise ValueError(
+            f"--config-dir: {str(config_dir)!r} is the package's own config folder; allowed: "
+            f"a folder of yours (default {USER_CONF}), passed to winback benchmark --config-dir"
+        )
+    target = config_dir / "scenario" / f"{name}.yaml"
+    if target.exists() and not force:
+        raise ValueError(
+            f"--save-scenario: {str(target)!r} exists; allowed: a new name, or --force"
+        )
+    return target

@@ -1,24 +1,26 @@
 """``winback calibrate LOG``: fit the simulator to an event log and show how well it fits.
 
 Writes into ``--out`` (default ``outputs/calibration/<log name>``): ``scenario.yaml`` (a
-``conf/scenario/`` file: ``--save-scenario NAME`` also installs it as
-``conf/scenario/NAME.yaml``), ``parameters.csv``, ``weekly.csv``, ``frequency.csv``,
-``recency.csv``, ``calibration.json``, ``plots/*.png`` and a self-contained ``report.html``.
-With ``--json`` the last line printed is one JSON object (parameters and holdout errors).
+``conf/scenario/`` file: ``--save-scenario NAME`` also writes it into your config folder as
+``my_conf/scenario/NAME.yaml``, ``--config-dir`` to choose the folder), ``parameters.csv``,
+``weekly.csv``, ``frequency.csv``, ``recency.csv``, ``calibration.json``, ``plots/*.png`` and
+a self-contained ``report.html``. With ``--json`` the last line printed is one JSON object
+(parameters and holdout errors). Every argument and both output folders are checked before
+the log is read; notes about the reading (duplicate rows) go to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import dataclasses
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from experiments.config import CONF
-from experiments.config.scenario import scenario_yaml
+from experiments.config.scenario import scenario_yaml, user_scenario_file
 from experiments.files import check_writable, strict_json, write_json, write_table, write_text
 from experiments.reporting.calibration import (
     make_plots,
@@ -26,44 +28,48 @@ from experiments.reporting.calibration import (
     reference_total,
     report_html,
 )
-from sim.calibration import Calibration, calibrate, read_event_log, validate_events
+from sim.calibration import Calibration, EventLog, calibrate, read_event_log, validate_events
 from sim.calibration.api import check_calibrate_args, precheck
-from sim.calibration.eventlog import read_cdnow
+from sim.calibration.eventlog import Limits, read_cdnow
 from sim.presets import PRESET_OFFERS
 from sim.scenario import Scenario
 
-CONF_SCENARIOS = CONF / "scenario"
 
-
-def check_args(args: argparse.Namespace) -> Path | None:
-    """Every argument checked before any work; returns the scenario file to install."""
+def check_args(args: argparse.Namespace) -> tuple[Path, Path | None, Limits]:
+    """Every argument checked before any work, the output folder (``--out``) and the
+    scenario file to write (``--save-scenario``) writable: returns both and the log's
+    limits."""
     check_calibrate_args(args.base, args.classes, args.reps, args.seed)
     if args.users is not None and not 1 <= args.users <= 50_000_000:
         raise ValueError(f"--users: {args.users}; allowed: 1 to 50,000,000")
-    if args.save_scenario is None:
-        return None
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", args.save_scenario):
-        raise ValueError(
-            f"--save-scenario: {args.save_scenario!r}; allowed: letters, digits and _, "
-            "not starting with a digit"
-        )
-    target = CONF_SCENARIOS / f"{args.save_scenario}.yaml"
-    if target.exists() and not args.force:
-        raise ValueError(
-            f"--save-scenario: {str(target)!r} exists; allowed: a new name, or --force"
-        )
-    return target
+    limits = Limits(
+        args.date_format, args.max_years, args.accept_dates, args.max_amount, args.duplicates
+    )
+    out = args.out or Path("outputs/calibration") / args.log.stem
+    check_writable(out, "--out")
+    target = None
+    if args.save_scenario is not None:
+        target = user_scenario_file(args.save_scenario, args.config_dir, args.force)
+        check_writable(target.parent, "--config-dir")
+    return out, target, limits
+
+
+def load_log(args: argparse.Namespace, limits: Limits) -> EventLog:
+    """The validated log; notes about its reading (duplicate rows) on stderr."""
+    if args.format == "cdnow":
+        raw = read_cdnow(args.log)
+        log = validate_events(raw, str(args.log), args.skip_bad_rows, limits)
+    else:
+        log = read_event_log(args.log, args.skip_bad_rows, **dataclasses.asdict(limits))
+    for note in log.notes:
+        print(f"winback: note: {note}", file=sys.stderr)
+    return log
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    target = check_args(args)
-    if args.format == "cdnow":
-        log = validate_events(read_cdnow(args.log), str(args.log), args.skip_bad_rows)
-    else:
-        log = read_event_log(args.log, args.skip_bad_rows)
+    out, target, limits = check_args(args)
+    log = load_log(args, limits)
     precheck(log, args.holdout_from)  # a bad date or a log too thin fails before any work
-    out = args.out or Path("outputs/calibration") / args.log.stem
-    check_writable(out, "--out")
     result = calibrate(
         log,
         args.holdout_from,
@@ -79,7 +85,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     print(f"report: {(out / 'report.html').resolve()}")
     print(f"scenario: {(out / 'scenario.yaml').resolve()}")
     if target is not None:
-        print(f"installed: {target} (run: winback benchmark scenario={target.stem})")
+        run = f"winback benchmark --config-dir {target.parent.parent} scenario={target.stem}"
+        print(f"saved: {target} (run: {run})")
     if args.json:
         print(strict_json(json_line(result)))
     return 0
@@ -110,6 +117,7 @@ def write_results(result: Calibration, out: Path, base: str, target: Path | None
     write_text(out / "report.html", report_html(result, plots, base))
     write_json(out / "calibration.json", result.summary())
     if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
         write_text(target, text)
 
 
@@ -131,8 +139,9 @@ def yaml_comment(result: Calibration, base: str) -> list[str]:
         f"{s['calibration_period'][1]}; {result.lifecycle.model.k} class(es)).",
         "Lifecycle rates (per day), class weights, activity heterogeneity, state mix and",
         f"basket value are fitted; pain points, channels and responses are the '{base}'",
-        "preset's. Use it: copy to conf/scenario/NAME.yaml, then",
-        f"  winback benchmark scenario=NAME offers={PRESET_OFFERS[base]}",
+        "preset's. Use it: copy to my_conf/scenario/NAME.yaml (or calibrate with",
+        "--save-scenario NAME), then",
+        f"  winback benchmark --config-dir my_conf scenario=NAME offers={PRESET_OFFERS[base]}",
     ]
 
 

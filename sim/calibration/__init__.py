@@ -19,12 +19,14 @@ from sim.calibration.customers import Customers, customers_at
 from sim.calibration.eventlog import (
     EventLog,
     EventLogError,
+    Limits,
     read_cdnow,
     read_event_log,
     validate_events,
 )
 from sim.calibration.fit import fit_lifecycle
 from sim.calibration.lifecycle import Lifecycle
+from sim.calibration.spells import subscription_spells
 
 __all__ = [
     "BGNBD",
@@ -33,11 +35,13 @@ __all__ = [
     "EventLog",
     "EventLogError",
     "Lifecycle",
+    "Limits",
     "calibrate",
     "customers_at",
     "fit_bgnbd",
     "fit_lifecycle",
     "read_cdnow",
     "read_event_log",
+    "subscription_spells",
     "validate_events",
 ]

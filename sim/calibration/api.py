@@ -358,7 +358,7 @@ def recency_table(
 
 def notes(log: EventLog, base: str, fits: list[LifecycleFit], customers: int) -> list[str]:
     fit = fits[-1]
-    out = []
+    out = list(log.notes)  # about the reading: duplicate rows
     users = log.events.user_id.nunique()
     if users > customers:
         out.append(

@@ -1,49 +1,142 @@
-"""Event logs: load, validate and summarise a company's own activity log.
+"""Event logs: load, validate and summarise a company's own activity and subscription log.
 
 An event log is a CSV or Parquet file with one row per event and the columns
 
-=============  ==============================================================================
-``user_id``    any non-empty identifier
-``timestamp``  a date or date-time (ISO 8601, e.g. ``2024-03-01`` or ``2024-03-01T10:15``)
-``event_type`` ``purchase`` or ``session`` (activity); ``offer_sent``, ``offer_opened``,
-               ``offer_redeemed`` (win-back messages and responses); ``signup``
-``amount``     spend of a purchase (>= 0; may be empty for other events)
-=============  ==============================================================================
+=============== ====================================================================================
+``user_id``     any non-empty identifier
+``timestamp``   an ISO 8601 date or date-time (``2024-03-01``, ``2024-03-01T10:15``, ``...:00Z``,
+                ``2024-03-01T10:15:00+01:00``: zones are converted to UTC, plain times count as
+                UTC), a typed Parquet timestamp, or any other format given as ``date_format``
+                (``'%d/%m/%Y'``), which is then applied strictly to every row
+``event_type``  activity ``purchase``, ``session``; offers ``offer_sent``, ``offer_opened``,
+                ``offer_redeemed``; ``signup``; subscriptions ``subscribe``, ``renew``,
+                ``payment`` (a synonym of renew), ``cancel``, ``resubscribe``, ``plan_change``
+``amount``      spend of a purchase, what was paid on a renew/payment (>= 0; may be empty except
+                on a purchase)
+=============== ====================================================================================
 
-and optionally ``offer`` (the offer's name on offer events), ``channel``, ``plan`` and
-``price``. Every row is checked on load; bad rows are reported with their line numbers (the
-file's own line numbers, header = line 1) and a count, and are never dropped silently: by
-default they stop the load, with ``skip_bad_rows=True`` they are left out and counted.
+and optionally ``offer`` (the offer's name on offer events), ``channel``, ``plan`` and ``price``
+(required on subscribe, resubscribe and plan_change: a non-empty plan name and its list price
+per billing period, >= 0), ``billing`` (``monthly`` or ``annual``; empty -> monthly),
+``reason`` (on a cancel, the exit survey: one of ``sim.constants.PAIN_POINTS``, or empty),
+``campaign``, ``arm`` (``treatment`` or ``holdout``, or empty) and ``propensity`` (in (0, 1], or
+empty) on offer events. A cancel's timestamp is the day it takes effect.
+
+Every row is checked on load; bad rows are reported with their line numbers (the file's own
+line numbers, header = line 1) and a count per problem, and are never dropped silently: by
+default they stop the load (nothing is loaded), with ``skip_bad_rows=True`` they are left out
+and counted. Beyond its own fields, a row is bad when it lies outside the plausible range:
+a timestamp before 1990-01-01 or more than a year after today (``accept_dates=True`` accepts
+it), an amount or price above ``max_amount`` (1,000,000).
+
+Subscription histories are read per user in time order (events at the same time in file
+order) and must be consistent: no cancel without an active subscription; no subscribe or
+resubscribe while subscribed (overlapping subscriptions); no renew, payment or plan_change
+while not subscribed; no resubscribe without an earlier cancel (a subscribe after a cancel is
+a resubscription too); a renew, payment or cancel that names a plan names the current one.
+Inconsistent rows are bad rows like the others; a bad event changes nothing (with
+``skip_bad_rows`` the rest is checked again until it is consistent). Exact duplicate rows
+(field for field, numbers as numbers) are counted and reported (``EventLog.notes``) and
+dropped unless ``duplicates="keep"``, before the histories are checked (a duplicated
+subscribe is one subscription). Last, before any per-day work, a log spanning more than
+``max_years`` (20) is refused, naming its first and last lines.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sim.constants import BILLING_DAYS, PAIN_POINTS
 
 REQUIRED = ("user_id", "timestamp", "event_type", "amount")
-OPTIONAL = ("offer", "channel", "plan", "price")
+OPTIONAL = (
+    "offer",
+    "channel",
+    "plan",
+    "price",
+    "billing",
+    "reason",
+    "campaign",
+    "arm",
+    "propensity",
+)
 ACTIVITY = ("purchase", "session")
 OFFER_EVENTS = ("offer_sent", "offer_opened", "offer_redeemed")
-EVENT_TYPES = (*ACTIVITY, *OFFER_EVENTS, "signup")
+STARTS = ("subscribe", "resubscribe")  # a subscription spell begins
+RENEWALS = ("renew", "payment")
+PLAN_EVENTS = (*STARTS, "plan_change")  # carry plan, price and billing
+SUBSCRIPTION_EVENTS = ("subscribe", *RENEWALS, "cancel", "resubscribe", "plan_change")
+EVENT_TYPES = (*ACTIVITY, *OFFER_EVENTS, "signup", *SUBSCRIPTION_EVENTS)
+BILLING = tuple(BILLING_DAYS)
+DEFAULT_BILLING = "monthly"
+ARMS = ("treatment", "holdout")
+NUMBERS = ("amount", "price", "propensity")
+LOWERCASE = ("event_type", "billing", "reason", "arm")  # read case-insensitively
+EARLIEST = pd.Timestamp("1990-01-01")
+MAX_YEARS = 20.0
+MAX_AMOUNT = 1_000_000.0
+DUPLICATES = ("drop", "keep")
 SHOW_LINES = 10
+US_PER_DAY = 86_400_000_000
+NAT = np.iinfo(np.int64).min  # a missing timestamp, in microseconds
+NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+ISO = r"\d{4}-\d{2}-\d{2}([T ]\d{2}(:\d{2}(:\d{2}([.,]\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?"
 
 
 class EventLogError(ValueError):
     """A log that cannot be used as it is: the message says what is wrong and where."""
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The plausible ranges a log is checked against (see the module docstring)."""
+
+    date_format: str | None = None  # e.g. '%d/%m/%Y'; None: ISO 8601 only
+    max_years: float = MAX_YEARS  # longest span from the first to the last event
+    accept_dates: bool = False  # accept timestamps before 1990 or over a year ahead
+    max_amount: float = MAX_AMOUNT  # ceiling of an amount or a price
+    duplicates: str = "drop"  # exact duplicate rows: drop or keep
+
+    def __post_init__(self) -> None:
+        fmt = self.date_format
+        if fmt is not None and (not isinstance(fmt, str) or "%" not in fmt):
+            raise EventLogError(
+                f"date_format: {fmt!r}; allowed: a strptime format such as '%d/%m/%Y'"
+            )
+        for key in ("max_years", "max_amount"):
+            value = getattr(self, key)
+            if not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+                raise EventLogError(f"{key}: {value!r}; allowed: a finite number > 0")
+        if self.duplicates not in DUPLICATES:
+            raise EventLogError(f"duplicates: {self.duplicates!r}; allowed: drop, keep")
+
+    @property
+    def latest(self) -> pd.Timestamp:
+        return pd.Timestamp.now("UTC").tz_localize(None).normalize() + pd.Timedelta(days=366)
+
+
 @dataclass
 class EventLog:
-    """A validated log: every kept row, with the day of each event (0 = the log's first day)."""
+    """A validated log: every kept row, sorted by user and time (same time: file order),
+    with the day of each event (0 = the log's first day). Text columns are categorical (the
+    optional ones with "" for empty), numbers float64 (an empty amount 0, an empty price or
+    propensity NaN), timestamps UTC to the microsecond, days int32."""
 
     events: pd.DataFrame  # user_id, timestamp, event_type, amount, day, [optional columns]
     origin: pd.Timestamp  # midnight of the first event's day
     path: str = ""
     bad_rows: list[int] = field(default_factory=list)  # file line numbers left out
+    duplicates: list[int] = field(default_factory=list)  # lines repeating an earlier row
+    duplicates_kept: bool = False
 
     @property
     def activity(self) -> pd.DataFrame:
@@ -52,6 +145,36 @@ class EventLog:
     @property
     def has_offers(self) -> bool:
         return bool(self.events.event_type.isin(OFFER_EVENTS).any())
+
+    @cached_property
+    def has_subscriptions(self) -> bool:
+        return bool(self.events.event_type.isin(SUBSCRIPTION_EVENTS).any())
+
+    @cached_property
+    def end(self) -> int:
+        """The log's last day."""
+        return int(self.events.day.max())
+
+    @cached_property
+    def window_start(self) -> int:
+        """The first day of any event that is not a ``subscribe`` (earlier rows are sign-ups
+        of customers who subscribed before the export began); the last day if there is none."""
+        days = self.events.day[self.events.event_type != "subscribe"]
+        return int(days.min()) if len(days) else self.end
+
+    @property
+    def notes(self) -> list[str]:
+        """What a report should say about the reading (duplicate rows)."""
+        if not self.duplicates:
+            return []
+        fate = (
+            "kept as separate events (--duplicates keep)"
+            if self.duplicates_kept
+            else "dropped (keep them: --duplicates keep, duplicates='keep' from Python)"
+        )
+        return [
+            f"{len(self.duplicates):,} exact duplicate row(s) ({_lines(self.duplicates)}): {fate}."
+        ]
 
     def day_of(self, date: str | pd.Timestamp, key: str = "date") -> int:
         """Whole days from the log's first day to ``date`` (``key`` names it in errors)."""
@@ -68,23 +191,35 @@ class EventLog:
         return int((stamp.normalize() - self.origin).days)
 
 
-def read_event_log(path: str | Path, skip_bad_rows: bool = False) -> EventLog:
-    """Load and validate an event log (CSV or Parquet)."""
+def read_event_log(
+    path: str | Path,
+    skip_bad_rows: bool = False,
+    *,
+    date_format: str | None = None,
+    max_years: float = MAX_YEARS,
+    accept_dates: bool = False,
+    max_amount: float = MAX_AMOUNT,
+    duplicates: str = "drop",
+) -> EventLog:
+    """Load and validate an event log (CSV or Parquet); the keywords are ``Limits``."""
+    limits = Limits(date_format, max_years, accept_dates, max_amount, duplicates)
     path = Path(path)
-    raw = _read_table(path)
-    return validate_events(raw, str(path), skip_bad_rows)
+    rows = _rows(*_split(_read_table(path)), limits.date_format, _where(str(path)))
+    return _validated(rows, str(path), skip_bad_rows, limits)
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+# ------------------------------------------------------------------ reading
+def _read_table(path: Path) -> pa.Table:
+    """The file as an Arrow table of the schema's columns (text dictionary-encoded)."""
     if not path.is_file():
         raise EventLogError(f"event log: {str(path)!r} does not exist or is not a file")
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
-            return pd.read_parquet(path)
+            return _read_parquet(path)
         if suffix in (".csv", ".txt", ".gz"):
-            return pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (ValueError, OSError, pd.errors.ParserError) as err:
+            return _read_csv(path)
+    except (pa.ArrowException, ValueError, OSError) as err:
         raise EventLogError(f"event log: {str(path)!r} could not be read: {err}") from err
     raise EventLogError(
         f"event log: {str(path)!r} has suffix {suffix!r}; allowed: .csv (also .txt, .gz "
@@ -92,74 +227,494 @@ def _read_table(path: Path) -> pd.DataFrame:
     )
 
 
-def validate_events(raw: pd.DataFrame, path: str = "", skip_bad_rows: bool = False) -> EventLog:
+def _read_csv(path: Path) -> pa.Table:
+    import pyarrow.csv as pcsv
+
+    with pcsv.open_csv(path) as reader:  # reads the header (and one block) only
+        names = reader.schema.names
+    text = pa.dictionary(pa.int32(), pa.string())
+    types = {c: text if c not in (*NUMBERS, "timestamp") else pa.string() for c in names}
+    options = pcsv.ConvertOptions(
+        column_types=types, include_columns=_known(names), strings_can_be_null=False
+    )
+    return pcsv.read_csv(path, convert_options=options)
+
+
+def _read_parquet(path: Path) -> pa.Table:
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(path).names
+    return pq.read_table(path, columns=_known(names))
+
+
+def _known(names: list[str]) -> list[str]:
+    """The schema's columns among ``names`` (others are not read); all of them when one
+    required column is missing, so that the error lists what the file has."""
+    known = [c for c in names if c in (*REQUIRED, *OPTIONAL)]
+    return known if all(c in names for c in REQUIRED) else names
+
+
+def _table(raw: pd.DataFrame | pa.Table) -> pa.Table:
+    """``raw`` as an Arrow table; pandas object columns (of mixed types) as text."""
+    if isinstance(raw, pa.Table):
+        return raw
+    raw = raw.copy(deep=False)
+    for name in raw.columns:
+        col = raw[name]
+        if col.dtype == object or isinstance(col.dtype, pd.CategoricalDtype):
+            raw[name] = col.astype(object).where(col.notna(), "").astype(str)
+    return pa.Table.from_pandas(raw, preserve_index=False)
+
+
+# ------------------------------------------------------------------ columns
+def _strings(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Any column as plain text, missing -> ''."""
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        col = col.cast(pa.string())
+    return pc.fill_null(col, "")
+
+
+def _text(col: pa.ChunkedArray | None, n: int, lower: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A text column as codes into its distinct stripped values in sorted order (the
+    smallest integer type that holds them), code -1 = empty; a missing column is all empty
+    (a read-only view, no memory)."""
+    if col is None:
+        return np.broadcast_to(np.int8(-1), (n,)), np.array([], dtype=object)
+    if not (pa.types.is_dictionary(col.type) and col.null_count == 0):
+        col = pc.dictionary_encode(_strings(col))
+    arr = col.combine_chunks()  # one dictionary for all chunks
+    values = pd.Index(arr.dictionary.to_pandas(), dtype=object).str.strip()
+    if lower:
+        values = values.str.lower()
+    remap, distinct = pd.factorize(values, sort=True)
+    empty = distinct == ""
+    remap = np.where(empty[remap], -1, remap - np.cumsum(empty)[remap])
+    dtype = np.min_scalar_type(-max(len(distinct), 1))  # signed, holds -1 .. len - 1
+    return remap.astype(dtype)[arr.indices.to_numpy()], np.asarray(distinct[~empty], dtype=object)
+
+
+def _numbers(col: pa.ChunkedArray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A number column as float64 (empty -> NaN) and where the text was not a number (a
+    missing column: read-only views, no memory)."""
+    if col is None:
+        return np.broadcast_to(np.nan, (n,)), np.broadcast_to(False, (n,))
+    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+        values = col.cast(pa.float64()).to_numpy()  # nulls -> NaN
+        return values, np.broadcast_to(False, (n,))
+    text = pc.utf8_trim_whitespace(_strings(col))
+    given = pc.not_equal(text, "")
+    try:  # every value a number Arrow reads (nan and inf too: not finite, so refused later)
+        values = pc.if_else(given, text, None).cast(pa.float64()).to_numpy()
+        return values, np.isnan(values) & given.to_numpy()
+    except pa.ArrowInvalid:
+        ok = pc.match_substring_regex(text, NUMBER)
+        values = pc.if_else(ok, text, None).cast(pa.float64())
+        return values.to_numpy(), pc.and_(pc.invert(ok), given).to_numpy()
+
+
+def _timestamps(col: pa.ChunkedArray, date_format: str | None) -> np.ndarray:
+    """Microseconds since 1970, UTC (``NAT`` where not a date: not ISO 8601, or not in
+    ``date_format`` when one is given)."""
+    if pa.types.is_timestamp(col.type) or pa.types.is_date(col.type):
+        stamps = col.cast(pa.timestamp("us", getattr(col.type, "tz", None)), safe=False)
+    else:
+        text = pc.utf8_trim_whitespace(_strings(col))
+        if date_format is None:
+            return _iso(text)
+        stamps = pc.strptime(text, format=date_format, unit="us", error_is_null=True)
+    return stamps.cast(pa.int64()).fill_null(NAT).to_numpy()
+
+
+def _iso(text: pa.ChunkedArray) -> np.ndarray:
+    """ISO 8601 text as microseconds: by Arrow when every row has one form (with or without
+    a zone), else each distinct value by pandas (a log mixing forms, or with bad rows)."""
+    for kind in (pa.timestamp("us"), pa.timestamp("us", "UTC")):
+        try:
+            return text.cast(kind).cast(pa.int64()).to_numpy()
+        except pa.ArrowInvalid:
+            pass
+    coded = pc.dictionary_encode(text).combine_chunks()
+    values = coded.dictionary.to_pandas()
+    values = values.where(values.str.fullmatch(ISO), "")  # pandas reads 2024/04/03 too
+    stamps = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
+    micros = stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[us]").view(np.int64)
+    return micros[coded.indices.to_numpy()]
+
+
+@dataclass
+class _Rows:
+    """Every row of a log as arrays: text as codes into its distinct values (-1 = empty),
+    numbers as float64 (NaN = empty) with where the text was not a number."""
+
+    text: dict[str, tuple[np.ndarray, np.ndarray]]
+    numbers: dict[str, tuple[np.ndarray, np.ndarray]]
+    stamp: np.ndarray  # int64 microseconds (UTC), NAT where not a date
+    kind: np.ndarray  # int8 index into EVENT_TYPES, -1 = not an event type
+    optional: list[str]  # the optional columns the log has
+    not_a_date: tuple[int, Any] | None  # the first row whose timestamp is not a date, its text
+
+    @property
+    def n(self) -> int:
+        return int(self.stamp.shape[0])
+
+    def of_kind(self, kinds: tuple[str, ...]) -> np.ndarray:
+        return np.isin(self.kind, [EVENT_TYPES.index(k) for k in kinds])
+
+
+def _rows(columns: dict[str, Any], n: int, date_format: str | None, where: str) -> _Rows:
+    """The schema's ``columns`` (Arrow, ``n`` rows) as arrays; each column leaves
+    ``columns`` as it is converted, so that its memory is freed."""
+    names = list(columns)
+    _check_columns(names, n, where)
+    text = {
+        c: _text(columns.pop(c, None), n, c in LOWERCASE)
+        for c in ("user_id", "event_type", *(c for c in OPTIONAL if c not in NUMBERS))
+    }
+    numbers = {c: _numbers(columns.pop(c, None), n) for c in NUMBERS}
+    codes, values = text.pop("event_type")
+    known = np.array([EVENT_TYPES.index(v) if v in EVENT_TYPES else -1 for v in values])
+    kind = np.append(known, -1)[codes].astype(np.int8)  # code -1 (empty) -> -1
+    stamps = columns.pop("timestamp")
+    stamp = _timestamps(stamps, date_format)
+    bad = np.flatnonzero(stamp == NAT)[:1]
+    first_bad = (int(bad[0]), stamps[int(bad[0])].as_py()) if bad.size else None
+    del stamps
+    pa.default_memory_pool().release_unused()  # what Arrow freed, back to the system
+    return _Rows(text, numbers, stamp, kind, [c for c in OPTIONAL if c in names], first_bad)
+
+
+def _split(table: pa.Table) -> tuple[dict[str, Any], int]:
+    """The columns of ``table`` (which need not be kept) and its length."""
+    return {c: table.column(c) for c in table.column_names}, table.num_rows
+
+
+# ------------------------------------------------------------------ row rules
+def _row_problems(rows: _Rows, limits: Limits) -> dict[str, np.ndarray]:
+    """One mask per problem a row can have on its own (the label names it in the report)."""
+    plan_event = rows.of_kind(PLAN_EVENTS)
+    amount, amount_text = rows.numbers["amount"]
+    price, price_text = rows.numbers["price"]
+    propensity, propensity_text = rows.numbers["propensity"]
+    with np.errstate(invalid="ignore"):
+        return {
+            "empty user_id": rows.text["user_id"][0] < 0,
+            f"event_type not one of {', '.join(EVENT_TYPES)}": rows.kind < 0,
+            "timestamp not a date": rows.stamp == NAT,
+            **_date_range(rows.stamp, limits),
+            "amount not a finite number >= 0": _negative(amount, amount_text)
+            | (rows.of_kind(("purchase",)) & np.isnan(amount)),
+            "price not a finite number >= 0 (required on subscribe, resubscribe, plan_change)": (
+                _negative(price, price_text) | (plan_event & np.isnan(price))
+            ),
+            f"amount or price above {limits.max_amount:,.0f}": np.isfinite(amount)
+            & (amount > limits.max_amount)
+            | np.isfinite(price) & (price > limits.max_amount),
+            "plan empty on subscribe, resubscribe or plan_change": plan_event
+            & (rows.text["plan"][0] < 0),
+            f"billing not {', '.join(BILLING)} or empty": _not_in(rows.text["billing"], BILLING),
+            f"reason not {', '.join(PAIN_POINTS)} or empty": _not_in(
+                rows.text["reason"], PAIN_POINTS
+            ),
+            f"arm not {', '.join(ARMS)} or empty": _not_in(rows.text["arm"], ARMS),
+            "propensity not a number in (0, 1] or empty": propensity_text
+            | ~(np.isnan(propensity) | (propensity > 0) & (propensity <= 1)),
+        }
+
+
+def _negative(values: np.ndarray, not_number: np.ndarray) -> np.ndarray:
+    """Given, but not a finite number >= 0."""
+    return not_number | ~np.isnan(values) & ~(np.isfinite(values) & (values >= 0))
+
+
+def _not_in(column: tuple[np.ndarray, np.ndarray], allowed: tuple[str, ...]) -> np.ndarray:
+    """Non-empty and not one of ``allowed``."""
+    codes, values = column
+    fine = np.append(np.isin(values, allowed), True)  # code -1 (empty) is fine
+    return ~fine[codes]
+
+
+def _date_range(stamp: np.ndarray, limits: Limits) -> dict[str, np.ndarray]:
+    """Timestamps before 1990-01-01 or more than a year ahead (unless accepted)."""
+    if limits.accept_dates:
+        return {}
+    latest = limits.latest
+    low, high = (int(np.datetime64(t, "us").astype(np.int64)) for t in (EARLIEST, latest))
+    label = f"timestamp before {EARLIEST.date()} or after {latest.date()}"
+    return {label: (stamp != NAT) & ((stamp < low) | (stamp >= high + US_PER_DAY))}
+
+
+# ------------------------------------------------------------------ histories
+NOT_ACTIVE = "cancel without an active subscription"
+OVERLAP = "subscribe or resubscribe while subscribed (overlapping subscriptions)"
+LAPSED = "renew, payment or plan_change while not subscribed"
+NO_CANCEL = "resubscribe without an earlier cancel"
+UNKNOWN_PLAN = "plan not the current subscription's (unknown plan)"
+
+
+def _history_problems(user: np.ndarray, kind: np.ndarray, plan: np.ndarray) -> dict[str, Any]:
+    """Masks of the rows that break a subscription history (see the module docstring), for
+    rows sorted by user and time; only subscription events are looked at.
+
+    A bad event changes nothing, so a customer is subscribed from their first subscribe on
+    whenever their last start or cancel before was a start: of a run of starts only the
+    first is good (the rest overlap), of a run of cancels only the first."""
+    code = {k: EVENT_TYPES.index(k) for k in SUBSCRIPTION_EVENTS}
+    at = np.flatnonzero(np.isin(kind, list(code.values())))
+    if not at.size:
+        return {}
+    u, k, p = user[at], kind[at], plan[at]
+    pos = np.arange(at.size)
+    new_user = np.r_[True, u[1:] != u[:-1]]
+    first = np.maximum.accumulate(np.where(new_user, pos, 0))
+    first_sub = np.where(k == code["subscribe"], pos, at.size)
+    first_sub = np.minimum.reduceat(first_sub, np.flatnonzero(new_user))[np.cumsum(new_user) - 1]
+    starts = np.isin(k, [code[s] for s in STARTS])
+    cancel = k == code["cancel"]
+    switch = _previous(starts | cancel, first)  # the last start or cancel before each row
+    active = (switch >= first_sub) & starts[np.maximum(switch, 0)]
+    renewal = np.isin(k, [code[e] for e in RENEWALS])
+    changes = (k == code["plan_change"]) & active
+    plan_row = _previous(starts & ~active & (pos >= first_sub) | changes, first)
+    current = np.where(plan_row >= 0, p[np.maximum(plan_row, 0)], -1)
+    found = {
+        NOT_ACTIVE: cancel & ~active,
+        OVERLAP: starts & active,
+        LAPSED: (renewal | (k == code["plan_change"])) & ~active,
+        NO_CANCEL: (k == code["resubscribe"]) & (pos < first_sub),
+        UNKNOWN_PLAN: (renewal | cancel) & active & (p >= 0) & (p != current),
+    }
+    out = {}
+    for label, mask in found.items():
+        full = np.zeros(user.shape[0], dtype=bool)
+        full[at[mask]] = True
+        out[label] = full
+    return out
+
+
+def _previous(mark: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """For each row, the position of the last marked row before it of the same user (rows
+    from ``first`` on), or -1."""
+    last = np.maximum.accumulate(np.where(mark, np.arange(mark.size), -1))
+    before = np.r_[-1, last[:-1]]
+    return np.where(before >= first, before, -1)
+
+
+# ------------------------------------------------------------------ the whole log
+def validate_events(
+    raw: pd.DataFrame | pa.Table,
+    path: str = "",
+    skip_bad_rows: bool = False,
+    limits: Limits | None = None,
+) -> EventLog:
     """Check the columns and every row of ``raw``; see the module docstring."""
-    where = f"event log {path!r}" if path else "event log"
-    missing = [c for c in REQUIRED if c not in raw.columns]
+    limits = limits or Limits()
+    rows = _rows(*_split(_table(raw)), limits.date_format, _where(path))
+    return _validated(rows, path, skip_bad_rows, limits)
+
+
+def _where(path: str) -> str:
+    return f"event log {path!r}" if path else "event log"
+
+
+def _validated(rows: _Rows, path: str, skip_bad_rows: bool, limits: Limits) -> EventLog:
+    """The checks after reading, in order (see the module docstring)."""
+    where = _where(path)
+    problems = _row_problems(rows, limits)
+    order = _sorted(rows, ~_any(problems.values(), rows.n))
+    repeats = _duplicates(rows, order)
+    duplicates = np.sort(order[repeats]) + 2  # file lines: header is line 1
+    if limits.duplicates == "drop":
+        order = order[~repeats]
+    keep, history = _histories(rows, order, skip_bad_rows)
+    problems.update(history)
+    bad = np.flatnonzero(_any(problems.values(), rows.n))
+    if bad.size and not skip_bad_rows:
+        raise EventLogError(_bad_rows_message(where, problems, rows, limits))
+    kept = order[keep]
+    del order, keep, problems
+    _check_content(rows, kept, where)
+    _check_span(rows.stamp, kept, where, limits.max_years)
+    events, origin = _frame(rows, kept)
+    return EventLog(
+        events=events,
+        origin=origin,
+        path=path,
+        bad_rows=(bad + 2).tolist(),
+        duplicates=duplicates.tolist(),
+        duplicates_kept=limits.duplicates == "keep",
+    )
+
+
+def _any(masks: Any, n: int) -> np.ndarray:
+    out = np.zeros(n, dtype=bool)
+    for mask in masks:
+        out |= mask
+    return out
+
+
+def _check_columns(names: list[str], n: int, where: str) -> None:
+    missing = [c for c in REQUIRED if c not in names]
     if missing:
         raise EventLogError(
-            f"{where}: missing column(s) {', '.join(missing)}; found {list(raw.columns)}; "
+            f"{where}: missing column(s) {', '.join(missing)}; found {names}; "
             f"required: {', '.join(REQUIRED)} (optional: {', '.join(OPTIONAL)})"
         )
-    if raw.empty:
+    if n == 0:
         raise EventLogError(f"{where}: no rows; expected at least one {'/'.join(ACTIVITY)} event")
-    df = raw.reset_index(drop=True)
-    for col in REQUIRED:  # one text form whatever the file's types; missing -> ""
-        df[col] = df[col].where(df[col].notna(), "").astype(str)
-    user = df.user_id.str.strip()
-    kind = df.event_type.str.strip().str.lower()
-    # time zones, where given, are converted to UTC (plain dates and times count as UTC)
-    stamp = pd.to_datetime(df.timestamp.str.strip(), errors="coerce", format="mixed", utc=True)
-    stamp = stamp.dt.tz_localize(None)
-    text = df.amount.str.strip()
-    amount = pd.to_numeric(text, errors="coerce")
-    problems = {
-        "empty user_id": user.eq("") | user.eq("nan"),
-        f"event_type not one of {', '.join(EVENT_TYPES)}": ~kind.isin(EVENT_TYPES),
-        "timestamp not a date": stamp.isna(),
-        "amount not a finite number >= 0": (
-            text.ne("") & (amount.isna() | (amount < 0) | ~np.isfinite(amount))
-        )
-        | (kind.eq("purchase") & text.eq("")),
-    }
-    bad = np.zeros(len(df), dtype=bool)
-    for mask in problems.values():
-        bad |= mask.to_numpy()
-    lines = (np.flatnonzero(bad) + 2).tolist()  # header is line 1
-    if lines and not skip_bad_rows:
-        raise EventLogError(_bad_rows_message(where, problems, len(lines)))
-    keep = ~bad
-    if not keep.any():
+
+
+def _check_content(rows: _Rows, kept: np.ndarray, where: str) -> None:
+    if not kept.size:
         raise EventLogError(f"{where}: every row is bad; nothing to calibrate on")
+    if not rows.of_kind((*ACTIVITY, *SUBSCRIPTION_EVENTS))[kept].any():
+        raise EventLogError(
+            f"{where}: no {'/'.join(ACTIVITY)} events and no subscriptions; nothing to calibrate on"
+        )
+
+
+def _check_span(stamp: np.ndarray, kept: np.ndarray, where: str, max_years: float) -> None:
+    """Refuse a log longer than ``max_years``, naming its first and last lines."""
+    first, last = (int(kept[i(stamp[kept])]) for i in (np.argmin, np.argmax))
+    years = (stamp[last] - stamp[first]) / US_PER_DAY / 365.25
+    if years > max_years:
+        dates = [str(pd.Timestamp(stamp[i], unit="us").date()) for i in (first, last)]
+        raise EventLogError(
+            f"{where}: the events span {years:.1f} years ({dates[0]} on line {first + 2} "
+            f"to {dates[1]} on line {last + 2}); allowed: at most {max_years:g} years (a row "
+            "far from the rest is usually a typo: fix or leave out that row; for a longer "
+            "log: --max-years N, max_years= from Python)"
+        )
+
+
+def _sorted(rows: _Rows, ok: np.ndarray) -> np.ndarray:
+    """The rows where ``ok``, by user and time (same time: file order)."""
+    at = np.flatnonzero(ok)
+    keys = pa.table({"user": rows.text["user_id"][0][at], "stamp": rows.stamp[at]})
+    order = pc.sort_indices(keys, sort_keys=[("user", "ascending"), ("stamp", "ascending")])
+    return at[order.to_numpy()]  # Arrow's sort is stable
+
+
+def _duplicates(rows: _Rows, order: np.ndarray) -> np.ndarray:
+    """For each row of ``order``: it repeats an earlier row field for field (only rows with
+    the same user and time as a neighbour can)."""
+    user, stamp = rows.text["user_id"][0][order], rows.stamp[order]
+    same = (user[1:] == user[:-1]) & (stamp[1:] == stamp[:-1])
+    near = np.zeros(order.size, dtype=bool)
+    near[1:] |= same
+    near[:-1] |= same
+    at = order[near]
+    fields = {c: codes[at] for c, (codes, _) in rows.text.items()}
+    fields["event_type"] = rows.kind[at]
+    fields.update({c: values[at] for c, (values, _) in rows.numbers.items()})
+    repeated = pd.DataFrame({**fields, "timestamp": rows.stamp[at]}).duplicated().to_numpy()
+    out = np.zeros(order.size, dtype=bool)
+    out[np.flatnonzero(near)[repeated]] = True
+    return out
+
+
+def _histories(
+    rows: _Rows, order: np.ndarray, skip_bad_rows: bool
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Which rows of ``order`` keep a consistent history, and the problems found (masks over
+    all rows). Leaving a row out can break a later one: with ``skip_bad_rows`` the rest is
+    checked again until it is consistent; without, the first pass is reported."""
+    user, plan = rows.text["user_id"][0][order], rows.text["plan"][0][order]
+    kind = rows.kind[order]
+    keep = np.ones(order.size, dtype=bool)
+    found: dict[str, np.ndarray] = {}
+    while True:
+        alive = np.flatnonzero(keep)
+        masks = _history_problems(user[alive], kind[alive], plan[alive])
+        broken = _any(masks.values(), alive.size)
+        if not broken.any():
+            return keep, found
+        for label, mask in masks.items():
+            found.setdefault(label, np.zeros(rows.n, dtype=bool))[order[alive[mask]]] = True
+        keep[alive[broken]] = False
+        if not skip_bad_rows:
+            return keep, found
+
+
+def _frame(rows: _Rows, kept: np.ndarray) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """The kept rows as the events table (see ``EventLog``) and the first day; each column
+    leaves ``rows`` once copied, to spare memory."""
+    stamp = rows.stamp[kept]
+    first_day = int(stamp.min()) // US_PER_DAY
+    amount = rows.numbers.pop("amount")[0][kept]
     events = pd.DataFrame(
         {
-            "user_id": user[keep].to_numpy(),
-            "timestamp": stamp[keep].to_numpy(),
-            "event_type": kind[keep].to_numpy(),
-            "amount": amount[keep].fillna(0.0).to_numpy(dtype=np.float64),
-        }
+            "user_id": _categorical(rows.text.pop("user_id"), kept, empty=False),
+            "timestamp": stamp.view("datetime64[us]"),
+            "event_type": pd.Categorical.from_codes(rows.kind[kept], pd.Index(EVENT_TYPES)),
+            "amount": np.where(np.isnan(amount), 0.0, amount),
+            "day": (stamp // US_PER_DAY - first_day).astype(np.int32),
+        },
+        copy=False,
     )
-    for col in OPTIONAL:
-        if col in df.columns:
-            events[col] = df.loc[keep, col].to_numpy()
-    if not events.event_type.isin(ACTIVITY).any():
-        raise EventLogError(f"{where}: no {'/'.join(ACTIVITY)} events; nothing to calibrate on")
-    origin = events.timestamp.min().normalize()
-    events["day"] = (events.timestamp.dt.normalize() - origin).dt.days.astype(np.int64)
-    events = events.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
-    return EventLog(events=events, origin=origin, path=path, bad_rows=lines)
+    for col in rows.optional:
+        if col in NUMBERS:
+            events[col] = rows.numbers.pop(col)[0][kept]
+        else:
+            events[col] = _categorical(rows.text.pop(col), kept, empty=True)
+    origin = pd.Timestamp(first_day * US_PER_DAY, unit="us")
+    return events, origin
 
 
-def _bad_rows_message(where: str, problems: dict[str, pd.Series], n_bad: int) -> str:
-    parts = [f"{where}: {n_bad} bad row(s); nothing was loaded"]
+def _categorical(
+    column: tuple[np.ndarray, np.ndarray], kept: np.ndarray, empty: bool
+) -> pd.Categorical:
+    """Codes (-1 = empty) as a categorical; with ``empty``, "" is its first category."""
+    codes, values = column
+    if not empty:
+        return pd.Categorical.from_codes(codes[kept], categories=pd.Index(values, dtype=object))
+    categories = pd.Index(["", *values], dtype=object)
+    return pd.Categorical.from_codes(codes[kept].astype(np.int32) + 1, categories=categories)
+
+
+def _bad_rows_message(
+    where: str, problems: dict[str, np.ndarray], rows: _Rows, limits: Limits
+) -> str:
+    bad = _any(problems.values(), rows.n)
+    parts = [f"{where}: {int(bad.sum())} bad row(s); nothing was loaded"]
     for what, mask in problems.items():
-        rows = (np.flatnonzero(mask.to_numpy()) + 2).tolist()
-        if rows:
-            shown = ", ".join(map(str, rows[:SHOW_LINES]))
-            more = f" and {len(rows) - SHOW_LINES} more" if len(rows) > SHOW_LINES else ""
-            parts.append(f"  {what}: {len(rows)} row(s), lines {shown}{more}")
+        at = np.flatnonzero(mask)
+        if at.size:
+            parts.append(f"  {what}: {at.size} row(s), {_lines(at + 2)}")
+    parts += _hints(problems, rows, limits)
     parts.append("  fix them, or leave them out: --skip-bad-rows (skip_bad_rows=True from Python)")
     return "\n".join(parts)
+
+
+def _lines(lines: Any) -> str:
+    shown = ", ".join(map(str, lines[:SHOW_LINES]))
+    more = f" and {len(lines) - SHOW_LINES} more" if len(lines) > SHOW_LINES else ""
+    return f"lines {shown}{more}"
+
+
+def _hints(problems: dict[str, np.ndarray], rows: _Rows, limits: Limits) -> list[str]:
+    """What to do about each kind of problem found (the flags that accept a row)."""
+    out = []
+    if rows.not_a_date is not None:
+        line, value = rows.not_a_date[0] + 2, rows.not_a_date[1]
+        read = (
+            f"with the format {limits.date_format!r} given"
+            if limits.date_format
+            else "as ISO 8601 (2024-04-13, 2024-04-13T10:15, 2024-04-13T10:15:00+01:00); "
+            "another format: give it, --date-format '%d/%m/%Y' (date_format= from Python)"
+        )
+        out.append(f"  timestamps are read {read}; line {line} has {value!r}")
+    if any(k.startswith("timestamp before") and m.any() for k, m in problems.items()):
+        out.append("  dates that far out are accepted with --accept-dates (accept_dates=True)")
+    if any(k.startswith("amount or price above") and m.any() for k, m in problems.items()):
+        out.append("  a higher ceiling: --max-amount X (max_amount= from Python)")
+    if any(
+        k in problems and problems[k].any()
+        for k in (NOT_ACTIVE, OVERLAP, LAPSED, NO_CANCEL, UNKNOWN_PLAN)
+    ):
+        out.append("  histories are read per user in time order (same time: file order)")
+    return out
 
 
 def read_cdnow(path: str | Path) -> pd.DataFrame:

@@ -54,8 +54,8 @@ def offer_effects(
 ) -> pd.DataFrame:
     """One row per offer (see the module doc); empty when the log holds no sends."""
     events = log.events.copy()
-    events["offer"] = events.get("offer", pd.Series("", index=events.index)).fillna("")
-    events["offer"] = events.offer.replace("", "unnamed")
+    offer = events["offer"].astype(str) if "offer" in events else ""
+    events["offer"] = pd.Series(offer, index=events.index).replace("", "unnamed")
     sends = events[events.event_type == "offer_sent"][["user_id", "day", "offer"]]
     sends = sends.reset_index(drop=True)
     if sends.empty:
