@@ -9,7 +9,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-CALIBRATION_FORMATS = ("events", "cdnow")
+CALIBRATION_FORMATS = ("events", "cdnow", "telco")
 COMMANDS = {
     "demo": "the main job: a quick leaderboard of the default scenario (streaming, 10k users, "
     "3 seeds, every reference policy, two bandits, the uplift policy, MaskablePPO)",
@@ -188,19 +188,22 @@ def calibrate_arguments(p: argparse.ArgumentParser) -> None:
         "--format",
         choices=CALIBRATION_FORMATS,
         default="events",
-        help="events: our event-log schema (default); cdnow: the raw CDNOW files",
+        help="events: our event-log schema (default); cdnow: the raw CDNOW files; telco: "
+        "the IBM Telco churn table (customer, tenure, contract, monthly_charges, churn)",
     )
     p.add_argument(
         "--base",
-        default="retail",
+        default=None,
         help=f"preset whose pain points, channels, response model and calendar the scenario "
-        f"keeps ({', '.join(SCENARIOS)}; default retail)",
+        f"keeps ({', '.join(SCENARIOS)}; default streaming for a subscription log, else "
+        "retail)",
     )
     p.add_argument(
         "--classes",
         type=int,
         default=2,
-        help="latent customer classes (1-5, default 2; fits with fewer are reported too)",
+        help="latent customer classes (1-5, default 2; fits with fewer are reported too; "
+        "for a subscription log, per plan, the number BIC prefers up to this)",
     )
     p.add_argument(
         "--reps",

@@ -22,6 +22,7 @@ import pandas as pd
 
 from experiments.config.scenario import scenario_yaml, user_scenario_file
 from experiments.files import check_writable, strict_json, write_json, write_table, write_text
+from experiments.jobs import subscription_outputs
 from experiments.reporting.calibration import (
     make_plots,
     percent_error,
@@ -29,8 +30,10 @@ from experiments.reporting.calibration import (
     report_html,
 )
 from sim.calibration import Calibration, EventLog, calibrate, read_event_log, validate_events
-from sim.calibration.api import check_calibrate_args, precheck
+from sim.calibration.api import base_for, check_calibrate_args, precheck
+from sim.calibration.datasets import read_telco
 from sim.calibration.eventlog import Limits, read_cdnow
+from sim.calibration.subscriptions import SubscriptionCalibration
 from sim.presets import PRESET_OFFERS
 from sim.scenario import Scenario
 
@@ -39,7 +42,7 @@ def check_args(args: argparse.Namespace) -> tuple[Path, Path | None, Limits]:
     """Every argument checked before any work, the output folder (``--out``) and the
     scenario file to write (``--save-scenario``) writable: returns both and the log's
     limits."""
-    check_calibrate_args(args.base, args.classes, args.reps, args.seed)
+    check_calibrate_args(args.base or "retail", args.classes, args.reps, args.seed)
     if args.users is not None and not 1 <= args.users <= 50_000_000:
         raise ValueError(f"--users: {args.users}; allowed: 1 to 50,000,000")
     limits = Limits(
@@ -56,8 +59,8 @@ def check_args(args: argparse.Namespace) -> tuple[Path, Path | None, Limits]:
 
 def load_log(args: argparse.Namespace, limits: Limits) -> EventLog:
     """The validated log; notes about its reading (duplicate rows) on stderr."""
-    if args.format == "cdnow":
-        raw = read_cdnow(args.log)
+    if args.format in ("cdnow", "telco"):
+        raw = read_cdnow(args.log) if args.format == "cdnow" else read_telco(args.log)
         log = validate_events(raw, str(args.log), args.skip_bad_rows, limits)
     else:
         log = read_event_log(args.log, args.skip_bad_rows, **dataclasses.asdict(limits))
@@ -70,25 +73,39 @@ def run_from_args(args: argparse.Namespace) -> int:
     out, target, limits = check_args(args)
     log = load_log(args, limits)
     precheck(log, args.holdout_from)  # a bad date or a log too thin fails before any work
+    base = base_for(log, args.base)
     result = calibrate(
         log,
         args.holdout_from,
-        base=args.base,
+        base=base,
         classes=args.classes,
         reps=args.reps,
         seed=args.seed,
         users=args.users,
         progress=not args.json,
     )
-    write_results(result, out, args.base, target)
-    print(text_summary(result))
+    if isinstance(result, SubscriptionCalibration):
+        name = target.stem if target is not None else "calibrated"
+        comment = subscription_outputs.yaml_comment(result, base)
+        text = scenario_yaml(rounded(result.scenario, name), base, comment)
+        subscription_outputs.write_results(result, out, text, base)
+        save(target, text)
+        print(subscription_outputs.text_summary(result))
+    else:
+        write_results(result, out, base, target)
+        print(text_summary(result))
     print(f"report: {(out / 'report.html').resolve()}")
     print(f"scenario: {(out / 'scenario.yaml').resolve()}")
     if target is not None:
         run = f"winback benchmark --config-dir {target.parent.parent} scenario={target.stem}"
         print(f"saved: {target} (run: {run})")
     if args.json:
-        print(strict_json(json_line(result)))
+        line = (
+            subscription_outputs.json_line(result)
+            if isinstance(result, SubscriptionCalibration)
+            else json_line(result)
+        )
+        print(strict_json(line))
     return 0
 
 
@@ -116,6 +133,11 @@ def write_results(result: Calibration, out: Path, base: str, target: Path | None
     plots = make_plots(result, out / "plots")
     write_text(out / "report.html", report_html(result, plots, base))
     write_json(out / "calibration.json", result.summary())
+    save(target, text)
+
+
+def save(target: Path | None, text: str) -> None:
+    """The scenario into the user's config folder (``--save-scenario``)."""
     if target is not None:
         target.parent.mkdir(parents=True, exist_ok=True)
         write_text(target, text)

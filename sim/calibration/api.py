@@ -29,6 +29,12 @@ from sim.calibration.forecast import CohortForecast, simulate_cohort
 from sim.calibration.lifecycle import Traits
 from sim.calibration.likelihood import posterior
 from sim.calibration.offers import offer_effects
+from sim.calibration.spells import subscription_spells
+from sim.calibration.subscriptions import (
+    SubscriptionCalibration,
+    calibrate_subscriptions,
+    subscription_cut,
+)
 from sim.calibration.to_scenario import calibrated_scenario, scenario_traits
 from sim.constants import STATES
 from sim.presets import SCENARIOS
@@ -120,22 +126,34 @@ def check_calibrate_args(base: str, classes: int, reps: int | None, seed: int) -
     check_int("seed", seed, 0, 2**63 - 1)
 
 
+def base_for(log: EventLog, base: str | None) -> str:
+    """The base preset: as given, else ``streaming`` for a subscription log and ``retail``
+    for a log of purchases and sessions."""
+    return base or ("streaming" if log.has_subscriptions else "retail")
+
+
 def calibrate(
     log: EventLog,
     holdout_from: str | None = None,
     *,
-    base: str = "retail",
+    base: str | None = None,
     classes: int = 2,
     reps: int | None = None,
     seed: int = 0,
     users: int | None = None,
     progress: bool = False,
-) -> Calibration:
+) -> Calibration | SubscriptionCalibration:
     """Fit the simulator to ``log``; with ``holdout_from`` (a date) the events from that day
-    on are held out and predicted; each customer is simulated ``reps`` times (default:
-    about 200,000 simulated customers in all). ``base`` names the preset whose non-lifecycle parts
-    (pain points, channels, response model, calendar, margin) the scenario keeps."""
+    on are held out and predicted. A log with subscription events is calibrated as a
+    subscription business (:func:`sim.calibration.subscriptions.calibrate_subscriptions`);
+    otherwise each customer is simulated ``reps`` times (default: about 200,000 simulated
+    customers in all). ``base`` names the preset whose non-lifecycle parts (pain points,
+    channels, response model, calendar, margin) the scenario keeps (default:
+    :func:`base_for`)."""
+    base = base_for(log, base)
     check_calibrate_args(base, classes, reps, seed)
+    if log.has_subscriptions:
+        return calibrate_subscriptions(log, holdout_from, base=base, classes=classes, users=users)
     days = activity_days(log)
     cut, end = periods(log, holdout_from, days)
     seconds: dict[str, float] = {}
@@ -213,6 +231,9 @@ def check_repeats(log: EventLog, data: Customers) -> None:
 def precheck(log: EventLog, holdout_from: str | None) -> tuple[int, int]:
     """Everything about the log and the dates that would stop a calibration, checked
     cheaply up front: returns the calibration cut and the last day."""
+    if log.has_subscriptions:
+        end = int(log.end)
+        return subscription_cut(log, subscription_spells(log), holdout_from, end), end
     days = activity_days(log)
     cut, end = periods(log, holdout_from, days)
     check_repeats(log, customers_at(log, cut, days))

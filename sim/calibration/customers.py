@@ -68,13 +68,13 @@ class Customers:
 def activity_days(log: EventLog) -> pd.DataFrame:
     """One row per customer and activity day: user_id, day, spend (summed)."""
     act = log.activity
-    return act.groupby(["user_id", "day"], sort=True)["amount"].sum().reset_index()
+    return act.groupby(["user_id", "day"], sort=True, observed=True)["amount"].sum().reset_index()
 
 
 def customers_at(log: EventLog, cut: int, days: pd.DataFrame | None = None) -> Customers:
     """Summaries of every customer born by day ``cut``, seen through day ``cut``."""
     days = activity_days(log) if days is None else days
-    birth = days.groupby("user_id", sort=True)["day"].min()
+    birth = days.groupby("user_id", sort=True, observed=True)["day"].min()
     birth = birth[birth <= cut]
     if birth.empty:
         raise EventLogError(
@@ -85,7 +85,11 @@ def customers_at(log: EventLog, cut: int, days: pd.DataFrame | None = None) -> C
     is_first = d.day.to_numpy() == d.birth.to_numpy()
     repeat = d[~is_first]
     first_spend = d[is_first].set_index("user_id")["amount"].reindex(birth.index).to_numpy()
-    counts = repeat.groupby("user_id", sort=True).size().reindex(birth.index, fill_value=0)
+    counts = (
+        repeat.groupby("user_id", sort=True, observed=True)
+        .size()
+        .reindex(birth.index, fill_value=0)
+    )
     starts = np.concatenate([[0], np.cumsum(counts.to_numpy())]).astype(np.int64)
     return Customers(
         ids=birth.index.to_numpy(),
@@ -129,6 +133,6 @@ def weekly_repeats(
     """Repeat activity days of customers ``ids`` in each week, through ``weeks.end``."""
     days = activity_days(log) if days is None else days
     d = days[days.user_id.isin(ids) & (days.day <= weeks.end)]
-    birth = d.groupby("user_id")["day"].transform("min")
+    birth = d.groupby("user_id", observed=True)["day"].transform("min")
     rep = d[d.day.to_numpy() > birth.to_numpy()]
     return np.bincount(weeks.index(rep.day.to_numpy()), minlength=weeks.n).astype(np.float64)

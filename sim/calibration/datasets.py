@@ -62,3 +62,50 @@ def read_telco(path: str | Path, end: str = "2018-09-01") -> pd.DataFrame:
     out = pd.concat([subscribe, renew, cancel], ignore_index=True)
     out["timestamp"] = pd.to_datetime(out.timestamp).dt.strftime("%Y-%m-%d")
     return out.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
+
+
+def cohort_log(
+    survivors: list[int] | np.ndarray,
+    billing: str = "annual",
+    start: str = "2000-01-01",
+    plan: str = "plan",
+    price: float = 0.0,
+) -> pd.DataFrame:
+    """A cohort's survivor counts (``survivors[0]`` subscribe on ``start``; ``survivors[t]``
+    are still subscribed after ``t`` billing periods) as an event-log table: a ``subscribe``
+    row each, a ``renew`` at every period end survived and a ``cancel`` at the end of the
+    period each leaver left in. Counts must not increase."""
+    counts = np.asarray(survivors, dtype=np.int64)
+    if counts.ndim != 1 or counts.size < 2 or (np.diff(counts) > 0).any() or counts[-1] < 0:
+        raise ValueError(
+            f"survivors: {counts.tolist()}; allowed: at least two counts, none negative, "
+            "never increasing"
+        )
+    if billing not in BILLING_DAYS:
+        raise ValueError(f"billing: {billing!r}; allowed: {', '.join(BILLING_DAYS)}")
+    days = BILLING_DAYS[billing]
+    lasted = np.repeat(np.arange(1, counts.size), -np.diff(counts))  # period they left in
+    lasted = np.concatenate([lasted, np.full(counts[-1], counts.size - 1)])
+    left = np.arange(lasted.size) < counts[0] - counts[-1]
+    users = np.array([f"c{i}" for i in range(lasted.size)])
+    origin = pd.Timestamp(start)
+    rows = [
+        pd.DataFrame({"user_id": users, "timestamp": origin, "event_type": "subscribe",
+                      "amount": price, "plan": plan, "price": price, "billing": billing})
+    ]  # fmt: skip
+    renewals = lasted - left.astype(np.int64)  # period ends renewed: the leaver's last is not
+    owner = np.repeat(np.arange(lasted.size), renewals)
+    k = np.concatenate([np.arange(1, r + 1) for r in renewals]) if owner.size else owner
+    renew_at = origin + pd.to_timedelta(k * days, unit="D")
+    cancel_at = origin + pd.to_timedelta(lasted[left] * days, unit="D")
+    rows.append(
+        pd.DataFrame({"user_id": users[owner], "timestamp": renew_at, "event_type": "renew",
+                      "amount": price, "plan": plan})
+    )  # fmt: skip
+    rows.append(
+        pd.DataFrame({"user_id": users[left], "timestamp": cancel_at, "event_type": "cancel",
+                      "plan": plan})
+    )  # fmt: skip
+    out = pd.concat(rows, ignore_index=True)
+    out["timestamp"] = pd.to_datetime(out.timestamp).dt.strftime("%Y-%m-%d")
+    return out.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)

@@ -54,7 +54,7 @@ RATES = (
 )
 HIDDEN = ("activity_rate", "dormant_activity_rate")  # what a log without sessions cannot tell
 NODES = 8  # quadrature nodes for the activity multiplier
-FRAILTY_NODES = 6  # and for the leave multiplier
+FRAILTY_NODES = (6, 4)  # and for the leave multiplier: without sessions, with them
 MIN_SHAPE, MAX_SHAPE = 0.05, 100.0  # the leave multiplier's gamma shape: search box (quadrature
 # nodes overflow above about 170)
 
@@ -185,7 +185,8 @@ def _class_components(
     model: Subscribers, c: int, g: np.ndarray, log_g: np.ndarray, traits: Traits
 ) -> dict[str, np.ndarray]:
     h = float(model.heterogeneity[c])
-    m, log_m = (np.ones(1), np.zeros(1)) if h >= ALIKE else gamma_nodes(h, FRAILTY_NODES)
+    nodes = FRAILTY_NODES[int(model.sessions)]
+    m, log_m = (np.ones(1), np.zeros(1)) if h >= ALIKE else gamma_nodes(h, nodes)
     shape = (m.size, g.size, traits.n)
 
     def grid(mult: np.ndarray) -> np.ndarray:
@@ -483,13 +484,15 @@ def fit_subscribers(
 
 
 def fit_classes(h: Histories, traits: Traits, k: int) -> list[SubscriptionFit]:
-    """Fits with 1, 2, ... up to ``k`` classes (the first from three starts, each next one
+    """Fits with 1, 2, ... up to ``k`` classes (the first from three starts without
+    sessions, each next one
     from the previous one split). A fit whose smallest class holds under ``MIN_WEIGHT`` of
     the customers is not supported by the data and ends the search; of the rest, the one
     BIC prefers is kept (last in the list, with its covariance), with a note when it has
     fewer than ``k`` classes."""
     starts = [fit_subscribers(h, traits, 1, with_covariance=False)]
-    starts += [fit_subscribers(h, traits, 1, s, with_covariance=False) for s in other_starts(h)]
+    if not h.sessions:  # without sessions, phases and the multiplier trade places
+        starts += [fit_subscribers(h, traits, 1, s, with_covariance=False) for s in other_starts(h)]
     fits = [max(starts, key=lambda f: f.fit.loglik)]
     notes: list[str] = []
     for n in range(2, k + 1):

@@ -1,0 +1,88 @@
+"""What ``winback calibrate`` writes and prints for a subscription log: ``scenario.yaml``,
+``parameters.csv``, ``retention.csv`` (per plan and billing period: Kaplan-Meier with its
+95% band, calibrated, sBG), ``churned.csv``, ``forecast.csv`` (with a holdout),
+``calibration.json``, ``plots/*.png`` and ``report.html``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from experiments.files import write_json, write_table, write_text
+from experiments.reporting.subscription import make_plots, report_html
+from sim.calibration.subscriptions import SubscriptionCalibration
+
+
+def write_results(
+    result: SubscriptionCalibration, out: Path, scenario_text: str, base: str
+) -> None:
+    """Every file, each written whole (temp file, then rename)."""
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    write_text(out / "scenario.yaml", scenario_text)
+    write_table(pd.DataFrame(result.parameters()), out / "parameters.csv")
+    write_table(result.retention, out / "retention.csv")
+    write_table(result.churned, out / "churned.csv")
+    if result.holdout:
+        write_table(result.forecast, out / "forecast.csv")
+    else:
+        (out / "forecast.csv").unlink(missing_ok=True)  # a previous run's, not this one's
+    plots = make_plots(result, out / "plots")
+    write_text(out / "report.html", report_html(result, plots, base))
+    write_json(out / "calibration.json", result.summary())
+
+
+def yaml_comment(result: SubscriptionCalibration, base: str) -> list[str]:
+    s = result.summary()
+    plans = ", ".join(f"{p.plan} ({p.fit.model.k} class(es))" for p in result.plans)
+    return [
+        f"Calibrated by `winback calibrate` from {Path(result.log.path).name or 'a log'}",
+        f"({s['customers']:,} subscribers, {s['calibration_period'][0]} to "
+        f"{s['calibration_period'][1]}; plans: {plans}).",
+        "Per plan and class: engagement, cancellation, resubscription rates (per day), the",
+        "leave multiplier's heterogeneity, weights, state mix and tenure are fitted; pain",
+        f"points (unless the exit survey says), channels and responses are the '{base}'",
+        "preset's.",
+    ]
+
+
+def json_line(result: SubscriptionCalibration) -> dict[str, Any]:
+    s = result.summary()
+    return {
+        "customers": s["customers"],
+        "parameters": {r["parameter"]: r["estimate"] for r in s["parameters"]},
+        "churned": s["churned"],
+        "forecast_errors": s["forecast_errors"],
+        "seconds": result.seconds,
+    }
+
+
+def text_summary(result: SubscriptionCalibration) -> str:
+    lines = [
+        f"subscribers: {sum(p.histories.customers_total for p in result.plans):,}  plans: "
+        + ", ".join(f"{p.plan} ({p.fit.model.k} class(es))" for p in result.plans)
+    ]
+    table = pd.DataFrame(result.parameters())
+    for col in ("ci_low", "ci_high"):
+        table[col] = table[col].where(table.identified)
+    table = table.drop(columns="identified")
+    lines.append(table.to_string(index=False, float_format=lambda v: f"{v:.5g}", na_rep="-"))
+    churned = result.churned.assign(
+        churned_actual=lambda d: (100 * d.churned_actual).round(1),
+        churned_calibrated=lambda d: (100 * d.churned_calibrated).round(1),
+        difference_pp=lambda d: d.difference_pp.round(2),
+    )
+    lines.append("cancelled (% of first subscriptions):")
+    lines.append(churned.to_string(index=False))
+    errors = result.summary()["forecast_errors"]
+    if errors:
+        lines.append(
+            "holdout survivors, mean absolute error: calibrated "
+            f"{_pct(errors['calibrated_mape_pct'])}, sBG {_pct(errors['sbg_mape_pct'])}"
+        )
+    return "\n".join(lines)
+
+
+def _pct(value: float | None) -> str:
+    return "not available" if value is None else f"{value:.2f}%"

@@ -1,0 +1,141 @@
+"""The calibration report for a subscription log: retention per plan (the log's
+Kaplan-Meier with its 95% band, the calibrated simulator, sBG), the churned share, the
+holdout forecast per cohort, parameters with intervals; plots and one HTML page."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from experiments.reporting.calibration import _params_html
+from experiments.reporting.kit import img, page, pyplot, save
+from sim.calibration.subscriptions import SubscriptionCalibration
+from sim.presets import PRESET_OFFERS
+
+
+def make_plots(result: SubscriptionCalibration, folder: Path) -> dict[str, Path]:
+    plt = pyplot()
+    paths: dict[str, Path] = {}
+    for plan, part in result.retention.groupby("plan", sort=False):
+        fig, ax = plt.subplots(figsize=(8, 4.2))
+        ax.step(part.period, part.kaplan_meier, where="post", color="black", lw=2,
+                label="log (Kaplan-Meier)")  # fmt: skip
+        ax.fill_between(part.period, part.km_low, part.km_high, step="post", color="grey",
+                        alpha=0.3, label="95% band")  # fmt: skip
+        ax.plot(part.period, part.calibrated, color="tab:blue", label="calibrated simulator")
+        if part.sbg.notna().any():
+            ax.plot(part.period, part.sbg, color="tab:orange", ls="--", label="sBG")
+        ax.set_xlabel("billing periods since subscribing")
+        ax.set_ylabel("still subscribed")
+        ax.set_title(f"Retention: {plan}")
+        ax.legend()
+        paths[f"retention {plan}"] = save(fig, folder / f"retention_{_file(str(plan))}.png")
+    if not result.forecast.empty:
+        total = result.forecast.groupby(["plan", "months_ahead"], sort=False).sum().reset_index()
+        fig, ax = plt.subplots(figsize=(8, 4.2))
+        for i, (plan, part) in enumerate(total.groupby("plan", sort=False)):
+            color = f"C{i}"
+            ax.plot(part.months_ahead, part.actual, color=color, lw=2, label=f"{plan}: log")
+            ax.plot(part.months_ahead, part.calibrated, color=color, ls=":",
+                    label=f"{plan}: calibrated")  # fmt: skip
+            if part.sbg.notna().any():
+                ax.plot(part.months_ahead, part.sbg, color=color, ls="--", alpha=0.6,
+                        label=f"{plan}: sBG")  # fmt: skip
+        ax.set_xlabel("billing periods after the calibration period")
+        ax.set_ylabel("subscribers left of those at the cut")
+        ax.set_title("Holdout: survivors, log vs projections")
+        ax.legend(fontsize=8)
+        paths["forecast"] = save(fig, folder / "forecast.png")
+    return paths
+
+
+def _file(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name.lower())
+
+
+def report_html(result: SubscriptionCalibration, plots: dict[str, Path], base: str) -> str:
+    s = result.summary()
+    cal0, cal1 = s["calibration_period"]
+    body = [
+        "<h1>Calibration report: a subscription business</h1>",
+        f"<p>Log <code>{html.escape(result.log.path)}</code>: {s['customers']:,} subscribers "
+        f"in {len(result.plans)} plan(s); calibrated on {cal0} to {cal1}"
+        + (
+            f", holdout {s['holdout_period'][0]} to {s['holdout_period'][1]}."
+            if result.holdout
+            else " (no holdout)."
+        )
+        + "</p>",
+        "<h2>Retention by plan</h2>",
+        "<p>The share of new subscribers still subscribed after each billing period: the log "
+        "(Kaplan-Meier, with its 95% band), the calibrated simulator and the shifted-beta-"
+        "geometric reference (sBG).</p>",
+        *[f'<div class="finding">{html.escape(f)}</div>' for f in findings(result)],
+        _churned_html(result.churned),
+        *[img(path) for key, path in plots.items() if key.startswith("retention")],
+    ]
+    if "forecast" in plots:
+        body += [
+            "<h2>Holdout forecast</h2>",
+            _forecast_html(s["forecast_errors"]),
+            img(plots["forecast"]),
+        ]
+    body += [
+        "<h2>Fitted parameters</h2>",
+        "<p>Rates are per day; 95% intervals from the outer product of the customers' score "
+        "vectors (BHHH). A parameter the log barely constrains (no finite interval, or one "
+        "wider than a factor of 100) is flagged 'not identified'.</p>",
+        _params_html(s["parameters"]),
+        "<h2>Notes</h2><ul>",
+        *[f"<li>{html.escape(n)}</li>" for n in s["notes"]],
+        "</ul>",
+        "<h2>Use the scenario</h2>",
+        "<p>Rerun with <code>--save-scenario NAME</code>, then "
+        f"<code>winback benchmark scenario=NAME offers={PRESET_OFFERS[base]}</code>.</p>",
+    ]
+    return page("Calibration report", body)
+
+
+def findings(result: SubscriptionCalibration) -> list[str]:
+    out = []
+    rt = result.retention
+    inside = (rt.calibrated >= rt.km_low - 1e-6) & (rt.calibrated <= rt.km_high + 1e-6)
+    for plan, part in rt.assign(inside=inside).groupby("plan", sort=False):
+        gap = float((part.calibrated - part.kaplan_meier).abs().max())
+        out.append(
+            f"{plan}: the calibrated retention lies inside the log's 95% band in "
+            f"{int(part.inside.sum())} of {len(part)} periods; the largest gap to the log is "
+            f"{100 * gap:.1f} percentage points."
+        )
+    return out
+
+
+def _churned_html(churned: pd.DataFrame) -> str:
+    cells = "".join(
+        f"<tr><td>{html.escape(str(r.plan))}</td><td>{r.customers:,}</td>"
+        f"<td>{100 * r.churned_actual:.1f}%</td><td>{100 * r.churned_calibrated:.1f}%</td>"
+        f"<td>{r.difference_pp:+.1f}</td></tr>"
+        for r in churned.itertuples()
+    )
+    return (
+        "<h3>Share of subscribers who cancelled</h3><table><tr><th>plan</th><th>subscribers"
+        "</th><th>log</th><th>calibrated</th><th>difference (points)</th></tr>" + cells + "</table>"
+    )
+
+
+def _forecast_html(errors: dict[str, Any] | None) -> str:
+    if not errors:
+        return ""
+
+    def pct(v: float | None) -> str:
+        return "not available" if v is None or not np.isfinite(v) else f"{v:.1f}%"
+
+    return (
+        "<p>Subscribers at the end of the calibration period, followed into the holdout: "
+        "mean absolute error of the survivors per plan and period, calibrated simulator "
+        f"{pct(errors['calibrated_mape_pct'])}, sBG {pct(errors['sbg_mape_pct'])}.</p>"
+    )

@@ -1,0 +1,453 @@
+"""``calibrate`` for a subscription log: subscriptions, renewals, cancellations and
+resubscriptions (and sessions, when the log has them) to a simulator scenario.
+
+Steps: the log's subscription spells (:mod:`sim.calibration.spells`), cut at the holdout;
+customers grouped by the plan of their first subscription (a plan is a segment: its own
+classes and rates); per plan the simulator's subscription lifecycle
+(:mod:`sim.calibration.subscription`) fitted by maximum likelihood with up to ``classes``
+latent classes, and the shifted-beta-geometric reference (sBG) on the same spells; the
+scenario built from the fits; retention per plan against Kaplan-Meier (``lifelines``) and
+sBG; with a holdout, survivors per cohort and month projected by both and compared with the
+log.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.calibration.eventlog import ACTIVITY, EventLog, EventLogError
+from sim.calibration.histories import Histories, encode
+from sim.calibration.lifecycle import Traits
+from sim.calibration.sbg import SBGFit, contract_periods, fit_sbg
+from sim.calibration.spells import subscription_spells
+from sim.calibration.subscription import (
+    SubscriptionFit,
+    class_posterior,
+    fit_classes,
+    retention,
+)
+from sim.calibration.to_scenario import ALIKE, scenario_traits
+from sim.constants import BILLING_DAYS, DAYS_PER_MONTH, PAIN_POINTS, STATES
+from sim.presets import SCENARIOS
+from sim.scenario import Plan, Scenario, blend_segments
+
+MIN_REASONS = 30  # exit-survey answers needed before they replace the preset's pain mix
+
+
+@dataclass(frozen=True)
+class PlanFit:
+    """One plan's customers, their encoded histories and the fits."""
+
+    plan: str
+    billing: str
+    monthly_price: float
+    spells: pd.DataFrame
+    histories: Histories
+    fits: list[SubscriptionFit]
+
+    @property
+    def fit(self) -> SubscriptionFit:
+        return self.fits[-1]
+
+    @property
+    def period(self) -> int:
+        return BILLING_DAYS[self.billing]
+
+
+@dataclass
+class SubscriptionCalibration:
+    """Everything a subscription calibration found; ``summary()`` is its JSON form."""
+
+    log: EventLog
+    cut: int
+    end: int
+    holdout: bool
+    plans: list[PlanFit]
+    traits: Traits
+    scenario: Scenario
+    retention: pd.DataFrame
+    churned: pd.DataFrame
+    forecast: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def date(self, day: int) -> str:
+        return str((self.log.origin + pd.Timedelta(days=day)).date())
+
+    def parameters(self) -> list[dict[str, Any]]:
+        return [row for p in self.plans for row in p.fit.table(prefix=f"{p.plan}.")]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "log": self.log.path,
+            "kind": "subscription",
+            "customers": int(sum(p.histories.customers_total for p in self.plans)),
+            "calibration_period": [self.date(0), self.date(self.cut)],
+            "holdout_period": [self.date(self.cut + 1), self.date(self.end)]
+            if self.holdout
+            else None,
+            "plans": [
+                {
+                    "plan": p.plan,
+                    "billing": p.billing,
+                    "monthly_price": p.monthly_price,
+                    "customers": p.histories.customers_total,
+                    "classes": p.fit.model.k,
+                    "sessions": p.histories.sessions,
+                    "loglik": p.fit.fit.loglik,
+                    "converged": p.fit.fit.converged,
+                    "model_comparison": [
+                        {"classes": f.model.k, "loglik": f.fit.loglik, "bic": f.bic} for f in p.fits
+                    ],
+                }
+                for p in self.plans
+            ],
+            "parameters": self.parameters(),
+            "churned": self.churned.to_dict(orient="records"),
+            "forecast_errors": forecast_errors(self.forecast),
+            "notes": self.notes,
+            "seconds": self.seconds,
+        }
+
+
+def calibrate_subscriptions(
+    log: EventLog,
+    holdout_from: str | None = None,
+    *,
+    base: str = "streaming",
+    classes: int = 2,
+    users: int | None = None,
+) -> SubscriptionCalibration:
+    """Fit the simulator's subscription lifecycle to ``log`` (see the module doc)."""
+    t0 = time.perf_counter()
+    spells_all = plain(subscription_spells(log), ("user_id", "plan", "billing", "reason"))
+    end = int(log.end)
+    cut = subscription_cut(log, spells_all, holdout_from, end)
+    spells = censor(spells_all, cut)
+    sessions = session_days(log, cut)
+    base_scenario = SCENARIOS[base](n_users=users or 10_000, horizon_days=365)
+    traits = scenario_traits(base_scenario, bins=2 if not sessions.empty else 4)
+    first = spells.groupby("user_id", sort=False).plan.first()
+    plans: list[PlanFit] = []
+    for plan in sorted(first.unique()):
+        users_of = first.index[first == plan]
+        mine = spells[spells.user_id.isin(users_of)]
+        h = encode(mine, sessions[sessions.user_id.isin(users_of)], log.window_start, cut)
+        fits = fit_classes(h, traits, classes)
+        head = mine.sort_values("start").iloc[0]
+        price = float(mine.monthly_price.median())
+        plans.append(PlanFit(plan, str(head.billing), price, mine, h, fits))
+    fitted = time.perf_counter() - t0
+    scenario = subscription_scenario(plans, base_scenario, traits, spells)
+    result = SubscriptionCalibration(
+        log=log,
+        cut=cut,
+        end=end,
+        holdout=end > cut,
+        plans=plans,
+        traits=traits,
+        scenario=scenario,
+        retention=retention_table(plans, traits, log.window_start),
+        churned=churned_table(plans, traits),
+        forecast=forecast_table(plans, traits, spells_all, log.window_start, cut, end)
+        if end > cut
+        else pd.DataFrame(),
+        notes=subscription_notes(plans, spells, base),
+        seconds={"fit": fitted, "total": time.perf_counter() - t0},
+    )
+    return result
+
+
+def subscription_cut(
+    log: EventLog, spells: pd.DataFrame, holdout_from: str | None, end: int
+) -> int:
+    """The calibration period's last day; a holdout shorter than one billing period, or
+    with no event in it, is refused (it cannot judge a forecast)."""
+    if holdout_from is None:
+        return end
+    start = log.day_of(holdout_from, "holdout_from")
+    period = int(spells.billing_days.max())
+    events_after = int((log.events.day >= start).sum())
+    if not 1 <= start <= end or end - start + 1 < period or events_after == 0:
+        raise EventLogError(
+            f"holdout_from: {holdout_from!r}; allowed: a date that leaves at least one "
+            f"billing period ({period} days) of the log, with events, after it (the log runs "
+            f"to {(log.origin + pd.Timedelta(days=end)).date()}; this holdout holds "
+            f"{max(end - start + 1, 0)} day(s) and {events_after} event(s))"
+        )
+    return start - 1
+
+
+def censor(spells: pd.DataFrame, cut: int) -> pd.DataFrame:
+    """The spells as seen on day ``cut``: later ones dropped, running ones censored."""
+    out = spells[spells.start <= cut].copy()
+    out["cancelled"] = out.cancelled & (out.end <= cut)
+    out["end"] = np.minimum(out.end, cut)
+    return out
+
+
+def session_days(log: EventLog, cut: int) -> pd.DataFrame:
+    """One row per user and day with a session (or purchase), up to ``cut``."""
+    ev = log.events
+    act = ev[ev.event_type.isin(ACTIVITY) & (ev.day <= cut)]
+    return plain(act[["user_id", "day"]].drop_duplicates().reset_index(drop=True), ("user_id",))
+
+
+def plain(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """``frame`` with the (categorical) ``columns`` as plain text."""
+    return frame.assign(**{c: frame[c].astype(str) for c in columns})
+
+
+# ------------------------------------------------------------------ the scenario
+def subscription_scenario(
+    plans: list[PlanFit], base: Scenario, traits: Traits, spells: pd.DataFrame
+) -> Scenario:
+    """The base scenario with one segment per plan and class, its plans from the log."""
+    blended = blend_segments(base.segments)
+    pain = pain_mix(spells, base) or dict(blended.pain_mix)
+    total = sum(p.histories.customers_total for p in plans)
+    segments = []
+    for p in plans:
+        m = p.fit.model
+        state = initial_states(p, traits)
+        tenure = current_tenure(p.spells)
+        for c in range(m.k):
+            engaged: dict[str, Any] = {
+                "activity_rate": float(m.activity_rate[c]),
+                "dormant_activity_rate": float(m.dormant_activity_rate[c]),
+                "activity_heterogeneity": float(m.activity_shape),
+            } if m.sessions else {}  # fmt: skip
+            segments.append(
+                replace(
+                    blended,
+                    name=f"{_slug(p.plan)}_{c}",
+                    weight=float(p.histories.customers_total / total * m.weight[c]),
+                    initial_state={s: float(state[c, i]) for i, s in enumerate(STATES)},
+                    plan_mix={_slug(p.plan): 1.0},
+                    pain_mix=pain,
+                    lapse_rate=float(m.lapse_rate[c]),
+                    return_rate=float(m.return_rate[c]),
+                    cancel_rate=float(m.cancel_rate[c]),
+                    dormant_cancel_rate=float(m.dormant_cancel_rate[c]),
+                    comeback_rate=float(m.comeback_rate[c]) if m.returns else blended.comeback_rate,
+                    heterogeneity=ALIKE,
+                    mean_tenure_days=max(tenure, 1.0),
+                    **engaged,
+                )
+            )
+    plan_list = tuple(Plan(_slug(p.plan), p.monthly_price, billing=p.billing) for p in plans)
+    return replace(
+        base, name="calibrated", plans=plan_list, segments=tuple(segments), price_changes=()
+    )
+
+
+def _slug(name: str) -> str:
+    out = "".join(ch if ch.isalnum() else "_" for ch in name.strip().lower()).strip("_")
+    return out or "plan"
+
+
+def initial_states(p: PlanFit, traits: Traits) -> np.ndarray:
+    """P(state at the cut | class), (K, 3): subscribers split between ACTIVE and DORMANT by
+    the class's long-run engagement share, the cancelled in CHURNED."""
+    m = p.fit.model
+    post = class_posterior(m, traits, p.histories)  # (n, K)
+    last = p.spells.sort_values("start").groupby("user_id").tail(1).set_index("user_id")
+    off = last.loc[p.histories.customers, "cancelled"].to_numpy(bool)
+    post = post * p.histories.count[:, None]
+    churned = (post * off[:, None]).sum(axis=0) / np.maximum(post.sum(axis=0), 1e-12)
+    lapse, back = m.lapse_rate, m.return_rate
+    dormant = np.where(lapse + back > 0, lapse / np.maximum(lapse + back, 1e-12), 0.0)
+    out = np.stack([(1 - churned) * (1 - dormant), (1 - churned) * dormant, churned], axis=1)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def current_tenure(spells: pd.DataFrame) -> float:
+    running = spells[~spells.cancelled]
+    return float((running.end - running.start).mean()) if len(running) else 365.0
+
+
+def pain_mix(spells: pd.DataFrame, base: Scenario) -> dict[str, float] | None:
+    """The exit survey's reasons as the pain-point mix, corrected for the base scenario's
+    survey accuracy (a wrong answer names a pain point at random); None when fewer than
+    ``MIN_REASONS`` cancellations gave one."""
+    reasons = spells.reason[spells.cancelled & spells.reason.isin(PAIN_POINTS)]
+    if len(reasons) < MIN_REASONS:
+        return None
+    share = reasons.value_counts(normalize=True).reindex(PAIN_POINTS, fill_value=0.0)
+    acc = base.dynamics.survey_accuracy
+    true = np.clip((share.to_numpy() - (1 - acc) / len(PAIN_POINTS)) / max(acc, 1e-9), 0, None)
+    if true.sum() <= 0:
+        return None
+    return dict(zip(PAIN_POINTS, (true / true.sum()).tolist(), strict=True))
+
+
+# ------------------------------------------------------------------ checks
+def first_spells(spells: pd.DataFrame) -> pd.DataFrame:
+    return spells.sort_values("start").groupby("user_id", sort=False).head(1)
+
+
+def plan_sbg(p: PlanFit, window: int) -> SBGFit:
+    """sBG on the plan's first subscriptions (left-truncated where begun before the window)."""
+    data = contract_periods(first_spells(p.spells), p.period, window)
+    return fit_sbg(
+        data.periods.to_numpy(), data.churned.to_numpy(bool), data.first_observed.to_numpy()
+    )
+
+
+def retention_table(plans: list[PlanFit], traits: Traits, window: int) -> pd.DataFrame:
+    """Per plan and billing period since subscribing: Kaplan-Meier (lifelines, with left
+    truncation for spells begun before the window) with its 95% band, the calibrated
+    model and sBG."""
+    from lifelines import KaplanMeierFitter
+
+    rows = []
+    for p in plans:
+        s = first_spells(p.spells)
+        periods = ((s.end - s.start) // p.period).to_numpy()
+        km = KaplanMeierFitter().fit(periods, s.cancelled.to_numpy(bool))
+        grid = np.arange(0, int(periods.max()) + 1)
+        surv = km.survival_function_at_times(grid).to_numpy()
+        band = km.confidence_interval_survival_function_
+        lo = np.interp(grid, band.index.to_numpy(float), band.iloc[:, 0].to_numpy())
+        hi = np.interp(grid, band.index.to_numpy(float), band.iloc[:, 1].to_numpy())
+        model = retention(p.fit.model, traits, grid * p.period, p.period)
+        sbg = plan_sbg(p, window)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "plan": p.plan,
+                    "period": grid,
+                    "at_risk": [(periods >= t).sum() for t in grid],
+                    "kaplan_meier": surv,
+                    "km_low": lo,
+                    "km_high": hi,
+                    "calibrated": model,
+                    "sbg": sbg.survival(grid),
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+def churned_table(plans: list[PlanFit], traits: Traits) -> pd.DataFrame:
+    """Per plan: the share of first subscriptions cancelled in the log against the model's
+    expectation over the same observation times (the censoring distribution estimated by
+    Kaplan-Meier on the censored spells, lifelines)."""
+    from lifelines import KaplanMeierFitter
+
+    rows = []
+    for p in plans:
+        s = first_spells(p.spells)
+        periods = ((s.end - s.start) // p.period).to_numpy()
+        off = s.cancelled.to_numpy(bool)
+        grid = np.arange(0, int(periods.max()) + 2)
+        surv = retention(p.fit.model, traits, grid * p.period, p.period)
+        followed = KaplanMeierFitter().fit(periods, ~off)  # P(observed at least t periods)
+        g = followed.survival_function_at_times(grid[1:] - 1).to_numpy()
+        expected = float(np.sum((surv[:-1] - surv[1:]) * g))
+        rows.append(
+            {
+                "plan": p.plan,
+                "customers": len(s),
+                "churned_actual": float(off.mean()),
+                "churned_calibrated": expected,
+                "difference_pp": 100.0 * (expected - float(off.mean())),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def forecast_table(
+    plans: list[PlanFit],
+    traits: Traits,
+    spells_all: pd.DataFrame,
+    window: int,
+    cut: int,
+    end: int,
+) -> pd.DataFrame:
+    """Survivors per plan, cohort (month of subscribing) and month after the cut: the log,
+    the calibrated model and sBG, each projecting the subscribers at the cut by their
+    retention from their tenure then."""
+    rows = []
+    for p in plans:
+        first_at_cut = first_spells(p.spells)
+        alive = first_at_cut[~first_at_cut.cancelled]
+        truth = first_spells(spells_all[spells_all.user_id.isin(alive.user_id)]).set_index(
+            "user_id"
+        )
+        sbg = plan_sbg(p, window)
+        months = np.arange(1, (end - cut) // p.period + 1)
+        tenure = (cut - alive.start.to_numpy()) // p.period
+        horizon = int(tenure.max() + months.max() + 1) if len(alive) and months.size else 1
+        model = retention(p.fit.model, traits, np.arange(horizon + 1) * p.period, p.period)
+        cohort = (alive.start.to_numpy() // DAYS_PER_MONTH).astype(int)
+        stop = truth.loc[alive.user_id, "end"].to_numpy()
+        gone = truth.loc[alive.user_id, "cancelled"].to_numpy(bool)
+        for m in months:
+            day = cut + m * p.period
+            actual = ~(gone & (stop <= day))
+            ratio = model[tenure + m] / np.maximum(model[tenure], 1e-12)
+            ratio_sbg = sbg.survival(tenure + m) / np.maximum(sbg.survival(tenure), 1e-12)
+            frame = pd.DataFrame(
+                {"cohort": cohort, "actual": actual, "calibrated": ratio, "sbg": ratio_sbg}
+            )
+            agg = frame.groupby("cohort").sum().reset_index()
+            agg.insert(0, "plan", p.plan)
+            agg.insert(2, "months_ahead", int(m))
+            rows.append(agg)
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def forecast_errors(forecast: pd.DataFrame) -> dict[str, Any] | None:
+    """Mean absolute percentage error of survivors per plan and month ahead (cohorts
+    summed), calibrated model vs sBG."""
+    if forecast.empty:
+        return None
+    total = forecast.groupby(["plan", "months_ahead"])[["actual", "calibrated", "sbg"]].sum()
+    out: dict[str, Any] = {}
+    for model in ("calibrated", "sbg"):
+        err = (total[model] - total.actual).abs() / total.actual.clip(lower=1)
+        out[f"{model}_mape_pct"] = float(100.0 * err.mean()) if err.notna().any() else None
+    return out
+
+
+def subscription_notes(plans: list[PlanFit], spells: pd.DataFrame, base: str) -> list[str]:
+    out: list[str] = []
+    for p in plans:
+        out.extend(f"plan {p.plan}: {d}" for d in p.fit.dropped)
+        if not p.histories.sessions:
+            out.append(
+                f"plan {p.plan}: the log has no sessions, so ACTIVE and DORMANT are hidden "
+                "phases of tenure (they shape how retention changes with tenure); session "
+                f"rates are the '{base}' preset's."
+            )
+        if not p.fit.model.returns:
+            out.append(
+                f"plan {p.plan}: no resubscription in the log, so the natural win-back rate "
+                f"(comeback_rate) is the '{base}' preset's."
+            )
+        if not p.fit.fit.converged:
+            out.append(f"plan {p.plan}: the optimiser did not report convergence: "
+                       f"{p.fit.fit.message}")  # fmt: skip
+        loose = [r["parameter"] for r in p.fit.table(f"{p.plan}.") if not r["identified"]]
+        loose = [name for name in loose if ".weight[" not in name]
+        if loose:
+            out.append(
+                f"Not identified by this log: {', '.join(loose)} (no finite standard error, "
+                "or a 95% interval wider than a factor of 100)."
+            )
+    if (spells.cancelled & spells.reason.isin(PAIN_POINTS)).sum() < MIN_REASONS:
+        out.append(
+            f"Fewer than {MIN_REASONS} cancellations give a reason: the pain-point mix is the "
+            f"'{base}' preset's."
+        )
+    out.append(
+        "Channels, responsiveness, offers' effects, the release calendar and the price "
+        f"response are the '{base}' preset's; the log cannot tell them."
+    )
+    return out
