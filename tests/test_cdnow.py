@@ -22,11 +22,16 @@ BUCKETS = ((0, 4), (4, 13), (13, 26), (26, 40))
 DATA = Path(__file__).parent / "data" / "CDNOW_sample.txt"
 
 
-def cdnow_return_shares() -> list[float]:
+def cdnow_purchases() -> pd.DataFrame:
+    """The sample's purchases: customer ``id``, ``day`` (from 1997-01-01), dollar ``value``."""
     cols = ["master", "sample", "date", "cds", "value"]
     df = pd.read_csv(DATA, sep=r"\s+", header=None, names=cols, dtype={"date": str})
     day = (pd.to_datetime(df["date"], format="%Y%m%d") - pd.Timestamp("1997-01-01")).dt.days
-    days = pd.DataFrame({"id": df["sample"], "day": day}).drop_duplicates()
+    return pd.DataFrame({"id": df["sample"], "day": day, "value": df["value"]})
+
+
+def cdnow_return_shares() -> list[float]:
+    days = cdnow_purchases()[["id", "day"]].drop_duplicates()
     calib, hold = days[days.day < 273], days[days.day >= 273]
     weeks = (273 - calib.groupby("id").day.max()) / 7
     back = weeks.index.isin(hold.id.unique())

@@ -9,6 +9,7 @@ winback report FOLDER        plots and a self-contained HTML report from a resul
 winback aggregate FOLDER     a sweep folder's runs in one table (sweep.csv) and plot
 winback tune [--out DIR] ... Optuna study over the benchmark (e.g. experiment=tune_thompson)
 winback calibrate LOG ...    fit the simulator to an event log; scenario YAML + HTML report
+winback message-ab ...       a preset's message effect vs Hillstrom's randomised e-mail test
 """
 
 from __future__ import annotations
@@ -77,6 +78,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from experiments.jobs.calibrate import run_from_args as calibrate_run
 
         return calibrate_run(args)
+    if args.command == "message-ab":
+        from experiments.jobs.message_ab import run_from_args as message_ab_run
+
+        return message_ab_run(args)
     if args.command == "perf":
         return _perf(args)
     parser.error(f"unknown command {args.command!r}")
