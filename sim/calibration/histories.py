@@ -8,13 +8,13 @@ killing rate (regime K); after ``tau`` the decision may have been taken (regime 
 for a cancelled spell must have happened. Session days are seen only from the log's window
 start ``W`` on.
 
-The spell is cut at its session days into segments, each starting from ACTIVE (a session day
-is taken to end in ACTIVE: the renewal approximation of the transactional fit, off by about
-one day's lapse hazard). A segment inside one regime and the window, ending in a session, is
-a *gap* of ``d`` days whose likelihood is a table lookup; the others (crossing ``W`` or
-``tau``, and the last one, which ends at ``e``) are *special*: up to three runs, each
-``(kind, length)`` with kind 0 = unobserved in K, 1 = silent in K, 2 = unobserved in X,
-3 = silent in X, then a terminal (a session in K or in X, or the end).
+The spell is cut at its session days into segments, kept in time order; the likelihood
+multiplies the state distribution (ACTIVE, DORMANT) through them, exactly. A segment inside
+one regime and the window, ending in a session, is a *gap* of ``d`` days, one matrix per
+distinct ``d``; the others (crossing ``W`` or ``tau``, and the last one, which ends at
+``e``) are *special*: up to three runs, each ``(kind, length)`` with kind 0 = unobserved in
+K, 1 = silent in K, 2 = unobserved in X, 3 = silent in X, then a terminal (a session in K or
+in X, or the end).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 UNSEEN_K, SILENT_K, UNSEEN_X, SILENT_X = range(4)
+GAP_K, GAP_X, SPECIAL = range(3)
 SESSION_K, SESSION_X, END = range(3)
 RUNS = 3
 
@@ -37,10 +37,11 @@ class Histories:
     customers: np.ndarray  # user ids, one per customer
     spell_owner: np.ndarray  # (n_spells,) customer index of each spell
     cancelled: np.ndarray  # (n_spells,) bool
-    gaps_k: sparse.csr_matrix  # (n_spells, len(lengths_k)) gaps of each length inside K
     lengths_k: np.ndarray  # the distinct gap lengths inside regime K
-    gaps_x: sparse.csr_matrix  # (n_spells, len(lengths_x)) gaps inside regime X
-    lengths_x: np.ndarray
+    lengths_x: np.ndarray  # and inside regime X
+    order_kind: np.ndarray  # int8, every segment in time order: GAP_K, GAP_X or SPECIAL
+    order_ref: np.ndarray  # int64: index into lengths_k / lengths_x, or the special's index
+    spell_ptr: np.ndarray  # (n_spells + 1,) spell i's segments: order_*[ptr[i]:ptr[i+1]]
     seg_spell: np.ndarray  # (n_special,) spell of each special segment
     seg_runs: np.ndarray  # (n_special, RUNS, 2) int64 (kind, length)
     seg_end: np.ndarray  # (n_special,) terminal
@@ -94,9 +95,16 @@ def encode(
     a, b, spell_of, is_session = _breakpoints(spells, owner, customers, session_days, left)
     t = tau[spell_of]
     gap = is_session & (a + 1 >= seen_from) & ((b <= t) | (a >= t))
-    gaps_k, lengths_k = _counts(spell_of[gap & (b <= t)], (b - a)[gap & (b <= t)], len(spells))
-    gaps_x, lengths_x = _counts(spell_of[gap & (b > t)], (b - a)[gap & (b > t)], len(spells))
+    in_k = gap & (b <= t)
+    in_x = gap & (b > t)
+    lengths_k, ref_k = np.unique((b - a)[in_k], return_inverse=True)
+    lengths_x, ref_x = np.unique((b - a)[in_x], return_inverse=True)
     sp = ~gap
+    kind = np.full(b.size, SPECIAL, np.int8)
+    kind[in_k], kind[in_x] = GAP_K, GAP_X
+    ref = np.zeros(b.size, np.int64)
+    ref[in_k], ref[in_x], ref[sp] = ref_k, ref_x, np.arange(int(sp.sum()))
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(spell_of, minlength=len(spells)))])
     last = np.where(is_session[sp], b[sp] - 1, b[sp])  # a session day is the terminal itself
     runs = _runs(a[sp], last, t[sp], seen_from)
     seg_end = np.where(is_session[sp], np.where(b[sp] <= t[sp], SESSION_K, SESSION_X), END)
@@ -110,10 +118,11 @@ def encode(
         customers=customers,
         spell_owner=owner,
         cancelled=cancelled,
-        gaps_k=gaps_k,
         lengths_k=lengths_k,
-        gaps_x=gaps_x,
         lengths_x=lengths_x,
+        order_kind=kind,
+        order_ref=ref,
+        spell_ptr=ptr,
         seg_spell=spell_of[sp],
         seg_runs=runs,
         seg_end=seg_end.astype(np.int64),
@@ -195,13 +204,6 @@ def _breakpoints(
     first[1:] = spell_of[1:] != spell_of[:-1]
     a = np.where(first, start[spell_of], np.roll(b, 1))
     return a, b, spell_of, is_session
-
-
-def _counts(rows: np.ndarray, lengths: np.ndarray, n: int) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """How many gaps of each distinct length each spell has, and the lengths."""
-    distinct, col = np.unique(lengths, return_inverse=True)
-    data = np.ones(rows.size)
-    return sparse.csr_matrix((data, (rows, col)), shape=(n, distinct.size)), distinct
 
 
 def _away(

@@ -26,14 +26,18 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from numba import njit, prange
 from scipy.special import logsumexp
 
 from sim.calibration.histories import (
     END,
+    GAP_K,
+    GAP_X,
     SESSION_K,
     SESSION_X,
     SILENT_K,
     SILENT_X,
+    SPECIAL,
     UNSEEN_K,
     UNSEEN_X,
     Histories,
@@ -131,7 +135,7 @@ class Tables:
 
     gen: dict[str, np.ndarray]  # "EK", "EP", "NK", "NP": (C, 2, 2)
     eig: dict[str, tuple[np.ndarray, np.ndarray]]  # the larger and smaller eigenvalue, (C,)
-    session: dict[str, np.ndarray]  # "K", "P": (C, 2) S 1 from each state
+    step: dict[str, np.ndarray]  # "K", "P": (C, 2, 2) S, one day with a session
     log_prior: np.ndarray  # (C,)
     cls: np.ndarray  # (C,)
     come: np.ndarray  # (C,) comeback rate
@@ -233,7 +237,7 @@ def day_matrices(q: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 def tables(model: Subscribers, traits: Traits) -> Tables:
     comp = components(model, traits)
-    gen, session = {}, {}
+    gen, step = {}, {}
     for regime in ("K", "P"):
         q = comp[regime]
         gen[f"E{regime}"] = q
@@ -241,65 +245,113 @@ def tables(model: Subscribers, traits: Traits) -> Tables:
         silent[:, A, A] -= comp["lam"][:, A]
         silent[:, D, D] -= comp["lam"][:, D]
         gen[f"N{regime}"] = silent
-        _, s = day_matrices(q, comp["lam"])
-        session[regime] = s.sum(axis=2)
+        _, step[regime] = day_matrices(q, comp["lam"])
     eig = {kind: _eigen(g) for kind, g in gen.items()}
-    return Tables(gen, eig, session, comp["log_prior"], comp["cls"], comp["come"])
+    return Tables(gen, eig, step, comp["log_prior"], comp["cls"], comp["come"])
 
 
 CHUNK = 2_000_000  # matrix entries per step of the special segments (memory)
 
 
 def _specials(tab: Tables, h: Histories, x: str) -> np.ndarray:
-    """Each special segment's log-likelihood (n_special, C) with regime X = ``x``."""
+    """Each special segment's matrix (n_special, C, 2, 2) with regime X = ``x``: its runs'
+    powers, then the terminal (a session day's ``S``, or nothing at the spell's end)."""
     n_seg, n_comp = h.seg_spell.size, tab.log_prior.size
-    out = np.empty((n_seg, n_comp))
+    out = np.empty((n_seg, n_comp, 2, 2))
     step = max(1, CHUNK // (4 * n_comp))
     kinds = {UNSEEN_K: "EK", SILENT_K: "NK", UNSEEN_X: f"E{x}", SILENT_X: f"N{x}"}
     for lo in range(0, n_seg, step):
         part = slice(lo, min(lo + step, n_seg))
         runs, ends = h.seg_runs[part], h.seg_end[part]
-        v = np.zeros((runs.shape[0], n_comp, 2))
-        v[:, :, A] = 1.0
+        m = np.broadcast_to(np.eye(2), (runs.shape[0], n_comp, 2, 2)).copy()
         for r in range(runs.shape[1]):
             kind, length = runs[:, r, 0], runs[:, r, 1]
             for code, name in kinds.items():
                 rows = np.flatnonzero((kind == code) & (length > 0))
                 if rows.size:
-                    m = tab.power(name, length[rows])
-                    v[rows] = np.einsum("mci,mcij->mcj", v[rows], m)
-        res = v.sum(axis=2)
-        for code, vec in ((SESSION_K, tab.session["K"]), (SESSION_X, tab.session[x])):
+                    m[rows] = m[rows] @ tab.power(name, length[rows])
+        for code, regime in ((SESSION_K, "K"), (SESSION_X, x)):
             rows = ends == code
-            res[rows] = np.einsum("mci,ci->mc", v[rows], vec)
-        out[part] = res
-    return np.log(np.maximum(out, TINY))
+            m[rows] = m[rows] @ tab.step[regime][None]
+        out[part] = m
+    return out
 
 
-def gap_logs(tab: Tables, regime: str, lengths: np.ndarray) -> np.ndarray:
-    """log e_A N^(d-1) S 1 for each gap length d (len, C)."""
-    rows = tab.power(f"N{regime}", lengths - 1)[:, :, A, :]
-    return np.log(np.maximum(np.einsum("tci,ci->tc", rows, tab.session[regime]), TINY))
+def gap_matrices(tab: Tables, regime: str, lengths: np.ndarray) -> np.ndarray:
+    """``N^(d-1) S`` for each gap length d: (len, C, 2, 2)."""
+    return tab.power(f"N{regime}", lengths - 1) @ tab.step[regime][None]
 
 
 def spell_terms(tab: Tables, h: Histories) -> np.ndarray:
     """Every spell's log-likelihood per component (n_spells, C)."""
-    logs = {}
-    inside = h.gaps_k @ gap_logs(tab, "K", h.lengths_k)
-    for x in ("P", "K"):
-        total = inside + h.gaps_x @ gap_logs(tab, x, h.lengths_x)
-        np.add.at(total, h.seg_spell, _specials(tab, h, x))
-        logs[x] = total
-    out = logs["P"].copy()
+    n_comp = tab.log_prior.size
+    empty = np.zeros((0, n_comp, 2, 2))
+    gk = gap_matrices(tab, "K", h.lengths_k) if h.lengths_k.size else empty
+    log_p, log_k = forward(
+        h.spell_ptr,
+        h.order_kind,
+        h.order_ref,
+        gk,
+        gap_matrices(tab, "P", h.lengths_x) if h.lengths_x.size else empty,
+        gap_matrices(tab, "K", h.lengths_x) if h.lengths_x.size else empty,
+        _specials(tab, h, "P") if h.seg_spell.size else empty,
+        _specials(tab, h, "K") if h.seg_spell.size else empty,
+    )
+    floor = np.log(TINY)  # a component that cannot have written the spell
+    out = np.maximum(log_p, floor)
     c = h.cancelled
-    gap = np.minimum(logs["K"][c] - logs["P"][c], -1e-15)  # the decision fell after tau
-    out[c] = logs["P"][c] + np.log(-np.expm1(gap))
+    lp, lk = log_p[c], np.maximum(log_k[c], -1e300)
+    ok = np.isfinite(lp)
+    gap = np.where(ok, np.minimum(lk - np.where(ok, lp, 0.0), -1e-15), -1.0)  # decided after tau
+    out[c] = np.where(ok, lp + np.log(-np.expm1(gap)), floor)
     if h.left_spell.size:
         kept = _survival(tab, h.left_days)
         out[h.left_spell] = np.log(np.maximum(-np.expm1(kept), TINY))
     if h.trunc_spell.size:
         out[h.trunc_spell] -= _survival(tab, h.trunc_days)
     return out
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def forward(
+    ptr: np.ndarray,
+    kind: np.ndarray,
+    ref: np.ndarray,
+    gap_k: np.ndarray,
+    gap_xp: np.ndarray,
+    gap_xk: np.ndarray,
+    special_p: np.ndarray,
+    special_k: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """log e_A M_1 M_2 ... 1 for every spell and component, with regime X as P and as K
+    (the forward recursion, rescaled at every step)."""
+    n, n_comp = ptr.size - 1, gap_k.shape[1] if gap_k.shape[0] else special_p.shape[1]
+    out_p = np.zeros((n, n_comp))
+    out_k = np.zeros((n, n_comp))
+    for i in prange(n):
+        for c in range(n_comp):
+            for x in range(2):
+                a, d, scale = 1.0, 0.0, 0.0
+                for j in range(ptr[i], ptr[i + 1]):
+                    r = ref[j]
+                    if kind[j] == 0:
+                        m = gap_k[r, c]
+                    elif kind[j] == 1:
+                        m = gap_xp[r, c] if x == 0 else gap_xk[r, c]
+                    else:
+                        m = special_p[r, c] if x == 0 else special_k[r, c]
+                    a, d = a * m[0, 0] + d * m[1, 0], a * m[0, 1] + d * m[1, 1]
+                    total = a + d
+                    if total <= 0.0:
+                        scale = -np.inf
+                        break
+                    a, d = a / total, d / total
+                    scale += np.log(total)
+                if x == 0:
+                    out_p[i, c] = scale
+                else:
+                    out_k[i, c] = scale
+    return out_p, out_k
 
 
 def _survival(tab: Tables, days: np.ndarray) -> np.ndarray:
@@ -393,7 +445,7 @@ def start_values(h: Histories, k: int) -> Subscribers:
     quit_ = np.clip(float(w @ h.cancelled) / days, 1e-5, 0.5)
     away = h.count[h.away_owner]
     back = np.clip((away @ h.away_back + 0.5) / (away @ h.away_days + 1.0), 1e-5, 0.5)
-    sessions = np.asarray(h.gaps_k.sum(axis=1)).ravel() + np.asarray(h.gaps_x.sum(axis=1)).ravel()
+    sessions = np.maximum(np.diff(h.spell_ptr) - 1, 0)  # every segment but the last ends in one
     act = np.clip(float(w @ sessions) / days, 1e-3, 3.0)
     spread = np.geomspace(3.0, 1 / 3.0, k) if k > 1 else np.ones(1)
     return Subscribers(
@@ -432,11 +484,16 @@ def other_starts(h: Histories) -> list[Subscribers]:
 
 def _subscribed_days(h: Histories) -> float:
     """Subscribed days in the histories, identical histories weighted by their count."""
-    w = h.count[h.spell_owner]
-    gaps = (h.gaps_k @ h.lengths_k) + (h.gaps_x @ h.lengths_x)
-    ends = h.seg_runs[:, :, 1].sum(axis=1) * (h.seg_end == END)
-    per_spell = gaps + np.bincount(h.seg_spell, ends, minlength=h.n_spells)
-    return float(w @ per_spell)
+    length = np.zeros(h.order_kind.size)
+    for code, lengths in ((GAP_K, h.lengths_k), (GAP_X, h.lengths_x)):
+        rows = h.order_kind == code
+        length[rows] = lengths[h.order_ref[rows]]
+    rows = h.order_kind == SPECIAL
+    special = h.seg_runs[:, :, 1].sum(axis=1) + (h.seg_end != END)
+    length[rows] = special[h.order_ref[rows]]
+    spell = np.repeat(np.arange(h.n_spells), np.diff(h.spell_ptr))
+    per_spell = np.bincount(spell, length, minlength=h.n_spells)
+    return float(h.count[h.spell_owner] @ per_spell)
 
 
 def split(model: Subscribers) -> Subscribers:
