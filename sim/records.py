@@ -54,6 +54,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from sim.calendar import list_price_at
+from sim.calibration.eventlog import NUMBERS, OPTIONAL, REQUIRED
 from sim.constants import ARMS, BILLING_DAYS, CHANNELS, CHURNED, PAIN_POINTS
 from sim.recording import Recording
 from sim.simulation import Simulation
@@ -66,11 +67,7 @@ SUBSCRIBE, RENEW, CANCEL, RESUBSCRIBE, SESSION, PURCHASE, SENT, OPENED = range(l
 TREATMENT, HOLDOUT = range(len(ARMS))
 BILLED = tuple(BILLING_DAYS)  # the billing column's values
 TEXT = ("event_type", "offer", "channel", "plan", "billing", "reason", "campaign", "arm")
-NUMBERS = ("amount", "price", "propensity")
-COLUMNS = (
-    "user_id", "timestamp", "event_type", "amount", "offer", "channel", "plan", "price",
-    "billing", "reason", "campaign", "arm", "propensity",
-)  # fmt: skip
+COLUMNS = (*REQUIRED, *OPTIONAL)  # the reader's schema, in its order
 ASSIGNMENTS = ("user", "day", "offer", "arm", "propensity", "campaign")
 """Columns of a campaign's assignments (``agents.reference.Campaign.assignments``): one row
 per customer drawn; ``offer`` the offer name (empty in the holdout), ``arm`` treatment or

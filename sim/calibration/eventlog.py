@@ -55,7 +55,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim.constants import BILLING_DAYS, PAIN_POINTS
+from sim.constants import ARMS, BILLING_DAYS, PAIN_POINTS
 
 REQUIRED = ("user_id", "timestamp", "event_type", "amount")
 OPTIONAL = (
@@ -78,7 +78,6 @@ SUBSCRIPTION_EVENTS = ("subscribe", *RENEWALS, "cancel", "resubscribe", "plan_ch
 EVENT_TYPES = (*ACTIVITY, *OFFER_EVENTS, "signup", *SUBSCRIPTION_EVENTS)
 BILLING = tuple(BILLING_DAYS)
 DEFAULT_BILLING = "monthly"
-ARMS = ("treatment", "holdout")
 NUMBERS = ("amount", "price", "propensity")
 LOWERCASE = ("event_type", "billing", "reason", "arm")  # read case-insensitively
 EARLIEST = pd.Timestamp("1990-01-01")
