@@ -144,6 +144,7 @@ def calibrate_subscriptions(
         plans.append(PlanFit(plan, str(head.billing), price, mine, h, fits))
     fitted = time.perf_counter() - t0
     scenario = subscription_scenario(plans, base_scenario, traits, spells)
+    sbgs = {p.plan: plan_sbg(p, log.window_start) for p in plans}
     result = SubscriptionCalibration(
         log=log,
         cut=cut,
@@ -152,12 +153,12 @@ def calibrate_subscriptions(
         plans=plans,
         traits=traits,
         scenario=scenario,
-        retention=retention_table(plans, traits, log.window_start),
+        retention=retention_table(plans, traits, sbgs),
         churned=churned_table(plans, traits),
-        forecast=forecast_table(plans, traits, spells_all, log.window_start, cut, end)
+        forecast=forecast_table(plans, traits, sbgs, spells_all, cut, end)
         if end > cut
         else pd.DataFrame(),
-        notes=subscription_notes(plans, spells, base),
+        notes=subscription_notes(plans, spells, base, sbgs),
         seconds={"fit": fitted, "total": time.perf_counter() - t0},
     )
     return result
@@ -299,7 +300,7 @@ def plan_sbg(p: PlanFit, window: int) -> SBGFit:
     )
 
 
-def retention_table(plans: list[PlanFit], traits: Traits, window: int) -> pd.DataFrame:
+def retention_table(plans: list[PlanFit], traits: Traits, sbgs: dict[str, SBGFit]) -> pd.DataFrame:
     """Per plan and billing period since subscribing: Kaplan-Meier (lifelines, with left
     truncation for spells begun before the window) with its 95% band, the calibrated
     model and sBG."""
@@ -316,7 +317,7 @@ def retention_table(plans: list[PlanFit], traits: Traits, window: int) -> pd.Dat
         lo = np.interp(grid, band.index.to_numpy(float), band.iloc[:, 0].to_numpy())
         hi = np.interp(grid, band.index.to_numpy(float), band.iloc[:, 1].to_numpy())
         model = retention(p.fit.model, traits, grid * p.period, p.period)
-        sbg = plan_sbg(p, window)
+        sbg = sbgs[p.plan]
         rows.append(
             pd.DataFrame(
                 {
@@ -365,8 +366,8 @@ def churned_table(plans: list[PlanFit], traits: Traits) -> pd.DataFrame:
 def forecast_table(
     plans: list[PlanFit],
     traits: Traits,
+    sbgs: dict[str, SBGFit],
     spells_all: pd.DataFrame,
-    window: int,
     cut: int,
     end: int,
 ) -> pd.DataFrame:
@@ -380,7 +381,7 @@ def forecast_table(
         truth = first_spells(spells_all[spells_all.user_id.isin(alive.user_id)]).set_index(
             "user_id"
         )
-        sbg = plan_sbg(p, window)
+        sbg = sbgs[p.plan]
         months = np.arange(1, (end - cut) // p.period + 1)
         tenure = (cut - alive.start.to_numpy()) // p.period
         horizon = int(tenure.max() + months.max() + 1) if len(alive) and months.size else 1
@@ -416,9 +417,13 @@ def forecast_errors(forecast: pd.DataFrame) -> dict[str, Any] | None:
     return out
 
 
-def subscription_notes(plans: list[PlanFit], spells: pd.DataFrame, base: str) -> list[str]:
+def subscription_notes(
+    plans: list[PlanFit], spells: pd.DataFrame, base: str, sbgs: dict[str, SBGFit]
+) -> list[str]:
     out: list[str] = []
     for p in plans:
+        if not sbgs[p.plan].status.ok:
+            out.append(f"plan {p.plan}: sBG not available: {sbgs[p.plan].status.reason}")
         out.extend(f"plan {p.plan}: {d}" for d in p.fit.dropped)
         if not p.histories.sessions:
             out.append(
