@@ -134,7 +134,7 @@ def test_two_classes_are_recovered_from_their_retention() -> None:
         sessions=False,
         returns=False,
     )
-    n, period, months = 4000, 30, 24
+    n, period, months = 1500, 30, 24
     cls = rng.random(n) < truth.weight[1]
     rate = np.where(cls, truth.cancel_rate[1], truth.cancel_rate[0])
     decided = rng.exponential(1 / rate)

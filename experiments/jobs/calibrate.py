@@ -91,6 +91,16 @@ def run_from_args(args: argparse.Namespace) -> int:
         subscription_outputs.write_results(result, out, text, base)
         save(target, text)
         print(subscription_outputs.text_summary(result))
+        offers = subscription_outputs.fitted_offers(result, base, args.seed)
+        if offers is not None:
+            offers_text = subscription_outputs.offers_yaml(offers, base, args.log.name)
+            write_table(offers.table, out / "offers_fitted.csv")
+            write_text(out / "offers.yaml", offers_text)
+            if target is not None:
+                save(target.parent.parent / "offers" / target.name, offers_text)
+            print(offers.table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+            for note in offers.notes:
+                print(f"note: {note}")
     else:
         write_results(result, out, base, target)
         print(text_summary(result))

@@ -1,18 +1,25 @@
 """What ``winback calibrate`` writes and prints for a subscription log: ``scenario.yaml``,
 ``parameters.csv``, ``retention.csv`` (per plan and billing period: Kaplan-Meier with its
 95% band, calibrated, sBG), ``churned.csv``, ``forecast.csv`` (with a holdout),
-``calibration.json``, ``plots/*.png`` and ``report.html``."""
+``campaigns.csv`` and ``offers.yaml`` (logged campaigns with a randomised holdout: each
+offer's effect, and the base catalogue with the lifts that reproduce it on the calibrated
+scenario), ``calibration.json``, ``plots/*.png`` and ``report.html``."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
+from experiments.config.scenario import catalogue_spec
 from experiments.files import write_json, write_table, write_text
+from experiments.jobs.offer_lifts import FittedOffers, fit_lifts
 from experiments.reporting.subscription import make_plots, report_html
 from sim.calibration.subscriptions import SubscriptionCalibration
+from sim.presets import offers_for
 
 
 def write_results(
@@ -28,6 +35,10 @@ def write_results(
         write_table(result.forecast, out / "forecast.csv")
     else:
         (out / "forecast.csv").unlink(missing_ok=True)  # a previous run's, not this one's
+    if not result.campaigns.empty:
+        write_table(result.campaigns, out / "campaigns.csv")
+    else:
+        (out / "campaigns.csv").unlink(missing_ok=True)
     plots = make_plots(result, out / "plots")
     write_text(out / "report.html", report_html(result, plots, base))
     write_json(out / "calibration.json", result.summary())
@@ -86,3 +97,34 @@ def text_summary(result: SubscriptionCalibration) -> str:
 
 def _pct(value: float | None) -> str:
     return "not available" if value is None else f"{value:.2f}%"
+
+
+USERS_FOR_OFFERS = 40_000  # simulated customers when offers are fitted to a campaign
+
+
+def fitted_offers(result: SubscriptionCalibration, base: str, seed: int) -> FittedOffers | None:
+    """The base catalogue with each campaign's offers' lifts fitted (None without
+    campaigns); a later campaign's fit of the same offer wins."""
+    if result.campaigns.empty:
+        return None
+    catalogue = offers_for(base)
+    horizon = int(min(max(result.end - result.log.window_start, 90), 365))
+    scenario = replace(result.scenario, n_users=USERS_FOR_OFFERS, horizon_days=horizon)
+    tables, notes = [], []
+    for _, rows in result.campaigns.groupby("campaign", sort=True):
+        share = float(rows.holdout_share.iloc[0])
+        fit = fit_lifts(scenario, catalogue, rows, share, int(rows.window_days.iloc[0]), seed)
+        catalogue = fit.catalogue
+        tables.append(fit.table.assign(campaign=rows.campaign.iloc[0]))
+        notes += fit.notes
+    return FittedOffers(catalogue, pd.concat(tables, ignore_index=True), tuple(notes))
+
+
+def offers_yaml(fitted: FittedOffers, base: str, log_name: str) -> str:
+    head = [
+        f"# The '{base}' catalogue, lifts fitted by `winback calibrate` to the randomised",
+        f"# campaigns in {log_name}: on the calibrated scenario each offer's simulated effect",
+        "# matches the effect measured against the campaign's holdout (campaigns.csv).",
+    ]
+    body = yaml.safe_dump({"offers": catalogue_spec(fitted.catalogue)["offers"]}, sort_keys=False)
+    return "\n".join(head) + "\n" + body

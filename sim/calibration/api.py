@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calibration.bgnbd import BGNBDFit, fit_bgnbd
+from sim.calibration.campaigns import ATTRIBUTION_DAYS
 from sim.calibration.customers import (
     Customers,
     Weeks,
@@ -41,7 +42,6 @@ from sim.presets import SCENARIOS
 from sim.scenario import Scenario
 from sim.validation import check_choice, check_int
 
-ATTRIBUTION_DAYS = 28  # offer effects: activity within this many days of a send
 RECENCY_BUCKETS = ((0, 4), (4, 13), (13, 26), (26, np.inf))  # weeks since last activity
 MAX_FREQUENCY = 7  # frequency histogram: 0..6 and 7+
 

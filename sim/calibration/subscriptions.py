@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.calibration.campaigns import campaign_effects
 from sim.calibration.eventlog import ACTIVITY, EventLog, EventLogError
 from sim.calibration.histories import Histories, encode
 from sim.calibration.lifecycle import Traits
@@ -73,6 +74,7 @@ class SubscriptionCalibration:
     retention: pd.DataFrame
     churned: pd.DataFrame
     forecast: pd.DataFrame
+    campaigns: pd.DataFrame  # offer effects against randomised holdouts (campaigns.py)
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -110,6 +112,7 @@ class SubscriptionCalibration:
             "parameters": self.parameters(),
             "churned": self.churned.to_dict(orient="records"),
             "forecast_errors": forecast_errors(self.forecast),
+            "campaigns": self.campaigns.to_dict(orient="records"),
             "notes": self.notes,
             "seconds": self.seconds,
         }
@@ -158,7 +161,8 @@ def calibrate_subscriptions(
         forecast=forecast_table(plans, traits, sbgs, spells_all, cut, end)
         if end > cut
         else pd.DataFrame(),
-        notes=subscription_notes(plans, spells, base, sbgs),
+        campaigns=campaign_effects(log),
+        notes=subscription_notes(plans, spells, base, sbgs) + offer_notes(log),
         seconds={"fit": fitted, "total": time.perf_counter() - t0},
     )
     return result
@@ -455,4 +459,25 @@ def subscription_notes(
         "Channels, responsiveness, offers' effects, the release calendar and the price "
         f"response are the '{base}' preset's; the log cannot tell them."
     )
+    return out
+
+
+def offer_notes(log: EventLog) -> list[str]:
+    """What the log's offers can and cannot tell."""
+    ev = log.events
+    sent = ev[ev.event_type == "offer_sent"]
+    if sent.empty:
+        return [
+            "The log holds no offers: offer effects (open rates, lifts, discounts) are the "
+            "base preset's."
+        ]
+    arm = sent.arm.astype(str) if "arm" in sent.columns else pd.Series("", index=sent.index)
+    outside = int((~arm.isin(("treatment", "holdout"))).sum())
+    out = []
+    if outside:
+        out.append(
+            f"{outside:,} offers were sent outside a campaign with a randomised holdout: "
+            "their effect cannot be told from who was chosen to get them (not causal), so "
+            "they are not estimated."
+        )
     return out

@@ -1,0 +1,134 @@
+"""Offers calibrated to a logged campaign: each offer's ``lift`` set so that running the same
+campaign (``agents.reference.Campaign``: the same offers and holdout share) on the
+calibrated scenario moves the share of customers who come back within the attribution
+window by what the log's randomised holdout measured (``sim.calibration.campaigns``).
+
+The lifts are found together by bisection on a log scale, every trial on the same simulated
+customers (common random numbers), so the simulated effect moves with the lift and not with
+the draw. An offer whose effect does not move with its lift (a reminder acts through the
+message itself, ``dynamics.nudge_lift``, not through a trait) keeps its lift, with a note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from agents.base import as_agent
+from agents.evaluate import AgentPolicy
+from agents.reference import Campaign
+from sim.calibration.campaigns import campaign_effects
+from sim.calibration.eventlog import validate_events
+from sim.offers import Catalogue
+from sim.records import event_log
+from sim.scenario import Scenario
+from sim.simulation import Simulation
+
+LIFT_RANGE = (0.01, 20.0)  # the search box of a lift (log-hazard per unit of trait)
+STEPS = 10
+
+
+def bisect(
+    effect: Callable[[np.ndarray], np.ndarray], goal: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
+    """The log-lifts at which ``effect`` (increasing in each lift) meets ``goal``, each
+    offer's by bisection between ``lo`` and ``hi`` (all offers in one simulation a step)."""
+    lo, hi = lo.copy(), hi.copy()
+    for _ in range(STEPS):
+        mid = (lo + hi) / 2
+        below = effect(mid) < goal
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    return (lo + hi) / 2
+
+
+@dataclass(frozen=True)
+class FittedOffers:
+    catalogue: Catalogue
+    table: pd.DataFrame  # per offer: logged effect and interval, simulated effect, lifts
+    notes: tuple[str, ...]
+
+
+def simulated_effects(
+    scenario: Scenario,
+    catalogue: Catalogue,
+    offers: tuple[str, ...],
+    holdout_share: float,
+    window: int,
+    seed: int,
+) -> pd.Series:
+    """The campaign run on ``scenario`` and measured as the log is: the come-back effect
+    (percentage points) of each offer against the holdout."""
+    campaign = Campaign(offers=offers, holdout_share=holdout_share, seed=seed)
+    policy = AgentPolicy(as_agent(campaign), scenario, catalogue, attribution_days=window)
+    sim = Simulation(scenario, catalogue, seed=seed, policy=policy, record=True)
+    sim.run()
+    log = validate_events(event_log(sim, assignments=campaign.assignments()), "simulated")
+    effects = campaign_effects(log, window)
+    return effects.set_index("offer").back_effect_pp.reindex(list(offers))
+
+
+def fit_lifts(
+    scenario: Scenario,
+    catalogue: Catalogue,
+    logged: pd.DataFrame,
+    holdout_share: float,
+    window: int,
+    seed: int = 0,
+) -> FittedOffers:
+    """``catalogue`` with the lifts of the logged offers (one campaign's rows of
+    :func:`sim.calibration.campaigns.campaign_effects`) fitted; see the module doc."""
+    mine = logged[logged.offer.isin(catalogue.names)]
+    offers = tuple(mine.offer)
+    lo = np.full(len(offers), np.log(LIFT_RANGE[0]))
+    hi = np.full(len(offers), np.log(LIFT_RANGE[1]))
+
+    def with_lifts(log_lift: np.ndarray) -> Catalogue:
+        lifts = dict(zip(offers, np.exp(log_lift), strict=True))
+        out = [
+            replace(o, lift=float(lifts[o.name])) if o.name in lifts else o
+            for o in catalogue.offers
+        ]
+        return replace(catalogue, offers=tuple(out))
+
+    ends = [simulated_effects(scenario, with_lifts(b), offers, holdout_share, window, seed)
+            for b in (lo, hi)]  # fmt: skip
+    flat = (ends[1] - ends[0]).abs().to_numpy() < 0.5  # the effect does not move with the lift
+    found = {}
+    for col in ("back_effect_pp", "back_low_pp", "back_high_pp"):
+        goal = mine.set_index("offer")[col].reindex(list(offers)).to_numpy()
+        found[col] = bisect(
+            lambda x: simulated_effects(
+                scenario, with_lifts(x), offers, holdout_share, window, seed
+            ).to_numpy(),
+            goal,
+            lo,
+            hi,
+        )
+    keep = {o.name: o.lift for o in catalogue.offers}
+    fitted = with_lifts(found["back_effect_pp"])
+    fitted = replace(  # an offer whose effect does not move with its lift keeps it
+        fitted,
+        offers=tuple(
+            replace(o, lift=keep[o.name]) if o.name in offers and flat[offers.index(o.name)] else o
+            for o in fitted.offers
+        ),
+    )
+    lift = {o.name: o.lift for o in fitted.offers}
+    got = simulated_effects(scenario, fitted, offers, holdout_share, window, seed)
+    table = mine[["offer", "back_effect_pp", "back_low_pp", "back_high_pp"]].copy()
+    table["simulated_effect_pp"] = got.to_numpy()
+    table["lift_before"] = [keep[o] for o in offers]
+    table["lift_fitted"] = [lift[o] for o in offers]
+    table["lift_low"] = np.where(flat, np.nan, np.exp(found["back_low_pp"]))
+    table["lift_high"] = np.where(flat, np.nan, np.exp(found["back_high_pp"]))
+    table["moves_with_lift"] = ~flat
+    notes = tuple(
+        f"offer {o}: its effect does not move with its lift (it acts through the message, "
+        "dynamics.nudge_lift); lift kept"
+        for o, f in zip(offers, flat, strict=True)
+        if f
+    )
+    return FittedOffers(fitted, table.reset_index(drop=True), notes)
