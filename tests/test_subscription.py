@@ -115,6 +115,7 @@ def test_identical_histories_are_counted_once() -> None:
     assert h.n == 2 and sorted(h.count.tolist()) == [3.0, 5.0]
 
 
+@pytest.mark.slow
 def test_two_classes_are_recovered_from_their_retention() -> None:
     """Histories drawn from a known two-class model without sessions: classes and hidden
     phases can trade places, so what is identified is the law of the spells: the fit is at
