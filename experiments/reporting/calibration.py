@@ -100,18 +100,22 @@ def _actual_vs_simulated(
     return save(fig, path)
 
 
+def periods_sentence(summary: dict[str, Any]) -> str:
+    """'calibrated on A to B, holdout C to D.' (or '(no holdout).')."""
+    cal0, cal1 = summary["calibration_period"]
+    hold = summary["holdout_period"]
+    tail = f", holdout {hold[0]} to {hold[1]}." if hold else " (no holdout)."
+    return f"calibrated on {cal0} to {cal1}" + tail
+
+
 def report_html(result: Calibration, plots: dict[str, Path], base: str) -> str:
     s = result.summary()
-    cal0, cal1 = s["calibration_period"]
+    cal1 = s["calibration_period"][1]
     body = [
         "<h1>Calibration report</h1>",
         f"<p>Log <code>{html.escape(result.log.path)}</code>: {s['customers']:,} customers "
-        f"with a first activity by {cal1}; calibrated on {cal0} to {cal1}"
-        + (
-            f", holdout {s['holdout_period'][0]} to {s['holdout_period'][1]}."
-            if result.holdout
-            else " (no holdout)."
-        )
+        f"with a first activity by {cal1}; "
+        + periods_sentence(s)
         + f" Bad rows left out: {s['bad_rows_skipped']}.</p>",
         "<h2>How well it fits</h2>",
         _errors_html(result),

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.reporting.calibration import _params_html
+from experiments.reporting.calibration import _params_html, periods_sentence
 from experiments.reporting.kit import img, page, pyplot, save
-from sim.calibration.subscriptions import SubscriptionCalibration
+from sim.calibration.subscriptions import SubscriptionCalibration, slug
 from sim.presets import PRESET_OFFERS
 
 
@@ -33,7 +33,7 @@ def make_plots(result: SubscriptionCalibration, folder: Path) -> dict[str, Path]
         ax.set_ylabel("still subscribed")
         ax.set_title(f"Retention: {plan}")
         ax.legend()
-        paths[f"retention {plan}"] = save(fig, folder / f"retention_{_file(str(plan))}.png")
+        paths[f"retention {plan}"] = save(fig, folder / f"retention_{slug(str(plan))}.png")
     if not result.forecast.empty:
         total = result.forecast.groupby(["plan", "months_ahead"], sort=False).sum().reset_index()
         fig, ax = plt.subplots(figsize=(8, 4.2))
@@ -53,23 +53,12 @@ def make_plots(result: SubscriptionCalibration, folder: Path) -> dict[str, Path]
     return paths
 
 
-def _file(name: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in name.lower())
-
-
 def report_html(result: SubscriptionCalibration, plots: dict[str, Path], base: str) -> str:
     s = result.summary()
-    cal0, cal1 = s["calibration_period"]
     body = [
         "<h1>Calibration report: a subscription business</h1>",
         f"<p>Log <code>{html.escape(result.log.path)}</code>: {s['customers']:,} subscribers "
-        f"in {len(result.plans)} plan(s); calibrated on {cal0} to {cal1}"
-        + (
-            f", holdout {s['holdout_period'][0]} to {s['holdout_period'][1]}."
-            if result.holdout
-            else " (no holdout)."
-        )
-        + "</p>",
+        f"in {len(result.plans)} plan(s); " + periods_sentence(s) + "</p>",
         "<h2>Retention by plan</h2>",
         "<p>The share of new subscribers still subscribed after each billing period: the log "
         "(Kaplan-Meier, with its 95% band), the calibrated simulator and the shifted-beta-"

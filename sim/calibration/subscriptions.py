@@ -230,10 +230,10 @@ def subscription_scenario(
             segments.append(
                 replace(
                     blended,
-                    name=f"{_slug(p.plan)}_{c}",
+                    name=f"{slug(p.plan)}_{c}",
                     weight=float(p.histories.customers_total / total * m.weight[c]),
                     initial_state={s: float(state[c, i]) for i, s in enumerate(STATES)},
-                    plan_mix={_slug(p.plan): 1.0},
+                    plan_mix={slug(p.plan): 1.0},
                     pain_mix=pain,
                     lapse_rate=float(m.lapse_rate[c]),
                     return_rate=float(m.return_rate[c]),
@@ -245,13 +245,14 @@ def subscription_scenario(
                     **engaged,
                 )
             )
-    plan_list = tuple(Plan(_slug(p.plan), p.monthly_price, billing=p.billing) for p in plans)
+    plan_list = tuple(Plan(slug(p.plan), p.monthly_price, billing=p.billing) for p in plans)
     return replace(
         base, name="calibrated", plans=plan_list, segments=tuple(segments), price_changes=()
     )
 
 
-def _slug(name: str) -> str:
+def slug(name: str) -> str:
+    """A plan's name as a config key (lower case, letters, digits and _)."""
     out = "".join(ch if ch.isalnum() else "_" for ch in name.strip().lower()).strip("_")
     return out or "plan"
 
