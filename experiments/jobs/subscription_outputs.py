@@ -108,8 +108,7 @@ def fitted_offers(result: SubscriptionCalibration, base: str, seed: int) -> Fitt
     if result.campaigns.empty:
         return None
     catalogue = offers_for(base)
-    horizon = int(min(max(result.end - result.log.window_start, 90), 365))
-    scenario = replace(result.scenario, n_users=USERS_FOR_OFFERS, horizon_days=horizon)
+    scenario = replace(result.scenario, n_users=USERS_FOR_OFFERS)
     tables, notes = [], []
     for _, rows in result.campaigns.groupby("campaign", sort=True):
         share = float(rows.holdout_share.iloc[0])
