@@ -88,19 +88,13 @@ def run_from_args(args: argparse.Namespace) -> int:
         name = target.stem if target is not None else "calibrated"
         comment = subscription_outputs.yaml_comment(result, base)
         text = scenario_yaml(rounded(result.scenario, name), base, comment)
-        subscription_outputs.write_results(result, out, text, base)
-        save(target, text)
-        print(subscription_outputs.text_summary(result))
         offers = subscription_outputs.fitted_offers(result, base, args.seed)
-        if offers is not None:
-            offers_text = subscription_outputs.offers_yaml(offers, base, args.log.name)
-            write_table(offers.table, out / "offers_fitted.csv")
-            write_text(out / "offers.yaml", offers_text)
-            if target is not None:
-                save(target.parent.parent / "offers" / target.name, offers_text)
-            print(offers.table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-            for note in offers.notes:
-                print(f"note: {note}")
+        subscription_outputs.write_results(result, out, text, base, offers)
+        save(target, text)
+        if offers is not None and target is not None:
+            offers_file = target.parent.parent / "offers" / target.name
+            save(offers_file, subscription_outputs.offers_yaml(offers, base, args.log.name))
+        print(subscription_outputs.text_summary(result, offers))
     else:
         write_results(result, out, base, target)
         print(text_summary(result))

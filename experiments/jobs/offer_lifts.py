@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from agents.base import as_agent
 from agents.evaluate import AgentPolicy
@@ -37,7 +38,7 @@ def bisect(
     """The log-lifts at which ``effect`` (increasing in each lift) meets ``goal``, each
     offer's by bisection between ``lo`` and ``hi`` (all offers in one simulation a step)."""
     lo, hi = lo.copy(), hi.copy()
-    for _ in range(STEPS):
+    for _ in tqdm(range(STEPS), desc="fitting offer lifts", unit="simulation", leave=False):
         mid = (lo + hi) / 2
         below = effect(mid) < goal
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)

@@ -23,7 +23,11 @@ from sim.presets import offers_for
 
 
 def write_results(
-    result: SubscriptionCalibration, out: Path, scenario_text: str, base: str
+    result: SubscriptionCalibration,
+    out: Path,
+    scenario_text: str,
+    base: str,
+    offers: FittedOffers | None,
 ) -> None:
     """Every file, each written whole (temp file, then rename)."""
     (out / "plots").mkdir(parents=True, exist_ok=True)
@@ -35,12 +39,18 @@ def write_results(
         write_table(result.forecast, out / "forecast.csv")
     else:
         (out / "forecast.csv").unlink(missing_ok=True)  # a previous run's, not this one's
-    if not result.campaigns.empty:
+    campaign_files = ("campaigns.csv", "offers_fitted.csv", "offers.yaml")
+    if offers is not None:
         write_table(result.campaigns, out / "campaigns.csv")
+        write_table(offers.table, out / "offers_fitted.csv")
+        write_text(out / "offers.yaml", offers_yaml(offers, base, Path(result.log.path).name))
     else:
-        (out / "campaigns.csv").unlink(missing_ok=True)
+        for name in campaign_files:
+            (out / name).unlink(missing_ok=True)  # a previous run's, not this one's
     plots = make_plots(result, out / "plots")
-    write_text(out / "report.html", report_html(result, plots, base))
+    fitted = offers.table if offers is not None else None
+    notes = offers.notes if offers is not None else ()
+    write_text(out / "report.html", report_html(result, plots, base, fitted, notes))
     write_json(out / "calibration.json", result.summary())
 
 
@@ -69,7 +79,7 @@ def json_line(result: SubscriptionCalibration) -> dict[str, Any]:
     }
 
 
-def text_summary(result: SubscriptionCalibration) -> str:
+def text_summary(result: SubscriptionCalibration, offers: FittedOffers | None) -> str:
     lines = [
         f"subscribers: {sum(p.histories.customers_total for p in result.plans):,}  plans: "
         + ", ".join(f"{p.plan} ({p.fit.model.k} class(es))" for p in result.plans)
@@ -86,6 +96,10 @@ def text_summary(result: SubscriptionCalibration) -> str:
     )
     lines.append("cancelled (% of first subscriptions):")
     lines.append(churned.to_string(index=False))
+    if offers is not None:
+        lines.append("offers fitted to the logged campaigns (effects in points, 28 days):")
+        lines.append(offers.table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        lines += [f"note: {note}" for note in offers.notes]
     errors = result.summary()["forecast_errors"]
     if errors:
         lines.append(

@@ -53,7 +53,13 @@ def make_plots(result: SubscriptionCalibration, folder: Path) -> dict[str, Path]
     return paths
 
 
-def report_html(result: SubscriptionCalibration, plots: dict[str, Path], base: str) -> str:
+def report_html(
+    result: SubscriptionCalibration,
+    plots: dict[str, Path],
+    base: str,
+    fitted: pd.DataFrame | None = None,
+    offer_notes: tuple[str, ...] = (),
+) -> str:
     s = result.summary()
     body = [
         "<h1>Calibration report: a subscription business</h1>",
@@ -73,6 +79,8 @@ def report_html(result: SubscriptionCalibration, plots: dict[str, Path], base: s
             _forecast_html(s["forecast_errors"]),
             img(plots["forecast"]),
         ]
+    if fitted is not None:
+        body += [_offers_html(fitted), *[f"<p>{html.escape(n)}</p>" for n in offer_notes]]
     body += [
         "<h2>Fitted parameters</h2>",
         "<p>Rates are per day; 95% intervals from the outer product of the customers' score "
@@ -127,4 +135,28 @@ def _forecast_html(errors: dict[str, Any] | None) -> str:
         "<p>Subscribers at the end of the calibration period, followed into the holdout: "
         "mean absolute error of the survivors per plan and period, calibrated simulator "
         f"{pct(errors['calibrated_mape_pct'])}, sBG {pct(errors['sbg_mape_pct'])}.</p>"
+    )
+
+
+def _offers_html(fitted: pd.DataFrame) -> str:
+    def lift_range(r: Any) -> str:
+        if not r.moves_with_lift:
+            return "kept (does not move with its lift)"
+        return f"{r.lift_fitted:.2g} ({r.lift_low:.2g} to {r.lift_high:.2g})"
+
+    cells = "".join(
+        f"<tr><td>{html.escape(str(r.campaign))}</td><td>{html.escape(str(r.offer))}</td>"
+        f"<td>{r.back_effect_pp:+.1f} ({r.back_low_pp:+.1f} to {r.back_high_pp:+.1f})</td>"
+        f"<td>{r.simulated_effect_pp:+.1f}</td><td>{r.lift_before:.2g}</td>"
+        f"<td>{lift_range(r)}</td></tr>"
+        for r in fitted.itertuples()
+    )
+    return (
+        "<h2>Offers, from your randomised campaigns</h2><p>For each offer: how many more "
+        "customers per hundred came back within 28 days than in the campaign's holdout (95% "
+        "interval), the same campaign simulated on the calibrated scenario with the fitted "
+        "offer, and the offer's lift before and after (95% interval). A wide interval means "
+        "the campaign was too small to pin the effect down. offers.yaml holds the fitted "
+        "catalogue.</p><table><tr><th>campaign</th><th>offer</th><th>logged effect (points)"
+        "</th><th>simulated</th><th>lift before</th><th>lift fitted</th></tr>" + cells + "</table>"
     )
