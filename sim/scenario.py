@@ -79,6 +79,7 @@ class Segment:
     dormant_cancel_rate: float  # dormant -> churned
     comeback_rate: float  # churned -> active
     heterogeneity: float = 2.0  # gamma shape of the per-user hazard multiplier (large: alike)
+    return_heterogeneity: float = 0.0  # its shape on returning and coming back (0: the same)
     activity_heterogeneity: float = 4.0  # gamma shape of the per-user activity multiplier
     deal_seeker_share: float = 0.2
     basket_value: float = 0.0  # mean purchase value (transactional)
@@ -107,6 +108,7 @@ class Segment:
         ):
             check_nonnegative(f"{key}.{name}", getattr(self, name))
         check_positive(f"{key}.heterogeneity", self.heterogeneity)
+        check_nonnegative(f"{key}.return_heterogeneity", self.return_heterogeneity)
         check_positive(f"{key}.activity_heterogeneity", self.activity_heterogeneity)
         check_probability(f"{key}.deal_seeker_share", self.deal_seeker_share)
         check_positive(f"{key}.mean_tenure_days", self.mean_tenure_days)

@@ -126,10 +126,17 @@ def fit_lifts(
     table["lift_low"] = np.where(flat, np.nan, np.exp(found["back_low_pp"]))
     table["lift_high"] = np.where(flat, np.nan, np.exp(found["back_high_pp"]))
     table["moves_with_lift"] = ~flat
+    fitted_lift = table.lift_fitted.to_numpy()
+    edge = ~flat & ((fitted_lift < LIFT_RANGE[0] * 1.05) | (fitted_lift > LIFT_RANGE[1] / 1.05))
     notes = tuple(
         f"offer {o}: its effect does not move with its lift (it acts through the message, "
         "dynamics.nudge_lift); lift kept"
         for o, f in zip(offers, flat, strict=True)
         if f
+    ) + tuple(
+        f"offer {o}: the fitted lift sits at the edge of its search box ({LIFT_RANGE[0]:g} to "
+        f"{LIFT_RANGE[1]:g}): the campaign cannot tell this offer's effect (see its interval)"
+        for o, e in zip(offers, edge, strict=True)
+        if e
     )
     return FittedOffers(fitted, table.reset_index(drop=True), notes)

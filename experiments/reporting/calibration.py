@@ -146,9 +146,9 @@ def report_html(result: Calibration, plots: dict[str, Path], base: str) -> str:
         *[f"<li>{html.escape(n)}</li>" for n in s["notes"]],
         "</ul>",
         "<h2>Use the scenario</h2>",
-        "<p>Copy <code>scenario.yaml</code> to <code>conf/scenario/NAME.yaml</code> (or rerun "
-        "with <code>--save-scenario NAME</code>), then "
-        f"<code>winback benchmark scenario=NAME offers={PRESET_OFFERS[base]}</code>.</p>",
+        "<p>Copy <code>scenario.yaml</code> to <code>my_conf/scenario/NAME.yaml</code> (or "
+        "rerun with <code>--save-scenario NAME</code>), then <code>winback benchmark "
+        f"--config-dir my_conf scenario=NAME offers={PRESET_OFFERS[base]}</code>.</p>",
     ]
     return page("Calibration report", body)
 

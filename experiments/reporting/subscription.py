@@ -91,8 +91,8 @@ def report_html(
         *[f"<li>{html.escape(n)}</li>" for n in s["notes"]],
         "</ul>",
         "<h2>Use the scenario</h2>",
-        "<p>Rerun with <code>--save-scenario NAME</code>, then "
-        f"<code>winback benchmark scenario=NAME offers={PRESET_OFFERS[base]}</code>.</p>",
+        "<p>Rerun with <code>--save-scenario NAME</code>, then <code>winback benchmark "
+        f"--config-dir my_conf scenario=NAME offers={PRESET_OFFERS[base]}</code>.</p>",
     ]
     return page("Calibration report", body)
 

@@ -89,7 +89,7 @@ class SubscriptionCalibration:
             "log": self.log.path,
             "kind": "subscription",
             "customers": int(sum(p.histories.customers_total for p in self.plans)),
-            "calibration_period": [self.date(0), self.date(self.cut)],
+            "calibration_period": [self.date(self.log.window_start), self.date(self.cut)],
             "holdout_period": [self.date(self.cut + 1), self.date(self.end)]
             if self.holdout
             else None,
@@ -240,7 +240,8 @@ def subscription_scenario(
                     cancel_rate=float(m.cancel_rate[c]),
                     dormant_cancel_rate=float(m.dormant_cancel_rate[c]),
                     comeback_rate=float(m.comeback_rate[c]) if m.returns else blended.comeback_rate,
-                    heterogeneity=ALIKE,
+                    heterogeneity=float(m.heterogeneity[c]),
+                    return_heterogeneity=ALIKE,  # the fit has no multiplier on coming back
                     mean_tenure_days=max(tenure, 1.0),
                     **engaged,
                 )
