@@ -30,6 +30,7 @@ from numba import njit, prange
 from scipy import stats
 from scipy.special import logsumexp
 
+from sim.calibration.fit import _row, logit_intervals  # one table format for every fit
 from sim.calibration.histories import (
     END,
     GAP_K,
@@ -370,8 +371,9 @@ def _survival(tab: Tables, days: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(rows, TINY))
 
 
-def customer_terms(model: Subscribers, traits: Traits, h: Histories) -> np.ndarray:
-    """Each customer's log-likelihood per component (n, C) without the prior."""
+def joint_terms(model: Subscribers, traits: Traits, h: Histories) -> tuple[np.ndarray, Tables]:
+    """Each customer's log-likelihood per component with its prior (n, C), and the tables
+    it came from (one build of the components per evaluation)."""
     tab = tables(model, traits)
     out = np.zeros((h.n, tab.log_prior.size))
     np.add.at(out, h.spell_owner, spell_terms(tab, h))
@@ -382,22 +384,20 @@ def customer_terms(model: Subscribers, traits: Traits, h: Histories) -> np.ndarr
         stay = -rate * np.where(back, np.maximum(days - 1.0, 0.0), days)
         away = stay + np.where(back, np.log(np.maximum(-np.expm1(-rate), TINY)), 0.0)
         np.add.at(out, h.away_owner, away)
-    return out
+    return out + tab.log_prior[None, :], tab
 
 
 def log_likelihood(model: Subscribers, traits: Traits, h: Histories) -> np.ndarray:
     """Each customer's marginal log-likelihood."""
-    comp = components(model, traits)
-    terms = customer_terms(model, traits, h)
-    return logsumexp(terms + comp["log_prior"][None, :], axis=1)
+    joint, _ = joint_terms(model, traits, h)
+    return logsumexp(joint, axis=1)
 
 
 def class_posterior(model: Subscribers, traits: Traits, h: Histories) -> np.ndarray:
     """P(class | history) per customer (n, K)."""
-    comp = components(model, traits)
-    joint = customer_terms(model, traits, h) + comp["log_prior"][None, :]
+    joint, tab = joint_terms(model, traits, h)
     post = np.exp(joint - logsumexp(joint, axis=1, keepdims=True))
-    return np.stack([post[:, comp["cls"] == c].sum(axis=1) for c in range(model.k)], axis=1)
+    return np.stack([post[:, tab.cls == c].sum(axis=1) for c in range(model.k)], axis=1)
 
 
 # ------------------------------------------------------------------ fitting
@@ -418,8 +418,6 @@ class SubscriptionFit:
 
     def table(self, prefix: str = "") -> list[dict[str, Any]]:
         """Every fitted parameter with its standard error and 95% interval (rates per day)."""
-        from sim.calibration.fit import _row, logit_intervals  # one format for every table
-
         k, free = self.model.k, self.model.free
         n = len(free) * k
         theta, cov = self.fit.theta, self.fit.cov
