@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy.linalg import expm
 from scipy.special import logsumexp
 
-from sim.calibration.histories import encode
+from sim.calibration.histories import Histories, encode
 from sim.calibration.lifecycle import Traits
 from sim.calibration.likelihood import gamma_nodes
 from sim.calibration.subscription import (
@@ -17,6 +19,7 @@ from sim.calibration.subscription import (
     Subscribers,
     fit_classes,
     log_likelihood,
+    objective,
     retention,
 )
 
@@ -208,3 +211,43 @@ def test_with_sessions_the_likelihood_is_the_daily_forward_recursion() -> None:
         got = float(log_likelihood(m, Traits.none(), h)[0])
         want = exact_spell(m, 0, stop, cancelled, set(days), 30)
         assert got == pytest.approx(want, rel=1e-9), (stop, cancelled)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_every_history_has_a_probability_anywhere_in_the_search_box(data: st.DataObject) -> None:
+    """At any parameters the optimiser may try (rates from 1e-7 to 5 a day, the multiplier's
+    shape across its box), each customer's log-likelihood is a log-probability: finite or
+    -inf, never above 0. (A fast reciprocal once turned an underflowed row into +inf at the
+    box's corners, and the optimiser stopped at its start.)"""
+    sessions = data.draw(st.booleans())
+    h = _mixed_histories(sessions)
+    _, bounds = objective(h, TRAITS, 1)
+    lo, hi = np.array(bounds).T
+    theta = np.array([data.draw(st.floats(a, b)) for a, b in zip(lo, hi, strict=True)])
+    m = Subscribers.from_theta(theta, 1, h.sessions, bool(h.away_back.any()))
+    got = log_likelihood(m, TRAITS, h)
+    assert not np.isnan(got).any() and (got <= 1e-9).all(), got
+
+
+TRAITS = Traits(
+    np.array([0.5, 2.0]), np.array([1.0, 0.8]), np.array([0.7, 1.4]), np.log([0.5, 0.5])
+)
+
+
+def _mixed_histories(sessions: bool) -> Histories:
+    """Spells begun before the window (truncated) and in it, cancelled on and after its
+    first day, resubscribed, monthly and annual, long and short."""
+    sp = pd.DataFrame(
+        {
+            "user_id": ["a", "b", "c", "c", "d", "e"],
+            "start": [-400, -30, 5, 200, 10, -700],
+            "end": [0, 120, 150, 400, 400, 365],
+            "cancelled": [True, True, True, False, False, True],
+            "billing_days": [30, 30, 30, 30, 365, 365],
+        }
+    )
+    rng = np.random.default_rng(0)
+    days = rng.integers(1, 400, size=120) if sessions else np.zeros(0, int)
+    seen = pd.DataFrame({"user_id": rng.choice(list("bcde"), size=days.size), "day": days})
+    return encode(sp, seen.drop_duplicates(), 0, 400)

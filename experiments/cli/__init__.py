@@ -3,6 +3,7 @@
 winback demo                 the main job: a quick leaderboard (= benchmark experiment=quick)
 winback simulate ...         one scenario, the no-offer control and blanket offers
 winback perf sim [--json]    engine speed and memory vs the naive per-user reference
+winback perf calibrate       a subscription log's calibration: time, memory, sampled vs all
 winback benchmark [...]      the policy leaderboard (Hydra overrides, e.g. experiment=quick)
 winback run [...]            one agent on one scenario vs the control (e.g. agent=thompson)
 winback report FOLDER        plots and a self-contained HTML report from a results folder
@@ -93,6 +94,8 @@ def _perf(args: argparse.Namespace) -> int:
         from experiments.perf.sim import perf_sim as measure
     elif args.target == "sweep":
         from experiments.perf.sweep import perf_sweep as measure
+    elif args.target == "calibrate":
+        from experiments.perf.calibrate import perf_calibrate as measure
     else:
         from experiments.perf.env import perf_env as measure
     out = measure(args)

@@ -138,6 +138,10 @@ PERF_TARGETS = {
             "--reference-days": 365,
         },
     ),
+    "calibrate": (
+        "subscription calibration: time and memory, sampled fit vs fit on everyone",
+        {"--users": 100_000, "--days": 730, "--reference-users": 20_000},
+    ),
     "env": (
         "environment speed: single, batched, SB3 PPO vs CartPole",
         {
@@ -181,6 +185,7 @@ def regret_arguments(p: argparse.ArgumentParser) -> None:
 
 def calibrate_arguments(p: argparse.ArgumentParser) -> None:
     from experiments.config.scenario import USER_CONF
+    from sim.calibration.subscriptions import FIT_SAMPLE
     from sim.presets import SCENARIOS
 
     p.add_argument("log", type=Path, help="event log: CSV or Parquet (see the README)")
@@ -216,6 +221,14 @@ def calibrate_arguments(p: argparse.ArgumentParser) -> None:
         help="simulated copies of each customer (default: about 200,000 simulated in all)",
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--fit-sample",
+        type=int,
+        metavar="N",
+        help=f"subscription log with sessions: fit each plan's lifecycle on N of its "
+        f"customers drawn at random (default {FIT_SAMPLE:,}; 0: all of them, slower); "
+        "everything else uses every customer",
+    )
     p.add_argument(
         "--users",
         type=int,

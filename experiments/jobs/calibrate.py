@@ -42,7 +42,7 @@ def check_args(args: argparse.Namespace) -> tuple[Path, Path | None, Limits]:
     """Every argument checked before any work, the output folder (``--out``) and the
     scenario file to write (``--save-scenario``) writable: returns both and the log's
     limits."""
-    check_calibrate_args(args.base or "retail", args.classes, args.reps, args.seed)
+    check_calibrate_args(args.base or "retail", args.classes, args.reps, args.seed, args.fit_sample)
     if args.users is not None and not 1 <= args.users <= 50_000_000:
         raise ValueError(f"--users: {args.users}; allowed: 1 to 50,000,000")
     limits = Limits(
@@ -83,6 +83,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         seed=args.seed,
         users=args.users,
         progress=not args.json,
+        fit_sample=args.fit_sample,
     )
     if isinstance(result, SubscriptionCalibration):
         name = target.stem if target is not None else "calibrated"

@@ -12,6 +12,7 @@ import platform
 import resource
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -53,7 +54,6 @@ def _fast(users: int, days: int, seed: int, campaign: bool) -> dict[str, float]:
         "seconds": t2 - t0,
         "sample_seconds": t1 - t0,
         "simulate_seconds": t2 - t1,
-        "peak_rss_mb": _peak_rss_mb(),
         "rss_before_mb": base_rss,
         "messages_sent": result.kpis["messages_sent"],
         "bytes_per_user": sim.pop.nbytes() / users,
@@ -70,12 +70,13 @@ def _reference(users: int, days: int, seed: int) -> dict[str, float]:
     return {"seconds": time.perf_counter() - t0}
 
 
-def _child(fn: str, kwargs: dict, queue: Any) -> None:
-    queue.put({"fast": _fast, "reference": _reference}[fn](**kwargs))
+def _child(fn: Callable[..., dict[str, Any]], kwargs: dict, queue: Any) -> None:
+    queue.put({**fn(**kwargs), "peak_rss_mb": _peak_rss_mb()})
 
 
-def isolated(fn: str, **kwargs: Any) -> dict[str, float]:
-    """Run one measurement in a fresh process."""
+def isolated_call(fn: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
+    """``fn(**kwargs)`` (a module-level function) in a fresh process, with that process's
+    peak memory added as ``peak_rss_mb``."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(fn, kwargs, queue))
@@ -86,7 +87,7 @@ def isolated(fn: str, **kwargs: Any) -> dict[str, float]:
 
 
 def perf_sim(args: argparse.Namespace) -> dict[str, Any]:
-    big = isolated("fast", users=args.users, days=args.days, seed=args.seed, campaign=True)
+    big = isolated_call(_fast, users=args.users, days=args.days, seed=args.seed, campaign=True)
     user_days = args.users * args.days
     print(
         f"fast engine, streaming, {args.users:,} users x {args.days} days, weekly campaign "
@@ -103,8 +104,8 @@ def perf_sim(args: argparse.Namespace) -> dict[str, Any]:
         f"naive per-user SimPy reference, {n:,} users x {d} days (this takes minutes) ...",
         flush=True,
     )
-    ref = isolated("reference", users=n, days=d, seed=args.seed)
-    fast = isolated("fast", users=n, days=d, seed=args.seed, campaign=False)
+    ref = isolated_call(_reference, users=n, days=d, seed=args.seed)
+    fast = isolated_call(_fast, users=n, days=d, seed=args.seed, campaign=False)
     ratio = ref["seconds"] / fast["seconds"]
     print(
         f"same {n:,} users, no campaign: reference {ref['seconds']:.1f} s "

@@ -32,6 +32,7 @@ from sim.calibration.likelihood import posterior
 from sim.calibration.offers import offer_effects
 from sim.calibration.spells import subscription_spells
 from sim.calibration.subscriptions import (
+    FIT_SAMPLE,
     SubscriptionCalibration,
     calibrate_subscriptions,
     subscription_cut,
@@ -118,8 +119,12 @@ class Calibration:
 SIMULATED_USERS = 200_000  # default reps: about this many simulated customers in all
 
 
-def check_calibrate_args(base: str, classes: int, reps: int | None, seed: int) -> None:
+def check_calibrate_args(
+    base: str, classes: int, reps: int | None, seed: int, fit_sample: int | None = None
+) -> None:
     check_choice("base", base, SCENARIOS)
+    if fit_sample is not None:
+        check_int("fit_sample", fit_sample, 0)
     check_int("classes", classes, 1, 5)
     if reps is not None:
         check_int("reps", reps, 1, 1000)
@@ -142,6 +147,7 @@ def calibrate(
     seed: int = 0,
     users: int | None = None,
     progress: bool = False,
+    fit_sample: int | None = None,
 ) -> Calibration | SubscriptionCalibration:
     """Fit the simulator to ``log``; with ``holdout_from`` (a date) the events from that day
     on are held out and predicted. A log with subscription events is calibrated as a
@@ -149,11 +155,21 @@ def calibrate(
     otherwise each customer is simulated ``reps`` times (default: about 200,000 simulated
     customers in all). ``base`` names the preset whose non-lifecycle parts (pain points,
     channels, response model, calendar, margin) the scenario keeps (default:
-    :func:`base_for`)."""
+    :func:`base_for`). ``fit_sample``: a subscription log's customers per plan the
+    lifecycle is fitted on, when it has sessions (default ``FIT_SAMPLE``; 0: all)."""
     base = base_for(log, base)
-    check_calibrate_args(base, classes, reps, seed)
+    check_calibrate_args(base, classes, reps, seed, fit_sample)
     if log.has_subscriptions:
-        return calibrate_subscriptions(log, holdout_from, base=base, classes=classes, users=users)
+        return calibrate_subscriptions(
+            log,
+            holdout_from,
+            base=base,
+            classes=classes,
+            users=users,
+            fit_sample=FIT_SAMPLE if fit_sample is None else fit_sample,
+            seed=seed,
+            progress=progress,
+        )
     days = activity_days(log)
     cut, end = periods(log, holdout_from, days)
     seconds: dict[str, float] = {}

@@ -22,6 +22,7 @@ The likelihood of each spell is assembled from :mod:`sim.calibration.histories`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -261,31 +262,7 @@ def tables(model: Subscribers, traits: Traits) -> Tables:
     return Tables(gen, eig, step, comp["log_prior"], comp["cls"], comp["come"])
 
 
-CHUNK = 2_000_000  # matrix entries per step of the special segments (memory)
-
-
-def _specials(tab: Tables, h: Histories, x: str) -> np.ndarray:
-    """Each special segment's matrix (n_special, C, 2, 2) with regime X = ``x``: its runs'
-    powers, then the terminal (a session day's ``S``, or nothing at the spell's end)."""
-    n_seg, n_comp = h.seg_spell.size, tab.log_prior.size
-    out = np.empty((n_seg, n_comp, 2, 2))
-    step = max(1, CHUNK // (4 * n_comp))
-    kinds = {UNSEEN_K: "EK", SILENT_K: "NK", UNSEEN_X: f"E{x}", SILENT_X: f"N{x}"}
-    for lo in range(0, n_seg, step):
-        part = slice(lo, min(lo + step, n_seg))
-        runs, ends = h.seg_runs[part], h.seg_end[part]
-        m = np.broadcast_to(np.eye(2), (runs.shape[0], n_comp, 2, 2)).copy()
-        for r in range(runs.shape[1]):
-            kind, length = runs[:, r, 0], runs[:, r, 1]
-            for code, name in kinds.items():
-                rows = np.flatnonzero((kind == code) & (length > 0))
-                if rows.size:
-                    m[rows] = m[rows] @ tab.power(name, length[rows])
-        for code, regime in ((SESSION_K, "K"), (SESSION_X, x)):
-            rows = ends == code
-            m[rows] = m[rows] @ tab.step[regime][None]
-        out[part] = m
-    return out
+GEN_KINDS = ("EK", "EP", "NK", "NP")  # the generators' order in the kernel's arrays
 
 
 def gap_matrices(tab: Tables, regime: str, lengths: np.ndarray) -> np.ndarray:
@@ -297,16 +274,22 @@ def spell_terms(tab: Tables, h: Histories) -> np.ndarray:
     """Every spell's log-likelihood per component (n_spells, C)."""
     n_comp = tab.log_prior.size
     empty = np.zeros((0, n_comp, 2, 2))
-    gk = gap_matrices(tab, "K", h.lengths_k) if h.lengths_k.size else empty
+
+    def gaps(regime: str, lengths: np.ndarray) -> np.ndarray:
+        return _lanes(gap_matrices(tab, regime, lengths) if lengths.size else empty)
+
     log_p, log_k = forward(
         h.spell_ptr,
         h.order_kind,
         h.order_ref,
-        gk,
-        gap_matrices(tab, "P", h.lengths_x) if h.lengths_x.size else empty,
-        gap_matrices(tab, "K", h.lengths_x) if h.lengths_x.size else empty,
-        _specials(tab, h, "P") if h.seg_spell.size else empty,
-        _specials(tab, h, "K") if h.seg_spell.size else empty,
+        gaps("K", h.lengths_k),
+        gaps("P", h.lengths_x),
+        gaps("K", h.lengths_x),
+        h.seg_runs,
+        h.seg_end,
+        _lanes(np.stack([tab.gen[k] for k in GEN_KINDS])),
+        np.stack([np.stack(tab.eig[k]) for k in GEN_KINDS]),
+        _lanes(np.stack([tab.step["K"], tab.step["P"]])),
     )
     floor = np.log(TINY)  # a component that cannot have written the spell
     out = np.maximum(log_p, floor)
@@ -323,6 +306,12 @@ def spell_terms(tab: Tables, h: Histories) -> np.ndarray:
     return out
 
 
+def _lanes(m: np.ndarray) -> np.ndarray:
+    """(..., C, 2, 2) matrices as (..., 2, 2, C): the components side by side, as the
+    kernel walks them."""
+    return np.ascontiguousarray(np.moveaxis(m, -3, -1))
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def forward(
     ptr: np.ndarray,
@@ -331,38 +320,130 @@ def forward(
     gap_k: np.ndarray,
     gap_xp: np.ndarray,
     gap_xk: np.ndarray,
-    special_p: np.ndarray,
-    special_k: np.ndarray,
+    runs: np.ndarray,
+    ends: np.ndarray,
+    gen: np.ndarray,
+    eig: np.ndarray,
+    step: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """log e_A M_1 M_2 ... 1 for every spell and component, with regime X as P and as K
-    (the forward recursion, rescaled at every step)."""
-    n, n_comp = ptr.size - 1, gap_k.shape[1] if gap_k.shape[0] else special_p.shape[1]
+    (the forward recursion over all components at once, rescaled when the row falls under
+    ``RESCALE``). Segments before the spell's first one touching regime X are the same in
+    both and are run once. A special segment is applied run by run: ``exp(t G) = f0 I + f1
+    G`` (``gen``, ``eig``: EK, EP, NK, NP, components last), then its terminal (``step``: a
+    session day in K, P)."""
+    n, n_comp = ptr.size - 1, gen.shape[-1]
     out_p = np.zeros((n, n_comp))
     out_k = np.zeros((n, n_comp))
     for i in prange(n):
-        for c in range(n_comp):
-            for x in range(2):
-                a, d, scale = 1.0, 0.0, 0.0
-                for j in range(ptr[i], ptr[i + 1]):
-                    r = ref[j]
-                    if kind[j] == 0:
-                        m = gap_k[r, c]
-                    elif kind[j] == 1:
-                        m = gap_xp[r, c] if x == 0 else gap_xk[r, c]
-                    else:
-                        m = special_p[r, c] if x == 0 else special_k[r, c]
-                    a, d = a * m[0, 0] + d * m[1, 0], a * m[0, 1] + d * m[1, 1]
-                    total = a + d
-                    if total <= 0.0:
-                        scale = -np.inf
-                        break
-                    a, d = a / total, d / total
-                    scale += np.log(total)
-                if x == 0:
-                    out_p[i, c] = scale
-                else:
-                    out_k[i, c] = scale
+        fork = ptr[i + 1]
+        for j in range(ptr[i], ptr[i + 1]):
+            if kind[j] == GAP_X or (kind[j] == SPECIAL and _touches_x(runs[ref[j]], ends[ref[j]])):
+                fork = j
+                break
+        row = np.zeros((2, n_comp))
+        row[0] = 1.0
+        scale = np.zeros(n_comp)
+        for j in range(ptr[i], fork):  # regime K only
+            _segment(
+                row, scale, kind[j], ref[j], 1, gap_k, gap_xk, gap_xk, runs, ends, gen, eig, step
+            )
+        for x in range(2):
+            mine, s = row.copy(), scale.copy()
+            for j in range(fork, ptr[i + 1]):
+                _segment(
+                    mine, s, kind[j], ref[j], x, gap_k, gap_xp, gap_xk, runs, ends, gen, eig, step
+                )
+            out = out_p if x == 0 else out_k
+            for c in range(n_comp):
+                total = mine[0, c] + mine[1, c]
+                out[i, c] = s[c] + np.log(total) if total > 0.0 else -np.inf
     return out_p, out_k
+
+
+RESCALE = 1e-100  # the forward row is rescaled when its total falls under this
+FAST = {"contract", "reassoc", "nsz"}  # fast maths that keeps infinities, NaN and exact division
+
+
+@njit(cache=True, inline="always")
+def _touches_x(runs: np.ndarray, end: int) -> bool:
+    if end == SESSION_X:
+        return True
+    for r in range(runs.shape[0]):
+        if runs[r, 1] > 0 and (runs[r, 0] == UNSEEN_X or runs[r, 0] == SILENT_X):
+            return True
+    return False
+
+
+@njit(cache=True, fastmath=FAST)
+def _segment(row, scale, kind, r, x, gap_k, gap_xp, gap_xk, runs, ends, gen, eig, step):  # type: ignore[no-untyped-def]
+    """One segment applied in place to the rows (a, d) of every component, regime X as
+    P (x = 0) or K (x = 1)."""
+    if kind == GAP_K:
+        _times(row, gap_k[r])
+    elif kind == GAP_X:
+        _times(row, gap_xp[r] if x == 0 else gap_xk[r])
+    else:
+        for k in range(runs.shape[1]):
+            length = runs[r, k, 1]
+            if length > 0:
+                g = _gen_index(runs[r, k, 0], x)
+                _power_times(row, gen[g], eig[g], length)
+        if ends[r] == SESSION_K:
+            _times(row, step[0])
+        elif ends[r] == SESSION_X:
+            _times(row, step[1 - x])
+    low = np.inf
+    for c in range(row.shape[1]):
+        low = min(low, row[0, c] + row[1, c])
+    if low < RESCALE:
+        for c in range(row.shape[1]):
+            total = row[0, c] + row[1, c]
+            if total > 0.0:
+                row[0, c] /= total
+                row[1, c] /= total
+                scale[c] += np.log(total)
+
+
+@njit(cache=True, inline="always")
+def _gen_index(run_kind: int, x: int) -> int:
+    """EK, EP, NK, NP (GEN_KINDS) for a run's kind, regime X as P (x = 0) or K."""
+    if run_kind == UNSEEN_K:
+        return 0
+    if run_kind == SILENT_K:
+        return 2
+    if run_kind == UNSEEN_X:
+        return 1 - x
+    return 3 - x
+
+
+@njit(cache=True, inline="always", fastmath=FAST)
+def _times(row: np.ndarray, m: np.ndarray) -> None:
+    """row[:, c] <- row[:, c] m[c] for every component."""
+    for c in range(row.shape[1]):
+        a, d = row[0, c], row[1, c]
+        row[0, c] = a * m[0, 0, c] + d * m[1, 0, c]
+        row[1, c] = a * m[0, 1, c] + d * m[1, 1, c]
+
+
+@njit(cache=True, inline="always")
+def _power_times(row: np.ndarray, g: np.ndarray, eig: np.ndarray, t: float) -> None:
+    """row[:, c] <- row[:, c] exp(t g[c]) for 2 x 2 generators with eigenvalues
+    ``eig[:, c] = (hi, lo)``, hi >= lo, as ``Tables.power``."""
+    for c in range(row.shape[1]):
+        hi, lo = eig[0, c], eig[1, c]
+        x = (hi - lo) * t
+        e_lo = np.exp(lo * t)
+        if x <= 1.0:
+            f1 = t * (np.expm1(x) / x if x > 0 else 1.0) * e_lo
+        else:
+            f1 = (np.exp(hi * t) - e_lo) / (hi - lo)
+        f0 = e_lo - lo * f1
+        a, d = row[0, c], row[1, c]
+        ga = a * g[0, 0, c] + d * g[1, 0, c]
+        gd = a * g[0, 1, c] + d * g[1, 1, c]
+        row[0, c] = f0 * a + f1 * ga
+        row[1, c] = f0 * d + f1 * gd
 
 
 def _survival(tab: Tables, days: np.ndarray) -> np.ndarray:
@@ -375,16 +456,24 @@ def joint_terms(model: Subscribers, traits: Traits, h: Histories) -> tuple[np.nd
     """Each customer's log-likelihood per component with its prior (n, C), and the tables
     it came from (one build of the components per evaluation)."""
     tab = tables(model, traits)
-    out = np.zeros((h.n, tab.log_prior.size))
-    np.add.at(out, h.spell_owner, spell_terms(tab, h))
+    out = _per_owner(spell_terms(tab, h), h.spell_owner, h.n)
     if h.away_owner.size:
         rate = tab.come[None, :]
         days = h.away_days[:, None].astype(np.float64)
         back = h.away_back[:, None]
         stay = -rate * np.where(back, np.maximum(days - 1.0, 0.0), days)
         away = stay + np.where(back, np.log(np.maximum(-np.expm1(-rate), TINY)), 0.0)
-        np.add.at(out, h.away_owner, away)
+        out += _per_owner(away, h.away_owner, h.n)
     return out + tab.log_prior[None, :], tab
+
+
+def _per_owner(terms: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """Rows of ``terms`` summed per owner (``owner`` sorted), (n, C)."""
+    out = np.zeros((n, terms.shape[1]))
+    if owner.size:
+        first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        out[owner[first]] = np.add.reduceat(terms, first, axis=0)
+    return out
 
 
 def log_likelihood(model: Subscribers, traits: Traits, h: Histories) -> np.ndarray:
@@ -518,6 +607,24 @@ def split(model: Subscribers) -> Subscribers:
     return replace(model, **rates)
 
 
+def objective(
+    h: Histories, traits: Traits, k: int
+) -> tuple[Callable[[np.ndarray], np.ndarray], list[tuple[float, float]]]:
+    """Each customer's log-likelihood as a function of ``theta`` (``Subscribers.theta``
+    with ``k`` classes), and the search box of ``theta``."""
+    sessions, returns = h.sessions, bool(h.away_back.any())
+
+    def per_customer(theta: np.ndarray) -> np.ndarray:
+        return log_likelihood(Subscribers.from_theta(theta, k, sessions, returns), traits, h)
+
+    n_free = len(free_rates(sessions, returns))
+    box = (np.log(MIN_RATE), np.log(MAX_RATE))
+    shapes = (np.log(MIN_SHAPE), np.log(MAX_SHAPE))
+    bounds = [box] * (n_free * k) + [(-8.0, 8.0)] * (k - 1) + [shapes] * k
+    bounds += [(np.log(0.05), np.log(50.0))] if sessions else []
+    return per_customer, bounds
+
+
 def fit_subscribers(
     h: Histories,
     traits: Traits,
@@ -526,57 +633,61 @@ def fit_subscribers(
     with_covariance: bool = True,
 ) -> SubscriptionFit:
     """Maximum-likelihood fit with ``k`` classes; covariance by BHHH."""
-    sessions, returns = h.sessions, bool(h.away_back.any())
-
-    def per_customer(theta: np.ndarray) -> np.ndarray:
-        return log_likelihood(Subscribers.from_theta(theta, k, sessions, returns), traits, h)
+    per_customer, bounds = objective(h, traits, k)
 
     def neg(theta: np.ndarray) -> float:
         return -float(per_customer(theta) @ h.count)
 
-    n_free = len(free_rates(sessions, returns))
-    box = (np.log(MIN_RATE), np.log(MAX_RATE))
-    shapes = (np.log(MIN_SHAPE), np.log(MAX_SHAPE))
-    bounds = [box] * (n_free * k) + [(-8.0, 8.0)] * (k - 1) + [shapes] * k
-    bounds += [(np.log(0.05), np.log(50.0))] if sessions else []
     theta0 = (start or start_values(h, k)).theta()
     lo, hi = np.array(bounds).T
     fit = maximise(neg, np.clip(theta0, lo, hi), bounds, with_covariance=False)
     if with_covariance:
         fit = replace(fit, cov=opg_covariance(per_customer, h.count, fit.theta))
-    model = Subscribers.from_theta(fit.theta, k, sessions, returns)
+    model = Subscribers.from_theta(fit.theta, k, h.sessions, bool(h.away_back.any()))
     return SubscriptionFit(model, fit, h.customers_total)
 
 
-def fit_classes(h: Histories, traits: Traits, k: int) -> list[SubscriptionFit]:
+def fit_classes(
+    h: Histories, traits: Traits, k: int, search: Histories | None = None
+) -> list[SubscriptionFit]:
     """Fits with 1, 2, ... up to ``k`` classes (the first from three starts without
-    sessions, each next one
-    from the previous one split). A fit whose smallest class holds under ``MIN_WEIGHT`` of
-    the customers is not supported by the data and ends the search; of the rest, the one
-    BIC prefers is kept (last in the list, with its covariance), with a note when it has
-    fewer than ``k`` classes."""
+    sessions, each next one from the previous one split). A fit whose smallest class holds
+    under ``MIN_WEIGHT`` of the customers is not supported by the data and ends the search;
+    of the rest, the one BIC prefers is kept (last in the list, with its covariance), with a
+    note when it has fewer than ``k`` classes. ``search``: a sample of ``h``'s customers to
+    run that search on (faster); the kept number of classes is then fitted on ``h`` from
+    the sample's fit."""
+    fits, notes = class_search(search or h, traits, k)
+    best = min(fits, key=lambda f: f.bic)
+    if best.model.k < k and not notes:
+        notes.append(f"BIC prefers {best.model.k} class(es) to more (up to {k} fitted)")
+    if search is not None:
+        best = fit_subscribers(h, traits, best.model.k, best.model, with_covariance=False)
+    per_customer, _ = objective(h, traits, best.model.k)
+    cov = opg_covariance(per_customer, h.count, best.fit.theta)
+    final = replace(best, fit=replace(best.fit, cov=cov), dropped=tuple(notes))
+    others = [f for f in fits if f.model.k != best.model.k]
+    return [*others, final]
+
+
+def class_search(h: Histories, traits: Traits, k: int) -> tuple[list[SubscriptionFit], list[str]]:
+    """The fits with 1, 2, ... classes the data support (see :func:`fit_classes`), and a
+    note on the first they do not."""
     starts = [fit_subscribers(h, traits, 1, with_covariance=False)]
     if not h.sessions:  # without sessions, phases and the multiplier trade places
         starts += [fit_subscribers(h, traits, 1, s, with_covariance=False) for s in other_starts(h)]
     fits = [max(starts, key=lambda f: f.fit.loglik)]
-    notes: list[str] = []
     for n in range(2, k + 1):
         nxt = fit_subscribers(h, traits, n, split(fits[-1].model), with_covariance=False)
         smallest = float(nxt.model.weight.min())
         if smallest < MIN_WEIGHT or smallest * h.customers_total < 20:
-            notes.append(
+            return fits, [
                 f"{n} classes: the smallest would hold {smallest:.1%} of the "
                 f"{h.customers_total:,.0f} customers (under {MIN_WEIGHT:.0%}, or under 20 "
                 f"customers): the data do not support it; {n - 1} kept"
-            )
-            break
+            ]
         fits.append(nxt)
-    best = min(fits, key=lambda f: f.bic)
-    if best.model.k < k and not notes:
-        notes.append(f"BIC prefers {best.model.k} class(es) to more (up to {k} fitted)")
-    final = fit_subscribers(h, traits, best.model.k, best.model, with_covariance=True)
-    others = [f for f in fits if f is not best]
-    return [*others, replace(final, dropped=tuple(notes))]
+    return fits, []
 
 
 def retention(model: Subscribers, traits: Traits, days: np.ndarray, period: int) -> np.ndarray:

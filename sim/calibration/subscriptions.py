@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from sim.calibration.campaigns import campaign_effects
 from sim.calibration.eventlog import ACTIVITY, EventLog, EventLogError
@@ -38,6 +39,10 @@ from sim.presets import SCENARIOS
 from sim.scenario import Plan, Scenario, blend_segments
 
 MIN_REASONS = 30  # exit-survey answers needed before they replace the preset's pain mix
+# customers per plan the lifecycle is fitted on, when the log has sessions (a random sample;
+# the fit's cost grows with the customers' session days): see the README's speed figures
+FIT_SAMPLE = 2_000
+SEARCH_SAMPLE = 500  # of those, the customers the number of classes is chosen on
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ class SubscriptionCalibration:
                     "billing": p.billing,
                     "monthly_price": p.monthly_price,
                     "customers": p.histories.customers_total,
+                    "fitted_on": p.fit.n_customers,
                     "classes": p.fit.model.k,
                     "sessions": p.histories.sessions,
                     "loglik": p.fit.fit.loglik,
@@ -125,8 +131,15 @@ def calibrate_subscriptions(
     base: str = "streaming",
     classes: int = 2,
     users: int | None = None,
+    fit_sample: int = FIT_SAMPLE,
+    seed: int = 0,
+    progress: bool = False,
 ) -> SubscriptionCalibration:
-    """Fit the simulator's subscription lifecycle to ``log`` (see the module doc)."""
+    """Fit the simulator's subscription lifecycle to ``log`` (see the module doc).
+    ``fit_sample``: with sessions in the log, the lifecycle of a plan with more customers
+    than this is fitted on that many drawn at random (``seed``; 0: on all): its intervals
+    are the sample's. Everything else (class shares of today's customers, retention,
+    churned shares, sBG, forecasts, campaigns) uses every customer."""
     t0 = time.perf_counter()
     spells_all = plain(subscription_spells(log), ("user_id", "plan", "billing", "reason"))
     end = int(log.end)
@@ -136,15 +149,19 @@ def calibrate_subscriptions(
     base_scenario = SCENARIOS[base](n_users=users or 10_000, horizon_days=365)
     traits = scenario_traits(base_scenario, bins=2 if not sessions.empty else 4)
     first = spells.groupby("user_id", sort=False).plan.first()
+    rng = np.random.default_rng(seed)
+    names = sorted(first.unique())
     plans: list[PlanFit] = []
-    for plan in sorted(first.unique()):
-        users_of = first.index[first == plan]
-        mine = spells[spells.user_id.isin(users_of)]
-        h = encode(mine, sessions[sessions.user_id.isin(users_of)], log.window_start, cut)
-        fits = fit_classes(h, traits, classes)
-        head = mine.sort_values("start").iloc[0]
-        price = float(mine.monthly_price.median())
-        plans.append(PlanFit(plan, str(head.billing), price, mine, h, fits))
+    with tqdm(total=len(names), desc="calibrate", unit="plan", disable=not progress) as bar:
+        for plan in names:
+            bar.set_postfix_str(f"fitting {plan}")
+            users_of = first.index[first == plan]
+            mine = spells[spells.user_id.isin(users_of)]
+            seen = sessions[sessions.user_id.isin(users_of)]
+            plans.append(
+                fit_plan(plan, mine, seen, log.window_start, cut, traits, classes, fit_sample, rng)
+            )
+            bar.update()
     fitted = time.perf_counter() - t0
     scenario = subscription_scenario(plans, base_scenario, traits, spells)
     sbgs = {p.plan: plan_sbg(p, log.window_start) for p in plans}
@@ -166,6 +183,40 @@ def calibrate_subscriptions(
         seconds={"fit": fitted, "total": time.perf_counter() - t0},
     )
     return result
+
+
+def fit_plan(
+    plan: str,
+    spells: pd.DataFrame,
+    seen: pd.DataFrame,
+    window: int,
+    cut: int,
+    traits: Traits,
+    classes: int,
+    fit_sample: int,
+    rng: np.random.Generator,
+) -> PlanFit:
+    """One plan's histories (every customer) and its lifecycle fits. With sessions, the
+    lifecycle is fitted on ``fit_sample`` customers drawn at random (0: all), and the number
+    of classes chosen on ``SEARCH_SAMPLE`` of those (without sessions identical histories
+    are one row and the fit is fast anyway)."""
+    h = encode(spells, seen, window, cut)
+
+    def part(users: np.ndarray) -> Histories:
+        mine, their = spells.user_id.isin(users), seen.user_id.isin(users)
+        return encode(spells[mine], seen[their], window, cut)
+
+    def draw(users: np.ndarray, size: int) -> np.ndarray | None:
+        ok = not seen.empty and 0 < size < users.size
+        return rng.choice(np.sort(users), size=size, replace=False) if ok else None
+
+    sample = draw(h.customers, fit_sample)
+    fitted = h if sample is None else part(sample)
+    search = draw(fitted.customers, SEARCH_SAMPLE)
+    fits = fit_classes(fitted, traits, classes, None if search is None else part(search))
+    head = spells.sort_values("start").iloc[0]
+    price = float(spells.monthly_price.median())
+    return PlanFit(plan, str(head.billing), price, spells, h, fits)
 
 
 def subscription_cut(
