@@ -153,7 +153,9 @@ def calibrate(
     base = base_for(log, base)
     check_calibrate_args(base, classes, reps, seed)
     if log.has_subscriptions:
-        return calibrate_subscriptions(log, holdout_from, base=base, classes=classes, users=users)
+        return calibrate_subscriptions(
+            log, holdout_from, base=base, classes=classes, users=users, seed=seed
+        )
     days = activity_days(log)
     cut, end = periods(log, holdout_from, days)
     seconds: dict[str, float] = {}

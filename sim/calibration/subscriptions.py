@@ -24,6 +24,7 @@ from sim.calibration.campaigns import campaign_effects
 from sim.calibration.eventlog import ACTIVITY, EventLog, EventLogError
 from sim.calibration.histories import Histories, encode
 from sim.calibration.lifecycle import Traits
+from sim.calibration.prices import PriceCalibration, calibrate_prices
 from sim.calibration.sbg import SBGFit, contract_periods, fit_sbg
 from sim.calibration.spells import subscription_spells
 from sim.calibration.subscription import (
@@ -75,6 +76,7 @@ class SubscriptionCalibration:
     churned: pd.DataFrame
     forecast: pd.DataFrame
     campaigns: pd.DataFrame  # offer effects against randomised holdouts (campaigns.py)
+    prices: PriceCalibration  # price changes and their effect (prices.py)
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -82,7 +84,8 @@ class SubscriptionCalibration:
         return str((self.log.origin + pd.Timedelta(days=day)).date())
 
     def parameters(self) -> list[dict[str, Any]]:
-        return [row for p in self.plans for row in p.fit.table(prefix=f"{p.plan}.")]
+        fitted = [row for p in self.plans for row in p.fit.table(prefix=f"{p.plan}.")]
+        return fitted + self.prices.parameters()
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -113,6 +116,7 @@ class SubscriptionCalibration:
             "churned": self.churned.to_dict(orient="records"),
             "forecast_errors": forecast_errors(self.forecast),
             "campaigns": self.campaigns.to_dict(orient="records"),
+            "prices": self.prices.summary(),
             "notes": self.notes,
             "seconds": self.seconds,
         }
@@ -125,6 +129,7 @@ def calibrate_subscriptions(
     base: str = "streaming",
     classes: int = 2,
     users: int | None = None,
+    seed: int = 0,
 ) -> SubscriptionCalibration:
     """Fit the simulator's subscription lifecycle to ``log`` (see the module doc)."""
     t0 = time.perf_counter()
@@ -147,6 +152,8 @@ def calibrate_subscriptions(
         plans.append(PlanFit(plan, str(head.billing), price, mine, h, fits))
     fitted = time.perf_counter() - t0
     scenario = subscription_scenario(plans, base_scenario, traits, spells)
+    names = {p.plan: slug(p.plan) for p in plans}
+    prices, scenario = calibrate_prices(log, spells, cut, scenario, names, seed)
     sbgs = {p.plan: plan_sbg(p, log.window_start) for p in plans}
     result = SubscriptionCalibration(
         log=log,
@@ -162,7 +169,10 @@ def calibrate_subscriptions(
         if end > cut
         else pd.DataFrame(),
         campaigns=campaign_effects(log),
-        notes=subscription_notes(plans, spells, base, sbgs) + offer_notes(log),
+        prices=prices,
+        notes=subscription_notes(plans, spells, base, sbgs)
+        + offer_notes(log)
+        + [prices.note(base)],
         seconds={"fit": fitted, "total": time.perf_counter() - t0},
     )
     return result
@@ -458,8 +468,8 @@ def subscription_notes(
             f"'{base}' preset's."
         )
     out.append(
-        "Channels, responsiveness, offers' effects, the release calendar and the price "
-        f"response are the '{base}' preset's; the log cannot tell them."
+        "Channels, responsiveness, offers' effects and the release calendar are the "
+        f"'{base}' preset's; the log cannot tell them."
     )
     return out
 
