@@ -49,6 +49,7 @@ MODE_SHARE = 0.5  # share of a week's rows the most common price needs
 MIN_WEEKS = 2  # shown weeks a new price must hold to count as a change
 PRICE_TOLERANCE = 0.005  # relative moves smaller than this are rounding, not a change
 WEIGHT_GRID = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0)  # price weights simulated (dynamics.price_weight)
+PLACEBOS = 4  # extra simulated draws at weight 0 that fix the curve's level
 MAPPING_USERS = 20_000  # simulated customers, at least, when the weight is mapped
 SCHEDULE = ("plan", "day", "price", "previous", "ratio")
 
@@ -138,8 +139,10 @@ def exposure_intervals(spells: pd.DataFrame, schedule: pd.DataFrame, window: int
     ``log_ratio`` (the exposure ``x``), ``plan``, ``again`` (a spell after a
     resubscription), ``tenure`` (days since the spell began when it entered the window).
     Spells cancelled on or before the window's first day are not at risk in it."""
-    s = spells[spells.end > window].reset_index(drop=True)
-    signup = s.groupby(s.user_id.astype(str), sort=False).start.transform("min").to_numpy()
+    signup_all = spells.groupby(spells.user_id.astype(str), sort=False).start.transform("min")
+    at_risk = (spells.end > window).to_numpy()
+    s = spells[at_risk].reset_index(drop=True)
+    signup = signup_all.to_numpy()[at_risk]
     plan = s.plan.astype(str).to_numpy()
     first = np.maximum(s.start.to_numpy(), window)
     stop = s.end.to_numpy() + 1
@@ -258,17 +261,34 @@ def cox_data(pieces: pd.DataFrame, window: int) -> pd.DataFrame:
 
 def price_effect(
     log: EventLog, spells: pd.DataFrame, cut: int
-) -> tuple[pd.DataFrame, pd.DataFrame, PriceEffect | None]:
-    """The log's price schedule (changes up to ``cut``), its exposure table, and the Cox
-    effect (None when no change exposed a subscriber with an unexposed one to compare)."""
+) -> tuple[pd.DataFrame, pd.DataFrame, PriceEffect | None, str]:
+    """The log's price schedule (changes up to ``cut``), its exposure table, the Cox
+    effect, and "" (or, when the log cannot tell the effect, None and the reason)."""
     schedule = price_schedule(log)
     schedule = schedule[schedule.day <= cut].reset_index(drop=True)
     pieces = exposure_intervals(spells, schedule, log.window_start)
     exposure = exposure_table(pieces, log.window_start, cut)
+    why = why_not(schedule, pieces)
+    if why:
+        return schedule, exposure, None, why
+    return schedule, exposure, cox_effect(pieces, log.window_start), ""
+
+
+def why_not(schedule: pd.DataFrame, pieces: pd.DataFrame) -> str:
+    """Why the log cannot tell the price effect ("" when it can): it needs subscribers
+    exposed to a change, unexposed ones at risk at the same time to compare with, and
+    cancellations while exposed."""
     exposed = pieces.log_ratio != 0
-    if not exposed.any() or exposed.all() or not (pieces.cancelled & exposed).any():
-        return schedule, exposure, None
-    return schedule, exposure, cox_effect(pieces, log.window_start)
+    if changes_of(schedule).empty:
+        return "no plan's list price changed during the log"
+    if not exposed.any():
+        return "no subscriber was still subscribed after a price change"
+    since = pieces.day[exposed].min()
+    if not (~exposed & (pieces.stop_day > since)).any():
+        return "every subscriber was exposed at once, leaving no one to compare with"
+    if not (pieces.cancelled & exposed).any():
+        return "no cancellation while exposed to a price change"
+    return ""
 
 
 # ------------------------------------------------------------------ the simulator's weight
@@ -353,21 +373,36 @@ def simulated_effect(scenario: Scenario, seed: int) -> PriceEffect | None:
 def weight_curve(
     scenario: Scenario, schedule: pd.DataFrame, window: int, cut: int, users: int, seed: int = 0
 ) -> pd.DataFrame:
-    """The simulated coefficient (and its standard error) at each weight of
-    :data:`WEIGHT_GRID`, on :func:`mapping_scenario` with the same customers each time."""
+    """The simulated coefficient at each weight of :data:`WEIGHT_GRID` on
+    :func:`mapping_scenario` (``coef``), and the standard error of that curve (``se``).
+    The grid runs on the same customers (seed ``seed``), so the curve's shape is nearly
+    free of noise; its level, which one draw of customers sets off by about one standard
+    error, is the mean over that draw and :data:`PLACEBOS` more at weight 0."""
     base = mapping_scenario(scenario, schedule, window, cut, users)
-    rows = []
-    for w in WEIGHT_GRID:
-        got = simulated_effect(replace(base, dynamics=replace(base.dynamics, price_weight=w)), seed)
-        rows.append((w, np.nan if got is None else got.coef, np.nan if got is None else got.se))
-    return pd.DataFrame(rows, columns=["price_weight", "coef", "se"])
+
+    def run(weight: float, draw: int) -> tuple[float, float]:
+        got = simulated_effect(
+            replace(base, dynamics=replace(base.dynamics, price_weight=weight)), draw
+        )
+        return (np.nan, np.nan) if got is None else (got.coef, got.se)
+
+    grid = pd.DataFrame([run(w, seed) for w in WEIGHT_GRID], columns=["coef", "se"])
+    zero = [grid.coef.iloc[0]] + [run(0.0, seed + k)[0] for k in range(1, PLACEBOS + 1)]
+    shift = float(np.nanmean(zero)) - float(grid.coef.iloc[0])
+    return pd.DataFrame(
+        {
+            "price_weight": WEIGHT_GRID,
+            "coef": grid.coef + shift,
+            "se": grid.se / np.sqrt(np.isfinite(zero).sum()),
+        }
+    )
 
 
 def match_weight(grid: pd.DataFrame, effect: PriceEffect) -> PriceWeight:
     """The weight whose simulated coefficient meets the logged one, read off ``grid``
     (made increasing; interpolated). The interval's ends meet the logged coefficient -/+
-    1.96 standard errors of the difference between the logged and the simulated
-    coefficient (both are estimates)."""
+    1.96 standard errors of the difference between the logged coefficient and the
+    simulated curve (both are estimates)."""
     curve = np.maximum.accumulate(grid.coef.fillna(-np.inf).to_numpy())
     curve = curve + 1e-9 * np.arange(curve.size)  # strictly increasing for np.interp
     spread = 1.96 * float(np.hypot(effect.se, np.nanmedian(grid.se)))
@@ -463,17 +498,6 @@ def row(name: str, value: float, se: float, lo: float, hi: float, ok: bool) -> d
     }
 
 
-def why_not(schedule: pd.DataFrame, exposure: pd.DataFrame) -> str:
-    """Why the log cannot tell the price effect."""
-    if changes_of(schedule).empty:
-        return "no plan's list price changed during the log"
-    if exposure.empty or (exposure.exposed == 0).all():
-        return "no subscriber was still subscribed after a price change"
-    if (exposure.exposed == exposure.subscribers).all():
-        return "every subscriber was exposed at once, leaving no one to compare with"
-    return "no cancellation while exposed to a price change"
-
-
 def calibrate_prices(
     log: EventLog,
     spells: pd.DataFrame,
@@ -485,12 +509,10 @@ def calibrate_prices(
     """The log's price changes and their effect, and ``scenario`` with the fitted weight
     and its plans at today's list prices (unchanged when not identified). ``names``: the
     scenario's name of each logged plan."""
-    schedule, exposure, effect = price_effect(log, spells, cut)
+    schedule, exposure, effect, why = price_effect(log, spells, cut)
     base_weight = scenario.dynamics.price_weight
     if effect is None:
-        found = PriceCalibration(
-            schedule, exposure, None, None, base_weight, why_not(schedule, exposure)
-        )
+        found = PriceCalibration(schedule, exposure, None, None, base_weight, why)
         return found, scenario
     named = schedule.assign(plan=schedule.plan.map(names))
     users = min(max(int(spells.user_id.nunique()), MAPPING_USERS), MAX_MAPPING_USERS)
