@@ -36,11 +36,13 @@ simulated coefficient meets the logged coefficient and its interval's ends are r
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sim.calibration.eventlog import PLAN_EVENTS, RENEWALS, EventLog
+from sim.calibration.fit import _row  # one table format for every fit
 from sim.constants import BILLING_DAYS, DAYS_PER_MONTH
 from sim.scenario import PriceChange, Scenario
 
@@ -431,7 +433,7 @@ class PriceCalibration:
     base_weight: float
     why: str = ""
 
-    def parameters(self) -> list[dict[str, object]]:
+    def parameters(self) -> list[dict[str, Any]]:
         """Rows for the parameters table (the shared row format)."""
         if self.effect is None or self.weight is None:
             return []
@@ -487,15 +489,10 @@ class PriceCalibration:
         return text
 
 
-def row(name: str, value: float, se: float, lo: float, hi: float, ok: bool) -> dict[str, object]:
-    return {
-        "parameter": name,
-        "estimate": float(value),
-        "se": float(se),
-        "ci_low": float(lo),
-        "ci_high": float(hi),
-        "identified": bool(ok and np.isfinite([lo, hi]).all()),
-    }
+def row(name: str, value: float, se: float, lo: float, hi: float, ok: bool) -> dict[str, Any]:
+    """A parameter row in the shared format; identified when ``ok`` and the interval is
+    finite (the ratio rule of the rates does not fit a coefficient or a weight near 0)."""
+    return {**_row(name, value, se, lo, hi), "identified": bool(ok and np.isfinite([lo, hi]).all())}
 
 
 def calibrate_prices(
