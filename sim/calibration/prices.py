@@ -360,7 +360,7 @@ def period_days(scenario: Scenario, plan: str) -> int:
 def simulated_effect(scenario: Scenario, seed: int) -> PriceEffect | None:
     """``scenario`` simulated, its log written (without sessions) and measured as a
     company's log is (:func:`price_effect`)."""
-    from sim.calibration.eventlog import validate_events
+    from sim.calibration.eventlog import Limits, validate_events
     from sim.calibration.spells import subscription_spells
     from sim.records import event_log  # imports this package: not at module level
     from sim.simulation import Simulation
@@ -368,7 +368,9 @@ def simulated_effect(scenario: Scenario, seed: int) -> PriceEffect | None:
     sim = Simulation(scenario, seed=seed, record=True)
     sim.run()
     raw = event_log(sim)
-    log = validate_events(raw[raw.event_type != "session"], "simulated")
+    # the simulated sign-ups' exponential tenures can reach decades before the window
+    limits = Limits(max_years=1000.0, accept_dates=True)
+    log = validate_events(raw[raw.event_type != "session"], "simulated", limits=limits)
     return price_effect(log, subscription_spells(log), log.end)[2]
 
 
