@@ -95,7 +95,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         if offers is not None and target is not None:
             offers_file = target.parent.parent / "offers" / target.name
             save(offers_file, subscription_outputs.offers_yaml(offers, base, args.log.name))
-        print(subscription_outputs.text_summary(result, offers))
+        print(subscription_outputs.text_summary(result, offers, base))
     else:
         write_results(result, out, base, target)
         print(text_summary(result))

@@ -1,9 +1,11 @@
 """What ``winback calibrate`` writes and prints for a subscription log: ``scenario.yaml``,
 ``parameters.csv``, ``retention.csv`` (per plan and billing period: Kaplan-Meier with its
 95% band, calibrated, sBG), ``churned.csv``, ``forecast.csv`` (with a holdout),
-``campaigns.csv`` and ``offers.yaml`` (logged campaigns with a randomised holdout: each
-offer's effect, and the base catalogue with the lifts that reproduce it on the calibrated
-scenario), ``calibration.json``, ``plots/*.png`` and ``report.html``."""
+``price_exposure.csv`` (per plan and month: subscribers, those exposed to a logged price
+change, cancellations of each), ``campaigns.csv`` and ``offers.yaml`` (logged campaigns
+with a randomised holdout: each offer's effect, and the base catalogue with the lifts that
+reproduce it on the calibrated scenario), ``calibration.json``, ``plots/*.png`` and
+``report.html``."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ def write_results(
     write_table(pd.DataFrame(result.parameters()), out / "parameters.csv")
     write_table(result.retention, out / "retention.csv")
     write_table(result.churned, out / "churned.csv")
+    write_table(result.prices.exposure, out / "price_exposure.csv")
     if result.holdout:
         write_table(result.forecast, out / "forecast.csv")
     else:
@@ -73,13 +76,14 @@ def json_line(result: SubscriptionCalibration) -> dict[str, Any]:
     return {
         "customers": s["customers"],
         "parameters": {r["parameter"]: r["estimate"] for r in s["parameters"]},
+        "prices": s["prices"],
         "churned": s["churned"],
         "forecast_errors": s["forecast_errors"],
         "seconds": result.seconds,
     }
 
 
-def text_summary(result: SubscriptionCalibration, offers: FittedOffers | None) -> str:
+def text_summary(result: SubscriptionCalibration, offers: FittedOffers | None, base: str) -> str:
     lines = [
         f"subscribers: {sum(p.histories.customers_total for p in result.plans):,}  plans: "
         + ", ".join(f"{p.plan} ({p.fit.model.k} class(es))" for p in result.plans)
@@ -100,6 +104,7 @@ def text_summary(result: SubscriptionCalibration, offers: FittedOffers | None) -
         lines.append("offers fitted to the logged campaigns (effects in points, 28 days):")
         lines.append(offers.table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
         lines += [f"note: {note}" for note in offers.notes]
+    lines.append(f"price response: {result.prices.note(base)}")
     errors = result.summary()["forecast_errors"]
     if errors:
         lines.append(

@@ -87,6 +87,7 @@ def report_html(
         "vectors (BHHH). A parameter the log barely constrains (no finite interval, or one "
         "wider than a factor of 100) is flagged 'not identified'.</p>",
         _params_html(s["parameters"]),
+        _price_html(result, base),
         "<h2>Notes</h2><ul>",
         *[f"<li>{html.escape(n)}</li>" for n in s["notes"]],
         "</ul>",
@@ -95,6 +96,30 @@ def report_html(
         f"--config-dir my_conf scenario=NAME offers={PRESET_OFFERS[base]}</code>.</p>",
     ]
     return page("Calibration report", body)
+
+
+def _price_html(result: SubscriptionCalibration, base: str) -> str:
+    """The price response: the logged changes, and what they say (or why nothing)."""
+    changes = result.prices.summary()["changes"]
+    cells = "".join(
+        f"<tr><td>{html.escape(str(c['plan']))}</td><td>{result.date(int(c['day']))}</td>"
+        f"<td>{c['previous']:.2f}</td><td>{c['price']:.2f}</td><td>{c['ratio'] - 1:+.1%}</td></tr>"
+        for c in changes
+    )
+    table = (
+        "<table><tr><th>plan</th><th>from</th><th>price before</th><th>price after</th>"
+        "<th>change</th></tr>" + cells + "</table>"
+        if changes
+        else ""
+    )
+    return (
+        "<h3>Price response (dynamics.price_weight)</h3><p>List-price changes found in the log "
+        "(per billing period), compared by a Cox model of cancellation with the log price "
+        "ratio as a time-varying covariate (lifelines), and matched to the simulator's "
+        "weight by simulating the calibrated scenario with the same changes.</p>"
+        + table
+        + f"<p>{html.escape(result.prices.note(base))}</p>"
+    )
 
 
 def findings(result: SubscriptionCalibration) -> list[str]:

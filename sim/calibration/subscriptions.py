@@ -25,6 +25,7 @@ from sim.calibration.campaigns import campaign_effects
 from sim.calibration.eventlog import ACTIVITY, EventLog, EventLogError
 from sim.calibration.histories import Histories, encode
 from sim.calibration.lifecycle import Traits
+from sim.calibration.prices import PriceCalibration, calibrate_prices
 from sim.calibration.sbg import SBGFit, contract_periods, fit_sbg
 from sim.calibration.spells import subscription_spells
 from sim.calibration.subscription import (
@@ -80,6 +81,7 @@ class SubscriptionCalibration:
     churned: pd.DataFrame
     forecast: pd.DataFrame
     campaigns: pd.DataFrame  # offer effects against randomised holdouts (campaigns.py)
+    prices: PriceCalibration  # price changes and their effect (prices.py)
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -87,7 +89,8 @@ class SubscriptionCalibration:
         return str((self.log.origin + pd.Timedelta(days=day)).date())
 
     def parameters(self) -> list[dict[str, Any]]:
-        return [row for p in self.plans for row in p.fit.table(prefix=f"{p.plan}.")]
+        fitted = [row for p in self.plans for row in p.fit.table(prefix=f"{p.plan}.")]
+        return fitted + self.prices.parameters()
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -119,6 +122,7 @@ class SubscriptionCalibration:
             "churned": self.churned.to_dict(orient="records"),
             "forecast_errors": forecast_errors(self.forecast),
             "campaigns": self.campaigns.to_dict(orient="records"),
+            "prices": self.prices.summary(),
             "notes": self.notes,
             "seconds": self.seconds,
         }
@@ -150,10 +154,10 @@ def calibrate_subscriptions(
     traits = scenario_traits(base_scenario, bins=2 if not sessions.empty else 4)
     first = spells.groupby("user_id", sort=False).plan.first()
     rng = np.random.default_rng(seed)
-    names = sorted(first.unique())
+    plan_names = sorted(first.unique())
     plans: list[PlanFit] = []
-    with tqdm(total=len(names), desc="calibrate", unit="plan", disable=not progress) as bar:
-        for plan in names:
+    with tqdm(total=len(plan_names), desc="calibrate", unit="plan", disable=not progress) as bar:
+        for plan in plan_names:
             bar.set_postfix_str(f"fitting {plan}")
             users_of = first.index[first == plan]
             mine = spells[spells.user_id.isin(users_of)]
@@ -164,6 +168,8 @@ def calibrate_subscriptions(
             bar.update()
     fitted = time.perf_counter() - t0
     scenario = subscription_scenario(plans, base_scenario, traits, spells)
+    names = {p.plan: slug(p.plan) for p in plans}
+    prices, scenario = calibrate_prices(log, spells, cut, scenario, names, seed)
     sbgs = {p.plan: plan_sbg(p, log.window_start) for p in plans}
     result = SubscriptionCalibration(
         log=log,
@@ -179,7 +185,10 @@ def calibrate_subscriptions(
         if end > cut
         else pd.DataFrame(),
         campaigns=campaign_effects(log),
-        notes=subscription_notes(plans, spells, base, sbgs) + offer_notes(log),
+        prices=prices,
+        notes=subscription_notes(plans, spells, base, sbgs)
+        + offer_notes(log)
+        + [prices.note(base)],
         seconds={"fit": fitted, "total": time.perf_counter() - t0},
     )
     return result
@@ -509,8 +518,8 @@ def subscription_notes(
             f"'{base}' preset's."
         )
     out.append(
-        "Channels, responsiveness, offers' effects, the release calendar and the price "
-        f"response are the '{base}' preset's; the log cannot tell them."
+        "Channels, responsiveness, offers' effects and the release calendar are the "
+        f"'{base}' preset's; the log cannot tell them."
     )
     return out
 
