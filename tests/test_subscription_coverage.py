@@ -23,12 +23,12 @@ Measured on 2026-12-04 (README, "A subscription business").
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from sim import presets
-from sim.calibration import calibrate
 from sim.calibration import subscriptions as subs
 from sim.calibration.eventlog import validate_events
 from sim.calibration.lifecycle import Traits
@@ -55,7 +55,7 @@ def known_company(n_users: int, days: int) -> Scenario:
         base.dynamics, tech_weight=0.0, friction_weight=0.0, freshness_weight=0.0,
         price_level_weight=0.0, price_weight=0.0,
     )  # fmt: skip
-    rates = {k: v for k, v in TRUTH.items() if k != "heterogeneity"}
+    rates: dict[str, Any] = {k: v for k, v in TRUTH.items() if k != "heterogeneity"}
     seg = replace(
         blend_segments(base.segments), name="s", weight=1.0,
         heterogeneity=TRUTH["heterogeneity"], return_heterogeneity=ALIKE,
@@ -81,7 +81,7 @@ def replication(seed: int, n_users: int, days: int, sessions: bool = False) -> p
     log = validate_events(rows.reset_index(drop=True), f"seed {seed}")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(subs, "scenario_traits", lambda *a, **k: Traits.none())
-        result = calibrate(log, classes=1)
+        result = subs.calibrate_subscriptions(log, classes=1)
     table = pd.DataFrame(result.parameters())
     table = table[~table.parameter.str.contains("weight")].copy()
     name = table.parameter.str.extract(r"\.(\w+?)(?:\[0\])?$", expand=False)
