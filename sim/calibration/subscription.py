@@ -60,6 +60,12 @@ RATES = (
     "comeback_rate",
 )
 HIDDEN = ("activity_rate", "dormant_activity_rate")  # what a log without sessions cannot tell
+# and the hidden phases' rates it fits but cannot tell apart: given the leave multiplier, a
+# spell's length has the two-phase law whose Laplace transform is
+# (c s + c(b + d) + a d) / (s^2 + (a + b + c + d) s + a d + c(b + d)) (a lapse, b return,
+# c cancel, d dormant cancel), which fixes c, a + b + d and a d + c(b + d) only: a and b and
+# d slide along a ridge (the multiplier, which scales a, c and d, tilts it only weakly)
+PHASES = ("lapse_rate", "return_rate", "dormant_cancel_rate")
 NODES = 8  # quadrature nodes for the activity multiplier
 FRAILTY_NODES = (12, 6)  # and for the leave multiplier: without sessions, with them
 MIN_SHAPE, MAX_SHAPE = 0.05, 100.0  # the leave multiplier's gamma shape: search box (quadrature
@@ -506,13 +512,17 @@ class SubscriptionFit:
         return -2.0 * self.fit.loglik + self.n_params * np.log(max(self.n_customers, 1))
 
     def table(self, prefix: str = "") -> list[dict[str, Any]]:
-        """Every fitted parameter with its standard error and 95% interval (rates per day)."""
+        """Every fitted parameter with its standard error and 95% interval (rates per day);
+        ``identified`` is false where the interval is unbounded or wider than a factor of
+        100, and for the hidden phases' rates of a fit without sessions (``PHASES``)."""
         k, free = self.model.k, self.model.free
         n = len(free) * k
         theta, cov = self.fit.theta, self.fit.cov
         value, se, ci = log_interval(theta[:n], cov[:n, :n])
+        ridge = () if self.model.sessions else PHASES  # never identified without sessions
         rows = [
             _row(f"{prefix}{name}[{c}]", value[i * k + c], se[i * k + c], *ci[:, i * k + c])
+            | ({"identified": False} if name in ridge else {})
             for i, name in enumerate(free)
             for c in range(k)
         ]
