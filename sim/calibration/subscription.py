@@ -14,8 +14,9 @@ when. Cancellations and resubscriptions are observed exactly; ACTIVE and DORMANT
 sessions. The base scenario's trait multipliers (on lapsing, coming back and cancelling) are
 integrated out by their draws, ``g`` by Gauss-Laguerre quadrature, the class by its weight.
 
-A log without sessions cannot tell ACTIVE from DORMANT: then the subscriber stays ACTIVE
-(``lapse_rate = return_rate = 0``) and only ``cancel_rate`` and ``comeback_rate`` are fitted.
+A log without sessions cannot tell ACTIVE from DORMANT: they are hidden phases of tenure,
+the session rates are not fitted, and of the phase rates (lapse, return, dormant cancel) the
+spells' lengths pin down only combinations (``PHASES``: reported as not identified).
 
 The likelihood of each spell is assembled from :mod:`sim.calibration.histories`.
 """
