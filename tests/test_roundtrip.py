@@ -43,11 +43,17 @@ def test_monthly_figures_count_a_small_log() -> None:
 @pytest.mark.slow
 def test_the_calibrated_scenario_reproduces_the_next_12_months() -> None:
     """3,000 streaming subscribers (three plans billed monthly, traits on), calibrated with
-    up to two classes per plan without sessions; three seeds per world. Every figure in every
-    one of the 12 held-out months within 5% or the band."""
+    up to two classes per plan without sessions; ten seeds per world for the spread.
+    Subscribers and revenue within 5% in every one of the 12 held-out months; the monthly
+    cancellation and resubscription counts (a few dozen each) within 5% or the 95% band of
+    the difference in at least 21 of their 24 months (a faithful model misses 1.2 on
+    average; more than 3 misses has probability 3%)."""
     base = presets.streaming(n_users=3000, horizon_days=720)
     monthly = replace(base, plans=tuple(replace(p, billing="monthly") for p in base.plans))
-    result = round_trip(monthly, 3000, replications=3, classes=2)
+    result = round_trip(monthly, 3000, replications=10, classes=2)
     ahead = result.holdout()
     print(ahead.round(2).to_string())
-    assert ahead.within.all(), ahead[~ahead.within].to_string()
+    big = ahead[ahead.figure.isin(["subscribers", "revenue"])]
+    assert (big.error_pct.abs() <= 5.0).all(), big.to_string()
+    counts = ahead[ahead.figure.isin(["cancellations", "resubscriptions"])]
+    assert (~counts.within).sum() <= 3, counts[~counts.within].to_string()
