@@ -139,3 +139,22 @@ def test_rates_are_recovered_from_a_simulated_log(monkeypatch) -> None:
         if name in ("return_rate", "cancel_rate", "dormant_cancel_rate", "comeback_rate"):
             assert row.ci_low <= value <= row.ci_high, name
     assert np.isfinite(table.estimate).all()
+
+
+def test_a_holdout_that_leaves_nothing_to_calibrate_on_is_refused() -> None:
+    """A holdout from before the window opens plus one billing period would fit on nothing
+    (a newcomer's trial got positive log-likelihoods and a 1%-retention scenario): refused
+    before any fit, naming the key, the value and the earliest allowed date."""
+    log = validate_events(telco(("Month-to-month",)), "telco")
+    early = str((log.origin + pd.Timedelta(days=log.window_start + 10)).date())
+    with pytest.raises(ValueError, match=r"holdout_from: .*at least one billing period"):
+        calibrate(log, early)
+
+
+@pytest.mark.parametrize("size", [1, 199, -5])
+def test_a_fit_sample_too_small_to_place_a_plan_is_refused(size: int) -> None:
+    """``--fit-sample 1`` once fitted one customer per plan and wrote a nonsense scenario:
+    0 (every customer) or at least 200, checked before any work."""
+    log = validate_events(telco(("Month-to-month",)), "telco")
+    with pytest.raises(ValueError, match=r"fit_sample \(--fit-sample\): .* 0 .* >= 200"):
+        calibrate(log, fit_sample=size)

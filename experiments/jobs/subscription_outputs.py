@@ -20,7 +20,7 @@ from experiments.config.scenario import catalogue_spec
 from experiments.files import write_json, write_table, write_text
 from experiments.jobs.offer_lifts import FittedOffers, fit_lifts
 from experiments.reporting.subscription import make_plots, report_html
-from sim.calibration.subscriptions import SubscriptionCalibration
+from sim.calibration.subscriptions import SubscriptionCalibration, forecast_scope
 from sim.presets import offers_for
 
 
@@ -86,7 +86,12 @@ def json_line(result: SubscriptionCalibration) -> dict[str, Any]:
 def text_summary(result: SubscriptionCalibration, offers: FittedOffers | None, base: str) -> str:
     lines = [
         f"subscribers: {sum(p.histories.customers_total for p in result.plans):,}  plans: "
-        + ", ".join(f"{p.plan} ({p.fit.model.k} class(es))" for p in result.plans)
+        + ", ".join(
+            f"{p.plan} ({p.fit.model.k} class(es), fitted on {p.fit.n_customers:,} of "
+            f"{p.histories.customers_total:,} customers)"
+            for p in result.plans
+        ),
+        "rates are per day; [k] is the latent class; '-': not identified by this log",
     ]
     table = pd.DataFrame(result.parameters())
     for col in ("ci_low", "ci_high"):
@@ -110,7 +115,10 @@ def text_summary(result: SubscriptionCalibration, offers: FittedOffers | None, b
         lines.append(
             "holdout survivors, mean absolute error: calibrated "
             f"{_pct(errors['calibrated_mape_pct'])}, sBG {_pct(errors['sbg_mape_pct'])}"
+            + forecast_scope(errors)
         )
+    price = result.prices.note(base)
+    lines += [f"note: {note}" for note in result.notes if note != price]
     return "\n".join(lines)
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from experiments.reporting.calibration import _params_html, periods_sentence
 from experiments.reporting.kit import img, page, pyplot, save
-from sim.calibration.subscriptions import SubscriptionCalibration, slug
+from sim.calibration.subscriptions import SubscriptionCalibration, forecast_scope, slug
 from sim.presets import PRESET_OFFERS
 
 
@@ -159,7 +159,8 @@ def _forecast_html(errors: dict[str, Any] | None) -> str:
     return (
         "<p>Subscribers at the end of the calibration period, followed into the holdout: "
         "mean absolute error of the survivors per plan and period, calibrated simulator "
-        f"{pct(errors['calibrated_mape_pct'])}, sBG {pct(errors['sbg_mape_pct'])}.</p>"
+        f"{pct(errors['calibrated_mape_pct'])}, sBG {pct(errors['sbg_mape_pct'])}"
+        f"{html.escape(forecast_scope(errors))}.</p>"
     )
 
 

@@ -33,6 +33,7 @@ from sim.calibration.offers import offer_effects
 from sim.calibration.spells import subscription_spells
 from sim.calibration.subscriptions import (
     FIT_SAMPLE,
+    MIN_FIT_SAMPLE,
     SubscriptionCalibration,
     calibrate_subscriptions,
     subscription_cut,
@@ -123,8 +124,13 @@ def check_calibrate_args(
     base: str, classes: int, reps: int | None, seed: int, fit_sample: int | None = None
 ) -> None:
     check_choice("base", base, SCENARIOS)
-    if fit_sample is not None:
-        check_int("fit_sample", fit_sample, 0)
+    if fit_sample is not None and fit_sample != 0:
+        ok = isinstance(fit_sample, int) and not isinstance(fit_sample, bool)
+        if not ok or fit_sample < MIN_FIT_SAMPLE:
+            raise ValueError(
+                f"fit_sample (--fit-sample): {fit_sample!r} is not allowed; expected 0 (every "
+                f"customer) or an integer >= {MIN_FIT_SAMPLE}"
+            )
     check_int("classes", classes, 1, 5)
     if reps is not None:
         check_int("reps", reps, 1, 1000)

@@ -147,7 +147,8 @@ class FitStatus:
                 "predictions"
             )
         if self.code == "not_converged":
-            return f"the optimiser did not converge ({self.detail}), so it makes no predictions"
+            said = self.detail.strip().rstrip(":").strip() or "no reason given"
+            return f"the optimiser did not converge ({said}), so it makes no predictions"
         return "converged"
 
 

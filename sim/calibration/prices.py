@@ -159,7 +159,8 @@ def exposure_intervals(spells: pd.DataFrame, schedule: pd.DataFrame, window: int
     order = np.lexsort((day, i))
     i, day = i[order], day[order]
     last = np.r_[i[1:] != i[:-1], True]
-    ratio = price_on(schedule, plan[i], day) / price_on(schedule, plan[i], signup[i])
+    with np.errstate(divide="ignore", invalid="ignore"):  # a free plan: no ratio (1 below)
+        ratio = price_on(schedule, plan[i], day) / price_on(schedule, plan[i], signup[i])
     return pd.DataFrame(
         {
             "id": i,

@@ -44,6 +44,7 @@ MIN_REASONS = 30  # exit-survey answers needed before they replace the preset's 
 # the fit's cost grows with the customers' session days): see the README's speed figures
 FIT_SAMPLE = 2_000
 SEARCH_SAMPLE = 500  # of those, the customers the number of classes is chosen on
+MIN_FIT_SAMPLE = 200  # a smaller sample cannot place a plan's rates (0 = every customer)
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,8 @@ def calibrate_subscriptions(
     cut = subscription_cut(log, spells_all, holdout_from, end)
     spells = censor(spells_all, cut)
     sessions = session_days(log, cut)
-    base_scenario = SCENARIOS[base](n_users=users or 10_000, horizon_days=365)
+    customers = int(spells_all.user_id.nunique())
+    base_scenario = SCENARIOS[base](n_users=users or max(customers, 1000), horizon_days=365)
     traits = scenario_traits(base_scenario, bins=2 if not sessions.empty else 4)
     first = spells.groupby("user_id", sort=False).plan.first()
     rng = np.random.default_rng(seed)
@@ -238,6 +240,13 @@ def subscription_cut(
     start = log.day_of(holdout_from, "holdout_from")
     period = int(spells.billing_days.max())
     events_after = int((log.events.day >= start).sum())
+    if start - log.window_start < period:
+        raise EventLogError(
+            f"holdout_from: {holdout_from!r}; allowed: a date at least one billing period "
+            f"({period} days) after the log's window opens "
+            f"({(log.origin + pd.Timedelta(days=log.window_start)).date()}), so that there is "
+            "something to calibrate on"
+        )
     if not 1 <= start <= end or end - start + 1 < period or events_after == 0:
         raise EventLogError(
             f"holdout_from: {holdout_from!r}; allowed: a date that leaves at least one "
@@ -463,7 +472,7 @@ def forecast_table(
             frame = pd.DataFrame(
                 {"cohort": cohort, "actual": actual, "calibrated": ratio, "sbg": ratio_sbg}
             )
-            agg = frame.groupby("cohort").sum().reset_index()
+            agg = frame.groupby("cohort").sum(min_count=1).reset_index()  # no sBG: empty
             agg.insert(0, "plan", p.plan)
             agg.insert(2, "months_ahead", int(m))
             rows.append(agg)
@@ -472,15 +481,39 @@ def forecast_table(
 
 def forecast_errors(forecast: pd.DataFrame) -> dict[str, Any] | None:
     """Mean absolute percentage error of survivors per plan and month ahead (cohorts
-    summed), calibrated model vs sBG."""
+    summed), calibrated model vs sBG, on the plans where sBG is available (its fit
+    converged; ``sbg_unavailable`` lists the others) and the calibrated model's on all."""
     if forecast.empty:
         return None
-    total = forecast.groupby(["plan", "months_ahead"])[["actual", "calibrated", "sbg"]].sum()
-    out: dict[str, Any] = {}
-    for model in ("calibrated", "sbg"):
-        err = (total[model] - total.actual).abs() / total.actual.clip(lower=1)
-        out[f"{model}_mape_pct"] = float(100.0 * err.mean()) if err.notna().any() else None
-    return out
+    cols = ["actual", "calibrated", "sbg"]
+    total = forecast.groupby(["plan", "months_ahead"])[cols].sum(min_count=1)
+    err = total[["calibrated", "sbg"]].sub(total.actual, axis=0).abs()
+    err = err.div(total.actual.clip(lower=1), axis=0)
+    both = err.sbg.notna()
+    missing = sorted(set(total.index.get_level_values("plan")[~both]))
+
+    def pct(values: pd.Series) -> float | None:
+        return float(100.0 * values.mean()) if values.notna().any() else None
+
+    return {
+        "calibrated_mape_pct": pct(err.calibrated[both]) if both.any() else pct(err.calibrated),
+        "sbg_mape_pct": pct(err.sbg[both]),
+        "calibrated_all_plans_mape_pct": pct(err.calibrated),
+        "sbg_unavailable": missing,
+    }
+
+
+def forecast_scope(errors: dict[str, Any]) -> str:
+    """Which plans the forecast errors compare, when sBG is missing for some ("" if none)."""
+    missing = errors.get("sbg_unavailable") or []
+    if not missing:
+        return ""
+    everyone = errors.get("calibrated_all_plans_mape_pct")
+    shown = "not available" if everyone is None else f"{everyone:.1f}%"
+    return (
+        f" (on the plans with an sBG fit; sBG not available for {', '.join(missing)}; "
+        f"calibrated on every plan: {shown})"
+    )
 
 
 def subscription_notes(
