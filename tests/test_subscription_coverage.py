@@ -132,3 +132,22 @@ def test_intervals_cover_the_truth_in_20_replications() -> None:
     print(f"overall {result.overall:.1%}, identified {result.identified:.1%}")
     assert result.overall >= 0.90
     assert result.identified >= 0.90
+
+
+def test_the_calibrated_resubscription_curve_lies_in_the_logs_band() -> None:
+    """The natural win-back curve: of 1,500 subscribers over a year (comeback 1/200 a day),
+    the calibrated share resubscribed by each month since cancelling lies inside the log's
+    Kaplan-Meier 95% band wherever 30 or more are still away, and the table says how many
+    (measured: 12 months with 30+ away, the log at 0.826 and the model at 0.809 by month
+    11)."""
+    sim = Simulation(known_company(1500, 365), seed=7, record=True)
+    sim.run()
+    rows = event_log(sim)
+    log = validate_events(rows[rows.event_type != "session"].reset_index(drop=True), "seed 7")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(subs, "scenario_traits", lambda *a, **k: Traits.none())
+        table = subs.calibrate_subscriptions(log, classes=1).resubscription
+    seen = table[table.away >= 30]
+    assert len(seen) >= 6 and seen.kaplan_meier.iloc[-1] > 0.3, table.to_string()
+    inside = (seen.calibrated >= seen.km_low - 1e-9) & (seen.calibrated <= seen.km_high + 1e-9)
+    assert inside.all(), seen.to_string()

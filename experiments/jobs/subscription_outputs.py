@@ -37,6 +37,8 @@ def write_results(
     write_table(pd.DataFrame(result.parameters()), out / "parameters.csv")
     write_table(result.retention, out / "retention.csv")
     write_table(result.churned, out / "churned.csv")
+    if not result.resubscription.empty:
+        write_table(result.resubscription, out / "resubscription.csv")
     write_table(result.prices.exposure, out / "price_exposure.csv")
     if result.holdout:
         write_table(result.forecast, out / "forecast.csv")

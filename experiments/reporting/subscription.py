@@ -35,7 +35,8 @@ def make_plots(result: SubscriptionCalibration, folder: Path) -> dict[str, Path]
         ax.legend()
         paths[f"retention {plan}"] = save(fig, folder / f"retention_{slug(str(plan))}.png")
     if not result.forecast.empty:
-        total = result.forecast.groupby(["plan", "months_ahead"], sort=False).sum().reset_index()
+        total = result.forecast.groupby(["plan", "months_ahead"], sort=False).sum(min_count=1)
+        total = total.reset_index()
         fig, ax = plt.subplots(figsize=(8, 4.2))
         for i, (plan, part) in enumerate(total.groupby("plan", sort=False)):
             color = f"C{i}"
@@ -50,7 +51,25 @@ def make_plots(result: SubscriptionCalibration, folder: Path) -> dict[str, Path]
         ax.set_title("Holdout: survivors, log vs projections")
         ax.legend(fontsize=8)
         paths["forecast"] = save(fig, folder / "forecast.png")
+    if not result.resubscription.empty:
+        paths["resubscription"] = _resubscription_plot(plt, result.resubscription, folder)
     return paths
+
+
+def _resubscription_plot(plt: Any, table: pd.DataFrame, folder: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    for i, (plan, part) in enumerate(table.groupby("plan", sort=False)):
+        color = f"C{i}"
+        ax.step(part.month, part.kaplan_meier, where="post", color=color, lw=2,
+                label=f"{plan}: log (Kaplan-Meier)")  # fmt: skip
+        ax.fill_between(part.month, part.km_low, part.km_high, step="post", color=color,
+                        alpha=0.15)  # fmt: skip
+        ax.plot(part.month, part.calibrated, color=color, ls=":", label=f"{plan}: calibrated")
+    ax.set_xlabel("months since cancelling")
+    ax.set_ylabel("share resubscribed")
+    ax.set_title("Win-backs without an offer: the cancelled coming back")
+    ax.legend(fontsize=8)
+    return save(fig, folder / "resubscription.png")
 
 
 def report_html(
@@ -78,6 +97,15 @@ def report_html(
             "<h2>Holdout forecast</h2>",
             _forecast_html(s["forecast_errors"]),
             img(plots["forecast"]),
+        ]
+    if "resubscription" in plots:
+        body += [
+            "<h2>Resubscription: the natural win-back rate</h2>",
+            "<p>Of the customers who cancelled, the share who had come back (without any "
+            "offer credited) by each month since cancelling: the log (Kaplan-Meier, its 95% "
+            "band shaded) and the calibrated simulator. Every offer's effect is measured "
+            "against this.</p>",
+            img(plots["resubscription"]),
         ]
     if fitted is not None:
         body += [_offers_html(fitted), *[f"<p>{html.escape(n)}</p>" for n in offer_notes]]

@@ -33,6 +33,7 @@ from sim.calibration.subscription import (
     class_posterior,
     fit_classes,
     retention,
+    tables,
 )
 from sim.calibration.to_scenario import ALIKE, scenario_traits
 from sim.constants import BILLING_DAYS, DAYS_PER_MONTH, PAIN_POINTS, STATES
@@ -83,6 +84,7 @@ class SubscriptionCalibration:
     forecast: pd.DataFrame
     campaigns: pd.DataFrame  # offer effects against randomised holdouts (campaigns.py)
     prices: PriceCalibration  # price changes and their effect (prices.py)
+    resubscription: pd.DataFrame  # the cancelled coming back: log vs calibrated
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -188,6 +190,7 @@ def calibrate_subscriptions(
         else pd.DataFrame(),
         campaigns=campaign_effects(log),
         prices=prices,
+        resubscription=resubscription_table(plans, traits),
         notes=subscription_notes(plans, spells, base, sbgs)
         + offer_notes(log)
         + [prices.note(base)],
@@ -408,6 +411,41 @@ def retention_table(plans: list[PlanFit], traits: Traits, sbgs: dict[str, SBGFit
             )
         )
     return pd.concat(rows, ignore_index=True)
+
+
+def resubscription_table(plans: list[PlanFit], traits: Traits, months: int = 24) -> pd.DataFrame:
+    """Per plan and 30-day month since cancelling: the share of the cancelled who have
+    resubscribed, by Kaplan-Meier (lifelines) on the time away seen in the log (censored at
+    its end) with the 95% band, and by the calibrated model (each class's comeback rate at
+    the class's share, times the trait draws). Plans without a cancellation are left out."""
+    from lifelines import KaplanMeierFitter
+
+    rows = []
+    for p in plans:
+        h = p.histories
+        if not h.away_owner.size:
+            continue
+        km = KaplanMeierFitter().fit(h.away_days, h.away_back, weights=h.count[h.away_owner])
+        grid = np.arange(0, months + 1)
+        days = grid * DAYS_PER_MONTH
+        band = km.confidence_interval_survival_function_
+        at = band.index.to_numpy(float)
+        tab = tables(p.fit.model, traits)
+        stay = np.exp(tab.log_prior) @ np.exp(-np.outer(tab.come, days))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "plan": p.plan,
+                    "month": grid,
+                    "away": [int(h.count[h.away_owner] @ (h.away_days >= d)) for d in days],
+                    "kaplan_meier": 1.0 - km.survival_function_at_times(days).to_numpy(),
+                    "km_low": 1.0 - np.interp(days, at, band.iloc[:, 1].to_numpy()),
+                    "km_high": 1.0 - np.interp(days, at, band.iloc[:, 0].to_numpy()),
+                    "calibrated": 1.0 - stay,
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
 def churned_table(plans: list[PlanFit], traits: Traits) -> pd.DataFrame:
