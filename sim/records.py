@@ -57,6 +57,7 @@ from sim.calendar import list_price_at
 from sim.calibration.eventlog import NUMBERS, OPTIONAL, REQUIRED
 from sim.constants import ARMS, BILLING_DAYS, CHANNELS, CHURNED, PAIN_POINTS
 from sim.recording import Recording
+from sim.scenario import Scenario
 from sim.simulation import Simulation
 
 EVENTS = (
@@ -84,6 +85,14 @@ class Block:
     time: np.ndarray
     event: int
     columns: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def simulated_log(scenario: Scenario, seed: int, start: str = "2024-01-01") -> pd.DataFrame:
+    """The event log of one recorded run of ``scenario`` without any policy (the company
+    sending nothing), its day 0 dated ``start``."""
+    sim = Simulation(scenario, seed=seed, record=True)
+    sim.run()
+    return event_log(sim, start=start)
 
 
 def event_log(
@@ -414,4 +423,4 @@ def save(log: pd.DataFrame, path: str | Path) -> None:
     pa_csv.write_csv(table, path)
 
 
-__all__ = ["ASSIGNMENTS", "COLUMNS", "EVENTS", "event_log", "save"]
+__all__ = ["ASSIGNMENTS", "COLUMNS", "EVENTS", "event_log", "save", "simulated_log"]

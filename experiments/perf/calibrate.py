@@ -24,13 +24,10 @@ from experiments.perf.sim import isolated_call
 
 def write_log(path: Path, users: int, days: int, seed: int) -> dict[str, Any]:
     """The no-offer company's log of ``users`` subscribers over ``days``."""
-    from sim import Simulation, presets
-    from sim.records import event_log, save
+    from sim import presets
+    from sim.records import save, simulated_log
 
-    scenario = presets.streaming(n_users=users, horizon_days=days)
-    sim = Simulation(scenario, presets.streaming_offers(), seed=seed, record=True)
-    sim.run()
-    table = event_log(sim)
+    table = simulated_log(presets.streaming(n_users=users, horizon_days=days), seed)
     save(table, path)
     return {"events": len(table), "megabytes": path.stat().st_size / 1e6}
 

@@ -363,12 +363,9 @@ def simulated_effect(scenario: Scenario, seed: int) -> PriceEffect | None:
     company's log is (:func:`price_effect`)."""
     from sim.calibration.eventlog import Limits, validate_events
     from sim.calibration.spells import subscription_spells
-    from sim.records import event_log  # imports this package: not at module level
-    from sim.simulation import Simulation
+    from sim.records import simulated_log  # imports this package: not at module level
 
-    sim = Simulation(scenario, seed=seed, record=True)
-    sim.run()
-    raw = event_log(sim)
+    raw = simulated_log(scenario, seed)
     # the simulated sign-ups' exponential tenures can reach decades before the window
     limits = Limits(max_years=1000.0, accept_dates=True)
     log = validate_events(raw[raw.event_type != "session"], "simulated", limits=limits)

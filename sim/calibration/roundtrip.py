@@ -29,9 +29,8 @@ import pandas as pd
 from sim.calibration.eventlog import validate_events
 from sim.calibration.subscriptions import SubscriptionCalibration, calibrate_subscriptions
 from sim.constants import DAYS_PER_MONTH
-from sim.records import event_log
+from sim.records import simulated_log
 from sim.scenario import Scenario
-from sim.simulation import Simulation
 
 MONTH = int(DAYS_PER_MONTH)
 START = "2024-01-01"  # the logs' day 0
@@ -60,12 +59,6 @@ def new_subscribers(scenario: Scenario, n_users: int, days: int) -> Scenario:
         replace(s, initial_state={"active": 1.0}, mean_tenure_days=1e-3) for s in scenario.segments
     )
     return replace(scenario, n_users=n_users, horizon_days=days, warmup_days=0, segments=fresh)
-
-
-def simulated_events(scenario: Scenario, seed: int) -> pd.DataFrame:
-    sim = Simulation(scenario, seed=seed, record=True)
-    sim.run()
-    return event_log(sim, start=START)
 
 
 def monthly_figures(events: pd.DataFrame, months: int) -> pd.DataFrame:
@@ -116,7 +109,7 @@ def round_trip(
     months = fit_months + ahead_months
     world = new_subscribers(original, n_users, months * MONTH)
     seeds = range(seed, seed + replications)
-    logs = [simulated_events(world, s) for s in seeds]
+    logs = [simulated_log(world, s, START) for s in seeds]
     rows = logs[0] if sessions else logs[0][logs[0].event_type != "session"]
     cut = str((pd.Timestamp(START) + pd.Timedelta(days=fit_months * MONTH)).date())
     log = validate_events(rows.reset_index(drop=True), f"{original.name} (seed {seed})")
@@ -126,7 +119,7 @@ def round_trip(
     fitted = replace(calibration.scenario, horizon_days=world.horizon_days, releases=world.releases)
     twin = new_subscribers(fitted, n_users, world.horizon_days)
     ours = [monthly_figures(e, months) for e in logs]
-    theirs = [monthly_figures(simulated_events(twin, 10_000 + s), months) for s in seeds]
+    theirs = [monthly_figures(simulated_log(twin, 10_000 + s, START), months) for s in seeds]
     return RoundTrip(comparison(ours, theirs, fit_months), calibration)
 
 
