@@ -637,13 +637,10 @@ def objective(
 
 
 def fit_subscribers(
-    h: Histories,
-    traits: Traits,
-    k: int = 1,
-    start: Subscribers | None = None,
-    with_covariance: bool = True,
+    h: Histories, traits: Traits, k: int = 1, start: Subscribers | None = None
 ) -> SubscriptionFit:
-    """Maximum-likelihood fit with ``k`` classes; covariance by BHHH."""
+    """Maximum-likelihood fit with ``k`` classes (no covariance: :func:`fit_classes` adds it
+    to the fit it keeps)."""
     per_customer, bounds = objective(h, traits, k)
 
     def neg(theta: np.ndarray) -> float:
@@ -651,9 +648,7 @@ def fit_subscribers(
 
     theta0 = (start or start_values(h, k)).theta()
     lo, hi = np.array(bounds).T
-    fit = maximise(neg, np.clip(theta0, lo, hi), bounds, with_covariance=False)
-    if with_covariance:
-        fit = replace(fit, cov=opg_covariance(per_customer, h.count, fit.theta))
+    fit = maximise(neg, np.clip(theta0, lo, hi), bounds)
     model = Subscribers.from_theta(fit.theta, k, h.sessions, bool(h.away_back.any()))
     return SubscriptionFit(model, fit, h.customers_total)
 
@@ -673,7 +668,7 @@ def fit_classes(
     if best.model.k < k and not notes:
         notes.append(f"BIC prefers {best.model.k} class(es) to more (up to {k} fitted)")
     if search is not None:
-        best = fit_subscribers(h, traits, best.model.k, best.model, with_covariance=False)
+        best = fit_subscribers(h, traits, best.model.k, best.model)
     per_customer, _ = objective(h, traits, best.model.k)
     cov = opg_covariance(per_customer, h.count, best.fit.theta)
     final = replace(best, fit=replace(best.fit, cov=cov), dropped=tuple(notes))
@@ -684,12 +679,12 @@ def fit_classes(
 def class_search(h: Histories, traits: Traits, k: int) -> tuple[list[SubscriptionFit], list[str]]:
     """The fits with 1, 2, ... classes the data support (see :func:`fit_classes`), and a
     note on the first they do not."""
-    starts = [fit_subscribers(h, traits, 1, with_covariance=False)]
+    starts = [fit_subscribers(h, traits, 1)]
     if not h.sessions:  # without sessions, phases and the multiplier trade places
-        starts += [fit_subscribers(h, traits, 1, s, with_covariance=False) for s in other_starts(h)]
+        starts += [fit_subscribers(h, traits, 1, s) for s in other_starts(h)]
     fits = [max(starts, key=lambda f: f.fit.loglik)]
     for n in range(2, k + 1):
-        nxt = fit_subscribers(h, traits, n, split(fits[-1].model), with_covariance=False)
+        nxt = fit_subscribers(h, traits, n, split(fits[-1].model))
         smallest = float(nxt.model.weight.min())
         if smallest < MIN_WEIGHT or smallest * h.customers_total < 20:
             return fits, [
