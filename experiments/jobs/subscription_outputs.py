@@ -111,7 +111,8 @@ def text_summary(result: SubscriptionCalibration, offers: FittedOffers | None, b
         lines.append("offers fitted to the logged campaigns (effects in points, 28 days):")
         lines.append(offers.table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
         lines += [f"note: {note}" for note in offers.notes]
-    lines.append(f"price response: {result.prices.note(base)}")
+    price = result.prices.note(base)
+    lines.append(f"price response: {price}")
     errors = result.summary()["forecast_errors"]
     if errors:
         lines.append(
@@ -119,7 +120,6 @@ def text_summary(result: SubscriptionCalibration, offers: FittedOffers | None, b
             f"{_pct(errors['calibrated_mape_pct'])}, sBG {_pct(errors['sbg_mape_pct'])}"
             + forecast_scope(errors)
         )
-    price = result.prices.note(base)
     lines += [f"note: {note}" for note in result.notes if note != price]
     return "\n".join(lines)
 

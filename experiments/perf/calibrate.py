@@ -44,7 +44,6 @@ def timed_calibration(path: Path, fit_sample: int, seed: int) -> dict[str, Any]:
     t2 = time.perf_counter()
     return {
         "read_seconds": t1 - t0,
-        "calibrate_seconds": t2 - t1,
         "fit_seconds": result.seconds["fit"],
         "seconds": t2 - t0,
         "events": len(log.events),
