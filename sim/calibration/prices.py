@@ -53,6 +53,7 @@ PRICE_TOLERANCE = 0.005  # relative moves smaller than this are rounding, not a 
 WEIGHT_GRID = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0)  # price weights simulated (dynamics.price_weight)
 PLACEBOS = 4  # extra simulated draws at weight 0 that fix the curve's level
 MAPPING_USERS = 20_000  # simulated customers, at least, when the weight is mapped
+MAX_MAPPING_USERS = 100_000  # and at most
 SCHEDULE = ("plan", "day", "price", "previous", "ratio")
 
 
@@ -417,9 +418,6 @@ def match_weight(grid: pd.DataFrame, effect: PriceEffect) -> PriceWeight:
 
 
 # ------------------------------------------------------------------ the calibration
-MAX_MAPPING_USERS = 100_000
-
-
 @dataclass(frozen=True)
 class PriceCalibration:
     """What the log says about prices: the schedule (:data:`SCHEDULE`), exposure per plan
