@@ -25,7 +25,9 @@ from sim.calibration import customers_at, fit_bgnbd, validate_events
 from sim.calibration.api import errors
 from sim.calibration.bgnbd import BGNBD, BGNBDFit
 from sim.calibration.mle import Fit, FitStatus, fit_status
+from sim.calibration.datasets import cohort_log
 from sim.calibration.sbg import SBG, SBGFit, contract_periods, fit_sbg
+from sim.calibration.spells import subscription_spells
 
 REGULAR = (1000, 631, 468, 382, 326, 289, 262, 241, 223, 207, 194, 183, 173)
 HIGH_END = (1000, 869, 743, 653, 593, 551, 517, 491, 468, 445, 427, 409, 394)
@@ -136,19 +138,25 @@ def test_sbg_one_churn_rate_for_all_is_a_boundary_with_no_predictions() -> None:
 
 
 @pytest.mark.parametrize(
-    ("periods", "churned", "first", "key"),
+    ("periods", "churned", "first", "left", "key"),
     [
-        ([1, -1], [True, False], None, "periods"),
-        ([1, 1.5], [True, False], None, "periods"),
-        ([1, 2], ["yes", "no"], None, "churned"),
-        ([1, 2], [True, False], [0, 3], "first_observed"),
-        ([1, 2], [True], None, "shapes"),
-        ([], [], None, "shapes"),
+        ([1, -1], [True, False], None, None, "periods"),
+        ([1, 1.5], [True, False], None, None, "periods"),
+        ([1, 2], ["yes", "no"], None, None, "churned"),
+        ([1, 2], [True, False], [0, 3], None, "first_observed"),
+        ([1, 2], [True], None, None, "shapes"),
+        ([], [], None, None, "shapes"),
+        ([1, 2], [True, False], None, [False, True], "left: True at row 1"),  # not churned
+        ([0, 2], [True, False], None, [True, False], "left: True at row 0"),  # by period 0
+        ([1, 2], [True, False], None, [2, 0], "left"),
     ],
 )
-def test_sbg_refuses_bad_data_naming_it(periods, churned, first, key) -> None:
+def test_sbg_refuses_bad_data_naming_it(periods, churned, first, left, key) -> None:
+    def array(values):  # type: ignore[no-untyped-def]
+        return None if values is None else np.array(values)
+
     with pytest.raises(ValueError, match=key):
-        fit_sbg(np.array(periods), np.array(churned), None if first is None else np.array(first))
+        fit_sbg(np.array(periods), np.array(churned), array(first), array(left))
     fit = converged_sbg(1.0, 1.0)
     with pytest.raises(ValueError, match="ahead"):
         fit.expected_survivors(np.array([1.0]), 0)
@@ -159,31 +167,62 @@ def test_sbg_refuses_bad_data_naming_it(periods, churned, first, key) -> None:
 
 
 # ------------------------------------------------------------------ spells -> sBG data
-def spells() -> pd.DataFrame:
+def spells(complete: bool = False) -> pd.DataFrame:
     rows = [  # user_id, spell, start, end, cancelled, billing_days (window opens on day 400)
         ("a", 0, 0, 730, True, 365),  # cancelled at its 2nd renewal: survived 1, seen from 1
         ("b", 0, 450, 450, True, 365),  # cancelled on its first day: survived 0
         ("c", 0, 100, 1000, False, 365),  # still subscribed: survived 2, censored
         ("d", 0, 0, 1095, True, 365),  # began before the window: observed from renewal 1
-        ("e", 0, 0, 400, True, 365),  # cancelled by the window's opening: left out
         ("e", 1, 500, 620, True, 30),  # monthly, after a resubscription: survived 3
         ("f", 0, 380, 1000, False, 30),  # monthly, began 20 days before the window
     ]
+    if complete:  # the export lists a customer who had left by the window's first day
+        rows.append(("e", 0, 0, 400, True, 365))
     cols = ["user_id", "spell", "start", "end", "cancelled", "billing_days"]
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=cols).sort_values(["user_id", "spell"])
 
 
 def test_contract_periods_turn_spells_into_sbg_data() -> None:
+    """Without a spell that ended before the window, those begun before it are
+    left-truncated (observed from the renewals survived by then)."""
     annual = contract_periods(spells(), 365, window_start=400)
     assert annual.user_id.tolist() == ["a", "b", "c", "d"]
     assert annual.periods.tolist() == [1, 0, 2, 2]
     assert annual.churned.tolist() == [True, True, False, True]
     assert annual.first_observed.tolist() == [1, 0, 0, 1]
+    assert not annual.left.any()
     monthly = contract_periods(spells(), 30, window_start=400)
     assert monthly[["user_id", "spell"]].values.tolist() == [["e", 1], ["f", 0]]
     assert monthly.periods.tolist() == [3, 20] and monthly.first_observed.tolist() == [0, 0]
-    fit = fit_sbg(annual.periods, annual.churned, annual.first_observed)
+    fit = fit_sbg(annual.periods, annual.churned, annual.first_observed, annual.left)
     assert fit.status.code in ("converged", "boundary", "not_converged")  # 4 rows: any
+
+
+def test_a_complete_export_is_not_truncated_and_keeps_who_left_before_the_window() -> None:
+    """The likelihood's rule (``histories.encode``): a spell cancelled on the window's first
+    day makes the table complete: no truncation, and that spell churned within its first
+    floor(400 / 365) = 1 renewal (likelihood 1 - S(1))."""
+    annual = contract_periods(spells(complete=True), 365, window_start=400)
+    assert annual.user_id.tolist() == ["a", "b", "c", "d", "e"]
+    assert annual.periods.tolist() == [1, 0, 2, 2, 1]
+    assert annual.first_observed.tolist() == [0, 0, 0, 0, 0]
+    assert annual.left.tolist() == [False, False, False, False, True]
+    model = SBG(0.7, 1.2)
+    columns = ("periods", "churned", "first_observed", "left")
+    log_lik = model.loglik(*(annual[c].to_numpy() for c in columns))
+    assert log_lik[-1] == pytest.approx(np.log(1.0 - np.exp(model.log_survival(1.0))))
+
+
+def test_sbg_through_the_calibration_reproduces_fader_hardie_2007() -> None:
+    """The cohort written as a log (everyone subscribes on day 0; the window opens at the
+    first renewal, so the first year's leavers are left-censored on its first day): the
+    calibration's sBG is the paper's (regular: alpha 0.704, beta 1.182)."""
+    log = validate_events(cohort_log(list(REGULAR[: FITTED_YEARS + 1])), "cohort")
+    spells = subscription_spells(log)
+    data = contract_periods(spells, 365, log.window_start)
+    fit = fit_sbg(data.periods, data.churned, data.first_observed, data.left)
+    assert fit.model.alpha == pytest.approx(0.704, abs=1e-2)
+    assert fit.model.beta == pytest.approx(1.182, abs=1e-2)
 
 
 def test_contract_periods_refuse_a_table_without_the_spell_columns() -> None:

@@ -12,7 +12,9 @@ to churn leave (heterogeneity, not a change in anyone's behaviour).
 Per customer the data are ``periods``, the renewals survived (T > periods); ``churned``
 (then T = periods + 1; otherwise the customer is right-censored at the log's end); and
 ``first_observed`` (left truncation: a customer in the data only from period m on is known
-to have survived m renewals, so their likelihood is divided by S(m)). The fit searches a box
+to have survived m renewals, so their likelihood is divided by S(m)); optionally ``left``
+(left-censored: the customer is known only to have churned by the end of period ``periods``,
+likelihood 1 - S(periods)). The fit searches a box
 (``BOX``) and reports its ``status`` like the BG/NBD: only a converged fit predicts.
 """
 
@@ -43,12 +45,18 @@ class SBG:
         """log S(t): the log share of a cohort still subscribed after ``t`` renewals."""
         return betaln(self.alpha, self.beta + t) - betaln(self.alpha, self.beta)
 
-    def loglik(self, periods: np.ndarray, churned: np.ndarray, first: np.ndarray) -> np.ndarray:
-        """Each customer's log-likelihood: log P(T = periods + 1) if churned, else
-        log S(periods); minus log S(first) for the left truncation."""
+    def loglik(
+        self, periods: np.ndarray, churned: np.ndarray, first: np.ndarray, left: np.ndarray
+    ) -> np.ndarray:
+        """Each customer's log-likelihood: log P(T = periods + 1) if churned, log S(periods)
+        if still subscribed, log (1 - S(periods)) if left (churned by then); minus log
+        S(first) for the left truncation."""
         a, b = self.alpha, self.beta
         lost = betaln(a + 1.0, b + periods) - betaln(a, b)
-        return np.where(churned, lost, self.log_survival(periods)) - self.log_survival(first)
+        kept = self.log_survival(periods)
+        gone = np.log(-np.expm1(np.minimum(kept, -1e-300)))
+        out = np.where(left, gone, np.where(churned, lost, kept))
+        return out - self.log_survival(first)
 
 
 @dataclass(frozen=True)
@@ -108,40 +116,52 @@ def _renewals(key: str, t: np.ndarray | float, low: int) -> np.ndarray:
 
 
 def fit_sbg(
-    periods: np.ndarray, churned: np.ndarray, first_observed: np.ndarray | None = None
+    periods: np.ndarray,
+    churned: np.ndarray,
+    first_observed: np.ndarray | None = None,
+    left: np.ndarray | None = None,
 ) -> SBGFit:
     """Maximum-likelihood sBG on per-customer renewals survived, churn flags and (optional)
-    the period each customer is observed from; identical customers are counted once."""
-    rows = check_sbg_data(periods, churned, first_observed)
+    the period each customer is observed from and whether they are left-censored;
+    identical customers are counted once."""
+    rows = check_sbg_data(periods, churned, first_observed, left)
     unique, counts = np.unique(rows, axis=0, return_counts=True)
-    n, lost, first = unique.T.astype(np.float64)
-    lost_flag = lost.astype(bool)
+    n, lost, first, gone = unique.T.astype(np.float64)
+    lost_flag, gone_flag = lost.astype(bool), gone.astype(bool)
 
     def neg(theta: np.ndarray) -> float:
         model = SBG(*np.exp(theta))
-        return -float(counts @ model.loglik(n, lost_flag, first))
+        return -float(counts @ model.loglik(n, lost_flag, first, gone_flag))
 
     fit, status = fit_reference(neg, [1.0, 1.0], NAMES, BOX)
     return SBGFit(SBG(*np.exp(fit.theta)), fit, status)
 
 
 def check_sbg_data(
-    periods: np.ndarray, churned: np.ndarray, first_observed: np.ndarray | None
+    periods: np.ndarray,
+    churned: np.ndarray,
+    first_observed: np.ndarray | None,
+    left: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The three columns as one integer array (customers x 3), or ValueError naming the
-    first bad row: whole periods >= 0, churned true/false, 0 <= first_observed <= periods."""
+    """The four columns as one integer array (customers x 4), or ValueError naming the
+    first bad row: whole periods >= 0, churned and left true/false, 0 <= first_observed <=
+    periods; a left-censored customer has churned, by period >= 1."""
     n = np.asarray(periods)
     lost = np.asarray(churned)
     first = np.zeros(n.shape) if first_observed is None else np.asarray(first_observed)
-    if n.ndim != 1 or n.size == 0 or lost.shape != n.shape or first.shape != n.shape:
+    gone = np.zeros(n.shape, bool) if left is None else np.asarray(left)
+    shapes = (lost.shape, first.shape, gone.shape)
+    if n.ndim != 1 or n.size == 0 or any(s != n.shape for s in shapes):
         raise ValueError(
-            f"periods, churned, first_observed: shapes {n.shape}, {lost.shape}, {first.shape}; "
-            "allowed: one value per customer each, at least one customer"
+            f"periods, churned, first_observed, left: shapes {n.shape}, "
+            f"{', '.join(map(str, shapes))}; allowed: one value per customer each, at least "
+            "one customer"
         )
     checks = {
         "periods": (n, "whole numbers >= 0", _whole(n)),
         "churned": (lost, "true/false (or 1/0)", np.isin(lost, (0, 1))),
         "first_observed": (first, "whole numbers in [0, periods]", _whole(first)),
+        "left": (gone, "true/false (or 1/0)", np.isin(gone, (0, 1))),
     }
     for key, (values, allowed, ok) in checks.items():
         if not ok.all():
@@ -153,7 +173,15 @@ def check_sbg_data(
             f"first_observed: {first[i].item()!r} at row {i} exceeds periods {n[i].item()!r}; "
             "allowed: a customer observed from period m has survived at least m renewals"
         )
-    return np.column_stack([n, lost, first]).astype(np.int64)
+    wrong = gone.astype(bool) & ~(lost.astype(bool) & (n >= 1) & (first == 0))
+    if wrong.any():
+        i = int(np.argmax(wrong))
+        raise ValueError(
+            f"left: True at row {i} (churned {lost[i].item()!r}, periods {n[i].item()!r}, "
+            f"first_observed {first[i].item()!r}); allowed: a left-censored customer churned "
+            "by period >= 1 and is observed from the start"
+        )
+    return np.column_stack([n, lost, first, gone]).astype(np.int64)
 
 
 def _whole(values: np.ndarray) -> np.ndarray:
@@ -173,29 +201,37 @@ def contract_periods(
     Renewals fall every ``billing_days`` after ``start``. A cancelled spell ends at the end
     of the period in which the customer churned: T = max(1, round((end - start) / days)),
     so periods = T - 1 and churned is true. A spell still running at ``end`` (the log's last
-    day) has survived floor((end - start) / days) renewals. A spell begun before the
-    observation window (``window_start``) is observed from the renewals it had survived by
-    then (first_observed); one that had ended by then is left out: it is known only to have
-    cancelled before the window opened, which the left-truncated likelihood does not use.
-    Returns user_id, spell, periods, churned, first_observed."""
+    day) has survived floor((end - start) / days) renewals. Spells begun before the
+    observation window (``window_start``) follow the likelihood's rule
+    (``sim.calibration.histories.encode``): a table that lists a spell cancelled on or
+    before the window's first day is complete (its export kept those who had left), and
+    such a spell is left-censored (``left``: churned within the m = floor((window - start) /
+    days) renewals before the window, at least 1); otherwise a spell begun before the window
+    is observed from the m renewals it had survived by then (first_observed), the others
+    are not in the export. Returns user_id, spell, periods, churned, first_observed, left."""
     missing = [c for c in SPELL_COLUMNS if c not in spells.columns]
     if missing:
         raise ValueError(f"spells: columns {missing} missing; required: {', '.join(SPELL_COLUMNS)}")
     check_int("billing_days", billing_days, 1)
     check_int("window_start", window_start, 0)
+    gone_all = spells.cancelled.to_numpy(bool) & (spells.start.to_numpy() < window_start)
+    complete = bool((gone_all & (spells.end.to_numpy() <= window_start)).any())
     rows = spells[spells.billing_days == billing_days]
     start, end = rows.start.to_numpy(np.int64), rows.end.to_numpy(np.int64)
     cancelled = rows.cancelled.to_numpy(bool)
     span = (end - start) / billing_days
     periods = np.where(cancelled, np.maximum(np.rint(span), 1) - 1, np.floor(span))
     before = np.floor(np.maximum(window_start - start, 0) / billing_days)
-    seen = ~(cancelled & (start < window_start) & (end <= window_start))
+    left = cancelled & (start < window_start) & (end <= window_start)
+    periods = np.where(left, np.maximum(before, 1), periods)
+    first = np.zeros(periods.shape) if complete else np.minimum(before, periods)
     return pd.DataFrame(
         {
             "user_id": rows.user_id.to_numpy(),
             "spell": rows.spell.to_numpy(),
             "periods": periods.astype(np.int64),
             "churned": cancelled,
-            "first_observed": np.minimum(before, periods).astype(np.int64),
+            "first_observed": first.astype(np.int64),
+            "left": left,
         }
-    )[seen].reset_index(drop=True)
+    )[complete | ~left].reset_index(drop=True)

@@ -374,7 +374,10 @@ def plan_sbg(p: PlanFit, window: int) -> SBGFit:
     """sBG on the plan's first subscriptions (left-truncated where begun before the window)."""
     data = contract_periods(first_spells(p.spells), p.period, window)
     return fit_sbg(
-        data.periods.to_numpy(), data.churned.to_numpy(bool), data.first_observed.to_numpy()
+        data.periods.to_numpy(),
+        data.churned.to_numpy(bool),
+        data.first_observed.to_numpy(),
+        data.left.to_numpy(bool),
     )
 
 
