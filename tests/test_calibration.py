@@ -8,6 +8,7 @@ Tolerances are stated per test; every random draw has a fixed seed.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -503,3 +504,32 @@ def test_segment_overrides_are_validated() -> None:
     seg = scenario_from(node).segments[0]
     regular = presets.retail().segments[0]
     assert seg.lapse_rate == 0.5 and seg.return_rate == regular.return_rate
+
+
+def test_offer_users_out_of_range_is_refused_before_any_work(tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    argv = ["calibrate", str(SAMPLE), "--format", "cdnow", "--offer-users", "10"]
+    assert main([*argv, "--out", str(out)]) == 2
+    assert "--offer-users: 10; allowed: 1,000 to 5,000,000" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_each_run_without_out_keeps_its_own_folder(tmp_path, monkeypatch) -> None:
+    """The default ``--out`` is ``outputs/calibration/<log name>/<date>_<time>``: a rerun
+    on the same log does not overwrite the last one's results."""
+    from experiments.jobs.calibrate import default_out
+
+    monkeypatch.chdir(tmp_path)
+    first = default_out(Path("logs/shop.csv"))
+    assert first.parts[:3] == ("outputs", "calibration", "shop")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d", first.name)
+
+
+def test_parameters_csv_gives_no_interval_where_the_log_cannot_tell(cdnow_run) -> None:
+    """An unidentified parameter keeps its estimate and flag, but its Wald interval (which
+    can span 1e-67 to 1e62) is left empty; identified ones keep theirs."""
+    _, out = cdnow_run
+    table = pd.read_csv(out / "parameters.csv")
+    assert table.identified.any() and not table.identified.all()  # the sample has both
+    assert table.ci_low.notna().eq(table.identified).all()
+    assert table.ci_high.notna().eq(table.identified).all()

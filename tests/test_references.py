@@ -24,8 +24,8 @@ from experiments.cli import main
 from sim.calibration import customers_at, fit_bgnbd, validate_events
 from sim.calibration.api import errors
 from sim.calibration.bgnbd import BGNBD, BGNBDFit
-from sim.calibration.mle import Fit, FitStatus, fit_status
 from sim.calibration.datasets import cohort_log
+from sim.calibration.mle import Fit, FitStatus, fit_status
 from sim.calibration.sbg import SBG, SBGFit, contract_periods, fit_sbg
 from sim.calibration.spells import subscription_spells
 

@@ -185,6 +185,7 @@ def regret_arguments(p: argparse.ArgumentParser) -> None:
 
 def calibrate_arguments(p: argparse.ArgumentParser) -> None:
     from experiments.config.scenario import USER_CONF
+    from experiments.jobs.subscription_outputs import USERS_FOR_OFFERS
     from sim.calibration.subscriptions import FIT_SAMPLE
     from sim.presets import SCENARIOS
 
@@ -233,6 +234,14 @@ def calibrate_arguments(p: argparse.ArgumentParser) -> None:
         "--users",
         type=int,
         help="users in the scenario (default: the log's customers, at least 1,000)",
+    )
+    p.add_argument(
+        "--offer-users",
+        type=int,
+        metavar="N",
+        help=f"log with randomised campaigns: simulated customers on which each offer's lift "
+        f"is fitted to its logged effect (default {USERS_FOR_OFFERS:,}; more: a finer fit, "
+        "slower)",
     )
     p.add_argument("--out", type=Path, help="results folder")
     p.add_argument(

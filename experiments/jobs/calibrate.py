@@ -1,8 +1,9 @@
 """``winback calibrate LOG``: fit the simulator to an event log and show how well it fits.
 
-Writes into ``--out`` (default ``outputs/calibration/<log name>``): ``scenario.yaml`` (a
-``conf/scenario/`` file: ``--save-scenario NAME`` also writes it into your config folder as
-``my_conf/scenario/NAME.yaml``, ``--config-dir`` to choose the folder), ``parameters.csv``,
+Writes into ``--out`` (default ``outputs/calibration/<log name>/<date>_<time>``, a new
+folder every run): ``scenario.yaml`` (a ``conf/scenario/`` file: ``--save-scenario NAME``
+also writes it into your config folder as ``my_conf/scenario/NAME.yaml``, ``--config-dir``
+to choose the folder), ``parameters.csv``,
 ``weekly.csv``, ``frequency.csv``, ``recency.csv``, ``calibration.json``, ``plots/*.png`` and
 a self-contained ``report.html``. With ``--json`` the last line printed is one JSON object
 (parameters and holdout errors). Every argument and both output folders are checked before
@@ -15,14 +16,14 @@ import argparse
 import dataclasses
 import sys
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from experiments.config.scenario import scenario_yaml, user_scenario_file
 from experiments.files import check_writable, strict_json, write_json, write_table, write_text
 from experiments.jobs import subscription_outputs
+from experiments.jobs.subscription_outputs import parameter_table
 from experiments.reporting.calibration import (
     make_plots,
     percent_error,
@@ -45,10 +46,13 @@ def check_args(args: argparse.Namespace) -> tuple[Path, Path | None, Limits]:
     check_calibrate_args(args.base or "retail", args.classes, args.reps, args.seed, args.fit_sample)
     if args.users is not None and not 1 <= args.users <= 50_000_000:
         raise ValueError(f"--users: {args.users}; allowed: 1 to 50,000,000")
+    low, high = subscription_outputs.OFFER_USERS
+    if args.offer_users is not None and not low <= args.offer_users <= high:
+        raise ValueError(f"--offer-users: {args.offer_users}; allowed: {low:,} to {high:,}")
     limits = Limits(
         args.date_format, args.max_years, args.accept_dates, args.max_amount, args.duplicates
     )
-    out = args.out or Path("outputs/calibration") / args.log.stem
+    out = args.out or default_out(args.log)
     check_writable(out, "--out")
     target = None
     if args.save_scenario is not None:
@@ -89,7 +93,8 @@ def run_from_args(args: argparse.Namespace) -> int:
         name = target.stem if target is not None else "calibrated"
         comment = subscription_outputs.yaml_comment(result, base)
         text = scenario_yaml(rounded(result.scenario, name), base, comment)
-        offers = subscription_outputs.fitted_offers(result, base, args.seed)
+        users = args.offer_users or subscription_outputs.USERS_FOR_OFFERS
+        offers = subscription_outputs.fitted_offers(result, base, args.seed, users)
         subscription_outputs.write_results(result, out, text, base, offers)
         save(target, text)
         if offers is not None and target is not None:
@@ -115,13 +120,18 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------ files
+def default_out(log: Path) -> Path:
+    """``outputs/calibration/<log name>/<date>_<time>``: every run keeps its own folder."""
+    return Path("outputs/calibration") / log.stem / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+
+
 def write_results(result: Calibration, out: Path, base: str, target: Path | None) -> None:
     """Every file, each written whole (temp file, then rename)."""
     (out / "plots").mkdir(parents=True, exist_ok=True)
     name = target.stem if target is not None else "calibrated"
     text = scenario_yaml(rounded(result.scenario, name), base, yaml_comment(result, base))
     write_text(out / "scenario.yaml", text)
-    write_table(pd.DataFrame(result.lifecycle.table()), out / "parameters.csv")
+    write_table(parameter_table(result.lifecycle.table()), out / "parameters.csv")
     write_table(result.weekly, out / "weekly.csv")
     write_table(result.frequency, out / "frequency.csv")
     optional = {
@@ -188,10 +198,7 @@ def json_line(result: Calibration) -> dict[str, Any]:
 # ------------------------------------------------------------------ text
 def text_summary(result: Calibration) -> str:
     lines = [f"customers: {result.customers.n:,}  classes: {result.lifecycle.model.k}"]
-    table = pd.DataFrame(result.lifecycle.table())
-    for col in ("ci_low", "ci_high"):
-        table[col] = table[col].where(table.identified)
-    table = table.drop(columns="identified")
+    table = parameter_table(result.lifecycle.table()).drop(columns="identified")
     lines.append(table.to_string(index=False, float_format=lambda v: f"{v:.5g}", na_rep="-"))
     for period, row in result.errors.items():
         sim, bg = row["simulated_error_pct"], row["bgnbd_error_pct"]

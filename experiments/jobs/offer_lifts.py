@@ -22,7 +22,7 @@ from agents.base import as_agent
 from agents.evaluate import AgentPolicy
 from agents.reference import Campaign
 from sim.calibration.campaigns import campaign_effects
-from sim.calibration.eventlog import validate_events
+from sim.calibration.eventlog import SIMULATED, validate_events
 from sim.offers import Catalogue
 from sim.records import event_log
 from sim.scenario import Scenario
@@ -66,7 +66,8 @@ def simulated_effects(
     policy = AgentPolicy(as_agent(campaign), scenario, catalogue, attribution_days=window)
     sim = Simulation(scenario, catalogue, seed=seed, policy=policy, record=True)
     sim.run()
-    log = validate_events(event_log(sim, assignments=campaign.assignments()), "simulated")
+    raw = event_log(sim, assignments=campaign.assignments())
+    log = validate_events(raw, "simulated", limits=SIMULATED)
     effects = campaign_effects(log, window)
     return effects.set_index("offer").back_effect_pp.reindex(list(offers))
 

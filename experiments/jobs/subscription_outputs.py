@@ -24,6 +24,16 @@ from sim.calibration.subscriptions import SubscriptionCalibration, forecast_scop
 from sim.presets import offers_for
 
 
+def parameter_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Fitted parameters as written and printed: one the log does not identify keeps its
+    estimate and flag but no interval (its Wald interval spans many orders of magnitude and
+    means nothing)."""
+    table = pd.DataFrame(rows)
+    for col in ("ci_low", "ci_high"):
+        table[col] = table[col].where(table.identified)
+    return table
+
+
 def write_results(
     result: SubscriptionCalibration,
     out: Path,
@@ -34,7 +44,7 @@ def write_results(
     """Every file, each written whole (temp file, then rename)."""
     (out / "plots").mkdir(parents=True, exist_ok=True)
     write_text(out / "scenario.yaml", scenario_text)
-    write_table(pd.DataFrame(result.parameters()), out / "parameters.csv")
+    write_table(parameter_table(result.parameters()), out / "parameters.csv")
     write_table(result.retention, out / "retention.csv")
     write_table(result.churned, out / "churned.csv")
     if not result.resubscription.empty:
@@ -95,10 +105,7 @@ def text_summary(result: SubscriptionCalibration, offers: FittedOffers | None, b
         ),
         "rates are per day; [k] is the latent class; '-': not identified by this log",
     ]
-    table = pd.DataFrame(result.parameters())
-    for col in ("ci_low", "ci_high"):
-        table[col] = table[col].where(table.identified)
-    table = table.drop(columns="identified")
+    table = parameter_table(result.parameters()).drop(columns="identified")
     lines.append(table.to_string(index=False, float_format=lambda v: f"{v:.5g}", na_rep="-"))
     churned = result.churned.assign(
         churned_actual=lambda d: (100 * d.churned_actual).round(1),
@@ -129,15 +136,18 @@ def _pct(value: float | None) -> str:
 
 
 USERS_FOR_OFFERS = 40_000  # simulated customers when offers are fitted to a campaign
+OFFER_USERS = (1_000, 5_000_000)  # and what --offer-users allows
 
 
-def fitted_offers(result: SubscriptionCalibration, base: str, seed: int) -> FittedOffers | None:
-    """The base catalogue with each campaign's offers' lifts fitted (None without
-    campaigns); a later campaign's fit of the same offer wins."""
+def fitted_offers(
+    result: SubscriptionCalibration, base: str, seed: int, users: int = USERS_FOR_OFFERS
+) -> FittedOffers | None:
+    """The base catalogue with each campaign's offers' lifts fitted on ``users`` simulated
+    customers (None without campaigns); a later campaign's fit of the same offer wins."""
     if result.campaigns.empty:
         return None
     catalogue = offers_for(base)
-    scenario = replace(result.scenario, n_users=USERS_FOR_OFFERS)
+    scenario = replace(result.scenario, n_users=users)
     tables, notes = [], []
     for _, rows in result.campaigns.groupby("campaign", sort=True):
         share = float(rows.holdout_share.iloc[0])

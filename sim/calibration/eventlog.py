@@ -123,6 +123,11 @@ class Limits:
         return pd.Timestamp.now("UTC").tz_localize(None).normalize() + pd.Timedelta(days=366)
 
 
+# a log the simulator wrote: its sign-ups' exponential tenures can reach decades before the
+# window, and a simulated future runs past next year
+SIMULATED = Limits(max_years=1000.0, accept_dates=True)
+
+
 @dataclass
 class EventLog:
     """A validated log: every kept row, sorted by user and time (same time: file order),

@@ -362,14 +362,12 @@ def period_days(scenario: Scenario, plan: str) -> int:
 def simulated_effect(scenario: Scenario, seed: int) -> PriceEffect | None:
     """``scenario`` simulated, its log written (without sessions) and measured as a
     company's log is (:func:`price_effect`)."""
-    from sim.calibration.eventlog import Limits, validate_events
+    from sim.calibration.eventlog import SIMULATED, validate_events
     from sim.calibration.spells import subscription_spells
     from sim.records import simulated_log  # imports this package: not at module level
 
     raw = simulated_log(scenario, seed)
-    # the simulated sign-ups' exponential tenures can reach decades before the window
-    limits = Limits(max_years=1000.0, accept_dates=True)
-    log = validate_events(raw[raw.event_type != "session"], "simulated", limits=limits)
+    log = validate_events(raw[raw.event_type != "session"], "simulated", limits=SIMULATED)
     return price_effect(log, subscription_spells(log), log.end)[2]
 
 

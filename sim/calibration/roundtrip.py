@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from sim.calibration.eventlog import validate_events
+from sim.calibration.eventlog import SIMULATED, validate_events
 from sim.calibration.subscriptions import SubscriptionCalibration, calibrate_subscriptions
 from sim.constants import DAYS_PER_MONTH
 from sim.records import simulated_log
@@ -112,7 +112,8 @@ def round_trip(
     logs = [simulated_log(world, s, START) for s in seeds]
     rows = logs[0] if sessions else logs[0][logs[0].event_type != "session"]
     cut = str((pd.Timestamp(START) + pd.Timedelta(days=fit_months * MONTH)).date())
-    log = validate_events(rows.reset_index(drop=True), f"{original.name} (seed {seed})")
+    name = f"{original.name} (seed {seed})"
+    log = validate_events(rows.reset_index(drop=True), name, limits=SIMULATED)
     calibration = calibrate_subscriptions(
         log, cut, base=original.name, classes=classes, users=n_users
     )
