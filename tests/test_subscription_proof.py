@@ -159,3 +159,22 @@ def test_a_fit_sample_too_small_to_place_a_plan_is_refused(size: int) -> None:
     log = validate_events(telco(("Month-to-month",)), "telco")
     with pytest.raises(ValueError, match=r"fit_sample \(--fit-sample\): .* 0 .* >= 200"):
         calibrate(log, fit_sample=size)
+
+
+def test_retention_by_sign_up_cohort_is_each_cohorts_own_kaplan_meier() -> None:
+    """Two published cohorts signed up a year apart in one log (annual renewals): the
+    cohort table holds each one's survivors exactly (a complete log: the first year's
+    leavers are on the window's first day), beside the plan's one calibrated curve."""
+    first = cohort_log(REGULAR[:6], start="2000-01-01")
+    second = cohort_log(HIGH_END[:5], start="2001-01-02")
+    second["user_id"] = "h" + second.user_id
+    log = validate_events(pd.concat([first, second], ignore_index=True), "two cohorts")
+    result = calibrate(log, classes=1)
+    table = result.cohorts
+    assert sorted(table.cohort.unique()) == ["2000-Q1", "2001-Q1"]  # quarters: a year apart
+    for name, survivors in (("2000-Q1", REGULAR[:6]), ("2001-Q1", HIGH_END[:5])):
+        part = table[table.cohort == name]
+        assert part.customers.iloc[0] == 1000
+        np.testing.assert_allclose(part.kaplan_meier, np.array(survivors) / 1000, atol=1e-12)
+        plan = result.retention.set_index("period").calibrated
+        np.testing.assert_allclose(part.calibrated, plan.loc[part.period], rtol=1e-12)

@@ -1,6 +1,7 @@
 """What ``winback calibrate`` writes and prints for a subscription log: ``scenario.yaml``,
 ``parameters.csv``, ``retention.csv`` (per plan and billing period: Kaplan-Meier with its
-95% band, calibrated, sBG), ``churned.csv``, ``forecast.csv`` (with a holdout),
+95% band, calibrated, sBG), ``cohorts.csv`` (the same per sign-up cohort),
+``resubscription.csv``, ``churned.csv``, ``forecast.csv`` (with a holdout),
 ``price_exposure.csv`` (per plan and month: subscribers, those exposed to a logged price
 change, cancellations of each), ``campaigns.csv`` and ``offers.yaml`` (logged campaigns
 with a randomised holdout: each offer's effect, and the base catalogue with the lifts that
@@ -49,6 +50,8 @@ def write_results(
     write_table(result.churned, out / "churned.csv")
     if not result.resubscription.empty:
         write_table(result.resubscription, out / "resubscription.csv")
+    if not result.cohorts.empty:
+        write_table(result.cohorts, out / "cohorts.csv")
     write_table(result.prices.exposure, out / "price_exposure.csv")
     if result.holdout:
         write_table(result.forecast, out / "forecast.csv")

@@ -1,6 +1,7 @@
-"""The calibration report for a subscription log: retention per plan (the log's
-Kaplan-Meier with its 95% band, the calibrated simulator, sBG), the churned share, the
-holdout forecast per cohort, parameters with intervals; plots and one HTML page."""
+"""The calibration report for a subscription log: retention per plan and per sign-up
+cohort (the log's Kaplan-Meier with its 95% band, the calibrated simulator, sBG), the
+churned share, the holdout forecast per cohort, parameters with intervals; plots and one
+HTML page."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ def make_plots(result: SubscriptionCalibration, folder: Path) -> dict[str, Path]
         ax.set_title(f"Retention: {plan}")
         ax.legend()
         paths[f"retention {plan}"] = save(fig, folder / f"retention_{slug(str(plan))}.png")
+    if not result.cohorts.empty:
+        paths |= _cohort_plots(plt, result.cohorts, folder)
     if not result.forecast.empty:
         total = result.forecast.groupby(["plan", "months_ahead"], sort=False).sum(min_count=1)
         total = total.reset_index()
@@ -53,6 +56,30 @@ def make_plots(result: SubscriptionCalibration, folder: Path) -> dict[str, Path]
         paths["forecast"] = save(fig, folder / "forecast.png")
     if not result.resubscription.empty:
         paths["resubscription"] = _resubscription_plot(plt, result.resubscription, folder)
+    return paths
+
+
+def _cohort_plots(plt: Any, table: pd.DataFrame, folder: Path) -> dict[str, Path]:
+    """Per plan: each sign-up cohort's Kaplan-Meier, the plan's calibrated model and sBG."""
+    paths = {}
+    for plan, part in table.groupby("plan", sort=False):
+        fig, ax = plt.subplots(figsize=(8, 4.2))
+        cohorts = list(dict.fromkeys(part.cohort))
+        colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(cohorts)))
+        for color, cohort in zip(colors, cohorts, strict=True):
+            mine = part[part.cohort == cohort]
+            ax.step(mine.period, mine.kaplan_meier, where="post", color=color, lw=1.2,
+                    label=f"{cohort} ({int(mine.customers.iloc[0]):,})")  # fmt: skip
+        longest = part.drop_duplicates("period").sort_values("period")
+        ax.plot(longest.period, longest.calibrated, color="tab:blue", lw=2.5,
+                label="calibrated simulator")  # fmt: skip
+        if longest.sbg.notna().any():
+            ax.plot(longest.period, longest.sbg, color="tab:orange", ls="--", label="sBG")
+        ax.set_xlabel("billing periods since subscribing")
+        ax.set_ylabel("still subscribed")
+        ax.set_title(f"Retention by sign-up cohort: {plan}")
+        ax.legend(fontsize=7, ncol=2 if len(cohorts) > 6 else 1)
+        paths[f"cohorts {plan}"] = save(fig, folder / f"cohorts_{slug(str(plan))}.png")
     return paths
 
 
@@ -92,6 +119,16 @@ def report_html(
         _churned_html(result.churned),
         *[img(path) for key, path in plots.items() if key.startswith("retention")],
     ]
+    if any(key.startswith("cohorts") for key in plots):
+        body += [
+            "<h2>Retention by sign-up cohort</h2>",
+            "<p>Each cohort of new subscribers (by the quarter, or year, they signed up; "
+            "cohorts of fewer than 30 left out) against the plan's calibrated simulator and "
+            "sBG, which are one curve per plan. Cohorts that part from it show a change the "
+            "model does not have (a price change, a better product, a different audience); "
+            "the numbers are in <code>cohorts.csv</code>.</p>",
+            *[img(path) for key, path in plots.items() if key.startswith("cohorts")],
+        ]
     if "forecast" in plots:
         body += [
             "<h2>Holdout forecast</h2>",

@@ -85,6 +85,7 @@ class SubscriptionCalibration:
     campaigns: pd.DataFrame  # offer effects against randomised holdouts (campaigns.py)
     prices: PriceCalibration  # price changes and their effect (prices.py)
     resubscription: pd.DataFrame  # the cancelled coming back: log vs calibrated
+    cohorts: pd.DataFrame  # retention per sign-up cohort: log vs the plan's model and sBG
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -183,7 +184,8 @@ def calibrate_subscriptions(
         plans=plans,
         traits=traits,
         scenario=scenario,
-        retention=retention_table(plans, traits, sbgs),
+        retention=retention_table(plans, traits, sbgs, log.window_start),
+        cohorts=cohort_table(plans, traits, sbgs, log.window_start, str(log.origin.date())),
         churned=churned_table(plans, traits),
         forecast=forecast_table(plans, traits, sbgs, spells_all, cut, end)
         if end > cut
@@ -381,39 +383,116 @@ def plan_sbg(p: PlanFit, window: int) -> SBGFit:
     )
 
 
-def retention_table(plans: list[PlanFit], traits: Traits, sbgs: dict[str, SBGFit]) -> pd.DataFrame:
+def renewal_data(p: PlanFit, window: int) -> pd.DataFrame:
+    """The plan's first subscriptions as renewals survived (sBG's data,
+    :func:`sim.calibration.sbg.contract_periods`) with ``start``, ``duration`` (the renewal
+    at which a customer cancelled, or those survived) and ``entry`` (the renewals survived
+    when the window opened, for a left-truncated spell), as Kaplan-Meier takes them."""
+    first = first_spells(p.spells)
+    data = contract_periods(first, p.period, window)
+    start = first.set_index(["user_id", "spell"]).start
+    keys = pd.MultiIndex.from_arrays([data.user_id, data.spell])
+    lost = data.churned & ~data.left  # a left-censored spell: cancelled by then (T <= periods)
+    return data.assign(
+        start=start.reindex(keys).to_numpy(),
+        duration=data.periods + lost.astype(np.int64),
+        entry=data.first_observed,
+    )
+
+
+def km_curve(data: pd.DataFrame, grid: np.ndarray) -> dict[str, np.ndarray]:
+    """Kaplan-Meier (lifelines, left-truncated at ``entry``) of renewal ``data`` on ``grid``
+    (renewals): the curve, its 95% band and the customers at risk."""
+    from lifelines import KaplanMeierFitter
+
+    km = KaplanMeierFitter().fit(data.duration, data.churned, entry=data.entry)
+    band = km.confidence_interval_survival_function_
+    at = band.index.to_numpy(float)
+    duration, entry = data.duration.to_numpy(), data.entry.to_numpy()
+    return {
+        "at_risk": np.array([int(((duration >= t) & (entry < max(t, 1))).sum()) for t in grid]),
+        "kaplan_meier": km.survival_function_at_times(grid).to_numpy(),
+        "km_low": np.interp(grid, at, band.iloc[:, 0].to_numpy()),
+        "km_high": np.interp(grid, at, band.iloc[:, 1].to_numpy()),
+    }
+
+
+def retention_table(
+    plans: list[PlanFit], traits: Traits, sbgs: dict[str, SBGFit], window: int
+) -> pd.DataFrame:
     """Per plan and billing period since subscribing: Kaplan-Meier (lifelines, with left
     truncation for spells begun before the window) with its 95% band, the calibrated
     model and sBG."""
-    from lifelines import KaplanMeierFitter
-
     rows = []
     for p in plans:
-        s = first_spells(p.spells)
-        periods = ((s.end - s.start) // p.period).to_numpy()
-        km = KaplanMeierFitter().fit(periods, s.cancelled.to_numpy(bool))
-        grid = np.arange(0, int(periods.max()) + 1)
-        surv = km.survival_function_at_times(grid).to_numpy()
-        band = km.confidence_interval_survival_function_
-        lo = np.interp(grid, band.index.to_numpy(float), band.iloc[:, 0].to_numpy())
-        hi = np.interp(grid, band.index.to_numpy(float), band.iloc[:, 1].to_numpy())
+        data = renewal_data(p, window)
+        grid = np.arange(0, int(data.duration.max()) + 1)
         model = retention(p.fit.model, traits, grid * p.period, p.period)
-        sbg = sbgs[p.plan]
         rows.append(
             pd.DataFrame(
                 {
                     "plan": p.plan,
                     "period": grid,
-                    "at_risk": [(periods >= t).sum() for t in grid],
-                    "kaplan_meier": surv,
-                    "km_low": lo,
-                    "km_high": hi,
+                    **km_curve(data, grid),
                     "calibrated": model,
-                    "sbg": sbg.survival(grid),
+                    "sbg": sbgs[p.plan].survival(grid),
                 }
             )
         )
     return pd.concat(rows, ignore_index=True)
+
+
+MIN_COHORT = 30  # customers a sign-up cohort needs for its own retention curve
+MAX_COHORTS = 12  # curves per plan: older cohorts are merged into one
+
+
+def cohort_labels(start: pd.Series, origin: str) -> np.ndarray:
+    """Each customer's sign-up cohort: the calendar quarter (``2024-Q1``), or the year when
+    sign-ups span more than three years; beyond ``MAX_COHORTS`` cohorts, the oldest are one
+    (``2016 and before``)."""
+    signed = pd.Timestamp(origin) + pd.to_timedelta(start.to_numpy(), unit="D")
+    year = pd.Series(signed.year.astype(str))
+    quarterly = (signed.max() - signed.min()).days <= 3 * 365.25
+    label = year + "-Q" + pd.Series(signed.quarter.astype(str)) if quarterly else year
+    order = np.sort(label.unique())
+    if order.size > MAX_COHORTS:
+        oldest = order[-MAX_COHORTS]
+        label = label.where(label > oldest, f"{oldest} and before")
+    return label.to_numpy()
+
+
+def cohort_table(
+    plans: list[PlanFit], traits: Traits, sbgs: dict[str, SBGFit], window: int, origin: str
+) -> pd.DataFrame:
+    """Per plan, sign-up cohort (:func:`cohort_labels`) and billing period since
+    subscribing: the cohort's Kaplan-Meier (left-truncated for those who signed up before
+    the window) with its 95% band, beside the plan's calibrated model and sBG (one curve per
+    plan: where cohorts part from it, the log has a drift the model does not, such as a
+    price change or a better product). Cohorts under ``MIN_COHORT`` customers are left
+    out."""
+    rows = []
+    for p in plans:
+        data = renewal_data(p, window)
+        model_grid = np.arange(0, int(data.duration.max()) + 1)
+        model = retention(p.fit.model, traits, model_grid * p.period, p.period)
+        for cohort, part in data.groupby(cohort_labels(data.start, origin), sort=True):
+            if len(part) < MIN_COHORT:
+                continue
+            grid = np.arange(0, int(part.duration.max()) + 1)
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "plan": p.plan,
+                        "cohort": cohort,
+                        "customers": len(part),
+                        "period": grid,
+                        **km_curve(part, grid),
+                        "calibrated": model[grid],
+                        "sbg": sbgs[p.plan].survival(grid),
+                    }
+                )
+            )
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
 def resubscription_table(plans: list[PlanFit], traits: Traits, months: int = 24) -> pd.DataFrame:
