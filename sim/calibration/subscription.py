@@ -261,9 +261,9 @@ def activity_nodes(
     k, s = model.k, model.activity_shape
     if not model.sessions:
         return np.ones((h.n, k, 1)), np.zeros((h.n, k, 1))
-    w = np.exp(traits.log_weight)
-    one = Traits(w @ traits.leave[:, None], w @ traits.come[:, None], w @ traits.press[:, None],
-                 np.zeros(1))  # fmt: skip
+    share = np.exp(traits.log_weight)
+    one = Traits(share @ traits.leave[:, None], share @ traits.come[:, None],
+                 share @ traits.press[:, None], np.zeros(1))  # fmt: skip
     typical = tables(model, one, alike=True)
     centre = np.log(h.session_rate[:, None] / model.activity_rate[None, :])
     spread = np.full_like(centre, FIRST_SPREAD)
@@ -386,18 +386,18 @@ def forward(
         row = np.zeros((2, n_lane))
         row[0] = 1.0
         scale = np.zeros(n_lane)
-        for j in range(ptr[i], fork):  # regime K only
-            _segment(row, scale, kind[j], ref[j], 1, lengths_k, lengths_x, table, runs, ends,
-                     gens, eigs, steps)  # fmt: skip
-        for x in range(2):
-            mine, s = row.copy(), scale.copy()
-            for j in range(fork, ptr[i + 1]):
+        for walk in range(3):  # regime K only up to the fork, then from it with X as P, as K
+            mine, s = (row, scale) if walk == 0 else (row.copy(), scale.copy())
+            x = 1 if walk == 0 else walk - 1
+            first, last = (ptr[i], fork) if walk == 0 else (fork, ptr[i + 1])
+            for j in range(first, last):  # one call site: the inlined segment compiled once
                 _segment(mine, s, kind[j], ref[j], x, lengths_k, lengths_x, table, runs, ends,
                          gens, eigs, steps)  # fmt: skip
-            out = out_p if x == 0 else out_k
-            for c in range(n_lane):
-                total = mine[0, c] + mine[1, c]
-                out[i, c] = s[c] + np.log(total) if total > 0.0 else -np.inf
+            if walk > 0:
+                out = out_p if x == 0 else out_k
+                for c in range(n_lane):
+                    total = mine[0, c] + mine[1, c]
+                    out[i, c] = s[c] + np.log(total) if total > 0.0 else -np.inf
     return out_p, out_k
 
 
