@@ -13,10 +13,9 @@ from scipy.special import logsumexp
 
 from sim.calibration.histories import Histories, encode
 from sim.calibration.lifecycle import Traits
-from sim.calibration.likelihood import gamma_nodes
 from sim.calibration.subscription import (
-    NODES,
     Subscribers,
+    activity_nodes,
     fit_classes,
     log_likelihood,
     objective,
@@ -161,14 +160,19 @@ def test_two_classes_are_recovered_from_their_retention() -> None:
 
 
 def exact_spell(
-    m: Subscribers, start: int, stop: int, cancelled: bool, seen: set[int], period: int
+    m: Subscribers,
+    start: int,
+    stop: int,
+    cancelled: bool,
+    seen: set[int],
+    period: int,
+    nodes: tuple[np.ndarray, np.ndarray],
 ) -> float:
     """log P of one spell by the daily forward recursion on (ACTIVE, DORMANT, pending
     ACTIVE, pending DORMANT), one class, no approximation; the activity multiplier
-    integrated by the same quadrature as the model's."""
-    g, log_w = gamma_nodes(m.activity_shape, NODES)
-    each = [_exact_given(m, x, start, stop, cancelled, seen, period) for x in g]
-    return float(logsumexp(np.array(each) + log_w))
+    integrated over ``nodes`` (g and log weights)."""
+    each = [_exact_given(m, x, start, stop, cancelled, seen, period) for x in nodes[0]]
+    return float(logsumexp(np.array(each) + nodes[1]))
 
 
 def _exact_given(
@@ -209,7 +213,8 @@ def test_with_sessions_the_likelihood_is_the_daily_forward_recursion() -> None:
         seen = pd.DataFrame({"user_id": "u0", "day": days})
         h = encode(sp, seen, 0, 200)
         got = float(log_likelihood(m, Traits.none(), h)[0])
-        want = exact_spell(m, 0, stop, cancelled, set(days), 30)
+        g, log_w = activity_nodes(m, Traits.none(), h)  # the customer's own nodes
+        want = exact_spell(m, 0, stop, cancelled, set(days), 30, (g[0, 0], log_w[0, 0]))
         assert got == pytest.approx(want, rel=1e-9), (stop, cancelled)
 
 

@@ -8,14 +8,16 @@ window, so no left truncation), with the pain-point traits switched off on both 
 weights 0 in the simulator, ``Traits.none()`` in the fit: the fit otherwise integrates the
 base preset's trait draws, binned, which is an approximation of the simulator, not its law)
 and no multiplier on coming back (``return_heterogeneity`` alike: the model has none). The
-leave multiplier (``heterogeneity``) is on, inside the fit's search box. The session rows are
-dropped: without sessions the log identifies the cancellation rate from ACTIVE, the comeback
-rate and the heterogeneity; the hidden phases (lapse, return, dormant cancellation) trade
-places along a ridge (``sim.calibration.subscription.PHASES``: the fit flags them not
-identified, whatever their intervals), and the cancellation rate from ACTIVE is only weakly
-identified when cancellations show at monthly period ends (a fast lapse into a phase that
-cancels looks alike). Every fitted parameter counts (an unidentified one's interval is
-wide); coverage among the identified ones is asserted too.
+leave multiplier (``heterogeneity``) is on, inside the fit's search box. With the session
+rows kept every parameter is identified (the sessions show ACTIVE and DORMANT, and each
+customer's activity multiplier: the likelihood integrates it per customer, a quadrature held
+to a brute-force reference here). With them dropped the log identifies the cancellation rate
+from ACTIVE, the comeback rate and the heterogeneity; the hidden phases (lapse, return,
+dormant cancellation) trade places along a ridge (``sim.calibration.subscription.PHASES``:
+the fit flags them not identified, whatever their intervals), and the cancellation rate from
+ACTIVE is only weakly identified when cancellations show at monthly period ends (a fast
+lapse into a phase that cancels looks alike). Every fitted parameter counts (an unidentified
+one's interval is wide); coverage among the identified ones is asserted too.
 
 Measured on 2026-12-04 (README, "A subscription business").
 """
@@ -25,13 +27,19 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from sim import presets
+from sim.calibration import subscription
 from sim.calibration import subscriptions as subs
-from sim.calibration.eventlog import validate_events
+from sim.calibration.eventlog import EventLog, validate_events
+from sim.calibration.histories import Histories, encode
 from sim.calibration.lifecycle import Traits
+from sim.calibration.likelihood import gamma_nodes
+from sim.calibration.spells import subscription_spells
+from sim.calibration.subscription import Subscribers
 from sim.calibration.to_scenario import ALIKE
 from sim.records import event_log
 from sim.scenario import Plan, Scenario, blend_segments
@@ -70,15 +78,20 @@ def known_company(n_users: int, days: int) -> Scenario:
     )
 
 
-def replication(seed: int, n_users: int, days: int, sessions: bool = False) -> pd.DataFrame:
-    """One simulated log fitted (one class, no traits): every fitted parameter with its
-    truth, 95% interval, identification flag and whether the interval covers the truth."""
+def company_log(seed: int, n_users: int, days: int, sessions: bool) -> EventLog:
+    """The known company's log (with or without its session rows)."""
     sim = Simulation(known_company(n_users, days), seed=seed, record=True)
     sim.run()
     rows = event_log(sim)
     if not sessions:
         rows = rows[rows.event_type != "session"]
-    log = validate_events(rows.reset_index(drop=True), f"seed {seed}")
+    return validate_events(rows.reset_index(drop=True), f"seed {seed}")
+
+
+def replication(seed: int, n_users: int, days: int, sessions: bool = False) -> pd.DataFrame:
+    """One simulated log fitted (one class, no traits): every fitted parameter with its
+    truth, 95% interval, identification flag and whether the interval covers the truth."""
+    log = company_log(seed, n_users, days, sessions)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(subs, "scenario_traits", lambda *a, **k: Traits.none())
         result = subs.calibrate_subscriptions(log, classes=1)
@@ -134,6 +147,28 @@ def test_intervals_cover_the_truth_in_20_replications() -> None:
     assert result.identified >= 0.90
 
 
+def test_one_small_log_with_sessions_covers() -> None:
+    """Quick: one log of 250 subscribers with sessions over a year: every parameter
+    identified (sessions tell ACTIVE from DORMANT) and at least 7 of the 9 intervals cover
+    the truth (measured: 7; lapse and activity shape just miss)."""
+    table = replication(0, 250, 365, sessions=True)
+    assert table.identified.all(), table.to_string()
+    assert table.covered.sum() >= 7, table.to_string()
+
+
+@pytest.mark.slow
+def test_intervals_cover_the_truth_in_20_replications_with_sessions() -> None:
+    """20 logs of 400 subscribers with sessions over a year (every parameter identified):
+    at least 90% of the (parameter, replication) pairs covered (measured 2026-12-04: 169 of
+    180, 93.9%; every parameter 18 to 20 of 20, none biased by more than 0.4 standard
+    errors on average)."""
+    result = coverage([replication(seed, 400, 365, sessions=True) for seed in range(20)])
+    print(result.per_parameter.to_string())
+    print(f"overall {result.overall:.1%}, identified {result.identified:.1%}")
+    assert result.overall >= 0.90
+    assert result.identified >= 0.90
+
+
 def test_the_calibrated_resubscription_curve_lies_in_the_logs_band() -> None:
     """The natural win-back curve: of 1,500 subscribers over a year (comeback 1/200 a day),
     the calibrated share resubscribed by each month since cancelling lies inside the log's
@@ -151,3 +186,38 @@ def test_the_calibrated_resubscription_curve_lies_in_the_logs_band() -> None:
     assert len(seen) >= 6 and seen.kaplan_meier.iloc[-1] > 0.3, table.to_string()
     inside = (seen.calibrated >= seen.km_low - 1e-9) & (seen.calibrated <= seen.km_high + 1e-9)
     assert inside.all(), seen.to_string()
+
+
+def known_histories(log: EventLog) -> Histories:
+    """The log's subscription histories, as the calibration encodes them."""
+    spells = subs.plain(subscription_spells(log), ("user_id", "plan", "billing", "reason"))
+    end = int(log.end)
+    return encode(spells, subs.session_days(log, end), log.window_start, end)
+
+
+def known_model(h: Histories) -> Subscribers:
+    """The known company as the fitted model (one class)."""
+    one = {name: np.full(1, value) for name, value in (TRUTH | SESSIONS).items()}
+    shape = float(one.pop("activity_shape")[0])
+    return Subscribers(
+        weight=np.ones(1), **one, activity_shape=shape, sessions=True,
+        returns=bool(h.away_back.any()),
+    )  # fmt: skip
+
+
+def test_the_activity_quadrature_matches_256_fixed_nodes(monkeypatch) -> None:
+    """500 new monthly subscribers with sessions over a year, at the true parameters: each
+    customer's log-likelihood with their own 6 adaptive nodes (and 2 pilots) against 256
+    Gauss-Laguerre nodes shared by all (the brute-force reference: 128 and 256 agree to 0.02
+    in total): within 1 point in total and 0.05 per customer (measured: -0.06 and 0.034;
+    8 shared nodes, the former scheme, were 199 points off)."""
+    h = known_histories(company_log(0, 500, 365, sessions=True))
+    model = known_model(h)
+    adaptive = subscription.log_likelihood(model, Traits.none(), h)
+    with np.errstate(divide="ignore"):  # the far nodes' weights underflow to 0
+        g, log_w = gamma_nodes(model.activity_shape, 256)
+    shared = (np.broadcast_to(g, (h.n, 1, g.size)), np.broadcast_to(log_w, (h.n, 1, g.size)))
+    monkeypatch.setattr(subscription, "activity_nodes", lambda *a: shared)
+    reference = subscription.log_likelihood(model, Traits.none(), h)
+    assert abs(adaptive.sum() - reference.sum()) < 1.0
+    np.testing.assert_allclose(adaptive, reference, atol=0.05)

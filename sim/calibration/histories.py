@@ -53,6 +53,7 @@ class Histories:
     away_days: np.ndarray  # days in CHURNED seen
     away_back: np.ndarray  # bool: ended by a resubscription
     sessions: bool  # the log shows sessions (engagement is identified)
+    session_rate: np.ndarray  # (n,) a rough session rate while engaged: see session_rate
     count: np.ndarray  # (n,) customers with this history (identical histories are one row)
 
     @property
@@ -134,6 +135,9 @@ def encode(
         away_days=away[1],
         away_back=away[2],
         sessions=sessions,
+        session_rate=session_rate(
+            owner[spell_of], b - np.maximum(a, seen_from - 1), is_session, customers.size
+        ),
         count=np.ones(customers.size) if count is None else count,
     )
 
@@ -154,6 +158,23 @@ def _distinct(spells: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
 
 
 _NONE = np.zeros(0, np.int64)
+LONG = 4.0  # a silent stretch over this many times the customer's median gap is dormancy
+
+
+def session_rate(owner: np.ndarray, seen: np.ndarray, is_session: np.ndarray, n: int) -> np.ndarray:
+    """Per customer, a rough session rate per day while engaged, from the data alone (where
+    the likelihood's activity quadrature starts looking): session days over seen days, each
+    stretch of silence (the days up to a session, or to the spell's end) counted up to
+    ``LONG`` times the customer's median gap (longer ones are mostly dormancy), as a rate
+    ``-log(1 - p)`` of the daily chance ``p`` (a half session and a day added: never 0 or 1).
+    ``owner``, ``seen`` (seen days), ``is_session``: per segment."""
+    frame = pd.DataFrame({"owner": owner, "seen": np.maximum(seen, 0), "session": is_session})
+    median = frame[frame.session].groupby("owner").seen.median()
+    cap = LONG * median.reindex(np.arange(n)).to_numpy()
+    days = np.minimum(frame.seen.to_numpy(float), np.nan_to_num(cap[owner], nan=np.inf))
+    total = np.bincount(owner, days, minlength=n)
+    hits = np.bincount(owner, frame.session.to_numpy(float), minlength=n)
+    return -np.log1p(-(hits + 0.5) / (total + 1.0))
 
 
 def last_renewal(

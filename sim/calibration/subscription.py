@@ -12,7 +12,8 @@ while DORMANT (``g ~ Gamma(shape, shape)``, the simulator's ``activity_mult``). 
 cancel takes effect at the end of the billing period (a plan's ``billing``); the log shows
 when. Cancellations and resubscriptions are observed exactly; ACTIVE and DORMANT only through
 sessions. The base scenario's trait multipliers (on lapsing, coming back and cancelling) are
-integrated out by their draws, ``g`` by Gauss-Laguerre quadrature, the class by its weight.
+integrated out by their draws, the class by its weight, ``g`` by quadrature adapted to each
+customer (:func:`activity_nodes`: a year of sessions pins a customer's ``g``).
 
 A log without sessions cannot tell ACTIVE from DORMANT: they are hidden phases of tenure,
 the session rates are not fitted, and of the phase rates (lapse, return, dormant cancel) the
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 from scipy import stats
-from scipy.special import logsumexp
+from scipy.special import gammaln, logsumexp
 
 from sim.calibration.fit import _row, logit_intervals  # one table format for every fit
 from sim.calibration.histories import (
@@ -47,7 +48,6 @@ from sim.calibration.histories import (
     Histories,
 )
 from sim.calibration.lifecycle import Traits
-from sim.calibration.likelihood import expm_batch, gamma_nodes
 from sim.calibration.mle import Fit, log_interval, maximise, opg_covariance
 from sim.calibration.to_scenario import ALIKE
 
@@ -67,8 +67,7 @@ HIDDEN = ("activity_rate", "dormant_activity_rate")  # what a log without sessio
 # c cancel, d dormant cancel), which fixes c, a + b + d and a d + c(b + d) only: a and b and
 # d slide along a ridge (the multiplier, which scales a, c and d, tilts it only weakly)
 PHASES = ("lapse_rate", "return_rate", "dormant_cancel_rate")
-NODES = 8  # quadrature nodes for the activity multiplier
-FRAILTY_NODES = (12, 6)  # and for the leave multiplier: without sessions, with them
+FRAILTY_NODES = (12, 6)  # quadrature nodes for the leave multiplier: without sessions, with them
 MIN_SHAPE, MAX_SHAPE = 0.05, 100.0  # the leave multiplier's gamma shape: search box (quadrature
 # nodes overflow above about 170)
 
@@ -138,14 +137,14 @@ def free_rates(sessions: bool, returns: bool) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Tables:
-    """Per component: the generators whose exponentials are one day's matrices in both
-    regimes (K: a decision to cancel kills; P: it does not), ``E`` without and ``N`` with
-    "no session that day", their eigenvalues, and ``S 1`` (a session day) per regime.
+    """Per component (class x leave-multiplier node x trait draw): the generators of both
+    regimes (K: a decision to cancel kills; P: it does not) without sessions, their
+    eigenvalues, and the session rates per state (ACTIVE, DORMANT) at activity multiplier 1.
     ``power`` gives ``exp(t G)`` for any t in closed form (2 x 2 generators)."""
 
-    gen: dict[str, np.ndarray]  # "EK", "EP", "NK", "NP": (C, 2, 2)
+    gen: dict[str, np.ndarray]  # "EK", "EP": (C, 2, 2)
     eig: dict[str, tuple[np.ndarray, np.ndarray]]  # the larger and smaller eigenvalue, (C,)
-    step: dict[str, np.ndarray]  # "K", "P": (C, 2, 2) S, one day with a session
+    rate: np.ndarray  # (C, 2) session rates per state at multiplier 1
     log_prior: np.ndarray  # (C,)
     cls: np.ndarray  # (C,)
     come: np.ndarray  # (C,) comeback rate
@@ -171,54 +170,47 @@ class Tables:
         return out
 
 
-def _eigen(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eigenvalues (larger, smaller) of 2 x 2 generators with non-negative off-diagonals
-    (real); the larger as det / smaller, without cancellation near zero."""
-    a, b, c, d = g[:, 0, 0], g[:, 0, 1], g[:, 1, 0], g[:, 1, 1]
-    root = np.sqrt((a - d) ** 2 + 4.0 * b * c)
-    lo = 0.5 * (a + d - root)
-    det = a * d - b * c
-    hi = np.where(lo < 0, det / np.where(lo < 0, lo, -1.0), 0.5 * (a + d + root))
-    return np.maximum(hi, lo), lo
-
-
-def components(model: Subscribers, traits: Traits) -> dict[str, np.ndarray]:
-    """Per component (class x leave-multiplier node x activity node x trait draw): the
-    generator without and with the cancellation decision, session rates per state, prior
-    weight, class, comeback rate. The leave multiplier ``m ~ Gamma(h, h)`` (the
-    simulator's ``lapse_mult``, shape ``heterogeneity``) scales lapsing and cancelling."""
-    if model.sessions:
-        g, log_g = gamma_nodes(model.activity_shape, NODES)
-    else:
-        g, log_g = np.ones(1), np.zeros(1)
-    parts = [_class_components(model, c, g, log_g, traits) for c in range(model.k)]
+def components(model: Subscribers, traits: Traits, alike: bool = False) -> dict[str, np.ndarray]:
+    """Per component (class x leave-multiplier node x trait draw): the generator without
+    and with the cancellation decision, session rates per state at activity multiplier 1,
+    prior weight, class, comeback rate. The leave multiplier ``m ~ Gamma(h, h)`` (the
+    simulator's ``lapse_mult``, shape ``heterogeneity``) scales lapsing and cancelling;
+    ``alike``: every ``m`` is 1 (one component per class and trait draw)."""
+    parts = [_class_components(model, c, traits, alike) for c in range(model.k)]
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 
-def quantile_nodes(shape: float, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and log weights for E[f(m)], m ~ Gamma(shape, rate=shape): the midpoints of n
-    equal-probability slices. Unlike Gauss-Laguerre, accurate for
-    survival E[exp(-m c)] at small shapes and large c (shape 0.14, c = 100: 0.3985 for the
-    exact 0.3984 with 12 nodes; Gauss-Laguerre gives 0.0001)."""
-    m = stats.gamma.ppf((np.arange(n) + 0.5) / n, shape, scale=1.0 / shape)
+def quantile_nodes(shape: float, n: int, means: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and log weights for E[f(m)], m ~ Gamma(shape, rate=shape): n equal-probability
+    slices, each at its midpoint or (``means``) at its mean. Unlike Gauss-Laguerre, accurate
+    for survival E[exp(-m c)] at small shapes and large c (shape 0.14, c = 100: midpoints
+    0.3985 for the exact 0.3984 with 12 nodes, means 0.3939; Gauss-Laguerre gives 0.0001).
+    The means keep the mean exactly and more of the spread (shape 2, 6 slices: variance 0.43
+    of 0.5, midpoints 0.36): with sessions, where 6 nodes must do, the midpoints' narrower law
+    biased the fitted shape low (README: coverage with sessions)."""
+    if means:  # E[m; m < x] = P(Gamma(shape + 1, rate=shape) < x)
+        edges = stats.gamma.ppf(np.arange(n + 1) / n, shape, scale=1.0 / shape)
+        m = n * np.diff(stats.gamma.cdf(edges, shape + 1.0, scale=1.0 / shape))
+    else:
+        m = stats.gamma.ppf((np.arange(n) + 0.5) / n, shape, scale=1.0 / shape)
     return m, np.full(n, -np.log(n))
 
 
 def _class_components(
-    model: Subscribers, c: int, g: np.ndarray, log_g: np.ndarray, traits: Traits
+    model: Subscribers, c: int, traits: Traits, alike: bool
 ) -> dict[str, np.ndarray]:
     h = float(model.heterogeneity[c])
     nodes = FRAILTY_NODES[int(model.sessions)]
-    m, log_m = (np.ones(1), np.zeros(1)) if h >= ALIKE else quantile_nodes(h, nodes)
-    shape = (m.size, g.size, traits.n)
+    spread = (h, nodes, model.sessions)
+    m, log_m = (np.ones(1), np.zeros(1)) if alike or h >= ALIKE else quantile_nodes(*spread)
+    shape = (m.size, traits.n)
 
     def grid(mult: np.ndarray) -> np.ndarray:
         return np.broadcast_to(mult, shape).reshape(-1)
 
-    leave = grid(m[:, None, None] * traits.leave[None, None, :])
-    press = grid(m[:, None, None] * traits.press[None, None, :])
-    come = grid(traits.come[None, None, :])
-    act = grid(g[None, :, None])
+    leave = grid(m[:, None] * traits.leave[None, :])
+    press = grid(m[:, None] * traits.press[None, :])
+    come = grid(traits.come[None, :])
     lapse = model.lapse_rate[c] * leave
     back = model.return_rate[c] * come
     q = np.zeros((lapse.size, 2, 2))
@@ -226,77 +218,105 @@ def _class_components(
     killed = q.copy()
     killed[:, A, A] -= model.cancel_rate[c] * press
     killed[:, D, D] -= model.dormant_cancel_rate[c] * press
-    lam = np.stack([model.activity_rate[c] * act, model.dormant_activity_rate[c] * act], axis=1)
-    prior = np.log(model.weight[c]) + log_m[:, None, None] + log_g[None, :, None]
+    rate = [model.activity_rate[c], model.dormant_activity_rate[c]]
+    prior = np.log(model.weight[c]) + log_m[:, None]
     return {
-        "P": q,
-        "K": killed,
-        "lam": lam,
-        "log_prior": grid(prior + traits.log_weight[None, None, :]),
+        "EP": q,
+        "EK": killed,
+        "rate": np.broadcast_to(rate, (lapse.size, 2)),
+        "log_prior": grid(prior + traits.log_weight[None, :]),
         "cls": np.full(lapse.size, c),
         "come": model.comeback_rate[c] * come,
     }
 
 
-def day_matrices(q: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One day's ``N`` (no session) and ``S`` (some session) for generators ``q`` (C, 2, 2)
-    and session rates per state ``lam`` (C, 2), from the exponential of the block generator
-    ``[[Q - L, L], [0, Q]]`` (no cancellation error in ``S``)."""
-    c = q.shape[0]
-    block = np.zeros((c, 4, 4))
-    block[:, :2, :2] = q
-    block[:, :2, 2:] = 0.0
-    idx = np.arange(2)
-    block[:, idx, idx] -= lam
-    block[:, idx, 2 + idx] = lam
-    block[:, 2:, 2:] = q
-    big = expm_batch(block)
-    return big[:, :2, :2], big[:, :2, 2:]
-
-
-def tables(model: Subscribers, traits: Traits) -> Tables:
-    comp = components(model, traits)
-    gen, step = {}, {}
-    for regime in ("K", "P"):
-        q = comp[regime]
-        gen[f"E{regime}"] = q
-        silent = q.copy()
-        silent[:, A, A] -= comp["lam"][:, A]
-        silent[:, D, D] -= comp["lam"][:, D]
-        gen[f"N{regime}"] = silent
-        _, step[regime] = day_matrices(q, comp["lam"])
-    eig = {kind: _eigen(g) for kind, g in gen.items()}
-    return Tables(gen, eig, step, comp["log_prior"], comp["cls"], comp["come"])
+def tables(model: Subscribers, traits: Traits, alike: bool = False) -> Tables:
+    comp = components(model, traits, alike)
+    gen = {kind: comp[kind] for kind in GEN_KINDS[:2]}
+    eig = {kind: tuple(_eigen(_lanes(g))) for kind, g in gen.items()}
+    return Tables(gen, eig, comp["rate"], comp["log_prior"], comp["cls"], comp["come"])
 
 
 GEN_KINDS = ("EK", "EP", "NK", "NP")  # the generators' order in the kernel's arrays
+NODES = 6  # Gauss-Hermite nodes per customer and class for the activity multiplier
+PILOT = np.array([-1.0, 0.0, 1.0])  # the pilot points around the centre, in spreads
+FIRST_SPREAD = 0.5  # the first pilot's spread, in log g
+PILOT_ROUNDS = 2
 
 
-def gap_matrices(tab: Tables, regime: str, lengths: np.ndarray) -> np.ndarray:
-    """``N^(d-1) S`` for each gap length d: (len, C, 2, 2)."""
-    return tab.power(f"N{regime}", lengths - 1) @ tab.step[regime][None]
+def activity_nodes(
+    model: Subscribers, traits: Traits, h: Histories
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes ``g`` and log weights for each customer's E[f(g)], g ~ Gamma(s, rate=s) the
+    activity multiplier, per class: (n, K, NODES). Adaptive Gauss-Hermite in log g: once a
+    year of sessions pins a customer's g to within ~10%, fixed nodes for the whole population
+    miss it. Centred first on the customer's own session rate (``Histories.session_rate``
+    over the class's activity rate), then twice on the posterior ``Gamma(a + s, b + s)`` of
+    a typical component (leave multiplier 1, the mean traits) whose log-likelihood
+    ``c + a log g - b g`` passes through three pilot points (exact for Poisson-like session
+    counts), the nodes spread by its curvature; each node weighted by the prior density over
+    the Gaussian's (importance-weighted quadrature: exact as the nodes grow, for any
+    centre). Smooth in the parameters (no branch): the scores stay differentiable. Without
+    sessions one node, g = 1."""
+    k, s = model.k, model.activity_shape
+    if not model.sessions:
+        return np.ones((h.n, k, 1)), np.zeros((h.n, k, 1))
+    share = np.exp(traits.log_weight)
+    one = Traits(share @ traits.leave[:, None], share @ traits.come[:, None],
+                 share @ traits.press[:, None], np.zeros(1))  # fmt: skip
+    typical = tables(model, one, alike=True)
+    centre = np.log(h.session_rate[:, None] / model.activity_rate[None, :])
+    spread = np.full_like(centre, FIRST_SPREAD)
+    for _ in range(PILOT_ROUNDS):
+        u = centre[..., None] + spread[..., None] * PILOT
+        terms = spell_terms(typical, h, np.exp(u))
+        centre, spread = _gamma_fit(u, _per_owner(terms, h.spell_owner, h.n).reshape(u.shape), s)
+    x, w = np.polynomial.hermite.hermgauss(NODES)
+    u = centre[..., None] + np.sqrt(2.0) * spread[..., None] * x
+    log_prior = s * np.log(s) - gammaln(s) + s * u - s * np.exp(u)  # density of log g
+    log_q = -(x**2) - np.log(spread[..., None] * np.sqrt(2.0 * np.pi))
+    return np.exp(u), np.log(w / np.sqrt(np.pi)) + log_prior - log_q
 
 
-def spell_terms(tab: Tables, h: Histories) -> np.ndarray:
-    """Every spell's log-likelihood per component (n_spells, C)."""
-    n_comp = tab.log_prior.size
-    empty = np.zeros((0, n_comp, 2, 2))
+def _gamma_fit(u: np.ndarray, ell: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray]:
+    """The centre and spread (log g) of the posterior Gamma(a + s, b + s) of g for the
+    log-likelihood ``c + a u - b e^u`` through the pilot values ``ell`` at ``u`` (.., 3,
+    equally spaced); shapes floored smoothly at s / 8, the centre moved at most 3 spreads."""
+    mid, d = u[..., 1], u[..., 2] - u[..., 1]
+    b = -(ell[..., 0] - 2.0 * ell[..., 1] + ell[..., 2]) / (4.0 * np.sinh(d / 2.0) ** 2)
+    a = (ell[..., 2] - ell[..., 0] + 2.0 * b * np.sinh(d)) / (2.0 * d)  # b is b e^mid here
+    floor = s / 8.0
+    shape = floor * (1.0 + np.logaddexp(0.0, (a + s) / floor - 1.0))
+    rate = floor * (1.0 + np.logaddexp(0.0, (b * np.exp(-mid) + s) / floor - 1.0))
+    reach = 3.0 * d
+    centre = mid + reach * np.tanh((np.log(shape / rate) - mid) / reach)
+    return centre, 1.0 / np.sqrt(shape)
 
-    def gaps(regime: str, lengths: np.ndarray) -> np.ndarray:
-        return _lanes(gap_matrices(tab, regime, lengths) if lengths.size else empty)
+
+def spell_terms(tab: Tables, h: Histories, g: np.ndarray) -> np.ndarray:
+    """Every spell's log-likelihood per component and activity node, (n_spells, C x J):
+    ``g`` (n, K, J) each customer's nodes per class."""
+    n_comp, j = tab.log_prior.size, g.shape[2]
+
+    def lanes(m: np.ndarray) -> np.ndarray:  # each component once per node
+        return np.repeat(m, j, axis=-1)
 
     log_p, log_k = forward(
         h.spell_ptr,
         h.order_kind,
         h.order_ref,
-        gaps("K", h.lengths_k),
-        gaps("P", h.lengths_x),
-        gaps("K", h.lengths_x),
+        h.lengths_k,
+        h.lengths_x,
         h.seg_runs,
         h.seg_end,
-        _lanes(np.stack([tab.gen[k] for k in GEN_KINDS])),
-        np.stack([np.stack(tab.eig[k]) for k in GEN_KINDS]),
-        _lanes(np.stack([tab.step["K"], tab.step["P"]])),
+        lanes(_lanes(np.stack([tab.gen[k] for k in GEN_KINDS[:2]]))),
+        lanes(np.stack([np.stack(tab.eig[k]) for k in GEN_KINDS[:2]])),
+        lanes(_lanes(np.stack([tab.power(k, np.ones(1))[0] for k in GEN_KINDS[:2]]))),
+        lanes(np.ascontiguousarray(tab.rate.T)),
+        np.ascontiguousarray(g),
+        h.spell_owner,
+        lanes(tab.cls),
+        np.tile(np.arange(j), n_comp),
     )
     floor = np.log(TINY)  # a component that cannot have written the spell
     out = np.maximum(log_p, floor)
@@ -306,10 +326,10 @@ def spell_terms(tab: Tables, h: Histories) -> np.ndarray:
     gap = np.where(ok, np.minimum(lk - np.where(ok, lp, 0.0), -1e-15), -1.0)  # decided after tau
     out[c] = np.where(ok, lp + np.log(-np.expm1(gap)), floor)
     if h.left_spell.size:
-        kept = _survival(tab, h.left_days)
+        kept = lanes(_survival(tab, h.left_days))
         out[h.left_spell] = np.log(np.maximum(-np.expm1(kept), TINY))
     if h.trunc_spell.size:
-        out[h.trunc_spell] -= _survival(tab, h.trunc_days)
+        out[h.trunc_spell] -= lanes(_survival(tab, h.trunc_days))
     return out
 
 
@@ -319,57 +339,111 @@ def _lanes(m: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(m, -3, -1))
 
 
+TABLE = 64  # gaps up to this many days take their matrix from a table built per spell
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def forward(
     ptr: np.ndarray,
     kind: np.ndarray,
     ref: np.ndarray,
-    gap_k: np.ndarray,
-    gap_xp: np.ndarray,
-    gap_xk: np.ndarray,
+    lengths_k: np.ndarray,
+    lengths_x: np.ndarray,
     runs: np.ndarray,
     ends: np.ndarray,
     gen: np.ndarray,
     eig: np.ndarray,
-    step: np.ndarray,
+    day: np.ndarray,
+    rate: np.ndarray,
+    g: np.ndarray,
+    owner: np.ndarray,
+    lane_cls: np.ndarray,
+    lane_node: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """log e_A M_1 M_2 ... 1 for every spell and component, with regime X as P and as K
-    (the forward recursion over all components at once, rescaled when the row falls under
-    ``RESCALE``). Segments before the spell's first one touching regime X are the same in
-    both and are run once. A special segment is applied run by run: ``exp(t G) = f0 I + f1
-    G`` (``gen``, ``eig``: EK, EP, NK, NP, components last), then its terminal (``step``: a
-    session day in K, P)."""
-    n, n_comp = ptr.size - 1, gen.shape[-1]
-    out_p = np.zeros((n, n_comp))
-    out_k = np.zeros((n, n_comp))
+    """log e_A M_1 M_2 ... 1 for every spell and lane (component x activity node), with
+    regime X as P and as K (the forward recursion over all lanes at once, rescaled when the
+    row falls under ``RESCALE``). Segments before the spell's first one touching regime X
+    are the same in both and are run once. Each spell's matrices come from its customer's
+    nodes (``_spell_matrices``). A special segment is applied run by run: ``exp(t G) = f0 I
+    + f1 G``, then its terminal (a session day in K, P)."""
+    n, n_lane = ptr.size - 1, gen.shape[-1]
+    out_p = np.zeros((n, n_lane))
+    out_k = np.zeros((n, n_lane))
     for i in prange(n):
-        fork = ptr[i + 1]
+        fork, top = ptr[i + 1], 0
         for j in range(ptr[i], ptr[i + 1]):
-            if kind[j] == GAP_X or (kind[j] == SPECIAL and _touches_x(runs[ref[j]], ends[ref[j]])):
+            if kind[j] == GAP_K:
+                top = max(top, min(lengths_k[ref[j]], TABLE))
+            x_seg = kind[j] == SPECIAL and _touches_x(runs[ref[j]], ends[ref[j]])
+            if fork == ptr[i + 1] and (kind[j] == GAP_X or x_seg):
                 fork = j
-                break
-        row = np.zeros((2, n_comp))
+        lam = np.empty((2, n_lane))
+        for c in range(n_lane):
+            mult = g[owner[i], lane_cls[c], lane_node[c]]
+            lam[0, c] = rate[0, c] * mult
+            lam[1, c] = rate[1, c] * mult
+        gens, eigs, steps, table = _spell_matrices(gen, eig, day, lam, top)
+        row = np.zeros((2, n_lane))
         row[0] = 1.0
-        scale = np.zeros(n_comp)
-        for j in range(ptr[i], fork):  # regime K only
-            _segment(
-                row, scale, kind[j], ref[j], 1, gap_k, gap_xk, gap_xk, runs, ends, gen, eig, step
-            )
-        for x in range(2):
-            mine, s = row.copy(), scale.copy()
-            for j in range(fork, ptr[i + 1]):
-                _segment(
-                    mine, s, kind[j], ref[j], x, gap_k, gap_xp, gap_xk, runs, ends, gen, eig, step
-                )
-            out = out_p if x == 0 else out_k
-            for c in range(n_comp):
-                total = mine[0, c] + mine[1, c]
-                out[i, c] = s[c] + np.log(total) if total > 0.0 else -np.inf
+        scale = np.zeros(n_lane)
+        for walk in range(3):  # regime K only up to the fork, then from it with X as P, as K
+            mine, s = (row, scale) if walk == 0 else (row.copy(), scale.copy())
+            x = 1 if walk == 0 else walk - 1
+            first, last = (ptr[i], fork) if walk == 0 else (fork, ptr[i + 1])
+            for j in range(first, last):  # one call site: the inlined segment compiled once
+                _segment(mine, s, kind[j], ref[j], x, lengths_k, lengths_x, table, runs, ends,
+                         gens, eigs, steps)  # fmt: skip
+            if walk > 0:
+                out = out_p if x == 0 else out_k
+                for c in range(n_lane):
+                    total = mine[0, c] + mine[1, c]
+                    out[i, c] = s[c] + np.log(total) if total > 0.0 else -np.inf
     return out_p, out_k
 
 
 RESCALE = 1e-100  # the forward row is rescaled when its total falls under this
 FAST = {"contract", "reassoc", "nsz"}  # fast maths that keeps infinities, NaN and exact division
+
+
+@njit(cache=True)
+def _spell_matrices(gen, eig, day, lam, top):  # type: ignore[no-untyped-def]
+    """One spell's matrices per lane, given its session rates ``lam`` (2, lanes): the
+    generators EK, EP, NK, NP (N: no session, ``G - diag(lam)``) and their eigenvalues, a
+    session day ``S = E - N`` (one day) in K and P, and the table ``N^(d-1) S`` in K for
+    gaps of d = 1..top days."""
+    n_lane = gen.shape[-1]
+    gens = np.empty((4, 2, 2, n_lane))
+    eigs = np.empty((4, 2, n_lane))
+    steps = np.empty((2, 2, 2, n_lane))
+    none = np.empty((2, 2, n_lane))  # N, one day in K
+    gens[:2] = gen
+    eigs[:2] = eig
+    for r in range(2):
+        gens[2 + r] = gen[r]
+        for c in range(n_lane):
+            gens[2 + r, 0, 0, c] -= lam[0, c]
+            gens[2 + r, 1, 1, c] -= lam[1, c]
+        _eigen_into(gens[2 + r], eigs[2 + r])
+        for c in range(n_lane):
+            f0, f1 = _coefficients(eigs[2 + r, 0, c], eigs[2 + r, 1, c], 1.0)
+            for a in range(2):
+                for b in range(2):
+                    one = f1 * gens[2 + r, a, b, c] + (f0 if a == b else 0.0)
+                    steps[r, a, b, c] = max(day[r, a, b, c] - one, 0.0)
+                    if r == 0:
+                        none[a, b, c] = one
+    table = np.empty((top, 2, 2, n_lane))
+    if top > 0:
+        table[0] = steps[0]
+    for d in range(1, top):  # N^d S = N (N^(d-1) S)
+        for a in range(2):
+            for b in range(2):
+                for c in range(n_lane):
+                    table[d, a, b, c] = (
+                        none[a, 0, c] * table[d - 1, 0, b, c]
+                        + none[a, 1, c] * table[d - 1, 1, b, c]
+                    )
+    return gens, eigs, steps, table
 
 
 @njit(cache=True, inline="always")
@@ -382,27 +456,30 @@ def _touches_x(runs: np.ndarray, end: int) -> bool:
     return False
 
 
-@njit(cache=True, fastmath=FAST)
-def _segment(row, scale, kind, r, x, gap_k, gap_xp, gap_xk, runs, ends, gen, eig, step):  # type: ignore[no-untyped-def]
-    """One segment applied in place to the rows (a, d) of every component, regime X as
-    P (x = 0) or K (x = 1)."""
-    if kind == GAP_K:
-        _times(row, gap_k[r])
+@njit(cache=True, inline="always", fastmath=FAST)
+def _segment(row, scale, kind, r, x, lengths_k, lengths_x, table, runs, ends, gen, eig, step):  # type: ignore[no-untyped-def]
+    """One segment applied in place to the rows (a, d) of every lane, regime X as P (x =
+    0) or K (x = 1): a gap of d days ends in ``N^(d-1) S`` (from the table when it holds
+    d), a special segment runs by run."""
+    if kind == GAP_K or (kind == GAP_X and x == 1):
+        d = lengths_k[r] if kind == GAP_K else lengths_x[r]
+        if d <= table.shape[0]:
+            low = _times(row, table, d - 1)
+        else:
+            _power_times(row, gen, eig, 2, d - 1)
+            low = _times(row, step, 0)
     elif kind == GAP_X:
-        _times(row, gap_xp[r] if x == 0 else gap_xk[r])
+        _power_times(row, gen, eig, 3, lengths_x[r] - 1)
+        low = _times(row, step, 1)
     else:
         for k in range(runs.shape[1]):
             length = runs[r, k, 1]
             if length > 0:
-                g = _gen_index(runs[r, k, 0], x)
-                _power_times(row, gen[g], eig[g], length)
-        if ends[r] == SESSION_K:
-            _times(row, step[0])
-        elif ends[r] == SESSION_X:
-            _times(row, step[1 - x])
-    low = np.inf
-    for c in range(row.shape[1]):
-        low = min(low, row[0, c] + row[1, c])
+                _power_times(row, gen, eig, _gen_index(runs[r, k, 0], x), length)
+        if ends[r] == END:
+            low = _low(row)
+        else:
+            low = _times(row, step, 0 if ends[r] == SESSION_K else 1 - x)
     if low < RESCALE:
         for c in range(row.shape[1]):
             total = row[0, c] + row[1, c]
@@ -424,31 +501,69 @@ def _gen_index(run_kind: int, x: int) -> int:
     return 3 - x
 
 
+@njit(cache=True, inline="always")
+def _low(row: np.ndarray) -> float:
+    """The smallest row total."""
+    low = np.inf
+    for c in range(row.shape[1]):
+        low = min(low, row[0, c] + row[1, c])
+    return low
+
+
 @njit(cache=True, inline="always", fastmath=FAST)
-def _times(row: np.ndarray, m: np.ndarray) -> None:
-    """row[:, c] <- row[:, c] m[c] for every component."""
+def _times(row: np.ndarray, m: np.ndarray, k: int) -> float:
+    """row[:, c] <- row[:, c] m[k, :, :, c] for every lane; the smallest row total after
+    (matrices by index, not slice: a slice costs more than a short row)."""
+    low = np.inf
     for c in range(row.shape[1]):
         a, d = row[0, c], row[1, c]
-        row[0, c] = a * m[0, 0, c] + d * m[1, 0, c]
-        row[1, c] = a * m[0, 1, c] + d * m[1, 1, c]
+        row[0, c] = a * m[k, 0, 0, c] + d * m[k, 1, 0, c]
+        row[1, c] = a * m[k, 0, 1, c] + d * m[k, 1, 1, c]
+        low = min(low, row[0, c] + row[1, c])
+    return low
+
+
+@njit(cache=True)
+def _eigen(g: np.ndarray) -> np.ndarray:
+    """Eigenvalues (larger, smaller) of 2 x 2 generators with non-negative off-diagonals
+    (real), (2, C) for ``g`` (2, 2, C); the larger as det / smaller, without cancellation
+    near zero."""
+    out = np.empty((2, g.shape[-1]))
+    _eigen_into(g, out)
+    return out
 
 
 @njit(cache=True, inline="always")
-def _power_times(row: np.ndarray, g: np.ndarray, eig: np.ndarray, t: float) -> None:
-    """row[:, c] <- row[:, c] exp(t g[c]) for 2 x 2 generators with eigenvalues
-    ``eig[:, c] = (hi, lo)``, hi >= lo, as ``Tables.power``."""
+def _eigen_into(g: np.ndarray, out: np.ndarray) -> None:
+    for c in range(g.shape[-1]):
+        a, b, cc, d = g[0, 0, c], g[0, 1, c], g[1, 0, c], g[1, 1, c]
+        root = np.sqrt((a - d) ** 2 + 4.0 * b * cc)
+        lo = 0.5 * (a + d - root)
+        hi = (a * d - b * cc) / lo if lo < 0 else 0.5 * (a + d + root)
+        out[0, c], out[1, c] = max(hi, lo), lo
+
+
+@njit(cache=True, inline="always")
+def _coefficients(hi: float, lo: float, t: float) -> tuple[float, float]:
+    """``exp(t G) = f0 I + f1 G`` for a 2 x 2 generator with eigenvalues hi >= lo."""
+    x = (hi - lo) * t
+    e_lo = np.exp(lo * t)
+    if x <= 1.0:
+        f1 = t * (np.expm1(x) / x if x > 0 else 1.0) * e_lo
+    else:
+        f1 = (np.exp(hi * t) - e_lo) / (hi - lo)
+    return e_lo - lo * f1, f1
+
+
+@njit(cache=True, inline="always")
+def _power_times(row: np.ndarray, g: np.ndarray, eig: np.ndarray, k: int, t: float) -> None:
+    """row[:, c] <- row[:, c] exp(t g[k, :, :, c]) for 2 x 2 generators with eigenvalues
+    ``eig[k, :, c] = (hi, lo)``, hi >= lo, as ``Tables.power``."""
     for c in range(row.shape[1]):
-        hi, lo = eig[0, c], eig[1, c]
-        x = (hi - lo) * t
-        e_lo = np.exp(lo * t)
-        if x <= 1.0:
-            f1 = t * (np.expm1(x) / x if x > 0 else 1.0) * e_lo
-        else:
-            f1 = (np.exp(hi * t) - e_lo) / (hi - lo)
-        f0 = e_lo - lo * f1
+        f0, f1 = _coefficients(eig[k, 0, c], eig[k, 1, c], t)
         a, d = row[0, c], row[1, c]
-        ga = a * g[0, 0, c] + d * g[1, 0, c]
-        gd = a * g[0, 1, c] + d * g[1, 1, c]
+        ga = a * g[k, 0, 0, c] + d * g[k, 1, 0, c]
+        gd = a * g[k, 0, 1, c] + d * g[k, 1, 1, c]
         row[0, c] = f0 * a + f1 * ga
         row[1, c] = f0 * d + f1 * gd
 
@@ -459,19 +574,25 @@ def _survival(tab: Tables, days: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(rows, TINY))
 
 
-def joint_terms(model: Subscribers, traits: Traits, h: Histories) -> tuple[np.ndarray, Tables]:
-    """Each customer's log-likelihood per component with its prior (n, C), and the tables
-    it came from (one build of the components per evaluation)."""
+def joint_terms(
+    model: Subscribers, traits: Traits, h: Histories
+) -> tuple[np.ndarray, np.ndarray, Tables]:
+    """Each customer's log-likelihood per lane (component x activity node) with its prior
+    and node weight (n, lanes), each lane's class, and the tables it came from."""
     tab = tables(model, traits)
-    out = _per_owner(spell_terms(tab, h), h.spell_owner, h.n)
+    g, log_w = activity_nodes(model, traits, h)
+    j = g.shape[2]
+    cls = np.repeat(tab.cls, j)
+    out = _per_owner(spell_terms(tab, h, g), h.spell_owner, h.n)
     if h.away_owner.size:
         rate = tab.come[None, :]
         days = h.away_days[:, None].astype(np.float64)
         back = h.away_back[:, None]
         stay = -rate * np.where(back, np.maximum(days - 1.0, 0.0), days)
         away = stay + np.where(back, np.log(np.maximum(-np.expm1(-rate), TINY)), 0.0)
-        out += _per_owner(away, h.away_owner, h.n)
-    return out + tab.log_prior[None, :], tab
+        out += np.repeat(_per_owner(away, h.away_owner, h.n), j, axis=1)
+    node = np.tile(np.arange(j), tab.log_prior.size)
+    return out + np.repeat(tab.log_prior, j)[None, :] + log_w[:, cls, node], cls, tab
 
 
 def _per_owner(terms: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
@@ -485,15 +606,15 @@ def _per_owner(terms: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
 
 def log_likelihood(model: Subscribers, traits: Traits, h: Histories) -> np.ndarray:
     """Each customer's marginal log-likelihood."""
-    joint, _ = joint_terms(model, traits, h)
+    joint, _, _ = joint_terms(model, traits, h)
     return logsumexp(joint, axis=1)
 
 
 def class_posterior(model: Subscribers, traits: Traits, h: Histories) -> np.ndarray:
     """P(class | history) per customer (n, K)."""
-    joint, tab = joint_terms(model, traits, h)
+    joint, cls, _ = joint_terms(model, traits, h)
     post = np.exp(joint - logsumexp(joint, axis=1, keepdims=True))
-    return np.stack([post[:, tab.cls == c].sum(axis=1) for c in range(model.k)], axis=1)
+    return np.stack([post[:, cls == c].sum(axis=1) for c in range(model.k)], axis=1)
 
 
 # ------------------------------------------------------------------ fitting
