@@ -36,12 +36,13 @@ def maximise(
     max_iter: int = 2000,
     with_covariance: bool = True,
     ftol: float = 1e-9,
+    memory: int = 10,
 ) -> Fit:
     """L-BFGS-B from ``theta0`` (restarted once from where it stopped if it reports no
     convergence), stopping when a step gains less than ``ftol`` relative to the objective or
-    the projected gradient is under 1e-5; the covariance is read off the Hessian at the
-    optimum (NaN when ``with_covariance`` is false: the caller estimates it another way, or
-    needs none)."""
+    the projected gradient is under 1e-5; ``memory``: the steps its curvature estimate
+    remembers. The covariance is read off the Hessian at the optimum (NaN when
+    ``with_covariance`` is false: the caller estimates it another way, or needs none)."""
     count = [0]
 
     def f(theta: np.ndarray) -> float:
@@ -50,7 +51,7 @@ def maximise(
         return float(value) if np.isfinite(value) else 1e300
 
     theta = np.asarray(theta0, dtype=np.float64)
-    opts = {"maxiter": max_iter, "ftol": ftol, "gtol": 1e-5}
+    opts = {"maxiter": max_iter, "ftol": ftol, "gtol": 1e-5, "maxcor": memory}
     res = optimize.minimize(f, theta, method="L-BFGS-B", bounds=bounds, options=opts)
     if not res.success:  # e.g. a line search that stalled: once more from where it got
         res = optimize.minimize(f, res.x, method="L-BFGS-B", bounds=bounds, options=opts)

@@ -64,6 +64,7 @@ def price_rows(log: EventLog) -> pd.DataFrame:
     ev = log.events
     if "plan" not in ev or "price" not in ev:
         return pd.DataFrame({"plan": [], "day": [], "price": []})
+    ev = ev[ev.event_type.isin((*PLAN_EVENTS, *RENEWALS))]  # sessions show no price
     kind = ev.event_type.astype(str)
     marked = kind.isin(PLAN_EVENTS)
     plan = ev.plan.astype(object).where(marked)
