@@ -140,7 +140,7 @@ PERF_TARGETS = {
     ),
     "calibrate": (
         "subscription calibration: time and memory, sampled fit vs fit on everyone",
-        {"--users": 100_000, "--days": 730, "--reference-users": 20_000},
+        {"--users": 100_000, "--days": 730, "--reference-users": 10_000},
     ),
     "env": (
         "environment speed: single, batched, SB3 PPO vs CartPole",
