@@ -190,7 +190,7 @@ def test_the_calibrated_resubscription_curve_lies_in_the_logs_band() -> None:
 
 def known_histories(log: EventLog) -> Histories:
     """The log's subscription histories, as the calibration encodes them."""
-    spells = subs.plain(subscription_spells(log), ("user_id", "plan", "billing", "reason"))
+    spells = subs.coded(subs.plain(subscription_spells(log), ("plan", "billing", "reason")))
     end = int(log.end)
     return encode(spells, subs.session_days(log, end), log.window_start, end)
 
