@@ -64,3 +64,30 @@ def test_fitted_lifts_reproduce_the_logged_effects() -> None:
         assert row.lift_low <= truth[row.offer] <= row.lift_high, row.offer
     again = simulated_effects(scenario, fit.catalogue, offers, 0.25, 28, seed=5)
     np.testing.assert_allclose(again.to_numpy(), t.simulated_effect_pp.to_numpy())
+
+
+def test_an_interval_the_lift_search_cannot_close_is_named(monkeypatch) -> None:
+    """A campaign whose effect's upper end no lift in the search box reaches: the lift's
+    interval runs to the box's edge, and a note says the campaign does not bound the
+    offer's effect (a newcomer's trial read 12.9 as a fitted lift, with no warning). The
+    simulated effect is a stand-in here: 2 points per log-unit of lift."""
+    import pandas as pd
+
+    from experiments.jobs import offer_lifts
+
+    def effect(scenario, catalogue, offers, share, window, seed):  # type: ignore[no-untyped-def]
+        lift = {o.name: o.lift for o in catalogue.offers}
+        return pd.Series([2.0 * np.log(lift[o]) + 10.0 for o in offers], index=list(offers))
+
+    monkeypatch.setattr(offer_lifts, "simulated_effects", effect)
+    logged = pd.DataFrame(
+        {"offer": ["discount_30", "recommendations"], "back_effect_pp": [10.0, 11.0],
+         "back_low_pp": [9.0, 10.0], "back_high_pp": [30.0, 12.0]}
+    )  # fmt: skip
+    catalogue = presets.streaming_offers()
+    fit = offer_lifts.fit_lifts(presets.streaming(n_users=100), catalogue, logged, 0.3, 28)
+    row = fit.table.set_index("offer")
+    assert row.lift_high["discount_30"] > offer_lifts.LIFT_RANGE[1] / 1.05
+    assert row.lift_high["recommendations"] < offer_lifts.LIFT_RANGE[1] / 1.05
+    named = [n for n in fit.notes if "does not bound" in n]
+    assert len(named) == 1 and named[0].startswith("offer discount_30:")

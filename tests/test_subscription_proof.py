@@ -179,3 +179,26 @@ def test_retention_by_sign_up_cohort_is_each_cohorts_own_kaplan_meier() -> None:
         np.testing.assert_allclose(part.kaplan_meier, np.array(survivors) / 1000, atol=1e-12)
         plan = result.retention.set_index("period").calibrated
         np.testing.assert_allclose(part.calibrated, plan.loc[part.period], rtol=1e-12)
+
+
+def test_kaplan_meier_leaves_out_a_cancellation_it_cannot_place() -> None:
+    """Spells known only to have ended somewhere in the several periods before the window
+    (cancelled on its first day, begun years before) cannot be placed: they are left out,
+    and the others begun that long before are conditioned on reaching the window
+    (entry); one that left within the one period before the window is placed exactly."""
+    from types import SimpleNamespace
+
+    window = 400
+    rows = [  # user_id, start, end, cancelled (monthly billing)
+        (0, 0, 400, True),  # left within 13 periods before the window: unplaceable
+        (1, 10, 700, True),  # began 13 periods before: entry 13, cancelled at renewal 23
+        (2, 380, 400, True),  # left within the period before the window: T = 1
+        (3, 390, 800, False),  # began within it: observed from 0, 13 renewals survived
+    ]
+    spells = pd.DataFrame(rows, columns=["user_id", "start", "end", "cancelled"])
+    spells = spells.assign(spell=0, billing_days=30)
+    data = subs.renewal_data(SimpleNamespace(spells=spells, period=30), window)
+    assert data.user_id.tolist() == [1, 2, 3]
+    assert data.entry.tolist() == [13, 0, 0]
+    assert data.duration.tolist() == [23, 1, 13]
+    assert data.churned.tolist() == [True, True, False]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -94,7 +95,11 @@ def run_from_args(args: argparse.Namespace) -> int:
         comment = subscription_outputs.yaml_comment(result, base)
         text = scenario_yaml(rounded(result.scenario, name), base, comment)
         users = args.offer_users or subscription_outputs.USERS_FOR_OFFERS
+        t0 = time.perf_counter()
         offers = subscription_outputs.fitted_offers(result, base, args.seed, users)
+        if offers is not None:  # the campaigns' lifts, fitted by simulation, count too
+            result.seconds["offers"] = time.perf_counter() - t0
+            result.seconds["total"] += result.seconds["offers"]
         subscription_outputs.write_results(result, out, text, base, offers)
         save(target, text)
         if offers is not None and target is not None:

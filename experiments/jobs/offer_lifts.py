@@ -129,15 +129,28 @@ def fit_lifts(
     table["moves_with_lift"] = ~flat
     fitted_lift = table.lift_fitted.to_numpy()
     edge = ~flat & ((fitted_lift < LIFT_RANGE[0] * 1.05) | (fitted_lift > LIFT_RANGE[1] / 1.05))
-    notes = tuple(
-        f"offer {o}: its effect does not move with its lift (it acts through the message, "
-        "dynamics.nudge_lift); lift kept"
-        for o, f in zip(offers, flat, strict=True)
-        if f
-    ) + tuple(
-        f"offer {o}: the fitted lift sits at the edge of its search box ({LIFT_RANGE[0]:g} to "
-        f"{LIFT_RANGE[1]:g}): the campaign cannot tell this offer's effect (see its interval)"
-        for o, e in zip(offers, edge, strict=True)
-        if e
+    low, high = table.lift_low.to_numpy(), table.lift_high.to_numpy()
+    open_ended = ~flat & ~edge & ((low < LIFT_RANGE[0] * 1.05) | (high > LIFT_RANGE[1] / 1.05))
+    notes = (
+        tuple(
+            f"offer {o}: its effect does not move with its lift (it acts through the message, "
+            "dynamics.nudge_lift); lift kept"
+            for o, f in zip(offers, flat, strict=True)
+            if f
+        )
+        + tuple(
+            f"offer {o}: the fitted lift sits at the edge of its search box ({LIFT_RANGE[0]:g} to "
+            f"{LIFT_RANGE[1]:g}): the campaign cannot tell this offer's effect (see its interval)"
+            for o, e in zip(offers, edge, strict=True)
+            if e
+        )
+        + tuple(
+            f"offer {o}: the lift's 95% interval ({lo:.2g} to {hi:.3g}) reaches the edge of its "
+            f"search box ({LIFT_RANGE[0]:g} to {LIFT_RANGE[1]:g}): the campaign does not bound "
+            f"this offer's effect; the fitted lift {fit:.2g} is a weak guide (a larger campaign "
+            "or holdout would narrow it)"
+            for o, lo, hi, fit, e in zip(offers, low, high, fitted_lift, open_ended, strict=True)
+            if e
+        )
     )
     return FittedOffers(fitted, table.reset_index(drop=True), notes)

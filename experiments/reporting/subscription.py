@@ -157,10 +157,24 @@ def report_html(
         *[f"<li>{html.escape(n)}</li>" for n in s["notes"]],
         "</ul>",
         "<h2>Use the scenario</h2>",
-        "<p>Rerun with <code>--save-scenario NAME</code>, then <code>winback benchmark "
-        f"--config-dir my_conf scenario=NAME offers={PRESET_OFFERS[base]}</code>.</p>",
+        _use_html(base, fitted is not None),
     ]
     return page("Calibration report", body)
+
+
+def _use_html(base: str, offers_fitted: bool) -> str:
+    """How to benchmark on the calibrated scenario (with the fitted offers, if any)."""
+    offers = "NAME" if offers_fitted else PRESET_OFFERS[base]
+    mine = (
+        " (the offers with the lifts fitted to your campaigns: <code>--save-scenario</code> "
+        "writes them as <code>my_conf/offers/NAME.yaml</code>)"
+        if offers_fitted
+        else ""
+    )
+    return (
+        "<p>Rerun with <code>--save-scenario NAME</code>, then <code>winback benchmark "
+        f"--config-dir my_conf scenario=NAME offers={offers}</code>{mine}.</p>"
+    )
 
 
 def _price_html(result: SubscriptionCalibration, base: str) -> str:

@@ -816,10 +816,14 @@ def fit_classes(
     note when it has fewer than ``k`` classes. ``search``: a sample of ``h``'s customers to
     run that search on (faster); the kept number of classes is then fitted on ``h`` from
     the sample's fit."""
-    fits, notes = class_search(search or h, traits, k)
+    searched = search or h
+    fits, notes = class_search(searched, traits, k)
     best = min(fits, key=lambda f: f.bic)
     if best.model.k < k and not notes:
-        notes.append(f"BIC prefers {best.model.k} class(es) to more (up to {k} fitted)")
+        notes.append(
+            f"BIC prefers {best.model.k} class(es) to more (up to {k} fitted on "
+            f"{searched.customers_total:,.0f} customers)"
+        )
     if search is not None:
         best = fit_subscribers(h, traits, best.model.k, best.model)
     per_customer, _ = objective(h, traits, best.model.k)

@@ -117,7 +117,13 @@ class SubscriptionCalibration:
                     "loglik": p.fit.fit.loglik,
                     "converged": p.fit.fit.converged,
                     "model_comparison": [
-                        {"classes": f.model.k, "loglik": f.fit.loglik, "bic": f.bic} for f in p.fits
+                        {
+                            "classes": f.model.k,
+                            "customers": f.n_customers,
+                            "loglik": f.fit.loglik,
+                            "bic": f.bic,
+                        }
+                        for f in p.fits
                     ],
                 }
                 for p in self.plans
@@ -187,7 +193,7 @@ def calibrate_subscriptions(
         retention=retention_table(plans, traits, sbgs, log.window_start),
         cohorts=cohort_table(plans, traits, sbgs, log.window_start, str(log.origin.date())),
         churned=churned_table(plans, traits),
-        forecast=forecast_table(plans, traits, sbgs, spells_all, cut, end)
+        forecast=forecast_table(plans, traits, sbgs, spells_all, cut, end, str(log.origin.date()))
         if end > cut
         else pd.DataFrame(),
         campaigns=campaign_effects(log),
@@ -398,17 +404,25 @@ def renewal_data(p: PlanFit, window: int) -> pd.DataFrame:
     """The plan's first subscriptions as renewals survived (sBG's data,
     :func:`sim.calibration.sbg.contract_periods`) with ``start``, ``duration`` (the renewal
     at which a customer cancelled, or those survived) and ``entry`` (the renewals survived
-    when the window opened, for a left-truncated spell), as Kaplan-Meier takes them."""
+    when the window opened, for a left-truncated spell), as Kaplan-Meier takes them: it
+    cannot take a spell known only to have ended somewhere in several periods before the
+    window (see the comment)."""
     first = first_spells(p.spells)
     data = contract_periods(first, p.period, window)
     start = first.set_index(["user_id", "spell"]).start
     keys = pd.MultiIndex.from_arrays([data.user_id, data.spell])
+    data = data.assign(start=start.reindex(keys).to_numpy())
+    entry = data.first_observed.to_numpy()
+    # a left-censored spell cancelled within one period before the window is placed exactly
+    # (T = 1); one known only to have left within several cannot be placed by Kaplan-Meier:
+    # it is left out and the other spells begun that long before the window are conditioned
+    # on surviving to it (left truncation), as the rule without such spells is
+    vague = (data.left & (data.periods > 1)).to_numpy()
+    if vague.any():
+        before = np.maximum(window - data.start.to_numpy(), 0) // p.period
+        entry = np.where(before > 1, np.minimum(before, data.periods), entry)
     lost = data.churned & ~data.left  # a left-censored spell: cancelled by then (T <= periods)
-    return data.assign(
-        start=start.reindex(keys).to_numpy(),
-        duration=data.periods + lost.astype(np.int64),
-        entry=data.first_observed,
-    )
+    return data.assign(duration=data.periods + lost.astype(np.int64), entry=entry)[~vague]
 
 
 def km_curve(data: pd.DataFrame, grid: np.ndarray) -> dict[str, np.ndarray]:
@@ -576,8 +590,10 @@ def forecast_table(
     spells_all: pd.DataFrame,
     cut: int,
     end: int,
+    origin: str,
 ) -> pd.DataFrame:
-    """Survivors per plan, cohort (month of subscribing) and month after the cut: the log,
+    """Survivors per plan, cohort (the month of subscribing, ``2024-03``; the log starts on
+    ``origin``) and billing period after the cut: the log,
     the calibrated model and sBG, each projecting the subscribers at the cut by their
     retention from their tenure then."""
     rows = []
@@ -592,7 +608,8 @@ def forecast_table(
         tenure = (cut - alive.start.to_numpy()) // p.period
         horizon = int(tenure.max() + months.max() + 1) if len(alive) and months.size else 1
         model = retention(p.fit.model, traits, np.arange(horizon + 1) * p.period, p.period)
-        cohort = (alive.start.to_numpy() // DAYS_PER_MONTH).astype(int)
+        signed = pd.Timestamp(origin) + pd.to_timedelta(alive.start.to_numpy(), unit="D")
+        cohort = signed.strftime("%Y-%m").to_numpy()  # the month they signed up
         stop = truth.loc[alive.user_id, "end"].to_numpy()
         gone = truth.loc[alive.user_id, "cancelled"].to_numpy(bool)
         for m in months:
@@ -682,8 +699,10 @@ def subscription_notes(
             f"'{base}' preset's."
         )
     out.append(
-        "Channels, responsiveness, offers' effects and the release calendar are the "
-        f"'{base}' preset's; the log cannot tell them."
+        "Channels, responsiveness and the release calendar are the "
+        f"'{base}' preset's; the log cannot tell them. Offers' lifts are fitted only where "
+        "the log has randomised campaigns (see the offers section); otherwise they are the "
+        "preset's."
     )
     return out
 
