@@ -154,7 +154,7 @@ def report_html(
         _params_html(s["parameters"]),
         _price_html(result, base),
         "<h2>Notes</h2><ul>",
-        *[f"<li>{html.escape(n)}</li>" for n in s["notes"]],
+        *[f"<li>{html.escape(n)}</li>" for n in s["notes"] if n != result.prices.note(base)],
         "</ul>",
         "<h2>Use the scenario</h2>",
         _use_html(base, fitted is not None),
