@@ -60,7 +60,8 @@ def make_plots(result: SubscriptionCalibration, folder: Path) -> dict[str, Path]
 
 
 def _cohort_plots(plt: Any, table: pd.DataFrame, folder: Path) -> dict[str, Path]:
-    """Per plan: each sign-up cohort's Kaplan-Meier, the plan's calibrated model and sBG."""
+    """Per plan: each sign-up cohort's Kaplan-Meier (solid) and the calibrated model on
+    the same footing (dotted, the cohort's colour)."""
     paths = {}
     for plan, part in table.groupby("plan", sort=False):
         fig, ax = plt.subplots(figsize=(8, 4.2))
@@ -70,11 +71,8 @@ def _cohort_plots(plt: Any, table: pd.DataFrame, folder: Path) -> dict[str, Path
             mine = part[part.cohort == cohort]
             ax.step(mine.period, mine.kaplan_meier, where="post", color=color, lw=1.2,
                     label=f"{cohort} ({int(mine.customers.iloc[0]):,})")  # fmt: skip
-        longest = part.drop_duplicates("period").sort_values("period")
-        ax.plot(longest.period, longest.calibrated, color="tab:blue", lw=2.5,
-                label="calibrated simulator")  # fmt: skip
-        if longest.sbg.notna().any():
-            ax.plot(longest.period, longest.sbg, color="tab:orange", ls="--", label="sBG")
+            ax.plot(mine.period, mine.calibrated, color=color, ls=":", lw=1.5)
+        ax.plot([], [], color="grey", ls=":", label="calibrated simulator (each cohort's)")
         ax.set_xlabel("billing periods since subscribing")
         ax.set_ylabel("still subscribed")
         ax.set_title(f"Retention by sign-up cohort: {plan}")
@@ -122,11 +120,13 @@ def report_html(
     if any(key.startswith("cohorts") for key in plots):
         body += [
             "<h2>Retention by sign-up cohort</h2>",
-            "<p>Each cohort of new subscribers (by the quarter, or year, they signed up; "
-            "cohorts of fewer than 30 left out) against the plan's calibrated simulator and "
-            "sBG, which are one curve per plan. Cohorts that part from it show a change the "
-            "model does not have (a price change, a better product, a different audience); "
-            "the numbers are in <code>cohorts.csv</code>.</p>",
+            "<p>Each cohort of subscribers (by the quarter, or year, they signed up; cohorts "
+            "of fewer than 30 left out), solid, against the calibrated simulator, dotted in "
+            "the same colour. A cohort that signed up before the log began is seen only from "
+            "then: its curves start there, as the share still subscribed of those subscribed "
+            "then. Cohorts that part from the model show a change it does not have (a price "
+            "change, a better product, a different audience); the numbers, with sBG, are in "
+            "<code>cohorts.csv</code>.</p>",
             *[img(path) for key, path in plots.items() if key.startswith("cohorts")],
         ]
     if "forecast" in plots:

@@ -442,29 +442,37 @@ def km_curve(data: pd.DataFrame, grid: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def curves(p: PlanFit, data: pd.DataFrame, traits: Traits, sbg: SBGFit) -> pd.DataFrame:
+    """Per billing period, from the first one anyone in ``data`` is observed at (their
+    smallest ``entry``) on: the Kaplan-Meier of ``data`` with its band and those at risk,
+    and the calibrated model and sBG on the same footing (conditioned on that period: for
+    customers who all signed up long before the window, Kaplan-Meier's curve is the share
+    still subscribed of those subscribed at their first observed period)."""
+    first = int(data.entry.min())
+    grid = np.arange(first, int(data.duration.max()) + 1)
+    model = retention(p.fit.model, traits, np.r_[first, grid] * p.period, p.period)
+    ref = sbg.survival(np.r_[first, grid].astype(np.float64))
+    return pd.DataFrame(
+        {
+            "period": grid,
+            **km_curve(data, grid),
+            "calibrated": model[1:] / model[0],
+            "sbg": ref[1:] / ref[0],
+        }
+    )
+
+
 def retention_table(
     plans: list[PlanFit], traits: Traits, sbgs: dict[str, SBGFit], window: int
 ) -> pd.DataFrame:
     """Per plan and billing period since subscribing: Kaplan-Meier (lifelines, with left
     truncation for spells begun before the window) with its 95% band, the calibrated
-    model and sBG."""
-    rows = []
-    for p in plans:
-        data = renewal_data(p, window)
-        grid = np.arange(0, int(data.duration.max()) + 1)
-        model = retention(p.fit.model, traits, grid * p.period, p.period)
-        rows.append(
-            pd.DataFrame(
-                {
-                    "plan": p.plan,
-                    "period": grid,
-                    **km_curve(data, grid),
-                    "calibrated": model,
-                    "sbg": sbgs[p.plan].survival(grid),
-                }
-            )
-        )
-    return pd.concat(rows, ignore_index=True)
+    model and sBG (:func:`curves`)."""
+    tables_ = [
+        curves(p, renewal_data(p, window), traits, sbgs[p.plan]).assign(plan=p.plan) for p in plans
+    ]
+    out = pd.concat(tables_, ignore_index=True)
+    return out[["plan", *[c for c in out.columns if c != "plan"]]]
 
 
 MIN_COHORT = 30  # customers a sign-up cohort needs for its own retention curve
@@ -491,33 +499,23 @@ def cohort_table(
 ) -> pd.DataFrame:
     """Per plan, sign-up cohort (:func:`cohort_labels`) and billing period since
     subscribing: the cohort's Kaplan-Meier (left-truncated for those who signed up before
-    the window) with its 95% band, beside the plan's calibrated model and sBG (one curve per
-    plan: where cohorts part from it, the log has a drift the model does not, such as a
-    price change or a better product). Cohorts under ``MIN_COHORT`` customers are left
-    out."""
+    the window) with its 95% band, beside the plan's calibrated model and sBG, conditioned
+    as the cohort's curve is (:func:`curves`): where cohorts part from the model, the log
+    has a drift the model does not, such as a price change or a better product. Cohorts
+    under ``MIN_COHORT`` customers are left out."""
     rows = []
     for p in plans:
         data = renewal_data(p, window)
-        model_grid = np.arange(0, int(data.duration.max()) + 1)
-        model = retention(p.fit.model, traits, model_grid * p.period, p.period)
         for cohort, part in data.groupby(cohort_labels(data.start, origin), sort=True):
             if len(part) < MIN_COHORT:
                 continue
-            grid = np.arange(0, int(part.duration.max()) + 1)
-            rows.append(
-                pd.DataFrame(
-                    {
-                        "plan": p.plan,
-                        "cohort": cohort,
-                        "customers": len(part),
-                        "period": grid,
-                        **km_curve(part, grid),
-                        "calibrated": model[grid],
-                        "sbg": sbgs[p.plan].survival(grid),
-                    }
-                )
-            )
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+            table = curves(p, part, traits, sbgs[p.plan])
+            rows.append(table.assign(plan=p.plan, cohort=cohort, customers=len(part)))
+    if not rows:
+        return pd.DataFrame()
+    out = pd.concat(rows, ignore_index=True)
+    first = ["plan", "cohort", "customers"]
+    return out[[*first, *[c for c in out.columns if c not in first]]]
 
 
 def resubscription_table(plans: list[PlanFit], traits: Traits, months: int = 24) -> pd.DataFrame:
