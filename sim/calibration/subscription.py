@@ -667,7 +667,8 @@ class SubscriptionFit:
 MIN_WEIGHT = 0.01  # a class smaller than this is not supported by the data
 # L-BFGS-B's memory (steps its curvature estimate keeps): the parameters' scales differ by
 # orders of magnitude, and remembering every step of a fit (they take 20-50) halves the
-# evaluations of the default 10 and reaches the same optimum (README, "Speed")
+# evaluations of the default 10 with sessions, at the same optimum (without sessions: within
+# 25% either way; README, "Speed")
 MEMORY = 50
 
 
