@@ -510,7 +510,7 @@ def cohort_table(
             if len(part) < MIN_COHORT:
                 continue
             table = curves(p, part, traits, sbgs[p.plan])
-            rows.append(table.assign(plan=p.plan, cohort=cohort, customers=len(part)))
+            rows.append(table.assign(plan=p.plan, cohort=str(cohort), customers=len(part)))
     if not rows:
         return pd.DataFrame()
     out = pd.concat(rows, ignore_index=True)
