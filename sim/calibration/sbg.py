@@ -208,7 +208,7 @@ def contract_periods(
     such a spell is left-censored (``left``: churned within the m = floor((window - start) /
     days) renewals before the window, at least 1); otherwise a spell begun before the window
     is observed from the m renewals it had survived by then (first_observed), the others
-    are not in the export. Returns user_id, spell, periods, churned, first_observed, left."""
+    are not in the export. Returns user_id, spell, start, periods, churned, first_observed, left."""
     missing = [c for c in SPELL_COLUMNS if c not in spells.columns]
     if missing:
         raise ValueError(f"spells: columns {missing} missing; required: {', '.join(SPELL_COLUMNS)}")
@@ -229,6 +229,7 @@ def contract_periods(
         {
             "user_id": rows.user_id.to_numpy(),
             "spell": rows.spell.to_numpy(),
+            "start": start,
             "periods": periods.astype(np.int64),
             "churned": cancelled,
             "first_observed": first.astype(np.int64),

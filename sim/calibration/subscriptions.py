@@ -181,7 +181,9 @@ def calibrate_subscriptions(
     scenario = subscription_scenario(plans, base_scenario, traits, spells)
     names = {p.plan: slug(p.plan) for p in plans}
     prices, scenario = calibrate_prices(log, spells, cut, scenario, names, seed)
-    sbgs = {p.plan: plan_sbg(p, log.window_start) for p in plans}
+    periods = {p.plan: plan_periods(p, log.window_start) for p in plans}
+    sbgs = {p.plan: plan_sbg(periods[p.plan]) for p in plans}
+    renewals = {p.plan: renewal_data(periods[p.plan], p.period, log.window_start) for p in plans}
     result = SubscriptionCalibration(
         log=log,
         cut=cut,
@@ -190,8 +192,8 @@ def calibrate_subscriptions(
         plans=plans,
         traits=traits,
         scenario=scenario,
-        retention=retention_table(plans, traits, sbgs, log.window_start),
-        cohorts=cohort_table(plans, traits, sbgs, log.window_start, str(log.origin.date())),
+        retention=retention_table(plans, traits, sbgs, renewals),
+        cohorts=cohort_table(plans, traits, sbgs, renewals, str(log.origin.date())),
         churned=churned_table(plans, traits),
         forecast=forecast_table(plans, traits, sbgs, spells_all, cut, end, str(log.origin.date()))
         if end > cut
@@ -389,9 +391,14 @@ def first_spells(spells: pd.DataFrame) -> pd.DataFrame:
     return spells.sort_values("start").groupby("user_id", sort=False).head(1)
 
 
-def plan_sbg(p: PlanFit, window: int) -> SBGFit:
-    """sBG on the plan's first subscriptions (left-truncated where begun before the window)."""
-    data = contract_periods(first_spells(p.spells), p.period, window)
+def plan_periods(p: PlanFit, window: int) -> pd.DataFrame:
+    """sBG's data (renewals survived) of the plan's first subscriptions."""
+    return contract_periods(first_spells(p.spells), p.period, window)
+
+
+def plan_sbg(data: pd.DataFrame) -> SBGFit:
+    """sBG on a plan's :func:`plan_periods` (left-truncated where begun before the window,
+    left-censored where a complete log says they had left by then)."""
     return fit_sbg(
         data.periods.to_numpy(),
         data.churned.to_numpy(bool),
@@ -400,18 +407,12 @@ def plan_sbg(p: PlanFit, window: int) -> SBGFit:
     )
 
 
-def renewal_data(p: PlanFit, window: int) -> pd.DataFrame:
-    """The plan's first subscriptions as renewals survived (sBG's data,
-    :func:`sim.calibration.sbg.contract_periods`) with ``start``, ``duration`` (the renewal
+def renewal_data(data: pd.DataFrame, period: int, window: int) -> pd.DataFrame:
+    """A plan's :func:`plan_periods` (billing ``period`` days) with ``duration`` (the renewal
     at which a customer cancelled, or those survived) and ``entry`` (the renewals survived
     when the window opened, for a left-truncated spell), as Kaplan-Meier takes them: it
     cannot take a spell known only to have ended somewhere in several periods before the
     window (see the comment)."""
-    first = first_spells(p.spells)
-    data = contract_periods(first, p.period, window)
-    start = first.set_index(["user_id", "spell"]).start
-    keys = pd.MultiIndex.from_arrays([data.user_id, data.spell])
-    data = data.assign(start=start.reindex(keys).to_numpy())
     entry = data.first_observed.to_numpy()
     # a left-censored spell cancelled within one period before the window is placed exactly
     # (T = 1); one known only to have left within several cannot be placed by Kaplan-Meier:
@@ -419,7 +420,7 @@ def renewal_data(p: PlanFit, window: int) -> pd.DataFrame:
     # on surviving to it (left truncation), as the rule without such spells is
     vague = (data.left & (data.periods > 1)).to_numpy()
     if vague.any():
-        before = np.maximum(window - data.start.to_numpy(), 0) // p.period
+        before = np.maximum(window - data.start.to_numpy(), 0) // period
         entry = np.where(before > 1, np.minimum(before, data.periods), entry)
     lost = data.churned & ~data.left  # a left-censored spell: cancelled by then (T <= periods)
     return data.assign(duration=data.periods + lost.astype(np.int64), entry=entry)[~vague]
@@ -463,14 +464,15 @@ def curves(p: PlanFit, data: pd.DataFrame, traits: Traits, sbg: SBGFit) -> pd.Da
 
 
 def retention_table(
-    plans: list[PlanFit], traits: Traits, sbgs: dict[str, SBGFit], window: int
+    plans: list[PlanFit],
+    traits: Traits,
+    sbgs: dict[str, SBGFit],
+    renewals: dict[str, pd.DataFrame],
 ) -> pd.DataFrame:
     """Per plan and billing period since subscribing: Kaplan-Meier (lifelines, with left
     truncation for spells begun before the window) with its 95% band, the calibrated
-    model and sBG (:func:`curves`)."""
-    tables_ = [
-        curves(p, renewal_data(p, window), traits, sbgs[p.plan]).assign(plan=p.plan) for p in plans
-    ]
+    model and sBG (:func:`curves`); ``renewals``: each plan's :func:`renewal_data`."""
+    tables_ = [curves(p, renewals[p.plan], traits, sbgs[p.plan]).assign(plan=p.plan) for p in plans]
     out = pd.concat(tables_, ignore_index=True)
     return out[["plan", *[c for c in out.columns if c != "plan"]]]
 
@@ -495,7 +497,11 @@ def cohort_labels(start: pd.Series, origin: str) -> np.ndarray:
 
 
 def cohort_table(
-    plans: list[PlanFit], traits: Traits, sbgs: dict[str, SBGFit], window: int, origin: str
+    plans: list[PlanFit],
+    traits: Traits,
+    sbgs: dict[str, SBGFit],
+    renewals: dict[str, pd.DataFrame],
+    origin: str,
 ) -> pd.DataFrame:
     """Per plan, sign-up cohort (:func:`cohort_labels`) and billing period since
     subscribing: the cohort's Kaplan-Meier (left-truncated for those who signed up before
@@ -505,7 +511,7 @@ def cohort_table(
     under ``MIN_COHORT`` customers are left out."""
     rows = []
     for p in plans:
-        data = renewal_data(p, window)
+        data = renewals[p.plan]
         for cohort, part in data.groupby(cohort_labels(data.start, origin), sort=True):
             if len(part) < MIN_COHORT:
                 continue
