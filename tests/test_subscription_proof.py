@@ -68,7 +68,8 @@ def test_telco_month_to_month_churned_share_and_retention() -> None:
     """IBM Telco, month-to-month contracts (3,875 customers): the share who cancelled
     within 2 points of the data (measured +0.37), and the calibrated retention inside
     Kaplan-Meier's 95% band in at least 85% of the months and 95% of those with 100+
-    customers at risk (measured 65 of 73 and 61 of 62; 64 and 60 before this session's fitting changes)."""
+    customers at risk (measured 65 of 73 and 61 of 62; 64 and 60 before the fitting
+    changes of 2026-12-04's third session)."""
     log = validate_events(telco(("Month-to-month",)), "telco")
     result = calibrate(log, classes=2)
     row = result.churned.iloc[0]
