@@ -20,6 +20,7 @@ from scipy import integrate, linalg, stats
 
 from experiments.cli import main
 from experiments.config.scenario import scenario_from
+from experiments.jobs.calibrate import saved_line
 from sim import presets
 from sim.calibration import (
     EventLogError,
@@ -445,6 +446,7 @@ def test_offer_effects_are_estimated_when_the_log_has_offers(sample_log) -> None
         (["--base", "moon"], "base: 'moon'"),
         (["--holdout-from", "1990-01-01"], "holdout_from: '1990-01-01'"),
         (["--holdout-from", "someday"], "holdout_from: 'someday' is not a date"),
+        (["--holdout-from", "01/09/1997"], "holdout_from: '01/09/1997' is not a date"),
         (["--save-scenario", "9lives"], "--save-scenario: '9lives'"),
         (["--save-scenario", "retail"], "'retail' is a built-in scenario"),
     ],
@@ -455,6 +457,14 @@ def test_bad_arguments_fail_before_any_work(tmp_path, capsys, extra, expected) -
     assert main(argv) == 2
     assert expected in capsys.readouterr().err
     assert not out.exists()  # checked before the output folder is made
+
+
+def test_the_saved_line_names_the_fitted_offers_and_the_command_that_uses_them() -> None:
+    target = Path("my_conf/scenario/acme.yaml")
+    run = "winback benchmark --config-dir my_conf scenario=acme"
+    assert saved_line(target, None) == f"saved: {target} (run: {run})"
+    both = saved_line(target, Path("my_conf/offers/acme.yaml"))
+    assert both.endswith(f"(run: {run} offers=acme)") and "my_conf/offers/acme.yaml" in both
 
 
 def test_edge_logs_run_or_fail_clearly(tmp_path, capsys) -> None:

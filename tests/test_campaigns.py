@@ -41,7 +41,7 @@ def test_an_inert_offer_has_no_effect_and_a_strong_one_has_one() -> None:
     )
     assert eff.loc["discount_50_sms", "back_low_pp"] > 0
     assert eff.holdout_share.iloc[0] == pytest.approx(0.3, abs=0.03)
-    assert (eff.back_treated > 500).all() and (eff.cancelled_treated > 0).all()
+    assert (eff.back_n_treated > 500).all() and (eff.cancelled_n_treated > 0).all()
 
 
 @pytest.mark.slow

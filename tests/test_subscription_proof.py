@@ -13,7 +13,7 @@ import pytest
 from sim import presets
 from sim.calibration import calibrate
 from sim.calibration import subscriptions as subs
-from sim.calibration.datasets import cohort_log, read_telco
+from sim.calibration.datasets import IBM_NAMES, cohort_log, read_telco
 from sim.calibration.eventlog import validate_events
 from sim.calibration.lifecycle import Traits
 from sim.constants import CHURNED
@@ -62,6 +62,21 @@ def telco(contracts: tuple[str, ...] | None = None) -> pd.DataFrame:
     if contracts is not None:
         raw = raw[raw.plan.isin(contracts)]
     return raw
+
+
+def test_ibms_own_column_names_read_as_the_same_log(tmp_path) -> None:
+    """IBM's file spells the columns customerID, Contract, MonthlyCharges, Churn (a
+    newcomer's trial was refused on them): read as the modeldata spelling."""
+    raw = pd.read_csv(DATA / "wa_churn.csv").head(200)
+    ibm = raw.rename(columns={v: k for k, v in IBM_NAMES.items()})
+    ibm.to_csv(tmp_path / "ibm.csv", index=False)
+    raw.to_csv(tmp_path / "modeldata.csv", index=False)
+    pd.testing.assert_frame_equal(
+        read_telco(tmp_path / "ibm.csv"), read_telco(tmp_path / "modeldata.csv")
+    )
+    ibm.drop(columns="Churn").to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(ValueError, match=r"missing column.*churn .*or IBM's"):
+        read_telco(tmp_path / "bad.csv")
 
 
 def test_telco_month_to_month_churned_share_and_retention() -> None:
@@ -152,6 +167,17 @@ def test_a_holdout_that_leaves_nothing_to_calibrate_on_is_refused() -> None:
     early = str((log.origin + pd.Timedelta(days=log.window_start + 10)).date())
     with pytest.raises(ValueError, match=r"holdout_from: .*at least one billing period"):
         calibrate(log, early)
+
+
+def test_a_holdout_with_no_cancellation_before_it_is_refused() -> None:
+    """Telco dates every cancellation on its export day (2018-09-01): a holdout from three
+    months earlier once fitted 0% churn and reported a 0.0% forecast error (a newcomer's
+    trial). Refused before any fit, naming the first cancellation's date."""
+    log = validate_events(telco(("One year",)), "telco")
+    with pytest.raises(
+        ValueError, match=r"holdout_from: '2018-06-01'.*first takes effect on 2018-09-01"
+    ):
+        calibrate(log, "2018-06-01")
 
 
 @pytest.mark.parametrize("size", [1, 199, -5])

@@ -90,6 +90,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         progress=not args.json,
         fit_sample=args.fit_sample,
     )
+    offers_file: Path | None = None
     if isinstance(result, SubscriptionCalibration):
         name = target.stem if target is not None else "calibrated"
         comment = subscription_outputs.yaml_comment(result, base)
@@ -112,8 +113,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     print(f"report: {(out / 'report.html').resolve()}")
     print(f"scenario: {(out / 'scenario.yaml').resolve()}")
     if target is not None:
-        run = f"winback benchmark --config-dir {target.parent.parent} scenario={target.stem}"
-        print(f"saved: {target} (run: {run})")
+        print(saved_line(target, offers_file))
     if args.json:
         line = (
             subscription_outputs.json_line(result)
@@ -125,6 +125,15 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------ files
+def saved_line(target: Path, offers_file: Path | None) -> str:
+    """What was saved into the user's config folder and the benchmark command that uses it
+    (the fitted offers too, when the log's campaigns gave them)."""
+    run = f"winback benchmark --config-dir {target.parent.parent} scenario={target.stem}"
+    if offers_file is None:
+        return f"saved: {target} (run: {run})"
+    return f"saved: {target} and {offers_file} (run: {run} offers={offers_file.stem})"
+
+
 def default_out(log: Path) -> Path:
     """``outputs/calibration/<log name>/<date>_<time>``: every run keeps its own folder."""
     return Path("outputs/calibration") / log.stem / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")

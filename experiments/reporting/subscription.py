@@ -49,6 +49,7 @@ def make_plots(result: SubscriptionCalibration, folder: Path) -> dict[str, Path]
             if part.sbg.notna().any():
                 ax.plot(part.months_ahead, part.sbg, color=color, ls="--", alpha=0.6,
                         label=f"{plan}: sBG")  # fmt: skip
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # whole periods
         ax.set_xlabel("billing periods after the calibration period")
         ax.set_ylabel("subscribers left of those at the cut")
         ax.set_title("Holdout: survivors, log vs projections")

@@ -12,7 +12,10 @@ after it lies inside the log. Per campaign and offer, against the campaign's hol
 each as the treatment's share minus the holdout's, in percentage points, with a 95% interval
 (Newcombe's hybrid score interval for a difference of independent proportions,
 ``statsmodels``). Randomisation makes these causal; offers sent outside a campaign with a
-holdout get no estimate here.
+holdout get no estimate here. Columns per outcome (``back_``, ``cancelled_``): ``n_treated``
+and ``n_holdout`` (the customers each share is of: all drawn for *came back*, those still
+subscribed when drawn for *cancelled*), ``share_treated``, ``share_holdout``, ``effect_pp``,
+``low_pp``, ``high_pp``.
 """
 
 from __future__ import annotations
@@ -96,8 +99,8 @@ def _difference(outcome: str, treat: pd.DataFrame, hold: pd.DataFrame) -> dict[s
     if n1 and n0:
         lo, hi = confint_proportions_2indep(k1, n1, k0, n0, method="newcomb", compare="diff")
     return {
-        f"{outcome}_treated": n1,
-        f"{outcome}_held_out": n0,
+        f"{outcome}_n_treated": n1,
+        f"{outcome}_n_holdout": n0,
         f"{outcome}_share_treated": k1 / n1 if n1 else np.nan,
         f"{outcome}_share_holdout": k0 / n0 if n0 else np.nan,
         f"{outcome}_effect_pp": 100.0 * (k1 / n1 - k0 / n0) if n1 and n0 else np.nan,

@@ -6,7 +6,9 @@ one row per customer with ``tenure`` (whole months), ``contract``, ``monthly_cha
 monthly at the monthly charge, from ``tenure`` months before the data's end, with a
 ``renew`` at every month's end and, for a churned customer, a ``cancel`` taking effect at the
 end (their last month). A month is 30 days (``sim.constants.BILLING_DAYS``); the end is
-``end`` (default 2018-09-01, when ``modeldata`` took the data).
+``end`` (default 2018-09-01, when ``modeldata`` took the data). IBM's own file names the
+columns ``customerID``, ``tenure``, ``Contract``, ``MonthlyCharges`` and ``Churn``
+(``IBM_NAMES``); either spelling is read.
 """
 
 from __future__ import annotations
@@ -19,16 +21,23 @@ import pandas as pd
 from sim.constants import BILLING_DAYS
 
 TELCO_COLUMNS = ("customer", "tenure", "contract", "monthly_charges", "churn")
+IBM_NAMES = {
+    "customerID": "customer",
+    "Contract": "contract",
+    "MonthlyCharges": "monthly_charges",
+    "Churn": "churn",
+}
 
 
 def read_telco(path: str | Path, end: str = "2018-09-01") -> pd.DataFrame:
     """The Telco table at ``path`` (CSV with ``TELCO_COLUMNS``) as an event-log table."""
     df = pd.read_csv(path)
+    df = df.rename(columns={k: v for k, v in IBM_NAMES.items() if v not in df.columns})
     missing = [c for c in TELCO_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(
             f"Telco file {str(path)!r}: missing column(s) {', '.join(missing)}; "
-            f"required: {', '.join(TELCO_COLUMNS)}"
+            f"required: {', '.join(TELCO_COLUMNS)} (or IBM's {', '.join(IBM_NAMES)})"
         )
     month = BILLING_DAYS["monthly"]
     last = pd.Timestamp(end)

@@ -45,6 +45,7 @@ subscribe is one subscription). Last, before any per-day work, a log spanning mo
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -181,7 +182,13 @@ class EventLog:
         ]
 
     def day_of(self, date: str | pd.Timestamp, key: str = "date") -> int:
-        """Whole days from the log's first day to ``date`` (``key`` names it in errors)."""
+        """Whole days from the log's first day to ``date`` (``key`` names it in errors): a
+        date given as text must be ISO (``1997-10-01``), never guessed day- or month-first."""
+        if isinstance(date, str) and not re.fullmatch(ISO, date.strip()):
+            raise EventLogError(
+                f"{key}: {date!r} is not a date written YYYY-MM-DD; allowed: an ISO date such "
+                "as 1997-10-01 (01/09/2025 could be the first of September or 9 January)"
+            )
         try:
             stamp = pd.Timestamp(date)
         except (ValueError, TypeError) as err:

@@ -247,7 +247,8 @@ def subscription_cut(
     log: EventLog, spells: pd.DataFrame, holdout_from: str | None, end: int
 ) -> int:
     """The calibration period's last day; a holdout shorter than one billing period, or
-    with no event in it, is refused (it cannot judge a forecast)."""
+    with no event in it, is refused (it cannot judge a forecast), and so is one that leaves
+    no cancellation before it (nothing to fit cancelling on)."""
     if holdout_from is None:
         return end
     start = log.day_of(holdout_from, "holdout_from")
@@ -266,6 +267,15 @@ def subscription_cut(
             f"billing period ({period} days) of the log, with events, after it (the log runs "
             f"to {(log.origin + pd.Timedelta(days=end)).date()}; this holdout holds "
             f"{max(end - start + 1, 0)} day(s) and {events_after} event(s))"
+        )
+    gone = spells.end[spells.cancelled]
+    if not (gone < start).any() and len(gone):
+        first = (log.origin + pd.Timedelta(days=int(gone.min()))).date()
+        raise EventLogError(
+            f"holdout_from: {holdout_from!r}; allowed: a date after some of the log's "
+            f"cancellations (the first takes effect on {first}): before this date there is "
+            "none, so nothing tells how customers cancel (a snapshot such as Telco's dates "
+            "every cancellation on its export day and cannot be split in time)"
         )
     return start - 1
 
@@ -542,7 +552,7 @@ def resubscription_table(plans: list[PlanFit], traits: Traits, months: int = 24)
         band = km.confidence_interval_survival_function_
         at = band.index.to_numpy(float)
         tab = tables(p.fit.model, traits)
-        stay = np.exp(tab.log_prior) @ np.exp(-np.outer(tab.come, days))
+        back = np.exp(tab.log_prior) @ -np.expm1(-np.outer(tab.come, days))  # 0 at month 0
         rows.append(
             pd.DataFrame(
                 {
@@ -552,7 +562,7 @@ def resubscription_table(plans: list[PlanFit], traits: Traits, months: int = 24)
                     "kaplan_meier": 1.0 - km.survival_function_at_times(days).to_numpy(),
                     "km_low": 1.0 - np.interp(days, at, band.iloc[:, 1].to_numpy()),
                     "km_high": 1.0 - np.interp(days, at, band.iloc[:, 0].to_numpy()),
-                    "calibrated": 1.0 - stay,
+                    "calibrated": back,
                 }
             )
         )
@@ -660,6 +670,8 @@ def forecast_scope(errors: dict[str, Any]) -> str:
     missing = errors.get("sbg_unavailable") or []
     if not missing:
         return ""
+    if errors.get("sbg_mape_pct") is None:  # no plan has one: the calibrated error is on all
+        return f" (sBG not available for any plan: {', '.join(missing)})"
     everyone = errors.get("calibrated_all_plans_mape_pct")
     shown = "not available" if everyone is None else f"{everyone:.1f}%"
     return (
