@@ -6,13 +6,16 @@ earned by the simulated behaviour (sessions, offers, unsubscribes, survey answer
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 import numpy as np
+from numba import njit, prange
 
 from sim.calendar import daily_prices
 from sim.constants import (
     CHANNELS,
+    CHURNED,
     CONTENT,
     DISCOVERY,
     MONEY,
@@ -166,6 +169,9 @@ def sample_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
     drawn = _by_segment(scenario, counts, rng)
     resp_mean = drawn.pop("resp_mean")
     latent = _latent(scenario, segment, drawn["pain"], resp_mean, rng)
+    if scenario.is_subscription:
+        tenure = lived_tenure(scenario, segment, drawn["state"], latent)
+        latent["signup_day"] = (-scenario.warmup_days - tenure).astype(F32)
     anchor_price = daily_prices(p.monthly_price for p in scenario.plans)[drawn["plan"]]
     return Population(
         segment=segment,
@@ -175,6 +181,82 @@ def sample_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
         **latent,
         **_empty_history(scenario.n_users),
     )
+
+
+def lived_tenure(
+    scenario: Scenario, segment: np.ndarray, state: np.ndarray, latent: dict[str, np.ndarray]
+) -> np.ndarray:
+    """Each subscriber's tenure at the start as a lifecycle leaves it, from the tenure drawn
+    at the segment's mean ``m`` (the same draw: no new random numbers).
+
+    Customers sign up with tenure ~ Exp(m), subscribed and ACTIVE; those found in state s
+    after tau are thinned by their own chain, so tau given s has the density
+    ``e_A exp(K' tau) e_s`` (up to a constant), K' = K - I/m, K the user's generator on
+    (ACTIVE, DORMANT) with the cancellation decision killing. A newcomer is then rarely
+    DORMANT, and a long-standing subscriber is one unlikely to cancel. ``K`` has the
+    segment's rates with the user's multipliers and static traits as the simulator applies
+    them (technical issues and friction on lapsing and returning, baseline price pain on
+    cancelling). The draw's quantile is kept: tau solves ``G_s(tau) = exp(-draw / m)`` with
+    ``G_s(tau) = [v exp(K' tau)]_s / v_s``, v = e_A (-K')^-1, by safeguarded Newton steps (without
+    hazards tau is the draw). Users cancelled at the start keep their draw: the log
+    shows them with no history. Without this, a subscriber's tenure would say nothing of
+    their state or how likely they are to cancel, and a log of the simulated company would
+    contradict the lifecycle before its window."""
+
+    def rate(name: str) -> np.ndarray:
+        return np.array([getattr(s, name) for s in scenario.segments])[segment]
+
+    d = scenario.dynamics
+    push = np.exp(d.tech_weight * latent["tech"] + d.friction_weight * latent["friction"])
+    press = latent["lapse_mult"] * np.exp(d.price_level_weight * latent["price_sens"])
+    lapse = rate("lapse_rate") * latent["lapse_mult"] * push
+    back = rate("return_rate") * latent["return_mult"] / push
+    m = rate("mean_tenure_days")
+    a_a = -lapse - rate("cancel_rate") * press - 1.0 / m  # K' = [[a_a, lapse], [back, d_d]]
+    d_d = -back - rate("dormant_cancel_rate") * press - 1.0 / m
+    drawn = -scenario.warmup_days - latent["signup_day"].astype(np.float64)
+    tenure = _solve_tenure(drawn, np.minimum(state, 1).astype(np.int64), a_a, d_d, lapse, back, m)
+    return np.where(state == CHURNED, drawn, tenure)
+
+
+@njit(cache=True, parallel=True)
+def _solve_tenure(drawn, s, a_a, d_d, lapse, back, m):  # type: ignore[no-untyped-def]
+    """Per user, tau with ``G_s(tau) = exp(-drawn / m)`` (:func:`lived_tenure`): Newton's
+    steps on G, kept inside a bracket that shrinks (bisection where a step leaves it).
+    ``exp(K' t) = f0 I + f1 K'`` from K''s eigenvalues ``half +- mid``."""
+    out = np.empty(drawn.shape[0])
+    for i in prange(drawn.shape[0]):
+        a, d, lp, bk = a_a[i], d_d[i], lapse[i], back[i]
+        det = a * d - lp * bk
+        v = (-d / det, lp / det)  # e_A (-K')^-1
+        target = math.exp(-drawn[i] / m[i])
+        if s[i] == 1 and v[1] <= 0.0:  # never lapses: cannot be DORMANT; keep the draw
+            out[i] = drawn[i]
+            continue
+        half, mid = 0.5 * (a + d), math.sqrt(0.25 * (a - d) ** 2 + lp * bk)
+        lo, hi, t = 0.0, math.inf, drawn[i]
+        for _ in range(100):
+            e_hi = math.exp((half + mid) * t)
+            f1 = e_hi * -math.expm1(-2.0 * mid * t) / (2.0 * mid) if mid > 1e-12 else t * e_hi
+            f0 = math.exp((half - mid) * t) - (half - mid) * f1
+            if s[i] == 0:
+                g = (v[0] * (f0 + f1 * a) + v[1] * f1 * bk) / v[0]
+                dens = (f0 + f1 * a) / v[0]
+            else:
+                g = (v[0] * f1 * lp + v[1] * (f0 + f1 * d)) / v[1]
+                dens = f1 * lp / v[1]
+            if g > target:
+                lo = t
+            else:
+                hi = t
+            step = t + (g - target) / dens if dens > 0.0 else math.inf
+            nxt = step if lo < step < hi else (0.5 * (lo + hi) if hi < math.inf else 2.0 * t + 1.0)
+            if abs(nxt - t) <= 1e-9 * (1.0 + t):
+                t = nxt
+                break
+            t = nxt
+        out[i] = t
+    return out
 
 
 def _by_segment(

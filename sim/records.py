@@ -33,8 +33,11 @@ sign-up (or resubscription), so the log still shows them. Prices are rounded to 
 
 The observation window opens on ``start``, the run's first day (day ``-warmup_days`` of the
 simulation: the warm-up is simulated too, so the company saw it). Every user signed up before
-it and has only the ``subscribe`` row before it; a user already cancelled on that day gets
-``subscribe`` (at sign-up) and ``cancel`` dated the window's first day. The window closes
+it and has only the ``subscribe`` row before it (its tenure is as a lifecycle leaves it:
+``sim.population.lived_tenure``). A user already cancelled on that day has no past in the
+simulation (its start state is drawn from the segment's ``initial_state`` mix), so it gets
+``subscribe`` and ``cancel`` both dated the window's first day: the log schema's "lapsed
+before the window, history unknown". The window closes
 with the last day simulated. Rows are ordered by user, then time (events of one day in the
 order they happened).
 """
@@ -196,8 +199,9 @@ def _subscriptions(sim: Simulation, rec: Recording) -> list[Block]:
         return []
     pop = sim.pop
     users = np.arange(pop.n)
-    signed = pop.signup_day.astype(np.float64)
     gone = np.flatnonzero(rec.start_state == CHURNED)
+    signed = pop.signup_day.astype(np.float64)
+    signed[gone] = rec.start_day  # cancelled at the start: no history (module docstring)
     payments = _payments(sim, rec)
     renewals = payments[:, payments[3] >= 1]
     return [

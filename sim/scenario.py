@@ -83,7 +83,8 @@ class Segment:
     activity_heterogeneity: float = 4.0  # gamma shape of the per-user activity multiplier
     deal_seeker_share: float = 0.2
     basket_value: float = 0.0  # mean purchase value (transactional)
-    mean_tenure_days: float = 365.0
+    mean_tenure_days: float = 365.0  # time since sign-up at the start (subscribers: see
+    # sim.population.lived_tenure, which shortens it by each subscriber's own cancelling)
 
     def __post_init__(self) -> None:
         key = f"segments.{self.name}"

@@ -104,6 +104,23 @@ def test_resubscriptions_add_the_time_away() -> None:
     np.testing.assert_allclose(log_likelihood(m, Traits.none(), h2), want, rtol=1e-9)
 
 
+def test_a_customer_lapsed_with_no_history_adds_only_the_time_away() -> None:
+    """Subscribed and cancelled on the window's first day (day 50): lapsed before the log,
+    history unknown. Their likelihood is coming back after 70 days away, or staying away
+    all 120 days; the cancellation rates enter only the later spell's."""
+    c = 1 / 300
+    lapsed = spells([(50, 50, True), (50, 50, True)])
+    back = pd.concat([lapsed, spells([(120, 170, False)]).assign(user_id="u1")])
+    h = encode(back, NO_SESSIONS, 50, 170)
+    assert h.lapsed_spell.size == 2 and h.left_spell.size == 0
+    rest = encode(spells([(120, 170, False)]), NO_SESSIONS, 50, 170)
+    away = [-c * 120, np.log(np.exp(-c * 69) * (1 - np.exp(-c)))]
+    for rates in ({}, {"cancel_rate": 1 / 90, "dormant_cancel_rate": 1 / 20}):
+        spell = log_likelihood(model(comeback_rate=0.0, **rates), Traits.none(), rest)[0]
+        got = log_likelihood(model(comeback_rate=c, **rates), Traits.none(), h)
+        np.testing.assert_allclose(got, [away[0], away[1] + spell], rtol=1e-9)
+
+
 def test_retention_is_the_law_of_the_first_cancellation() -> None:
     m = model(comeback_rate=0.0)
     days = np.arange(0, 12) * 30

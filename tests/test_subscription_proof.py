@@ -131,8 +131,8 @@ TRUTH = {
 def test_rates_are_recovered_from_a_simulated_log(monkeypatch) -> None:
     """A simulated company (2,000 monthly subscribers, one segment, trait effects off) writes
     its log; the calibration recovers the cancellation, return and comeback rates inside
-    their 95% intervals and every rate within 10% (measured: activity -0.1%, lapse +4.5%,
-    cancel -7.4%)."""
+    their 95% intervals and every rate within 10% (measured: activity -0.2%, lapse +4.5%,
+    cancel -2.7%)."""
     base = presets.SCENARIOS["streaming"](n_users=2000, horizon_days=365)
     quiet = replace(
         base.dynamics, tech_weight=0.0, friction_weight=0.0, freshness_weight=0.0,

@@ -6,7 +6,9 @@ at billing-period ends, so a spell that was renewed up to ``tau`` (its last peri
 ``e``) had no cancellation decision before ``tau``: on ``(s, tau]`` the decision acts as a
 killing rate (regime K); after ``tau`` the decision may have been taken (regime X), which
 for a cancelled spell must have happened. Session days are seen only from the log's window
-start ``W`` on.
+start ``W`` on. A spell begun and cancelled on the same day is a customer lapsed before the
+window whose history is unknown (:func:`sim.calibration.spells.no_history`): it adds
+nothing but its time away.
 
 The spell is cut at its session days into segments, kept in time order; the likelihood
 multiplies the state distribution (ACTIVE, DORMANT) through them, exactly. A segment inside
@@ -23,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from sim.calibration.spells import no_history
 
 UNSEEN_K, SILENT_K, UNSEEN_X, SILENT_X = range(4)
 GAP_K, GAP_X, SPECIAL = range(3)
@@ -49,6 +53,7 @@ class Histories:
     trunc_days: np.ndarray  # days of regime K before the window, for those spells
     left_spell: np.ndarray  # spells cancelled on or before the window's first day
     left_days: np.ndarray  # days of regime K up to the window's last period end
+    lapsed_spell: np.ndarray  # spells begun and cancelled the same day (no history known)
     away_owner: np.ndarray  # (n_away,) customer of each cancelled stretch
     away_days: np.ndarray  # days in CHURNED seen
     away_back: np.ndarray  # bool: ended by a resubscription
@@ -91,9 +96,10 @@ def encode(
     cancelled = spells.cancelled.to_numpy(bool)
     period = spells.billing_days.to_numpy(np.int64)
     left = cancelled & (stop <= window) & (start < window)
+    lapsed = no_history(spells)
     tau = last_renewal(start, stop, period, cancelled)
     seen_from = window if sessions else end + 1  # no session in the log: none is seen
-    a, b, spell_of, is_session = _breakpoints(spells, owner, customers, session_days, left)
+    a, b, spell_of, is_session = _breakpoints(spells, owner, customers, session_days, left | lapsed)
     t = tau[spell_of]
     gap = is_session & (a + 1 >= seen_from) & ((b <= t) | (a >= t))
     in_k = gap & (b <= t)
@@ -131,6 +137,7 @@ def encode(
         trunc_days=(t_w - start)[trunc],
         left_spell=left_idx,
         left_days=(t_w - start)[left_idx],
+        lapsed_spell=np.flatnonzero(lapsed),
         away_owner=away[0],
         away_days=away[1],
         away_back=away[2],

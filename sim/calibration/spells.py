@@ -19,7 +19,10 @@ cancellation that ended it or to the end of the log.
 
 The log's histories are consistent (``sim.calibration.eventlog`` checks them), so a
 customer's starts and cancels alternate: each start is ended by the customer's next cancel,
-if any.
+if any. A spell begun and cancelled on the same day is a customer already lapsed when the
+log's window opened, whose earlier history is unknown (:func:`no_history`): subscribing and
+cancelling the same day is otherwise impossible (a cancellation takes effect at the end of a
+billing period).
 """
 
 from __future__ import annotations
@@ -119,3 +122,9 @@ def _column(ev: pd.DataFrame, name: str, rows: np.ndarray) -> pd.Series:
     text = np.append(column.categories.to_numpy(dtype=object), "")
     codes = np.where(rows >= 0, column.codes.to_numpy()[rows], -1)  # -1: the "" appended
     return pd.Series(text[codes], dtype=object)
+
+
+def no_history(spells: pd.DataFrame) -> np.ndarray:
+    """Spells begun and cancelled on the same day: customers lapsed before the window, with
+    no history known (see the module docstring)."""
+    return (spells.cancelled & (spells.start == spells.end)).to_numpy(bool)

@@ -331,6 +331,7 @@ def spell_terms(tab: Tables, h: Histories, g: np.ndarray) -> np.ndarray:
         out[h.left_spell] = np.log(np.maximum(-np.expm1(kept), TINY))
     if h.trunc_spell.size:
         out[h.trunc_spell] -= lanes(_survival(tab, h.trunc_days))
+    out[h.lapsed_spell] = 0.0  # lapsed before the window, history unknown
     return out
 
 

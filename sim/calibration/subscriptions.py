@@ -27,7 +27,7 @@ from sim.calibration.histories import Histories, encode
 from sim.calibration.lifecycle import Traits
 from sim.calibration.prices import PriceCalibration, calibrate_prices
 from sim.calibration.sbg import SBGFit, contract_periods, fit_sbg
-from sim.calibration.spells import subscription_spells
+from sim.calibration.spells import no_history, subscription_spells
 from sim.calibration.subscription import (
     SubscriptionFit,
     class_posterior,
@@ -398,7 +398,10 @@ def pain_mix(spells: pd.DataFrame, base: Scenario) -> dict[str, float] | None:
 
 # ------------------------------------------------------------------ checks
 def first_spells(spells: pd.DataFrame) -> pd.DataFrame:
-    return spells.sort_values("start").groupby("user_id", sort=False).head(1)
+    """Each customer's first subscription, but for customers lapsed with no history known
+    (:func:`sim.calibration.spells.no_history`): their first spell is not seen."""
+    first = spells.sort_values("start").groupby("user_id", sort=False).head(1)
+    return first[~no_history(first)]
 
 
 def plan_periods(p: PlanFit, window: int) -> pd.DataFrame:
