@@ -190,6 +190,51 @@ def _encode(
     )
 
 
+def split(h: Histories, days: int = ENCODE_DAYS) -> Iterator[Histories]:
+    """``h`` in groups of consecutive customers of about ``days`` segments each (``join``
+    undoes it): work done customer by customer in bounded memory."""
+    seg_of_customer = h.spell_ptr[np.searchsorted(h.spell_owner, np.arange(h.n))]
+    cuts = np.unique(np.searchsorted(seg_of_customer, np.arange(days, h.order_kind.size, days)))
+    bounds = np.r_[0, cuts[(cuts > 0) & (cuts < h.n)], h.n]
+    for lo, hi in itertools.pairwise(bounds.tolist()):
+        yield _customers(h, lo, hi)
+
+
+def _customers(h: Histories, lo: int, hi: int) -> Histories:
+    """Customers ``lo`` to ``hi - 1`` of ``h``."""
+    s0, s1 = np.searchsorted(h.spell_owner, [lo, hi])
+    g0, g1 = h.spell_ptr[s0], h.spell_ptr[s1]
+    p0, p1 = np.searchsorted(h.seg_spell, [s0, s1])
+    kind, ref = h.order_kind[g0:g1], h.order_ref[g0:g1].copy()
+    ref[kind == SPECIAL] -= p0
+    trunc = (h.trunc_spell >= s0) & (h.trunc_spell < s1)
+    left = (h.left_spell >= s0) & (h.left_spell < s1)
+    a0, a1 = np.searchsorted(h.away_owner, [lo, hi])
+    return Histories(
+        customers=h.customers[lo:hi],
+        spell_owner=h.spell_owner[s0:s1] - lo,
+        cancelled=h.cancelled[s0:s1],
+        lengths_k=h.lengths_k,
+        lengths_x=h.lengths_x,
+        order_kind=kind,
+        order_ref=ref,
+        spell_ptr=h.spell_ptr[s0 : s1 + 1] - g0,
+        seg_spell=h.seg_spell[p0:p1] - s0,
+        seg_runs=h.seg_runs[p0:p1],
+        seg_end=h.seg_end[p0:p1],
+        trunc_spell=h.trunc_spell[trunc] - s0,
+        trunc_days=h.trunc_days[trunc],
+        left_spell=h.left_spell[left] - s0,
+        left_days=h.left_days[left],
+        away_owner=h.away_owner[a0:a1] - lo,
+        away_days=h.away_days[a0:a1],
+        away_back=h.away_back[a0:a1],
+        sessions=h.sessions,
+        session_rate=h.session_rate[lo:hi],
+        count=h.count[lo:hi],
+    )
+
+
 def join(parts: list[Histories]) -> Histories:
     """Histories of consecutive groups of customers as one (as if encoded at once)."""
     lengths_k = np.unique(np.concatenate([h.lengths_k for h in parts]))

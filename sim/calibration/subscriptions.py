@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from sim.calibration.campaigns import campaign_effects
 from sim.calibration.eventlog import ACTIVITY, EventLog, EventLogError
-from sim.calibration.histories import Histories, encode
+from sim.calibration.histories import Histories, encode, split
 from sim.calibration.lifecycle import Traits
 from sim.calibration.prices import PriceCalibration, calibrate_prices
 from sim.calibration.sbg import SBGFit, contract_periods, fit_sbg
@@ -355,7 +355,7 @@ def initial_states(p: PlanFit, traits: Traits) -> np.ndarray:
     """P(state at the cut | class), (K, 3): subscribers split between ACTIVE and DORMANT by
     the class's long-run engagement share, the cancelled in CHURNED."""
     m = p.fit.model
-    post = class_posterior(m, traits, p.histories)  # (n, K)
+    post = np.concatenate([class_posterior(m, traits, h) for h in split(p.histories)])  # (n, K)
     last = p.spells.sort_values("start").groupby("user_id").tail(1).set_index("user_id")
     off = last.loc[p.histories.customers, "cancelled"].to_numpy(bool)
     post = post * p.histories.count[:, None]
