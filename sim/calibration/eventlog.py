@@ -887,10 +887,12 @@ def _sorted(log: _Log, bad: np.ndarray) -> np.ndarray | None:
         starts = _user_runs(user, log.stamp)
         if starts is not None:
             return _by_user(user, starts)
-    at = np.delete(np.arange(log.n), bad)
+    at = np.delete(np.arange(log.n), bad) if bad.size else None  # None: every row
     keys = pa.table({"user": _take(user, at), "stamp": _take(log.stamp, at)})
     order = pc.sort_indices(keys, sort_keys=[("user", "ascending"), ("stamp", "ascending")])
-    return at[order.to_numpy()].astype(_index_type(log.n))  # Arrow's sort is stable
+    del keys
+    order = order.to_numpy().astype(_index_type(log.n))  # Arrow's sort is stable
+    return order if at is None else at[order]
 
 
 def _user_runs(user: np.ndarray, stamp: np.ndarray) -> np.ndarray | None:
