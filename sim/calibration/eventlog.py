@@ -575,7 +575,10 @@ class _Sparse:
 
     def dense(self, rank: np.ndarray | None, size: int, fill: float) -> np.ndarray:
         """The column over ``size`` loaded rows, ``fill`` where empty; ``rank``: each file
-        row's place among them (-1: left out; None: every row in file order)."""
+        row's place among them (-1: left out; None: every row in file order). A column
+        left empty everywhere is a read-only view of ``fill`` (no memory)."""
+        if not self.rows.n:
+            return np.broadcast_to(np.float64(fill), (size,))
         out = np.full(size, fill)
         at = self.rows.array if rank is None else rank[self.rows.array]
         given = at >= 0
@@ -1035,8 +1038,14 @@ def _days(log: _Log, kept: np.ndarray | None) -> tuple[np.ndarray, Any, pd.Times
 def _categorical(
     column: tuple[np.ndarray, np.ndarray], kept: np.ndarray | None, empty: bool
 ) -> pd.Categorical:
-    """Codes (-1 = empty) as a categorical; with ``empty``, "" is its first category."""
+    """Codes (-1 = empty) as a categorical; with ``empty``, "" is its first category (a
+    column empty everywhere: codes that are a read-only view, no memory)."""
     codes, values = column
+    if empty and not len(values):
+        size = codes.size if kept is None else kept.size
+        return pd.Categorical.from_codes(
+            np.broadcast_to(np.int8(0), (size,)), pd.Index([""], dtype=object)
+        )
     if not empty:
         return pd.Categorical.from_codes(
             _take(codes, kept), categories=pd.Index(values, dtype=object)
