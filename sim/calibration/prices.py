@@ -76,10 +76,9 @@ def price_rows(log: EventLog) -> pd.DataFrame:
     known = last >= first  # of the same customer
     plan = ev.plan.cat.categories.to_numpy(dtype=object)[ev.plan.cat.codes.to_numpy()[at]]
     price = np.where(marked, ev.price.to_numpy()[at], ev.amount.to_numpy()[at])
-    out = pd.DataFrame(
-        {"plan": plan[last[known]], "day": ev.day.to_numpy()[at][known], "price": price[known]}
-    )
-    return out.assign(price=out.price.round(2)).dropna().reset_index(drop=True)
+    known &= ~np.isnan(price)
+    day = ev.day.to_numpy()[at][known]
+    return pd.DataFrame({"plan": plan[last[known]], "day": day, "price": price[known].round(2)})
 
 
 def price_schedule(log: EventLog) -> pd.DataFrame:
