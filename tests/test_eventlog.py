@@ -5,6 +5,7 @@ benchmark test). Every random draw has a fixed seed."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,7 +24,7 @@ from hypothesis import strategies as st
 from experiments.cli import main
 from experiments.config import CONF
 from experiments.config.scenario import user_scenario_file
-from sim.calibration import EventLogError, read_event_log, validate_events
+from sim.calibration import EventLogError, eventlog, read_event_log, validate_events
 from sim.calibration.spells import COLUMNS, subscription_spells
 
 HEAD = "user_id,timestamp,event_type,amount,plan,price,billing,reason\n"
@@ -476,6 +478,48 @@ def test_spells_rebuild_any_valid_history(gaps, seed) -> None:
     got = list(zip(spells.start, spells.end, spells.cancelled, strict=True))
     expected = [(s - first, e - first if c else end, c) for s, e, c in want]
     assert got == expected
+
+
+# ------------------------------------------------------------------ reading in batches
+def batch_logs(tmp_path: Path, layout: str) -> list[Path]:
+    """A 300-customer log with a bad timestamp and five repeated rows, as CSV, Parquet and
+    gzipped CSV: ``shuffled`` (text ids, times to the second) or ``by_user`` (integer ids
+    written user by user, whole days)."""
+    frame = subscription_log(300, seed=2)[0].to_pandas()
+    if layout == "by_user":
+        frame["user_id"] = frame.user_id.str[1:].astype(np.int64)
+        frame["timestamp"] = frame.timestamp.str[:10]
+        frame = frame.sort_values(["user_id", "timestamp"], kind="stable")
+    frame = pd.concat([frame, frame.iloc[:5]], ignore_index=True)
+    frame.loc[7, "timestamp"] = "not a date"
+    paths = [tmp_path / f"{layout}.csv", tmp_path / f"{layout}.parquet", tmp_path / "log.gz"]
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pcsv.write_csv(table, paths[0])
+    pq.write_table(table, paths[1])
+    paths[2].write_bytes(gzip.compress(paths[0].read_bytes()))  # more rows than room made
+    return paths
+
+
+@pytest.mark.parametrize("layout", ["shuffled", "by_user"])
+def test_reading_in_batches_changes_nothing(tmp_path, monkeypatch, layout) -> None:
+    """The rows read and checked a few at a time (Parquet batches of 97 rows, CSV blocks of
+    4 KB) give the table, bad rows and duplicates of one batch; the file types agree."""
+    paths = batch_logs(tmp_path, layout)
+    whole = [read_event_log(p, skip_bad_rows=True) for p in paths]
+    monkeypatch.setattr(eventlog, "BATCH_ROWS", 97)
+    monkeypatch.setattr(eventlog, "CSV_BLOCK_BYTES", 4096)
+    for path, once in zip(paths, whole, strict=True):
+        log = read_event_log(path, skip_bad_rows=True)
+        pd.testing.assert_frame_equal(log.events, once.events)
+        assert (log.bad_rows, log.duplicates) == (once.bad_rows, once.duplicates)
+        assert len(log.duplicates) >= 5 and 9 in log.bad_rows  # line 9: row 7
+    for other in whole[1:]:
+        pd.testing.assert_frame_equal(whole[0].events, other.events)
+    stamps = whole[0].events.timestamp
+    assert isinstance(stamps.dtype, pd.CategoricalDtype) == (layout == "by_user")
+    assert (pd.to_datetime(np.asarray(stamps)).normalize() - whole[0].origin).days.equals(
+        pd.Index(whole[0].events.day.to_numpy(np.int64))
+    )
 
 
 # ------------------------------------------------------------------ speed and memory

@@ -68,7 +68,8 @@ def load_log(args: argparse.Namespace, limits: Limits) -> EventLog:
         raw = read_cdnow(args.log) if args.format == "cdnow" else read_telco(args.log)
         log = validate_events(raw, str(args.log), args.skip_bad_rows, limits)
     else:
-        log = read_event_log(args.log, args.skip_bad_rows, **dataclasses.asdict(limits))
+        limits_kw = dataclasses.asdict(limits)
+        log = read_event_log(args.log, args.skip_bad_rows, progress=not args.json, **limits_kw)
     for note in log.notes:
         print(f"winback: note: {note}", file=sys.stderr)
     return log

@@ -64,7 +64,7 @@ def timed_calibration(path: Path, fit_sample: int, seed: int) -> dict[str, Any]:
     from sim.calibration.eventlog import read_event_log
 
     t0 = time.perf_counter()
-    log = read_event_log(path)
+    log = read_event_log(path, progress=True)
     t1 = time.perf_counter()
     result = calibrate(log, fit_sample=fit_sample, seed=seed, progress=True)
     t2 = time.perf_counter()

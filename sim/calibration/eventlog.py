@@ -40,12 +40,17 @@ Inconsistent rows are bad rows like the others; a bad event changes nothing (wit
 dropped unless ``duplicates="keep"``, before the histories are checked (a duplicated
 subscribe is one subscription). Last, before any per-day work, a log spanning more than
 ``max_years`` (20) is refused, naming its first and last lines.
+The file is read and checked in batches of rows and kept compact (text as integer codes,
+integer user ids as numbers until their distinct values are named, whole-day timestamps as
+int32 days, numbers only where given), so that the memory a log takes is a few tens of bytes
+per row however it is written; only the table finally loaded has a column per field.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -55,6 +60,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from tqdm import tqdm
 
 from sim.constants import ARMS, BILLING_DAYS, PAIN_POINTS
 
@@ -88,6 +94,12 @@ DUPLICATES = ("drop", "keep")
 SHOW_LINES = 10
 US_PER_DAY = 86_400_000_000
 NAT = np.iinfo(np.int64).min  # a missing timestamp, in microseconds
+NAT_DAY = np.iinfo(np.int32).min  # a missing timestamp, in days
+BATCH_ROWS = 1 << 20  # rows read and checked at a time (Parquet, tables)
+CSV_BLOCK_BYTES = 64 << 20  # bytes of CSV read and checked at a time
+SLICE_ROWS = 1 << 22  # rows gathered at a time
+SPARSE_ROWS = 1 << 16  # room first made for the given values of a number column
+CSV_ROW_BYTES = 16  # the fewest bytes a CSV row takes (room is made for size / this rows)
 NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 ISO = r"\d{4}-\d{2}-\d{2}([T ]\d{2}(:\d{2}(:\d{2}([.,]\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?"
 
@@ -134,7 +146,8 @@ class EventLog:
     """A validated log: every kept row, sorted by user and time (same time: file order),
     with the day of each event (0 = the log's first day). Text columns are categorical (the
     optional ones with "" for empty), numbers float64 (an empty amount 0, an empty price or
-    propensity NaN), timestamps UTC to the microsecond, days int32."""
+    propensity NaN), days int32; timestamps UTC to the microsecond, or, when every one is a
+    whole day, a categorical of the days (as light as the days)."""
 
     events: pd.DataFrame  # user_id, timestamp, event_type, amount, day, [optional columns]
     origin: pd.Timestamp  # midnight of the first event's day
@@ -164,8 +177,10 @@ class EventLog:
     def window_start(self) -> int:
         """The first day of any event that is not a ``subscribe`` (earlier rows are sign-ups
         of customers who subscribed before the export began); the last day if there is none."""
-        days = self.events.day[self.events.event_type != "subscribe"]
-        return int(days.min()) if len(days) else self.end
+        # numpy, not a Series mask: pandas would keep the row numbers (8 bytes a row)
+        kind = self.events.event_type.cat.codes.to_numpy()  # categories: EVENT_TYPES
+        days = self.events.day.to_numpy()[kind != EVENT_TYPES.index("subscribe")]
+        return int(days.min()) if days.size else self.end
 
     @property
     def notes(self) -> list[str]:
@@ -211,34 +226,54 @@ def read_event_log(
     accept_dates: bool = False,
     max_amount: float = MAX_AMOUNT,
     duplicates: str = "drop",
+    progress: bool = False,
 ) -> EventLog:
-    """Load and validate an event log (CSV or Parquet); the keywords are ``Limits``."""
+    """Load and validate an event log (CSV or Parquet), batch by batch (``progress``: a bar
+    on stderr, with the stage); the keywords are ``Limits``."""
     limits = Limits(date_format, max_years, accept_dates, max_amount, duplicates)
     path = Path(path)
-    rows = _rows(*_split(_read_table(path)), limits.date_format, _where(str(path)))
-    return _validated(rows, str(path), skip_bad_rows, limits)
+    names, total, batches = _open(path)
+    with tqdm(
+        total=total, desc="reading the log", unit=" rows", unit_scale=True, disable=not progress
+    ) as bar:
+        rows = total if total is not None else path.stat().st_size // CSV_ROW_BYTES
+        log = _read(names, batches, rows, limits, _where(str(path)), bar)
+        bar.set_postfix_str("checking order, duplicates and histories")
+        return _validated(log, str(path), skip_bad_rows, limits)
 
 
 # ------------------------------------------------------------------ reading
-def _read_table(path: Path) -> pa.Table:
-    """The file as an Arrow table of the schema's columns (text dictionary-encoded)."""
+def _open(path: Path) -> tuple[list[str], int | None, Iterator[pa.RecordBatch]]:
+    """The file's column names, its number of rows (None for CSV: not known before reading)
+    and its batches of the schema's columns (text dictionary-encoded)."""
     if not path.is_file():
         raise EventLogError(f"event log: {str(path)!r} does not exist or is not a file")
     suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv", ".txt", ".gz"):
+        raise EventLogError(
+            f"event log: {str(path)!r} has suffix {suffix!r}; allowed: .csv (also .txt, .gz "
+            "holding CSV) or .parquet"
+        )
     try:
-        if suffix == ".parquet":
-            return _read_parquet(path)
-        if suffix in (".csv", ".txt", ".gz"):
-            return _read_csv(path)
+        names, total, batches = (_open_parquet if suffix == ".parquet" else _open_csv)(path)
     except (pa.ArrowException, ValueError, OSError) as err:
-        raise EventLogError(f"event log: {str(path)!r} could not be read: {err}") from err
-    raise EventLogError(
-        f"event log: {str(path)!r} has suffix {suffix!r}; allowed: .csv (also .txt, .gz "
-        "holding CSV) or .parquet"
-    )
+        raise _unreadable(path, err) from err
+    return names, total, _guarded(batches, path)
 
 
-def _read_csv(path: Path) -> pa.Table:
+def _unreadable(path: Path, err: Exception) -> EventLogError:
+    return EventLogError(f"event log: {str(path)!r} could not be read: {err}")
+
+
+def _guarded(batches: Iterator[pa.RecordBatch], path: Path) -> Iterator[pa.RecordBatch]:
+    """``batches``, a reading error as an ``EventLogError``."""
+    try:
+        yield from batches
+    except (pa.ArrowException, ValueError, OSError) as err:
+        raise _unreadable(path, err) from err
+
+
+def _open_csv(path: Path) -> tuple[list[str], None, Iterator[pa.RecordBatch]]:
     import pyarrow.csv as pcsv
 
     with pcsv.open_csv(path) as reader:  # reads the header (and one block) only
@@ -248,14 +283,19 @@ def _read_csv(path: Path) -> pa.Table:
     options = pcsv.ConvertOptions(
         column_types=types, include_columns=_known(names), strings_can_be_null=False
     )
-    return pcsv.read_csv(path, convert_options=options)
+    blocks = pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES)
+    return names, None, iter(pcsv.open_csv(path, read_options=blocks, convert_options=options))
 
 
-def _read_parquet(path: Path) -> pa.Table:
+def _open_parquet(path: Path) -> tuple[list[str], int, Iterator[pa.RecordBatch]]:
     import pyarrow.parquet as pq
 
-    names = pq.read_schema(path).names
-    return pq.read_table(path, columns=_known(names))
+    schema = pq.read_schema(path)
+    columns = _known(schema.names)
+    text = [c for c in columns if pa.types.is_string(schema.field(c).type)]
+    text += [c for c in columns if pa.types.is_large_string(schema.field(c).type)]
+    file = pq.ParquetFile(path, read_dictionary=text)
+    return schema.names, file.metadata.num_rows, file.iter_batches(BATCH_ROWS, columns=columns)
 
 
 def _known(names: list[str]) -> list[str]:
@@ -275,6 +315,25 @@ def _table(raw: pd.DataFrame | pa.Table) -> pa.Table:
         if col.dtype == object or isinstance(col.dtype, pd.CategoricalDtype):
             raw[name] = col.astype(object).where(col.notna(), "").astype(str)
     return pa.Table.from_pandas(raw, preserve_index=False)
+
+
+def _read(
+    names: list[str],
+    batches: Iterator[pa.RecordBatch],
+    rows: int,
+    limits: Limits,
+    where: str,
+    bar: tqdm,
+) -> _Log:
+    """Every batch converted and checked row by row (``_Store.add``, room made for about
+    ``rows`` rows), then joined."""
+    _check_columns(names, None, where)
+    store = _Store([c for c in OPTIONAL if c in names], rows)
+    for batch in batches:
+        store.add(batch, limits)
+        bar.update(batch.num_rows)
+    _check_columns(names, store.n, where)
+    return store.finish()
 
 
 # ------------------------------------------------------------------ columns
@@ -354,16 +413,24 @@ def _iso(text: pa.ChunkedArray) -> np.ndarray:
     return micros[coded.indices.to_numpy()]
 
 
+def _ids(col: pa.ChunkedArray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """User ids: integers as they are, codes into the batch's distinct ids (their text is
+    made once per distinct id, by ``_Column``); any other type as ``_text``."""
+    if not pa.types.is_integer(col.type):
+        return _text(col, n, lower=False)
+    coded = pc.dictionary_encode(col).combine_chunks()
+    return coded.indices.fill_null(-1).to_numpy(), coded.dictionary.to_numpy()
+
+
 @dataclass
 class _Rows:
-    """Every row of a log as arrays: text as codes into its distinct values (-1 = empty),
+    """One batch of rows as arrays: text as codes into its distinct values (-1 = empty),
     numbers as float64 (NaN = empty) with where the text was not a number."""
 
     text: dict[str, tuple[np.ndarray, np.ndarray]]
     numbers: dict[str, tuple[np.ndarray, np.ndarray]]
     stamp: np.ndarray  # int64 microseconds (UTC), NAT where not a date
     kind: np.ndarray  # int8 index into EVENT_TYPES, -1 = not an event type
-    optional: list[str]  # the optional columns the log has
     not_a_date: tuple[int, Any] | None  # the first row whose timestamp is not a date, its text
 
     @property
@@ -371,18 +438,21 @@ class _Rows:
         return int(self.stamp.shape[0])
 
     def of_kind(self, kinds: tuple[str, ...]) -> np.ndarray:
-        return np.isin(self.kind, [EVENT_TYPES.index(k) for k in kinds])
+        return _of_kind(self.kind, kinds)
 
 
-def _rows(columns: dict[str, Any], n: int, date_format: str | None, where: str) -> _Rows:
+def _of_kind(kind: np.ndarray, kinds: tuple[str, ...]) -> np.ndarray:
+    return np.isin(kind, [EVENT_TYPES.index(k) for k in kinds])
+
+
+def _rows(columns: dict[str, Any], n: int, date_format: str | None) -> _Rows:
     """The schema's ``columns`` (Arrow, ``n`` rows) as arrays; each column leaves
     ``columns`` as it is converted, so that its memory is freed."""
-    names = list(columns)
-    _check_columns(names, n, where)
-    text = {
-        c: _text(columns.pop(c, None), n, c in LOWERCASE)
-        for c in ("user_id", "event_type", *(c for c in OPTIONAL if c not in NUMBERS))
-    }
+    text = {"user_id": _ids(columns.pop("user_id"), n)}
+    text.update(
+        (c, _text(columns.pop(c, None), n, c in LOWERCASE))
+        for c in ("event_type", *(c for c in OPTIONAL if c not in NUMBERS))
+    )
     numbers = {c: _numbers(columns.pop(c, None), n) for c in NUMBERS}
     codes, values = text.pop("event_type")
     known = np.array([EVENT_TYPES.index(v) if v in EVENT_TYPES else -1 for v in values])
@@ -391,14 +461,201 @@ def _rows(columns: dict[str, Any], n: int, date_format: str | None, where: str) 
     stamp = _timestamps(stamps, date_format)
     bad = np.flatnonzero(stamp == NAT)[:1]
     first_bad = (int(bad[0]), stamps[int(bad[0])].as_py()) if bad.size else None
-    del stamps
-    pa.default_memory_pool().release_unused()  # what Arrow freed, back to the system
-    return _Rows(text, numbers, stamp, kind, [c for c in OPTIONAL if c in names], first_bad)
+    return _Rows(text, numbers, stamp, kind, first_bad)
 
 
-def _split(table: pa.Table) -> tuple[dict[str, Any], int]:
-    """The columns of ``table`` (which need not be kept) and its length."""
-    return {c: table.column(c) for c in table.column_names}, table.num_rows
+# ------------------------------------------------------------------ the whole log, compact
+def _code_type(size: int) -> np.dtype:
+    """The smallest signed integer type holding -1 .. size - 1."""
+    return np.min_scalar_type(-max(size, 1))
+
+
+class _Buffer:
+    """An array filled batch by batch, in place: room for ``capacity`` rows taken at once
+    (pages not yet written take no memory), grown by half when full, its integer type
+    widened (``widen``) when a value needs it."""
+
+    def __init__(self, dtype: Any, capacity: int) -> None:
+        self.data = np.empty(max(capacity, 1), dtype=dtype)
+        self.n = 0
+
+    @property
+    def array(self) -> np.ndarray:
+        return self.data[: self.n]
+
+    def widen(self, dtype: Any) -> None:
+        if np.dtype(dtype).itemsize > self.data.dtype.itemsize:
+            self._move(self.data.size, dtype)
+
+    def append(self, values: np.ndarray) -> None:
+        end = self.n + values.size
+        if end > self.data.size:
+            self._move(max(end, self.data.size * 3 // 2), self.data.dtype)
+        self.data[self.n : end] = values
+        self.n = end
+
+    def _move(self, size: int, dtype: Any) -> None:
+        data = np.empty(size, dtype=dtype)
+        data[: self.n] = self.data[: self.n]
+        self.data = data
+
+
+class _Column:
+    """A text column over the batches: each batch's codes as ids of its values in order of
+    first appearance (``add``), then as codes into the sorted values (``finish``, in
+    place). Until a value appears the column takes no memory."""
+
+    def __init__(self, capacity: int) -> None:
+        self.ids: dict[Any, int] = {}
+        self.capacity = capacity
+        self.codes: _Buffer | None = None
+        self.n = 0
+
+    def add(self, codes: np.ndarray, values: np.ndarray) -> None:
+        if len(values) and self.codes is None:
+            self.codes = _Buffer(np.int8, self.capacity)
+            self.codes.append(np.full(self.n, -1, dtype=np.int8))
+        if self.codes is not None:
+            ids = [self.ids.setdefault(v, len(self.ids)) for v in values.tolist()]
+            self.codes.widen(_code_type(len(self.ids)))
+            self.codes.append(np.array([*ids, -1], dtype=self.codes.data.dtype)[codes])
+        self.n += codes.size
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+        """Codes into the distinct values as text, sorted (integer ids become text here)."""
+        if self.codes is None:
+            return np.broadcast_to(np.int8(-1), (self.n,)), np.array([], dtype=object)
+        remap, distinct = pd.factorize(
+            pd.Index([str(v) for v in self.ids], dtype=object), sort=True
+        )
+        codes = self.codes.array
+        table = np.append(remap, -1).astype(codes.dtype)
+        for at in range(0, codes.size, SLICE_ROWS):
+            codes[at : at + SLICE_ROWS] = table[codes[at : at + SLICE_ROWS]]
+        return codes, np.asarray(distinct, dtype=object)
+
+
+class _Stamps:
+    """Timestamps over the batches: whole days (int32) while every one is a midnight, else
+    microseconds (int64); a missing one is the type's least value."""
+
+    def __init__(self, capacity: int) -> None:
+        self.values = _Buffer(np.int32, capacity)
+        self.days = True
+
+    def add(self, stamp: np.ndarray) -> None:
+        given = stamp != NAT
+        if self.days and np.any(stamp[given] % US_PER_DAY):
+            self.days = False
+            days = self.values.array
+            self.values = _Buffer(np.int64, self.values.data.size)
+            self.values.append(np.where(days == NAT_DAY, NAT, days.astype(np.int64) * US_PER_DAY))
+        if self.days:
+            stamp = np.where(given, stamp // US_PER_DAY, NAT_DAY).astype(np.int32)
+        self.values.append(stamp)
+
+    def finish(self) -> tuple[np.ndarray, int]:
+        """The stamps and their unit in microseconds."""
+        return self.values.array, US_PER_DAY if self.days else 1
+
+
+class _Sparse:
+    """A number column where given (most rows of a log leave amount, price and propensity
+    empty): the rows' positions and values."""
+
+    def __init__(self) -> None:
+        self.rows = _Buffer(np.int64, SPARSE_ROWS)
+        self.values = _Buffer(np.float64, SPARSE_ROWS)
+
+    def add(self, values: np.ndarray, offset: int) -> None:
+        given = np.flatnonzero(~np.isnan(values))
+        self.rows.append(given + offset)
+        self.values.append(values[given])
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The values at file rows ``rows``, NaN where empty."""
+        at, values = self.rows.array, self.values.array
+        if not at.size:
+            return np.full(rows.size, np.nan)
+        i = np.minimum(np.searchsorted(at, rows), at.size - 1)
+        return np.where(at[i] == rows, values[i], np.nan)
+
+    def dense(self, rank: np.ndarray | None, size: int, fill: float) -> np.ndarray:
+        """The column over ``size`` loaded rows, ``fill`` where empty; ``rank``: each file
+        row's place among them (-1: left out; None: every row in file order). A column
+        left empty everywhere is a read-only view of ``fill`` (no memory)."""
+        if not self.rows.n:
+            return np.broadcast_to(np.float64(fill), (size,))
+        out = np.full(size, fill)
+        at = self.rows.array if rank is None else rank[self.rows.array]
+        given = at >= 0
+        out[at[given]] = self.values.array[given]
+        return out
+
+
+@dataclass
+class _Log:
+    """Every row of a log, compact: text as codes into its sorted distinct values (-1 =
+    empty), numbers where given, the problems each row has on its own."""
+
+    text: dict[str, tuple[np.ndarray, np.ndarray]]
+    numbers: dict[str, _Sparse]
+    stamp: np.ndarray  # int32 days or int64 microseconds (see unit); missing: the least value
+    unit: int  # microseconds per stamp unit: US_PER_DAY or 1
+    kind: np.ndarray  # int8 index into EVENT_TYPES, -1 = not an event type
+    optional: list[str]  # the optional columns the log has
+    problems: dict[str, np.ndarray]  # per problem, the rows (0 = the first) that have it
+    not_a_date: tuple[int, Any] | None
+
+    @property
+    def n(self) -> int:
+        return int(self.kind.shape[0])
+
+
+class _Store:
+    """A log read batch by batch: each batch converted (``_rows``), checked row by row
+    (``_row_problems``: the problems kept as positions), and kept compact in arrays with
+    room for ``capacity`` rows (more are made room for)."""
+
+    def __init__(self, optional: list[str], capacity: int) -> None:
+        self.optional = optional
+        self.capacity = capacity
+        self.text: dict[str, _Column] = {}
+        self.numbers: dict[str, _Sparse] = {}
+        self.stamps = _Stamps(capacity)
+        self.kind = _Buffer(np.int8, capacity)
+        self.problems: dict[str, list[np.ndarray]] = {}
+        self.not_a_date: tuple[int, Any] | None = None
+        self.n = 0
+
+    def add(self, batch: pa.RecordBatch, limits: Limits) -> None:
+        columns = {c: pa.chunked_array([batch.column(c)]) for c in batch.schema.names}
+        rows = _rows(columns, batch.num_rows, limits.date_format)
+        for label, mask in _row_problems(rows, limits).items():
+            self.problems.setdefault(label, []).append(np.flatnonzero(mask) + self.n)
+        if self.not_a_date is None and rows.not_a_date is not None:
+            self.not_a_date = (rows.not_a_date[0] + self.n, rows.not_a_date[1])
+        for c, (codes, values) in rows.text.items():
+            self.text.setdefault(c, _Column(self.capacity)).add(codes, values)
+        for c, (numbers, _) in rows.numbers.items():
+            self.numbers.setdefault(c, _Sparse()).add(numbers, self.n)
+        self.kind.append(rows.kind)
+        self.stamps.add(rows.stamp)
+        self.n += rows.n
+
+    def finish(self) -> _Log:
+        stamp, unit = self.stamps.finish()
+        pa.default_memory_pool().release_unused()  # what Arrow freed, back to the system
+        return _Log(
+            text={c: column.finish() for c, column in self.text.items()},
+            numbers=self.numbers,
+            stamp=stamp,
+            unit=unit,
+            kind=self.kind.array,
+            optional=self.optional,
+            problems={k: np.concatenate(v) for k, v in self.problems.items()},
+            not_a_date=self.not_a_date,
+        )
 
 
 # ------------------------------------------------------------------ row rules
@@ -521,33 +778,38 @@ def validate_events(
 ) -> EventLog:
     """Check the columns and every row of ``raw``; see the module docstring."""
     limits = limits or Limits()
-    rows = _rows(*_split(_table(raw)), limits.date_format, _where(path))
-    return _validated(rows, path, skip_bad_rows, limits)
+    table = _table(raw)
+    batches = iter(table.to_batches(BATCH_ROWS))
+    with tqdm(disable=True) as bar:
+        log = _read(table.column_names, batches, table.num_rows, limits, _where(path), bar)
+    return _validated(log, path, skip_bad_rows, limits)
 
 
 def _where(path: str) -> str:
     return f"event log {path!r}" if path else "event log"
 
 
-def _validated(rows: _Rows, path: str, skip_bad_rows: bool, limits: Limits) -> EventLog:
+def _validated(log: _Log, path: str, skip_bad_rows: bool, limits: Limits) -> EventLog:
     """The checks after reading, in order (see the module docstring)."""
     where = _where(path)
-    problems = _row_problems(rows, limits)
-    order = _sorted(rows, ~_any(problems.values(), rows.n))
-    repeats = _duplicates(rows, order)
-    duplicates = np.sort(order[repeats]) + 2  # file lines: header is line 1
-    if limits.duplicates == "drop":
-        order = order[~repeats]
-    keep, history = _histories(rows, order, skip_bad_rows)
+    problems = log.problems
+    order = _sorted(log, _union(problems.values()))
+    repeats = _duplicates(log, order)
+    duplicates = np.sort(_at(order, repeats)) + 2  # file lines: header is line 1
+    keep = None
+    if limits.duplicates == "drop" and repeats.size:
+        keep = np.ones(log.n if order is None else order.size, dtype=bool)
+        keep[repeats] = False
+    broken, history = _histories(log, order, keep, skip_bad_rows)
     problems.update(history)
-    bad = np.flatnonzero(_any(problems.values(), rows.n))
+    bad = _union(problems.values())
     if bad.size and not skip_bad_rows:
-        raise EventLogError(_bad_rows_message(where, problems, rows, limits))
-    kept = order[keep]
+        raise EventLogError(_bad_rows_message(where, problems, bad, log, limits))
+    kept = _kept(order, keep, broken, log.n)
     del order, keep, problems
-    _check_content(rows, kept, where)
-    _check_span(rows.stamp, kept, where, limits.max_years)
-    events, origin = _frame(rows, kept)
+    _check_content(log, kept, where)
+    _check_span(log, kept, where, limits.max_years)
+    events, origin = _frame(log, kept)
     return EventLog(
         events=events,
         origin=origin,
@@ -558,6 +820,10 @@ def _validated(rows: _Rows, path: str, skip_bad_rows: bool, limits: Limits) -> E
     )
 
 
+def _union(positions: Any) -> np.ndarray:
+    return np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *positions]))
+
+
 def _any(masks: Any, n: int) -> np.ndarray:
     out = np.zeros(n, dtype=bool)
     for mask in masks:
@@ -565,7 +831,8 @@ def _any(masks: Any, n: int) -> np.ndarray:
     return out
 
 
-def _check_columns(names: list[str], n: int, where: str) -> None:
+def _check_columns(names: list[str], n: int | None, where: str) -> None:
+    """The required columns (and, ``n`` given, at least one row)."""
     missing = [c for c in REQUIRED if c not in names]
     if missing:
         raise EventLogError(
@@ -576,21 +843,24 @@ def _check_columns(names: list[str], n: int, where: str) -> None:
         raise EventLogError(f"{where}: no rows; expected at least one {'/'.join(ACTIVITY)} event")
 
 
-def _check_content(rows: _Rows, kept: np.ndarray, where: str) -> None:
-    if not kept.size:
+def _check_content(log: _Log, kept: np.ndarray | None, where: str) -> None:
+    if kept is not None and not kept.size:
         raise EventLogError(f"{where}: every row is bad; nothing to calibrate on")
-    if not rows.of_kind((*ACTIVITY, *SUBSCRIPTION_EVENTS))[kept].any():
+    if not _take(_of_kind(log.kind, (*ACTIVITY, *SUBSCRIPTION_EVENTS)), kept).any():
         raise EventLogError(
             f"{where}: no {'/'.join(ACTIVITY)} events and no subscriptions; nothing to calibrate on"
         )
 
 
-def _check_span(stamp: np.ndarray, kept: np.ndarray, where: str, max_years: float) -> None:
+def _check_span(log: _Log, kept: np.ndarray | None, where: str, max_years: float) -> None:
     """Refuse a log longer than ``max_years``, naming its first and last lines."""
-    first, last = (int(kept[i(stamp[kept])]) for i in (np.argmin, np.argmax))
-    years = (stamp[last] - stamp[first]) / US_PER_DAY / 365.25
+    stamp = _take(log.stamp, kept)
+    first, last = (int(_at(kept, int(i(stamp)))) for i in (np.argmin, np.argmax))
+    del stamp
+    micros = [int(log.stamp[i]) * log.unit for i in (first, last)]
+    years = (micros[1] - micros[0]) / US_PER_DAY / 365.25
     if years > max_years:
-        dates = [str(pd.Timestamp(stamp[i], unit="us").date()) for i in (first, last)]
+        dates = [str(pd.Timestamp(t, unit="us").date()) for t in micros]
         raise EventLogError(
             f"{where}: the events span {years:.1f} years ({dates[0]} on line {first + 2} "
             f"to {dates[1]} on line {last + 2}); allowed: at most {max_years:g} years (a row "
@@ -599,101 +869,208 @@ def _check_span(stamp: np.ndarray, kept: np.ndarray, where: str, max_years: floa
         )
 
 
-def _sorted(rows: _Rows, ok: np.ndarray) -> np.ndarray:
-    """The rows where ``ok``, by user and time (same time: file order)."""
-    at = np.flatnonzero(ok)
-    keys = pa.table({"user": rows.text["user_id"][0][at], "stamp": rows.stamp[at]})
-    order = pc.sort_indices(keys, sort_keys=[("user", "ascending"), ("stamp", "ascending")])
-    return at[order.to_numpy()]  # Arrow's sort is stable
+def _index_type(n: int) -> type:
+    return np.int32 if n < 2**31 else np.int64
 
 
-def _duplicates(rows: _Rows, order: np.ndarray) -> np.ndarray:
-    """For each row of ``order``: it repeats an earlier row field for field (only rows with
-    the same user and time as a neighbour can)."""
-    user, stamp = rows.text["user_id"][0][order], rows.stamp[order]
-    same = (user[1:] == user[:-1]) & (stamp[1:] == stamp[:-1])
-    near = np.zeros(order.size, dtype=bool)
-    near[1:] |= same
-    near[:-1] |= same
-    at = order[near]
-    fields = {c: codes[at] for c, (codes, _) in rows.text.items()}
-    fields["event_type"] = rows.kind[at]
-    fields.update({c: values[at] for c, (values, _) in rows.numbers.items()})
-    repeated = pd.DataFrame({**fields, "timestamp": rows.stamp[at]}).duplicated().to_numpy()
-    out = np.zeros(order.size, dtype=bool)
-    out[np.flatnonzero(near)[repeated]] = True
+def _take(values: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    """``values`` at ``rows`` (None: all, as they are), gathered in slices (numpy widens an
+    index array to int64 whole)."""
+    if rows is None:
+        return values
+    out = np.empty(rows.size, dtype=values.dtype)
+    for at in range(0, rows.size, SLICE_ROWS):
+        out[at : at + SLICE_ROWS] = values[rows[at : at + SLICE_ROWS]]
     return out
 
 
+def _at(order: np.ndarray | None, positions: Any) -> Any:
+    """The file rows at ``positions`` of ``order`` (None: the file's order)."""
+    return positions if order is None else order[positions]
+
+
+def _sorted(log: _Log, bad: np.ndarray) -> np.ndarray | None:
+    """The rows but ``bad``, by user and time (same time: file order); None when that is
+    every row in the file's order."""
+    user = log.text["user_id"][0]
+    if not bad.size:
+        starts = _user_runs(user, log.stamp)
+        if starts is not None:
+            return _by_user(user, starts)
+    at = np.delete(np.arange(log.n), bad) if bad.size else None  # None: every row
+    keys = pa.table({"user": _take(user, at), "stamp": _take(log.stamp, at)})
+    order = pc.sort_indices(keys, sort_keys=[("user", "ascending"), ("stamp", "ascending")])
+    del keys
+    order = order.to_numpy().astype(_index_type(log.n))  # Arrow's sort is stable
+    return order if at is None else at[order]
+
+
+def _user_runs(user: np.ndarray, stamp: np.ndarray) -> np.ndarray | None:
+    """Where each user's rows begin, when they are together and in time order (a log
+    written user by user); else None."""
+    change = user[1:] != user[:-1]
+    if not np.all(change | (stamp[1:] >= stamp[:-1])):
+        return None
+    starts = np.flatnonzero(np.r_[True, change])
+    return starts if np.unique(user[starts]).size == starts.size else None
+
+
+def _by_user(user: np.ndarray, starts: np.ndarray) -> np.ndarray | None:
+    """The rows with each user's run (beginning at ``starts``) moved into the order of the
+    user codes; None when they are in it."""
+    first = user[starts]
+    if np.all(first[1:] > first[:-1]):
+        return None
+    order = np.argsort(first)
+    lengths = np.diff(np.r_[starts, user.size])[order]
+    index = _index_type(user.size)
+    out = np.repeat((starts[order] - (np.cumsum(lengths) - lengths)).astype(index), lengths)
+    out += np.arange(user.size, dtype=index)
+    return out
+
+
+def _duplicates(log: _Log, order: np.ndarray | None) -> np.ndarray:
+    """The positions of ``order`` whose row repeats an earlier row field for field (only
+    rows with the same user and time as a neighbour can: compared in slices of such runs)."""
+    same = _same_as_previous(log, order)
+    near = np.flatnonzero(same | np.r_[same[1:], False])
+    cuts = near[~same[near]]  # where a run of equal user and time begins
+    bounds = np.searchsorted(near, cuts[:: max(SLICE_ROWS // 64, 1)])
+    out = []
+    for part in np.split(near, bounds[1:]):
+        at = _at(order, part)
+        fields = {c: codes[at] for c, (codes, _) in log.text.items()}
+        fields["event_type"] = log.kind[at]
+        fields.update({c: values.take(at) for c, values in log.numbers.items()})
+        repeated = pd.DataFrame({**fields, "timestamp": log.stamp[at]}).duplicated()
+        out.append(part[repeated.to_numpy()])
+    return np.concatenate([np.zeros(0, dtype=np.int64), *out])
+
+
+def _same_as_previous(log: _Log, order: np.ndarray | None) -> np.ndarray:
+    """For each position of ``order``: its row has the user and time of the one before."""
+    size = log.n if order is None else order.size
+    same = np.zeros(size, dtype=bool)
+    for start in range(1, size, SLICE_ROWS):
+        rows = _at(order, slice(start - 1, min(start + SLICE_ROWS, size)))
+        user, stamp = log.text["user_id"][0][rows], log.stamp[rows]
+        same[start : start + user.size - 1] = (user[1:] == user[:-1]) & (stamp[1:] == stamp[:-1])
+    return same
+
+
 def _histories(
-    rows: _Rows, order: np.ndarray, skip_bad_rows: bool
+    log: _Log, order: np.ndarray | None, keep: np.ndarray | None, skip_bad_rows: bool
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Which rows of ``order`` keep a consistent history, and the problems found (masks over
-    all rows). Leaving a row out can break a later one: with ``skip_bad_rows`` the rest is
-    checked again until it is consistent; without, the first pass is reported."""
-    user, plan = rows.text["user_id"][0][order], rows.text["plan"][0][order]
-    kind = rows.kind[order]
-    keep = np.ones(order.size, dtype=bool)
-    found: dict[str, np.ndarray] = {}
+    """The positions of ``order`` (of those ``keep`` keeps; None: all) whose row breaks a
+    subscription history, and the rows with each problem found. Leaving a row out can break
+    a later one: with ``skip_bad_rows`` the rest is checked again until it is consistent;
+    without, the first pass is reported."""
+    ours = np.flatnonzero(_of_kind(_take(log.kind, order), SUBSCRIPTION_EVENTS))
+    if keep is not None:
+        ours = ours[keep[ours]]
+    rows = _at(order, ours)
+    user, plan, kind = log.text["user_id"][0][rows], log.text["plan"][0][rows], log.kind[rows]
+    good = np.ones(ours.size, dtype=bool)
+    found: dict[str, list[np.ndarray]] = {}
     while True:
-        alive = np.flatnonzero(keep)
+        alive = np.flatnonzero(good)
         masks = _history_problems(user[alive], kind[alive], plan[alive])
         broken = _any(masks.values(), alive.size)
         if not broken.any():
-            return keep, found
+            break
         for label, mask in masks.items():
-            found.setdefault(label, np.zeros(rows.n, dtype=bool))[order[alive[mask]]] = True
-        keep[alive[broken]] = False
+            found.setdefault(label, []).append(rows[alive[mask]])
+        good[alive[broken]] = False
         if not skip_bad_rows:
-            return keep, found
+            break
+    return ours[~good], {label: _union(parts) for label, parts in found.items()}
 
 
-def _frame(rows: _Rows, kept: np.ndarray) -> tuple[pd.DataFrame, pd.Timestamp]:
+def _kept(
+    order: np.ndarray | None, keep: np.ndarray | None, broken: np.ndarray, n: int
+) -> np.ndarray | None:
+    """The rows loaded, in order (None: every row, in the file's order)."""
+    if broken.size:
+        keep = np.ones(n if order is None else order.size, dtype=bool) if keep is None else keep
+        keep[broken] = False
+    if keep is None:
+        return order
+    return np.flatnonzero(keep).astype(_index_type(n)) if order is None else order[keep]
+
+
+def _frame(log: _Log, kept: np.ndarray | None) -> tuple[pd.DataFrame, pd.Timestamp]:
     """The kept rows as the events table (see ``EventLog``) and the first day; each column
-    leaves ``rows`` once copied, to spare memory."""
-    stamp = rows.stamp[kept]
-    first_day = int(stamp.min()) // US_PER_DAY
-    amount = rows.numbers.pop("amount")[0][kept]
-    events = pd.DataFrame(
-        {
-            "user_id": _categorical(rows.text.pop("user_id"), kept, empty=False),
-            "timestamp": stamp.view("datetime64[us]"),
-            "event_type": pd.Categorical.from_codes(rows.kind[kept], pd.Index(EVENT_TYPES)),
-            "amount": np.where(np.isnan(amount), 0.0, amount),
-            "day": (stamp // US_PER_DAY - first_day).astype(np.int32),
-        },
-        copy=False,
-    )
-    for col in rows.optional:
-        if col in NUMBERS:
-            events[col] = rows.numbers.pop(col)[0][kept]
-        else:
-            events[col] = _categorical(rows.text.pop(col), kept, empty=True)
-    origin = pd.Timestamp(first_day * US_PER_DAY, unit="us")
-    return events, origin
+    leaves ``log`` as it is copied, and the table takes the columns as they are (no copy)."""
+    size = log.n if kept is None else kept.size
+    rank: np.ndarray | None = None
+    if kept is not None:
+        rank = np.full(log.n, -1, dtype=_index_type(log.n))
+        rank[kept] = np.arange(size, dtype=rank.dtype)
+    numbers = {
+        c: log.numbers.pop(c).dense(rank, size, 0.0 if c == "amount" else np.nan)
+        for c in NUMBERS
+        if c == "amount" or c in log.optional
+    }
+    del rank
+    stamp, timestamp, origin = _days(log, kept)
+    columns = {
+        "user_id": _categorical(log.text.pop("user_id"), kept, empty=False),
+        "timestamp": timestamp,
+        "event_type": pd.Categorical.from_codes(_take(log.kind, kept), pd.Index(EVENT_TYPES)),
+        "amount": numbers.pop("amount"),
+        "day": stamp,
+    }
+    for col in log.optional:
+        columns[col] = (
+            numbers.pop(col) if col in NUMBERS else _categorical(log.text.pop(col), kept, True)
+        )
+    return pd.DataFrame(columns, copy=False), origin
+
+
+def _days(log: _Log, kept: np.ndarray | None) -> tuple[np.ndarray, Any, pd.Timestamp]:
+    """The kept rows' days from the first (int32), their timestamps (whole days: a
+    categorical of the days, as light as the days; else microseconds) and the first day."""
+    stamp, log.stamp = _take(log.stamp, kept), np.zeros(0, dtype=log.stamp.dtype)
+    if log.unit == 1:
+        first = int(stamp.min()) // US_PER_DAY
+        day = (stamp // US_PER_DAY - first).astype(np.int32)
+        return day, stamp.view("datetime64[us]"), pd.Timestamp(first * US_PER_DAY, unit="us")
+    first = int(stamp.min())
+    stamp -= first  # a copy unless every row is kept in the file's order: then log's own
+    dates = (first + np.arange(int(stamp.max()) + 1)) * US_PER_DAY
+    timestamp = pd.Categorical.from_codes(stamp, pd.Index(dates.astype("datetime64[us]")))
+    return stamp, timestamp, pd.Timestamp(first * US_PER_DAY, unit="us")
 
 
 def _categorical(
-    column: tuple[np.ndarray, np.ndarray], kept: np.ndarray, empty: bool
+    column: tuple[np.ndarray, np.ndarray], kept: np.ndarray | None, empty: bool
 ) -> pd.Categorical:
-    """Codes (-1 = empty) as a categorical; with ``empty``, "" is its first category."""
+    """Codes (-1 = empty) as a categorical; with ``empty``, "" is its first category (a
+    column empty everywhere: codes that are a read-only view, no memory)."""
     codes, values = column
+    if empty and not len(values):
+        size = codes.size if kept is None else kept.size
+        return pd.Categorical.from_codes(
+            np.broadcast_to(np.int8(0), (size,)), pd.Index([""], dtype=object)
+        )
     if not empty:
-        return pd.Categorical.from_codes(codes[kept], categories=pd.Index(values, dtype=object))
+        return pd.Categorical.from_codes(
+            _take(codes, kept), categories=pd.Index(values, dtype=object)
+        )
     categories = pd.Index(["", *values], dtype=object)
-    return pd.Categorical.from_codes(codes[kept].astype(np.int32) + 1, categories=categories)
+    shifted = _take(codes, kept).astype(_code_type(len(categories)))
+    shifted += 1
+    return pd.Categorical.from_codes(shifted, categories=categories)
 
 
 def _bad_rows_message(
-    where: str, problems: dict[str, np.ndarray], rows: _Rows, limits: Limits
+    where: str, problems: dict[str, np.ndarray], bad: np.ndarray, log: _Log, limits: Limits
 ) -> str:
-    bad = _any(problems.values(), rows.n)
-    parts = [f"{where}: {int(bad.sum())} bad row(s); nothing was loaded"]
-    for what, mask in problems.items():
-        at = np.flatnonzero(mask)
+    parts = [f"{where}: {bad.size} bad row(s); nothing was loaded"]
+    for what, at in problems.items():
         if at.size:
             parts.append(f"  {what}: {at.size} row(s), {_lines(at + 2)}")
-    parts += _hints(problems, rows, limits)
+    parts += _hints(problems, log, limits)
     parts.append("  fix them, or leave them out: --skip-bad-rows (skip_bad_rows=True from Python)")
     return "\n".join(parts)
 
@@ -704,11 +1081,11 @@ def _lines(lines: Any) -> str:
     return f"lines {shown}{more}"
 
 
-def _hints(problems: dict[str, np.ndarray], rows: _Rows, limits: Limits) -> list[str]:
+def _hints(problems: dict[str, np.ndarray], log: _Log, limits: Limits) -> list[str]:
     """What to do about each kind of problem found (the flags that accept a row)."""
     out = []
-    if rows.not_a_date is not None:
-        line, value = rows.not_a_date[0] + 2, rows.not_a_date[1]
+    if log.not_a_date is not None:
+        line, value = log.not_a_date[0] + 2, log.not_a_date[1]
         read = (
             f"with the format {limits.date_format!r} given"
             if limits.date_format
@@ -716,12 +1093,12 @@ def _hints(problems: dict[str, np.ndarray], rows: _Rows, limits: Limits) -> list
             "another format: give it, --date-format '%d/%m/%Y' (date_format= from Python)"
         )
         out.append(f"  timestamps are read {read}; line {line} has {value!r}")
-    if any(k.startswith("timestamp before") and m.any() for k, m in problems.items()):
+    if any(k.startswith("timestamp before") and m.size for k, m in problems.items()):
         out.append("  dates that far out are accepted with --accept-dates (accept_dates=True)")
-    if any(k.startswith("amount or price above") and m.any() for k, m in problems.items()):
+    if any(k.startswith("amount or price above") and m.size for k, m in problems.items()):
         out.append("  a higher ceiling: --max-amount X (max_amount= from Python)")
     if any(
-        k in problems and problems[k].any()
+        k in problems and problems[k].size
         for k in (NOT_ACTIVE, OVERLAP, LAPSED, NO_CANCEL, UNKNOWN_PLAN)
     ):
         out.append("  histories are read per user in time order (same time: file order)")

@@ -21,6 +21,8 @@ in X, or the end).
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +34,7 @@ UNSEEN_K, SILENT_K, UNSEEN_X, SILENT_X = range(4)
 GAP_K, GAP_X, SPECIAL = range(3)
 SESSION_K, SESSION_X, END = range(3)
 RUNS = 3
+ENCODE_DAYS = 1 << 22  # session days encoded at a time (``encode``)
 
 
 @dataclass(frozen=True)
@@ -86,10 +89,56 @@ def encode(
     ``session_days`` (user_id, day: one row per day with a session). ``truncate``: condition
     spells begun before the window on having lasted into it (the export omits customers who
     left before it); a log that lists them (cancelled on the window's first day) is complete
-    and is not conditioned."""
+    and is not conditioned. With sessions, the customers are encoded in groups of about
+    ``ENCODE_DAYS`` session days (the work's memory grows with them) and joined."""
     spells = spells.sort_values(["user_id", "start"], kind="stable").reset_index(drop=True)
-    sessions = not session_days.empty
-    spells, count = (spells, None) if sessions else _distinct(spells)
+    start, stop = spells.start.to_numpy(np.int64), spells.end.to_numpy(np.int64)
+    left = spells.cancelled.to_numpy(bool) & (stop <= window) & (start < window)
+    complete = bool(left.any()) or not truncate
+    if session_days.empty:
+        return _encode(*_distinct(spells), session_days, window, end, complete)
+    parts = [
+        _encode(mine, None, seen, window, end, complete)
+        for mine, seen in _groups(spells, session_days)
+    ]
+    return parts[0] if len(parts) == 1 else join(parts)
+
+
+def _groups(
+    spells: pd.DataFrame, session_days: pd.DataFrame
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """The customers (``spells`` sorted by user) in groups of consecutive ids, each with
+    about ``ENCODE_DAYS`` session days: their spells and the session days of their ids."""
+    days_user = session_days.user_id.to_numpy()
+    if not np.all(days_user[1:] >= days_user[:-1]):
+        session_days = session_days.sort_values("user_id", kind="stable")
+        days_user = session_days.user_id.to_numpy()
+    users = spells.user_id.to_numpy()
+    customers = np.unique(users)
+    before = np.searchsorted(days_user, customers)  # session days before each customer's
+    cuts = np.unique(np.searchsorted(before, np.arange(ENCODE_DAYS, days_user.size, ENCODE_DAYS)))
+    bounds = np.r_[0, cuts[(cuts > 0) & (cuts < customers.size)], customers.size]
+    for lo, hi in itertools.pairwise(bounds.tolist()):
+        first, last = customers[lo], customers[hi - 1]
+        rows = slice(int(np.searchsorted(users, first)), int(np.searchsorted(users, last, "right")))
+        days = slice(
+            int(np.searchsorted(days_user, first)) if lo else 0,
+            int(np.searchsorted(days_user, last, "right")) if hi < customers.size else None,
+        )
+        yield spells.iloc[rows], session_days.iloc[days]
+
+
+def _encode(
+    spells: pd.DataFrame,
+    count: np.ndarray | None,
+    session_days: pd.DataFrame,
+    window: int,
+    end: int,
+    complete: bool,
+) -> Histories:
+    """``encode`` on ``spells`` sorted by user and start (``count``: customers per history,
+    None: one each); ``complete``: no spell is conditioned on lasting into the window."""
+    sessions = count is None
     customers, owner = np.unique(spells.user_id.to_numpy(), return_inverse=True)
     start = spells.start.to_numpy(np.int64)
     stop = spells.end.to_numpy(np.int64)
@@ -117,7 +166,6 @@ def encode(
     seg_end = np.where(is_session[sp], np.where(b[sp] <= t[sp], SESSION_K, SESSION_X), END)
     begun = (start < window) & ~left
     t_w = start + period * np.maximum((window - start) // period, 0)
-    complete = bool(left.any()) or not truncate
     trunc = np.flatnonzero(begun & (t_w > start)) if not complete else np.zeros(0, np.int64)
     left_idx = np.flatnonzero(left)
     away = _away(spells, owner, customers, end, window)
@@ -146,6 +194,107 @@ def encode(
             owner[spell_of], b - np.maximum(a, seen_from - 1), is_session, customers.size
         ),
         count=np.ones(customers.size) if count is None else count,
+    )
+
+
+def split(h: Histories, days: int = ENCODE_DAYS) -> Iterator[Histories]:
+    """``h`` in groups of consecutive customers of about ``days`` segments each (``join``
+    undoes it): work done customer by customer in bounded memory."""
+    seg_of_customer = h.spell_ptr[np.searchsorted(h.spell_owner, np.arange(h.n))]
+    cuts = np.unique(np.searchsorted(seg_of_customer, np.arange(days, h.order_kind.size, days)))
+    bounds = np.r_[0, cuts[(cuts > 0) & (cuts < h.n)], h.n]
+    for lo, hi in itertools.pairwise(bounds.tolist()):
+        yield _customers(h, lo, hi)
+
+
+def _customers(h: Histories, lo: int, hi: int) -> Histories:
+    """Customers ``lo`` to ``hi - 1`` of ``h``."""
+    s0, s1 = np.searchsorted(h.spell_owner, [lo, hi])
+    g0, g1 = h.spell_ptr[s0], h.spell_ptr[s1]
+    p0, p1 = np.searchsorted(h.seg_spell, [s0, s1])
+    kind, ref = h.order_kind[g0:g1], h.order_ref[g0:g1].copy()
+    ref[kind == SPECIAL] -= p0
+    trunc = (h.trunc_spell >= s0) & (h.trunc_spell < s1)
+    left = (h.left_spell >= s0) & (h.left_spell < s1)
+    lapsed = (h.lapsed_spell >= s0) & (h.lapsed_spell < s1)
+    a0, a1 = np.searchsorted(h.away_owner, [lo, hi])
+    return Histories(
+        customers=h.customers[lo:hi],
+        spell_owner=h.spell_owner[s0:s1] - lo,
+        cancelled=h.cancelled[s0:s1],
+        lengths_k=h.lengths_k,
+        lengths_x=h.lengths_x,
+        order_kind=kind,
+        order_ref=ref,
+        spell_ptr=h.spell_ptr[s0 : s1 + 1] - g0,
+        seg_spell=h.seg_spell[p0:p1] - s0,
+        seg_runs=h.seg_runs[p0:p1],
+        seg_end=h.seg_end[p0:p1],
+        trunc_spell=h.trunc_spell[trunc] - s0,
+        trunc_days=h.trunc_days[trunc],
+        left_spell=h.left_spell[left] - s0,
+        left_days=h.left_days[left],
+        lapsed_spell=h.lapsed_spell[lapsed] - s0,
+        away_owner=h.away_owner[a0:a1] - lo,
+        away_days=h.away_days[a0:a1],
+        away_back=h.away_back[a0:a1],
+        sessions=h.sessions,
+        session_rate=h.session_rate[lo:hi],
+        count=h.count[lo:hi],
+    )
+
+
+def join(parts: list[Histories]) -> Histories:
+    """Histories of consecutive groups of customers as one (as if encoded at once)."""
+    lengths_k = np.unique(np.concatenate([h.lengths_k for h in parts]))
+    lengths_x = np.unique(np.concatenate([h.lengths_x for h in parts]))
+    customers = np.cumsum([0] + [h.n for h in parts])
+    spells = np.cumsum([0] + [h.n_spells for h in parts])
+    specials = np.cumsum([0] + [h.seg_end.size for h in parts])
+    segments = np.cumsum([0] + [h.order_kind.size for h in parts])
+    refs = []
+    for i, h in enumerate(parts):
+        ref = h.order_ref.copy()
+        for kind, lengths, mine in (
+            (GAP_K, lengths_k, h.lengths_k),
+            (GAP_X, lengths_x, h.lengths_x),
+        ):
+            at = h.order_kind == kind
+            ref[at] = np.searchsorted(lengths, mine)[ref[at]]
+        ref[h.order_kind == SPECIAL] += specials[i]
+        refs.append(ref)
+
+    def cat(name: str, offsets: np.ndarray | None = None) -> np.ndarray:
+        values = [getattr(h, name) for h in parts]
+        if offsets is not None:
+            values = [v + offsets[i] for i, v in enumerate(values)]
+        return np.concatenate(values)
+
+    return Histories(
+        customers=cat("customers"),
+        spell_owner=cat("spell_owner", customers),
+        cancelled=cat("cancelled"),
+        lengths_k=lengths_k,
+        lengths_x=lengths_x,
+        order_kind=cat("order_kind"),
+        order_ref=np.concatenate(refs),
+        spell_ptr=np.r_[
+            0, np.concatenate([h.spell_ptr[1:] + segments[i] for i, h in enumerate(parts)])
+        ],
+        seg_spell=cat("seg_spell", spells),
+        seg_runs=cat("seg_runs"),
+        seg_end=cat("seg_end"),
+        trunc_spell=cat("trunc_spell", spells),
+        trunc_days=cat("trunc_days"),
+        left_spell=cat("left_spell", spells),
+        left_days=cat("left_days"),
+        lapsed_spell=cat("lapsed_spell", spells),
+        away_owner=cat("away_owner", customers),
+        away_days=cat("away_days"),
+        away_back=cat("away_back"),
+        sessions=parts[0].sessions,
+        session_rate=cat("session_rate"),
+        count=cat("count"),
     )
 
 

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.calibration.eventlog import PLAN_EVENTS, RENEWALS, EventLog
+from sim.calibration.eventlog import EVENT_TYPES, PLAN_EVENTS, RENEWALS, EventLog
 from sim.calibration.fit import _row  # one table format for every fit
 from sim.constants import BILLING_DAYS, DAYS_PER_MONTH
 from sim.scenario import PriceChange, Scenario
@@ -60,18 +60,25 @@ SCHEDULE = ("plan", "day", "price", "previous", "ratio")
 # ------------------------------------------------------------------ detection
 def price_rows(log: EventLog) -> pd.DataFrame:
     """Every row that shows a plan's price per billing period: ``plan``, ``day``,
-    ``price`` (list price on plan rows, amount paid on renewals)."""
+    ``price`` (list price on plan rows, amount paid on renewals). Read off the codes of
+    those rows only (the log's other columns are not copied)."""
     ev = log.events
     if "plan" not in ev or "price" not in ev:
         return pd.DataFrame({"plan": [], "day": [], "price": []})
-    ev = ev[ev.event_type.isin((*PLAN_EVENTS, *RENEWALS))]  # sessions show no price
-    kind = ev.event_type.astype(str)
-    marked = kind.isin(PLAN_EVENTS)
-    plan = ev.plan.astype(object).where(marked)
-    plan = plan.groupby(ev.user_id.cat.codes.to_numpy(), sort=False).ffill()
-    price = ev.price.where(marked, ev.amount.where(kind.isin(RENEWALS)))
-    out = pd.DataFrame({"plan": plan, "day": ev.day, "price": price.round(2)})
-    return out.dropna().reset_index(drop=True)
+    kind = ev.event_type.cat.codes.to_numpy()  # categories: EVENT_TYPES
+    marked = np.isin(kind, [EVENT_TYPES.index(k) for k in PLAN_EVENTS])
+    at = np.flatnonzero(marked | np.isin(kind, [EVENT_TYPES.index(k) for k in RENEWALS]))
+    marked = marked[at]
+    user = ev.user_id.cat.codes.to_numpy()[at]
+    pos = np.arange(at.size)
+    first = np.maximum.accumulate(np.where(np.r_[True, user[1:] != user[:-1]], pos, 0))
+    last = np.maximum.accumulate(np.where(marked, pos, -1))  # the plan in force: latest plan row
+    known = last >= first  # of the same customer
+    plan = ev.plan.cat.categories.to_numpy(dtype=object)[ev.plan.cat.codes.to_numpy()[at]]
+    price = np.where(marked, ev.price.to_numpy()[at], ev.amount.to_numpy()[at])
+    known &= ~np.isnan(price)
+    day = ev.day.to_numpy()[at][known]
+    return pd.DataFrame({"plan": plan[last[known]], "day": day, "price": price[known].round(2)})
 
 
 def price_schedule(log: EventLog) -> pd.DataFrame:

@@ -59,7 +59,7 @@ def subscription_spells(log: EventLog) -> pd.DataFrame:
     ends = _ends(user, kind, starts)
     cancelled = ends >= 0
     last_row = _last_rows(user)[user[starts]]  # a censored spell's plan: at the user's end
-    plan_row = _last_marked(_is(kind, PLAN_EVENTS))[np.where(cancelled, ends, last_row)]
+    plan_row = _last_marked(_is(kind, PLAN_EVENTS), np.where(cancelled, ends, last_row))
     billing = _column(ev, "billing", plan_row).replace("", DEFAULT_BILLING)
     days = billing.map(BILLING_DAYS).to_numpy(dtype=np.int32)
     price = ev.price.to_numpy()[plan_row]
@@ -99,13 +99,15 @@ def _ends(user: np.ndarray, kind: np.ndarray, starts: np.ndarray) -> np.ndarray:
 def _last_rows(user: np.ndarray) -> np.ndarray:
     """The last row of each user code (rows sorted by user)."""
     last = np.full(int(user.max()) + 1, -1, dtype=np.int64)
-    last[user] = np.arange(user.size)  # the last assignment wins
+    ends = np.flatnonzero(np.r_[user[1:] != user[:-1], True])
+    last[user[ends]] = ends
     return last
 
 
-def _last_marked(mark: np.ndarray) -> np.ndarray:
-    """For each row, the last marked row at or before it."""
-    return np.maximum.accumulate(np.where(mark, np.arange(mark.size), 0))
+def _last_marked(mark: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """For each of ``rows``, the last marked row at or before it (0 when none)."""
+    marked = np.flatnonzero(mark)
+    return np.append(0, marked)[np.searchsorted(marked, rows, side="right")]
 
 
 def _first_of_run(values: np.ndarray) -> np.ndarray:

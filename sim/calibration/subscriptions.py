@@ -13,6 +13,7 @@ log.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -23,7 +24,7 @@ from tqdm import tqdm
 
 from sim.calibration.campaigns import campaign_effects
 from sim.calibration.eventlog import ACTIVITY, EventLog, EventLogError
-from sim.calibration.histories import Histories, encode
+from sim.calibration.histories import Histories, encode, split
 from sim.calibration.lifecycle import Traits
 from sim.calibration.prices import PriceCalibration, calibrate_prices
 from sim.calibration.sbg import SBGFit, contract_periods, fit_sbg
@@ -155,6 +156,7 @@ def calibrate_subscriptions(
     are the sample's. Everything else (class shares of today's customers, retention,
     churned shares, sBG, forecasts, campaigns) uses every customer."""
     t0 = time.perf_counter()
+    stage("calibrate: spells and session days", progress)
     spells_all = coded(plain(subscription_spells(log), ("plan", "billing", "reason")))
     end = int(log.end)
     cut = subscription_cut(log, spells_all, holdout_from, end)
@@ -178,6 +180,7 @@ def calibrate_subscriptions(
             )
             bar.update()
     fitted = time.perf_counter() - t0
+    stage("calibrate: class shares of every customer, prices and tables", progress)
     scenario = subscription_scenario(plans, base_scenario, traits, spells)
     names = {p.plan: slug(p.plan) for p in plans}
     prices, scenario = calibrate_prices(log, spells, cut, scenario, names, seed)
@@ -207,6 +210,12 @@ def calibrate_subscriptions(
         seconds={"fit": fitted, "total": time.perf_counter() - t0},
     )
     return result
+
+
+def stage(what: str, progress: bool) -> None:
+    """With ``progress``, a line on stderr naming the stage that begins."""
+    if progress:
+        tqdm.write(f"{what} ...", file=sys.stderr)
 
 
 def fit_plan(
@@ -365,7 +374,7 @@ def initial_states(p: PlanFit, traits: Traits) -> np.ndarray:
     """P(state at the cut | class), (K, 3): subscribers split between ACTIVE and DORMANT by
     the class's long-run engagement share, the cancelled in CHURNED."""
     m = p.fit.model
-    post = class_posterior(m, traits, p.histories)  # (n, K)
+    post = np.concatenate([class_posterior(m, traits, h) for h in split(p.histories)])  # (n, K)
     last = p.spells.sort_values("start").groupby("user_id").tail(1).set_index("user_id")
     off = last.loc[p.histories.customers, "cancelled"].to_numpy(bool)
     post = post * p.histories.count[:, None]
