@@ -264,7 +264,7 @@ def test_the_objective_remembers_each_class_without_changing_the_likelihood(sess
     each class's last two): equal to the mixture's own log-likelihood to 1e-9 at every
     point of a numerical gradient's walk, whichever class or weight a step moves."""
     h = _mixed_histories(sessions)
-    per_customer, bounds = objective(h, TRAITS, 2)
+    scored, bounds = objective(h, TRAITS, 2)
     lo, hi = np.array(bounds).T
     theta = np.clip(np.random.default_rng(1).uniform(-6.0, 0.5, len(bounds)), lo, hi)
     for j in [*range(theta.size), 0, 3]:
@@ -273,4 +273,4 @@ def test_the_objective_remembers_each_class_without_changing_the_likelihood(sess
         for point in (theta, step):
             m = Subscribers.from_theta(point, 2, h.sessions, bool(h.away_back.any()))
             want = log_likelihood(m, TRAITS, h)
-            np.testing.assert_allclose(per_customer(point), want, rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(scored(point)[0], want, rtol=1e-9, atol=1e-9)

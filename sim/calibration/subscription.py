@@ -49,7 +49,7 @@ from sim.calibration.histories import (
     Histories,
 )
 from sim.calibration.lifecycle import Traits
-from sim.calibration.mle import Fit, log_interval, maximise, opg_covariance
+from sim.calibration.mle import Fit, log_interval, maximise, opg_from_scores
 from sim.calibration.to_scenario import ALIKE
 
 RATES = (
@@ -747,39 +747,48 @@ def split(model: Subscribers) -> Subscribers:
 
 def objective(
     h: Histories, traits: Traits, k: int
-) -> tuple[Callable[[np.ndarray], np.ndarray], list[tuple[float, float]]]:
-    """Each customer's log-likelihood as a function of ``theta`` (``Subscribers.theta``
-    with ``k`` classes), and the search box of ``theta``. It is assembled from each class's
-    own likelihood (the class alone, weight 1), which depends only on that class's rates and
-    heterogeneity and the shared activity shape; each class remembers its last two, so a
-    step that moves one class's parameters (a numerical gradient's) recomputes that class
-    only, and one that moves only the class weights recomputes none."""
+) -> tuple[Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], list[tuple[float, float]]]:
+    """Each customer's log-likelihood and its score (the derivative in ``theta``,
+    ``Subscribers.theta`` with ``k`` classes; analytic, :mod:`sim.calibration.scores`) as a
+    function of ``theta``, and the search box of ``theta``. It is assembled from each
+    class's own likelihood (the class alone, weight 1), which depends only on that class's
+    rates and heterogeneity and the shared activity shape; each class remembers its last
+    two, so a step that moves only the class weights recomputes none."""
+    from sim.calibration.scores import class_scores  # scores builds on this module
+
     sessions, returns = h.sessions, bool(h.away_back.any())
     n_free = len(free_rates(sessions, returns))
+    owns = [class_indices(c, k, n_free, sessions) for c in range(k)]
 
-    def class_part(c: int) -> Callable[[np.ndarray], np.ndarray]:
-        own = class_indices(c, k, n_free, sessions)
-
+    def class_part(own: np.ndarray) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
         @lru_cache(maxsize=2)
-        def part(key: bytes) -> np.ndarray:
+        def part(key: bytes) -> tuple[np.ndarray, np.ndarray]:
             alone = Subscribers.from_theta(np.frombuffer(key), 1, sessions, returns)
-            return log_likelihood(alone, traits, h)
+            return class_scores(alone, traits, h)
 
         return lambda theta: part(theta[own].tobytes())
 
-    parts = [class_part(c) for c in range(k)]
+    parts = [class_part(own) for own in owns]
 
-    def per_customer(theta: np.ndarray) -> np.ndarray:
+    def scored(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         theta = np.asarray(theta, dtype=np.float64)
         logits = np.concatenate([[0.0], theta[n_free * k : n_free * k + k - 1]])
-        each = np.stack([part(theta) for part in parts], axis=1)
-        return logsumexp(each + (logits - logsumexp(logits)), axis=1)
+        log_w = logits - logsumexp(logits)
+        each = [part(theta) for part in parts]
+        joint = np.stack([value for value, _ in each], axis=1) + log_w
+        ll = logsumexp(joint, axis=1)
+        post = np.exp(joint - ll[:, None])
+        score = np.zeros((h.n, theta.size))
+        for c, (own, (_, own_score)) in enumerate(zip(owns, each, strict=True)):
+            score[:, own] += post[:, c, None] * own_score
+        score[:, n_free * k : n_free * k + k - 1] = post[:, 1:] - np.exp(log_w[1:])
+        return ll, score
 
     box = (np.log(MIN_RATE), np.log(MAX_RATE))
     shapes = (np.log(MIN_SHAPE), np.log(MAX_SHAPE))
     bounds = [box] * (n_free * k) + [(-8.0, 8.0)] * (k - 1) + [shapes] * k
     bounds += [(np.log(0.05), np.log(50.0))] if sessions else []
-    return per_customer, bounds
+    return scored, bounds
 
 
 def class_indices(c: int, k: int, n_free: int, sessions: bool) -> np.ndarray:
@@ -795,14 +804,17 @@ def fit_subscribers(
 ) -> SubscriptionFit:
     """Maximum-likelihood fit with ``k`` classes (no covariance: :func:`fit_classes` adds it
     to the fit it keeps)."""
-    per_customer, bounds = objective(h, traits, k)
+    scored, bounds = objective(h, traits, k)
 
-    def neg(theta: np.ndarray) -> float:
-        return -float(per_customer(theta) @ h.count)
+    def neg(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        ll, score = scored(theta)
+        return -float(ll @ h.count), -(h.count @ score)
 
     theta0 = (start or start_values(h, k)).theta()
     lo, hi = np.array(bounds).T
-    fit = maximise(neg, np.clip(theta0, lo, hi), bounds, with_covariance=False, memory=MEMORY)
+    fit = maximise(
+        neg, np.clip(theta0, lo, hi), bounds, with_covariance=False, memory=MEMORY, jac=True
+    )
     model = Subscribers.from_theta(fit.theta, k, h.sessions, bool(h.away_back.any()))
     return SubscriptionFit(model, fit, h.customers_total)
 
@@ -827,8 +839,8 @@ def fit_classes(
         )
     if search is not None:
         best = fit_subscribers(h, traits, best.model.k, best.model)
-    per_customer, _ = objective(h, traits, best.model.k)
-    cov = opg_covariance(per_customer, h.count, best.fit.theta)
+    scored, _ = objective(h, traits, best.model.k)
+    cov = opg_from_scores(scored(best.fit.theta)[1], h.count)
     final = replace(best, fit=replace(best.fit, cov=cov), dropped=tuple(notes))
     others = [f for f in fits if f.model.k != best.model.k]
     return [*others, final]
