@@ -13,6 +13,7 @@ from scipy.special import logsumexp
 
 from sim.calibration.histories import Histories, encode
 from sim.calibration.lifecycle import Traits
+from sim.calibration.scores import _dcoefficients
 from sim.calibration.subscription import (
     Subscribers,
     activity_nodes,
@@ -21,7 +22,6 @@ from sim.calibration.subscription import (
     objective,
     retention,
 )
-from sim.calibration.scores import _dcoefficients
 
 NO_SESSIONS = pd.DataFrame({"user_id": pd.Series(dtype=str), "day": pd.Series(dtype=int)})
 

@@ -51,9 +51,9 @@ def maximise(
 
     def f(theta: np.ndarray) -> Any:
         count[0] += 1
-        out = neg_loglik(theta)
-        value, grad = out if jac else (out, None)
-        if not np.isfinite(value) or (grad is not None and not np.isfinite(grad).all()):
+        out: Any = neg_loglik(theta)
+        value, grad = out if jac else (out, np.zeros(0))
+        if not np.isfinite(value) or not np.isfinite(grad).all():
             return (1e300, np.zeros_like(theta)) if jac else 1e300
         return (float(value), np.asarray(grad, dtype=np.float64)) if jac else float(value)
 
@@ -61,9 +61,7 @@ def maximise(
     opts = {"maxiter": max_iter, "ftol": ftol, "gtol": 1e-5, "maxcor": memory}
     res = optimize.minimize(f, theta, jac=jac, method="L-BFGS-B", bounds=bounds, options=opts)
     if not res.success:  # e.g. a line search that stalled: once more from where it got
-        res = optimize.minimize(
-            f, res.x, jac=jac, method="L-BFGS-B", bounds=bounds, options=opts
-        )
+        res = optimize.minimize(f, res.x, jac=jac, method="L-BFGS-B", bounds=bounds, options=opts)
     k = res.x.shape[0]
     value_only = (lambda theta: f(theta)[0]) if jac else f
     cov = covariance(value_only, res.x) if with_covariance else np.full((k, k), np.nan)

@@ -72,7 +72,9 @@ S_SLOPE = np.array([(k + 1.0) / math.factorial(2 * k + 3) for k in range(10)])  
 
 
 @njit(cache=True, inline="always")
-def _dcoefficients(hi: float, lo: float, t: float) -> tuple[float, float, float, float, float, float]:
+def _dcoefficients(
+    hi: float, lo: float, t: float
+) -> tuple[float, float, float, float, float, float]:
     """``exp(tG) = f0 I + f1 G`` for a 2 x 2 generator with real eigenvalues hi >= lo, and
     the derivatives of f0 and f1 in G's trace and determinant: (f0, f1, f0_tr, f0_det,
     f1_tr, f1_det). With m the mean eigenvalue and z = t (hi - lo) / 2, w = z^2:
@@ -162,7 +164,12 @@ def _step_back(acc, a, beta, steps, r):  # type: ignore[no-untyped-def]
     base = 24 + 4 * r
     for c in range(beta.shape[1]):
         a0, a1, b0, b1 = a[0, c], a[1, c], beta[0, c], beta[1, c]
-        s00, s01, s10, s11 = steps[r, 0, 0, c], steps[r, 0, 1, c], steps[r, 1, 0, c], steps[r, 1, 1, c]
+        s00, s01, s10, s11 = (
+            steps[r, 0, 0, c],
+            steps[r, 0, 1, c],
+            steps[r, 1, 0, c],
+            steps[r, 1, 1, c],
+        )
         denom = a0 * (s00 * b0 + s01 * b1) + a1 * (s10 * b0 + s11 * b1)
         inv = 1.0 / denom if denom > TINY else 0.0  # an op this unlikely: its lane has no weight
         acc[base, c] += a0 * b0 * inv
@@ -179,7 +186,12 @@ def _finish(grad, acc, gens, d_steps):  # type: ignore[no-untyped-def]
     for c in range(grad.shape[1]):
         for gi in range(gens.shape[0]):
             x, y = acc[6 * gi, c], acc[6 * gi + 1, c]
-            z00, z01, z10, z11 = acc[6 * gi + 2, c], acc[6 * gi + 3, c], acc[6 * gi + 4, c], acc[6 * gi + 5, c]
+            z00, z01, z10, z11 = (
+                acc[6 * gi + 2, c],
+                acc[6 * gi + 3, c],
+                acc[6 * gi + 4, c],
+                acc[6 * gi + 5, c],
+            )
             g00, g01 = gens[gi, 0, 0, c], gens[gi, 0, 1, c]
             g10, g11 = gens[gi, 1, 0, c], gens[gi, 1, 1, c]
             grad[L_, c] += x - y * (g11 + g10) + z01 - z00
@@ -209,7 +221,9 @@ def _step_derivatives(gens, eigs, steps):  # type: ignore[no-untyped-def]
             gi = r + 2 * side
             sign = 1.0 - 2.0 * side
             for c in range(n_lane):
-                _, f1, f0_tr, f0_det, f1_tr, f1_det = _dcoefficients(eigs[gi, 0, c], eigs[gi, 1, c], 1.0)
+                _, f1, f0_tr, f0_det, f1_tr, f1_det = _dcoefficients(
+                    eigs[gi, 0, c], eigs[gi, 1, c], 1.0
+                )
                 g = gens[gi, :, :, c]
                 for p in range(SCALARS):
                     if not _applies(p, gi):
@@ -236,7 +250,7 @@ def _det_step(p: int, g00: float, g01: float, g10: float, g11: float) -> float:
         return -g11 - g10
     if p == B_:
         return -g01 - g00
-    if p == K1 or p == LAM0:
+    if p in (K1, LAM0):
         return -g11
     return -g00
 
@@ -244,9 +258,9 @@ def _det_step(p: int, g00: float, g01: float, g10: float, g11: float) -> float:
 @njit(cache=True, inline="always")
 def _applies(p: int, gi: int) -> bool:
     """Whether lane scalar ``p`` enters generator ``gi`` (EK, EP, NK, NP)."""
-    if p == K1 or p == K2:
+    if p in (K1, K2):
         return gi == 0 or gi == 2
-    if p == LAM0 or p == LAM1:
+    if p in (LAM0, LAM1):
         return gi >= 2
     return True
 
@@ -258,7 +272,7 @@ def _direction(p: int, a: int, b: int) -> float:
         return -1.0 if (a == 0 and b == 0) else (1.0 if (a == 0 and b == 1) else 0.0)
     if p == B_:
         return 1.0 if (a == 1 and b == 0) else (-1.0 if (a == 1 and b == 1) else 0.0)
-    if p == K1 or p == LAM0:
+    if p in (K1, LAM0):
         return -1.0 if (a == 0 and b == 0) else 0.0
     return -1.0 if (a == 1 and b == 1) else 0.0
 
@@ -345,7 +359,7 @@ def forward_scores(
     log(L_P - L_K) (:func:`_combined`). The forward rows are those of ``forward`` (same
     segments, same rescaling), stored normalised before each segment; the backward pass
     recomputes the rows inside a segment from its stored one. The spells run in
-    ``chunks``, each with its own buffers (fresh ones per spell cost more than the work)."""
+    ``chunks``, each with its own buffers (allocated once per chunk, not per spell)."""
     n, n_lane = ptr.size - 1, gen.shape[-1]
     out_p = np.zeros((n, n_lane))
     out_k = np.zeros((n, n_lane))
@@ -366,7 +380,31 @@ def forward_scores(
 
 
 @njit(cache=True, error_model="numpy", fastmath=FAST)
-def _spell_scores(i, ptr, kind, ref, lengths_k, lengths_x, runs, ends, gen, eig, day, rate, g, owner, lane_cls, lane_node, cancelled, stored, cache, have, out_p, out_k, grad_p):  # type: ignore[no-untyped-def]
+def _spell_scores(  # type: ignore[no-untyped-def]
+    i,
+    ptr,
+    kind,
+    ref,
+    lengths_k,
+    lengths_x,
+    runs,
+    ends,
+    gen,
+    eig,
+    day,
+    rate,
+    g,
+    owner,
+    lane_cls,
+    lane_node,
+    cancelled,
+    stored,
+    cache,
+    have,
+    out_p,
+    out_k,
+    grad_p,
+):
     """One spell of :func:`forward_scores`, with the chunk's buffers."""
     n_lane = gen.shape[-1]
     first, last = ptr[i], ptr[i + 1]
@@ -423,7 +461,29 @@ def _spell_scores(i, ptr, kind, ref, lengths_k, lengths_x, runs, ends, gen, eig,
 
 
 @njit(cache=True, fastmath=FAST)
-def _backward(grad, beta, scale, stored, slot, first, lo, hi, x, kind, ref, lengths_k, lengths_x, runs, ends, gens, eigs, steps, d_steps, cache, have):  # type: ignore[no-untyped-def]
+def _backward(  # type: ignore[no-untyped-def]
+    grad,
+    beta,
+    scale,
+    stored,
+    slot,
+    first,
+    lo,
+    hi,
+    x,
+    kind,
+    ref,
+    lengths_k,
+    lengths_x,
+    runs,
+    ends,
+    gens,
+    eigs,
+    steps,
+    d_steps,
+    cache,
+    have,
+):
     """The backward pass over segments ``hi - 1`` down to ``lo`` of a spell, regime X as
     P (x = 0) or K, from the column ``beta`` (rescaled like the forward row, the logs of
     the factors added to ``scale``): each segment's rows recomputed from the stored one
@@ -482,7 +542,9 @@ def _combined(grad, beta, a, grad_p, beta_p, scale_p, grad_k, beta_k, scale_k): 
 
 
 @njit(cache=True, parallel=True)
-def _survival_scores(gen: np.ndarray, eig: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _survival_scores(
+    gen: np.ndarray, eig: np.ndarray, days: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """log e_A exp(t EK) 1 for each t in ``days`` and component, and its derivatives in the
     lane scalars (len(days), SCALARS, C); ``gen``, ``eig`` as the kernel's (EK first)."""
     n, n_comp = days.size, gen.shape[-1]
@@ -538,7 +600,9 @@ def spell_scores(tab: Tables, h: Histories, g: np.ndarray) -> tuple[np.ndarray, 
         gone = -np.expm1(kept)
         out[h.left_spell] = np.log(np.maximum(gone, TINY))
         moves = (gone > TINY)[:, None, :]
-        d_out[h.left_spell] = np.where(moves, -d_kept / np.where(moves, np.expm1(-kept)[:, None, :], 1.0), 0.0)
+        d_out[h.left_spell] = np.where(
+            moves, -d_kept / np.where(moves, np.expm1(-kept)[:, None, :], 1.0), 0.0
+        )
     if h.trunc_spell.size:
         kept, d_kept = _survival_lanes(tab, h.trunc_days, j)
         out[h.trunc_spell] -= kept
@@ -576,14 +640,14 @@ def leave_nodes(h: float, sessions: bool) -> tuple[np.ndarray, np.ndarray]:
     return at(0), slope
 
 
-def component_jacobian(
-    model: Subscribers, traits: Traits, alike: bool = False
-) -> np.ndarray:
+def component_jacobian(model: Subscribers, traits: Traits, alike: bool = False) -> np.ndarray:
     """d (lapse, return, cancel, dormant cancel) of each component (as ``components``
     orders them, one class) / d theta: (C, 4, P)."""
     idx = _indices(model)
-    m, dm = (np.ones(1), np.zeros(1)) if alike else leave_nodes(
-        float(model.heterogeneity[0]), model.sessions
+    m, dm = (
+        (np.ones(1), np.zeros(1))
+        if alike
+        else leave_nodes(float(model.heterogeneity[0]), model.sessions)
     )
     shape = (m.size, traits.n)
 
@@ -627,9 +691,7 @@ def chain(
     return out
 
 
-def _owner_scores(
-    tab: Tables, h: Histories, g: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _owner_scores(tab: Tables, h: Histories, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per customer, the spells' log-likelihood per component and node (n, C, J) and its
     lane-scalar derivatives (n, SCALARS, C, J), ``g`` (n, J) the customer's nodes."""
     n_comp, j = tab.log_prior.size, g.shape[1]
