@@ -29,7 +29,6 @@ from sim.calibration.histories import (
     GAP_K,
     GAP_X,
     SESSION_K,
-    SPECIAL,
     Histories,
 )
 from sim.calibration.lifecycle import Traits
@@ -52,9 +51,8 @@ from sim.calibration.subscription import (
     _lanes,
     _low,
     _per_owner,
-    _segment,
-    _spell_matrices,
-    _touches_x,
+    _spell_setup,
+    _walks,
     quantile_nodes,
     tables,
 )
@@ -324,35 +322,11 @@ def _forward_op(row, gens, coef, steps, kind, index):  # type: ignore[no-untyped
             row[1, c] = a * steps[index, 0, 1, c] + d * steps[index, 1, 1, c]
 
 
-@njit(cache=True, inline="always")
-def _normalised(row: np.ndarray, out: np.ndarray) -> None:
-    """out <- row with each lane summing to 1 (a lane that is 0 stays 0)."""
-    for c in range(row.shape[1]):
-        total = row[0, c] + row[1, c]
-        f = 1.0 / total if total > 0.0 else 0.0
-        out[0, c], out[1, c] = row[0, c] * f, row[1, c] * f
-
-
 @njit(cache=True, parallel=True, error_model="numpy", fastmath=FAST)
-def forward_scores(
-    ptr: np.ndarray,
-    kind: np.ndarray,
-    ref: np.ndarray,
-    lengths_k: np.ndarray,
-    lengths_x: np.ndarray,
-    runs: np.ndarray,
-    ends: np.ndarray,
-    gen: np.ndarray,
-    eig: np.ndarray,
-    day: np.ndarray,
-    rate: np.ndarray,
-    g: np.ndarray,
-    owner: np.ndarray,
-    lane_cls: np.ndarray,
-    lane_node: np.ndarray,
-    cancelled: np.ndarray,
-    chunks: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def forward_scores(  # type: ignore[no-untyped-def]
+    ptr, kind, ref, lengths_k, lengths_x, runs, ends, gen, eig, day, rate, g, owner,
+    lane_cls, lane_node, cancelled, chunks,
+):  # fmt: skip
     """``forward``'s log e_A M_1 ... 1 per spell and lane (regime X as P and as K) and the
     derivative in the lane scalars (n, SCALARS, lanes) of the log-likelihood
     ``spell_terms`` takes from them: of log L_P, or for a cancelled spell of
@@ -381,62 +355,18 @@ def forward_scores(
 
 @njit(cache=True, error_model="numpy", fastmath=FAST)
 def _spell_scores(  # type: ignore[no-untyped-def]
-    i,
-    ptr,
-    kind,
-    ref,
-    lengths_k,
-    lengths_x,
-    runs,
-    ends,
-    gen,
-    eig,
-    day,
-    rate,
-    g,
-    owner,
-    lane_cls,
-    lane_node,
-    cancelled,
-    stored,
-    cache,
-    have,
-    out_p,
-    out_k,
-    grad_p,
-):
+    i, ptr, kind, ref, lengths_k, lengths_x, runs, ends, gen, eig, day, rate, g, owner,
+    lane_cls, lane_node, cancelled, stored, cache, have, out_p, out_k, grad_p,
+):  # fmt: skip
     """One spell of :func:`forward_scores`, with the chunk's buffers."""
     n_lane = gen.shape[-1]
     first, last = ptr[i], ptr[i + 1]
-    fork, top = last, 0
-    for j in range(first, last):
-        if kind[j] == GAP_K:
-            top = max(top, min(lengths_k[ref[j]], TABLE))
-        x_seg = kind[j] == SPECIAL and _touches_x(runs[ref[j]], ends[ref[j]])
-        if fork == last and (kind[j] == GAP_X or x_seg):
-            fork = j
-    lam = np.empty((2, n_lane))
-    for c in range(n_lane):
-        mult = g[owner[i], lane_cls[c], lane_node[c]]
-        lam[0, c] = rate[0, c] * mult
-        lam[1, c] = rate[1, c] * mult
-    gens, eigs, steps, table = _spell_matrices(gen, eig, day, lam, top)
-    row = np.zeros((2, n_lane))
-    row[0] = 1.0
-    scale = np.zeros(n_lane)
-    for walk in range(3):
-        mine, s = (row, scale) if walk == 0 else (row.copy(), scale.copy())
-        x = 1 if walk == 0 else walk - 1
-        lo, hi = (first, fork) if walk == 0 else (fork, last)
-        for j in range(lo, hi):
-            _normalised(mine, stored[0 if walk < 2 else 1, j - first])
-            _segment(mine, s, kind[j], ref[j], x, lengths_k, lengths_x, table, runs, ends,
-                     gens, eigs, steps)  # fmt: skip
-        if walk > 0:
-            out = out_p if x == 0 else out_k
-            for c in range(n_lane):
-                total = mine[0, c] + mine[1, c]
-                out[i, c] = s[c] + np.log(total) if total > 0.0 else -np.inf
+    gens, eigs, steps, table, fork = _spell_setup(
+        i, ptr, kind, ref, lengths_k, runs, ends, gen, eig, day, rate, g, owner, lane_cls,
+        lane_node,
+    )  # fmt: skip
+    _walks(i, first, fork, last, kind, ref, lengths_k, lengths_x, runs, ends, gens, eigs,
+           steps, table, out_p, out_k, stored)  # fmt: skip
     have[:] = False
     d_steps = _step_derivatives(gens, eigs, steps)
     beta, scale = np.ones((2, n_lane)), np.zeros(n_lane)
@@ -462,28 +392,9 @@ def _spell_scores(  # type: ignore[no-untyped-def]
 
 @njit(cache=True, fastmath=FAST)
 def _backward(  # type: ignore[no-untyped-def]
-    grad,
-    beta,
-    scale,
-    stored,
-    slot,
-    first,
-    lo,
-    hi,
-    x,
-    kind,
-    ref,
-    lengths_k,
-    lengths_x,
-    runs,
-    ends,
-    gens,
-    eigs,
-    steps,
-    d_steps,
-    cache,
-    have,
-):
+    grad, beta, scale, stored, slot, first, lo, hi, x, kind, ref, lengths_k, lengths_x,
+    runs, ends, gens, eigs, steps, d_steps, cache, have,
+):  # fmt: skip
     """The backward pass over segments ``hi - 1`` down to ``lo`` of a spell, regime X as
     P (x = 0) or K, from the column ``beta`` (rescaled like the forward row, the logs of
     the factors added to ``scale``): each segment's rows recomputed from the stored one

@@ -370,39 +370,83 @@ def forward(
     n, n_lane = ptr.size - 1, gen.shape[-1]
     out_p = np.zeros((n, n_lane))
     out_k = np.zeros((n, n_lane))
+    none = np.empty((2, 0, 2, n_lane))  # forward keeps no rows
     for i in prange(n):
-        fork, top = ptr[i + 1], 0
-        for j in range(ptr[i], ptr[i + 1]):
-            if kind[j] == GAP_K:
-                top = max(top, min(lengths_k[ref[j]], TABLE))
-            x_seg = kind[j] == SPECIAL and _touches_x(runs[ref[j]], ends[ref[j]])
-            if fork == ptr[i + 1] and (kind[j] == GAP_X or x_seg):
-                fork = j
-        lam = np.empty((2, n_lane))
-        for c in range(n_lane):
-            mult = g[owner[i], lane_cls[c], lane_node[c]]
-            lam[0, c] = rate[0, c] * mult
-            lam[1, c] = rate[1, c] * mult
-        gens, eigs, steps, table = _spell_matrices(gen, eig, day, lam, top)
-        row = np.zeros((2, n_lane))
-        row[0] = 1.0
-        scale = np.zeros(n_lane)
-        for walk in range(3):  # regime K only up to the fork, then from it with X as P, as K
-            mine, s = (row, scale) if walk == 0 else (row.copy(), scale.copy())
-            x = 1 if walk == 0 else walk - 1
-            first, last = (ptr[i], fork) if walk == 0 else (fork, ptr[i + 1])
-            for j in range(first, last):  # one call site: the inlined segment compiled once
-                _segment(mine, s, kind[j], ref[j], x, lengths_k, lengths_x, table, runs, ends,
-                         gens, eigs, steps)  # fmt: skip
-            if walk > 0:
-                out = out_p if x == 0 else out_k
-                for c in range(n_lane):
-                    total = mine[0, c] + mine[1, c]
-                    out[i, c] = s[c] + np.log(total) if total > 0.0 else -np.inf
+        gens, eigs, steps, table, fork = _spell_setup(
+            i, ptr, kind, ref, lengths_k, runs, ends, gen, eig, day, rate, g, owner, lane_cls,
+            lane_node,
+        )  # fmt: skip
+        _walks(i, ptr[i], fork, ptr[i + 1], kind, ref, lengths_k, lengths_x, runs, ends, gens,
+               eigs, steps, table, out_p, out_k, none)  # fmt: skip
     return out_p, out_k
 
 
 RESCALE = 1e-100  # the forward row is rescaled when its total falls under this
+
+
+@njit(cache=True, inline="always")
+def _spell_setup(  # type: ignore[no-untyped-def]
+    i, ptr, kind, ref, lengths_k, runs, ends, gen, eig, day, rate, g, owner, lane_cls,
+    lane_node,
+):  # fmt: skip
+    """Spell ``i``'s matrices (``_spell_matrices``, at its customer's session rates) and
+    its fork: its first segment touching regime X (or its end)."""
+    fork, top = ptr[i + 1], 0
+    for j in range(ptr[i], ptr[i + 1]):
+        if kind[j] == GAP_K:
+            top = max(top, min(lengths_k[ref[j]], TABLE))
+        x_seg = kind[j] == SPECIAL and _touches_x(runs[ref[j]], ends[ref[j]])
+        if fork == ptr[i + 1] and (kind[j] == GAP_X or x_seg):
+            fork = j
+    n_lane = gen.shape[-1]
+    lam = np.empty((2, n_lane))
+    for c in range(n_lane):
+        mult = g[owner[i], lane_cls[c], lane_node[c]]
+        lam[0, c] = rate[0, c] * mult
+        lam[1, c] = rate[1, c] * mult
+    gens, eigs, steps, table = _spell_matrices(gen, eig, day, lam, top)
+    return gens, eigs, steps, table, fork
+
+
+@njit(cache=True, inline="always")
+def _walks(  # type: ignore[no-untyped-def]
+    i, first, fork, last, kind, ref, lengths_k, lengths_x, runs, ends, gens, eigs, steps,
+    table, out_p, out_k, stored,
+):  # fmt: skip
+    """Spell ``i``'s forward walks: regime K only up to the fork, then from it with X as P
+    and as K, into ``out_p`` and ``out_k``; with room in ``stored`` (2, segments, 2,
+    lanes), the row before each segment kept there normalised (X as P, the part before the
+    fork too; X as K)."""
+    n_lane = gens.shape[-1]
+    keep = stored.shape[1] > 0
+    row = np.zeros((2, n_lane))
+    row[0] = 1.0
+    scale = np.zeros(n_lane)
+    for walk in range(3):
+        mine, s = (row, scale) if walk == 0 else (row.copy(), scale.copy())
+        x = 1 if walk == 0 else walk - 1
+        lo, hi = (first, fork) if walk == 0 else (fork, last)
+        for j in range(lo, hi):  # one call site: the inlined segment compiled once
+            if keep:
+                _normalised(mine, stored[0 if walk < 2 else 1, j - first])
+            _segment(mine, s, kind[j], ref[j], x, lengths_k, lengths_x, table, runs, ends,
+                     gens, eigs, steps)  # fmt: skip
+        if walk > 0:
+            out = out_p if x == 0 else out_k
+            for c in range(n_lane):
+                total = mine[0, c] + mine[1, c]
+                out[i, c] = s[c] + np.log(total) if total > 0.0 else -np.inf
+
+
+@njit(cache=True, inline="always")
+def _normalised(row: np.ndarray, out: np.ndarray) -> None:
+    """out <- row with each lane summing to 1 (a lane that is 0 stays 0)."""
+    for c in range(row.shape[1]):
+        total = row[0, c] + row[1, c]
+        f = 1.0 / total if total > 0.0 else 0.0
+        out[0, c], out[1, c] = row[0, c] * f, row[1, c] * f
+
+
 FAST = {"contract", "reassoc", "nsz"}  # fast maths that keeps infinities, NaN and exact division
 
 
