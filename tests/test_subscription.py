@@ -13,6 +13,7 @@ from scipy.special import logsumexp
 
 from sim.calibration.histories import Histories, encode
 from sim.calibration.lifecycle import Traits
+from sim.calibration.scores import _dcoefficients
 from sim.calibration.subscription import (
     Subscribers,
     activity_nodes,
@@ -259,14 +260,15 @@ TRAITS = Traits(
 
 def _mixed_histories(sessions: bool) -> Histories:
     """Spells begun before the window (truncated) and in it, cancelled on and after its
-    first day, resubscribed, monthly and annual, long and short."""
+    first day, resubscribed, monthly and annual, long and short, and a customer lapsed
+    with no history who comes back."""
     sp = pd.DataFrame(
         {
-            "user_id": ["a", "b", "c", "c", "d", "e"],
-            "start": [-400, -30, 5, 200, 10, -700],
-            "end": [0, 120, 150, 400, 400, 365],
-            "cancelled": [True, True, True, False, False, True],
-            "billing_days": [30, 30, 30, 30, 365, 365],
+            "user_id": ["a", "b", "c", "c", "d", "e", "f", "f"],
+            "start": [-400, -30, 5, 200, 10, -700, 0, 90],
+            "end": [0, 120, 150, 400, 400, 365, 0, 400],
+            "cancelled": [True, True, True, False, False, True, True, False],
+            "billing_days": [30, 30, 30, 30, 365, 365, 30, 30],
         }
     )
     rng = np.random.default_rng(0)
@@ -281,7 +283,7 @@ def test_the_objective_remembers_each_class_without_changing_the_likelihood(sess
     each class's last two): equal to the mixture's own log-likelihood to 1e-9 at every
     point of a numerical gradient's walk, whichever class or weight a step moves."""
     h = _mixed_histories(sessions)
-    per_customer, bounds = objective(h, TRAITS, 2)
+    scored, bounds = objective(h, TRAITS, 2)
     lo, hi = np.array(bounds).T
     theta = np.clip(np.random.default_rng(1).uniform(-6.0, 0.5, len(bounds)), lo, hi)
     for j in [*range(theta.size), 0, 3]:
@@ -290,4 +292,52 @@ def test_the_objective_remembers_each_class_without_changing_the_likelihood(sess
         for point in (theta, step):
             m = Subscribers.from_theta(point, 2, h.sessions, bool(h.away_back.any()))
             want = log_likelihood(m, TRAITS, h)
-            np.testing.assert_allclose(per_customer(point), want, rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(scored(point)[0], want, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("k", [1, 2])
+@pytest.mark.parametrize("sessions", [False, True])
+@pytest.mark.parametrize("seed", [3, 4])
+def test_the_score_is_the_derivative_of_the_likelihood(sessions: bool, k: int, seed: int) -> None:
+    """The analytic score (``sim.calibration.scores``: the backward pass through the
+    forward recursion, the activity nodes moving with the parameters) equals central
+    differences (step 1e-5) of each customer's log-likelihood, to 1e-6 of the score's scale,
+    with one class and two, at random points of the search box, on monthly and annual
+    spells begun before the window and in it, cancelled on its first day and after it,
+    resubscribed, lapsed with no history."""
+    h = _mixed_histories(sessions)
+    scored, bounds = objective(h, TRAITS, k)
+    lo, hi = np.array(bounds).T
+    theta = np.clip(np.random.default_rng(seed).uniform(-6.0, 0.5, len(bounds)), lo, hi)
+    _, score = scored(theta)
+    step = 1e-5
+    for j in range(theta.size):
+        e = np.zeros_like(theta)
+        e[j] = step
+        numeric = (scored(theta + e)[0] - scored(theta - e)[0]) / (2.0 * step)
+        scale = max(1.0, float(np.abs(numeric).max()))
+        np.testing.assert_allclose(score[:, j], numeric, rtol=0.0, atol=1e-6 * scale)
+
+
+@pytest.mark.parametrize("z", [0.0, 1e-4, 0.3, 0.999, 1.001, 4.0, 40.0])
+def test_the_exponential_coefficients_move_with_the_trace_and_determinant(z: float) -> None:
+    """``exp(tG) = f0 I + f1 G`` and the derivatives of f0, f1 in G's trace and
+    determinant, on both sides of the switch from series to closed form (z = 1) and at
+    equal eigenvalues (z = 0): the coefficients against scipy's ``expm``, the derivatives
+    against central differences of the coefficients read off ``expm`` of matrices with
+    the moved trace or determinant (1e-6 relative)."""
+    t = 3.0
+    hi, lo = -0.05, -0.05 - 2.0 * z / t  # a generator's: both eigenvalues below 0
+
+    def coefficients(tr: float, det: float) -> np.ndarray:  # from expm of such a matrix
+        m = expm(t * np.array([[tr / 2.0, 1.0], [tr * tr / 4.0 - det, tr / 2.0]]))
+        return np.array([m[0, 0] - m[0, 1] * tr / 2.0, m[0, 1]])
+
+    f0, f1, f0_tr, f0_det, f1_tr, f1_det = _dcoefficients(hi, lo, t)
+    g = np.array([[hi, 0.7], [0.0, lo]])  # any generator with these eigenvalues
+    np.testing.assert_allclose(f0 * np.eye(2) + f1 * g, expm(t * g), rtol=1e-12, atol=1e-13)
+    tr, det, step = hi + lo, hi * lo, 1e-6
+    d_tr = (coefficients(tr + step, det) - coefficients(tr - step, det)) / (2 * step)
+    d_det = (coefficients(tr, det + step) - coefficients(tr, det - step)) / (2 * step)
+    np.testing.assert_allclose([f0_det, f1_det], d_det, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose([f0_tr, f1_tr], d_tr, rtol=1e-6, atol=1e-9)

@@ -14,6 +14,8 @@ import numpy as np
 from scipy import optimize
 
 Objective = Callable[[np.ndarray], float]
+# or, with ``jac``, the value and its gradient
+ScoredObjective = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -30,33 +32,39 @@ class Fit:
 
 
 def maximise(
-    neg_loglik: Objective,
+    neg_loglik: Objective | ScoredObjective,
     theta0: np.ndarray,
     bounds: list[tuple[float, float]] | None = None,
     max_iter: int = 2000,
     with_covariance: bool = True,
     ftol: float = 1e-9,
     memory: int = 10,
+    jac: bool = False,
 ) -> Fit:
     """L-BFGS-B from ``theta0`` (restarted once from where it stopped if it reports no
     convergence), stopping when a step gains less than ``ftol`` relative to the objective or
     the projected gradient is under 1e-5; ``memory``: the steps its curvature estimate
-    remembers. The covariance is read off the Hessian at the optimum (NaN when
+    remembers; ``jac``: ``neg_loglik`` returns its gradient too (else it is taken by
+    forward differences). The covariance is read off the Hessian at the optimum (NaN when
     ``with_covariance`` is false: the caller estimates it another way, or needs none)."""
     count = [0]
 
-    def f(theta: np.ndarray) -> float:
+    def f(theta: np.ndarray) -> Any:
         count[0] += 1
-        value = neg_loglik(theta)
-        return float(value) if np.isfinite(value) else 1e300
+        out: Any = neg_loglik(theta)
+        value, grad = out if jac else (out, np.zeros(0))
+        if not np.isfinite(value) or not np.isfinite(grad).all():
+            return (1e300, np.zeros_like(theta)) if jac else 1e300
+        return (float(value), np.asarray(grad, dtype=np.float64)) if jac else float(value)
 
     theta = np.asarray(theta0, dtype=np.float64)
     opts = {"maxiter": max_iter, "ftol": ftol, "gtol": 1e-5, "maxcor": memory}
-    res = optimize.minimize(f, theta, method="L-BFGS-B", bounds=bounds, options=opts)
+    res = optimize.minimize(f, theta, jac=jac, method="L-BFGS-B", bounds=bounds, options=opts)
     if not res.success:  # e.g. a line search that stalled: once more from where it got
-        res = optimize.minimize(f, res.x, method="L-BFGS-B", bounds=bounds, options=opts)
+        res = optimize.minimize(f, res.x, jac=jac, method="L-BFGS-B", bounds=bounds, options=opts)
     k = res.x.shape[0]
-    cov = covariance(f, res.x) if with_covariance else np.full((k, k), np.nan)
+    value_only = (lambda theta: f(theta)[0]) if jac else f
+    cov = covariance(value_only, res.x) if with_covariance else np.full((k, k), np.nan)
     return Fit(res.x, -float(res.fun), cov, bool(res.success), str(res.message), count[0])
 
 
@@ -94,6 +102,11 @@ def opg_covariance(
         e = np.zeros(k)
         e[i] = step
         scores[:, i] = (per_unit(theta + e) - per_unit(theta - e)) / (2 * step)
+    return opg_from_scores(scores, weights)
+
+
+def opg_from_scores(scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """BHHH from each unit's score ``scores`` (units, parameters), weighted by its count."""
     return inverse_information((scores * weights[:, None]).T @ scores)
 
 

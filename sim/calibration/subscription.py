@@ -49,7 +49,7 @@ from sim.calibration.histories import (
     Histories,
 )
 from sim.calibration.lifecycle import Traits
-from sim.calibration.mle import Fit, log_interval, maximise, opg_covariance
+from sim.calibration.mle import Fit, log_interval, maximise, opg_from_scores
 from sim.calibration.to_scenario import ALIKE
 
 RATES = (
@@ -371,39 +371,83 @@ def forward(
     n, n_lane = ptr.size - 1, gen.shape[-1]
     out_p = np.zeros((n, n_lane))
     out_k = np.zeros((n, n_lane))
+    none = np.empty((2, 0, 2, n_lane))  # forward keeps no rows
     for i in prange(n):
-        fork, top = ptr[i + 1], 0
-        for j in range(ptr[i], ptr[i + 1]):
-            if kind[j] == GAP_K:
-                top = max(top, min(lengths_k[ref[j]], TABLE))
-            x_seg = kind[j] == SPECIAL and _touches_x(runs[ref[j]], ends[ref[j]])
-            if fork == ptr[i + 1] and (kind[j] == GAP_X or x_seg):
-                fork = j
-        lam = np.empty((2, n_lane))
-        for c in range(n_lane):
-            mult = g[owner[i], lane_cls[c], lane_node[c]]
-            lam[0, c] = rate[0, c] * mult
-            lam[1, c] = rate[1, c] * mult
-        gens, eigs, steps, table = _spell_matrices(gen, eig, day, lam, top)
-        row = np.zeros((2, n_lane))
-        row[0] = 1.0
-        scale = np.zeros(n_lane)
-        for walk in range(3):  # regime K only up to the fork, then from it with X as P, as K
-            mine, s = (row, scale) if walk == 0 else (row.copy(), scale.copy())
-            x = 1 if walk == 0 else walk - 1
-            first, last = (ptr[i], fork) if walk == 0 else (fork, ptr[i + 1])
-            for j in range(first, last):  # one call site: the inlined segment compiled once
-                _segment(mine, s, kind[j], ref[j], x, lengths_k, lengths_x, table, runs, ends,
-                         gens, eigs, steps)  # fmt: skip
-            if walk > 0:
-                out = out_p if x == 0 else out_k
-                for c in range(n_lane):
-                    total = mine[0, c] + mine[1, c]
-                    out[i, c] = s[c] + np.log(total) if total > 0.0 else -np.inf
+        gens, eigs, steps, table, fork = _spell_setup(
+            i, ptr, kind, ref, lengths_k, runs, ends, gen, eig, day, rate, g, owner, lane_cls,
+            lane_node,
+        )  # fmt: skip
+        _walks(i, ptr[i], fork, ptr[i + 1], kind, ref, lengths_k, lengths_x, runs, ends, gens,
+               eigs, steps, table, out_p, out_k, none)  # fmt: skip
     return out_p, out_k
 
 
 RESCALE = 1e-100  # the forward row is rescaled when its total falls under this
+
+
+@njit(cache=True, inline="always")
+def _spell_setup(  # type: ignore[no-untyped-def]
+    i, ptr, kind, ref, lengths_k, runs, ends, gen, eig, day, rate, g, owner, lane_cls,
+    lane_node,
+):  # fmt: skip
+    """Spell ``i``'s matrices (``_spell_matrices``, at its customer's session rates) and
+    its fork: its first segment touching regime X (or its end)."""
+    fork, top = ptr[i + 1], 0
+    for j in range(ptr[i], ptr[i + 1]):
+        if kind[j] == GAP_K:
+            top = max(top, min(lengths_k[ref[j]], TABLE))
+        x_seg = kind[j] == SPECIAL and _touches_x(runs[ref[j]], ends[ref[j]])
+        if fork == ptr[i + 1] and (kind[j] == GAP_X or x_seg):
+            fork = j
+    n_lane = gen.shape[-1]
+    lam = np.empty((2, n_lane))
+    for c in range(n_lane):
+        mult = g[owner[i], lane_cls[c], lane_node[c]]
+        lam[0, c] = rate[0, c] * mult
+        lam[1, c] = rate[1, c] * mult
+    gens, eigs, steps, table = _spell_matrices(gen, eig, day, lam, top)
+    return gens, eigs, steps, table, fork
+
+
+@njit(cache=True, inline="always")
+def _walks(  # type: ignore[no-untyped-def]
+    i, first, fork, last, kind, ref, lengths_k, lengths_x, runs, ends, gens, eigs, steps,
+    table, out_p, out_k, stored,
+):  # fmt: skip
+    """Spell ``i``'s forward walks: regime K only up to the fork, then from it with X as P
+    and as K, into ``out_p`` and ``out_k``; with room in ``stored`` (2, segments, 2,
+    lanes), the row before each segment kept there normalised (X as P, the part before the
+    fork too; X as K)."""
+    n_lane = gens.shape[-1]
+    keep = stored.shape[1] > 0
+    row = np.zeros((2, n_lane))
+    row[0] = 1.0
+    scale = np.zeros(n_lane)
+    for walk in range(3):
+        mine, s = (row, scale) if walk == 0 else (row.copy(), scale.copy())
+        x = 1 if walk == 0 else walk - 1
+        lo, hi = (first, fork) if walk == 0 else (fork, last)
+        for j in range(lo, hi):  # one call site: the inlined segment compiled once
+            if keep:
+                _normalised(mine, stored[0 if walk < 2 else 1, j - first])
+            _segment(mine, s, kind[j], ref[j], x, lengths_k, lengths_x, table, runs, ends,
+                     gens, eigs, steps)  # fmt: skip
+        if walk > 0:
+            out = out_p if x == 0 else out_k
+            for c in range(n_lane):
+                total = mine[0, c] + mine[1, c]
+                out[i, c] = s[c] + np.log(total) if total > 0.0 else -np.inf
+
+
+@njit(cache=True, inline="always")
+def _normalised(row: np.ndarray, out: np.ndarray) -> None:
+    """out <- row with each lane summing to 1 (a lane that is 0 stays 0)."""
+    for c in range(row.shape[1]):
+        total = row[0, c] + row[1, c]
+        f = 1.0 / total if total > 0.0 else 0.0
+        out[0, c], out[1, c] = row[0, c] * f, row[1, c] * f
+
+
 FAST = {"contract", "reassoc", "nsz"}  # fast maths that keeps infinities, NaN and exact division
 
 
@@ -748,39 +792,48 @@ def split(model: Subscribers) -> Subscribers:
 
 def objective(
     h: Histories, traits: Traits, k: int
-) -> tuple[Callable[[np.ndarray], np.ndarray], list[tuple[float, float]]]:
-    """Each customer's log-likelihood as a function of ``theta`` (``Subscribers.theta``
-    with ``k`` classes), and the search box of ``theta``. It is assembled from each class's
-    own likelihood (the class alone, weight 1), which depends only on that class's rates and
-    heterogeneity and the shared activity shape; each class remembers its last two, so a
-    step that moves one class's parameters (a numerical gradient's) recomputes that class
-    only, and one that moves only the class weights recomputes none."""
+) -> tuple[Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], list[tuple[float, float]]]:
+    """Each customer's log-likelihood and its score (the derivative in ``theta``,
+    ``Subscribers.theta`` with ``k`` classes; analytic, :mod:`sim.calibration.scores`) as a
+    function of ``theta``, and the search box of ``theta``. It is assembled from each
+    class's own likelihood (the class alone, weight 1), which depends only on that class's
+    rates and heterogeneity and the shared activity shape; each class remembers its last
+    two, so a step that moves only the class weights recomputes none."""
+    from sim.calibration.scores import class_scores  # scores builds on this module
+
     sessions, returns = h.sessions, bool(h.away_back.any())
     n_free = len(free_rates(sessions, returns))
+    owns = [class_indices(c, k, n_free, sessions) for c in range(k)]
 
-    def class_part(c: int) -> Callable[[np.ndarray], np.ndarray]:
-        own = class_indices(c, k, n_free, sessions)
-
+    def class_part(own: np.ndarray) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
         @lru_cache(maxsize=2)
-        def part(key: bytes) -> np.ndarray:
+        def part(key: bytes) -> tuple[np.ndarray, np.ndarray]:
             alone = Subscribers.from_theta(np.frombuffer(key), 1, sessions, returns)
-            return log_likelihood(alone, traits, h)
+            return class_scores(alone, traits, h)
 
         return lambda theta: part(theta[own].tobytes())
 
-    parts = [class_part(c) for c in range(k)]
+    parts = [class_part(own) for own in owns]
 
-    def per_customer(theta: np.ndarray) -> np.ndarray:
+    def scored(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         theta = np.asarray(theta, dtype=np.float64)
         logits = np.concatenate([[0.0], theta[n_free * k : n_free * k + k - 1]])
-        each = np.stack([part(theta) for part in parts], axis=1)
-        return logsumexp(each + (logits - logsumexp(logits)), axis=1)
+        log_w = logits - logsumexp(logits)
+        each = [part(theta) for part in parts]
+        joint = np.stack([value for value, _ in each], axis=1) + log_w
+        ll = logsumexp(joint, axis=1)
+        post = np.exp(joint - ll[:, None])
+        score = np.zeros((h.n, theta.size))
+        for c, (own, (_, own_score)) in enumerate(zip(owns, each, strict=True)):
+            score[:, own] += post[:, c, None] * own_score
+        score[:, n_free * k : n_free * k + k - 1] = post[:, 1:] - np.exp(log_w[1:])
+        return ll, score
 
     box = (np.log(MIN_RATE), np.log(MAX_RATE))
     shapes = (np.log(MIN_SHAPE), np.log(MAX_SHAPE))
     bounds = [box] * (n_free * k) + [(-8.0, 8.0)] * (k - 1) + [shapes] * k
     bounds += [(np.log(0.05), np.log(50.0))] if sessions else []
-    return per_customer, bounds
+    return scored, bounds
 
 
 def class_indices(c: int, k: int, n_free: int, sessions: bool) -> np.ndarray:
@@ -796,14 +849,17 @@ def fit_subscribers(
 ) -> SubscriptionFit:
     """Maximum-likelihood fit with ``k`` classes (no covariance: :func:`fit_classes` adds it
     to the fit it keeps)."""
-    per_customer, bounds = objective(h, traits, k)
+    scored, bounds = objective(h, traits, k)
 
-    def neg(theta: np.ndarray) -> float:
-        return -float(per_customer(theta) @ h.count)
+    def neg(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        ll, score = scored(theta)
+        return -float(ll @ h.count), -(h.count @ score)
 
     theta0 = (start or start_values(h, k)).theta()
     lo, hi = np.array(bounds).T
-    fit = maximise(neg, np.clip(theta0, lo, hi), bounds, with_covariance=False, memory=MEMORY)
+    fit = maximise(
+        neg, np.clip(theta0, lo, hi), bounds, with_covariance=False, memory=MEMORY, jac=True
+    )
     model = Subscribers.from_theta(fit.theta, k, h.sessions, bool(h.away_back.any()))
     return SubscriptionFit(model, fit, h.customers_total)
 
@@ -828,8 +884,8 @@ def fit_classes(
         )
     if search is not None:
         best = fit_subscribers(h, traits, best.model.k, best.model)
-    per_customer, _ = objective(h, traits, best.model.k)
-    cov = opg_covariance(per_customer, h.count, best.fit.theta)
+    scored, _ = objective(h, traits, best.model.k)
+    cov = opg_from_scores(scored(best.fit.theta)[1], h.count)
     final = replace(best, fit=replace(best.fit, cov=cov), dropped=tuple(notes))
     others = [f for f in fits if f.model.k != best.model.k]
     return [*others, final]
