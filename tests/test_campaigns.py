@@ -6,12 +6,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
+import yaml
 
 from agents.base import as_agent
 from agents.evaluate import AgentPolicy
 from agents.reference import Campaign
-from experiments.jobs.offer_lifts import fit_lifts, simulated_effects
+from experiments.jobs.offer_lifts import FittedOffers, fit_lifts, simulated_effects
+from experiments.jobs.subscription_outputs import offers_yaml
 from sim import presets
 from sim.calibration.campaigns import campaign_effects
 from sim.calibration.eventlog import validate_events
@@ -91,3 +94,21 @@ def test_an_interval_the_lift_search_cannot_close_is_named(monkeypatch) -> None:
     assert row.lift_high["recommendations"] < offer_lifts.LIFT_RANGE[1] / 1.05
     named = [n for n in fit.notes if "does not bound" in n]
     assert len(named) == 1 and named[0].startswith("offer discount_30:")
+
+
+def test_the_offers_yaml_states_each_fitted_lift_with_its_interval() -> None:
+    """The saved offers YAML says how sure each fitted lift is (a newcomer's trial used a
+    lift of 2.49 whose interval reached 0.01 without knowing it), and still loads."""
+    table = pd.DataFrame(
+        {
+            "offer": ["discount_30", "reminder_email"],
+            "lift_fitted": [2.49, 0.3],
+            "lift_low": [0.01, np.nan],
+            "lift_high": [5.8, np.nan],
+            "moves_with_lift": [True, False],
+        }
+    )
+    text = offers_yaml(FittedOffers(presets.streaming_offers(), table, ()), "streaming", "x.csv")
+    assert "#   discount_30: 2.49 (95% interval 0.01 to 5.8)" in text
+    assert "#   reminder_email: 0.3 (kept: its effect does not move with its lift)" in text
+    assert len(yaml.safe_load(text)["offers"]) == len(presets.streaming_offers().offers)

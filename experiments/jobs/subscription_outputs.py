@@ -166,6 +166,18 @@ def offers_yaml(fitted: FittedOffers, base: str, log_name: str) -> str:
         f"# The '{base}' catalogue, lifts fitted by `winback calibrate` to the randomised",
         f"# campaigns in {log_name}: on the calibrated scenario each offer's simulated effect",
         "# matches the effect measured against the campaign's holdout (campaigns.csv).",
+        "# Fitted lifts with their 95% intervals (a wide one: the campaign bounds the offer's",
+        "# effect weakly; a benchmark's ranking of that offer inherits the uncertainty):",
+        *[
+            f"#   {row.offer}: {row.lift_fitted:.3g} ({_lift_interval(row)})"
+            for row in fitted.table.itertuples(index=False)
+        ],
     ]
     body = yaml.safe_dump({"offers": catalogue_spec(fitted.catalogue)["offers"]}, sort_keys=False)
     return "\n".join(head) + "\n" + body
+
+
+def _lift_interval(row: Any) -> str:
+    if not row.moves_with_lift:
+        return "kept: its effect does not move with its lift"
+    return f"95% interval {row.lift_low:.3g} to {row.lift_high:.3g}"
