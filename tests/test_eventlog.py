@@ -157,6 +157,7 @@ def test_inconsistent_histories_are_named_by_line(tmp_path, rows, problem, line)
     path = write(tmp_path, "user_id,timestamp,event_type,amount,plan,price,reason\n" + body)
     msg = refused(path)
     assert problem in msg and f"lines {line}" in msg and "nothing was loaded" in msg
+    assert ("the earlier one" in msg) == (problem == "overlapping subscriptions")
 
 
 def test_a_subscribe_after_a_cancel_and_same_day_events_in_file_order(tmp_path) -> None:

@@ -1102,6 +1102,12 @@ def _hints(problems: dict[str, np.ndarray], log: _Log, limits: Limits) -> list[s
         for k in (NOT_ACTIVE, OVERLAP, LAPSED, NO_CANCEL, UNKNOWN_PLAN)
     ):
         out.append("  histories are read per user in time order (same time: file order)")
+    if OVERLAP in problems and problems[OVERLAP].size:
+        out.append(
+            "  an overlap is flagged on the later start: the earlier one, on that user's lines "
+            "before it, may be the wrong row (a stray or accepted far-out date, a repeated "
+            "sign-up)"
+        )
     return out
 
 
