@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from functools import partial
 
 import numpy as np
 from numba import njit, prange
@@ -183,6 +184,11 @@ def sample_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
     )
 
 
+def _per_user(scenario: Scenario, segment: np.ndarray, name: str) -> np.ndarray:
+    """Each user's value of the segment field ``name`` (float64)."""
+    return np.array([getattr(s, name) for s in scenario.segments], dtype=np.float64)[segment]
+
+
 def lived_tenure(
     scenario: Scenario, segment: np.ndarray, state: np.ndarray, latent: dict[str, np.ndarray]
 ) -> np.ndarray:
@@ -203,17 +209,16 @@ def lived_tenure(
     their state or how likely they are to cancel, and a log of the simulated company would
     contradict the lifecycle before its window."""
 
-    def rate(name: str) -> np.ndarray:
-        return np.array([getattr(s, name) for s in scenario.segments])[segment]
+    seg_param = partial(_per_user, scenario, segment)
 
     d = scenario.dynamics
     push = np.exp(d.tech_weight * latent["tech"] + d.friction_weight * latent["friction"])
     press = latent["lapse_mult"] * np.exp(d.price_level_weight * latent["price_sens"])
-    lapse = rate("lapse_rate") * latent["lapse_mult"] * push
-    back = rate("return_rate") * latent["return_mult"] / push
-    m = rate("mean_tenure_days")
-    a_a = -lapse - rate("cancel_rate") * press - 1.0 / m  # K' = [[a_a, lapse], [back, d_d]]
-    d_d = -back - rate("dormant_cancel_rate") * press - 1.0 / m
+    lapse = seg_param("lapse_rate") * latent["lapse_mult"] * push
+    back = seg_param("return_rate") * latent["return_mult"] / push
+    m = seg_param("mean_tenure_days")
+    a_a = -lapse - seg_param("cancel_rate") * press - 1.0 / m  # K' = [[a_a, lapse], [back, d_d]]
+    d_d = -back - seg_param("dormant_cancel_rate") * press - 1.0 / m
     drawn = -scenario.warmup_days - latent["signup_day"].astype(np.float64)
     tenure = _solve_tenure(drawn, np.minimum(state, 1).astype(np.int64), a_a, d_d, lapse, back, m)
     return np.where(state == CHURNED, drawn, tenure)
@@ -296,9 +301,7 @@ def _latent(
     """The hidden traits, heterogeneity multipliers and tenure of every user."""
     n, n_genres = segment.shape[0], len(scenario.genres)
 
-    def seg_param(name: str) -> np.ndarray:
-        values = np.array([getattr(s, name) for s in scenario.segments], dtype=np.float64)
-        return values[segment]
+    seg_param = partial(_per_user, scenario, segment)
 
     price_sens, content_need, friction, tech = _traits(rng, pain)
     affinity = _dirichlet(rng, scenario.dynamics.genre_concentration, n, n_genres)
