@@ -21,9 +21,9 @@ with, per user (traits in [0, 1]):
 * ``boost`` = the lift of an opened offer while its window is open.
 
 Rates are held constant between calendar events and per-user effect ends. The compiled
-kernel (:mod:`sim.kernel.dynamics`) caches the no-effect part per user and state and takes
-the full formula for users with an effect acting; ``sim.naive.user_rates`` is the same
-formula written plainly.
+kernel (:mod:`sim.kernel.dynamics`) caches the no-effect part per user and state and adds
+the acting effects' terms to it (an effect that adds nothing leaves the rates bit for bit);
+``sim.naive.user_rates`` is the same formula written plainly.
 """
 
 from __future__ import annotations

@@ -37,6 +37,13 @@ def stream_key(root: np.uint64, a: int, b: int) -> np.uint64:
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def substream(key: np.uint64, purpose: int) -> np.uint64:
+    """A stream independent of ``key``'s, for one ``purpose`` (1, 2, ...) of the same draws'
+    owner: what one purpose consumes never shifts another's numbers."""
+    return mix64(key ^ (np.uint64(purpose) * M2 + GOLDEN))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def uniform(key: np.uint64, n: int) -> float:
     """The ``n``-th draw of stream ``key``: uniform on [0, 1), 53 bits."""
     return float(mix64(key + np.uint64(n + 1) * GOLDEN) >> S11) * TO_UNIT

@@ -1,13 +1,19 @@
 """The population's dynamics between two calendar events, one user at a time, compiled.
 
 Between two calendar events every user's hazards are constant except where one of the user's
-own effects (a discount, a trial, a fix) ends: a per-user breakpoint. For each user the kernel
-samples the time of the next transition from an exponential with the user's total rate,
-stops the segment at the earliest of that time, the next breakpoint and the end of the
-interval, accrues sessions and money over the segment, then applies the transition or the
-end of the effect and goes round again with new rates; by memorylessness this is exact.
-Sessions in a segment are a Poisson process; the last one is drawn exactly as the end time
-minus an exponential back-time.
+own effects (a discount, a trial, a fix, a message's nudge) ends: a per-user breakpoint. The
+time to a user's next transition is an exponential budget of integrated hazard, drawn once
+per transition: each segment (up to the next breakpoint) spends it at the segment's total
+rate, and what is left is measured anew only where the rates change, so the transition time
+is the same, bit for bit, whether or not an effect that changes nothing cuts the way (by the
+time change of a Poisson process this is exact). At the transition a uniform picks the exit
+in proportion to the rates. Sessions and money are drawn and booked per stretch in one state
+and one money regime (a discount or trial acting throughout, or none): sessions in a stretch
+are a Poisson process, the last one drawn exactly as the end time minus an exponential
+back-time. Each of these has its own stream per user and interval (the clock; sessions;
+exit surveys and deal shocks: ``counter_rng.substream``), so what one consumes never shifts
+another's numbers: an opened offer with no effect leaves the user's whole future as in the
+no-offer run.
 
 Plans billed in periods (``billing``: days per period, 0 for none) defer a cancellation to
 the end of the period it is decided in (periods run from the user's ``subscribed_at``): the
@@ -19,7 +25,7 @@ Rates follow the formula of :mod:`sim.hazards` (``sim.naive.user_rates`` is the 
 formula written plainly, and the tests hold the two equal).
 
 When recording (``sim.recording``), the kernel also keeps what a company's systems would:
-the day of every session (the other sessions of a segment are drawn, uniform before the
+the day of every session (the other sessions of a stretch are drawn, uniform before the
 last one, from the recording's own random stream, so the main stream and every result are
 the same with and without recording) and every subscription payment, per billing period.
 """
@@ -46,11 +52,12 @@ from sim.constants import (
 )
 from sim.hazards import MIN_PRICE_RATIO, REC_FRICTION_LEFT
 from sim.kernel import named_tuple
-from sim.kernel.counter_rng import exponential, poisson, stream_key, uniform
+from sim.kernel.counter_rng import exponential, poisson, stream_key, substream, uniform
 from sim.ledger import COUNTERS
 
 REACTIVATIONS = COUNTERS.index("reactivations")
 N_PAIN = len(PAIN_POINTS)
+SESSIONS, CHANCES = 1, 2  # a user's substreams in an interval besides the clock's
 RETAIN_SHORT, RETAIN_LONG = RETENTION_DAYS
 
 
@@ -120,58 +127,56 @@ def period_end(start: float, period: float, when: float) -> float:
     return end
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def cached_rates(
+    i: int, state: int, P: np.ndarray, fresh_g: np.ndarray, u: Any, cache: np.ndarray
+) -> tuple[float, float]:
+    """The rates of user ``i`` with no offer effect: :func:`user_rates` from the cached parts
+    that change only with the user's state and the list price (only freshness is new each
+    interval)."""
+    taste = 0.0
+    for g in range(fresh_g.shape[0]):
+        taste += fresh_g[g] * u.affinity[g, i]
+    fresh = P[FRESH_W] * u.content_need[i] * taste
+    return math.exp(cache[0, i] + (-fresh if state == ACTIVE else fresh)), cache[1, i]
+
+
 @njit(cache=True, error_model="numpy")
 def user_rates(
     i: int,
     t: float,
     state: int,
-    code: int,
     P: np.ndarray,
-    first: np.ndarray,
-    second: np.ndarray,
     fresh_g: np.ndarray,
     list_day: np.ndarray,
     u: Any,
+    cache: np.ndarray,
 ) -> tuple[float, float]:
-    """(rate to the first exit, rate to the second exit) of user ``i`` at time ``t``."""
+    """(rate to the first exit, rate to the second exit) of user ``i`` at time ``t``: the
+    cached parts (:func:`rate_parts`) plus what each acting effect adds to the log rate.
+    An effect that adds nothing (a message whose lift is 0) leaves the rates of
+    :func:`cached_rates` bit for bit, so it cannot move the user's future."""
     taste = 0.0
     for g in range(fresh_g.shape[0]):
         taste += fresh_g[g] * u.affinity[g, i]
     if u.content_until[i] > t:
         taste *= 1.0 + P[CONTENT_GAIN]
     fresh = P[FRESH_W] * u.content_need[i] * taste
-    tech_t = 0.0 if u.fix_until[i] > t else P[TECH_W] * u.tech[i]
-    fric = P[FRICTION_W] * u.friction[i]
+    tech = P[TECH_W] * u.tech[i] if u.fix_until[i] > t else 0.0  # the fix removes it
+    fric = 0.0  # recommendations take away part of the friction
     if u.rec_until[i] > t:
-        fric *= REC_FRICTION_LEFT
-    anchor = u.anchor_price[i]
-    ratio = list_day[u.plan[i]] / anchor if anchor > 0 else 1.0
+        fric = P[FRICTION_W] * u.friction[i] * (1.0 - REC_FRICTION_LEFT)
+    price = 0.0  # a discount's change to price_sens x price_weight x log(price ratio)
     if u.disc_until[i] > t:
-        ratio *= 1.0 - u.disc_depth[i]
-    log_ratio = math.log(max(ratio, MIN_PRICE_RATIO))
-    sens = u.price_sens[i]
-    pressure = sens * (P[PRICE_W] * log_ratio + P[PRICE_LEVEL_W])
-    r2 = second[code] * u.lapse_mult[i] * math.exp(pressure)
+        anchor = u.anchor_price[i]
+        ratio = list_day[u.plan[i]] / anchor if anchor > 0 else 1.0
+        paid = math.log(max(ratio * (1.0 - u.disc_depth[i]), MIN_PRICE_RATIO))
+        price = u.price_sens[i] * P[PRICE_W] * (paid - math.log(max(ratio, MIN_PRICE_RATIO)))
+    r2 = cache[1, i] * math.exp(price) if price != 0.0 else cache[1, i]
     if state == ACTIVE:
-        r1 = first[code] * u.lapse_mult[i] * math.exp(tech_t + fric - fresh)
-    else:
-        lift = u.boost[i] if u.boost_until[i] > t else 0.0
-        come = fresh - tech_t - fric + lift - sens * P[PRICE_W] * log_ratio
-        r1 = first[code] * u.return_mult[i] * math.exp(come)
-    return r1, r2
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def cached_rates(
-    i: int, state: int, P: np.ndarray, fresh_g: np.ndarray, u: Any, cache: np.ndarray
-) -> tuple[float, float]:
-    """:func:`user_rates` of a user with no offer effect, from the cached parts that change
-    only with the user's state and the list price: only freshness is new each interval."""
-    taste = 0.0
-    for g in range(fresh_g.shape[0]):
-        taste += fresh_g[g] * u.affinity[g, i]
-    fresh = P[FRESH_W] * u.content_need[i] * taste
-    return math.exp(cache[0, i] + (-fresh if state == ACTIVE else fresh)), cache[1, i]
+        return math.exp(cache[0, i] + (-fresh) - (tech + fric)), r2
+    lift = u.boost[i] if u.boost_until[i] > t else 0.0
+    return math.exp(cache[0, i] + fresh + (tech + fric + lift - price)), r2
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -286,19 +291,23 @@ def advance(
     paid = [np.empty((4, 64 if recording else 0))]
     n_traced = n_days = n_paid = 0
     for i in range(lo, hi):
-        key = stream_key(root, i, interval)
-        n = 0
+        key = stream_key(root, i, interval)  # the clock: a budget, then each move's pick
+        k_sessions = substream(key, SESSIONS)
+        k_chances = substream(key, CHANCES)  # exit surveys and deal shocks
+        n = n_sessions = n_chances = 0
         log_key = stream_key(log_root, i, interval) if recording else log_root
         m = 0
-        t = t0
+        t = piece = t0  # piece: where the stretch in one state and one money regime began
         seg = int(u.segment[i])
+        budget = exponential(key, n)  # the integrated hazard left until the next move
+        n += 1
+        anchor, q_anchor = t0, -1.0  # where the budget was last measured, at which total rate
         while t < t1:
             st = int(u.state[i])
             code = seg * N_STATES + st
             bp = u.next_change[i]
-            effects = bp < np.inf  # an effect may act: the full formula
-            if effects:
-                r1, r2 = user_rates(i, t, st, code, P, first, second, fresh_g, list_day, u)
+            if bp < np.inf:  # an effect may act: the full formula
+                r1, r2 = user_rates(i, t, st, P, fresh_g, list_day, u, cache)
             else:
                 r1, r2 = cached_rates(i, st, P, fresh_g, u, cache)
             pending = u.cancel_at[i]
@@ -307,89 +316,98 @@ def advance(
                 r2 = 0.0
                 stop = min(bp, pending)
             q = r1 + r2
-            t_event = t + exponential(key, n) / q if q > 0.0 else np.inf
-            pick = uniform(key, n + 1) * q
-            n += 2
+            if q != q_anchor:  # new rates: what is left of the budget is measured here
+                if q_anchor > 0.0:
+                    budget = max(budget - q_anchor * (t - anchor), 0.0)
+                anchor, q_anchor = t, q
+            t_event = anchor + budget / q if q > 0.0 else np.inf
             end = min(t_event, t1, stop)
-            moves = t_event < t1 and t_event < stop
-            # ---- sessions and money over [t, end)
-            length = end - t
-            lam = activity[code] * u.activity_mult[i]
-            back = exponential(key, n) / lam if lam > 0.0 else np.inf
-            n += 1
-            count = 0.0
-            if back < length:
-                extra, n = poisson(key, n, lam * (length - back))
-                k = 1 + extra
-                count = float(k)
-                u.last_activity[i] = end - back
-                u.sessions_week[slot, i] = min(int(u.sessions_week[slot, i]) + k, 255)
-                u.total_sessions[i] += count
-                for g in range(u.affinity.shape[0]):
-                    u.genre_counts[g, i] += np.float32(count * u.affinity[g, i])
-                if recording:
-                    spend = 0.0 if subscription else float(u.basket[i])
-                    if not subscription and effects and u.disc_until[i] > t:
-                        spend *= 1.0 - u.disc_depth[i]
-                    n_days, m = _log_sessions(days, n_days, log_key, m, i, t, end - back, k, spend)
-            if recording and subscription and st != CHURNED:
-                rate = float(list_day[u.plan[i]])
-                if effects and u.trial_until[i] > t:
-                    rate = 0.0
-                elif effects and u.disc_until[i] > t:
-                    rate *= 1.0 - u.disc_depth[i]
-                n_paid = _log_payments(
-                    paid, n_paid, i, t, end, rate, u.plan[i], u.subscribed_at, rec
-                )
-            if booking:
-                if subscription:
-                    gross = np.float32(list_day[u.plan[i]] * length if st != CHURNED else 0.0)
-                else:
-                    gross = np.float32(count * u.basket[i] * P[MARGIN])
-                serving = np.float32(count * P[SERVING])
-                trial_cost = np.float32(0.0)
-                disc_cost = np.float32(0.0)
-                if effects and (u.disc_until[i] > t or u.trial_until[i] > t):
-                    if subscription:
-                        if u.trial_until[i] > t:
-                            trial_cost = gross
-                        else:
-                            disc_cost = np.float32(gross * u.disc_depth[i])
-                    elif u.disc_until[i] > t:
-                        disc_cost = np.float32(count * u.basket[i] * u.disc_depth[i])
-                for c, amount in (
-                    (REVENUE, gross),
-                    (SERVING_COST, serving),
-                    (DISCOUNT_COST, disc_cost),
-                    (TRIAL_COST, trial_cost),
-                ):
-                    if amount != 0.0:  # most users have no effect and many no sessions
-                        u.money[c, i] += amount
-                        weekly[c, seg] += amount
-            # ---- what ends the segment: a transition, an effect's end (which may trigger
-            # a deal-seeker's exit), or the interval's end
+            # ---- what ends the segment: a move, an effect's end (which may trigger a
+            # deal-seeker's exit), or the interval's end
             dst, when = -1, t_event
-            effective = False
-            if moves:
-                dst = (DORMANT if st == ACTIVE else ACTIVE) if pick < r1 else CHURNED
+            effective = regime = False
+            if t_event < t1 and t_event < stop:
+                first_exit = DORMANT if st == ACTIVE else ACTIVE
+                dst = first_exit if uniform(key, n) * q < r1 else CHURNED
+                budget = exponential(key, n + 1)
+                n += 2
+                q_anchor = -1.0
             elif pending == stop and stop < t1:  # the pending cancellation takes effect
                 dst, when, effective = CHURNED, pending, True
                 u.cancel_at[i] = np.inf
             elif bp < t1:
-                ended = u.disc_until[i] == bp or u.trial_until[i] == bp
-                at_risk = ended and u.deal_seeker[i] and st != CHURNED
+                regime = u.disc_until[i] == bp or u.trial_until[i] == bp  # money changes
+                at_risk = regime and u.deal_seeker[i] and st != CHURNED
                 if not subscription:
                     at_risk = at_risk and st == ACTIVE
-                shock = uniform(key, n) < P[DEAL_SHOCK]
-                n += 1
                 u.next_change[i] = next_effect_end(i, bp, u)
-                if at_risk and shock:
-                    dst, when = (CHURNED if subscription else DORMANT), bp
+                if at_risk:
+                    shock = uniform(k_chances, n_chances) < P[DEAL_SHOCK]
+                    n_chances += 1
+                    if shock:
+                        dst, when = (CHURNED if subscription else DORMANT), bp
             if dst == CHURNED and not effective and billing[u.plan[i]] > 0.0:  # takes effect later
                 if pending == np.inf:
                     period = billing[u.plan[i]]
                     u.cancel_at[i] = period_end(u.subscribed_at[i], period, when)
                 dst = -1
+            if dst >= 0 or regime or end >= t1:  # the piece ends: its sessions and money
+                length = end - piece
+                lam = activity[code] * u.activity_mult[i]
+                back = exponential(k_sessions, n_sessions) / lam if lam > 0.0 else np.inf
+                n_sessions += 1
+                disc = u.disc_until[i] > piece
+                trial = u.trial_until[i] > piece
+                count = 0.0
+                if back < length:
+                    extra, n_sessions = poisson(k_sessions, n_sessions, lam * (length - back))
+                    k = 1 + extra
+                    count = float(k)
+                    u.last_activity[i] = end - back
+                    u.sessions_week[slot, i] = min(int(u.sessions_week[slot, i]) + k, 255)
+                    u.total_sessions[i] += count
+                    for g in range(u.affinity.shape[0]):
+                        u.genre_counts[g, i] += np.float32(count * u.affinity[g, i])
+                    if recording:
+                        spend = 0.0 if subscription else float(u.basket[i])
+                        if not subscription and disc:
+                            spend *= 1.0 - u.disc_depth[i]
+                        n_days, m = _log_sessions(
+                            days, n_days, log_key, m, i, piece, end - back, k, spend
+                        )
+                if recording and subscription and st != CHURNED:
+                    rate = float(list_day[u.plan[i]])
+                    if trial:
+                        rate = 0.0
+                    elif disc:
+                        rate *= 1.0 - u.disc_depth[i]
+                    n_paid = _log_payments(
+                        paid, n_paid, i, piece, end, rate, u.plan[i], u.subscribed_at, rec
+                    )
+                if booking:
+                    if subscription:
+                        gross = np.float32(list_day[u.plan[i]] * length if st != CHURNED else 0.0)
+                    else:
+                        gross = np.float32(count * u.basket[i] * P[MARGIN])
+                    serving = np.float32(count * P[SERVING])
+                    trial_cost = np.float32(0.0)
+                    disc_cost = np.float32(0.0)
+                    if subscription and trial:
+                        trial_cost = gross
+                    elif subscription and disc:
+                        disc_cost = np.float32(gross * u.disc_depth[i])
+                    elif disc:
+                        disc_cost = np.float32(count * u.basket[i] * u.disc_depth[i])
+                    for c, amount in (
+                        (REVENUE, gross),
+                        (SERVING_COST, serving),
+                        (DISCOUNT_COST, disc_cost),
+                        (TRIAL_COST, trial_cost),
+                    ):
+                        if amount != 0.0:  # most users have no effect and many no sessions
+                            u.money[c, i] += amount
+                            weekly[c, seg] += amount
+                piece = end
             if dst < 0:
                 t = end
                 continue
@@ -397,10 +415,10 @@ def advance(
             # reference-count updates per array per move (numba), a third of the run time
             answer = -1
             if dst == CHURNED:  # the exit survey: some answer, some of them truthfully
-                answers = uniform(key, n) < survey_fraction
-                truthful = uniform(key, n + 1) < survey_accuracy
-                noise = min(int(uniform(key, n + 2) * N_PAIN), N_PAIN - 1)
-                n += 3
+                answers = uniform(k_chances, n_chances) < survey_fraction
+                truthful = uniform(k_chances, n_chances + 1) < survey_accuracy
+                noise = min(int(uniform(k_chances, n_chances + 2) * N_PAIN), N_PAIN - 1)
+                n_chances += 3
                 if answers:
                     answer = int(u.pain[i]) if truthful else noise
                 if u.survey[i] < 0:
