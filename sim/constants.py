@@ -41,8 +41,13 @@ MONEY: Final = (
     "serving_cost",  # cost of serving sessions
     "message_cost",  # cost per message sent
     "support_cost",  # cost per support contact made
+    "unsubscribe_cost",  # value of the reachability lost when a message makes a user opt out
 )
 REVENUE, DISCOUNT_COST, TRIAL_COST, SERVING_COST, MESSAGE_COST, SUPPORT_COST = range(6)
+UNSUBSCRIBE_COST = 6
+# An opt-out loses a year of the customer's reach on the channel (Hillstrom's "unsubscribe
+# factor"); the run sees the part before its horizon, so only the part beyond is charged.
+REACH_LOST_DAYS: Final = 365.0
 
 NO_OFFER: Final = -1  # a user's last offer before any was sent
 RETENTION_DAYS: Final = (30, 90)  # retention checks after a first reactivation (retained30/90)

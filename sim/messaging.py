@@ -37,6 +37,7 @@ class Delivery(NamedTuple):
     unsubscribed: np.ndarray  # bool
     message_cost: np.ndarray  # float32 charged per send
     support_cost: np.ndarray  # float32 charged per support contact made
+    unsubscribe_cost: np.ndarray  # float32 charged per opt-out (the reachability lost)
 
     @property
     def sent(self) -> np.ndarray:
@@ -69,6 +70,7 @@ class OfferTable:
     send_cost: np.ndarray  # channel cost per send + the offer's own cost per send
     open_rate: np.ndarray
     unsubscribe_prob: np.ndarray
+    unsubscribe_cost: np.ndarray  # the channel's value of a reachable customer lost
     cap: np.ndarray  # the channel's frequency cap per four calendar weeks
     eligible: np.ndarray  # (offers, observed statuses) bool
     kind: np.ndarray  # index into OFFER_KINDS
@@ -93,6 +95,7 @@ class OfferTable:
             ),
             open_rate=arr([c.open_rate for c in chans]),
             unsubscribe_prob=arr([c.unsubscribe_prob for c in chans]),
+            unsubscribe_cost=arr([c.unsubscribe_cost for c in chans]),
             cap=arr([c.frequency_cap for c in chans], np.int64),
             eligible=arr([[s in o.eligible for s in OBSERVED_STATUSES] for o in offers], bool),
             kind=arr([OFFER_KINDS.index(o.kind) for o in offers], np.int64),
@@ -163,20 +166,21 @@ class Mailer:
         """Send offers ``offers[i]`` to users ``users[i]`` on ``day``.
 
         ``stream`` is (root key, call number) of the offers' per-user random streams; the
-        ledger receives the counts and the message and support costs of the day's week.
+        ledger receives the counts and the message, support and opt-out costs of the day's
+        week.
         """
         check_request(users, offers)
         n = users.size
         refusal = np.zeros(n, dtype=np.int8)
         flags = np.zeros((2, n), dtype=bool)
-        costs = np.zeros((2, n), dtype=np.float32)
+        costs = np.zeros((3, n), dtype=np.float32)
         root, call = stream
         error = _deliver(
             users, offers, day, send_slot, root, call, *self.args, refusal, flags, costs
         )
         if error:
             raise_request_error(error, self.n_users, self.n_offers)
-        return Delivery(users, offers, refusal, flags[0], flags[1], costs[0], costs[1])
+        return Delivery(users, offers, refusal, flags[0], flags[1], *costs)
 
 
 _deliver: Callable[..., int] = K.deliver

@@ -37,8 +37,10 @@ from sim.constants import (
     SERVING_COST,
     SUPPORT_COST,
     TRIAL_COST,
+    UNSUBSCRIBE_COST,
 )
 from sim.hazards import MIN_PRICE_RATIO, REC_FRICTION_LEFT
+from sim.kernel.delivery import unreached_share
 from sim.offers import OBSERVED_STATUSES, Catalogue, Offer
 from sim.population import Population, sample_population
 from sim.scenario import Scenario
@@ -329,7 +331,8 @@ class NaiveSimulation:
         fatigue = u.fatigue * 2.0 ** (-(day - u.fatigue_day) / dyn.fatigue_halflife_days)
         p_open = u.responsiveness[c] * ch.open_rate * math.exp(-dyn.fatigue_per_message * fatigue)
         opened = self.rng.random() < p_open
-        if self.rng.random() < min(1.0, ch.unsubscribe_prob * (1.0 + fatigue)):
+        unsub = self.rng.random() < min(1.0, ch.unsubscribe_prob * (1.0 + fatigue))
+        if unsub:
             u.reachable[c] = False
         u.fatigue, u.fatigue_day = fatigue + 1.0, day
         u.sends.append(day)
@@ -337,6 +340,9 @@ class NaiveSimulation:
             u.money[MESSAGE_COST] += ch.cost_per_send + offer.cost_per_send
             if opened and offer.kind == "support":
                 u.money[SUPPORT_COST] += offer.support_cost
+            if unsub:
+                share = unreached_share(day, self.sc.horizon_days)
+                u.money[UNSUBSCRIBE_COST] += ch.unsubscribe_cost * share
         if opened:
             self._switch_on(u, offer, day)
 

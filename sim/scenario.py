@@ -50,6 +50,9 @@ class Channel:
     open_rate: float  # chance a fully responsive, unfatigued user opens a message
     unsubscribe_prob: float  # chance a delivered message makes the user unsubscribe
     frequency_cap: int  # most messages one user may receive on this channel per 28 days
+    # the value of a year of one customer's reach on this channel: an opt-out is charged the
+    # part of that year beyond the run's horizon (sim.kernel.delivery.unreached_share), in profit
+    unsubscribe_cost: float = 0.0
 
     def __post_init__(self) -> None:
         key = f"channels.{self.name}"
@@ -58,6 +61,7 @@ class Channel:
         check_probability(f"{key}.open_rate", self.open_rate)
         check_probability(f"{key}.unsubscribe_prob", self.unsubscribe_prob)
         check_int(f"{key}.frequency_cap", self.frequency_cap, 0, 255)
+        check_nonnegative(f"{key}.unsubscribe_cost", self.unsubscribe_cost)
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,7 @@ def test_quick_experiment_config_composes(tmp_path) -> None:
         ("seeds=[1,1]", "seeds: \\[1, 1\\]; allowed: a non-empty list of distinct"),
         ("agent.playbook.price=free_lunch", "agent.playbook.price: 'free_lunch'"),
         ("agent.blanket.offer=5", "agent.blanket.offer: '5'"),
+        ("baseline=champion", "baseline: 'champion' is not one of the selected agents; allowed"),
     ],
 )
 def test_bad_input_names_key_and_value(override, message, tmp_path) -> None:
@@ -167,6 +168,7 @@ def test_tiny_benchmark_with_your_own_policy(tmp_path) -> None:
         "trust=[examples.byop]",
         "+agent.rules._target_=examples.byop.RecencyRules",
         "+agent.rules.quiet_days=42",
+        "baseline=rules",  # the team's own rule engine: every policy compared with it
     ]
     result = benchmark.run(typed(overrides, tmp_path))
     board = pd.read_csv(tmp_path / "leaderboard.csv")
@@ -205,6 +207,19 @@ def test_tiny_benchmark_with_your_own_policy(tmp_path) -> None:
         assert (tmp_path / "plots" / f"{plot}.png").stat().st_size > 5000
         assert f'alt="{plot}" src="data:image/png;base64,' in page
     assert "What we found" in page and "rules" in page
+    # the baseline: every other policy's paired difference from it, by name
+    assert saved["baseline"] == "rules"
+    assert set(saved["versus_baseline"]) == set(board.agent) - {"rules"}
+    wide = tidy.pivot_table(index="seed", columns=["metric", "agent"], values="value")
+    for agent in set(board.agent) - {"rules"}:
+        for metric, column in benchmark.VERSUS.items():
+            diff = (wide[metric][agent] - wide[metric]["rules"]).mean()
+            row = board.set_index("agent").loc[agent]
+            assert row[column] == pytest.approx(diff)
+            assert saved["versus_baseline"][agent][metric]["mean"] == pytest.approx(diff)
+            assert row[f"{column}_ci_low"] <= row[column] <= row[f"{column}_ci_high"]
+    assert np.isnan(board.set_index("agent").loc["rules", "vs_baseline"])
+    assert "Against <b>rules</b>, the baseline" in page and "<th>vs rules</th>" in page
 
 
 def test_report_of_a_folder_without_results_is_refused(tmp_path) -> None:
@@ -254,8 +269,19 @@ def test_leaderboard_with_one_seed_says_there_is_no_interval() -> None:
         "agent": "uplift", "rank": 1, "incremental_profit": 1025.0,
         "incremental_profit_ci_low": float("nan"), "incremental_profit_ci_high": float("nan"),
         "share_of_oracle": float("nan"), "reactivation_rate": 0.5,
-        "cost_per_incremental_reactivation": 10.0, "roi": 1.0, "offer_spend": 100.0,
-        "unsubscribes": 3.0,
+        "incremental_reactivated_users": 12.0, "cost_per_incremental_reactivation": 10.0,
+        "roi": 1.0, "offer_spend": 100.0, "unsubscribes": 3.0,
     }  # fmt: skip
     text = benchmark.format_leaderboard(pd.DataFrame([row]))
     assert "+1,025 (one seed: no CI)" in text and "nan" not in text
+    assert "+12" in text  # extra users back
+
+
+def test_an_roi_on_a_spend_near_zero_is_shown_as_such() -> None:
+    from experiments.reporting.leaderboard import ROI_SHOWN_UP_TO, roi_text
+
+    assert roi_text(84.4, 63.0, 5_317.0) == "spend near 0"  # what the table used to show
+    assert roi_text(-ROI_SHOWN_UP_TO - 1, 10.0, -210.0) == "spend near 0"
+    assert roi_text(ROI_SHOWN_UP_TO, 10.0, 200.0) == "20.00"
+    assert roi_text(1.27, 1_096.0, 1_386.0) == "1.27"
+    assert roi_text(float("nan"), 0.0, 0.0) == "-"

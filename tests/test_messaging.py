@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from sim import Simulation, presets
-from sim.constants import CHANNELS, CHURNED, MESSAGE_COST, SUPPORT_COST
+from sim.constants import CHANNELS, CHURNED, MESSAGE_COST, SUPPORT_COST, UNSUBSCRIBE_COST
+from sim.kernel.delivery import unreached_share
 from sim.messaging import CAPPED, NOT_ELIGIBLE, OK, UNREACHABLE
 from tests.conftest import small_streaming
 
@@ -58,6 +59,32 @@ def test_unsubscribed_users_become_unreachable_and_are_refused() -> None:
     again = sim.offer(gone, np.full(gone.size, push))
     assert np.all(again.refusal == UNREACHABLE)
     assert not again.message_cost.any()
+
+
+def test_an_opt_out_costs_the_year_of_reach_the_run_cannot_see() -> None:
+    """Charged once, at the opt-out: the channel's ``unsubscribe_cost`` times the part of
+    the following 365 days beyond the horizon; nothing to those who stay."""
+    sim = _sim()
+    push = CAT.index("new_release_push")
+    c = CHANNELS.index("push")
+    value = sim.scenario.channel("push").unsubscribe_cost
+    assert value > 0  # the preset's default (README: evidence behind it)
+    for day in (0, 28):
+        sim.run_until(day)
+        targets = np.flatnonzero(sim.pop.reachable[:, c] & (sim.pop.state != CHURNED))
+        sim.pop.last_activity[targets] = day - 100.0
+        before = sim.pop.money[UNSUBSCRIBE_COST].copy()
+        d = sim.offer(targets, np.full(targets.size, push))
+        charged = sim.pop.money[UNSUBSCRIBE_COST] - before
+        gone = targets[d.unsubscribed]
+        share = (day + 365 - sim.scenario.horizon_days) / 365
+        assert gone.size > 0 and 0 < share < 1
+        np.testing.assert_allclose(charged[gone], value * share, rtol=1e-6)
+        np.testing.assert_allclose(d.unsubscribe_cost[d.unsubscribed], value * share, rtol=1e-6)
+        assert not np.delete(charged, gone).any()
+    assert unreached_share(0.0, 365.0) == 0.0  # a year's run sees the whole year lost
+    assert unreached_share(300.0, 182.0) == 1.0  # past the horizon: all of it unseen
+    assert unreached_share(91.0, 182.0) == 274 / 365
 
 
 def test_costs_are_charged_per_send_and_support_per_contact() -> None:

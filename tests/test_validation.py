@@ -28,6 +28,10 @@ SEG = STREAMING.segments[0]
         (lambda: Channel("email", -1.0, 0.5, 0.01, 4), ["cost_per_send", "-1.0"]),
         (lambda: Channel("email", 0.01, 0.5, 0.01, 999), ["frequency_cap", "999", "<= 255"]),
         (lambda: Channel("pigeon", 0.01, 0.5, 0.01, 4), ["pigeon", "email, push, sms"]),
+        (
+            lambda: Channel("email", 0.01, 0.5, 0.01, 4, unsubscribe_cost=-2.0),
+            ["channels.email.unsubscribe_cost", "-2.0"],
+        ),
         (lambda: Plan("basic", -5), ["monthly_price", "-5"]),
         (lambda: Offer("x", "bribe", "email"), ["kind", "bribe", "discount"]),
         (lambda: Offer("x", "discount", "email", discount=1.5), ["discount", "1.5", "[0, 1]"]),

@@ -28,6 +28,7 @@ INTRO = {
 KEYS = (
     ("seeds", "seeds: each is one run of every agent and its paired control"),
     ("attribution_days", "days of profit credited to a decision (online learners' feedback)"),
+    ("baseline", "an agent every other is compared with, paired (e.g. baseline=playbook)"),
     ("progress", "progress bars and one line per agent built"),
     ("scenario.KEY", "the world (below); scenario=NAME picks a file of conf/scenario/"),
     ("offers.offers", "the catalogue: a list of {name, kind, channel, discount, ...}"),
@@ -56,6 +57,7 @@ EXAMPLES = {
     "benchmark": (
         "winback benchmark experiment=quick",
         "winback benchmark 'agent=[playbook,oracle,thompson]' 'seeds=[1,2]'",
+        "winback benchmark experiment=quick baseline=playbook",
         "winback benchmark experiment=quick "
         "'scenario.price_changes=[{day: 30, plan: standard, monthly_price: 17.49}]'",
         "winback benchmark --config-dir my_conf scenario=mine offers=mine",

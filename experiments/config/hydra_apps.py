@@ -55,6 +55,7 @@ def benchmark_config(
         out=out,
         progress=top["progress"],
         extra={"config": raw},
+        baseline=top["baseline"],
     )
 
 

@@ -126,6 +126,7 @@ class BenchmarkSchema:
     agent: Dict[str, Any] = field(default_factory=dict)  # noqa: UP006  (name -> node)
     seeds: List[int] = field(default_factory=lambda: list(SEEDS))  # noqa: UP006
     attribution_days: int = ATTRIBUTION_DAYS
+    baseline: Optional[str] = None  # noqa: UP045  (an agent every other is compared with)
     progress: bool = True
     trust: List[str] = field(default_factory=list)  # noqa: UP006  (--trust MODULE)
     tune: Optional[Dict[str, Any]] = None  # noqa: UP006, UP045  (read by winback tune)

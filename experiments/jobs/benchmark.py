@@ -7,10 +7,14 @@ from config nodes (``_target_`` + keyword arguments, as in ``conf/agent/``); a f
 takes ``scenario`` and ``catalogue`` gets the benchmark's (that is how learned agents train
 on the scenario they are ranked on, and how your own policy can size itself).
 
+With a ``baseline`` (one of the agents: the policy a team runs today, e.g. ``playbook``)
+every other policy is also compared with it, paired seed by seed on common random numbers:
+the difference in incremental profit and in users brought back, with 95% intervals.
+
 Outputs in ``out``: ``tidy.parquet`` (agent x seed x metric), ``leaderboard.csv``,
 ``summary.json`` (per agent: incremental profit with its CI and its share of the oracle's,
-paired differences of the best learned agent against every other policy), ``offer_mix.parquet``
-and the trained agents in ``agents/``.
+paired differences of the best learned agent against every other policy, and of every policy
+against the baseline), ``offer_mix.parquet`` and the trained agents in ``agents/``.
 """
 
 from __future__ import annotations
@@ -48,6 +52,14 @@ class BenchmarkConfig:
     out: Path = Path("outputs/benchmark")
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)  # recorded in summary.json
+    baseline: str | None = None  # an agent every other is compared with, paired
+
+    def __post_init__(self) -> None:
+        if self.baseline is not None and self.baseline not in self.agents:
+            raise ValueError(
+                f"baseline: {self.baseline!r} is not one of the selected agents; allowed: "
+                f"{', '.join(self.agents)}"
+            )
 
 
 # ------------------------------------------------------------------ agents
@@ -100,7 +112,7 @@ def run(cfg: BenchmarkConfig) -> dict[str, Any]:
         cfg.attribution_days,
         progress=cfg.progress,
     )
-    board = leaderboard(summary)
+    board = leaderboard(summary, tidy, cfg.baseline)
     result = plain(summarise_run(cfg, agents, tidy, board))  # as summary.json holds it
     write_table(occupancy, cfg.out / "occupancy.parquet")
     timings = {"build_seconds": {k: round(v, 1) for k, v in seconds.items()}}
@@ -110,7 +122,7 @@ def run(cfg: BenchmarkConfig) -> dict[str, Any]:
     from experiments.reporting.leaderboard import render
 
     report = render(cfg.out)
-    print(format_leaderboard(board))
+    print(format_leaderboard(board, cfg.baseline))
     print(f"\nresults: {cfg.out.resolve()}\nreport:  {report.resolve()}")
     return result
 
@@ -125,8 +137,12 @@ def learning_curves(agents: dict[str, Agent]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["agent", "steps", "incremental_profit_per_user"])
 
 
-def leaderboard(summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per agent, ranked by mean incremental profit, with CIs and oracle share."""
+def leaderboard(
+    summary: pd.DataFrame, tidy: pd.DataFrame | None = None, baseline: str | None = None
+) -> pd.DataFrame:
+    """One row per agent, ranked by mean incremental profit, with CIs and oracle share; with
+    a ``baseline``, each agent's paired difference from it (:data:`VERSUS`: mean and 95%
+    interval of incremental profit and of users brought back; the baseline's own row NaN)."""
     wide = summary.pivot(index="agent", columns="metric", values=["mean", "ci_low", "ci_high"])
     board = pd.DataFrame(index=wide.index)
     for m in METRICS:
@@ -141,9 +157,30 @@ def leaderboard(summary: pd.DataFrame) -> pd.DataFrame:
     # a share of a loss or of nothing means nothing: NaN then
     board["share_of_oracle"] = board["incremental_profit"] / oracle if oracle > 0 else np.nan
     board["share_of_oracle"] = board["share_of_oracle"] + 0.0  # no -0%
+    if baseline is not None and tidy is not None:
+        for metric, column in VERSUS.items():
+            for agent in board.index:
+                d = versus(tidy, agent, baseline, metric)
+                for key in ("mean", "ci_low", "ci_high"):
+                    board.loc[agent, column + ("" if key == "mean" else f"_{key}")] = d[key]
     board = board.sort_values("incremental_profit", ascending=False)
     board.insert(0, "rank", np.arange(1, len(board) + 1))
     return board.reset_index()
+
+
+VERSUS = {
+    "incremental_profit": "vs_baseline",
+    "incremental_reactivated_users": "vs_baseline_back",
+}
+"""The paired comparisons with a baseline: metric -> leaderboard column (with ``_ci_low`` and
+``_ci_high``)."""
+
+
+def versus(tidy: pd.DataFrame, agent: str, baseline: str, metric: str) -> dict[str, float]:
+    """``agent - baseline`` paired over seeds (NaN for the baseline itself)."""
+    if agent == baseline:
+        return {"mean": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
+    return paired_difference(tidy, agent, baseline, metric)
 
 
 def summarise_run(
@@ -169,11 +206,16 @@ def summarise_run(
         }
     learned = [n for n in board.agent if per_agent[n]["learned"]]
     best = learned[0] if learned else None
-    versus = {}
+    best_vs = {}
     if best is not None:
         for other in board.agent:
             if other != best:
-                versus[other] = paired_difference(tidy, best, other)
+                best_vs[other] = paired_difference(tidy, best, other)
+    against = {}
+    if cfg.baseline is not None:
+        for other in board.agent:
+            if other != cfg.baseline:
+                against[other] = {m: versus(tidy, other, cfg.baseline, m) for m in VERSUS}
     return {
         "scenario": cfg.scenario.name,
         "users": cfg.scenario.n_users,
@@ -182,7 +224,9 @@ def summarise_run(
         "epoch_days": cfg.scenario.epoch_days,
         "agents": per_agent,
         "best_learned": best,
-        "best_learned_vs": versus,
+        "best_learned_vs": best_vs,
+        "baseline": cfg.baseline,
+        "versus_baseline": against,
         "provenance": provenance(),
         "scenario_spec": scenario_spec(cfg.scenario),  # read back: an equal Scenario
         "catalogue_spec": catalogue_spec(cfg.catalogue),
@@ -232,22 +276,41 @@ def write(
     write_json(out / "summary.json", result)
 
 
-def format_leaderboard(board: pd.DataFrame) -> str:
-    """The ranked table for the terminal."""
+def format_leaderboard(board: pd.DataFrame, baseline: str | None = None) -> str:
+    """The ranked table for the terminal; with a ``baseline``, each policy's paired
+    difference from it."""
+    from experiments.reporting.leaderboard import roi_text
+
+    against = f"vs {baseline} (95% CI)" if baseline else ""
     lines = [
-        f"{'#':>2} {'agent':26s} {'incremental profit (95% CI)':>36s} {'of oracle':>9s} "
-        f"{'react. rate':>11s} {'cost/react':>10s} {'ROI':>7s} {'spend':>10s} {'unsubs':>7s}"
+        f"{'#':>2} {'agent':26s} {'incremental profit (95% CI)':>36s}"
+        + (f" {against:>34s}" if baseline else "")
+        + f" {'of oracle':>9s} {'extra back':>10s} {'cost/extra':>10s} {'spend':>10s}"
+        f" {'ROI':>12s} {'unsubs':>7s}"
     ]
     for r in board.itertuples():
-        lo, hi = r.incremental_profit_ci_low, r.incremental_profit_ci_high
-        ci = f"{r.incremental_profit:+,.0f} "
-        ci += f"({lo:+,.0f} to {hi:+,.0f})" if np.isfinite(lo) else "(one seed: no CI)"
-        lines.append(
-            f"{r.rank:>2} {r.agent!s:26s} {ci:>36s} {_pct(r.share_of_oracle):>9s} "
-            f"{r.reactivation_rate:>11.1%} {_fmt(r.cost_per_incremental_reactivation):>10s} "
-            f"{_fmt(r.roi, '.2f'):>7s} {r.offer_spend:>10,.0f} {r.unsubscribes:>7,.0f}"
+        ci = f"{r.incremental_profit:+,.0f} " + _interval(
+            r.incremental_profit_ci_low, r.incremental_profit_ci_high
         )
+        line = f"{r.rank:>2} {r.agent!s:26s} {ci:>36s}"
+        if baseline:
+            diff = "baseline"
+            if r.agent != baseline:
+                low, high = r.vs_baseline_ci_low, r.vs_baseline_ci_high
+                diff = f"{r.vs_baseline:+,.0f} " + _interval(low, high)
+            line += f" {diff:>34s}"
+        line += (
+            f" {_pct(r.share_of_oracle):>9s} {r.incremental_reactivated_users:>+10,.0f}"
+            f" {_fmt(r.cost_per_incremental_reactivation):>10s} {r.offer_spend:>10,.0f}"
+            f" {roi_text(r.roi, r.offer_spend, r.incremental_profit):>12s}"
+            f" {r.unsubscribes:>7,.0f}"
+        )
+        lines.append(line)
     return "\n".join(lines)
+
+
+def _interval(low: float, high: float) -> str:
+    return f"({low:+,.0f} to {high:+,.0f})" if np.isfinite(low) else "(one seed: no CI)"
 
 
 def _fmt(value: float, spec: str = ",.2f") -> str:

@@ -19,14 +19,23 @@ from experiments.files import read_json, write_text
 from experiments.reporting.kit import img, page, pyplot, save
 
 NEEDED = ("summary.json", "leaderboard.csv", "offer_mix.parquet", "occupancy.parquet")
+ROI_SHOWN_UP_TO = 20.0
+"""An ROI beyond +-20 (the spend under 5% of the profit it is set against) is shown as
+"spend near 0": a ratio to almost nothing says nothing about the offer's cost."""
+
 METRIC_HELP = {
     "incremental_profit": "profit minus the no-offer control's profit on the same customers "
-    "and random draws (revenue - serving - discount - trial - message - support cost)",
+    "and random draws (revenue - serving - discount - trial - message - support cost - the "
+    "value of the reachability lost when a message makes a customer opt out of a channel)",
+    "vs baseline": "a policy's incremental profit (or users brought back) minus the "
+    "baseline's, paired seed by seed on the same customers and random draws",
+    "extra users back": "users who came back at least once, beyond the control's",
     "share_of_oracle": "incremental profit as a share of the oracle's (the oracle sees the "
     "hidden pain points no real policy can see)",
     "reactivation_rate": "users who came back at least once / users inactive at some time",
     "cost_per_incremental_reactivation": "offer spend / reactivations beyond the control's",
-    "roi": "incremental profit / offer spend",
+    "roi": "incremental profit / offer spend (shown as 'spend near 0' beyond +-20: a ratio "
+    "to almost nothing)",
     "offer_spend": "discount + trial + message + support cost",
     "unsubscribes": "users who opted out of a channel after a message",
 }
@@ -134,15 +143,31 @@ def make_plots(folder: Path, summary: dict[str, Any], board: pd.DataFrame) -> di
 
 
 def focus_agents(summary: dict[str, Any], board: pd.DataFrame) -> list[str]:
-    """The oracle, the best learned agent, the playbook and the best naive policy."""
+    """The oracle, the best learned agent, the baseline (or the playbook) and the best
+    policy that does not learn."""
     names = list(board.agent)
-    naive = [a for a in names if not summary["agents"][a]["learned"] and a != "oracle"]
-    picks = ["oracle", summary.get("best_learned"), "playbook", naive[0] if naive else None]
+    fixed = [a for a in names if not summary["agents"][a]["learned"] and a != "oracle"]
+    picks = [
+        "oracle",
+        summary.get("best_learned"),
+        summary.get("baseline") or "playbook",
+        fixed[0] if fixed else None,
+    ]
     out: list[str] = []
     for p in picks:
         if p and p in names and p not in out:
             out.append(p)
     return out
+
+
+def roi_text(roi: float, spend: float, profit: float) -> str:
+    """The ROI as the tables show it: "-" without spend, "spend near 0" beyond
+    :data:`ROI_SHOWN_UP_TO`."""
+    if not np.isfinite(roi) or spend <= 0:
+        return "-"
+    if abs(roi) > ROI_SHOWN_UP_TO:
+        return "spend near 0"
+    return f"{roi:.2f}"
 
 
 # ------------------------------------------------------------------ html
@@ -193,16 +218,16 @@ def findings(summary: dict[str, Any], board: pd.DataFrame) -> list[str]:
         ]
         if better:
             out.append(
-                "But these naive policies earned more than it on average: "
+                "But these policies, which do not learn, earned more than it on average: "
                 + ", ".join(html.escape(b) for b in better)
                 + " (train it longer: see the full benchmark)."
             )
         if beaten:
             out.append(
-                f"It beats {len(beaten)} naive policies with 95% paired intervals above zero: "
-                + ", ".join(html.escape(b) for b in beaten)
-                + "."
+                f"It beats {len(beaten)} policies that do not learn, with 95% paired "
+                "intervals above zero: " + ", ".join(html.escape(b) for b in beaten) + "."
             )
+    out += against_baseline(summary)
     losers = [
         a
         for a in board.agent
@@ -217,26 +242,73 @@ def findings(summary: dict[str, Any], board: pd.DataFrame) -> list[str]:
     return out
 
 
-def leaderboard_html(board: pd.DataFrame) -> str:
+def against_baseline(summary: dict[str, Any]) -> list[str]:
+    """What the run says about the baseline (the policy a team runs today), by name."""
+    base = summary.get("baseline")
+    if not base:
+        return []
+    diffs = summary["versus_baseline"]
+    profit = {a: d["incremental_profit"] for a, d in diffs.items()}
+
+    def listed(names: list[str]) -> str:
+        return ", ".join(
+            f"{html.escape(a)} ({_money(profit[a]['mean'])}, 95% CI "
+            f"{_money(profit[a]['ci_low'])} to {_money(profit[a]['ci_high'])})"
+            for a in sorted(names, key=lambda a: -profit[a]["mean"])
+        )
+
+    better = [a for a, d in profit.items() if (d["ci_low"] or 0) > 0]
+    worse = [a for a, d in profit.items() if d["ci_high"] is not None and d["ci_high"] < 0]
+    unclear = [a for a in profit if a not in better and a not in worse]
+    name = f"<b>{html.escape(base)}</b>"
+    out = [
+        f"Against {name}, the baseline: "
+        + (
+            f"these earn more, with 95% paired intervals above zero: {listed(better)}."
+            if better
+            else "no policy earns clearly more."
+        )
+    ]
+    if worse:
+        out.append(f"These earn less than {name} (intervals below zero): {listed(worse)}.")
+    if unclear:
+        out.append(
+            f"These cannot be told apart from {name} at this size (more seeds or customers "
+            f"would tell): {', '.join(html.escape(a) for a in unclear)}."
+        )
+    return out
+
+
+def leaderboard_html(board: pd.DataFrame, baseline: str | None = None) -> str:
+    versus = f"<th>vs {html.escape(baseline)}</th><th>95% CI</th>" if baseline else ""
     head = (
         "<tr><th>#</th><th>policy</th><th>incremental profit</th><th>95% CI</th>"
-        "<th>of oracle</th><th>reactivation rate</th><th>cost per incr. reactivation</th>"
-        "<th>ROI</th><th>offer spend</th><th>unsubscribes</th></tr>"
+        f"{versus}<th>of oracle</th><th>extra users back</th><th>reactivation rate</th>"
+        "<th>cost per incr. reactivation</th><th>ROI</th><th>offer spend</th>"
+        "<th>unsubscribes</th></tr>"
     )
     rows = []
     for r in board.itertuples():
         cls = ' class="oracle"' if r.agent == "oracle" else ""
         share = "-" if not np.isfinite(r.share_of_oracle) else f"{r.share_of_oracle:.0%}"
         cpr = r.cost_per_incremental_reactivation
-        roi = r.roi
+        paired = ""
+        if baseline:
+            paired = (
+                "<td>baseline</td><td></td>"
+                if r.agent == baseline
+                else f"<td>{_money(r.vs_baseline)}</td><td>{_money(r.vs_baseline_ci_low)} to "
+                f"{_money(r.vs_baseline_ci_high)}</td>"
+            )
         rows.append(
             f"<tr{cls}><td>{r.rank}</td><td>{html.escape(str(r.agent))}</td>"
             f"<td>{_money(r.incremental_profit)}</td>"
             f"<td>{_money(r.incremental_profit_ci_low)} to "
-            f"{_money(r.incremental_profit_ci_high)}</td><td>{share}</td>"
+            f"{_money(r.incremental_profit_ci_high)}</td>{paired}<td>{share}</td>"
+            f"<td>{r.incremental_reactivated_users:+,.0f}</td>"
             f"<td>{r.reactivation_rate:.1%}</td>"
             f"<td>{'-' if not np.isfinite(cpr) else f'{cpr:,.2f}'}</td>"
-            f"<td>{'-' if not np.isfinite(roi) else f'{roi:.2f}'}</td>"
+            f"<td>{roi_text(r.roi, r.offer_spend, r.incremental_profit)}</td>"
             f"<td>{r.offer_spend:,.0f}</td><td>{r.unsubscribes:,.0f}</td></tr>"
         )
     return f"<table>{head}{''.join(rows)}</table>"
@@ -264,7 +336,7 @@ def render(folder: str | Path) -> Path:
         "<h2>What we found</h2>",
         *[f'<div class="finding">{f}</div>' for f in findings(summary, board)],
         "<h2>Leaderboard</h2>",
-        leaderboard_html(board),
+        leaderboard_html(board, summary.get("baseline")),
         img(plots["incremental_profit"]),
         "<h2>Customers over time</h2>",
         "<p>Share of customers active, dormant (no sessions lately) and churned (cancelled), "

@@ -14,7 +14,15 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from sim.constants import CHURNED, MESSAGE_COST, OFFER_KINDS, SEND_WEEKS, SUPPORT_COST
+from sim.constants import (
+    CHURNED,
+    MESSAGE_COST,
+    OFFER_KINDS,
+    REACH_LOST_DAYS,
+    SEND_WEEKS,
+    SUPPORT_COST,
+    UNSUBSCRIBE_COST,
+)
 from sim.kernel import named_tuple
 from sim.kernel.counter_rng import stream_key, uniform
 from sim.kernel.dynamics import next_effect_end
@@ -35,7 +43,8 @@ NUDGE_DAYS, NUDGE_LIFT, HORIZON, N_PARAMS = 4, 5, 6, 7
 
 
 SENDING = (
-    "channel", "send_cost", "open_rate", "unsubscribe_prob", "cap", "eligible", "kind", "lift",
+    "channel", "send_cost", "open_rate", "unsubscribe_prob", "unsubscribe_cost", "cap",
+    "eligible", "kind", "lift",
     "discount", "duration", "trial_days", "support_cost", "segment", "state", "last_activity",
     "reachable", "sends_week", "responsiveness", "price_sens", "content_need", "friction", "tech",
     "fatigue", "fatigue_day", "n_offers", "n_opened", "last_offer", "last_offer_day",
@@ -53,6 +62,13 @@ REACH = ("channel", "cap", "eligible", "last_activity", "state", "reachable", "s
 """What the refusal rules read: the offers' channels, caps and eligibility, then the
 users' status, reachability and recent sends."""
 Reach = named_tuple("Reach", REACH, __name__)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def unreached_share(day: float, horizon: float) -> float:
+    """The part of the year of reach an opt-out on ``day`` loses (``REACH_LOST_DAYS``) that
+    falls beyond the run's ``horizon``, which the run itself cannot see: in [0, 1]."""
+    return min(1.0, max(0.0, (day + REACH_LOST_DAYS - horizon) / REACH_LOST_DAYS))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -135,8 +151,8 @@ def deliver(
 ) -> int:
     """Send ``offers[j]`` to ``users[j]`` on ``day``; per request, ``refused[j]`` receives the
     refusal code, ``flags[:, j]`` (opened, unsubscribed) and ``costs[:, j]`` (message cost,
-    support cost). Returns 0, or the :func:`request_error` of an invalid request, in which
-    case nothing has changed.
+    support cost, opt-out cost). Returns 0, or the :func:`request_error` of an invalid
+    request, in which case nothing has changed.
 
     Each user's two draws (open, unsubscribe) come from the stream
     keyed (user, ``call``) under ``root``.
@@ -185,13 +201,18 @@ def deliver(
         # the money and the counts
         msg = np.float32(b.send_cost[o])
         sup = np.float32(b.support_cost[o]) if opened and b.kind[o] == SUPPORT else np.float32(0.0)
-        flags[0, j], flags[1, j], costs[0, j], costs[1, j] = opened, unsub, msg, sup
+        lost = np.float32(0.0)
+        if unsub:
+            lost = np.float32(b.unsubscribe_cost[o] * unreached_share(day, Q[HORIZON]))
+        flags[0, j], flags[1, j] = opened, unsub
+        costs[0, j], costs[1, j], costs[2, j] = msg, sup, lost
         if day >= 0.0:
             b.money[MESSAGE_COST, i] += msg
             b.money[SUPPORT_COST, i] += sup
             b.messages[i] += 1
             if unsub:
                 b.unsubscribed[i] += 1
+                b.money[UNSUBSCRIBE_COST, i] += lost
         if in_horizon:
             counters[week, SENT, seg] += 1
             counters[week, OPENED, seg] += opened
@@ -199,6 +220,7 @@ def deliver(
             counters[week, SUPPORT_CONTACTS, seg] += opened and b.kind[o] == SUPPORT
             ledger_money[week, MESSAGE_COST, seg] += msg
             ledger_money[week, SUPPORT_COST, seg] += sup
+            ledger_money[week, UNSUBSCRIBE_COST, seg] += lost
         if opened:
             _switch_on(i, o, day, Q, b, _trait(b.kind[o], i, b))
     return 0
