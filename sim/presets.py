@@ -30,35 +30,27 @@ STREAMING_UNSUBSCRIBE_COST = {"email": 2.9, "push": 1.3, "sms": 2.0}
 RETAIL_UNSUBSCRIBE_COST = {"email": 4.4, "push": 1.1, "sms": 1.8}
 
 
+CHANNEL_TERMS = {  # cost per send, open rate, unsubscribe probability, frequency cap
+    "email": (0.005, 0.6, 0.004, 4),
+    "push": (0.001, 0.5, 0.01, 4),
+    "sms": (0.03, 0.9, 0.02, 2),
+}
+
+
 def _channels(unsubscribe_cost: dict[str, float]) -> tuple[Channel, ...]:
-    """The three channels; ``unsubscribe_cost``: what an opt-out costs on each (a year of
-    the channel's value per customer, measured in the preset: see the README's evidence)."""
-    lost = unsubscribe_cost
-    return (
+    """The three channels (:data:`CHANNEL_TERMS`); ``unsubscribe_cost``: what an opt-out
+    costs on each (a year of the channel's value per customer, measured in the preset: see
+    the README's evidence)."""
+    return tuple(
         Channel(
-            "email",
-            cost_per_send=0.005,
-            open_rate=0.6,
-            unsubscribe_prob=0.004,
-            frequency_cap=4,
-            unsubscribe_cost=lost["email"],
-        ),
-        Channel(
-            "push",
-            cost_per_send=0.001,
-            open_rate=0.5,
-            unsubscribe_prob=0.01,
-            frequency_cap=4,
-            unsubscribe_cost=lost["push"],
-        ),
-        Channel(
-            "sms",
-            cost_per_send=0.03,
-            open_rate=0.9,
-            unsubscribe_prob=0.02,
-            frequency_cap=2,
-            unsubscribe_cost=lost["sms"],
-        ),
+            name,
+            cost_per_send=cost,
+            open_rate=opens,
+            unsubscribe_prob=unsubscribes,
+            frequency_cap=cap,
+            unsubscribe_cost=unsubscribe_cost[name],
+        )
+        for name, (cost, opens, unsubscribes, cap) in CHANNEL_TERMS.items()
     )
 
 

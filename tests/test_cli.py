@@ -25,8 +25,16 @@ def winback(*args: str) -> subprocess.CompletedProcess:
 def test_help_lists_the_commands() -> None:
     out = winback("--help")
     assert out.returncode == 0
-    for command in ("demo", "simulate", "perf", "benchmark", "report", "tune", "aggregate"):
+    for command in ("demo", "simulate", "perf", "benchmark", "report", "tune", "aggregate", "plan"):
         assert command in out.stdout
+
+
+def test_plan_refuses_bad_input_with_the_key(capsys, tmp_path) -> None:
+    assert main(["plan", "plan.power=2", "--out", str(tmp_path / "p")]) == 2
+    assert "plan.power: 2.0; allowed: a number in (0, 1)" in capsys.readouterr().err
+    assert main(["plan", "--help"]) == 0
+    assert "plan.validate" in capsys.readouterr().out
+    assert not (tmp_path / "p").exists()
 
 
 def test_version(capsys) -> None:

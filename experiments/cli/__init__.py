@@ -9,6 +9,7 @@ winback run [...]            one agent on one scenario vs the control (e.g. agen
 winback report FOLDER        plots and a self-contained HTML report from a results folder
 winback aggregate FOLDER     a sweep folder's runs in one table (sweep.csv) and plot
 winback tune [--out DIR] ... Optuna study over the benchmark (e.g. experiment=tune_thompson)
+winback plan [--out DIR] ... the live A/B test that would confirm a policy (plan.policy=...)
 winback calibrate LOG ...    fit the simulator to an event log; scenario YAML + HTML report
 winback message-ab ...       a preset's message effect vs Hillstrom's randomised e-mail test
 """
@@ -33,6 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from experiments.cli.hydra_commands import run_tune
 
         return run_tune(argv[1:])
+    if argv[:1] == ["plan"]:
+        from experiments.cli.hydra_commands import run_plan
+
+        return run_plan(argv[1:])
     parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     try:

@@ -97,27 +97,55 @@ def _hydra_app(argv: list[str], command: str) -> int:
     return 0
 
 
+def job_options(argv: list[str]) -> tuple[list[str], Path | None, tuple[str, ...]]:
+    """``--out DIR`` (at most once) and ``--trust MODULE`` taken off a job's arguments: the
+    overrides left, the folder (None: the job's default) and the trusted modules; any other
+    option is refused."""
+    from experiments.config.targets import check_module_names
+
+    argv, outs = take_option(argv, "--out")
+    argv, trust = take_option(argv, "--trust")
+    flags = [a for a in argv if a.startswith("-")]
+    if flags or len(outs) > 1:
+        raise ValueError(
+            f"{(flags or ['--out'])[0]}: unknown option or given twice; allowed: --out DIR "
+            "(once), --trust MODULE, --help, KEY=VALUE"
+        )
+    return argv, Path(outs[0]) if outs else None, check_module_names(trust)
+
+
+def run_plan(argv: list[str]) -> int:
+    """``winback plan [--out DIR] [--trust MODULE] overrides...``: the live test that would
+    confirm a policy (``plan.*`` keys; the scenario and agents as for the benchmark)."""
+    from experiments.cli.hydra_help import PLAN_HELP
+
+    if "--help" in argv or "-h" in argv:
+        print(PLAN_HELP)
+        return 0
+    try:
+        overrides, out, trusted = job_options(argv)
+        from experiments.jobs.plan import run_from_overrides
+
+        run_from_overrides(overrides, out, trusted)
+    except ValueError as err:
+        print(f"winback: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def run_tune(argv: list[str]) -> int:
     """``winback tune [--out DIR] [--trust MODULE] overrides...``: an Optuna study over the
     benchmark."""
     from experiments.cli.hydra_help import TUNE_HELP
-    from experiments.config.targets import check_module_names
 
     if "--help" in argv or "-h" in argv:
         print(TUNE_HELP)
         return 0
     try:
-        argv, outs = take_option(argv, "--out")
-        argv, trust = take_option(argv, "--trust")
-        flags = [a for a in argv if a.startswith("-")]
-        if flags or len(outs) > 1:
-            raise ValueError(
-                f"{(flags or ['--out'])[0]}: unknown option or given twice; allowed: --out DIR "
-                "(once), --trust MODULE, --help, KEY=VALUE"
-            )
+        overrides, out, trusted = job_options(argv)
         from experiments.jobs.tune import run_tuning
 
-        run_tuning(argv, Path(outs[0]) if outs else Path("outputs/tune"), check_module_names(trust))
+        run_tuning(overrides, out or Path("outputs/tune"), trusted)
     except ValueError as err:
         print(f"winback: error: {err}", file=sys.stderr)
         return 2

@@ -163,3 +163,37 @@ Options:
 
 Example:
   winback tune experiment=tune_thompson tune.trials=20"""
+
+
+PLAN_HELP = """usage: winback plan [--out DIR] [--trust MODULE] [KEY=VALUE ...]
+
+The live A/B test that would confirm a policy, planned from the simulator: customers enter
+the test the first campaign epoch they are seen lapsed, half get plan.policy from then on,
+half plan.against; each is measured over plan.follow_days. From both arms' simulated
+outcomes of every customer (common random numbers): customers per arm for the power
+(statsmodels), the effect detectable at a given size, weeks to enrol at the simulated flow,
+what the holdout costs, guardrails (opt-outs, discount spend), and CUPED's saving (the
+same metric over plan.pre_days before entry as the covariate).
+
+Keys: every key of `winback benchmark --help` (the scenario: set scenario.users to your
+customer base, so the flow of entrants is yours), and the plan node:
+  plan.policy        the agent the test would roll out (default playbook)
+  plan.against       its comparison arm: no_offer (default) or another agent (today's)
+  plan.metric        profit (per customer over the window) or reactivation (share back)
+  plan.power, plan.alpha           default 0.8 and 0.05
+  plan.mde           an effect to size the test for (money per customer, or a share)
+  plan.size          customers per arm to give the detectable effect for
+  plan.follow_days, plan.pre_days  multiples of scenario.epoch_days (56, 28)
+  plan.validate      run the planned test this many times on fresh simulated customers
+                     (and as many A/A tests): observed power and false-positive rate
+  plan.seed
+
+Options:
+  --out DIR          plan.json, outcomes.parquet (default outputs/plan/<date_time>)
+  --trust MODULE     let a _target_ name code in MODULE; repeatable
+
+Examples:
+  winback plan experiment=quick plan.policy=blanket_recommendations
+  winback plan experiment=quick plan.policy=uplift plan.against=playbook plan.metric=reactivation
+  winback plan experiment=quick plan.policy=blanket_recommendations plan.metric=reactivation \\
+      plan.validate=2000"""

@@ -21,6 +21,7 @@ COMMANDS = {
     "run": "one agent on one scenario vs the control (Hydra app; e.g. agent=thompson; --help)",
     "report": "render plots and the HTML report from a benchmark results folder",
     "tune": "Optuna over the benchmark (resumable SQLite study): tune experiment=tune_thompson",
+    "plan": "the live A/B test that would confirm a policy: size, duration, cost (--help)",
     "calibrate": "fit the simulator to an event log (CSV/Parquet): scenario YAML + HTML report",
     "aggregate": "collect a sweep folder into one table and plot",
     "message-ab": "a one-off message A/B test in a preset, next to Hillstrom's e-mail test",

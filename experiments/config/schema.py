@@ -28,6 +28,7 @@ from omegaconf.errors import (
 )
 
 from experiments.config.agent_schemas import FAMILIES
+from experiments.config.plan import PlanConfig
 from sim.offers import Catalogue
 from sim.scenario import Scenario, Segment
 
@@ -117,6 +118,7 @@ def scenario_schema() -> type:
 
 ScenarioSchema = scenario_schema()
 OffersSchema = schema_of(Catalogue)
+PlanSchema = schema_of(PlanConfig)
 
 
 @dataclass
@@ -130,6 +132,7 @@ class BenchmarkSchema:
     progress: bool = True
     trust: List[str] = field(default_factory=list)  # noqa: UP006  (--trust MODULE)
     tune: Optional[Dict[str, Any]] = None  # noqa: UP006, UP045  (read by winback tune)
+    plan: PlanSchema = field(default_factory=PlanSchema)  # type: ignore[valid-type]  (winback plan)
 
 
 def register() -> None:
