@@ -5,8 +5,11 @@ window by what the log's randomised holdout measured (``sim.calibration.campaign
 
 The lifts are found together by bisection on a log scale, every trial on the same simulated
 customers (common random numbers), so the simulated effect moves with the lift and not with
-the draw. An offer whose effect does not move with its lift (a reminder acts through the
-message itself, ``dynamics.nudge_lift``, not through a trait) keeps its lift, with a note.
+the draw. A lift's 95% interval is where the simulated effect meets the ends of the logged
+interval widened by the simulated campaign's own sampling error (its customers are a sample
+too: with as many as the log, the interval would otherwise be too narrow). An offer whose
+effect does not move with its lift (a reminder acts through the message itself,
+``dynamics.nudge_lift``, not through a trait) keeps its lift, with a note.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from sim.scenario import Scenario
 from sim.simulation import Simulation
 
 LIFT_RANGE = (0.01, 20.0)  # the search box of a lift (log-hazard per unit of trait)
+Z95 = 1.959964  # the normal quantile of a two-sided 95% interval
 STEPS = 10
 
 
@@ -52,6 +56,26 @@ class FittedOffers:
     notes: tuple[str, ...]
 
 
+def simulated_campaign(
+    scenario: Scenario,
+    catalogue: Catalogue,
+    offers: tuple[str, ...],
+    holdout_share: float,
+    window: int,
+    seed: int,
+) -> pd.DataFrame:
+    """The campaign run on ``scenario`` and measured as the log is: per offer (the index)
+    the come-back effect against the holdout and its 95% interval, in points."""
+    campaign = Campaign(offers=offers, holdout_share=holdout_share, seed=seed)
+    policy = AgentPolicy(as_agent(campaign), scenario, catalogue, attribution_days=window)
+    sim = Simulation(scenario, catalogue, seed=seed, policy=policy, record=True)
+    sim.run()
+    raw = event_log(sim, assignments=campaign.assignments())
+    log = validate_events(raw, "simulated", limits=SIMULATED)
+    effects = campaign_effects(log, window).set_index("offer").reindex(list(offers))
+    return effects[["back_effect_pp", "back_low_pp", "back_high_pp"]]
+
+
 def simulated_effects(
     scenario: Scenario,
     catalogue: Catalogue,
@@ -60,16 +84,10 @@ def simulated_effects(
     window: int,
     seed: int,
 ) -> pd.Series:
-    """The campaign run on ``scenario`` and measured as the log is: the come-back effect
-    (percentage points) of each offer against the holdout."""
-    campaign = Campaign(offers=offers, holdout_share=holdout_share, seed=seed)
-    policy = AgentPolicy(as_agent(campaign), scenario, catalogue, attribution_days=window)
-    sim = Simulation(scenario, catalogue, seed=seed, policy=policy, record=True)
-    sim.run()
-    raw = event_log(sim, assignments=campaign.assignments())
-    log = validate_events(raw, "simulated", limits=SIMULATED)
-    effects = campaign_effects(log, window)
-    return effects.set_index("offer").back_effect_pp.reindex(list(offers))
+    """The come-back effect (points) of each offer in :func:`simulated_campaign`."""
+    return simulated_campaign(
+        scenario, catalogue, offers, holdout_share, window, seed
+    ).back_effect_pp
 
 
 def fit_lifts(
@@ -98,19 +116,15 @@ def fit_lifts(
     ends = [simulated_effects(scenario, with_lifts(b), offers, holdout_share, window, seed)
             for b in (lo, hi)]  # fmt: skip
     flat = (ends[1] - ends[0]).abs().to_numpy() < 0.5  # the effect does not move with the lift
-    found = {}
-    for col in ("back_effect_pp", "back_low_pp", "back_high_pp"):
-        goal = mine.set_index("offer")[col].reindex(list(offers)).to_numpy()
-        found[col] = bisect(
-            lambda x: simulated_effects(
-                scenario, with_lifts(x), offers, holdout_share, window, seed
-            ).to_numpy(),
-            goal,
-            lo,
-            hi,
-        )
+
+    def effect(x: np.ndarray) -> np.ndarray:
+        sims = simulated_effects(scenario, with_lifts(x), offers, holdout_share, window, seed)
+        return sims.to_numpy()
+
+    logged_at = mine.set_index("offer").reindex(list(offers))
+    point = bisect(effect, logged_at.back_effect_pp.to_numpy(), lo, hi)
     keep = {o.name: o.lift for o in catalogue.offers}
-    fitted = with_lifts(found["back_effect_pp"])
+    fitted = with_lifts(point)
     fitted = replace(  # an offer whose effect does not move with its lift keeps it
         fitted,
         offers=tuple(
@@ -119,13 +133,25 @@ def fit_lifts(
         ),
     )
     lift = {o.name: o.lift for o in fitted.offers}
-    got = simulated_effects(scenario, fitted, offers, holdout_share, window, seed)
+    got = simulated_campaign(scenario, fitted, offers, holdout_share, window, seed)
+    # The lift's interval: the effects at which the logged interval's ends are met, widened
+    # by the simulated campaign's own noise (its customers are a sample too): each side of
+    # the logged interval x sqrt(1 + (se simulated / se logged)^2).
+    mid = logged_at.back_effect_pp.to_numpy()
+    logged_se = (logged_at.back_high_pp - logged_at.back_low_pp).to_numpy() / (2 * Z95)
+    simulated_se = (got.back_high_pp - got.back_low_pp).to_numpy() / (2 * Z95)
+    widen = np.sqrt(1 + (simulated_se / np.maximum(logged_se, 1e-12)) ** 2)
+    ends = {
+        "low": bisect(effect, mid - (mid - logged_at.back_low_pp.to_numpy()) * widen, lo, hi),
+        "high": bisect(effect, mid + (logged_at.back_high_pp.to_numpy() - mid) * widen, lo, hi),
+    }
     table = mine[["offer", "back_effect_pp", "back_low_pp", "back_high_pp"]].copy()
-    table["simulated_effect_pp"] = got.to_numpy()
+    table["simulated_effect_pp"] = got.back_effect_pp.to_numpy()
+    table["simulated_se_pp"] = simulated_se
     table["lift_before"] = [keep[o] for o in offers]
     table["lift_fitted"] = [lift[o] for o in offers]
-    table["lift_low"] = np.where(flat, np.nan, np.exp(found["back_low_pp"]))
-    table["lift_high"] = np.where(flat, np.nan, np.exp(found["back_high_pp"]))
+    table["lift_low"] = np.where(flat, np.nan, np.exp(ends["low"]))
+    table["lift_high"] = np.where(flat, np.nan, np.exp(ends["high"]))
     table["moves_with_lift"] = ~flat
     fitted_lift = table.lift_fitted.to_numpy()
     edge = ~flat & ((fitted_lift < LIFT_RANGE[0] * 1.05) | (fitted_lift > LIFT_RANGE[1] / 1.05))
