@@ -342,6 +342,10 @@ def _lanes(m: np.ndarray) -> np.ndarray:
 
 
 TABLE = 64  # gaps up to this many days take their matrix from a table built per spell
+# a kernel's hot loop that allocates nothing runs without the runtime's reference counts:
+# every array an inlined call takes there is otherwise counted up and down (atomically) on
+# each pass, which cost more than a short row's arithmetic (SPEED_NOTES.md)
+UNCOUNTED: dict[str, Any] = {"_nrt": False}
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -378,7 +382,8 @@ def forward(
             lane_node,
         )  # fmt: skip
         _walks(i, ptr[i], fork, ptr[i + 1], kind, ref, lengths_k, lengths_x, runs, ends, gens,
-               eigs, steps, table, out_p, out_k, none)  # fmt: skip
+               eigs, steps, table, out_p, out_k, none, np.empty((3, 2, n_lane)),
+               np.empty((3, n_lane)))  # fmt: skip
     return out_p, out_k
 
 
@@ -396,7 +401,7 @@ def _spell_setup(  # type: ignore[no-untyped-def]
     for j in range(ptr[i], ptr[i + 1]):
         if kind[j] == GAP_K:
             top = max(top, min(lengths_k[ref[j]], TABLE))
-        x_seg = kind[j] == SPECIAL and _touches_x(runs[ref[j]], ends[ref[j]])
+        x_seg = kind[j] == SPECIAL and _touches_x(runs, ref[j], ends[ref[j]])
         if fork == ptr[i + 1] and (kind[j] == GAP_X or x_seg):
             fork = j
     n_lane = gen.shape[-1]
@@ -409,22 +414,25 @@ def _spell_setup(  # type: ignore[no-untyped-def]
     return gens, eigs, steps, table, fork
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, **UNCOUNTED)
 def _walks(  # type: ignore[no-untyped-def]
     i, first, fork, last, kind, ref, lengths_k, lengths_x, runs, ends, gens, eigs, steps,
-    table, out_p, out_k, stored,
+    table, out_p, out_k, stored, rows, scales,
 ):  # fmt: skip
     """Spell ``i``'s forward walks: regime K only up to the fork, then from it with X as P
     and as K, into ``out_p`` and ``out_k``; with room in ``stored`` (2, segments, 2,
     lanes), the row before each segment kept there normalised (X as P, the part before the
-    fork too; X as K)."""
+    fork too; X as K). ``rows`` (3, 2, lanes) and ``scales`` (3, lanes) hold each walk's
+    row and the logs of its rescaling factors (``UNCOUNTED``: it allocates nothing)."""
     n_lane = gens.shape[-1]
     keep = stored.shape[1] > 0
-    row = np.zeros((2, n_lane))
-    row[0] = 1.0
-    scale = np.zeros(n_lane)
+    for c in range(n_lane):
+        rows[0, 0, c], rows[0, 1, c], scales[0, c] = 1.0, 0.0, 0.0
     for walk in range(3):
-        mine, s = (row, scale) if walk == 0 else (row.copy(), scale.copy())
+        for c in range(n_lane * (walk > 0)):  # the fork's row, for either regime
+            rows[walk, 0, c], rows[walk, 1, c] = rows[0, 0, c], rows[0, 1, c]
+            scales[walk, c] = scales[0, c]
+        mine, s = rows[walk], scales[walk]
         x = 1 if walk == 0 else walk - 1
         lo, hi = (first, fork) if walk == 0 else (fork, last)
         for j in range(lo, hi):  # one call site: the inlined segment compiled once
@@ -493,11 +501,12 @@ def _spell_matrices(gen, eig, day, lam, top):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, inline="always")
-def _touches_x(runs: np.ndarray, end: int) -> bool:
+def _touches_x(runs: np.ndarray, r: int, end: int) -> bool:
+    """Whether special segment ``r`` (its ``runs[r]`` and terminal ``end``) touches X."""
     if end == SESSION_X:
         return True
-    for r in range(runs.shape[0]):
-        if runs[r, 1] > 0 and (runs[r, 0] == UNSEEN_X or runs[r, 0] == SILENT_X):
+    for k in range(runs.shape[1]):
+        if runs[r, k, 1] > 0 and (runs[r, k, 0] == UNSEEN_X or runs[r, k, 0] == SILENT_X):
             return True
     return False
 
