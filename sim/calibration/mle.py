@@ -40,13 +40,17 @@ def maximise(
     ftol: float = 1e-9,
     memory: int = 10,
     jac: bool = False,
+    root: np.ndarray | None = None,
 ) -> Fit:
     """L-BFGS-B from ``theta0`` (restarted once from where it stopped if it reports no
     convergence), stopping when a step gains less than ``ftol`` relative to the objective or
     the projected gradient is under 1e-5; ``memory``: the steps its curvature estimate
     remembers; ``jac``: ``neg_loglik`` returns its gradient too (else it is taken by
-    forward differences). The covariance is read off the Hessian at the optimum (NaN when
-    ``with_covariance`` is false: the caller estimates it another way, or needs none)."""
+    forward differences). ``root`` (with ``jac``): a square root R of an estimate of the
+    inverse Hessian at ``theta0`` (R R'): the search runs first in z, theta = theta0 + R z,
+    where the objective is about equally curved in every direction (:func:`_rooted`). The
+    covariance is read off the Hessian at the optimum (NaN when ``with_covariance`` is
+    false: the caller estimates it another way, or needs none)."""
     count = [0]
 
     def f(theta: np.ndarray) -> Any:
@@ -59,13 +63,52 @@ def maximise(
 
     theta = np.asarray(theta0, dtype=np.float64)
     opts = {"maxiter": max_iter, "ftol": ftol, "gtol": 1e-5, "maxcor": memory}
-    res = optimize.minimize(f, theta, jac=jac, method="L-BFGS-B", bounds=bounds, options=opts)
+    res = _rooted(f, theta, root, bounds, opts) if root is not None and jac else None
+    if res is None or not res.success:  # L-BFGS-B in theta (from where the rooted one got)
+        start = theta if res is None else res.x
+        res = optimize.minimize(f, start, jac=jac, method="L-BFGS-B", bounds=bounds, options=opts)
     if not res.success:  # e.g. a line search that stalled: once more from where it got
         res = optimize.minimize(f, res.x, jac=jac, method="L-BFGS-B", bounds=bounds, options=opts)
     k = res.x.shape[0]
     value_only = (lambda theta: f(theta)[0]) if jac else f
     cov = covariance(value_only, res.x) if with_covariance else np.full((k, k), np.nan)
     return Fit(res.x, -float(res.fun), cov, bool(res.success), str(res.message), count[0])
+
+
+WALL = 1e3  # outside the box, the rooted search's penalty: this many times the curvature
+
+
+def _rooted(
+    f: ScoredObjective,
+    theta0: np.ndarray,
+    root: np.ndarray,
+    bounds: list[tuple[float, float]] | None,
+    opts: dict[str, Any],
+) -> optimize.OptimizeResult:
+    """L-BFGS in z, theta = theta0 + root z, where an estimate of the inverse Hessian
+    (root root') makes the objective about equally curved in every direction, so the
+    search needs few steps (same stopping rules). Outside the box the objective is taken
+    at the nearest point inside plus a steep quadratic wall (``WALL`` times the estimated
+    curvature). The result (in theta) succeeds only where it converged strictly inside
+    the box: else ``maximise`` goes on from there with L-BFGS-B in theta."""
+    lo, hi = np.array(bounds, dtype=np.float64).T if bounds else (-np.inf, np.inf)
+    wall = WALL / np.maximum(np.einsum("ij,ij->i", root, root), 1e-300)  # over the variance
+
+    def g(z: np.ndarray) -> tuple[float, np.ndarray]:
+        theta = theta0 + root @ z
+        inside = np.clip(theta, lo, hi)
+        out = theta - inside
+        value, grad = f(inside)
+        grad = np.where(out == 0.0, grad, 0.0) + wall * out
+        return value + 0.5 * float(wall @ out**2), root.T @ grad
+
+    res = optimize.minimize(g, np.zeros_like(theta0), jac=True, method="L-BFGS-B", options=opts)
+    theta = theta0 + root @ res.x
+    inside = bool(np.all((theta > lo) & (theta < hi)))
+    return optimize.OptimizeResult(
+        x=np.clip(theta, lo, hi), fun=res.fun, success=bool(res.success) and inside,
+        message=res.message,
+    )  # fmt: skip
 
 
 def covariance(f: Objective, theta: np.ndarray, step: float = 1e-4) -> np.ndarray:

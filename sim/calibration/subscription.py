@@ -854,10 +854,15 @@ def class_indices(c: int, k: int, n_free: int, sessions: bool) -> np.ndarray:
 
 
 def fit_subscribers(
-    h: Histories, traits: Traits, k: int = 1, start: Subscribers | None = None
+    h: Histories,
+    traits: Traits,
+    k: int = 1,
+    start: Subscribers | None = None,
+    root: np.ndarray | None = None,
 ) -> SubscriptionFit:
     """Maximum-likelihood fit with ``k`` classes (no covariance: :func:`fit_classes` adds it
-    to the fit it keeps)."""
+    to the fit it keeps); ``root``: a square root of the inverse Hessian expected at
+    ``start`` (``maximise``), from :func:`curvature_root`."""
     scored, bounds = objective(h, traits, k)
 
     def neg(theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -867,8 +872,9 @@ def fit_subscribers(
     theta0 = (start or start_values(h, k)).theta()
     lo, hi = np.array(bounds).T
     fit = maximise(
-        neg, np.clip(theta0, lo, hi), bounds, with_covariance=False, memory=MEMORY, jac=True
-    )
+        neg, np.clip(theta0, lo, hi), bounds, with_covariance=False, memory=MEMORY, jac=True,
+        root=root,
+    )  # fmt: skip
     model = Subscribers.from_theta(fit.theta, k, h.sessions, bool(h.away_back.any()))
     return SubscriptionFit(model, fit, h.customers_total)
 
@@ -892,12 +898,41 @@ def fit_classes(
             f"{searched.customers_total:,.0f} customers)"
         )
     if search is not None:
-        best = fit_subscribers(h, traits, best.model.k, best.model)
+        root = curvature_root(searched, traits, best, h.customers_total / searched.customers_total)
+        best = fit_subscribers(h, traits, best.model.k, best.model, root)
     scored, _ = objective(h, traits, best.model.k)
     cov = opg_from_scores(scored(best.fit.theta)[1], h.count)
     final = replace(best, fit=replace(best.fit, cov=cov), dropped=tuple(notes))
     others = [f for f in fits if f.model.k != best.model.k]
     return [*others, final]
+
+
+HESSIAN_STEP = 1e-4  # the forward differences of the gradient in ``curvature_root``
+
+
+def curvature_root(
+    h: Histories, traits: Traits, fit: SubscriptionFit, scale: float
+) -> np.ndarray | None:
+    """A square root R of the inverse of ``scale`` times the Hessian of ``h``'s negative
+    log-likelihood at ``fit``'s estimate (R R'; forward differences of the analytic
+    gradient, step ``HESSIAN_STEP``; a step in one class's parameters recomputes that class
+    only, one in the weights none): the curvature a fit on ``scale`` times as many customers
+    drawn alike expects there, to precondition it (``maximise``'s ``root``: the fit from
+    the search's estimate on the whole sample then takes about half the steps). None where
+    that Hessian is not positive definite."""
+    scored, _ = objective(h, traits, fit.model.k)
+    theta = fit.fit.theta
+
+    def grad(at: np.ndarray) -> np.ndarray:
+        return -(h.count @ scored(at)[1])
+
+    base = grad(theta)
+    steps = np.eye(theta.size) * HESSIAN_STEP
+    hess = np.stack([(grad(theta + e) - base) / HESSIAN_STEP for e in steps], axis=1)
+    try:
+        return np.linalg.cholesky(np.linalg.inv(0.5 * scale * (hess + hess.T)))
+    except np.linalg.LinAlgError:
+        return None
 
 
 def class_search(h: Histories, traits: Traits, k: int) -> tuple[list[SubscriptionFit], list[str]]:
