@@ -35,6 +35,7 @@ from sim.calibration.histories import (
 from sim.calibration.lifecycle import Traits
 from sim.calibration.subscription import (
     ALIKE,
+    CHUNKS,
     FAST,
     FIRST_SPREAD,
     FRAILTY_NODES,
@@ -54,6 +55,7 @@ from sim.calibration.subscription import (
     _per_owner,
     _spell_setup,
     _walks,
+    chunk_edges,
     quantile_nodes,
     tables,
 )
@@ -61,7 +63,6 @@ from sim.calibration.subscription import (
 SCALARS = 6  # per lane: lapse, return, cancel (ACTIVE), cancel (DORMANT), session rates
 L_, B_, K1, K2, LAM0, LAM1 = range(SCALARS)
 POWER, STEP = 0, 1
-CHUNKS = 8  # the kernel's chunks of spells per thread (each with its own buffers)
 SERIES = 1.0  # half the eigenvalue gap times t under which f0, f1 are summed as series
 LOG_H_STEP = 1e-3  # the step of the leave nodes' five-point derivative in log heterogeneity
 
@@ -341,7 +342,7 @@ def forward_scores(  # type: ignore[no-untyped-def]
     out_p = np.zeros((n, n_lane))
     out_k = np.zeros((n, n_lane))
     grad_p = np.zeros((n, SCALARS, n_lane))
-    edges = np.linspace(0, n, chunks + 1).astype(np.int64)
+    edges = chunk_edges(ptr, chunks)
     for ch in prange(chunks):
         longest = 1
         for i in range(edges[ch], edges[ch + 1]):

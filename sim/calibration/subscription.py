@@ -30,7 +30,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 from scipy import stats
 from scipy.special import gammaln, logsumexp
 
@@ -318,6 +318,7 @@ def spell_terms(tab: Tables, h: Histories, g: np.ndarray) -> np.ndarray:
         h.spell_owner,
         lanes(tab.cls),
         np.tile(np.arange(j), n_comp),
+        min(h.n_spells, CHUNKS * get_num_threads()),
     )
     floor = np.log(TINY)  # a component that cannot have written the spell
     out = np.maximum(log_p, floor)
@@ -365,29 +366,46 @@ def forward(
     owner: np.ndarray,
     lane_cls: np.ndarray,
     lane_node: np.ndarray,
+    chunks: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """log e_A M_1 M_2 ... 1 for every spell and lane (component x activity node), with
     regime X as P and as K (the forward recursion over all lanes at once, rescaled when the
     row falls under ``RESCALE``). Segments before the spell's first one touching regime X
     are the same in both and are run once. Each spell's matrices come from its customer's
     nodes (``_spell_matrices``). A special segment is applied run by run: ``exp(t G) = f0 I
-    + f1 G``, then its terminal (a session day in K, P)."""
+    + f1 G``, then its terminal (a session day in K, P). The spells run in ``chunks`` of
+    about equal work (:func:`chunk_edges`)."""
     n, n_lane = ptr.size - 1, gen.shape[-1]
     out_p = np.zeros((n, n_lane))
     out_k = np.zeros((n, n_lane))
     none = np.empty((2, 0, 2, n_lane))  # forward keeps no rows
-    for i in prange(n):
-        gens, eigs, steps, table, fork = _spell_setup(
-            i, ptr, kind, ref, lengths_k, runs, ends, gen, eig, day, rate, g, owner, lane_cls,
-            lane_node,
-        )  # fmt: skip
-        _walks(i, ptr[i], fork, ptr[i + 1], kind, ref, lengths_k, lengths_x, runs, ends, gens,
-               eigs, steps, table, out_p, out_k, none, np.empty((3, 2, n_lane)),
-               np.empty((3, n_lane)))  # fmt: skip
+    edges = chunk_edges(ptr, chunks)
+    for ch in prange(chunks):
+        rows, scales = np.empty((3, 2, n_lane)), np.empty((3, n_lane))
+        for i in range(edges[ch], edges[ch + 1]):
+            gens, eigs, steps, table, fork = _spell_setup(
+                i, ptr, kind, ref, lengths_k, runs, ends, gen, eig, day, rate, g, owner,
+                lane_cls, lane_node,
+            )  # fmt: skip
+            _walks(i, ptr[i], fork, ptr[i + 1], kind, ref, lengths_k, lengths_x, runs, ends,
+                   gens, eigs, steps, table, out_p, out_k, none, rows, scales)  # fmt: skip
     return out_p, out_k
 
 
 RESCALE = 1e-100  # the forward row is rescaled when its total falls under this
+CHUNKS = 8  # the kernels' chunks of spells per thread (each with its own buffers)
+
+
+@njit(cache=True)
+def chunk_edges(ptr: np.ndarray, chunks: int) -> np.ndarray:
+    """The spells cut into ``chunks`` runs of about equal segments, the kernels' work
+    (``ptr`` as ``Histories.spell_ptr``): a parallel loop hands each thread an equal block
+    of its iterations, and runs of equal spells gave one thread the long-tenured
+    customers' spells (1.4x its share on the simulated streaming logs)."""
+    n = ptr.size - 1
+    edges = np.searchsorted(ptr, np.linspace(0, ptr[n], chunks + 1))
+    edges[-1] = n
+    return edges
 
 
 @njit(cache=True, inline="always")
