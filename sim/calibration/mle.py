@@ -75,7 +75,8 @@ def maximise(
     return Fit(res.x, -float(res.fun), cov, bool(res.success), str(res.message), count[0])
 
 
-WALL = 1e3  # outside the box, the rooted search's penalty: this many times the curvature
+class _LeftBox(Exception):
+    """The rooted search stepped outside the box (``_rooted`` stops there)."""
 
 
 def _rooted(
@@ -87,28 +88,31 @@ def _rooted(
 ) -> optimize.OptimizeResult:
     """L-BFGS in z, theta = theta0 + root z, where an estimate of the inverse Hessian
     (root root') makes the objective about equally curved in every direction, so the
-    search needs few steps (same stopping rules). Outside the box the objective is taken
-    at the nearest point inside plus a steep quadratic wall (``WALL`` times the estimated
-    curvature). The result (in theta) succeeds only where it converged strictly inside
-    the box: else ``maximise`` goes on from there with L-BFGS-B in theta."""
+    search needs few steps (same stopping rules). It stops at its first step outside the
+    box (an edge is for L-BFGS-B in theta to follow). The result (in theta: where it
+    converged, else its best point) succeeds only where it converged inside the box: else
+    ``maximise`` goes on from there with L-BFGS-B in theta."""
     lo, hi = np.array(bounds, dtype=np.float64).T if bounds else (-np.inf, np.inf)
-    wall = WALL / np.maximum(np.einsum("ij,ij->i", root, root), 1e-300)  # over the variance
+    best: dict[str, Any] = {"value": np.inf, "theta": theta0}
 
     def g(z: np.ndarray) -> tuple[float, np.ndarray]:
         theta = theta0 + root @ z
-        inside = np.clip(theta, lo, hi)
-        out = theta - inside
-        value, grad = f(inside)
-        grad = np.where(out == 0.0, grad, 0.0) + wall * out
-        return value + 0.5 * float(wall @ out**2), root.T @ grad
+        if np.any(theta < lo) or np.any(theta > hi):
+            raise _LeftBox
+        value, grad = f(theta)
+        if value < best["value"]:
+            best.update(value=value, theta=theta)
+        return value, root.T @ grad
 
-    res = optimize.minimize(g, np.zeros_like(theta0), jac=True, method="L-BFGS-B", options=opts)
-    theta = theta0 + root @ res.x
-    inside = bool(np.all((theta > lo) & (theta < hi)))
+    try:
+        res = optimize.minimize(g, np.zeros_like(theta0), jac=True, method="L-BFGS-B", options=opts)
+    except _LeftBox:
+        return optimize.OptimizeResult(
+            x=best["theta"], fun=best["value"], success=False, message="left the box"
+        )
     return optimize.OptimizeResult(
-        x=np.clip(theta, lo, hi), fun=res.fun, success=bool(res.success) and inside,
-        message=res.message,
-    )  # fmt: skip
+        x=theta0 + root @ res.x, fun=res.fun, success=bool(res.success), message=res.message
+    )
 
 
 def covariance(f: Objective, theta: np.ndarray, step: float = 1e-4) -> np.ndarray:

@@ -937,7 +937,7 @@ def curvature_root(
     only, one in the weights none): the curvature a fit on ``scale`` times as many customers
     drawn alike expects there, to precondition it (``maximise``'s ``root``: the fit from
     the search's estimate on the whole sample then takes about half the steps). None where
-    that Hessian is not positive definite."""
+    that Hessian is not positive definite (or not finite)."""
     scored, _ = objective(h, traits, fit.model.k)
     theta = fit.fit.theta
 
@@ -948,9 +948,10 @@ def curvature_root(
     steps = np.eye(theta.size) * HESSIAN_STEP
     hess = np.stack([(grad(theta + e) - base) / HESSIAN_STEP for e in steps], axis=1)
     try:
-        return np.linalg.cholesky(np.linalg.inv(0.5 * scale * (hess + hess.T)))
+        root = np.linalg.cholesky(np.linalg.inv(0.5 * scale * (hess + hess.T)))
     except np.linalg.LinAlgError:
         return None
+    return root if np.isfinite(root).all() else None
 
 
 def class_search(h: Histories, traits: Traits, k: int) -> tuple[list[SubscriptionFit], list[str]]:
