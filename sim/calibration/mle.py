@@ -40,13 +40,17 @@ def maximise(
     ftol: float = 1e-9,
     memory: int = 10,
     jac: bool = False,
+    root: np.ndarray | None = None,
 ) -> Fit:
     """L-BFGS-B from ``theta0`` (restarted once from where it stopped if it reports no
     convergence), stopping when a step gains less than ``ftol`` relative to the objective or
     the projected gradient is under 1e-5; ``memory``: the steps its curvature estimate
     remembers; ``jac``: ``neg_loglik`` returns its gradient too (else it is taken by
-    forward differences). The covariance is read off the Hessian at the optimum (NaN when
-    ``with_covariance`` is false: the caller estimates it another way, or needs none)."""
+    forward differences). ``root`` (with ``jac``): a square root R of an estimate of the
+    inverse Hessian at ``theta0`` (R R'): the search runs first in z, theta = theta0 + R z,
+    where the objective is about equally curved in every direction (:func:`_rooted`). The
+    covariance is read off the Hessian at the optimum (NaN when ``with_covariance`` is
+    false: the caller estimates it another way, or needs none)."""
     count = [0]
 
     def f(theta: np.ndarray) -> Any:
@@ -59,13 +63,56 @@ def maximise(
 
     theta = np.asarray(theta0, dtype=np.float64)
     opts = {"maxiter": max_iter, "ftol": ftol, "gtol": 1e-5, "maxcor": memory}
-    res = optimize.minimize(f, theta, jac=jac, method="L-BFGS-B", bounds=bounds, options=opts)
+    res = _rooted(f, theta, root, bounds, opts) if root is not None and jac else None
+    if res is None or not res.success:  # L-BFGS-B in theta (from where the rooted one got)
+        start = theta if res is None else res.x
+        res = optimize.minimize(f, start, jac=jac, method="L-BFGS-B", bounds=bounds, options=opts)
     if not res.success:  # e.g. a line search that stalled: once more from where it got
         res = optimize.minimize(f, res.x, jac=jac, method="L-BFGS-B", bounds=bounds, options=opts)
     k = res.x.shape[0]
     value_only = (lambda theta: f(theta)[0]) if jac else f
     cov = covariance(value_only, res.x) if with_covariance else np.full((k, k), np.nan)
     return Fit(res.x, -float(res.fun), cov, bool(res.success), str(res.message), count[0])
+
+
+class _LeftBox(Exception):
+    """The rooted search stepped outside the box (``_rooted`` stops there)."""
+
+
+def _rooted(
+    f: ScoredObjective,
+    theta0: np.ndarray,
+    root: np.ndarray,
+    bounds: list[tuple[float, float]] | None,
+    opts: dict[str, Any],
+) -> optimize.OptimizeResult:
+    """L-BFGS in z, theta = theta0 + root z, where an estimate of the inverse Hessian
+    (root root') makes the objective about equally curved in every direction, so the
+    search needs few steps (same stopping rules). It stops at its first step outside the
+    box (an edge is for L-BFGS-B in theta to follow). The result (in theta: where it
+    converged, else its best point) succeeds only where it converged inside the box: else
+    ``maximise`` goes on from there with L-BFGS-B in theta."""
+    lo, hi = np.array(bounds, dtype=np.float64).T if bounds else (-np.inf, np.inf)
+    best: dict[str, Any] = {"value": np.inf, "theta": theta0}
+
+    def g(z: np.ndarray) -> tuple[float, np.ndarray]:
+        theta = theta0 + root @ z
+        if np.any(theta < lo) or np.any(theta > hi):
+            raise _LeftBox
+        value, grad = f(theta)
+        if value < best["value"]:
+            best.update(value=value, theta=theta)
+        return value, root.T @ grad
+
+    try:
+        res = optimize.minimize(g, np.zeros_like(theta0), jac=True, method="L-BFGS-B", options=opts)
+    except _LeftBox:
+        return optimize.OptimizeResult(
+            x=best["theta"], fun=best["value"], success=False, message="left the box"
+        )
+    return optimize.OptimizeResult(
+        x=theta0 + root @ res.x, fun=res.fun, success=bool(res.success), message=res.message
+    )
 
 
 def covariance(f: Objective, theta: np.ndarray, step: float = 1e-4) -> np.ndarray:

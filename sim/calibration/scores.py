@@ -19,6 +19,7 @@ differentiated), so the score is the exact derivative of the likelihood the opti
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import get_num_threads, njit, prange
@@ -34,6 +35,7 @@ from sim.calibration.histories import (
 from sim.calibration.lifecycle import Traits
 from sim.calibration.subscription import (
     ALIKE,
+    CHUNKS,
     FAST,
     FIRST_SPREAD,
     FRAILTY_NODES,
@@ -44,15 +46,16 @@ from sim.calibration.subscription import (
     RESCALE,
     TABLE,
     TINY,
+    UNCOUNTED,
     Subscribers,
     Tables,
     _gamma_fit,
     _gen_index,
     _lanes,
-    _low,
     _per_owner,
     _spell_setup,
     _walks,
+    chunk_edges,
     quantile_nodes,
     tables,
 )
@@ -60,7 +63,6 @@ from sim.calibration.subscription import (
 SCALARS = 6  # per lane: lapse, return, cancel (ACTIVE), cancel (DORMANT), session rates
 L_, B_, K1, K2, LAM0, LAM1 = range(SCALARS)
 POWER, STEP = 0, 1
-CHUNKS = 8  # the kernel's chunks of spells per thread (each with its own buffers)
 SERIES = 1.0  # half the eigenvalue gap times t under which f0, f1 are summed as series
 LOG_H_STEP = 1e-3  # the step of the leave nodes' five-point derivative in log heterogeneity
 
@@ -107,61 +109,63 @@ def _dcoefficients(
 
 
 @njit(cache=True, inline="always")
-def _coefficients_of(eigs, gi, t, cache, have, scratch):  # type: ignore[no-untyped-def]
-    """``_dcoefficients`` of generator ``gi`` at ``t`` for every lane (6, lanes): a
-    session-free generator's (NK, NP) for t under ``TABLE`` remembered in ``cache``, the
-    others computed into ``scratch``."""
-    ti = int(t)
-    kept = gi >= 2 and ti < cache.shape[1]
+def _coefficients_of(eigs, gi, t, coefs, have, spare):  # type: ignore[no-untyped-def]
+    """The row of ``coefs`` holding ``_dcoefficients`` of generator ``gi`` at ``t`` for
+    every lane (6, lanes): a session-free generator's (NK, NP) for t under ``have``'s
+    width remembered in row ``(gi - 2) x width + t``, the others computed into row
+    ``spare`` (rows by index, not slices: a slice costs more than a short row)."""
+    ti, width = int(t), have.shape[1]
+    kept = gi >= 2 and ti < width
+    at = (gi - 2) * width + ti if kept else spare
     if kept and have[gi - 2, ti]:
-        return cache[gi - 2, ti]
-    out = cache[gi - 2, ti] if kept else scratch
-    for c in range(out.shape[1]):
-        f = _dcoefficients(eigs[gi, 0, c], eigs[gi, 1, c], t)
-        out[0, c], out[1, c], out[2, c] = f[0], f[1], f[2]
-        out[3, c], out[4, c], out[5, c] = f[3], f[4], f[5]
+        return at
+    for c in range(coefs.shape[2]):
+        f = _dcoefficients(eigs[gi, 0, c], eigs[gi, 1, c], float(t))
+        coefs[at, 0, c], coefs[at, 1, c], coefs[at, 2, c] = f[0], f[1], f[2]
+        coefs[at, 3, c], coefs[at, 4, c], coefs[at, 5, c] = f[3], f[4], f[5]
     if kept:
         have[gi - 2, ti] = True
-    return out
+    return at
 
 
 ACC = 32  # per lane: 6 sums per generator, 4 per session day (see _finish)
 
 
 @njit(cache=True, inline="always")
-def _power_back(acc, a, beta, gens, coef, gi):  # type: ignore[no-untyped-def]
-    """Adds a power's share of the derivative to the sums ``acc`` (``coef``: its
-    ``_dcoefficients`` per lane); b <- exp(tG) b. Every direction E moves G's trace by -1
-    and its determinant by tr(adj(G) E): a' d exp(tG) b / a' exp(tG) b = x + y d det + f1
-    a' E b / a' exp(tG) b, with x, y and f1 a_i b_j / a' exp(tG) b summed per generator
-    (G is the same all through the spell)."""
+def _power_back(acc, rows, o, beta, col, gens, coefs, at, gi):  # type: ignore[no-untyped-def]
+    """Adds a power's share of the derivative to the sums ``acc`` (a = ``rows[o]``;
+    ``coefs[at]``: its ``_dcoefficients`` per lane); b = ``beta[col]`` <- exp(tG) b.
+    Every direction E moves G's trace by -1 and its determinant by tr(adj(G) E):
+    a' d exp(tG) b / a' exp(tG) b = x + y d det + f1 a' E b / a' exp(tG) b, with x, y and
+    f1 a_i b_j / a' exp(tG) b summed per generator (G is the same all through the spell)."""
     base = 6 * gi
-    for c in range(beta.shape[1]):
-        f0, f1 = coef[0, c], coef[1, c]
-        a0, a1, b0, b1 = a[0, c], a[1, c], beta[0, c], beta[1, c]
+    for c in range(beta.shape[2]):
+        f0, f1 = coefs[at, 0, c], coefs[at, 1, c]
+        a0, a1, b0, b1 = rows[o, 0, c], rows[o, 1, c], beta[col, 0, c], beta[col, 1, c]
         gb0 = gens[gi, 0, 0, c] * b0 + gens[gi, 0, 1, c] * b1
         gb1 = gens[gi, 1, 0, c] * b0 + gens[gi, 1, 1, c] * b1
         ab, agb = a0 * b0 + a1 * b1, a0 * gb0 + a1 * gb1
         denom = f0 * ab + f1 * agb
         inv = 1.0 / denom if denom > TINY else 0.0  # an op this unlikely: its lane has no weight
-        acc[base, c] -= (coef[2, c] * ab + coef[4, c] * agb) * inv
-        acc[base + 1, c] += (coef[3, c] * ab + coef[5, c] * agb) * inv
+        acc[base, c] -= (coefs[at, 2, c] * ab + coefs[at, 4, c] * agb) * inv
+        acc[base + 1, c] += (coefs[at, 3, c] * ab + coefs[at, 5, c] * agb) * inv
         fi = f1 * inv
         acc[base + 2, c] += fi * a0 * b0
         acc[base + 3, c] += fi * a0 * b1
         acc[base + 4, c] += fi * a1 * b0
         acc[base + 5, c] += fi * a1 * b1
-        beta[0, c] = f0 * b0 + f1 * gb0
-        beta[1, c] = f0 * b1 + f1 * gb1
+        beta[col, 0, c] = f0 * b0 + f1 * gb0
+        beta[col, 1, c] = f0 * b1 + f1 * gb1
 
 
 @njit(cache=True, inline="always")
-def _step_back(acc, a, beta, steps, r):  # type: ignore[no-untyped-def]
-    """Adds a session day's a_i b_j / a' S b to ``acc`` (its derivative ``d_steps`` is the
-    same all through the spell: applied in ``_finish``); b <- S b."""
+def _step_back(acc, rows, o, beta, col, steps, r):  # type: ignore[no-untyped-def]
+    """Adds a session day's a_i b_j / a' S b to ``acc`` (a = ``rows[o]``; its derivative
+    ``d_steps`` is the same all through the spell: applied in ``_finish``); b =
+    ``beta[col]`` <- S b."""
     base = 24 + 4 * r
-    for c in range(beta.shape[1]):
-        a0, a1, b0, b1 = a[0, c], a[1, c], beta[0, c], beta[1, c]
+    for c in range(beta.shape[2]):
+        a0, a1, b0, b1 = rows[o, 0, c], rows[o, 1, c], beta[col, 0, c], beta[col, 1, c]
         s00, s01, s10, s11 = (
             steps[r, 0, 0, c],
             steps[r, 0, 1, c],
@@ -174,14 +178,14 @@ def _step_back(acc, a, beta, steps, r):  # type: ignore[no-untyped-def]
         acc[base + 1, c] += a0 * b1 * inv
         acc[base + 2, c] += a1 * b0 * inv
         acc[base + 3, c] += a1 * b1 * inv
-        beta[0, c] = s00 * b0 + s01 * b1
-        beta[1, c] = s10 * b0 + s11 * b1
+        beta[col, 0, c] = s00 * b0 + s01 * b1
+        beta[col, 1, c] = s10 * b0 + s11 * b1
 
 
 @njit(cache=True)
-def _finish(grad, acc, gens, d_steps):  # type: ignore[no-untyped-def]
-    """grad (SCALARS, lanes) += the derivative from the sums ``acc`` of a backward pass."""
-    for c in range(grad.shape[1]):
+def _finish(grad, at, acc, gens, d_steps):  # type: ignore[no-untyped-def]
+    """grad[at] (SCALARS, lanes) += the derivative from the sums ``acc`` of a backward pass."""
+    for c in range(grad.shape[2]):
         for gi in range(gens.shape[0]):
             x, y = acc[6 * gi, c], acc[6 * gi + 1, c]
             z00, z01, z10, z11 = (
@@ -192,28 +196,28 @@ def _finish(grad, acc, gens, d_steps):  # type: ignore[no-untyped-def]
             )
             g00, g01 = gens[gi, 0, 0, c], gens[gi, 0, 1, c]
             g10, g11 = gens[gi, 1, 0, c], gens[gi, 1, 1, c]
-            grad[L_, c] += x - y * (g11 + g10) + z01 - z00
-            grad[B_, c] += x - y * (g01 + g00) + z10 - z11
+            grad[at, L_, c] += x - y * (g11 + g10) + z01 - z00
+            grad[at, B_, c] += x - y * (g01 + g00) + z10 - z11
             v0, v1 = x - y * g11 - z00, x - y * g00 - z11
             if gi == 0 or gi == 2:
-                grad[K1, c] += v0
-                grad[K2, c] += v1
+                grad[at, K1, c] += v0
+                grad[at, K2, c] += v1
             if gi >= 2:
-                grad[LAM0, c] += v0
-                grad[LAM1, c] += v1
+                grad[at, LAM0, c] += v0
+                grad[at, LAM1, c] += v1
         for r in range(d_steps.shape[0]):
             for p in range(SCALARS):
                 for e in range(4):
-                    grad[p, c] += acc[24 + 4 * r + e, c] * d_steps[r, p, e // 2, e % 2, c]
+                    grad[at, p, c] += acc[24 + 4 * r + e, c] * d_steps[r, p, e // 2, e % 2, c]
 
 
 @njit(cache=True)
-def _step_derivatives(gens, eigs, steps):  # type: ignore[no-untyped-def]
-    """d S / d lane scalar for the session days S = exp(E) - exp(N) in K and P, (2,
-    SCALARS, 2, 2, lanes): ``d exp(G) = d0 I + d1 G + f1 E`` for each, an entry where S is
-    clamped at 0 held still."""
+def _step_derivatives(gens, eigs, steps, out):  # type: ignore[no-untyped-def]
+    """d S / d lane scalar for the session days S = exp(E) - exp(N) in K and P into
+    ``out`` (2, SCALARS, 2, 2, lanes): ``d exp(G) = d0 I + d1 G + f1 E`` for each, an entry
+    where S is clamped at 0 held still."""
     n_lane = gens.shape[-1]
-    out = np.zeros((2, SCALARS, 2, 2, n_lane))
+    out[:] = 0.0
     for r in range(2):
         for side in range(2):  # + exp(E), - exp(N)
             gi = r + 2 * side
@@ -238,7 +242,6 @@ def _step_derivatives(gens, eigs, steps):  # type: ignore[no-untyped-def]
                     for c in range(n_lane):
                         if steps[r, a, b, c] <= 0.0:
                             out[r, p, a, b, c] = 0.0
-    return out
 
 
 @njit(cache=True, inline="always")
@@ -276,50 +279,51 @@ def _direction(p: int, a: int, b: int) -> float:
 
 
 @njit(cache=True, inline="always")
-def _ops(kind, r, x, lengths_k, lengths_x, runs, ends, op_kind, op_index, op_t):  # type: ignore[no-untyped-def]
+def _ops(kind, r, x, lengths_k, lengths_x, runs, ends, ops):  # type: ignore[no-untyped-def]
     """A segment as elementary operations (as ``_segment`` applies it, a gap's table entry
-    ``N^(d-1) S`` split into its power and its session day): their number."""
+    ``N^(d-1) S`` split into its power and its session day) into the columns of ``ops``
+    (rows: kind, index, t): their number."""
     if kind == GAP_K or (kind == GAP_X and x == 1):
         d = lengths_k[r] if kind == GAP_K else lengths_x[r]
-        return _gap_ops(2, 0, d, op_kind, op_index, op_t)
+        return _gap_ops(2, 0, d, ops)
     if kind == GAP_X:
-        return _gap_ops(3, 1, lengths_x[r], op_kind, op_index, op_t)
+        return _gap_ops(3, 1, lengths_x[r], ops)
     n = 0
     for k in range(runs.shape[1]):
         length = runs[r, k, 1]
         if length > 0:
-            op_kind[n], op_index[n], op_t[n] = POWER, _gen_index(runs[r, k, 0], x), length
+            ops[0, n], ops[1, n], ops[2, n] = POWER, _gen_index(runs[r, k, 0], x), length
             n += 1
     if ends[r] != END:
-        op_kind[n], op_index[n], op_t[n] = STEP, 0 if ends[r] == SESSION_K else 1 - x, 0.0
+        ops[0, n], ops[1, n], ops[2, n] = STEP, 0 if ends[r] == SESSION_K else 1 - x, 0
         n += 1
     return n
 
 
 @njit(cache=True, inline="always")
-def _gap_ops(power, step, d, op_kind, op_index, op_t):  # type: ignore[no-untyped-def]
+def _gap_ops(power, step, d, ops):  # type: ignore[no-untyped-def]
     """A gap of ``d`` days: ``N^(d-1)`` (none for a day) then a session day."""
     n = 0
     if d > 1:
-        op_kind[0], op_index[0], op_t[0] = POWER, power, d - 1
+        ops[0, 0], ops[1, 0], ops[2, 0] = POWER, power, d - 1
         n = 1
-    op_kind[n], op_index[n], op_t[n] = STEP, step, 0.0
+    ops[0, n], ops[1, n], ops[2, n] = STEP, step, 0
     return n + 1
 
 
 @njit(cache=True, inline="always")
-def _forward_op(row, gens, coef, steps, kind, index):  # type: ignore[no-untyped-def]
-    """row <- row M for one elementary operation (a power by its ``coef``)."""
-    for c in range(row.shape[1]):
-        a, d = row[0, c], row[1, c]
+def _forward_op(rows, o, gens, coefs, at, steps, kind, index):  # type: ignore[no-untyped-def]
+    """rows[o + 1] <- rows[o] M for one elementary operation (a power by ``coefs[at]``)."""
+    for c in range(rows.shape[2]):
+        a, d = rows[o, 0, c], rows[o, 1, c]
         if kind == POWER:
-            f0, f1 = coef[0, c], coef[1, c]
+            f0, f1 = coefs[at, 0, c], coefs[at, 1, c]
             ga = a * gens[index, 0, 0, c] + d * gens[index, 1, 0, c]
             gd = a * gens[index, 0, 1, c] + d * gens[index, 1, 1, c]
-            row[0, c], row[1, c] = f0 * a + f1 * ga, f0 * d + f1 * gd
+            rows[o + 1, 0, c], rows[o + 1, 1, c] = f0 * a + f1 * ga, f0 * d + f1 * gd
         else:
-            row[0, c] = a * steps[index, 0, 0, c] + d * steps[index, 1, 0, c]
-            row[1, c] = a * steps[index, 0, 1, c] + d * steps[index, 1, 1, c]
+            rows[o + 1, 0, c] = a * steps[index, 0, 0, c] + d * steps[index, 1, 0, c]
+            rows[o + 1, 1, c] = a * steps[index, 0, 1, c] + d * steps[index, 1, 1, c]
 
 
 @njit(cache=True, parallel=True, error_model="numpy", fastmath=FAST)
@@ -338,96 +342,111 @@ def forward_scores(  # type: ignore[no-untyped-def]
     out_p = np.zeros((n, n_lane))
     out_k = np.zeros((n, n_lane))
     grad_p = np.zeros((n, SCALARS, n_lane))
-    edges = np.linspace(0, n, chunks + 1).astype(np.int64)
+    edges = chunk_edges(ptr, chunks)
     for ch in prange(chunks):
         longest = 1
         for i in range(edges[ch], edges[ch + 1]):
             longest = max(longest, ptr[i + 1] - ptr[i])
         stored = np.empty((2, longest, 2, n_lane))  # X as P (the part before too), as K
-        cache = np.empty((2, TABLE, 6, n_lane))
-        have = np.zeros((2, TABLE), np.bool_)
+        work = Work(
+            np.empty((2 * TABLE + OPS, 6, n_lane)), np.zeros((2, TABLE), np.bool_),
+            np.empty((ACC, n_lane)), np.empty((OPS + 1, 2, n_lane)),
+            np.zeros((4, OPS), np.int64), np.empty((2, SCALARS, 2, 2, n_lane)),
+            np.empty((3, 2, n_lane)), np.empty((3, n_lane)), np.empty((2, SCALARS, n_lane)),
+        )  # fmt: skip
         for i in range(edges[ch], edges[ch + 1]):
             _spell_scores(i, ptr, kind, ref, lengths_k, lengths_x, runs, ends, gen, eig, day,
-                          rate, g, owner, lane_cls, lane_node, cancelled, stored, cache, have,
+                          rate, g, owner, lane_cls, lane_node, cancelled, stored, work,
                           out_p, out_k, grad_p)  # fmt: skip
     return out_p, out_k, grad_p
+
+
+OPS = 4  # elementary operations of a segment at most (three runs and a terminal)
+# a chunk's buffers for the backward passes: coefficients (the spell's cache of session-free
+# powers, then one row per operation) and which are cached, the sums, the rows inside a
+# segment, its operations (kind, index, t, coefficient row), the session days' derivatives,
+# the columns (the spell's, then each regime's over a cancelled spell's last period), their
+# scales, and each regime's derivative there
+Work = namedtuple("Work", "coefs have acc rows ops d_steps beta scale walks")
 
 
 @njit(cache=True, error_model="numpy", fastmath=FAST)
 def _spell_scores(  # type: ignore[no-untyped-def]
     i, ptr, kind, ref, lengths_k, lengths_x, runs, ends, gen, eig, day, rate, g, owner,
-    lane_cls, lane_node, cancelled, stored, cache, have, out_p, out_k, grad_p,
+    lane_cls, lane_node, cancelled, stored, work, out_p, out_k, grad_p,
 ):  # fmt: skip
     """One spell of :func:`forward_scores`, with the chunk's buffers."""
-    n_lane = gen.shape[-1]
     first, last = ptr[i], ptr[i + 1]
     gens, eigs, steps, table, fork = _spell_setup(
         i, ptr, kind, ref, lengths_k, runs, ends, gen, eig, day, rate, g, owner, lane_cls,
         lane_node,
     )  # fmt: skip
     _walks(i, first, fork, last, kind, ref, lengths_k, lengths_x, runs, ends, gens, eigs,
-           steps, table, out_p, out_k, stored)  # fmt: skip
-    have[:] = False
-    d_steps = _step_derivatives(gens, eigs, steps)
-    beta, scale = np.ones((2, n_lane)), np.zeros(n_lane)
+           steps, table, out_p, out_k, stored, work.rows, work.scale)  # fmt: skip
+    work.have[:] = False
+    _step_derivatives(gens, eigs, steps, work.d_steps)
+    beta, scale = work.beta, work.scale
+    beta[0] = 1.0
+    scale[0] = 0.0
     if cancelled[i] and fork < last:
-        walks = np.zeros((2, SCALARS, n_lane))
-        ends_ = np.ones((2, 2, n_lane))
-        scales = np.zeros((2, n_lane))
         for x in range(2):
-            _backward(walks[x], ends_[x], scales[x], stored, x, first, fork, last, x, kind,
-                      ref, lengths_k, lengths_x, runs, ends, gens, eigs, steps, d_steps,
-                      cache, have)  # fmt: skip
-        beta[:] = 0.0
-        _combined(grad_p[i], beta, stored[0, fork - first], walks[0], ends_[0], scales[0],
-                  walks[1], ends_[1], scales[1])  # fmt: skip
+            beta[1 + x] = 1.0
+            scale[1 + x] = 0.0
+            work.walks[x] = 0.0
+            _backward(work.walks, x, 1 + x, stored, x, first, fork, last, x, kind, ref,
+                      lengths_k, lengths_x, runs, ends, gens, eigs, steps, work)  # fmt: skip
+        beta[0] = 0.0
+        _combined(grad_p[i], beta[0], stored[0, fork - first], work.walks[0], beta[1],
+                  scale[1], work.walks[1], beta[2], scale[2])  # fmt: skip
     else:
-        _backward(grad_p[i], beta, scale, stored, 0, first, fork, last, 0, kind, ref,
-                  lengths_k, lengths_x, runs, ends, gens, eigs, steps, d_steps, cache,
-                  have)  # fmt: skip
-    _backward(grad_p[i], beta, scale, stored, 0, first, first, fork, 1, kind, ref,
-              lengths_k, lengths_x, runs, ends, gens, eigs, steps, d_steps, cache,
-              have)  # fmt: skip
+        _backward(grad_p, i, 0, stored, 0, first, fork, last, 0, kind, ref, lengths_k,
+                  lengths_x, runs, ends, gens, eigs, steps, work)  # fmt: skip
+    _backward(grad_p, i, 0, stored, 0, first, first, fork, 1, kind, ref, lengths_k,
+              lengths_x, runs, ends, gens, eigs, steps, work)  # fmt: skip
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, **UNCOUNTED)
 def _backward(  # type: ignore[no-untyped-def]
-    grad, beta, scale, stored, slot, first, lo, hi, x, kind, ref, lengths_k, lengths_x,
-    runs, ends, gens, eigs, steps, d_steps, cache, have,
+    grad, at, col, stored, slot, first, lo, hi, x, kind, ref, lengths_k, lengths_x, runs,
+    ends, gens, eigs, steps, work,
 ):  # fmt: skip
     """The backward pass over segments ``hi - 1`` down to ``lo`` of a spell, regime X as
-    P (x = 0) or K, from the column ``beta`` (rescaled like the forward row, the logs of
-    the factors added to ``scale``): each segment's rows recomputed from the stored one
-    (``stored[slot]``), each operation's share of the derivative summed, added to
-    ``grad`` at the end."""
-    n_lane = grad.shape[1]
-    acc = np.zeros((ACC, n_lane))
-    rows = np.empty((5, 2, n_lane))
-    scratch = np.empty((4, 6, n_lane))
-    op_kind = np.zeros(4, np.int64)
-    op_index = np.zeros(4, np.int64)
-    op_t = np.zeros(4)
+    P (x = 0) or K, from the column ``work.beta[col]`` (rescaled like the forward row, the
+    logs of the factors added to ``work.scale[col]``): each segment's rows recomputed from
+    the stored one (``stored[slot]``), each operation's share of the derivative summed,
+    added to ``grad[at]`` at the end. Buffers by index, not slices (a slice costs more than
+    a short row), and ``UNCOUNTED``: it allocates nothing."""
+    n_lane = gens.shape[-1]
+    acc, rows, ops, coefs, have = work.acc, work.rows, work.ops, work.coefs, work.have
+    beta, scale = work.beta, work.scale
+    acc[:] = 0.0
+    spare = 2 * TABLE
     for j in range(hi - 1, lo - 1, -1):
-        n_ops = _ops(kind[j], ref[j], x, lengths_k, lengths_x, runs, ends, op_kind, op_index, op_t)
-        rows[0] = stored[slot, j - first]
-        for o in range(n_ops - 1):
-            rows[o + 1] = rows[o]
-            coef = _coefficients_of(eigs, op_index[o], op_t[o], cache, have, scratch[o])
-            _forward_op(rows[o + 1], gens, coef, steps, op_kind[o], op_index[o])
+        n_ops = _ops(kind[j], ref[j], x, lengths_k, lengths_x, runs, ends, ops)
+        jj = j - first
+        for c in range(n_lane):
+            rows[0, 0, c], rows[0, 1, c] = stored[slot, jj, 0, c], stored[slot, jj, 1, c]
+        for o in range(n_ops):
+            if ops[0, o] == POWER:
+                ops[3, o] = _coefficients_of(eigs, ops[1, o], ops[2, o], coefs, have, spare + o)
+            if o < n_ops - 1:
+                _forward_op(rows, o, gens, coefs, ops[3, o], steps, ops[0, o], ops[1, o])
         for o in range(n_ops - 1, -1, -1):
-            if op_kind[o] == POWER:
-                coef = _coefficients_of(eigs, op_index[o], op_t[o], cache, have, scratch[o])
-                _power_back(acc, rows[o], beta, gens, coef, op_index[o])
+            if ops[0, o] == POWER:
+                _power_back(acc, rows, o, beta, col, gens, coefs, ops[3, o], ops[1, o])
             else:
-                _step_back(acc, rows[o], beta, steps, op_index[o])
-        if _low(beta) < RESCALE:
+                _step_back(acc, rows, o, beta, col, steps, ops[1, o])
+        low = np.inf
+        for c in range(n_lane):
+            low = min(low, beta[col, 0, c] + beta[col, 1, c])
+        if low < RESCALE:
             for c in range(n_lane):
-                total = beta[0, c] + beta[1, c]
+                total = beta[col, 0, c] + beta[col, 1, c]
                 if total > 0.0:
-                    beta[0, c] /= total
-                    beta[1, c] /= total
-                    scale[c] += np.log(total)
-    _finish(grad, acc, gens, d_steps)
+                    beta[col, 0, c] /= total
+                    beta[col, 1, c] /= total
+                    scale[col, c] += np.log(total)
+    _finish(grad, at, acc, gens, work.d_steps)
 
 
 @njit(cache=True)
@@ -462,17 +481,16 @@ def _survival_scores(
     value = np.zeros((n, n_comp))
     grad = np.zeros((n, SCALARS, n_comp))
     for i in prange(n):
-        a = np.zeros((2, n_comp))
-        a[0] = 1.0
-        beta = np.ones((2, n_comp))
-        coef = np.empty((6, n_comp))
-        coef = _coefficients_of(eig, 0, float(days[i]), np.empty((0, 0, 6, n_comp)),
-                                np.zeros((0, 0), np.bool_), coef)  # fmt: skip
+        a = np.zeros((1, 2, n_comp))
+        a[0, 0] = 1.0
+        beta = np.ones((1, 2, n_comp))
+        coefs = np.empty((1, 6, n_comp))
+        at = _coefficients_of(eig, 0, days[i], coefs, np.zeros((0, 0), np.bool_), 0)
         acc = np.zeros((ACC, n_comp))
-        _power_back(acc, a, beta, gen, coef, 0)
-        _finish(grad[i], acc, gen, np.zeros((0, SCALARS, 2, 2, n_comp)))
+        _power_back(acc, a, 0, beta, 0, gen, coefs, at, 0)
+        _finish(grad, i, acc, gen, np.zeros((0, SCALARS, 2, 2, n_comp)))
         for c in range(n_comp):
-            value[i, c] = np.log(max(beta[0, c], TINY))
+            value[i, c] = np.log(max(beta[0, 0, c], TINY))
     return value, grad
 
 
