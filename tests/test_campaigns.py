@@ -13,7 +13,7 @@ import yaml
 from agents.base import as_agent
 from agents.evaluate import AgentPolicy
 from agents.reference import Campaign
-from experiments.jobs.offer_lifts import FittedOffers, fit_lifts, simulated_effects
+from experiments.jobs.offer_lifts import FittedOffers, fit_lifts, simulated_campaign
 from experiments.jobs.subscription_outputs import offers_yaml
 from sim import presets
 from sim.calibration.campaigns import campaign_effects
@@ -69,8 +69,8 @@ def test_fitted_lifts_reproduce_the_logged_effects() -> None:
     truth = {o.name: o.lift for o in catalogue.offers}
     for row in t.itertuples():
         assert row.lift_low <= truth[row.offer] <= row.lift_high, row.offer
-    again = simulated_effects(scenario, fit.catalogue, offers, 0.25, 28, seed=5)
-    np.testing.assert_allclose(again.to_numpy(), t.simulated_effect_pp.to_numpy())
+    again = simulated_campaign(scenario, fit.catalogue, offers, 0.25, 28, seed=5)
+    np.testing.assert_allclose(again.back_effect_pp.to_numpy(), t.simulated_effect_pp.to_numpy())
 
 
 def test_an_interval_the_lift_search_cannot_close_is_named(monkeypatch) -> None:

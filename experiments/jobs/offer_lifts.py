@@ -76,20 +76,6 @@ def simulated_campaign(
     return effects[["back_effect_pp", "back_low_pp", "back_high_pp"]]
 
 
-def simulated_effects(
-    scenario: Scenario,
-    catalogue: Catalogue,
-    offers: tuple[str, ...],
-    holdout_share: float,
-    window: int,
-    seed: int,
-) -> pd.Series:
-    """The come-back effect (points) of each offer in :func:`simulated_campaign`."""
-    return simulated_campaign(
-        scenario, catalogue, offers, holdout_share, window, seed
-    ).back_effect_pp
-
-
 def fit_lifts(
     scenario: Scenario,
     catalogue: Catalogue,
@@ -113,13 +99,11 @@ def fit_lifts(
         ]
         return replace(catalogue, offers=tuple(out))
 
-    ends = [simulated_effects(scenario, with_lifts(b), offers, holdout_share, window, seed)
-            for b in (lo, hi)]  # fmt: skip
-    flat = (ends[1] - ends[0]).abs().to_numpy() < 0.5  # the effect does not move with the lift
-
     def effect(x: np.ndarray) -> np.ndarray:
-        sims = simulated_effects(scenario, with_lifts(x), offers, holdout_share, window, seed)
-        return sims.to_numpy()
+        sims = simulated_campaign(scenario, with_lifts(x), offers, holdout_share, window, seed)
+        return sims.back_effect_pp.to_numpy()
+
+    flat = np.abs(effect(hi) - effect(lo)) < 0.5  # the effect does not move with the lift
 
     logged_at = mine.set_index("offer").reindex(list(offers))
     point = bisect(effect, logged_at.back_effect_pp.to_numpy(), lo, hi)
