@@ -105,18 +105,30 @@ def test_an_interval_the_lift_search_cannot_close_is_named(monkeypatch) -> None:
 
 
 def test_the_offers_yaml_states_each_fitted_lift_with_its_interval() -> None:
-    """The saved offers YAML says how sure each fitted lift is (a newcomer's trial used a
-    lift of 2.49 whose interval reached 0.01 without knowing it), and still loads."""
+    """The saved offers YAML says, per offer, the logged effect, the simulated one at the
+    fitted lift and how sure the lift is (a newcomer's trial used a lift of 2.49 whose
+    interval reached 0.01 without knowing it), and names a lift that could not reach the
+    logged effect (another read 'matches' of a lift stuck at 0.01: logged -0.9 points,
+    simulated +1.0); it still loads."""
     table = pd.DataFrame(
         {
-            "offer": ["discount_30", "reminder_email"],
-            "lift_fitted": [2.49, 0.3],
-            "lift_low": [0.01, np.nan],
-            "lift_high": [5.8, np.nan],
-            "moves_with_lift": [True, False],
+            "offer": ["discount_30", "reminder_email", "recommendations"],
+            "back_effect_pp": [2.6, 0.1, -0.91],
+            "back_low_pp": [0.2, -1.0, -3.2],
+            "back_high_pp": [5.0, 1.2, 1.4],
+            "simulated_effect_pp": [2.61, 0.4, 1.15],
+            "lift_fitted": [2.49, 0.3, 0.01],
+            "lift_low": [0.01, np.nan, 0.01],
+            "lift_high": [5.8, np.nan, 1.92],
+            "moves_with_lift": [True, False, True],
         }
     )
     text = offers_yaml(FittedOffers(presets.streaming_offers(), table, ()), "streaming", "x.csv")
-    assert "#   discount_30: 2.49 (95% interval 0.01 to 5.8)" in text
-    assert "#   reminder_email: 0.3 (kept: its effect does not move with its lift)" in text
+    assert (
+        "#   discount_30: logged +2.60 points (+0.20 to +5.00), simulated +2.61; lift 2.49 "
+        "(95% interval 0.01 to 5.8)\n" in text
+    )
+    assert "#   reminder_email: logged +0.10 points" in text
+    assert "lift 0.3 (kept: its effect does not move with its lift)\n" in text
+    assert "lift 0.01 (95% interval 0.01 to 1.92); NOT matched: no lift" in text
     assert len(yaml.safe_load(text)["offers"]) == len(presets.streaming_offers().offers)

@@ -19,7 +19,7 @@ import yaml
 
 from experiments.config.scenario import catalogue_spec
 from experiments.files import write_json, write_table, write_text
-from experiments.jobs.offer_lifts import FittedOffers, fit_lifts
+from experiments.jobs.offer_lifts import LIFT_RANGE, FittedOffers, fit_lifts
 from experiments.reporting.subscription import make_plots, report_html
 from sim.calibration.subscriptions import SubscriptionCalibration, forecast_scope
 from sim.presets import offers_for
@@ -164,17 +164,32 @@ def fitted_offers(
 def offers_yaml(fitted: FittedOffers, base: str, log_name: str) -> str:
     head = [
         f"# The '{base}' catalogue, lifts fitted by `winback calibrate` to the randomised",
-        f"# campaigns in {log_name}: on the calibrated scenario each offer's simulated effect",
-        "# matches the effect measured against the campaign's holdout (campaigns.csv).",
-        "# Fitted lifts with their 95% intervals (a wide one: the campaign bounds the offer's",
-        "# effect weakly; a benchmark's ranking of that offer inherits the uncertainty):",
+        f"# campaigns in {log_name}: each offer's lift is set so that the same campaign,",
+        "# simulated on the calibrated scenario, moves the share of customers who come back",
+        "# within the window by what the campaign's holdout measured (campaigns.csv), as",
+        "# near as a lift in its search box can. Per offer: the logged effect, the simulated",
+        "# one at the fitted lift (points of customers back), and the lift with its 95%",
+        "# interval (a wide one: the campaign bounds the offer's effect weakly, and a",
+        "# benchmark's ranking of that offer inherits the uncertainty):",
         *[
-            f"#   {row.offer}: {row.lift_fitted:.3g} ({_lift_interval(row)})"
+            f"#   {row.offer}: logged {row.back_effect_pp:+.2f} points ({row.back_low_pp:+.2f} to "
+            f"{row.back_high_pp:+.2f}), simulated {row.simulated_effect_pp:+.2f}; lift "
+            f"{row.lift_fitted:.3g} ({_lift_interval(row)}){_at_edge(row)}"
             for row in fitted.table.itertuples(index=False)
         ],
     ]
     body = yaml.safe_dump({"offers": catalogue_spec(fitted.catalogue)["offers"]}, sort_keys=False)
     return "\n".join(head) + "\n" + body
+
+
+def _at_edge(row: Any) -> str:
+    """Where no lift in the search box reaches the logged effect, the catalogue says so."""
+    if not row.moves_with_lift:
+        return ""
+    low, high = LIFT_RANGE
+    if row.lift_fitted < low * 1.05 or row.lift_fitted > high / 1.05:
+        return "; NOT matched: no lift in its search box reaches the logged effect"
+    return ""
 
 
 def _lift_interval(row: Any) -> str:

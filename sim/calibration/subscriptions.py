@@ -408,8 +408,13 @@ def pain_mix(spells: pd.DataFrame, base: Scenario) -> dict[str, float] | None:
 # ------------------------------------------------------------------ checks
 def first_spells(spells: pd.DataFrame) -> pd.DataFrame:
     """Each customer's first subscription, but for customers lapsed with no history known
-    (:func:`sim.calibration.spells.no_history`): their first spell is not seen."""
-    first = spells.sort_values("start").groupby("user_id", sort=False).head(1)
+    (:func:`sim.calibration.spells.no_history`): their first spell is not seen. Spells are
+    ordered by start, then by their number, so a customer who resubscribes on the day their
+    no-history spell is dated (the window's first) is left out every time, never only when
+    an unstable sort put the resubscription first (a holdout's forecast once looked such a
+    customer up in one table and not the other)."""
+    ordered = spells.sort_values(["start", "spell"], kind="stable")
+    first = ordered.groupby("user_id", sort=False).head(1)
     return first[~no_history(first)]
 
 
