@@ -149,3 +149,17 @@ def test_benchmark_bad_value_exits_2_without_results(tmp_path) -> None:
         "<= 50000000"
     )
     assert not (tmp_path / "run" / "summary.json").exists()
+
+
+def test_simulate_bills_every_plan_as_asked(tmp_path) -> None:
+    """``--billing monthly``: the event log of a preset billed 'none' (cancellations at once)
+    would otherwise be calibrated as if they waited for a period's end."""
+    from experiments.jobs.simulate import simulate
+
+    done = simulate("streaming", 300, 28, 1, "reminder_email", 28, record=True, billing="monthly")
+    assert {p.billing for p in done.logged.scenario.plans} == {"monthly"}
+    out = winback(
+        "simulate", "--users", "300", "--days", "28", "--offers", "reminder_email",
+        "--event-log", str(tmp_path / "log.csv"),
+    )  # fmt: skip
+    assert out.returncode == 0 and "simulate with --billing monthly" in out.stderr

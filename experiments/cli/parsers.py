@@ -121,6 +121,13 @@ def simulate_arguments(p: argparse.ArgumentParser) -> None:
         help="the campaign's share held out (sent nothing; default 0.2)",
     )
     p.add_argument(
+        "--billing",
+        default=None,
+        choices=("none", "monthly", "annual"),
+        help="bill every plan so (default the preset's; the presets bill 'none': a "
+        "cancellation acts at once). For an event log to calibrate on: monthly",
+    )
+    p.add_argument(
         "--log-start",
         default="2024-01-01",
         metavar="DATE",

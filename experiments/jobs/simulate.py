@@ -14,6 +14,7 @@ the campaign's when there is one, else the no-offer control's.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -82,11 +83,16 @@ def simulate(
     epoch_days: int,
     campaign: Campaign | None = None,
     record: bool = False,
+    billing: str | None = None,
 ) -> Simulated:
     """One row per policy: KPIs and incremental figures vs the control; with ``campaign``,
-    its run too. With ``record``, the campaign's run (or else the control's) is recorded."""
+    its run too. With ``record``, the campaign's run (or else the control's) is recorded.
+    ``billing``: every plan billed so (None: the preset's)."""
     scenario = presets.SCENARIOS[scenario_name](n_users=users, horizon_days=days)
     scenario = replace(scenario, epoch_days=epoch_days)  # the blanket sends at every epoch
+    if billing is not None:
+        plans = tuple(replace(p, billing=billing) for p in scenario.plans)
+        scenario = replace(scenario, plans=plans)
     catalogue = presets.offers_for(scenario_name)
     chosen = _selected(catalogue, offers)  # validated before any simulation
     if campaign is not None:
@@ -185,8 +191,18 @@ def run_from_args(args: argparse.Namespace) -> int:
     campaign = _campaign_from(args)
     done = simulate(
         args.scenario, args.users, args.days, args.seed, args.offers, args.epoch_days,
-        campaign=campaign, record=log_path is not None,
+        campaign=campaign, record=log_path is not None, billing=args.billing,
     )  # fmt: skip
+    if log_path is not None and done.logged is not None:
+        unbilled = [p.name for p in done.logged.scenario.plans if p.billing == "none"]
+        if unbilled and done.logged.scenario.is_subscription:
+            print(
+                f"note: plans {', '.join(unbilled)} are billed 'none' (a cancellation acts at "
+                "once) and are written as monthly: `winback calibrate` will read cancellations "
+                "as taking effect at a period's end, which they did not. For a log to calibrate "
+                "on, simulate with --billing monthly.",
+                file=sys.stderr,
+            )
     _print_table(done.table)
     meta: dict[str, object] = {
         "scenario": args.scenario, "users": args.users, "days": args.days, "seed": args.seed
