@@ -302,7 +302,7 @@ def format_leaderboard(board: pd.DataFrame, baseline: str | None = None) -> str:
         line += (
             f" {_pct(r.share_of_oracle):>9s} {r.incremental_reactivated_users:>+10,.0f}"
             f" {_fmt(r.cost_per_incremental_reactivation):>10s} {r.offer_spend:>10,.0f}"
-            f" {roi_text(r.roi, r.offer_spend, r.incremental_profit):>12s}"
+            f" {roi_text(r.roi, r.offer_spend):>12s}"
             f" {r.unsubscribes:>7,.0f}"
         )
         lines.append(line)

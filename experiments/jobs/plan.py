@@ -123,8 +123,9 @@ class Enrolment:
             self.end[k][ends] = v[ends]
         lapsed = observed_status(sim.pop, slice(None), day, sim.scenario) > 0
         if w.start <= day <= w.last:
-            new = lapsed & (self.entered < 0) & ~self.seen if day > w.start else lapsed
-            new &= self.entered < 0
+            new = lapsed & (self.entered < 0)
+            if day > w.start:
+                new &= ~self.seen
             before = self.ring[(slot - w.pre_days // w.epoch_days) % self.ring.shape[0]]
             self.entered[new] = day
             for k, v in now.items():

@@ -160,7 +160,7 @@ def focus_agents(summary: dict[str, Any], board: pd.DataFrame) -> list[str]:
     return out
 
 
-def roi_text(roi: float, spend: float, profit: float) -> str:
+def roi_text(roi: float, spend: float) -> str:
     """The ROI as the tables show it: "-" without spend, "spend near 0" beyond
     :data:`ROI_SHOWN_UP_TO`."""
     if not np.isfinite(roi) or spend <= 0:
@@ -308,7 +308,7 @@ def leaderboard_html(board: pd.DataFrame, baseline: str | None = None) -> str:
             f"<td>{r.incremental_reactivated_users:+,.0f}</td>"
             f"<td>{r.reactivation_rate:.1%}</td>"
             f"<td>{'-' if not np.isfinite(cpr) else f'{cpr:,.2f}'}</td>"
-            f"<td>{roi_text(r.roi, r.offer_spend, r.incremental_profit)}</td>"
+            f"<td>{roi_text(r.roi, r.offer_spend)}</td>"
             f"<td>{r.offer_spend:,.0f}</td><td>{r.unsubscribes:,.0f}</td></tr>"
         )
     return f"<table>{head}{''.join(rows)}</table>"
