@@ -121,6 +121,7 @@ def test_the_offers_yaml_states_each_fitted_lift_with_its_interval() -> None:
             "lift_low": [0.01, np.nan, 0.01],
             "lift_high": [5.8, np.nan, 1.92],
             "moves_with_lift": [True, False, True],
+            "at_edge": [False, False, True],
         }
     )
     text = offers_yaml(FittedOffers(presets.streaming_offers(), table, ()), "streaming", "x.csv")

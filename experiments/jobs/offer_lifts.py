@@ -139,6 +139,7 @@ def fit_lifts(
     table["moves_with_lift"] = ~flat
     fitted_lift = table.lift_fitted.to_numpy()
     edge = ~flat & ((fitted_lift < LIFT_RANGE[0] * 1.05) | (fitted_lift > LIFT_RANGE[1] / 1.05))
+    table["at_edge"] = edge  # no lift in the search box reaches the logged effect
     low, high = table.lift_low.to_numpy(), table.lift_high.to_numpy()
     open_ended = ~flat & ~edge & ((low < LIFT_RANGE[0] * 1.05) | (high > LIFT_RANGE[1] / 1.05))
     notes = (

@@ -19,7 +19,7 @@ import yaml
 
 from experiments.config.scenario import catalogue_spec
 from experiments.files import write_json, write_table, write_text
-from experiments.jobs.offer_lifts import LIFT_RANGE, FittedOffers, fit_lifts
+from experiments.jobs.offer_lifts import FittedOffers, fit_lifts
 from experiments.reporting.subscription import make_plots, report_html
 from sim.calibration.subscriptions import SubscriptionCalibration, forecast_scope
 from sim.presets import offers_for
@@ -161,6 +161,9 @@ def fitted_offers(
     return FittedOffers(catalogue, pd.concat(tables, ignore_index=True), tuple(notes))
 
 
+_NOT_MATCHED = "; NOT matched: no lift in its search box reaches the logged effect"
+
+
 def offers_yaml(fitted: FittedOffers, base: str, log_name: str) -> str:
     head = [
         f"# The '{base}' catalogue, lifts fitted by `winback calibrate` to the randomised",
@@ -174,22 +177,12 @@ def offers_yaml(fitted: FittedOffers, base: str, log_name: str) -> str:
         *[
             f"#   {row.offer}: logged {row.back_effect_pp:+.2f} points ({row.back_low_pp:+.2f} to "
             f"{row.back_high_pp:+.2f}), simulated {row.simulated_effect_pp:+.2f}; lift "
-            f"{row.lift_fitted:.3g} ({_lift_interval(row)}){_at_edge(row)}"
+            f"{row.lift_fitted:.3g} ({_lift_interval(row)}){_NOT_MATCHED if row.at_edge else ''}"
             for row in fitted.table.itertuples(index=False)
         ],
     ]
     body = yaml.safe_dump({"offers": catalogue_spec(fitted.catalogue)["offers"]}, sort_keys=False)
     return "\n".join(head) + "\n" + body
-
-
-def _at_edge(row: Any) -> str:
-    """Where no lift in the search box reaches the logged effect, the catalogue says so."""
-    if not row.moves_with_lift:
-        return ""
-    low, high = LIFT_RANGE
-    if row.lift_fitted < low * 1.05 or row.lift_fitted > high / 1.05:
-        return "; NOT matched: no lift in its search box reaches the logged effect"
-    return ""
 
 
 def _lift_interval(row: Any) -> str:
