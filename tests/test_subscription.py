@@ -3,6 +3,8 @@ probability law, and the fit recovers what it should."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -128,6 +130,24 @@ def test_retention_is_the_law_of_the_first_cancellation() -> None:
     h = encode(spells([(0, d, False) for d in days[1:]]), NO_SESSIONS, 0, int(days[-1]))
     alive = np.exp(np.sort(log_likelihood(m, Traits.none(), h))[::-1])
     np.testing.assert_allclose(retention(m, Traits.none(), days[1:], 30), alive, rtol=1e-9)
+
+
+def test_left_truncation_divides_the_mixtures_not_each_class() -> None:
+    """A customer subscribed 360 days before the window (day 0) and still subscribed 720
+    days into it, under two equally likely classes that cancel at very different rates:
+    found in the log, the customer is likely of the durable class, so the likelihood is
+    ``sum_c w_c R_c(1080) / sum_c w_c R_c(360)`` (R: retention), not the classes' own
+    ratios averaged (which would treat the survivors as quick to cancel as newcomers)."""
+    two = replace(model(k=2), cancel_rate=np.array([1 / 900, 1 / 60]))
+    h = encode(spells([(-360, 720, False)]), NO_SESSIONS, 0, 720)
+    assert h.trunc_spell.size == 1
+    got = float(log_likelihood(two, Traits.none(), h)[0])
+    days = np.array([360, 1080])
+    each = [retention(model(cancel_rate=c), Traits.none(), days, 30) for c in two.cancel_rate]
+    mixed = np.log(0.5 * (each[0][1] + each[1][1])) - np.log(0.5 * (each[0][0] + each[1][0]))
+    per_class = np.log(0.5 * (each[0][1] / each[0][0] + each[1][1] / each[1][0]))
+    assert got == pytest.approx(mixed, rel=1e-9)
+    assert abs(got - per_class) > 0.1
 
 
 def test_identical_histories_are_counted_once() -> None:
@@ -258,10 +278,12 @@ TRAITS = Traits(
 )
 
 
-def _mixed_histories(sessions: bool) -> Histories:
-    """Spells begun before the window (truncated) and in it, cancelled on and after its
-    first day, resubscribed, monthly and annual, long and short, and a customer lapsed
-    with no history who comes back."""
+def _mixed_histories(sessions: bool, complete: bool = True) -> Histories:
+    """Spells begun before the window and in it, cancelled on and after its first day,
+    resubscribed, monthly and annual, long and short, and a customer lapsed with no history
+    who comes back. ``complete``: the log lists a customer who left before the window
+    (``a``), so no spell is conditioned on lasting into it; else ``a`` is left out and the
+    spells begun before the window are (left truncation)."""
     sp = pd.DataFrame(
         {
             "user_id": ["a", "b", "c", "c", "d", "e", "f", "f"],
@@ -274,15 +296,20 @@ def _mixed_histories(sessions: bool) -> Histories:
     rng = np.random.default_rng(0)
     days = rng.integers(1, 400, size=120) if sessions else np.zeros(0, int)
     seen = pd.DataFrame({"user_id": rng.choice(list("bcde"), size=days.size), "day": days})
+    if not complete:
+        sp = sp[sp.user_id != "a"]
     return encode(sp, seen.drop_duplicates(), 0, 400)
 
 
+@pytest.mark.parametrize("complete", [True, False])
 @pytest.mark.parametrize("sessions", [False, True])
-def test_the_objective_remembers_each_class_without_changing_the_likelihood(sessions) -> None:
+def test_the_objective_remembers_each_class_without_changing_the_likelihood(
+    sessions: bool, complete: bool
+) -> None:
     """The objective assembles the k-class likelihood from each class alone (remembering
     each class's last two): equal to the mixture's own log-likelihood to 1e-9 at every
     point of a numerical gradient's walk, whichever class or weight a step moves."""
-    h = _mixed_histories(sessions)
+    h = _mixed_histories(sessions, complete)
     scored, bounds = objective(h, TRAITS, 2)
     lo, hi = np.array(bounds).T
     theta = np.clip(np.random.default_rng(1).uniform(-6.0, 0.5, len(bounds)), lo, hi)
@@ -297,15 +324,18 @@ def test_the_objective_remembers_each_class_without_changing_the_likelihood(sess
 
 @pytest.mark.parametrize("k", [1, 2])
 @pytest.mark.parametrize("sessions", [False, True])
-@pytest.mark.parametrize("seed", [3, 4])
-def test_the_score_is_the_derivative_of_the_likelihood(sessions: bool, k: int, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "complete"), [(3, True), (4, False)])
+def test_the_score_is_the_derivative_of_the_likelihood(
+    sessions: bool, k: int, seed: int, complete: bool
+) -> None:
     """The analytic score (``sim.calibration.scores``: the backward pass through the
     forward recursion, the activity nodes moving with the parameters) equals central
     differences (step 1e-5) of each customer's log-likelihood, to 1e-6 of the score's scale,
     with one class and two, at random points of the search box, on monthly and annual
     spells begun before the window and in it, cancelled on its first day and after it,
-    resubscribed, lapsed with no history."""
-    h = _mixed_histories(sessions)
+    resubscribed, lapsed with no history; in a complete log and a left-truncated one."""
+    h = _mixed_histories(sessions, complete)
+    assert (h.trunc_spell.size == 0) == complete
     scored, bounds = objective(h, TRAITS, k)
     lo, hi = np.array(bounds).T
     theta = np.clip(np.random.default_rng(seed).uniform(-6.0, 0.5, len(bounds)), lo, hi)

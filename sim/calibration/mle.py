@@ -226,7 +226,42 @@ def fit_reference(
     bounds = log_box(box)
     lo, hi = np.array(bounds).T
     fit = maximise(neg_loglik, np.clip(np.log(start), lo, hi), bounds, ftol=REFERENCE_FTOL)
-    return fit, fit_status(fit, names, box)
+    status = fit_status(fit, names, box)
+    ridge = ridge_to_edge(neg_loglik, fit, bounds, names) if status.ok else ()
+    if ridge:
+        detail = f"the likelihood stays within {RIDGE_DROP} of its maximum out to the box's edge"
+        return fit, FitStatus("boundary", detail, ridge)
+    return fit, status
+
+
+RIDGE_DROP = 1.92  # half the chi-square(1) 95% point: a likelihood-ratio interval's reach
+RIDGE_SHARE = 0.25  # a parameter moves along a ridge if its share of the direction is this
+
+
+def ridge_to_edge(
+    neg_loglik: Objective, fit: Fit, bounds: Sequence[tuple[float, float]], names: Sequence[str]
+) -> tuple[str, ...]:
+    """The parameters along which the likelihood runs flat to an edge of the box, or ().
+
+    An optimiser can stop anywhere on a ridge that climbs without end towards a limit (sBG
+    with no heterogeneity: alpha and beta grow together; how far it goes depends on the
+    optimiser's version), and the Hessian's interval there need not reach the edge. So
+    along the fit's least determined direction (the covariance's top eigenvector), both
+    ways, the log-likelihood at the box's edge is compared with the maximum: within
+    ``RIDGE_DROP`` it cannot be told from the limit (a likelihood-ratio interval reaching
+    the edge), and the parameters with a ``RIDGE_SHARE`` of that direction are named."""
+    if fit.cov is None or not np.isfinite(fit.cov).all():
+        return ()
+    _, vectors = np.linalg.eigh(fit.cov)
+    top = vectors[:, -1]
+    lo, hi = np.array(bounds, dtype=np.float64).T
+    for way in (top, -top):
+        moving = np.abs(way) > 1e-12
+        reach = np.where(way > 0, hi - fit.theta, lo - fit.theta)[moving] / way[moving]
+        edge = fit.theta + float(reach.min()) * way
+        if -float(neg_loglik(edge)) >= fit.loglik - RIDGE_DROP:
+            return tuple(n for n, w in zip(names, way, strict=True) if abs(w) >= RIDGE_SHARE)
+    return ()
 
 
 def fit_status(fit: Fit, names: Sequence[str], box: Box) -> FitStatus:

@@ -532,10 +532,6 @@ def spell_scores(tab: Tables, h: Histories, g: np.ndarray) -> tuple[np.ndarray, 
         d_out[h.left_spell] = np.where(
             moves, -d_kept / np.where(moves, np.expm1(-kept)[:, None, :], 1.0), 0.0
         )
-    if h.trunc_spell.size:
-        kept, d_kept = _survival_lanes(tab, h.trunc_days, j)
-        out[h.trunc_spell] -= kept
-        d_out[h.trunc_spell] -= d_kept
     out[h.lapsed_spell] = 0.0  # lapsed before the window, history unknown: only time away
     d_out[h.lapsed_spell] = 0.0
     return out, d_out
@@ -728,9 +724,13 @@ def _away_scores(tab: Tables, h: Histories) -> tuple[np.ndarray, np.ndarray]:
     return _per_owner(away, h.away_owner, h.n), _per_owner(d_away, h.away_owner, h.n)
 
 
-def class_scores(model: Subscribers, traits: Traits, h: Histories) -> tuple[np.ndarray, np.ndarray]:
-    """Each customer's log-likelihood under a one-class ``model`` (``log_likelihood``) and
-    its score, the derivative in ``model.theta()``: (n,), (n, P)."""
+def class_scores(
+    model: Subscribers, traits: Traits, h: Histories
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each customer's log-likelihood under a one-class ``model`` before left truncation's
+    division (``log_likelihood``'s first term) and its score, the derivative in
+    ``model.theta()``, then the divisor's log (``kept_terms`` summed over the components)
+    and its score: (n,), (n, P), (n,), (n, P)."""
     idx = _indices(model)
     tab = tables(model, traits)
     n_par = len(idx)
@@ -751,4 +751,25 @@ def class_scores(model: Subscribers, traits: Traits, h: Histories) -> tuple[np.n
     score += np.einsum("nj,njq->nq", post.sum(axis=1), d_log_w)
     if h.away_owner.size and "comeback_rate" in idx:
         score[:, idx["comeback_rate"]] += np.einsum("nc,nc->n", post.sum(axis=2), d_away)
-    return ll, score
+    kept, d_kept = _kept_scores(tab, h, component_jacobian(model, traits))
+    return ll, score, kept, d_kept
+
+
+def _kept_scores(tab: Tables, h: Histories, jac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``logsumexp`` of ``kept_terms`` per customer (the log-probability of its spell begun
+    before the window lasting into it, 0 without one) and its derivative in theta."""
+    kept = np.zeros(h.n)
+    d_kept = np.zeros((h.n, jac.shape[-1]))
+    if h.trunc_spell.size == 0:
+        return kept, d_kept
+    distinct, back = np.unique(h.trunc_days, return_inverse=True)
+    gen = _lanes(tab.gen["EK"][None])
+    value, grad = _survival_scores(gen, np.stack(tab.eig["EK"])[None], distinct.astype(np.float64))
+    owner = h.spell_owner[h.trunc_spell]
+    terms = _per_owner(value[back], owner, h.n) + tab.log_prior[None, :]  # (n, C)
+    d_terms = _per_owner(
+        np.einsum("dsc,csq->dcq", grad[:, :4], jac)[back].reshape(back.size, -1), owner, h.n
+    ).reshape(h.n, *jac.shape[::2])
+    kept = logsumexp(terms, axis=1)
+    d_kept = np.einsum("nc,ncq->nq", np.exp(terms - kept[:, None]), d_terms)
+    return kept, d_kept

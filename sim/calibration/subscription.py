@@ -330,8 +330,6 @@ def spell_terms(tab: Tables, h: Histories, g: np.ndarray) -> np.ndarray:
     if h.left_spell.size:
         kept = lanes(_survival(tab, h.left_days))
         out[h.left_spell] = np.log(np.maximum(-np.expm1(kept), TINY))
-    if h.trunc_spell.size:
-        out[h.trunc_spell] -= lanes(_survival(tab, h.trunc_days))
     out[h.lapsed_spell] = 0.0  # lapsed before the window, history unknown
     return out
 
@@ -678,10 +676,28 @@ def _per_owner(terms: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def kept_terms(tab: Tables, h: Histories) -> np.ndarray:
+    """Per customer and component (n, C): its prior plus the log-probability that a spell
+    of it begun before the window lasted into it (its ``trunc_days`` with no decision to
+    cancel), 0 for a customer with no such spell. ``logsumexp`` over the components is
+    the probability of being in the log at all, which the customer's likelihood is
+    divided by (left truncation: see :func:`log_likelihood`)."""
+    kept = np.zeros((h.trunc_spell.size, tab.log_prior.size))
+    if h.trunc_spell.size:
+        distinct, back = np.unique(h.trunc_days, return_inverse=True)
+        kept = _survival(tab, distinct)[back]
+    return _per_owner(kept, h.spell_owner[h.trunc_spell], h.n) + tab.log_prior[None, :]
+
+
 def log_likelihood(model: Subscribers, traits: Traits, h: Histories) -> np.ndarray:
-    """Each customer's marginal log-likelihood."""
-    joint, _, _ = joint_terms(model, traits, h)
-    return logsumexp(joint, axis=1)
+    """Each customer's marginal log-likelihood: of its history from its first spell's
+    start, over the probability of that spell lasting into the window where it began
+    before it (left truncation). Both are mixtures over the components (class, leave
+    multiplier, trait draw), so the division is of the mixtures: a customer found in the
+    log after years of tenure is likely a durable one (dividing each component by its own
+    survival instead would assume the survivors as quick to cancel as newcomers)."""
+    joint, _, tab = joint_terms(model, traits, h)
+    return logsumexp(joint, axis=1) - logsumexp(kept_terms(tab, h), axis=1)
 
 
 def class_posterior(model: Subscribers, traits: Traits, h: Histories) -> np.ndarray:
@@ -818,6 +834,9 @@ def split(model: Subscribers) -> Subscribers:
     return replace(model, **rates)
 
 
+ClassTerms = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # class_scores' answer
+
+
 def objective(
     h: Histories, traits: Traits, k: int
 ) -> tuple[Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], list[tuple[float, float]]]:
@@ -833,9 +852,9 @@ def objective(
     n_free = len(free_rates(sessions, returns))
     owns = [class_indices(c, k, n_free, sessions) for c in range(k)]
 
-    def class_part(own: np.ndarray) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    def class_part(own: np.ndarray) -> Callable[[np.ndarray], ClassTerms]:
         @lru_cache(maxsize=2)
-        def part(key: bytes) -> tuple[np.ndarray, np.ndarray]:
+        def part(key: bytes) -> ClassTerms:
             alone = Subscribers.from_theta(np.frombuffer(key), 1, sessions, returns)
             return class_scores(alone, traits, h)
 
@@ -848,14 +867,15 @@ def objective(
         logits = np.concatenate([[0.0], theta[n_free * k : n_free * k + k - 1]])
         log_w = logits - logsumexp(logits)
         each = [part(theta) for part in parts]
-        joint = np.stack([value for value, _ in each], axis=1) + log_w
-        ll = logsumexp(joint, axis=1)
-        post = np.exp(joint - ll[:, None])
+        joint = np.stack([e[0] for e in each], axis=1) + log_w
+        kept = np.stack([e[2] for e in each], axis=1) + log_w  # left truncation's divisor
+        ll, norm = logsumexp(joint, axis=1), logsumexp(kept, axis=1)
+        post, share = np.exp(joint - ll[:, None]), np.exp(kept - norm[:, None])
         score = np.zeros((h.n, theta.size))
-        for c, (own, (_, own_score)) in enumerate(zip(owns, each, strict=True)):
-            score[:, own] += post[:, c, None] * own_score
-        score[:, n_free * k : n_free * k + k - 1] = post[:, 1:] - np.exp(log_w[1:])
-        return ll, score
+        for c, (own, (_, own_score, _, own_kept)) in enumerate(zip(owns, each, strict=True)):
+            score[:, own] += post[:, c, None] * own_score - share[:, c, None] * own_kept
+        score[:, n_free * k : n_free * k + k - 1] = post[:, 1:] - share[:, 1:]
+        return ll - norm, score
 
     box = (np.log(MIN_RATE), np.log(MAX_RATE))
     shapes = (np.log(MIN_SHAPE), np.log(MAX_SHAPE))

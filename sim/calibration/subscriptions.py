@@ -30,6 +30,7 @@ from sim.calibration.prices import PriceCalibration, calibrate_prices
 from sim.calibration.sbg import SBGFit, contract_periods, fit_sbg
 from sim.calibration.spells import no_history, subscription_spells
 from sim.calibration.subscription import (
+    TINY,
     SubscriptionFit,
     class_posterior,
     fit_classes,
@@ -197,7 +198,7 @@ def calibrate_subscriptions(
         scenario=scenario,
         retention=retention_table(plans, traits, sbgs, renewals),
         cohorts=cohort_table(plans, traits, sbgs, renewals, str(log.origin.date())),
-        churned=churned_table(plans, traits),
+        churned=churned_table(plans, traits, renewals),
         forecast=forecast_table(plans, traits, sbgs, spells_all, cut, end, str(log.origin.date()))
         if end > cut
         else pd.DataFrame(),
@@ -586,29 +587,41 @@ def resubscription_table(plans: list[PlanFit], traits: Traits, months: int = 24)
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
-def churned_table(plans: list[PlanFit], traits: Traits) -> pd.DataFrame:
-    """Per plan: the share of first subscriptions cancelled in the log against the model's
-    expectation over the same observation times (the censoring distribution estimated by
-    Kaplan-Meier on the censored spells, lifelines)."""
+def churned_table(
+    plans: list[PlanFit], traits: Traits, renewals: dict[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """Per plan: the share of first subscriptions seen cancelled in the log against the
+    model's expectation over the same observation times, on ``renewals`` (Kaplan-Meier's
+    rows, :func:`renewal_data`). A customer first observed at renewal ``e`` (0 from
+    sign-up; more for a spell begun before the window) is expected cancelled with
+    probability ``sum_t>=e (S(t) - S(t+1)) / S(e) x G(t) / G(e-1)``: S the model's retention
+    from sign-up (a mixture over classes and multipliers, so a long-standing customer is
+    likely a durable one), G the probability of being observed beyond t renewals
+    (Kaplan-Meier on the censored spells, lifelines, with the same entries). Without
+    entries this is the share a cohort followed as the log follows it would show."""
     from lifelines import KaplanMeierFitter
 
     rows = []
     for p in plans:
-        s = first_spells(p.spells)
-        periods = ((s.end - s.start) // p.period).to_numpy()
-        off = s.cancelled.to_numpy(bool)
+        data = renewals[p.plan]
+        periods, off = data.periods.to_numpy(), data.churned.to_numpy(bool)
+        entry = np.minimum(data.entry.to_numpy(), periods)
         grid = np.arange(0, int(periods.max()) + 2)
         surv = retention(p.fit.model, traits, grid * p.period, p.period)
-        followed = KaplanMeierFitter().fit(periods, ~off)  # P(observed at least t periods)
-        g = followed.survival_function_at_times(grid[1:] - 1).to_numpy()
-        expected = float(np.sum((surv[:-1] - surv[1:]) * g))
+        followed = KaplanMeierFitter().fit(periods, ~off, entry=entry)
+        g = np.r_[1.0, followed.survival_function_at_times(grid[:-1]).to_numpy()]  # G(t-1)
+        term = (surv[:-1] - surv[1:]) * g[1:]  # t = 0 .. max
+        tail = np.cumsum(term[::-1])[::-1]  # sum over t >= e
+        each = tail[entry] / np.maximum(surv[entry] * g[entry], TINY)
+        expected = float(each.mean())
+        actual = float(off.mean())
         rows.append(
             {
                 "plan": p.plan,
-                "customers": len(s),
-                "churned_actual": float(off.mean()),
+                "customers": len(data),
+                "churned_actual": actual,
                 "churned_calibrated": expected,
-                "difference_pp": 100.0 * (expected - float(off.mean())),
+                "difference_pp": 100.0 * (expected - actual),
             }
         )
     return pd.DataFrame(rows)
