@@ -160,10 +160,15 @@ def _gamma_mult(rng: np.random.Generator, shape: np.ndarray) -> np.ndarray:
     return (rng.standard_gamma(shape) / shape).astype(F32)
 
 
-def sample_population(scenario: Scenario, rng: np.random.Generator) -> Population:
+def sample_population(
+    scenario: Scenario, rng: np.random.Generator, survivors: bool = True
+) -> Population:
     """Draw ``scenario.n_users`` users from the segment mixture (sorted by segment): each
     segment's categorical draws, then the latent traits, then an empty observable history.
-    The draws' order is part of the result: a reordering changes every user."""
+    The draws' order is part of the result: a reordering changes every user. A
+    subscription's customers are the survivors their start state selects
+    (:func:`lived_lifecycles`); ``survivors=False`` keeps every draw as at sign-up (the law
+    a calibration integrates traits over)."""
     seg_w = np.array([s.weight for s in scenario.segments], dtype=np.float64)
     counts = rng.multinomial(scenario.n_users, seg_w / seg_w.sum())
     segment = np.repeat(np.arange(len(counts), dtype=np.uint8), counts)
@@ -171,7 +176,11 @@ def sample_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
     resp_mean = drawn.pop("resp_mean")
     latent = _latent(scenario, segment, drawn["pain"], resp_mean, rng)
     if scenario.is_subscription:
-        life = lived_lifecycles(scenario, segment, drawn["state"], drawn["pain"], latent, rng)
+        life = (
+            lived_lifecycles(scenario, segment, drawn["state"], drawn["pain"], latent, rng)
+            if survivors
+            else Lifecycles.of(scenario, segment, latent)
+        )
         tenure = lived_tenure(scenario, drawn["state"], latent, life)
         latent["signup_day"] = (-scenario.warmup_days - tenure).astype(F32)
     anchor_price = daily_prices(p.monthly_price for p in scenario.plans)[drawn["plan"]]

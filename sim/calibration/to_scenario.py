@@ -56,14 +56,16 @@ def class_segments(
 
 
 def scenario_traits(base: Scenario, bins: int = 4, seed: int = 0) -> Traits:
-    """The trait multipliers of the base scenario's users (its segments blended) as
+    """The trait multipliers of the base scenario's users at sign-up (its segments blended) as
     ``bins`` weighted draws. Freshness pulses with the release calendar faster than users
     change state, so each user's multipliers are their hazards' averages over the
     scenario's weeks."""
     dyn = base.dynamics
     blended = replace(blend_segments(base.segments), weight=1.0)
-    pop = sample_population(
-        replace(base, n_users=TRAIT_SAMPLE, segments=(blended,)), np.random.default_rng(seed)
+    pop = sample_population(  # as at sign-up: the fit's classes and multiplier select
+        replace(base, n_users=TRAIT_SAMPLE, segments=(blended,)),
+        np.random.default_rng(seed),
+        survivors=False,
     )
     still = dyn.tech_weight * pop.tech + dyn.friction_weight * pop.friction
     days = range(0, base.horizon_days, 7)
