@@ -79,14 +79,15 @@ class Window:
 
 
 class Enrolment:
-    """A simulation's policy that runs the test: at each epoch it enters the customers seen
-    lapsed for the first time (within the window), keeps what each entrant's outcome needs,
+    """A simulation's policy that runs the test: at each epoch within the window it enters
+    the customers seen lapsed who have not entered yet (at the first epoch, every one seen
+    lapsed then; a customer active then enters at the first later epoch they are seen
+    lapsed, whatever they were before the test), keeps what each entrant's outcome needs,
     and lets ``inner`` (the arm's policy; None: do nothing) act on entrants only."""
 
     def __init__(self, n: int, window: Window, inner: Policy | None) -> None:
         self.w, self.inner = window, inner
         self.entered = np.full(n, -1, dtype=np.int32)
-        self.seen = np.zeros(n, dtype=bool)  # lapsed at an epoch before the test began
         ring = window.pre_days // window.epoch_days + 1
         self.ring = np.zeros((ring, n))  # profit at the last epochs, for the pre-period
         names = ("profit", "react", "unsubs", "discount")
@@ -124,15 +125,11 @@ class Enrolment:
         lapsed = observed_status(sim.pop, slice(None), day, sim.scenario) > 0
         if w.start <= day <= w.last:
             new = lapsed & (self.entered < 0)
-            if day > w.start:
-                new &= ~self.seen
             before = self.ring[(slot - w.pre_days // w.epoch_days) % self.ring.shape[0]]
             self.entered[new] = day
             for k, v in now.items():
                 self.start[k][new] = v[new]
             self.start["pre"][new] = now["profit"][new] - before[new]
-        elif day < w.start:
-            self.seen |= lapsed
         self.ring[slot] = now["profit"]
 
     def finish(self, sim: Simulation) -> None:
