@@ -126,7 +126,7 @@ def text_summary(result: SubscriptionCalibration, offers: FittedOffers | None, b
     errors = result.summary()["forecast_errors"]
     if errors:
         lines.append(
-            "holdout survivors, mean absolute error: calibrated "
+            "holdout survivors, mean absolute percentage error: calibrated "
             f"{_pct(errors['calibrated_mape_pct'])}, sBG {_pct(errors['sbg_mape_pct'])}"
             + forecast_scope(errors)
         )

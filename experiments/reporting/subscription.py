@@ -238,7 +238,8 @@ def _forecast_html(errors: dict[str, Any] | None) -> str:
 
     return (
         "<p>Subscribers at the end of the calibration period, followed into the holdout: "
-        "mean absolute error of the survivors per plan and period, calibrated simulator "
+        "mean absolute percentage error of the survivors per plan and period, calibrated "
+        "simulator "
         f"{pct(errors['calibrated_mape_pct'])}, sBG {pct(errors['sbg_mape_pct'])}"
         f"{html.escape(forecast_scope(errors))}.</p>"
     )

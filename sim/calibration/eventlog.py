@@ -202,7 +202,8 @@ class EventLog:
         if isinstance(date, str) and not re.fullmatch(ISO, date.strip()):
             raise EventLogError(
                 f"{key}: {date!r} is not a date written YYYY-MM-DD; allowed: an ISO date such "
-                "as 1997-10-01 (01/09/2025 could be the first of September or 9 January)"
+                "as 1997-10-01 (a date such as 01/09/2025 could be the first of September or "
+                "9 January)"
             )
         try:
             stamp = pd.Timestamp(date)
