@@ -194,6 +194,14 @@ def sample_population(
     )
 
 
+def _multiplier_shapes(scenario: Scenario, segment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's gamma shapes of the leave and return multipliers (``heterogeneity``;
+    ``return_heterogeneity``, or the leave shape where that is 0)."""
+    leave = _per_user(scenario, segment, "heterogeneity")
+    own = _per_user(scenario, segment, "return_heterogeneity")
+    return leave, np.where(own > 0, own, leave)
+
+
 def _per_user(scenario: Scenario, segment: np.ndarray, name: str) -> np.ndarray:
     """Each user's value of the segment field ``name`` (float64)."""
     return np.array([getattr(s, name) for s in scenario.segments], dtype=np.float64)[segment]
@@ -267,10 +275,7 @@ def lived_lifecycles(
     calibration of the simulated company's log put retention 11-14 points above its
     Kaplan-Meier curve. A customer still undecided after ``SURVIVOR_ROUNDS`` keeps its last
     proposal."""
-    seg_param = partial(_per_user, scenario, segment)
-    leave = seg_param("heterogeneity")
-    own = seg_param("return_heterogeneity")
-    come = np.where(own > 0, own, leave)
+    leave, come = _multiplier_shapes(scenario, segment)
     mixes = [dict(seg.pain_mix) for seg in scenario.segments]
     todo = np.arange(segment.shape[0])
     for _ in range(SURVIVOR_ROUNDS):
@@ -394,10 +399,9 @@ def _latent(
     affinity = _dirichlet(rng, scenario.dynamics.genre_concentration, n, n_genres)
     genre_counts = 3.0 * _dirichlet(rng, 1.0, n, n_genres)
     responsiveness = _responsiveness(rng, resp_mean)
-    shape = seg_param("heterogeneity")
-    lapse_mult = _gamma_mult(rng, shape)
-    own = seg_param("return_heterogeneity")
-    return_mult = _gamma_mult(rng, np.where(own > 0, own, shape))
+    leave, come = _multiplier_shapes(scenario, segment)
+    lapse_mult = _gamma_mult(rng, leave)
+    return_mult = _gamma_mult(rng, come)
     activity_mult = _gamma_mult(rng, seg_param("activity_heterogeneity"))
     basket = (seg_param("basket_value") * rng.gamma(8.0, 1.0 / 8.0, size=n)).astype(F32)
     deal_seeker = rng.random(n) < seg_param("deal_seeker_share")

@@ -762,14 +762,11 @@ def _kept_scores(tab: Tables, h: Histories, jac: np.ndarray) -> tuple[np.ndarray
     d_kept = np.zeros((h.n, jac.shape[-1]))
     if h.trunc_spell.size == 0:
         return kept, d_kept
-    distinct, back = np.unique(h.trunc_days, return_inverse=True)
-    gen = _lanes(tab.gen["EK"][None])
-    value, grad = _survival_scores(gen, np.stack(tab.eig["EK"])[None], distinct.astype(np.float64))
+    value, grad = _survival_lanes(tab, h.trunc_days, 1)  # per spell and component
     owner = h.spell_owner[h.trunc_spell]
-    terms = _per_owner(value[back], owner, h.n) + tab.log_prior[None, :]  # (n, C)
-    d_terms = _per_owner(
-        np.einsum("dsc,csq->dcq", grad[:, :4], jac)[back].reshape(back.size, -1), owner, h.n
-    ).reshape(h.n, *jac.shape[::2])
+    terms = _per_owner(value, owner, h.n) + tab.log_prior[None, :]  # (n, C)
+    d_spell = np.einsum("isc,csq->icq", grad[:, :4], jac).reshape(owner.size, -1)
+    d_terms = _per_owner(d_spell, owner, h.n).reshape(h.n, *jac.shape[::2])
     kept = logsumexp(terms, axis=1)
     d_kept = np.einsum("nc,ncq->nq", np.exp(terms - kept[:, None]), d_terms)
     return kept, d_kept
