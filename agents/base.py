@@ -2,7 +2,8 @@
 
 Observations are the named, normalised feature vectors of ``sim.envs.observation``; masks
 say which actions can be sent (column 0, "nothing", always can). Agents never see latent
-traits, except the oracle, which is handed them explicitly as the upper reference.
+traits, except the references that say so: the pain-point rule is handed the latent traits,
+the full-information reference a look-ahead inside the simulation.
 
 An :class:`Agent` has, beyond ``act``, ``update`` and ``describe``:
 
@@ -10,7 +11,11 @@ An :class:`Agent` has, beyond ``act``, ``update`` and ``describe``:
   with each decision's attributed profit); default False.
 * ``learned``: it was trained, not written as a rule; the benchmark saves learned agents
   and compares the best of them with every other policy; default False.
+* ``hidden``: it sees what no real policy can (hidden traits; a look-ahead inside the
+  simulation): a reference, kept apart from the policies a company could run; default False.
 * ``learning_curve``: (training steps, incremental profit per user) pairs; default none.
+* ``diagnostics()``: figures of the agent's own about its latest run, by name (the
+  evaluation records them per seed beside the metrics); default none.
 * ``fresh()``: the agent for one run (one seed), in the state it was built or trained in:
   online learners start every seed from their trained state; default a deep copy.
 * ``save(path)`` / ``load``: ``suffix`` names the file type ``save`` writes ("" when the
@@ -38,6 +43,7 @@ from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
+from sim.lookahead import Gains
 from sim.offers import Catalogue
 
 
@@ -48,7 +54,18 @@ class Context:
     feature_names: list[str]
     offer_names: list[str]
     day: float = 0.0
-    latent: dict[str, np.ndarray] = field(default_factory=dict)  # only for the oracle
+    latent: dict[str, np.ndarray] = field(default_factory=dict)  # the references' only
+    lookahead: Lookahead | None = None  # the full-information reference's only
+
+
+class Lookahead(Protocol):
+    """What-if look-ahead inside the running simulation (``sim.lookahead.expected_gains``
+    bound to it): each action's expected incremental profit for ``users`` (sorted ids) given
+    their hidden state, from ``reps`` replications with random numbers of their own."""
+
+    def __call__(
+        self, users: np.ndarray, mask: np.ndarray, reps: int, days: int | None, key: int
+    ) -> Gains: ...
 
 
 @runtime_checkable
@@ -74,6 +91,7 @@ class Agent(ABC):
     name: str = "agent"
     online: bool = False
     learned: ClassVar[bool] = False
+    hidden: ClassVar[bool] = False
     suffix: ClassVar[str] = ""
     learning_curve: Sequence[tuple[int, float]] = ()
 
@@ -88,6 +106,10 @@ class Agent(ABC):
     def describe(self) -> dict[str, Any]:
         """Name and parameters, for result tables."""
         return {"name": self.name}
+
+    def diagnostics(self) -> dict[str, float]:
+        """The agent's own figures about its latest run (none by default)."""
+        return {}
 
     def fresh(self) -> Agent:
         """The agent for one run, in the state it was built or trained in."""

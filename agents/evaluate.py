@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -16,6 +17,7 @@ from tqdm import tqdm
 from agents.base import Agent, AgentLike, Context, as_agent
 from sim.constants import PAIN_POINTS, STATES
 from sim.envs.observation import Encoder, observation_names
+from sim.lookahead import expected_gains
 from sim.messaging import Delivery
 from sim.offers import Catalogue
 from sim.results import SimulationResult, incremental
@@ -39,6 +41,7 @@ LATENT = ("pain", "price_sens", "content_need", "friction", "tech")
 class Run:
     result: SimulationResult
     offer_mix: pd.DataFrame  # offer x segment x pain point -> sends
+    diagnostics: dict[str, float]  # the agent's own figures (Agent.diagnostics)
 
 
 class Evaluation(NamedTuple):
@@ -69,7 +72,7 @@ def run_agent(
     sim = Simulation(scenario, catalogue, seed=seed, policy=policy)
     result = sim.run()
     policy.count(sim)  # the last decision's sends
-    return Run(result, policy.offer_mix())
+    return Run(result, policy.offer_mix(), policy.agent.diagnostics())
 
 
 class AgentPolicy:
@@ -93,7 +96,8 @@ class AgentPolicy:
             self.feedback.deliver(sim, day)
         obs = self.encode(sim, day / self.scenario.horizon_days)
         latent = {k: getattr(sim.pop, k) for k in LATENT}
-        ctx = Context(self.names, self.catalogue.names, float(day), latent)
+        lookahead = partial(expected_gains, sim) if self.agent.hidden else None
+        ctx = Context(self.names, self.catalogue.names, float(day), latent, lookahead)
         mask = sim.mask()
         actions = np.asarray(self.agent.act(obs, mask, ctx), dtype=np.int64)
         if self.feedback is not None:
@@ -172,6 +176,10 @@ def evaluate(
             rows += [
                 {"agent": name, "seed": seed, "metric": m, "value": figures[m]} for m in METRICS
             ]
+            rows += [
+                {"agent": name, "seed": seed, "metric": m, "value": v}
+                for m, v in run.diagnostics.items()
+            ]
             mixes.append(run.offer_mix.assign(agent=name, seed=seed))
             occupancy.append(states_over_time(run.result, name, seed, scenario.epoch_days))
     bar.close()
@@ -221,9 +229,3 @@ def paired_difference(
     numbers, so the seed-to-seed noise they share cancels)."""
     rows = tidy[tidy.metric == metric].pivot(index="seed", columns="agent", values="value")
     return t_interval((rows[a] - rows[b]).dropna().to_numpy(dtype=float))
-
-
-def share_of_oracle(tidy: pd.DataFrame, oracle: str = "oracle") -> pd.Series:
-    """Each agent's mean incremental profit as a share of the oracle's."""
-    profit = tidy[tidy.metric == "incremental_profit"].groupby("agent")["value"].mean()
-    return profit / profit[oracle]

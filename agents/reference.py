@@ -1,6 +1,8 @@
 """Reference policies: no offer (the control), random, blanket offer, the seeds' playbook,
-the oracle that reads latent traits (the upper reference), and a randomised campaign with a
-holdout (the kind of logging policy whose records measure offers)."""
+two that see what no company can (the pain-point rule reads hidden pain points; the
+full-information reference looks ahead inside the simulation: the upper reference), and a
+randomised campaign with a holdout (the kind of logging policy whose records measure
+offers)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import pandas as pd
 from agents.base import Context, FixedPolicy, masked_choice
 from sim.constants import ARMS, PAIN_POINTS, RECENCY_SCALE_DAYS
 from sim.offers import Catalogue
-from sim.validation import check_int, check_nonnegative, check_probability
+from sim.validation import check_choice, check_int, check_nonnegative, check_probability
 
 
 @dataclass(kw_only=True)
@@ -59,7 +61,7 @@ class Blanket(FixedPolicy):
 @dataclass(kw_only=True)
 class Rules(FixedPolicy):
     """Base of the rule policies: the offer each pain point gets (the playbook reads it from
-    the exit survey, the oracle from the latent trait); ``content_churned`` is the content
+    the exit survey, the pain-point rule from the hidden trait); ``content_churned`` is the content
     offer for users who cancelled."""
 
     OFFER_FIELDS: ClassVar[tuple[str, ...]] = (
@@ -119,19 +121,20 @@ class Playbook(Rules):
 
 
 @dataclass(kw_only=True)
-class Oracle(Rules):
-    """Reads each user's latent pain point and sends the offer that matches it, when the
-    matching trait is strong enough to pay (``min_trait``). The upper reference: no real
-    policy can see these traits."""
+class PainPointRule(Rules):
+    """Reads each user's hidden pain point and sends the offer that matches it, when the
+    matching trait is strong enough to pay (``min_trait``). A rule, not an optimum: it sees
+    what no real policy can, yet skips lapsed users whose pain point has no strong trait."""
 
     NONNEGATIVE: ClassVar[tuple[str, ...]] = ("min_trait",)
-    name: str = "oracle"
+    hidden: ClassVar[bool] = True
+    name: str = "pain_point_rule"
     price: str = "discount_50_sms"
     min_trait: float = 0.4
 
     def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
         if "pain" not in ctx.latent:
-            raise ValueError("oracle: ctx.latent must hold the users' latent traits")
+            raise ValueError("pain_point_rule: ctx.latent must hold the users' latent traits")
         col, k = self._indices(ctx)
         pain = ctx.latent["pain"]
         wanted = np.zeros(obs.shape[0], dtype=np.int64)
@@ -148,6 +151,123 @@ class Oracle(Rules):
         starved = (pain == PAIN_POINTS.index("content")) & churned
         wanted[starved & (ctx.latent["content_need"] >= self.min_trait)] = k[self.content_churned]
         return np.where(_lapsed(obs, ctx) & (wanted > 0), masked_choice(mask, wanted), 0)
+
+
+@dataclass(kw_only=True)
+class FullInformation(FixedPolicy):
+    """The full-information reference: at each decision, for every user it may contact
+    (seen as inactive or churned; everyone with ``lapsed_only=False``), each offer's
+    expected incremental profit to the horizon (or over ``days``) given everything the
+    simulation knows of the user, hidden traits and state included, estimated by look-ahead
+    on ``reps`` replications with random numbers of their own (``sim.lookahead``: never the
+    user's own future); it sends the best offer where its estimate exceeds ``z`` standard
+    errors (a smaller ``z`` acts on noisier estimates). The same frequency caps, reach and
+    eligibility as every policy (the mask). One-step: each decision assumes no later offer,
+    so a policy that plans sequences could in principle beat it; it is a yardstick of what
+    full information is worth, not a proven bound.
+
+    ``information="observed"`` makes the observed-information reference: the same
+    look-ahead estimates, but each decision is taken on their prediction from what a company
+    sees (the observation vector: gradient boosting per offer, cross-fitted on two halves
+    of the users so no user's own estimate predicts itself); it sends the best predicted
+    offer where the prediction is positive. The gap between the two references is what the
+    hidden state is worth; the gap from this one to a learned policy is what learning from
+    observations has not yet found.
+
+    It runs inside the benchmark's evaluation (``agents.evaluate``), which hands it the
+    look-ahead (``ctx.lookahead``); a Gymnasium environment cannot. What it predicted is kept
+    (:meth:`diagnostics`): the sum of its chosen offers' estimated gains and that sum's
+    standard error, beside which the run's realised incremental profit shows its estimation
+    error (and what its one-step view misses)."""
+
+    INFORMATION: ClassVar[tuple[str, ...]] = ("full", "observed")
+    hidden: ClassVar[bool] = True
+    name: str = "full_information"
+    information: str = "full"
+    pooled: bool = True
+    reps: int = 16
+    days: int | None = None
+    z: float = 1.0
+    lapsed_only: bool = True
+    seed: int = 0
+    _gain: float = field(init=False, repr=False, default=0.0)
+    _variance: float = field(init=False, repr=False, default=0.0)
+
+    def __post_init__(self) -> None:
+        check_choice("information", self.information, self.INFORMATION)
+        if self.information == "observed" and not self.pooled:
+            raise ValueError(
+                "pooled: False; allowed: True with information='observed' (its decisions are "
+                "predictions from observations)"
+            )
+        check_int("reps", self.reps, 2)
+        if self.days is not None:
+            check_int("days", self.days, 1)
+        check_nonnegative("z", self.z)
+        check_int("seed", self.seed, 0)
+
+    def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
+        if ctx.lookahead is None:
+            raise ValueError(
+                f"{self.name}: needs the simulation's look-ahead (ctx.lookahead), which the "
+                "benchmark's evaluation gives; a Gymnasium environment does not"
+            )
+        who = mask[:, 1:].any(axis=1)
+        if self.lapsed_only:
+            who &= _lapsed(obs, ctx)
+        users = np.flatnonzero(who)
+        actions = np.zeros(obs.shape[0], dtype=np.int64)
+        if not users.size:
+            return actions
+        gains = ctx.lookahead(users, mask[users], self.reps, self.days, self.seed)
+        if not self.pooled:
+            score = gains.mean - self.z * gains.se
+        else:
+            x = (
+                obs[users]
+                if self.information == "observed"
+                else np.hstack([obs[users], gains.state])
+            )
+            score = _predicted(x, gains.mean, self.seed)
+        score = np.where(np.isnan(gains.mean), -np.inf, score)
+        score[:, 0] = 0.0
+        best = score.argmax(axis=1)
+        rows = np.flatnonzero(best > 0)
+        actions[users[rows]] = best[rows]
+        self._gain += float(gains.mean[rows, best[rows]].sum())
+        self._variance += float((gains.se[rows, best[rows]] ** 2).sum())
+        return actions
+
+    def diagnostics(self) -> dict[str, float]:
+        """The summed estimated gain of every offer sent so far, and its standard error."""
+        return {"predicted_gain": self._gain, "predicted_gain_se": float(np.sqrt(self._variance))}
+
+
+def _predicted(x: np.ndarray, gains: np.ndarray, seed: int) -> np.ndarray:
+    """Each offer's gain predicted from features ``x`` (gradient boosting, two folds: each
+    half of the users predicted by a model fitted on the other half; NaN gains, where an
+    offer cannot be sent, are left out of the fits). One thread: the fits are small, and
+    OpenMP threads on a busy machine cost far more than they save."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_limits
+
+    out = np.zeros_like(gains)
+    halves = np.arange(x.shape[0]) % 2
+    with threadpool_limits(1):
+        for a in range(1, gains.shape[1]):
+            known = ~np.isnan(gains[:, a])
+            for half in (0, 1):
+                fit = known & (halves != half)
+                if fit.sum() < 20:  # too few to fit: the estimates' mean
+                    out[halves == half, a] = np.nanmean(gains[fit, a]) if fit.any() else 0.0
+                    continue
+                model = HistGradientBoostingRegressor(
+                    max_iter=40, max_leaf_nodes=15, max_bins=63, early_stopping=False,
+                    random_state=seed,
+                )  # fmt: skip
+                model.fit(x[fit], gains[fit, a])
+                out[halves == half, a] = model.predict(x[halves == half])
+    return out
 
 
 @dataclass(kw_only=True)

@@ -189,7 +189,8 @@ def train_uplift(
     the next decision, and refits on all rounds' data: the model learns to judge users with
     the offer history its own policy gives them (a policy-iteration step). Giving training
     users a random offer history instead did worse on the streaming benchmark (59-64% of the
-    oracle's incremental profit against 73-76% for one round, seed 1, two training seeds)."""
+    pain-point rule's incremental profit against 73-76% for one round, seed 1, two training
+    seeds)."""
     from sim import presets
     from sim.envs.observation import observation_names
 

@@ -93,7 +93,12 @@ class Engine:
         root: np.uint64,
         ledger: Ledger,
         rates: RateParams | None = None,
+        start: float | None = None,
+        session_slot: int = 0,
     ) -> None:
+        """``start``: the day to begin at (default the warm-up's start) with ``session_slot``
+        the current week's slot in the sessions ring: a fork carrying users on from the middle
+        of another run."""
         self.scenario = scenario
         self.pop = pop
         self.ledger = ledger
@@ -119,10 +124,13 @@ class Engine:
             ]
         )
         self.scratch = np.zeros((len(MONEY), ledger.n_segments))  # money outside the horizon
-        self.t = float(-scenario.warmup_days)
-        self.session_slot = 0
+        self.t = float(-scenario.warmup_days if start is None else start)
+        self.session_slot = session_slot
         self.n_intervals = 0
         self.started = False
+        if self.t >= 0:  # from the middle of the horizon: its start is now
+            self.ledger.snapshot_start(pop.state, pop.segment)
+            self.started = True
         self.trace: list[np.ndarray] | None = None  # set to a list to record
         self.recording: Recording | None = None  # set to keep the event log's records
 

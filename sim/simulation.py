@@ -22,7 +22,7 @@ from sim.ledger import Ledger
 from sim.messaging import Delivery, Mailer, OfferTable, delivery_params
 from sim.observe import Features, Observer, feature_names
 from sim.offers import Catalogue
-from sim.population import SEND_WEEKS, Population, sample_population
+from sim.population import SEND_WEEKS, Population, sample_population, take
 from sim.recording import Recording
 from sim.results import SimulationResult, build_result
 from sim.scenario import Scenario
@@ -101,47 +101,76 @@ class Simulation:
             prepared = Prepared.of(scenario, catalogue)
         elif prepared.scenario is not scenario or prepared.catalogue is not catalogue:
             raise ValueError("prepared: made for another scenario or catalogue")
+        if population is not None and population.n != scenario.n_users:
+            raise ValueError(
+                f"population: {population.n} users given; scenario.n_users is {scenario.n_users}"
+            )
+        pop = (
+            population
+            if population is not None
+            else sample_population(scenario, Streams(seed).population())
+        )
+        self._build(prepared, seed, pop, policy, trace or record, record)
+
+    def _build(
+        self,
+        prepared: Prepared,
+        seed: int,
+        pop: Population,
+        policy: Policy | None,
+        trace: bool,
+        record: bool,
+        start: tuple[float, int, int] | None = None,
+    ) -> None:
+        """Everything but the checks; ``start``: (day, session ring slot, send ring slot) to
+        continue from (:meth:`fork`), else the warm-up's start."""
+        scenario = prepared.scenario
         self.scenario = scenario
+        self.prepared = prepared
         self.catalogue = prepared.catalogue_or_empty
         self.offer_table = prepared.offer_table
         self.delivery_params = prepared.delivery_params
         self.seed = seed
         self.streams = Streams(seed)
-        if population is not None and population.n != scenario.n_users:
-            raise ValueError(
-                f"population: {population.n} users given; scenario.n_users is {scenario.n_users}"
-            )
-        self.pop = (
-            population
-            if population is not None
-            else sample_population(scenario, self.streams.population())
-        )
+        self.pop = pop
         self.ledger = Ledger(scenario.horizon_days, len(scenario.segments))
         self.observer = Observer(self.pop, self.delivery_params)
         self.mailer = Mailer(self.pop, self.offer_table, self.delivery_params, self.ledger)
         dynamics_root, self.offer_root = self.streams.kernel_roots()
-        self.engine = Engine(scenario, self.pop, dynamics_root, self.ledger, prepared.rates)
-        if trace or record:
+        day, session_slot, self.send_slot = start or (-scenario.warmup_days, 0, 0)
+        self.engine = Engine(
+            scenario, self.pop, dynamics_root, self.ledger, prepared.rates, day, session_slot
+        )
+        if trace:
             self.engine.trace = []
         self.recording: Recording | None = None
         if record:
             root = self.streams.recording_root()
             self.recording = Recording.start(scenario, self.pop, self.engine.t, root)
             self.engine.recording = self.recording
-        self.env = simpy.Environment(initial_time=-scenario.warmup_days)
+        self.env = simpy.Environment(initial_time=day)
         self.policy = policy
         self.last_delivery: Delivery | None = None  # of the policy's latest decision
         self._policy_rng: np.random.Generator | None = None
-        self.send_slot = 0
         self._offer_calls = 0
         self._drivers = prepared.drivers
         self._prices = prepared.prices
         self._set_drivers()
-        self._days = prepared.calendar
+        # a fork continues after what its parent's calendar has done today
+        self._days = [d for d in prepared.calendar if start is None or d[0] > day]
         self.env.process(self._calendar())
         if policy is not None:
             self.env.process(self._campaign())
         self.env.process(self._horizon())
+
+    def fork(self, seed: int, users: np.ndarray) -> Simulation:
+        """``users`` (copies, accounts from zero: ``sim.population.take``) carried on from
+        today with ``seed``'s random numbers and no policy: the same calendar, offers and
+        frequency caps, a future of their own. Copies are ordered by user id."""
+        sim = Simulation.__new__(Simulation)
+        slots = (self.day, self.engine.session_slot, self.send_slot)
+        sim._build(self.prepared, seed, take(self.pop, users), None, False, False, slots)
+        return sim
 
     # ------------------------------------------------------------ public API
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-POPULATION, DYNAMICS, OFFERS, POLICY, RECORDING = range(5)
+POPULATION, DYNAMICS, OFFERS, POLICY, RECORDING, LOOKAHEAD = range(6)
 
 
 class Streams:
@@ -44,3 +44,9 @@ class Streams:
         from sim.kernel.counter_rng import seed_key
 
         return np.uint64(seed_key(self.seed, RECORDING))
+
+    def lookahead_seed(self, *key: int) -> int:
+        """The seed of a look-ahead replication keyed by ``key`` (``sim.lookahead``): a
+        stream of its own, so a replication never draws the run's own numbers."""
+        words = np.random.SeedSequence(self.seed, spawn_key=(LOOKAHEAD, *key)).generate_state(2)
+        return (int(words[0]) << 31) ^ int(words[1])

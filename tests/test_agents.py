@@ -1,9 +1,11 @@
 """Reference policies: masks respected, save -> load -> same actions, the playbook's rules,
-and the oracle beats every other reference policy on a fixed seed."""
+the pain-point rule beats every other policy it is compared with on a fixed seed, and the
+full-information reference beats the pain-point rule."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import pytest
@@ -11,10 +13,18 @@ import pytest
 from agents.bandits import make_bandit
 from agents.base import Context
 from agents.evaluate import evaluate
-from agents.reference import Blanket, NoOffer, Oracle, Playbook, RandomPolicy
+from agents.reference import (
+    Blanket,
+    FullInformation,
+    NoOffer,
+    PainPointRule,
+    Playbook,
+    RandomPolicy,
+)
 from agents.uplift import train_uplift
 from sim import Simulation, presets
 from sim.envs.observation import Encoder, observation_names
+from sim.lookahead import expected_gains
 
 SCENARIO = replace(presets.streaming(n_users=20_000, horizon_days=182), warmup_days=56)
 MONTHLY = replace(SCENARIO, epoch_days=28)  # decisions every four weeks
@@ -29,11 +39,20 @@ def batch():
     latent = {
         k: getattr(sim.pop, k) for k in ("pain", "price_sens", "content_need", "friction", "tech")
     }
-    ctx = Context(observation_names(SCENARIO, CATALOGUE), CATALOGUE.names, 28.0, latent)
+    names = observation_names(SCENARIO, CATALOGUE)
+    ctx = Context(names, CATALOGUE.names, 28.0, latent, partial(expected_gains, sim))
     return obs, sim.mask(), ctx
 
 
-AGENTS = [NoOffer(), RandomPolicy(seed=3), Blanket(offer="discount_30"), Playbook(), Oracle()]
+AGENTS = [
+    NoOffer(),
+    RandomPolicy(seed=3),
+    Blanket(offer="discount_30"),
+    Playbook(),
+    PainPointRule(),
+    FullInformation(reps=2, days=28),
+    FullInformation(name="observed_information", information="observed", reps=2, days=28),
+]
 
 
 @pytest.mark.parametrize("agent", AGENTS, ids=lambda a: a.name)
@@ -67,13 +86,38 @@ def test_playbook_follows_the_survey(batch) -> None:
         assert sent.any() and np.all(actions[said][sent] == k[offer])
 
 
+def test_the_references_say_what_they_need(batch) -> None:
+    obs, mask, ctx = batch
+    blind = replace(ctx, lookahead=None)  # what a Gymnasium environment hands an agent
+    with pytest.raises(ValueError, match="full_information: needs the simulation's look-ahead"):
+        FullInformation().act(obs, mask, blind)
+    with pytest.raises(ValueError, match=r"pain_point_rule: ctx\.latent must hold"):
+        PainPointRule().act(obs, mask, replace(ctx, latent={}))
+    with pytest.raises(ValueError, match="pooled: False; allowed: True with information="):
+        FullInformation(information="observed", pooled=False)
+    with pytest.raises(ValueError, match="information"):
+        FullInformation(information="psychic")
+
+
+def test_the_full_information_reference_beats_the_pain_point_rule() -> None:
+    agents = {
+        "pain_point_rule": PainPointRule,
+        "full_information": lambda: FullInformation(reps=4),
+    }
+    tidy, *_ = evaluate(agents, MONTHLY, CATALOGUE, seeds=[7])
+    profit = tidy[tidy.metric == "incremental_profit"].set_index("agent")["value"]
+    assert profit["full_information"] > profit["pain_point_rule"] > 0, profit.to_dict()
+    predicted = tidy[tidy.metric == "predicted_gain"]["value"].item()
+    assert predicted > 0  # the look-ahead's own estimate of its chosen offers, recorded
+
+
 def test_loading_another_agents_file_fails_clearly(tmp_path) -> None:
     Playbook().save(tmp_path / "p.json")
-    with pytest.raises(ValueError, match="expected Oracle"):
-        Oracle.load(tmp_path / "p.json")
+    with pytest.raises(ValueError, match="expected PainPointRule"):
+        PainPointRule.load(tmp_path / "p.json")
 
 
-def test_oracle_beats_every_other_policy_on_a_fixed_seed() -> None:
+def test_the_pain_point_rule_beats_every_other_policy_on_a_fixed_seed() -> None:
     agents = {
         "random": lambda: RandomPolicy(seed=1),
         "blanket_discount": lambda: Blanket(offer="discount_30"),
@@ -82,24 +126,24 @@ def test_oracle_beats_every_other_policy_on_a_fixed_seed() -> None:
         "thompson": lambda: make_bandit("thompson", pretrain_users=2048, seed=1),
         "linucb": lambda: make_bandit("linucb", pretrain_users=2048, seed=1, alpha=0.5),
         "uplift": lambda: train_uplift(users=8192, block=4096, pool_size=20_000, seed=1),
-        "oracle": Oracle,
+        "pain_point_rule": PainPointRule,
     }
     tidy, _, mix, _ = evaluate(agents, MONTHLY, CATALOGUE, seeds=[7])
     profit = tidy[tidy.metric == "incremental_profit"].set_index("agent")["value"]
-    assert profit.idxmax() == "oracle", profit.to_dict()
+    assert profit.idxmax() == "pain_point_rule", profit.to_dict()
     assert profit["blanket_discount"] < 0  # discounting everyone loses money
-    oracle_mix = mix[mix.agent == "oracle"].groupby("pain_point").offer.unique()
-    assert set(oracle_mix["technical"]) == {"support_call"}
+    rule_mix = mix[mix.agent == "pain_point_rule"].groupby("pain_point").offer.unique()
+    assert set(rule_mix["technical"]) == {"support_call"}
 
 
-def test_paired_differences_and_share_of_oracle() -> None:
+def test_paired_differences() -> None:
     import pandas as pd
 
-    from agents.evaluate import paired_difference, share_of_oracle
+    from agents.evaluate import paired_difference
 
     tidy = pd.DataFrame(
         {
-            "agent": ["a", "b", "oracle"] * 3,
+            "agent": ["a", "b", "pain_point_rule"] * 3,
             "seed": [1, 1, 1, 2, 2, 2, 3, 3, 3],
             "metric": ["incremental_profit"] * 9,
             "value": [10.0, 4.0, 20.0, 12.0, 5.0, 22.0, 8.0, 3.0, 18.0],
@@ -108,8 +152,6 @@ def test_paired_differences_and_share_of_oracle() -> None:
     d = paired_difference(tidy, "a", "b")
     assert d["mean"] == pytest.approx(6.0) and d["n"] == 3
     assert d["ci_low"] > 0  # the differences 6, 7, 5 are consistently positive
-    share = share_of_oracle(tidy)
-    assert share["a"] == pytest.approx(0.5) and share["oracle"] == 1.0
 
 
 class RuleEngine:

@@ -17,9 +17,9 @@ def fake_run(folder: Path, overrides: list[str], profit: float) -> None:
     (folder / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
     agent = {
         "incremental_profit": {"mean": profit, "ci_low": profit - 10, "ci_high": profit + 10},
-        "share_of_oracle": 0.5, "roi": 1.2, "offer_spend": 100.0, "unsubscribes": 3.0,
+        "share_of_reference": 0.5, "roi": 1.2, "offer_spend": 100.0, "unsubscribes": 3.0,
     }  # fmt: skip
-    summary = {"scenario": "streaming", "users": 600, "agents": {"oracle": agent}}
+    summary = {"scenario": "streaming", "users": 600, "agents": {"pain_point_rule": agent}}
     (folder / "summary.json").write_text(json.dumps(summary))
 
 
@@ -60,11 +60,14 @@ def test_a_folder_without_benchmark_results_is_refused(tmp_path) -> None:
 
 
 def test_a_swept_agent_list_keeps_the_agent_column(tmp_path) -> None:
-    fake_run(tmp_path / "0", ["agent=[no_offer,oracle]"], 5.0)
+    fake_run(tmp_path / "0", ["agent=[no_offer,pain_point_rule]"], 5.0)
     fake_run(tmp_path / "1", ["agent=[no_offer,playbook]"], 7.0)
     table = aggregate(tmp_path)
-    assert table["agent"].tolist() == ["oracle", "oracle"]  # the row's agent, as summarised
-    assert table["agent (swept)"].tolist() == ["[no_offer,oracle]", "[no_offer,playbook]"]
+    assert table["agent"].tolist() == [
+        "pain_point_rule",
+        "pain_point_rule",
+    ]  # the row's agent, as summarised
+    assert table["agent (swept)"].tolist() == ["[no_offer,pain_point_rule]", "[no_offer,playbook]"]
     assert (tmp_path / "sweep.png").exists()
 
 

@@ -163,8 +163,9 @@ def test_bad_budget_is_refused_before_any_work() -> None:
 def test_tiny_benchmark_with_your_own_policy(tmp_path) -> None:
     overrides = [
         *TINY,
-        "agent=[no_offer,blanket,playbook,oracle,thompson,maskable_ppo]",
+        "agent=[no_offer,blanket,playbook,pain_point_rule,full_information,thompson,maskable_ppo]",
         "agent.blanket.offer=recommendations",
+        "agent.full_information.reps=2",
         "trust=[examples.byop]",
         "+agent.rules._target_=examples.byop.RecencyRules",
         "+agent.rules.quiet_days=42",
@@ -173,19 +174,24 @@ def test_tiny_benchmark_with_your_own_policy(tmp_path) -> None:
     result = benchmark.run(typed(overrides, tmp_path))
     board = pd.read_csv(tmp_path / "leaderboard.csv")
     assert set(board.agent) == {
-        "no_offer", "blanket", "playbook", "oracle", "thompson", "maskable_ppo", "rules"
+        "no_offer", "blanket", "playbook", "pain_point_rule", "full_information", "thompson",
+        "maskable_ppo", "rules",
     }  # fmt: skip
-    assert list(board["rank"]) == list(range(1, 8))
+    assert list(board["rank"]) == list(range(1, 9))
     assert board.incremental_profit.is_monotonic_decreasing
     text = (tmp_path / "summary.json").read_text()
     saved = json.loads(text, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))
     assert saved == json.loads(json.dumps(result))
     assert saved["agents"]["thompson"]["params"]["budget_per_period"] is None  # no budget
-    oracle = saved["agents"]["oracle"]
-    if oracle["incremental_profit"]["mean"] > 0:
-        assert oracle["share_of_oracle"] == pytest.approx(1.0)
+    assert saved["reference"] == "full_information"  # the yardstick when it runs
+    reference = saved["agents"]["full_information"]
+    assert reference["hidden"] and saved["agents"]["pain_point_rule"]["hidden"]
+    assert not saved["agents"]["rules"]["hidden"]
+    assert set(reference["diagnostics"]) == {"predicted_gain", "predicted_gain_se"}
+    if reference["incremental_profit"]["ci_low"] > 0:
+        assert reference["share_of_reference"] == pytest.approx(1.0)
     else:  # a share of a loss means nothing
-        assert all(e["share_of_oracle"] is None for e in saved["agents"].values())
+        assert all(e["share_of_reference"] is None for e in saved["agents"].values())
     for entry in saved["agents"].values():
         ip = entry["incremental_profit"]
         assert ip["ci_low"] <= ip["mean"] <= ip["ci_high"]
@@ -268,7 +274,7 @@ def test_leaderboard_with_one_seed_says_there_is_no_interval() -> None:
     row = {
         "agent": "uplift", "rank": 1, "incremental_profit": 1025.0,
         "incremental_profit_ci_low": float("nan"), "incremental_profit_ci_high": float("nan"),
-        "share_of_oracle": float("nan"), "reactivation_rate": 0.5,
+        "share_of_reference": float("nan"), "reactivation_rate": 0.5,
         "incremental_reactivated_users": 12.0, "cost_per_incremental_reactivation": 10.0,
         "roi": 1.0, "offer_spend": 100.0, "unsubscribes": 3.0,
     }  # fmt: skip

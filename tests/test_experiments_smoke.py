@@ -23,12 +23,12 @@ TINY = {
         "agent.maskable_ppo.eval_users=50",
     ],
     "retail": [
-        "'agent=[no_offer,playbook,oracle,blanket]'",
+        "'agent=[no_offer,playbook,pain_point_rule,blanket]'",
         "scenario.users=800",
         "scenario.days=28",
     ],
     "cdnow": [
-        "'agent=[no_offer,playbook,oracle,blanket]'",
+        "'agent=[no_offer,playbook,pain_point_rule,blanket]'",
         "scenario.users=800",
         "scenario.days=28",
     ],

@@ -35,6 +35,8 @@ def _overrides(*extra: str) -> list[str]:
         (["plan.policy=no_offer"], "plan.policy: 'no_offer' never sends an offer"),
         (["plan.policy=playbook", "plan.against=playbook"], "plan.against: 'playbook' is the"),
         (["plan.policy=champion"], "plan.policy: 'champion'; allowed: no_offer, "),
+        (["plan.policy=full_information"], "plan.policy: 'full_information' sees what no real"),
+        (["plan.against=pain_point_rule"], "plan.against: 'pain_point_rule' sees what no real"),
         (["plan.follow_days=30"], "plan.follow_days: 30; allowed: a multiple of"),
         (["plan.follow_days=112"], "plan.follow_days: 112 with plan.pre_days 28 leaves"),
         (["plan.size=1"], "plan.size: 1"),

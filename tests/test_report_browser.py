@@ -30,7 +30,7 @@ def test_report_opens_in_chromium_with_every_image_loaded(tmp_path) -> None:
         pytest.fail("Chromium not found: apt-get install chromium (make test-slow does)")
     from playwright.sync_api import sync_playwright
 
-    agents = "agent=[no_offer,playbook,oracle,thompson,maskable_ppo]"
+    agents = "agent=[no_offer,playbook,pain_point_rule,thompson,maskable_ppo]"
     benchmark.run(typed([agents, *TINY], tmp_path))
     report = tmp_path / "report.html"
     with sync_playwright() as p:

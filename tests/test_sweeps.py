@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 BASE = [
-    "agent=[no_offer,playbook,oracle,random]",
+    "agent=[no_offer,playbook,pain_point_rule,random]",
     "scenario.users=600",
     "scenario.days=35",
     "seeds=[1,2]",

@@ -29,6 +29,7 @@ KEYS = (
     ("seeds", "seeds: each is one run of every agent and its paired control"),
     ("attribution_days", "days of profit credited to a decision (online learners' feedback)"),
     ("baseline", "an agent every other is compared with, paired (e.g. baseline=playbook)"),
+    ("reference", "the agent whose incremental profit shares are of (default full_information)"),
     ("progress", "progress bars and one line per agent built"),
     ("scenario.KEY", "the world (below); scenario=NAME picks a file of conf/scenario/"),
     ("offers.offers", "the catalogue: a list of {name, kind, channel, discount, ...}"),
@@ -56,7 +57,7 @@ OPTIONS = (
 EXAMPLES = {
     "benchmark": (
         "winback benchmark experiment=quick",
-        "winback benchmark 'agent=[playbook,oracle,thompson]' 'seeds=[1,2]'",
+        "winback benchmark 'agent=[playbook,full_information,thompson]' 'seeds=[1,2]'",
         "winback benchmark experiment=quick baseline=playbook",
         "winback benchmark experiment=quick "
         "'scenario.price_changes=[{day: 30, plan: standard, monthly_price: 17.49}]'",
@@ -66,7 +67,7 @@ EXAMPLES = {
     ),
     "run": (
         "winback run agent=thompson scenario=price_shock",
-        "winback run agent=oracle scenario.users=200000 'seeds=[1,2,3,4,5]'",
+        "winback run agent=pain_point_rule scenario.users=200000 'seeds=[1,2,3,4,5]'",
     ),
 }
 

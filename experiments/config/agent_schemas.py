@@ -56,7 +56,7 @@ class CampaignSchema(AgentSchema):
 
 @dataclass
 class RulesSchema(AgentSchema):
-    """The offer each exit-survey reason (playbook) or latent pain point (oracle) gets."""
+    """The offer each exit-survey reason (playbook) or hidden pain point (pain-point rule) gets."""
 
     price: Optional[str] = None
     content_churned: Optional[str] = None
@@ -72,8 +72,19 @@ class PlaybookSchema(RulesSchema):
 
 
 @dataclass
-class OracleSchema(RulesSchema):
+class PainPointRuleSchema(RulesSchema):
     min_trait: Optional[float] = None
+
+
+@dataclass
+class FullInformationSchema(AgentSchema):
+    information: Optional[str] = None
+    pooled: Optional[bool] = None
+    reps: Optional[int] = None
+    days: Optional[int] = None
+    z: Optional[float] = None
+    lapsed_only: Optional[bool] = None
+    seed: Optional[int] = None
 
 
 @dataclass
@@ -144,7 +155,8 @@ FAMILIES: dict[str, tuple[str, type]] = {
     "blanket": ("agents.reference.Blanket", BlanketSchema),
     "campaign": ("agents.reference.Campaign", CampaignSchema),
     "playbook": ("agents.reference.Playbook", PlaybookSchema),
-    "oracle": ("agents.reference.Oracle", OracleSchema),
+    "pain_point_rule": ("agents.reference.PainPointRule", PainPointRuleSchema),
+    "full_information": ("agents.reference.FullInformation", FullInformationSchema),
     "bandit": ("agents.bandits.make_bandit", BanditSchema),
     "uplift": ("agents.uplift.train_uplift", UpliftSchema),
     "sb3": ("agents.rl.train", SB3Schema),

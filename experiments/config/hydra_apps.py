@@ -56,6 +56,7 @@ def benchmark_config(
         progress=top["progress"],
         extra={"config": raw},
         baseline=top["baseline"],
+        reference=top["reference"],
     )
 
 

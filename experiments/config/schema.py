@@ -129,6 +129,7 @@ class BenchmarkSchema:
     seeds: List[int] = field(default_factory=lambda: list(SEEDS))  # noqa: UP006
     attribution_days: int = ATTRIBUTION_DAYS
     baseline: Optional[str] = None  # noqa: UP045  (an agent every other is compared with)
+    reference: Optional[str] = None  # noqa: UP045  (shares' yardstick; None: full_information)
     progress: bool = True
     trust: List[str] = field(default_factory=list)  # noqa: UP006  (--trust MODULE)
     tune: Optional[Dict[str, Any]] = None  # noqa: UP006, UP045  (read by winback tune)

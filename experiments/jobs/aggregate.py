@@ -4,7 +4,7 @@ Every run folder below ``folder`` that holds a benchmark ``summary.json`` (a fin
 ``winback benchmark`` or ``run``) contributes one row per agent: one column per swept
 parameter (each override whose value differs between runs, read from the run's
 ``.hydra/overrides.yaml``), the agent, its incremental profit with the 95% CI, its share of
-the oracle's and the other metrics. Folders holding other results (``winback simulate``,
+the reference's and the other metrics. Folders holding other results (``winback simulate``,
 calibration) are passed over with a note; an unreadable ``summary.json`` is an error that
 names its path. Writes ``sweep.csv`` and ``sweep.png`` into ``folder``.
 """
@@ -20,7 +20,7 @@ import pandas as pd
 from experiments.files import read_json, write_table
 from experiments.reporting.plots import plot_sweep
 
-METRIC_COLUMNS = ("share_of_oracle", "roi", "offer_spend", "unsubscribes")
+METRIC_COLUMNS = ("share_of_reference", "roi", "offer_spend", "unsubscribes")
 
 
 def overrides_of(run: Path) -> dict[str, str]:

@@ -2,7 +2,8 @@
 
 Every selected agent runs on the scenario for every seed, each run paired with the no-offer
 control on common random numbers; the table ranks agents by incremental profit (mean and 95%
-confidence interval over seeds), with the oracle as the upper reference. Agents are built
+confidence interval over seeds), with the full-information reference as the yardstick
+(``reference``: each agent's share of its incremental profit). Agents are built
 from config nodes (``_target_`` + keyword arguments, as in ``conf/agent/``); a factory that
 takes ``scenario`` and ``catalogue`` gets the benchmark's (that is how learned agents train
 on the scenario they are ranked on, and how your own policy can size itself).
@@ -12,7 +13,7 @@ every other policy is also compared with it, paired seed by seed on common rando
 the difference in incremental profit and in users brought back, with 95% intervals.
 
 Outputs in ``out``: ``tidy.parquet`` (agent x seed x metric), ``leaderboard.csv``,
-``summary.json`` (per agent: incremental profit with its CI and its share of the oracle's,
+``summary.json`` (per agent: incremental profit with its CI and its share of the reference's,
 paired differences of the best learned agent against every other policy, and of every policy
 against the baseline), ``offer_mix.parquet`` and the trained agents in ``agents/``.
 """
@@ -28,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from agents.base import Agent, as_agent
-from agents.evaluate import METRICS, evaluate, paired_difference
+from agents.evaluate import METRICS, evaluate, paired_difference, t_interval
 from experiments.config.agents import parameters, resolve_target
 from experiments.config.scenario import catalogue_spec, scenario_spec
 from experiments.config.schema import ATTRIBUTION_DAYS, SEEDS
@@ -38,6 +39,10 @@ from sim.scenario import Scenario
 
 NAIVE = ("no_offer", "random", "playbook")
 """Names of the naive reference policies (every ``blanket_*`` is naive too)."""
+REFERENCES = ("full_information", "pain_point_rule")
+"""The yardstick when none is named: the first of these that runs."""
+SHORT = {"full_information": "full", "pain_point_rule": "rule"}
+"""The references' names in the terminal table's narrow share column."""
 
 
 @dataclass(frozen=True)
@@ -53,13 +58,23 @@ class BenchmarkConfig:
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)  # recorded in summary.json
     baseline: str | None = None  # an agent every other is compared with, paired
+    reference: str | None = None  # the yardstick of shares (None: the first of REFERENCES)
 
     def __post_init__(self) -> None:
-        if self.baseline is not None and self.baseline not in self.agents:
-            raise ValueError(
-                f"baseline: {self.baseline!r} is not one of the selected agents; allowed: "
-                f"{', '.join(self.agents)}"
-            )
+        for key in ("baseline", "reference"):
+            name = getattr(self, key)
+            if name is not None and name not in self.agents:
+                raise ValueError(
+                    f"{key}: {name!r} is not one of the selected agents; allowed: "
+                    f"{', '.join(self.agents)}"
+                )
+
+    @property
+    def yardstick(self) -> str | None:
+        """The agent whose incremental profit the shares are of (None: no reference runs)."""
+        if self.reference is not None:
+            return self.reference
+        return next((name for name in REFERENCES if name in self.agents), None)
 
 
 # ------------------------------------------------------------------ agents
@@ -112,7 +127,7 @@ def run(cfg: BenchmarkConfig) -> dict[str, Any]:
         cfg.attribution_days,
         progress=cfg.progress,
     )
-    board = leaderboard(summary, tidy, cfg.baseline)
+    board = leaderboard(summary, tidy, cfg.baseline, cfg.yardstick)
     result = plain(summarise_run(cfg, agents, tidy, board))  # as summary.json holds it
     write_table(occupancy, cfg.out / "occupancy.parquet")
     timings = {"build_seconds": {k: round(v, 1) for k, v in seconds.items()}}
@@ -122,7 +137,7 @@ def run(cfg: BenchmarkConfig) -> dict[str, Any]:
     from experiments.reporting.leaderboard import render
 
     report = render(cfg.out)
-    print(format_leaderboard(board, cfg.baseline))
+    print(format_leaderboard(board, cfg.baseline, cfg.yardstick))
     print(f"\nresults: {cfg.out.resolve()}\nreport:  {report.resolve()}")
     return result
 
@@ -138,11 +153,16 @@ def learning_curves(agents: dict[str, Agent]) -> pd.DataFrame:
 
 
 def leaderboard(
-    summary: pd.DataFrame, tidy: pd.DataFrame | None = None, baseline: str | None = None
+    summary: pd.DataFrame,
+    tidy: pd.DataFrame | None = None,
+    baseline: str | None = None,
+    reference: str | None = None,
 ) -> pd.DataFrame:
-    """One row per agent, ranked by mean incremental profit, with CIs and oracle share; with
-    a ``baseline``, each agent's paired difference from it (:data:`VERSUS`: mean and 95%
-    interval of incremental profit and of users brought back; the baseline's own row NaN)."""
+    """One row per agent, ranked by mean incremental profit, with CIs and the share of the
+    ``reference``'s incremental profit (NaN without one, or when the reference's own gain is
+    within noise); with a ``baseline``, each agent's paired difference from it
+    (:data:`VERSUS`: mean and 95% interval of incremental profit and of users brought back;
+    the baseline's own row NaN)."""
     wide = summary.pivot(index="agent", columns="metric", values=["mean", "ci_low", "ci_high"])
     board = pd.DataFrame(index=wide.index)
     for m in METRICS:
@@ -150,13 +170,15 @@ def leaderboard(
         if m == "incremental_profit":
             board[f"{m}_ci_low"] = wide["ci_low"][m]
             board[f"{m}_ci_high"] = wide["ci_high"][m]
-    oracle = board["incremental_profit"].get("oracle", np.nan)
-    low = board["incremental_profit_ci_low"].get("oracle", np.nan)
-    if np.isfinite(low) and low <= 0:  # the oracle's own gain is within noise: no yardstick
-        oracle = np.nan
+    yardstick = board["incremental_profit"].get(reference, np.nan)
+    low = board["incremental_profit_ci_low"].get(reference, np.nan)
+    if np.isfinite(low) and low <= 0:  # the reference's own gain is within noise
+        yardstick = np.nan
     # a share of a loss or of nothing means nothing: NaN then
-    board["share_of_oracle"] = board["incremental_profit"] / oracle if oracle > 0 else np.nan
-    board["share_of_oracle"] = board["share_of_oracle"] + 0.0  # no -0%
+    board["share_of_reference"] = (
+        board["incremental_profit"] / yardstick if yardstick > 0 else np.nan
+    )
+    board["share_of_reference"] = board["share_of_reference"] + 0.0  # no -0%
     if baseline is not None and tidy is not None:
         for metric, column in VERSUS.items():
             for agent in board.index:
@@ -199,9 +221,11 @@ def summarise_run(
                 "ci_low": float(row.incremental_profit_ci_low),
                 "ci_high": float(row.incremental_profit_ci_high),
             },
-            "share_of_oracle": _num(row.share_of_oracle),
+            "share_of_reference": _num(row.share_of_reference),
             **{m: _num(getattr(row, m)) for m in METRICS if m != "incremental_profit"},
             "learned": agents[name].learned,
+            "hidden": agents[name].hidden,
+            "diagnostics": diagnostics(tidy, name),
             "params": agents[name].describe(),  # made plain JSON with the whole result
         }
     learned = [n for n in board.agent if per_agent[n]["learned"]]
@@ -227,10 +251,20 @@ def summarise_run(
         "best_learned_vs": best_vs,
         "baseline": cfg.baseline,
         "versus_baseline": against,
+        "reference": cfg.yardstick,
         "provenance": provenance(),
         "scenario_spec": scenario_spec(cfg.scenario),  # read back: an equal Scenario
         "catalogue_spec": catalogue_spec(cfg.catalogue),
         **cfg.extra,
+    }
+
+
+def diagnostics(tidy: pd.DataFrame, agent: str) -> dict[str, dict[str, float]]:
+    """The agent's own figures (``Agent.diagnostics``): mean and 95% interval over seeds."""
+    own = tidy[(tidy.agent == agent) & ~tidy.metric.isin(METRICS)]
+    return {
+        str(m): t_interval(group["value"].to_numpy(dtype=float))
+        for m, group in own.groupby("metric", sort=True)
     }
 
 
@@ -276,16 +310,19 @@ def write(
     write_json(out / "summary.json", result)
 
 
-def format_leaderboard(board: pd.DataFrame, baseline: str | None = None) -> str:
+def format_leaderboard(
+    board: pd.DataFrame, baseline: str | None = None, reference: str | None = None
+) -> str:
     """The ranked table for the terminal; with a ``baseline``, each policy's paired
     difference from it."""
     from experiments.reporting.leaderboard import roi_text
 
     against = f"vs {baseline} (95% CI)" if baseline else ""
+    share = "of " + SHORT.get(reference or "", "ref")
     lines = [
         f"{'#':>2} {'agent':26s} {'incremental profit (95% CI)':>36s}"
         + (f" {against:>34s}" if baseline else "")
-        + f" {'of oracle':>9s} {'extra back':>10s} {'cost/extra':>10s} {'spend':>10s}"
+        + f" {share:>9s} {'extra back':>10s} {'cost/extra':>10s} {'spend':>10s}"
         f" {'ROI':>12s} {'unsubs':>7s}"
     ]
     for r in board.itertuples():
@@ -300,7 +337,7 @@ def format_leaderboard(board: pd.DataFrame, baseline: str | None = None) -> str:
                 diff = f"{r.vs_baseline:+,.0f} " + _interval(low, high)
             line += f" {diff:>34s}"
         line += (
-            f" {_pct(r.share_of_oracle):>9s} {r.incremental_reactivated_users:>+10,.0f}"
+            f" {_pct(r.share_of_reference):>9s} {r.incremental_reactivated_users:>+10,.0f}"
             f" {_fmt(r.cost_per_incremental_reactivation):>10s} {r.offer_spend:>10,.0f}"
             f" {roi_text(r.roi, r.offer_spend):>12s}"
             f" {r.unsubscribes:>7,.0f}"

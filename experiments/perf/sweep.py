@@ -20,7 +20,7 @@ def sweep_args(users: int, days: int, folder: Path) -> list[str]:
     return [
         "benchmark",
         "-m",
-        "agent=[no_offer,random,playbook,oracle]",
+        "agent=[no_offer,random,playbook,pain_point_rule]",
         f"scenario.users={users}",
         f"scenario.days={days}",
         "seeds=[1,2]",

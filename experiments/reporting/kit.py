@@ -16,7 +16,7 @@ body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#22
 table{border-collapse:collapse;font-size:14px;margin:1em 0}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
 td:nth-child(2),th:nth-child(2){text-align:left}
-tr.oracle{background:#f1ebf7}
+tr.reference{background:#f1ebf7}
 img{max-width:100%;margin:1em 0;border:1px solid #eee}
 .finding{background:#f4f8fb;border-left:4px solid #1f78b4;padding:.6em 1em;margin:.4em 0}
 dt{font-weight:600}

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.files import read_json, write_text
+from experiments.jobs.benchmark import REFERENCES
 from experiments.reporting.kit import img, page, pyplot, save
 
 NEEDED = ("summary.json", "leaderboard.csv", "offer_mix.parquet", "occupancy.parquet")
@@ -30,8 +31,9 @@ METRIC_HELP = {
     "vs baseline": "a policy's incremental profit (or users brought back) minus the "
     "baseline's, paired seed by seed on the same customers and random draws",
     "extra users back": "users who came back at least once, beyond the control's",
-    "share_of_oracle": "incremental profit as a share of the oracle's (the oracle sees the "
-    "hidden pain points no real policy can see)",
+    "share_of_reference": "incremental profit as a share of the reference's (full_information: "
+    "at each decision it looks ahead inside the simulation, knowing each customer's hidden "
+    "state, and sends the offer expected to pay most; no real policy can)",
     "reactivation_rate": "users who came back at least once / users inactive at some time",
     "cost_per_incremental_reactivation": "offer spend / reactivations beyond the control's",
     "roi": "incremental profit / offer spend (shown as 'spend near 0' beyond +-20: a ratio "
@@ -46,7 +48,7 @@ def plot_incremental_profit(board: pd.DataFrame, path: Path) -> None:
     b = board.iloc[::-1]
     fig, ax = plt.subplots(figsize=(9, 0.42 * len(b) + 1.5))
     colors = [
-        "#6a3d9a" if a == "oracle" else "#1f78b4" if m >= 0 else "#e31a1c"
+        "#6a3d9a" if a in REFERENCES else "#1f78b4" if m >= 0 else "#e31a1c"
         for a, m in zip(b.agent, b.incremental_profit, strict=True)
     ]
     err = np.vstack(
@@ -143,12 +145,12 @@ def make_plots(folder: Path, summary: dict[str, Any], board: pd.DataFrame) -> di
 
 
 def focus_agents(summary: dict[str, Any], board: pd.DataFrame) -> list[str]:
-    """The oracle, the best learned agent, the baseline (or the playbook) and the best
-    policy that does not learn."""
+    """The reference, the best learned agent, the baseline (or the playbook) and the best
+    policy a company could run that does not learn."""
     names = list(board.agent)
-    fixed = [a for a in names if not summary["agents"][a]["learned"] and a != "oracle"]
+    fixed = [a for a in names if not summary["agents"][a]["learned"] and not hidden(summary, a)]
     picks = [
-        "oracle",
+        summary.get("reference"),
         summary.get("best_learned"),
         summary.get("baseline") or "playbook",
         fixed[0] if fixed else None,
@@ -157,6 +159,56 @@ def focus_agents(summary: dict[str, Any], board: pd.DataFrame) -> list[str]:
     for p in picks:
         if p and p in names and p not in out:
             out.append(p)
+    return out
+
+
+def hidden(summary: dict[str, Any], agent: str) -> bool:
+    """Whether ``agent`` sees what no real policy can (a reference; results written before the
+    flag existed: by name)."""
+    entry = summary["agents"][agent]
+    return bool(entry.get("hidden", agent in (*REFERENCES, "oracle")))
+
+
+def reference_sentences(summary: dict[str, Any]) -> list[str]:
+    """The reference in plain words: what it is, its estimation error, the best learned
+    policy's share of it and what is left between them."""
+    agents = summary["agents"]
+    ref = summary.get("reference")
+    if not ref or ref not in agents:
+        return []
+    mine = agents[ref]["incremental_profit"]
+    out = []
+    if ref == "full_information":
+        text = (
+            "The yardstick is <b>full_information</b>: at each decision it looks ahead inside "
+            "the simulation, knowing each customer's hidden state, and sends the offer "
+            f"expected to pay most. It earned {_money(mine['mean'])} (95% CI "
+            f"{_money(mine['ci_low'])} to {_money(mine['ci_high'])})."
+        )
+        predicted = agents[ref].get("diagnostics", {}).get("predicted_gain")
+        spread = agents[ref].get("diagnostics", {}).get("predicted_gain_se")
+        if predicted and spread:
+            text += (
+                f" Its look-ahead predicted {_money(predicted['mean'])} (standard error "
+                f"{spread['mean']:,.0f} per run); the difference from what it earned is its "
+                "estimation error, plus what a one-step look-ahead misses of later offers."
+            )
+        out.append(text)
+    best = summary.get("best_learned")
+    share = agents[best]["share_of_reference"] if best else None
+    if best and share is not None:
+        gap = mine["mean"] - agents[best]["incremental_profit"]["mean"]
+        out.append(
+            f"The best learned policy, <b>{html.escape(best)}</b>, reached {share:.0%} of the "
+            f"reference's incremental profit; {_money(gap)} is left between them: what knowing "
+            "the hidden state is worth, and what better learning could still find."
+        )
+    rule = "pain_point_rule"
+    if ref != rule and rule in agents and agents[rule]["share_of_reference"] is not None:
+        out.append(
+            f"The pain-point rule, which reads the hidden pain point but follows a fixed rule, "
+            f"reached {agents[rule]['share_of_reference']:.0%} of it."
+        )
     return out
 
 
@@ -195,25 +247,19 @@ def findings(summary: dict[str, Any], board: pd.DataFrame) -> list[str]:
             "seeds (<code>seeds=[1,2,3,4,5]</code>) or more customers "
             "(<code>scenario.users=...</code>) before acting on this ranking."
         )
+    out += reference_sentences(summary)
     best = summary.get("best_learned")
     if best:
-        share = agents[best]["share_of_oracle"]
-        if share is not None:
-            out.append(
-                f"The best learned policy, <b>{html.escape(best)}</b>, reached {share:.0%} of "
-                "the oracle's incremental profit (the oracle sees hidden pain points: no real "
-                "policy can)."
-            )
         beaten = [
             o
             for o, d in summary["best_learned_vs"].items()
-            if (d["ci_low"] or 0) > 0 and not agents[o]["learned"] and o != "oracle"
+            if (d["ci_low"] or 0) > 0 and not agents[o]["learned"] and not hidden(summary, o)
         ]
         better = [
             a
             for a in board.agent
             if not agents[a]["learned"]
-            and a != "oracle"
+            and not hidden(summary, a)
             and agents[a]["incremental_profit"]["mean"] > agents[best]["incremental_profit"]["mean"]
         ]
         if better:
@@ -231,7 +277,7 @@ def findings(summary: dict[str, Any], board: pd.DataFrame) -> list[str]:
     losers = [
         a
         for a in board.agent
-        if (agents[a]["incremental_profit"]["ci_high"] or 0) < 0 and a != "oracle"
+        if (agents[a]["incremental_profit"]["ci_high"] or 0) < 0 and not hidden(summary, a)
     ]
     if losers:
         out.append(
@@ -279,18 +325,21 @@ def against_baseline(summary: dict[str, Any]) -> list[str]:
     return out
 
 
-def leaderboard_html(board: pd.DataFrame, baseline: str | None = None) -> str:
+def leaderboard_html(
+    board: pd.DataFrame, baseline: str | None = None, reference: str | None = None
+) -> str:
     versus = f"<th>vs {html.escape(baseline)}</th><th>95% CI</th>" if baseline else ""
+    of = f"of {html.escape(reference)}" if reference else "of reference"
     head = (
         "<tr><th>#</th><th>policy</th><th>incremental profit</th><th>95% CI</th>"
-        f"{versus}<th>of oracle</th><th>extra users back</th><th>reactivation rate</th>"
+        f"{versus}<th>{of}</th><th>extra users back</th><th>reactivation rate</th>"
         "<th>cost per incr. reactivation</th><th>ROI</th><th>offer spend</th>"
         "<th>unsubscribes</th></tr>"
     )
     rows = []
     for r in board.itertuples():
-        cls = ' class="oracle"' if r.agent == "oracle" else ""
-        share = "-" if not np.isfinite(r.share_of_oracle) else f"{r.share_of_oracle:.0%}"
+        cls = ' class="reference"' if r.agent in REFERENCES else ""
+        share = "-" if not np.isfinite(r.share_of_reference) else f"{r.share_of_reference:.0%}"
         cpr = r.cost_per_incremental_reactivation
         paired = ""
         if baseline:
@@ -336,15 +385,15 @@ def render(folder: str | Path) -> Path:
         "<h2>What we found</h2>",
         *[f'<div class="finding">{f}</div>' for f in findings(summary, board)],
         "<h2>Leaderboard</h2>",
-        leaderboard_html(board, summary.get("baseline")),
+        leaderboard_html(board, summary.get("baseline"), summary.get("reference")),
         img(plots["incremental_profit"]),
         "<h2>Customers over time</h2>",
         "<p>Share of customers active, dormant (no sessions lately) and churned (cancelled), "
         "for the control (black) and the policies in focus.</p>",
         img(plots["occupancy"]),
         "<h2>Who gets what</h2>",
-        "<p>Offers sent per run, by the customers' hidden pain point (which the oracle reads "
-        "and other policies must infer) and by segment.</p>",
+        "<p>Offers sent per run, by the customers' hidden pain point (which the pain-point rule "
+        "reads and other policies must infer) and by segment.</p>",
         *[img(plots[k]) for k in ("offer_mix_by_pain_point", "offer_mix_by_segment") if k in plots],
     ]
     if "learning_curves" in plots:

@@ -225,7 +225,7 @@ class WinBackBatch:
         return self._sim().mask(self.users)
 
     def latent(self) -> dict[str, np.ndarray]:
-        """Latent traits of the current users (for the oracle; never in observations)."""
+        """Latent traits of the current users (for the pain-point rule; never in observations)."""
         pop = self._sim().pop
         out = {name: getattr(pop, name).copy() for name in LATENT}
         out["pain_point"] = np.array(PAIN_POINTS)[pop.pain]

@@ -1,6 +1,6 @@
 """Observation vectors: observable features only, named and normalised to about [0, 1].
 
-Latent traits (pain point, price sensitivity, affinity, ...) never enter; the oracle of the
+Latent traits (pain point, price sensitivity, affinity, ...) never enter; the pain-point rule of the
 agents reads them through ``info`` or ``WinBackBatch.latent`` instead.
 """
 

@@ -112,5 +112,5 @@ class WinBackEnv(gym.Env):
         return self.batch.action_masks()[0]
 
     def latent(self) -> dict[str, Any]:
-        """The user's hidden traits (for the oracle and analyses, never for policies)."""
+        """The user's hidden traits (for the pain-point rule and analyses, never for policies)."""
         return {k: v[0] for k, v in self.batch.latent().items()}
