@@ -182,7 +182,13 @@ def perf_arguments(p: argparse.ArgumentParser) -> None:
         for flag, default in defaults.items():
             kind = float if isinstance(default, float) else positive_int
             t.add_argument(flag, type=kind, default=default)
-        common(t, seed=target != "sweep")
+        if target == "stress":
+            t.add_argument(
+                "--full-training",
+                action="store_true",
+                help="learned agents with their default budgets, not experiment=quick's",
+            )
+        common(t, seed=target not in ("sweep", "stress"))
 
 
 def regret_arguments(p: argparse.ArgumentParser) -> None:
