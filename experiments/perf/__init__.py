@@ -1,1 +1,2 @@
-"""Speed measurements printed as ratios measured in one run: ``winback perf sim|env|sweep|stress|calibrate``."""
+"""Speed measurements printed as ratios measured in one run:
+``winback perf sim|env|sweep|stress|calibrate``."""
