@@ -425,7 +425,10 @@ def combine(folder: Path, out: Path | None = None) -> dict[str, Any]:
         )
     tidy = pd.concat([pd.read_parquet(p / "tidy.parquet") for p, _ in parts], ignore_index=True)
     tidy = tidy.sort_values(["world"], kind="stable").reset_index(drop=True)
-    table = pd.concat([pd.read_csv(p / "worlds.csv") for p, _ in parts], ignore_index=True)
+    table = pd.concat(
+        [pd.read_csv(p / "worlds.csv", float_precision="round_trip") for p, _ in parts],
+        ignore_index=True,
+    )
     out = folder if out is None else Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_table(table.sort_values("world").reset_index(drop=True), out / "worlds.csv")
