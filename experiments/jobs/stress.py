@@ -246,9 +246,13 @@ def recommendation(table: pd.DataFrame, within: float = 0.05) -> str:
     k = round(pick.share_within * n)
     first = (
         f"Across {n} plausible world{'s' if n != 1 else ''}, `{pick.agent}` is best or within "
-        f"{within:.0%} of the best in {k} ({pick.share_within:.0%}); its worst case is "
-        f"{pick.worst_regret:,.0f} below that world's best, and in 9 worlds out of 10 it earns "
-        f"at least {pick.p10:,.0f} incremental profit."
+        f"{within:.0%} of the best in {k} ({pick.share_within:.0%}); "
+        + (
+            "no policy beats it in any world"
+            if pick.worst_regret <= 0
+            else f"its worst case is {pick.worst_regret:,.0f} below that world's best"
+        )
+        + f", and its 10th percentile across worlds is {pick.p10:,.0f} incremental profit."
     )
     if pick.agent == "no_offer" or (pick.p10 <= 0 and pick.mean <= 0):
         first += " No policy's 10th percentile beats sending nothing: do not roll one out yet."
