@@ -6,6 +6,8 @@ winback perf sim [--json]    engine speed and memory vs the naive per-user refer
 winback perf calibrate       a subscription log's calibration: time, memory, sampled vs all
 winback benchmark [...]      the policy leaderboard (Hydra overrides, e.g. experiment=quick)
 winback run [...]            one agent on one scenario vs the control (e.g. agent=thompson)
+winback stress [...]         the policies across an ensemble of plausible worlds (worlds=20)
+winback stress-combine DIR   a stress multirun's shards joined into the full results
 winback report FOLDER        plots and a self-contained HTML report from a results folder
 winback aggregate FOLDER     a sweep folder's runs in one table (sweep.csv) and plot
 winback tune [--out DIR] ... Optuna study over the benchmark (e.g. experiment=tune_thompson)
@@ -26,7 +28,7 @@ from experiments.cli.parsers import build_parser
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] in (["benchmark"], ["run"]):  # Hydra parses the rest (-m, --cfg, ...)
+    if argv[:1] in (["benchmark"], ["run"], ["stress"]):  # Hydra parses the rest (-m, --cfg, ...)
         from experiments.cli.hydra_commands import run_benchmark
 
         return run_benchmark(argv[1:], argv[0])
@@ -64,6 +66,11 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from experiments.jobs.simulate import run_from_args
 
         return run_from_args(args)
+    if args.command == "stress-combine":
+        from experiments.jobs.stress import combine
+
+        combine(args.folder)
+        return 0
     if args.command == "aggregate":
         from experiments.jobs.aggregate import aggregate
 
@@ -99,6 +106,8 @@ def _perf(args: argparse.Namespace) -> int:
         from experiments.perf.sim import perf_sim as measure
     elif args.target == "sweep":
         from experiments.perf.sweep import perf_sweep as measure
+    elif args.target == "stress":
+        from experiments.perf.stress import perf_stress as measure
     elif args.target == "calibrate":
         from experiments.perf.calibrate import perf_calibrate as measure
     else:

@@ -11,7 +11,7 @@ from typing import Any
 
 HYDRA_ONLY = ("--hydra-help", "--info", "-i", "--shell-completion", "-sc")
 """Hydra flags that print instead of running: handed to Hydra untouched."""
-CONFIG_NAMES = {"benchmark": "benchmark", "run": "run"}
+CONFIG_NAMES = {"benchmark": "benchmark", "run": "run", "stress": "stress"}
 
 
 def take_option(argv: list[str], flag: str) -> tuple[list[str], list[str]]:
@@ -60,7 +60,8 @@ def options_only(argv: list[str], overrides: list[str]) -> list[str]:
 
 
 def run_benchmark(argv: list[str], command: str = "benchmark") -> int:
-    """``winback benchmark|run [options] [overrides]``: the Hydra app with these overrides."""
+    """``winback benchmark|run|stress [options] [overrides]``: the Hydra app with these
+    overrides."""
     from experiments.cli.hydra_help import hydra_help
     from experiments.config.compose import precheck
     from experiments.config.targets import check_module_names
@@ -79,7 +80,14 @@ def run_benchmark(argv: list[str], command: str = "benchmark") -> int:
         extra = [f"trust=[{','.join(trusted)}]"] if trusted else []
         argv = [*options_only(argv, args.overrides), *args.overrides, *extra]
         config_name = args.config_name or CONFIG_NAMES[command]
-        precheck(config_name, [*args.overrides, *extra], args.config_dir, args.multirun, trusted)
+        precheck(
+            config_name,
+            [*args.overrides, *extra],
+            args.config_dir,
+            args.multirun,
+            trusted,
+            command,
+        )
     except ValueError as err:
         print(f"winback: error: {err}", file=sys.stderr)
         return 2
@@ -87,13 +95,14 @@ def run_benchmark(argv: list[str], command: str = "benchmark") -> int:
 
 
 def _hydra_app(argv: list[str], command: str) -> int:
-    from experiments.config.hydra_apps import benchmark_app, run_app
+    from experiments.config.hydra_apps import benchmark_app, run_app, stress_app
 
     sys.argv = [f"winback {command}", *argv]
     # Ray (the ray_local launcher) listens on loopback only, and reports nothing home
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    (run_app if command == "run" else benchmark_app)()
+    apps = {"run": run_app, "stress": stress_app}
+    apps.get(command, benchmark_app)()
     return 0
 
 

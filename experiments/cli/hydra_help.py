@@ -24,7 +24,33 @@ INTRO = {
     "report.html into hydra.run.dir.",
     "run": "One agent on one scenario, each seed paired with the no-offer control (the "
     "benchmark's machinery and outputs, with conf/run.yaml's defaults).",
+    "stress": "The selected policies in an ensemble of plausible worlds: world 0 the nominal "
+    "scenario, the others with the response model scaled by factors drawn from `ranges` (and, "
+    "with `calibration`, the fitted rates drawn from their uncertainty). Learned agents train "
+    "once in the nominal world and are scored in every world; in each world every policy and "
+    "the control share seeds. Per policy: mean and 10th percentile of incremental profit, "
+    "share of worlds best or within 5% of the best, worst regret; a plain-words robust choice "
+    "(highest 10th percentile). Writes worlds.csv, tidy.parquet, robustness.csv, ranks.csv, "
+    "rank_stability.png and summary.json into hydra.run.dir.",
 }
+STRESS_KEYS = (
+    ("worlds", "worlds in the ensemble (world 0 the nominal one when nominal=true)"),
+    ("world_seed", "draws the worlds (world i is the same whatever worlds is)"),
+    ("nominal", "world 0 is the scenario as given; false: every world drawn"),
+    ("retrain", "train learned agents again in every world (slow)"),
+    ("within", "a policy this close to a world's best counts as 'within' (share)"),
+    ("calibration", "a winback calibrate results folder: draw its fitted rates too"),
+    (
+        "shards, shard",
+        "a multirun over shard=0..shards-1 splits the worlds; then "
+        "winback stress-combine SWEEP_DIR",
+    ),
+    (
+        "ranges.KEY.low/high/log",
+        "factor ranges: lift (per offer), price_sensitivity, "
+        "deal_shock, fatigue, unsubscribe, survey_accuracy, release_spacing; log: log-uniform",
+    ),
+)
 KEYS = (
     ("seeds", "seeds: each is one run of every agent and its paired control"),
     ("attribution_days", "days of profit credited to a decision (online learners' feedback)"),
@@ -65,6 +91,12 @@ EXAMPLES = {
         "winback benchmark --trust examples.byop +agent.rules._target_=examples.byop.RecencyRules",
         "winback benchmark -m experiment=sweep_budget",
     ),
+    "stress": (
+        "winback stress experiment=quick worlds=5",
+        "winback stress 'agent=[playbook,thompson,uplift,blanket]' ranges.lift.low=0.3",
+        "winback stress ranges.release_spacing=null retrain=true",
+        "winback stress -m shards=4 shard=0,1,2,3 hydra/launcher=joblib hydra.launcher.n_jobs=2",
+    ),
     "run": (
         "winback run agent=thompson scenario=price_shock",
         "winback run agent=pain_point_rule scenario.users=200000 'seeds=[1,2,3,4,5]'",
@@ -88,6 +120,8 @@ def root_defaults(command: str) -> tuple[dict[str, str], dict[str, Any]]:
             if choice is not None:
                 groups[group] = choice if isinstance(choice, str) else ",".join(choice)
     values = {**asdict(BenchmarkSchema()), **{k: v for k, v in root.items() if k != "hydra"}}
+    if command == "stress":
+        values["shards, shard"] = f"{values['shards']}, {values['shard']}"
     values["users, days"] = f"{ScenarioHead.users}, {ScenarioHead.days}"
     return groups, values
 
@@ -122,6 +156,7 @@ def hydra_help(command: str, config_dir: str | None = None) -> str:
         "",
         "Keys (KEY=VALUE; +KEY=VALUE adds one the config lacks):",
         *table(KEYS, values),
+        *(["", "Stress keys:", *table(STRESS_KEYS, values)] if command == "stress" else []),
         "",
         "Config groups (GROUP=OPTION):",
         *table(groups, chosen),

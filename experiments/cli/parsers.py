@@ -19,6 +19,9 @@ COMMANDS = {
     "regret": "bandit regret curves on the bandit env (PNG)",
     "benchmark": "the policy leaderboard (Hydra app; overrides like experiment=quick; --help)",
     "run": "one agent on one scenario vs the control (Hydra app; e.g. agent=thompson; --help)",
+    "stress": "the policies across an ensemble of plausible worlds: which is robust "
+    "(Hydra app; worlds=20; --help)",
+    "stress-combine": "join the shards of a winback stress --multirun into the full results",
     "report": "render plots and the HTML report from a benchmark results folder",
     "tune": "Optuna over the benchmark (resumable SQLite study): tune experiment=tune_thompson",
     "plan": "the live A/B test that would confirm a policy: size, duration, cost (--help)",
@@ -160,6 +163,10 @@ PERF_TARGETS = {
             "--ppo-steps": 65_536,
         },
     ),
+    "stress": (
+        "winback stress at the issue's size: 20 worlds x 15 policies x 3 seeds (20 min target)",
+        {"--users": 20_000, "--days": 365, "--worlds": 20, "--seeds": 3},
+    ),
     "sweep": (
         "an 8-run sweep: serial vs joblib launcher (2 workers)",
         {"--users": 30_000, "--days": 182, "--workers": 2},
@@ -175,7 +182,13 @@ def perf_arguments(p: argparse.ArgumentParser) -> None:
         for flag, default in defaults.items():
             kind = float if isinstance(default, float) else positive_int
             t.add_argument(flag, type=kind, default=default)
-        common(t, seed=target != "sweep")
+        if target == "stress":
+            t.add_argument(
+                "--full-training",
+                action="store_true",
+                help="learned agents with their default budgets, not experiment=quick's",
+            )
+        common(t, seed=target not in ("sweep", "stress"))
 
 
 def regret_arguments(p: argparse.ArgumentParser) -> None:
@@ -351,4 +364,7 @@ ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "message-ab": message_ab_arguments,
     "report": folder_argument("a folder written by winback benchmark"),
     "aggregate": folder_argument("a --multirun sweep folder (hydra.sweep.dir)"),
+    "stress-combine": folder_argument(
+        "the hydra.sweep.dir of winback stress -m shards=N shard=0,...,N-1"
+    ),
 }

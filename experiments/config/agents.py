@@ -137,6 +137,12 @@ def parameters(target: Any) -> Mapping[str, inspect.Parameter]:
         return {}
 
 
+def hidden_target(node: dict[str, Any]) -> bool:
+    """Whether an agent node's target sees what no real policy can (``Agent.hidden``: the
+    references), read from the class without building the agent."""
+    return bool(getattr(resolve_target("?", node["_target_"]), "hidden", False))
+
+
 def resolve_target(name: str, path: str) -> Any:
     """The class or function ``path`` names (an allowed target: ``targets.py``). An error
     inside the module is reported with its cause."""

@@ -30,7 +30,9 @@ def hydra_for(config_dir: str | None) -> Iterator[Any]:
     from hydra.core.config_search_path import SearchPathQuery
     from hydra.core.global_hydra import GlobalHydra
 
-    schema.register()
+    from experiments.config.stress import register
+
+    register()  # schema.register() and conf/stress.yaml's schema
     search_path = create_automatic_config_search_path(None, None, "pkg://conf")
     if config_dir is not None:
         search_path.prepend(
@@ -108,8 +110,10 @@ def precheck(
     config_dir: str | None = None,
     multirun: bool = False,
     trusted: Iterable[str] = (),
+    command: str = "benchmark",
 ) -> Any:
-    """Every check above, in that order, then the run's own checks (for a sweep: of every
+    """Every check above, in that order, then the run's own checks (``command``'s: the
+    benchmark's, or with ``stress`` the stress test's) (for a sweep: of every
     combination, ``guard.check_sweep``) and that its folder, where the command line names
     it, holds no other config's results (``guard``); returns the composed config."""
     check_yaml(config_folders(overrides, config_dir))
@@ -120,9 +124,12 @@ def precheck(
         check_trust(cfg, trusted)
         from experiments.config.guard import check_folder, check_sweep
         from experiments.config.hydra_apps import benchmark_config
+        from experiments.config.stress import stress_config
+
+        typed = stress_config if command == "stress" else benchmark_config
 
         def record(composed: Any) -> dict[str, Any]:  # the run's own checks; its config
-            return benchmark_config(composed, Path("."), trusted, notes=False).extra["config"]
+            return typed(composed, Path("."), trusted, notes=False).extra["config"]
 
         if multirun:  # every combination, before Hydra starts the first
             check_sweep(compose_one, record, overrides, cfg.hydra.sweeper.get("params") or {})

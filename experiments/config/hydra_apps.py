@@ -20,12 +20,14 @@ from omegaconf import DictConfig, OmegaConf
 from experiments.config import schema
 from experiments.config.agents import expand_agents
 from experiments.config.scenario import catalogue_from, scenario_from
+from experiments.config.stress import register as _register_stress
 from experiments.files import plain
 from experiments.jobs.benchmark import BenchmarkConfig
 from sim.simulation import check_catalogue
 from sim.validation import check_int
 
 schema.register()  # the structured configs that conf/benchmark.yaml and run.yaml build on
+_register_stress()  # and conf/stress.yaml
 
 
 def benchmark_config(
@@ -119,6 +121,29 @@ def finished(out: Path, cfg: BenchmarkConfig) -> bool:
         return bool(json.loads(done.read_text()).get("config") == plain(cfg.extra["config"]))
     except (OSError, ValueError):
         return False
+
+
+@hydra.main(config_path="pkg://conf", config_name="stress", version_base=None)
+def stress_app(cfg: DictConfig) -> None:
+    """``winback stress``: the policies across an ensemble of worlds (``jobs/stress.py``)."""
+    from experiments.config.guard import hold
+    from experiments.config.stress import stress_config
+    from experiments.jobs.stress import run
+
+    out = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        typed = stress_config(cfg, out, trusted_modules(cfg))
+    except ValueError as err:
+        print(f"winback: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    with hold(out, typed.extra["config"]):
+        done = out / "summary.json"
+        if done.exists() and json.loads(done.read_text()).get("config") == plain(
+            typed.extra["config"]
+        ):
+            print(f"already finished, skipped: {out} (delete its summary.json to run again)")
+            return
+        run(typed)
 
 
 if __name__ == "__main__":

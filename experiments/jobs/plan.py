@@ -388,14 +388,11 @@ def run_from_overrides(
     and the agents it names (before any simulation), build them, plan and print."""
     import time
 
-    from experiments.config.agents import resolve_target
+    from experiments.config.agents import hidden_target
     from experiments.config.compose import compose
     from experiments.config.hydra_apps import benchmark_config
     from experiments.files import check_writable
     from experiments.jobs.benchmark import build_agent
-
-    def _hidden(node: dict[str, Any]) -> bool:
-        return bool(getattr(resolve_target("?", node["_target_"]), "hidden", False))
 
     base = compose("benchmark", overrides)
     raw = base.get("plan")
@@ -408,8 +405,8 @@ def run_from_overrides(
     for key, name in (("plan.policy", cfg.policy), ("plan.against", cfg.against)):
         if name not in names and not (key == "plan.against" and name == NOTHING):
             raise ValueError(f"{key}: {name!r}; allowed: {NOTHING}, {', '.join(names)}")
-        if name in names and _hidden(bench.agents[name]):
-            runnable = [n for n in names if not _hidden(bench.agents[n])]
+        if name in names and hidden_target(bench.agents[name]):
+            runnable = [n for n in names if not hidden_target(bench.agents[n])]
             raise ValueError(
                 f"{key}: {name!r} sees what no real policy can (a reference: hidden traits or a "
                 f"look-ahead inside the simulation), so no live test can run it; allowed: "

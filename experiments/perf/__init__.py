@@ -1,1 +1,2 @@
-"""Speed measurements printed as ratios measured in one run: ``winback perf sim|env|sweep``."""
+"""Speed measurements printed as ratios measured in one run:
+``winback perf sim|env|sweep|stress|calibrate``."""
