@@ -51,7 +51,7 @@ AGENTS = [
     Playbook(),
     PainPointRule(),
     FullInformation(reps=2, days=28),
-    FullInformation(name="observed_information", information="observed", reps=2, days=28),
+    FullInformation(pooled=False, reps=2, days=28),
 ]
 
 
@@ -93,10 +93,8 @@ def test_the_references_say_what_they_need(batch) -> None:
         FullInformation().act(obs, mask, blind)
     with pytest.raises(ValueError, match=r"pain_point_rule: ctx\.latent must hold"):
         PainPointRule().act(obs, mask, replace(ctx, latent={}))
-    with pytest.raises(ValueError, match="pooled: False; allowed: True with information="):
-        FullInformation(information="observed", pooled=False)
-    with pytest.raises(ValueError, match="information"):
-        FullInformation(information="psychic")
+    with pytest.raises(ValueError, match="reps: 1"):
+        FullInformation(reps=1)
 
 
 def test_the_full_information_reference_beats_the_pain_point_rule() -> None:

@@ -199,7 +199,7 @@ def test_tiny_benchmark_with_your_own_policy(tmp_path) -> None:
     assert saved["best_learned"] in ("thompson", "maskable_ppo")
     assert set(saved["best_learned_vs"]) == set(board.agent) - {saved["best_learned"]}
     tidy = pd.read_parquet(tmp_path / "tidy.parquet")
-    assert len(tidy) == 7 * 2 * len(benchmark.METRICS)
+    assert len(tidy) == 8 * 2 * len(benchmark.METRICS) + 2 * 2  # and the reference's own two
     assert (tmp_path / "agents" / "thompson.npz").exists()
     assert (tmp_path / "agents" / "maskable_ppo.zip").exists()
     occupancy = pd.read_parquet(tmp_path / "occupancy.parquet")

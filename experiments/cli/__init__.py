@@ -8,7 +8,8 @@ winback benchmark [...]      the policy leaderboard (Hydra overrides, e.g. exper
 winback run [...]            one agent on one scenario vs the control (e.g. agent=thompson)
 winback stress [...]         the policies across an ensemble of plausible worlds (worlds=20)
 winback stress-combine DIR   a stress multirun's shards joined into the full results
-winback report FOLDER        plots and a self-contained HTML report from a results folder
+winback report FOLDER [--json] plots and an HTML report from a results folder, with
+                             'Before you roll out' (--stress DIR, --plan DIR)
 winback aggregate FOLDER     a sweep folder's runs in one table (sweep.csv) and plot
 winback tune [--out DIR] ... Optuna study over the benchmark (e.g. experiment=tune_thompson)
 winback plan [--out DIR] ... the live A/B test that would confirm a policy (plan.policy=...)
@@ -81,7 +82,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "report":
         from experiments.reporting.leaderboard import render
 
-        print(f"report: {render(args.folder).resolve()}")
+        report = render(args.folder, args.stress, args.plan)
+        if args.json:  # stdout is the JSON alone
+            print((args.folder / "rollout.json").read_text())
+        print(f"report: {report.resolve()}", file=sys.stderr if args.json else sys.stdout)
         return 0
     if args.command == "regret":
         from experiments.jobs.regret import run_from_args as regret_run

@@ -22,7 +22,8 @@ COMMANDS = {
     "stress": "the policies across an ensemble of plausible worlds: which is robust "
     "(Hydra app; worlds=20; --help)",
     "stress-combine": "join the shards of a winback stress --multirun into the full results",
-    "report": "render plots and the HTML report from a benchmark results folder",
+    "report": "render plots and the HTML report from a benchmark results folder, with 'Before "
+    "you roll out' (robustness, the full-information reference's shares, the test plan)",
     "tune": "Optuna over the benchmark (resumable SQLite study): tune experiment=tune_thompson",
     "plan": "the live A/B test that would confirm a policy: size, duration, cost (--help)",
     "calibrate": "fit the simulator to an event log (CSV/Parquet): scenario YAML + HTML report",
@@ -349,6 +350,23 @@ def seed_list(text: str) -> tuple[int, ...]:
     return seeds
 
 
+def report_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("folder", type=Path, help="a folder written by winback benchmark")
+    p.add_argument(
+        "--stress",
+        type=Path,
+        help="a winback stress results folder for 'Before you roll out' (default: FOLDER/stress "
+        "if it holds one)",
+    )
+    p.add_argument(
+        "--plan",
+        type=Path,
+        help="a winback plan folder for 'Before you roll out' (default: FOLDER/plan if it "
+        "holds one)",
+    )
+    p.add_argument("--json", action="store_true", help="also print 'Before you roll out' as JSON")
+
+
 def folder_argument(help_text: str) -> Callable[[argparse.ArgumentParser], None]:
     def add(p: argparse.ArgumentParser) -> None:
         p.add_argument("folder", type=Path, help=help_text)
@@ -362,7 +380,7 @@ ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "regret": regret_arguments,
     "calibrate": calibrate_arguments,
     "message-ab": message_ab_arguments,
-    "report": folder_argument("a folder written by winback benchmark"),
+    "report": report_arguments,
     "aggregate": folder_argument("a --multirun sweep folder (hydra.sweep.dir)"),
     "stress-combine": folder_argument(
         "the hydra.sweep.dir of winback stress -m shards=N shard=0,...,N-1"

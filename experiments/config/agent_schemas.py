@@ -78,7 +78,6 @@ class PainPointRuleSchema(RulesSchema):
 
 @dataclass
 class FullInformationSchema(AgentSchema):
-    information: Optional[str] = None
     pooled: Optional[bool] = None
     reps: Optional[int] = None
     days: Optional[int] = None

@@ -15,9 +15,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.files import read_json, write_text
+from experiments.files import read_json, write_json, write_text
 from experiments.jobs.benchmark import REFERENCES
 from experiments.reporting.kit import img, page, pyplot, save
+from experiments.reporting.rollout import (
+    hidden,
+    reference_part,
+    reference_words,
+    rollout,
+    section_html,
+)
 
 NEEDED = ("summary.json", "leaderboard.csv", "offer_mix.parquet", "occupancy.parquet")
 ROI_SHOWN_UP_TO = 20.0
@@ -162,56 +169,6 @@ def focus_agents(summary: dict[str, Any], board: pd.DataFrame) -> list[str]:
     return out
 
 
-def hidden(summary: dict[str, Any], agent: str) -> bool:
-    """Whether ``agent`` sees what no real policy can (a reference; results written before the
-    flag existed: by name)."""
-    entry = summary["agents"][agent]
-    return bool(entry.get("hidden", agent in (*REFERENCES, "oracle")))
-
-
-def reference_sentences(summary: dict[str, Any]) -> list[str]:
-    """The reference in plain words: what it is, its estimation error, the best learned
-    policy's share of it and what is left between them."""
-    agents = summary["agents"]
-    ref = summary.get("reference")
-    if not ref or ref not in agents:
-        return []
-    mine = agents[ref]["incremental_profit"]
-    out = []
-    if ref == "full_information":
-        text = (
-            "The yardstick is <b>full_information</b>: at each decision it looks ahead inside "
-            "the simulation, knowing each customer's hidden state, and sends the offer "
-            f"expected to pay most. It earned {_money(mine['mean'])} (95% CI "
-            f"{_money(mine['ci_low'])} to {_money(mine['ci_high'])})."
-        )
-        predicted = agents[ref].get("diagnostics", {}).get("predicted_gain")
-        spread = agents[ref].get("diagnostics", {}).get("predicted_gain_se")
-        if predicted and spread:
-            text += (
-                f" Its look-ahead predicted {_money(predicted['mean'])} (standard error "
-                f"{spread['mean']:,.0f} per run); the difference from what it earned is its "
-                "estimation error, plus what a one-step look-ahead misses of later offers."
-            )
-        out.append(text)
-    best = summary.get("best_learned")
-    share = agents[best]["share_of_reference"] if best else None
-    if best and share is not None:
-        gap = mine["mean"] - agents[best]["incremental_profit"]["mean"]
-        out.append(
-            f"The best learned policy, <b>{html.escape(best)}</b>, reached {share:.0%} of the "
-            f"reference's incremental profit; {_money(gap)} is left between them: what knowing "
-            "the hidden state is worth, and what better learning could still find."
-        )
-    rule = "pain_point_rule"
-    if ref != rule and rule in agents and agents[rule]["share_of_reference"] is not None:
-        out.append(
-            f"The pain-point rule, which reads the hidden pain point but follows a fixed rule, "
-            f"reached {agents[rule]['share_of_reference']:.0%} of it."
-        )
-    return out
-
-
 def roi_text(roi: float, spend: float) -> str:
     """The ROI as the tables show it: "-" without spend, "spend near 0" beyond
     :data:`ROI_SHOWN_UP_TO`."""
@@ -247,7 +204,8 @@ def findings(summary: dict[str, Any], board: pd.DataFrame) -> list[str]:
             "seeds (<code>seeds=[1,2,3,4,5]</code>) or more customers "
             "(<code>scenario.users=...</code>) before acting on this ranking."
         )
-    out += reference_sentences(summary)
+    if reference_part(summary).get("shares"):
+        out.append(html.escape(reference_words(reference_part(summary))))
     best = summary.get("best_learned")
     if best:
         beaten = [
@@ -363,8 +321,13 @@ def leaderboard_html(
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def render(folder: str | Path) -> Path:
-    """Write plots and ``report.html`` into ``folder``; returns the report's path."""
+def render(
+    folder: str | Path, stress: str | Path | None = None, plan: str | Path | None = None
+) -> Path:
+    """Write plots, ``rollout.json`` and ``report.html`` into ``folder``; returns the report's
+    path. ``stress`` and ``plan``: the ``winback stress`` and ``winback plan`` folders of the
+    "Before you roll out" section (default: ``stress/`` and ``plan/`` in ``folder`` if they
+    hold results)."""
     folder = Path(folder)
     missing = [f for f in NEEDED if not (folder / f).exists()]
     if missing:
@@ -372,9 +335,13 @@ def render(folder: str | Path) -> Path:
             f"results folder: {str(folder)!r} lacks {', '.join(missing)}; allowed: a folder "
             "written by winback benchmark"
         )
+    before = rollout(
+        folder, None if stress is None else Path(stress), None if plan is None else Path(plan)
+    )  # every folder checked before anything is written
     summary = read_json(folder / "summary.json", "a summary.json written by winback benchmark")
     board = pd.read_csv(folder / "leaderboard.csv")
     plots = make_plots(folder, summary, board)
+    write_json(folder / "rollout.json", before)
     epoch = summary.get("epoch_days", summary.get("every_days"))  # the name until 2026-12
     body = [
         "<h1>Win-back policy leaderboard</h1>",
@@ -384,6 +351,7 @@ def render(folder: str | Path) -> Path:
         f"same customers and random draws); decisions every {epoch} days.</p>",
         "<h2>What we found</h2>",
         *[f'<div class="finding">{f}</div>' for f in findings(summary, board)],
+        *section_html(before),
         "<h2>Leaderboard</h2>",
         leaderboard_html(board, summary.get("baseline"), summary.get("reference")),
         img(plots["incremental_profit"]),
