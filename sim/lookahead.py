@@ -20,7 +20,10 @@ The rules:
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -102,11 +105,14 @@ def expected_gains(
     rows = np.arange(users.size)
     for rep in range(reps):
         seed = sim.streams.lookahead_seed(key, int(sim.day), rep)
-        base = _profit(sim, seed, users, rows[:0], 0, end)
+        sent = [rows[:0], *(rows[mask[:, a]] for a in range(1, n_actions))]
+        run = partial(_profit, sim, seed, users, end=end)
+        profits = list(
+            _pool().map(run, sent, range(-1, n_actions - 1))
+        )  # the forks of one replication at once (the kernels release the GIL); in order
         for a in range(1, n_actions):
-            who = rows[mask[:, a]]
-            if who.size:
-                gain = _profit(sim, seed, users, who, a - 1, end) - base
+            if sent[a].size:
+                gain = profits[a] - profits[0]
                 total[:, a] += gain
                 square[:, a] += gain * gain
     mean = total / reps
@@ -121,13 +127,25 @@ def expected_gains(
     )
 
 
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Threads for a replication's forks: apart from the engine's own pool, which a fork's
+    engine may use for its chunks."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
+    return _POOL
+
+
 def _profit(
     sim: Simulation, seed: int, users: np.ndarray, who: np.ndarray, offer: int, end: int
 ) -> np.ndarray:
     """Profit from today to ``end`` of copies of ``users`` with seed ``seed``, ``who``
-    (positions in ``users``) sent ``offer`` today."""
+    (positions in ``users``) sent ``offer`` today (-1: nothing)."""
     fork = sim.fork(seed, users)
-    if who.size:
+    if who.size and offer >= 0:
         fork.offer(who, np.full(who.size, offer))
     fork.run_until(end)
     return user_profit(fork, np.arange(users.size))

@@ -177,3 +177,20 @@ def test_bring_your_own_policy_is_evaluated_like_ours() -> None:
     assert set(tidy.agent) == {"mine", "playbook"}
     mine = summary[(summary.agent == "mine") & (summary.metric == "messages_sent")]
     assert float(mine["mean"].iloc[0]) > 0
+
+
+def test_the_pooled_estimate_weighs_each_users_own_by_its_noise() -> None:
+    from agents.reference import _shrunk
+
+    nan = np.nan
+    mean = np.array([[0.0, 2.0], [0.0, -2.0], [0.0, 4.0], [0.0, nan]])
+    se = np.array([[0.0, 1.0], [0.0, 1.0], [0.0, 1.0], [0.0, nan]])
+    # the estimates spread 8 around the prior 0, their noise 1: the truth spreads 7
+    post, sd = _shrunk(mean, se, np.zeros_like(mean))
+    np.testing.assert_allclose(post[:3, 1], [1.75, -1.75, 3.5])
+    np.testing.assert_allclose(sd[:3, 1], np.sqrt(7 / 8))
+    assert np.isnan(post[3, 1]) and (post[:, 0] == 0).all()
+    # noise as large as the spread: nothing is left of the users' own estimates
+    post, sd = _shrunk(mean, se * 10, np.full_like(mean, 0.5))
+    np.testing.assert_allclose(post[:3, 1], 0.5)
+    np.testing.assert_allclose(sd[:3, 1], 0.0)
