@@ -300,4 +300,4 @@ def test_a_finished_run_with_no_budget_is_recognised(tmp_path) -> None:
     assert cfg.extra["config"]["agent"]["thompson"]["budget_per_period"] == float("inf")
     (tmp_path / "summary.json").write_text(json.dumps({"config": plain(cfg.extra["config"])}))
     (tmp_path / "report.html").write_text("done")
-    assert finished(tmp_path, cfg)
+    assert finished(tmp_path, cfg.extra["config"], ("report.html",))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -73,23 +73,36 @@ def run_app(cfg: DictConfig) -> None:
 
 
 def _run(cfg: DictConfig) -> None:
+    from experiments.jobs.benchmark import run
+
+    launch(cfg, benchmark_config, run, ("report.html",))
+
+
+def launch(
+    cfg: DictConfig,
+    typed_of: Callable[[DictConfig, Path, tuple[str, ...]], Any],
+    job: Callable[[Any], Any],
+    marks: tuple[str, ...] = (),
+) -> None:
+    """Type the config (a bad value: the error, exit 2, before any work), hold the run's
+    folder (another config's folder, or one in use: no), skip a run that finished before
+    (:func:`finished`), then run ``job``."""
+    from experiments.config.guard import hold
+
     out = Path(HydraConfig.get().runtime.output_dir)
     try:
-        typed = benchmark_config(cfg, out, trusted_modules(cfg))
+        typed = typed_of(cfg, out, trusted_modules(cfg))
     except ValueError as err:
         print(f"winback: error: {err}", file=sys.stderr)
         sys.exit(2)
-    from experiments.config.guard import hold
-    from experiments.jobs.benchmark import run
-
     started = False
     try:
-        with hold(out, typed.extra["config"]):  # another config's folder, or one in use: no
-            if finished(out, typed):
+        with hold(out, typed.extra["config"]):
+            if finished(out, typed.extra["config"], marks):
                 print(f"already finished, skipped: {out} (delete its summary.json to run again)")
                 return
             started = True
-            run(typed)
+            job(typed)
     except ValueError as err:
         if started:
             raise
@@ -110,15 +123,16 @@ def trusted_modules(cfg: DictConfig) -> tuple[str, ...]:
     return given
 
 
-def finished(out: Path, cfg: BenchmarkConfig) -> bool:
-    """A run whose folder holds a summary of the same config finished before: a restarted
-    sweep (same ``hydra.sweep.dir``) re-runs only the runs that had not. The config is
-    compared as the file holds it (no budget = infinity is null there)."""
+def finished(out: Path, config: dict[str, Any], marks: tuple[str, ...] = ()) -> bool:
+    """A run whose folder holds a summary of the same config (and the files ``marks``)
+    finished before: a restarted sweep (same ``hydra.sweep.dir``) re-runs only the runs that
+    had not. The config is compared as the file holds it (no budget = infinity is null
+    there)."""
     done = out / "summary.json"
-    if not done.exists() or not (out / "report.html").exists():
+    if not done.exists() or not all((out / m).exists() for m in marks):
         return False
     try:
-        return bool(json.loads(done.read_text()).get("config") == plain(cfg.extra["config"]))
+        return bool(json.loads(done.read_text()).get("config") == plain(config))
     except (OSError, ValueError):
         return False
 
@@ -126,24 +140,10 @@ def finished(out: Path, cfg: BenchmarkConfig) -> bool:
 @hydra.main(config_path="pkg://conf", config_name="stress", version_base=None)
 def stress_app(cfg: DictConfig) -> None:
     """``winback stress``: the policies across an ensemble of worlds (``jobs/stress.py``)."""
-    from experiments.config.guard import hold
     from experiments.config.stress import stress_config
     from experiments.jobs.stress import run
 
-    out = Path(HydraConfig.get().runtime.output_dir)
-    try:
-        typed = stress_config(cfg, out, trusted_modules(cfg))
-    except ValueError as err:
-        print(f"winback: error: {err}", file=sys.stderr)
-        sys.exit(2)
-    with hold(out, typed.extra["config"]):
-        done = out / "summary.json"
-        if done.exists() and json.loads(done.read_text()).get("config") == plain(
-            typed.extra["config"]
-        ):
-            print(f"already finished, skipped: {out} (delete its summary.json to run again)")
-            return
-        run(typed)
+    launch(cfg, stress_config, run)
 
 
 if __name__ == "__main__":
