@@ -87,7 +87,7 @@ class AgentPolicy:
         self.names = observation_names(scenario, catalogue)
         self.encode = Encoder(scenario, catalogue)
         self.feedback = Feedback(agent, attribution_days) if agent.online else None
-        self.sends: list[pd.DataFrame] = []
+        self.sends: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # offer, segment, pain
         self.counted: Delivery | None = None
 
     def __call__(self, sim: Simulation, day: int) -> Decision | None:
@@ -112,20 +112,21 @@ class AgentPolicy:
             return
         self.counted = d
         sent = d.users[d.sent]
-        self.sends.append(
-            pd.DataFrame(
-                {
-                    "offer": np.array(self.catalogue.names)[d.offers[d.sent]],
-                    "segment": np.array(self.scenario.segment_names)[sim.pop.segment[sent]],
-                    "pain_point": np.array(PAIN_POINTS)[sim.pop.pain[sent]],
-                }
-            )
-        )
+        self.sends.append((d.offers[d.sent], sim.pop.segment[sent], sim.pop.pain[sent]))
 
     def offer_mix(self) -> pd.DataFrame:
         """Sends per (offer, segment, pain point)."""
         columns = ["offer", "segment", "pain_point"]
-        mix = pd.concat(self.sends) if self.sends else pd.DataFrame(columns=columns)
+        if not self.sends:
+            return pd.DataFrame(columns=[*columns, "sends"])
+        codes = [np.concatenate(parts).astype(np.int64) for parts in zip(*self.sends, strict=True)]
+        names = (self.catalogue.names, self.scenario.segment_names, PAIN_POINTS)
+        mix = pd.DataFrame(
+            {
+                c: np.asarray(n, dtype=object)[k]
+                for c, n, k in zip(columns, names, codes, strict=True)
+            }
+        )
         return mix.value_counts().rename("sends").reset_index()
 
 

@@ -79,13 +79,15 @@ class UpliftPolicy(Agent):
                 f"ctx.offer_names: {list(ctx.offer_names)}; this policy was trained on "
                 f"{self.offer_names}"
             )
-        value = np.where(mask[:, 1:], self.predict(obs, ctx), -np.inf)
+        since = obs[:, ctx.feature_names.index("since_last_offer")] * 365.0
+        due = since >= 7.0 * self.min_weeks_between_offers - 0.5  # float32 days: a margin
+        can = np.flatnonzero(due & mask[:, 1:].any(axis=1))  # the only users worth a prediction
+        value = np.full((obs.shape[0], len(self.offer_names)), -np.inf, dtype=np.float32)
+        value[can] = np.where(mask[can, 1:], self.predict(obs[can], ctx), -np.inf)
         costs = self.budget.action_costs(1 + len(self.offer_names))[1:]
         score = value - self.budget.price * costs  # net of the budget's price on spend
         best = np.argmax(score, axis=1)
         rows = np.arange(obs.shape[0])
-        since = obs[:, ctx.feature_names.index("since_last_offer")] * 365.0
-        due = since >= 7.0 * self.min_weeks_between_offers - 0.5  # float32 days: a margin
         send = np.isfinite(value[rows, best]) & (score[rows, best] > self.threshold) & due
         actions = np.where(send, best + 1, 0)
         order = np.argsort(-np.where(send, score[rows, best], -np.inf), kind="stable")

@@ -100,7 +100,7 @@ def test_the_references_say_what_they_need(batch) -> None:
 def test_the_full_information_reference_beats_the_pain_point_rule() -> None:
     agents = {
         "pain_point_rule": PainPointRule,
-        "full_information": lambda: FullInformation(reps=4),
+        "full_information": FullInformation,
     }
     tidy, *_ = evaluate(agents, MONTHLY, CATALOGUE, seeds=[7])
     profit = tidy[tidy.metric == "incremental_profit"].set_index("agent")["value"]

@@ -175,7 +175,7 @@ def simulate_outcomes(
         rec.finish(sim)
         runs.append(rec)
     a, b = runs
-    if arms[0] is not None and not sum(len(f) for f in a.inner.sends):  # type: ignore[union-attr]
+    if arms[0] is not None and not sum(o.size for o, _, _ in a.inner.sends):  # type: ignore[union-attr]
         raise ValueError(
             "plan.policy: it sent no offer to any of the customers who entered the test; "
             "allowed: a policy that acts on lapsed customers"
