@@ -169,7 +169,8 @@ class LinearBandit(_Saved):
 
     def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
         self.budget.on_day(ctx.day)
-        x = self._x(obs)
+        can = np.flatnonzero(mask[:, 1:].any(axis=1))  # the others can only be sent nothing
+        x = self._x(obs[can])
         a_inv = np.linalg.inv(self.A)
         theta = np.einsum("kde,ke->kd", a_inv, self.b)
         if self.kind == "lints":
@@ -178,12 +179,17 @@ class LinearBandit(_Saved):
             theta = theta + self.alpha * np.einsum("kde,ke->kd", chol, z)
             score = x @ theta.T
         else:
-            width = np.sqrt(np.einsum("nd,kde,ne->nk", x, a_inv, x))
+            # x' A_k^-1 x per user and arm, one matrix product per arm (einsum's three-operand
+            # loop over every user took 0.18 s a decision for 20,000 users)
+            width = np.sqrt(
+                np.maximum(np.column_stack([((x @ a) * x).sum(axis=1) for a in a_inv]), 0.0)
+            )
             score = x @ theta.T + self.alpha * width
         price = self.budget.price * self.budget.action_costs(self.n_actions)
-        score = np.where(mask, score - price, -np.inf)
+        score = np.where(mask[can], score - price, -np.inf)
         order = self.rng.permutation(obs.shape[0])
-        actions = np.argmax(score, axis=1).astype(np.int64)
+        actions = np.zeros(obs.shape[0], dtype=np.int64)
+        actions[can] = np.argmax(score, axis=1)
         return self.budget.enforce(actions, order, self.n_actions)
 
     def update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
