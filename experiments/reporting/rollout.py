@@ -198,22 +198,26 @@ def verdict(summary: dict[str, Any], part: dict[str, Any]) -> list[str]:
         )
     stress = part["robustness"]
     if stress is not None:
-        choice = stress["robust_choice"]
+        choice, n = stress["robust_choice"], stress["worlds"]
+        row = next((r for r in stress["table"] if r["agent"] == choice), None)
+        how = (
+            ""
+            if row is None
+            else f" (10th percentile across worlds {_money(row['p10'])}; best or within "
+            f"{stress.get('within') or 0.05:.0%} of the best in {row['share_within']:.0%} of "
+            f"them; loses money in {row['share_losing']:.0%})"
+        )
         if choice == NOTHING:
             out.append(
-                f"But across {stress['worlds']} plausible worlds (the response model varied) no "
-                "policy's 10th percentile beats sending nothing: do not roll one out on this "
-                f"evidence. {stress['recommendation']}"
+                f"But across {n} plausible worlds (the response model varied) no policy's 10th "
+                "percentile beats sending nothing: do not roll one out on this evidence."
             )
         elif choice == top:
-            out.append(
-                f"It is also the robust choice across {stress['worlds']} plausible worlds "
-                f"(the response model varied): {stress['recommendation']}"
-            )
+            out.append(f"It is also the robust choice across {n} plausible worlds{how}.")
         elif choice:
             out.append(
-                f"But across {stress['worlds']} plausible worlds the robust choice is {choice}: "
-                f"{stress['recommendation']} Prefer it if you doubt the response model."
+                f"But across {n} plausible worlds the robust choice is {choice}{how}: prefer it "
+                "if you doubt the response model."
             )
     plan = part["plan"]
     if plan is not None:
@@ -249,7 +253,13 @@ def section_html(part: dict[str, Any]) -> list[str]:
     body += [f'<div class="finding">{e(v)}</div>' for v in part["verdict"]]
     body += [f"<p><b>Note:</b> {e(n)}</p>" for n in part["notes"]]
     ref = part["reference"]
-    if ref.get("shares"):
+    if ref.get("shares") and all(v is None for v in ref["shares"].values()):
+        body.append("<h3>What full information would earn</h3>")
+        body.append(
+            f"<p>{e(str(ref['reference']))}'s own gain is within noise here (its 95% interval "
+            "reaches zero): no shares of it mean anything at this size.</p>"
+        )
+    elif ref.get("shares"):
         body.append("<h3>What full information would earn</h3>")
         rows = "".join(
             f"<tr><td></td><td>{e(a)}</td><td>{'-' if s is None else f'{s:.0%}'}</td></tr>"
