@@ -95,7 +95,9 @@ def test_the_winner_that_survives_and_its_test(tmp_path) -> None:
         "It is also the robust choice across 20 plausible worlds (10th percentile across "
         "worlds +3,000; best or within 5% of the best in 90% of them; loses money in 0%)."
     ) in verdict
+    assert "live on the share of customers who come back (profit is a guardrail there)" in verdict
     assert "4,810 customers per arm (4,400 with CUPED), about 6 weeks of enrolment" in verdict
+    assert "What you run today, playbook, earns +1,000 (95% CI +900 to +1,100)" in verdict
     assert part["missing"] == [] and part["notes"] == []
     ref = part["reference"]
     assert ref["shares"] == {"uplift": 0.6, "playbook": 0.1, "no_offer": 0.0}
@@ -146,3 +148,13 @@ def test_a_folder_without_results_is_named_before_anything_is_written(
     assert sorted(p.name for p in (tmp_path / "bench").iterdir()) == [
         "leaderboard.csv", "occupancy.parquet", "offer_mix.parquet", "summary.json"
     ]  # fmt: skip
+
+
+def test_a_test_that_enrols_at_once_says_so(tmp_path) -> None:
+    _benchmark(tmp_path)
+    _plan(tmp_path / "plan", "uplift")
+    plan = json.loads((tmp_path / "plan" / "plan.json").read_text())
+    (tmp_path / "plan" / "plan.json").write_text(json.dumps(plan | {"weeks_to_enrol": 0.0}))
+    verdict = " ".join(rollout(tmp_path)["verdict"])
+    assert "enough customers lapsed at the start to enrol at once" in verdict
+    assert "more weeks of enrolment than the simulation saw" not in verdict

@@ -196,6 +196,15 @@ def verdict(summary: dict[str, Any], part: dict[str, Any]) -> list[str]:
                 else "."
             )
         )
+    current = summary.get("baseline") or ("playbook" if "playbook" in agents else None)
+    if current and current != top and current in ranked:
+        mine = agents[current]["incremental_profit"]
+        out.append(
+            f"What you run today, {current}, earns {_ci(mine)}"
+            + (" (it loses money)" if (mine.get("ci_high") or 0) < 0 else "")
+            + f"; `baseline={current}` in the benchmark adds every policy's paired difference "
+            "from it."
+        )
     stress = part["robustness"]
     if stress is not None:
         choice, n = stress["robust_choice"], stress["worlds"]
@@ -225,16 +234,23 @@ def verdict(summary: dict[str, Any], part: dict[str, Any]) -> list[str]:
             out.append(f"The plan for {plan['policy']} found no effect to test for.")
         else:
             weeks = plan["weeks_to_enrol"]
-            when = (
-                "more weeks of enrolment than the simulation saw"
-                if not weeks
-                else f"about {weeks:,.0f} weeks of enrolment"
-                + (" (over two years: not a test to run at this flow)" if weeks > 104 else "")
+            if weeks is None:
+                when = "more weeks of enrolment than the simulation saw"
+            elif weeks < 1:
+                when = "enough customers lapsed at the start to enrol at once"
+            else:
+                when = f"about {weeks:,.0f} weeks of enrolment" + (
+                    " (over two years: not a test to run at this flow)" if weeks > 104 else ""
+                )
+            metric = (
+                "incremental profit per customer"
+                if plan["metric"] == "profit"
+                else "the share of customers who come back (profit is a guardrail there)"
             )
             out.append(
-                f"To confirm {plan['policy']} against {plan['against']} live: "
+                f"To confirm {plan['policy']} against {plan['against']} live on {metric}: "
                 f"{plan['per_arm']:,} customers per arm ({plan['per_arm_with_cuped']:,} with "
-                f"CUPED), {when} and {plan['follow_days']} days of follow-up, for "
+                f"CUPED), {when}, then {plan['follow_days']} days of follow-up, for "
                 f"{plan['power']:.0%} power at alpha {plan['alpha']}."
             )
         pick = stress["robust_choice"] if stress is not None else top
