@@ -92,14 +92,20 @@ def build_agent(node: dict[str, Any], scenario: Scenario, catalogue: Catalogue) 
     return as_agent(instantiate(node, _partial_=True, _convert_="all")(**extra))
 
 
-def build_agents(cfg: BenchmarkConfig) -> tuple[dict[str, Agent], dict[str, float]]:
-    """Every agent, trained where it trains; returns agents and seconds spent building each."""
+def build_agents(
+    nodes: dict[str, dict[str, Any]],
+    scenario: Scenario,
+    catalogue: Catalogue,
+    progress: bool = True,
+) -> tuple[dict[str, Agent], dict[str, float]]:
+    """Every agent node built (trained where it trains) on ``scenario``; returns the agents
+    and the seconds spent building each."""
     agents, seconds = {}, {}
-    for name, node in cfg.agents.items():
+    for name, node in nodes.items():
         start = time.perf_counter()
-        if cfg.progress:
-            print(f"building {name} ({node['_target_']})", flush=True)
-        agents[name] = build_agent(node, cfg.scenario, cfg.catalogue)
+        if progress:
+            print(f"building {name} ({node['_target_']}) in {scenario.name}", flush=True)
+        agents[name] = build_agent(node, scenario, catalogue)
         seconds[name] = time.perf_counter() - start
     return agents, seconds
 
@@ -116,7 +122,7 @@ def save_agents(agents: dict[str, Agent], folder: Path) -> None:
 def run(cfg: BenchmarkConfig) -> dict[str, Any]:
     """Build, evaluate, rank and write everything; returns the JSON summary."""
     cfg.out.mkdir(parents=True, exist_ok=True)
-    agents, seconds = build_agents(cfg)
+    agents, seconds = build_agents(cfg.agents, cfg.scenario, cfg.catalogue, cfg.progress)
     save_agents(agents, cfg.out / "agents")
     factories = {name: agent.fresh for name, agent in agents.items()}
     tidy, summary, mix, occupancy = evaluate(

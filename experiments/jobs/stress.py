@@ -31,13 +31,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agents.base import Agent
 from agents.evaluate import evaluate
 from experiments.config.agents import hidden_target
 from experiments.config.scenario import catalogue_spec, scenario_spec
 from experiments.config.schema import ATTRIBUTION_DAYS, SEEDS
 from experiments.files import plain, read_json, write_json, write_table
-from experiments.jobs.benchmark import build_agent, provenance
+from experiments.jobs.benchmark import build_agents, provenance
 from sim.offers import Catalogue
 from sim.scenario import Scenario
 from sim.worlds import ParameterDoubt, Range, World, check_ranges, draw_worlds, factor_names
@@ -116,27 +115,11 @@ def worlds_table(worlds: Sequence[World], catalogue: Catalogue, cfg: StressConfi
     return pd.DataFrame(rows)
 
 
-def build(
-    cfg: StressConfig, scenario: Scenario, catalogue: Catalogue, only: Sequence[str] | None = None
-) -> tuple[dict[str, Agent], dict[str, float]]:
-    """The agents (``only``: these) built in one world; seconds spent on each."""
-    agents, seconds = {}, {}
-    for name, node in cfg.agents.items():
-        if only is not None and name not in only:
-            continue
-        start = time.perf_counter()
-        if cfg.progress:
-            print(f"building {name} ({node['_target_']}) in {scenario.name}", flush=True)
-        agents[name] = build_agent(node, scenario, catalogue)
-        seconds[name] = time.perf_counter() - start
-    return agents, seconds
-
-
 def evaluate_worlds(
     cfg: StressConfig, worlds: Sequence[World]
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """The tidy results of every agent in every world given (world x agent x seed x metric)."""
-    agents, seconds = build(cfg, cfg.scenario, cfg.catalogue)
+    agents, seconds = build_agents(cfg.agents, cfg.scenario, cfg.catalogue, cfg.progress)
     learned = [n for n, a in agents.items() if a.learned]
     frames = []
     for k, world in enumerate(worlds):
@@ -144,7 +127,8 @@ def evaluate_worlds(
             print(f"world {world.id} ({k + 1} of {len(worlds)}){describe(world)}", flush=True)
         here = dict(agents)
         if cfg.retrain and learned and not world.nominal:
-            again, more = build(cfg, world.scenario, world.catalogue, learned)
+            nodes = {n: cfg.agents[n] for n in learned}
+            again, more = build_agents(nodes, world.scenario, world.catalogue, cfg.progress)
             here.update(again)
             for name, s in more.items():
                 seconds[name] = seconds.get(name, 0.0) + s
