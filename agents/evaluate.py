@@ -1,6 +1,7 @@
 """Evaluation every agent shares: run it on a scenario over several seeds, each paired with
 the no-offer control on common random numbers; report means with 95% confidence intervals
-and who got what (offer mix by segment and latent pain point)."""
+and who got what (offer mix by segment, latent pain point and stated reason: the exit-survey
+answer the company has, "no answer" for most)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from scipy.special import stdtrit
 from tqdm import tqdm
 
 from agents.base import Agent, AgentLike, Context, as_agent
-from sim.constants import PAIN_POINTS, STATES
+from sim.constants import NO_ANSWER, PAIN_POINTS, STATES
 from sim.envs.observation import Encoder, observation_names
 from sim.lookahead import expected_gains
 from sim.messaging import Delivery
@@ -40,7 +41,7 @@ LATENT = ("pain", "price_sens", "content_need", "friction", "tech")
 @dataclass
 class Run:
     result: SimulationResult
-    offer_mix: pd.DataFrame  # offer x segment x pain point -> sends
+    offer_mix: pd.DataFrame  # offer x segment x pain point x stated reason -> sends
     diagnostics: dict[str, float]  # the agent's own figures (Agent.diagnostics)
 
 
@@ -49,7 +50,7 @@ class Evaluation(NamedTuple):
 
     tidy: pd.DataFrame  # agent x seed x metric -> value
     summary: pd.DataFrame  # agent x metric -> mean, ci_low, ci_high, n
-    offer_mix: pd.DataFrame  # agent x seed x offer x segment x pain point -> sends
+    offer_mix: pd.DataFrame  # agent x seed x offer x segment x pain point x reason -> sends
     occupancy: pd.DataFrame  # agent x seed x day x state -> users (control as "control")
 
 
@@ -87,7 +88,7 @@ class AgentPolicy:
         self.names = observation_names(scenario, catalogue)
         self.encode = Encoder(scenario, catalogue)
         self.feedback = Feedback(agent, attribution_days) if agent.online else None
-        self.sends: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # offer, segment, pain
+        self.sends: list[tuple[np.ndarray, ...]] = []  # offer, segment, pain, survey
         self.counted: Delivery | None = None
 
     def __call__(self, sim: Simulation, day: int) -> Decision | None:
@@ -112,15 +113,22 @@ class AgentPolicy:
             return
         self.counted = d
         sent = d.users[d.sent]
-        self.sends.append((d.offers[d.sent], sim.pop.segment[sent], sim.pop.pain[sent]))
+        stated = sim.pop.survey[sent].astype(np.int64)  # -1: no answer
+        stated = np.where(stated < 0, len(PAIN_POINTS), stated)
+        self.sends.append((d.offers[d.sent], sim.pop.segment[sent], sim.pop.pain[sent], stated))
 
     def offer_mix(self) -> pd.DataFrame:
-        """Sends per (offer, segment, pain point)."""
-        columns = ["offer", "segment", "pain_point"]
+        """Sends per (offer, segment, pain point, stated reason)."""
+        columns = ["offer", "segment", "pain_point", "stated_reason"]
         if not self.sends:
             return pd.DataFrame(columns=[*columns, "sends"])
         codes = [np.concatenate(parts).astype(np.int64) for parts in zip(*self.sends, strict=True)]
-        names = (self.catalogue.names, self.scenario.segment_names, PAIN_POINTS)
+        names = (
+            self.catalogue.names,
+            self.scenario.segment_names,
+            PAIN_POINTS,
+            (*PAIN_POINTS, NO_ANSWER),
+        )
         mix = pd.DataFrame(
             {
                 c: np.asarray(n, dtype=object)[k]

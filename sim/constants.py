@@ -16,6 +16,7 @@ STATES: Final = ("active", "dormant", "churned")
 N_STATES: Final = len(STATES)
 
 PAIN_POINTS: Final = ("price", "content", "discovery", "technical", "none")
+NO_ANSWER: Final = "no answer"  # the stated reason of a user who gave no exit-survey answer
 PRICE, CONTENT, DISCOVERY, TECHNICAL = range(4)  # the pain points a latent trait drives
 
 CHANNELS: Final = ("email", "push", "sms")

@@ -109,7 +109,7 @@ def test_the_evaluation_policy_returns_its_decision() -> None:
     policy.count(sim)
     policy.count(sim)  # the last decision's sends are counted once
     assert len(policy.sends) == 4  # decisions on days 0, 7, 14, 21
-    assert int(policy.offer_mix().sends.sum()) == sum(o.size for o, _, _ in policy.sends)
+    assert int(policy.offer_mix().sends.sum()) == sum(parts[0].size for parts in policy.sends)
 
 
 def test_light_agent_modules_import_no_heavy_library() -> None:

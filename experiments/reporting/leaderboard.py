@@ -92,6 +92,10 @@ def plot_occupancy(occ: pd.DataFrame, agents: list[str], path: Path) -> None:
     save(fig, path)
 
 
+MIX_BY = ("pain_point", "stated_reason", "segment")
+"""The offer mix's breakdowns: hidden pain point, exit-survey answer, segment."""
+
+
 def plot_offer_mix(mix: pd.DataFrame, agents: list[str], by: str, path: Path) -> None:
     plt = pyplot()
     shown = [a for a in agents if a in set(mix.agent)]
@@ -137,7 +141,7 @@ def make_plots(folder: Path, summary: dict[str, Any], board: pd.DataFrame) -> di
     out["occupancy"] = plots / "occupancy.png"
     plot_occupancy(pd.read_parquet(folder / "occupancy.parquet"), focus, out["occupancy"])
     mix = pd.read_parquet(folder / "offer_mix.parquet")
-    for by in ("pain_point", "segment"):
+    for by in MIX_BY:
         path = plots / f"offer_mix_by_{by}.png"
         plot_offer_mix(mix, focus, by, path)
         if path.exists():
@@ -361,8 +365,9 @@ def render(
         img(plots["occupancy"]),
         "<h2>Who gets what</h2>",
         "<p>Offers sent per run, by the customers' hidden pain point (which the pain-point rule "
-        "reads and other policies must infer) and by segment.</p>",
-        *[img(plots[k]) for k in ("offer_mix_by_pain_point", "offer_mix_by_segment") if k in plots],
+        "reads and other policies must infer), by the reason they stated in the exit survey "
+        "(what a company knows: most never answer) and by segment.</p>",
+        *[img(plots[f"offer_mix_by_{by}"]) for by in MIX_BY if f"offer_mix_by_{by}" in plots],
     ]
     if "learning_curves" in plots:
         body += [
