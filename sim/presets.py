@@ -54,7 +54,7 @@ def _channels(unsubscribe_cost: dict[str, float]) -> tuple[Channel, ...]:
     )
 
 
-def _releases(
+def release_slate(
     genres: tuple[str, ...], horizon: int, every: int, skip: range = range(0)
 ) -> tuple[Release, ...]:
     """A steady release slate: one title every ``every`` days (on week boundaries when
@@ -137,7 +137,7 @@ def streaming(n_users: int = 1_000_000, horizon_days: int = 365) -> Scenario:
         plans=(Plan("basic", 9.99), Plan("standard", 15.49), Plan("premium", 22.99)),
         channels=_channels(STREAMING_UNSUBSCRIBE_COST),
         segments=segments,
-        releases=_releases(STREAMING_GENRES, horizon_days, every=7),
+        releases=release_slate(STREAMING_GENRES, horizon_days, every=7),
         dynamics=Dynamics(),
         serving_cost_per_session=0.04,
         inactive_after_days=28,
@@ -158,7 +158,7 @@ def price_shock(n_users: int = 1_000_000, horizon_days: int = 365) -> Scenario:
 def content_drought(n_users: int = 1_000_000, horizon_days: int = 365) -> Scenario:
     """Streaming with no releases between day 60 and day 180."""
     base = streaming(n_users, horizon_days)
-    releases = _releases(STREAMING_GENRES, horizon_days, every=7, skip=range(60, 180))
+    releases = release_slate(STREAMING_GENRES, horizon_days, every=7, skip=range(60, 180))
     return replace(base, name="content_drought", releases=releases)
 
 
@@ -225,7 +225,7 @@ def retail(n_users: int = 100_000, horizon_days: int = 365) -> Scenario:
         plans=(Plan("none", 0.0),),
         channels=_channels(RETAIL_UNSUBSCRIBE_COST),
         segments=segments,
-        releases=_releases(RETAIL_GENRES, horizon_days, every=14),
+        releases=release_slate(RETAIL_GENRES, horizon_days, every=14),
         # an opened message multiplies a lapsed customer's return hazard by e^3.3 (27x) for
         # 14 days: what brings a reminder e-mail to Hillstrom's randomised e-mail test
         # (README, "Evidence behind the presets' defaults"; tests/test_message_ab.py)

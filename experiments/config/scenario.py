@@ -157,24 +157,40 @@ USER_CONF = Path("my_conf")
 ``winback benchmark --config-dir my_conf`` reads."""
 
 
+def builtin_names(group: str) -> set[str]:
+    """The built-in names of a config group: the package's ``conf/<group>/*.yaml`` (for
+    ``scenario`` also the presets')."""
+    files = {p.stem for p in (CONF / group).glob("*.yaml")}
+    return files | set(SCENARIOS) if group == "scenario" else files
+
+
 def builtin_scenarios() -> set[str]:
     """The presets' names and the package's ``conf/scenario/*.yaml``."""
-    return {*SCENARIOS, *(p.stem for p in (CONF / "scenario").glob("*.yaml"))}
+    return builtin_names("scenario")
 
 
 def user_scenario_file(name: str, config_dir: Path = USER_CONF, force: bool = False) -> Path:
-    """Where ``--save-scenario NAME`` writes: ``config_dir/scenario/NAME.yaml``. Refused: a
-    name that is not an identifier, a built-in scenario's name (even with ``force``: it
-    would hide the built-in), a ``config_dir`` inside the package's own ``conf/``, and an
-    existing file unless ``force``."""
+    """Where ``--save-scenario NAME`` writes: ``config_dir/scenario/NAME.yaml`` (see
+    :func:`user_config_file`)."""
+    return user_config_file("scenario", name, config_dir, force, "--save-scenario")
+
+
+def user_config_file(
+    group: str, name: str, config_dir: Path = USER_CONF, force: bool = False, key: str = "name"
+) -> Path:
+    """Where a scenario or catalogue of the user's goes: ``config_dir/<group>/NAME.yaml``.
+    Refused (errors name ``key``): a name that is not an identifier, a built-in name of
+    the group (even with ``force``: it would hide the built-in), a ``config_dir`` inside the
+    package's own ``conf/``, and an existing file unless ``force``."""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ValueError(
-            f"--save-scenario: {name!r}; allowed: letters, digits and _, not starting with a digit"
+            f"{key}: {name!r}; allowed: letters, digits and _, not starting with a digit"
         )
-    if name in builtin_scenarios():
+    builtin = builtin_names(group)
+    if name in builtin:
         raise ValueError(
-            f"--save-scenario: {name!r} is a built-in scenario (also with --force); allowed: "
-            f"a name other than {', '.join(sorted(builtin_scenarios()))}"
+            f"{key}: {name!r} is a built-in {group} name (also with --force); allowed: "
+            f"a name other than {', '.join(sorted(builtin))}"
         )
     folder, package = config_dir.resolve(), CONF.resolve()
     if folder == package or package in folder.parents:
@@ -182,9 +198,7 @@ def user_scenario_file(name: str, config_dir: Path = USER_CONF, force: bool = Fa
             f"--config-dir: {str(config_dir)!r} is the package's own config folder; allowed: "
             f"a folder of yours (default {USER_CONF}), passed to winback benchmark --config-dir"
         )
-    target = config_dir / "scenario" / f"{name}.yaml"
+    target = config_dir / group / f"{name}.yaml"
     if target.exists() and not force:
-        raise ValueError(
-            f"--save-scenario: {str(target)!r} exists; allowed: a new name, or --force"
-        )
+        raise ValueError(f"{key}: {str(target)!r} exists; allowed: a new name, or --force")
     return target

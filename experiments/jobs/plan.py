@@ -175,7 +175,7 @@ def simulate_outcomes(
         rec.finish(sim)
         runs.append(rec)
     a, b = runs
-    if arms[0] is not None and not sum(o.size for o, _, _ in a.inner.sends):  # type: ignore[union-attr]
+    if arms[0] is not None and not sum(parts[0].size for parts in a.inner.sends):  # type: ignore[union-attr]
         raise ValueError(
             "plan.policy: it sent no offer to any of the customers who entered the test; "
             "allowed: a policy that acts on lapsed customers"
@@ -386,13 +386,34 @@ def run_from_overrides(
 ) -> dict[str, Any]:
     """``winback plan``: compose the benchmark config with ``overrides``, check the plan node
     and the agents it names (before any simulation), build them, plan and print."""
+    from experiments.jobs.benchmark import build_agent
+
+    cfg, bench, out = checked_plan(overrides, out, trusted)
+    arms = tuple(
+        None
+        if name == NOTHING
+        else build_agent(bench.agents[name], bench.scenario, bench.catalogue).fresh
+        for name in (cfg.policy, cfg.against)
+    )
+    result = run(cfg, bench.scenario, bench.catalogue, arms, out)  # type: ignore[arg-type]
+    result["policy"], result["against"] = cfg.policy, cfg.against
+    write_json(out / "plan.json", result)
+    print("\n".join(summary_lines(result)))
+    print(f"\nplan: {(out / 'plan.json').resolve()}")
+    return result
+
+
+def checked_plan(
+    overrides: list[str], out: Path | None, trusted: tuple[str, ...] = ()
+) -> tuple[PlanConfig, Any, Path]:
+    """Every check of ``winback plan`` before any work: the plan node, the benchmark config,
+    the arms (selected agents, not references), the calendar and the output folder."""
     import time
 
     from experiments.config.agents import hidden_target
     from experiments.config.compose import compose
     from experiments.config.hydra_apps import benchmark_config
     from experiments.files import check_writable
-    from experiments.jobs.benchmark import build_agent
 
     base = compose("benchmark", overrides)
     raw = base.get("plan")
@@ -414,18 +435,7 @@ def run_from_overrides(
             )
     Window.of(bench.scenario, cfg)  # the calendar fits, before any work
     check_writable(out, "--out")
-    arms = tuple(
-        None
-        if name == NOTHING
-        else build_agent(bench.agents[name], bench.scenario, bench.catalogue).fresh
-        for name in (cfg.policy, cfg.against)
-    )
-    result = run(cfg, bench.scenario, bench.catalogue, arms, out)  # type: ignore[arg-type]
-    result["policy"], result["against"] = cfg.policy, cfg.against
-    write_json(out / "plan.json", result)
-    print("\n".join(summary_lines(result)))
-    print(f"\nplan: {(out / 'plan.json').resolve()}")
-    return result
+    return cfg, bench, out
 
 
 def summary_lines(p: dict[str, Any]) -> list[str]:

@@ -316,13 +316,20 @@ def _ci(d: dict[str, Any]) -> str:
     return f"{_money(d['mean'])} (95% CI {_money(d['ci_low'])} to {_money(d['ci_high'])})"
 
 
+REFERENCE_WORDS = {
+    "full_information": "at each decision it looks ahead inside the simulation, knowing each "
+    "customer's hidden state; no real policy can",
+    "pain_point_rule": "a rule that reads each customer's hidden pain point and sends the "
+    "matching offer; no real policy can see it",
+}
+"""What each reference is, in the report's words."""
+
+
 def reference_words(ref: dict[str, Any]) -> str:
     """The reference part in one paragraph."""
     p = ref["incremental_profit"]
-    words = (
-        f"The reference, {ref['reference']}, earned {_ci(p)}: at each decision it looks ahead "
-        "inside the simulation, knowing each customer's hidden state; no real policy can."
-    )
+    what = REFERENCE_WORDS.get(ref["reference"], "the yardstick this run names (reference=)")
+    words = f"The reference, {ref['reference']}, earned {_ci(p)}: {what}."
     predicted = ref.get("diagnostics", {}).get("predicted_gain")
     if predicted:
         words += (
