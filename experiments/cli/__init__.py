@@ -101,6 +101,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return message_ab_run(args)
     if args.command == "perf":
         return _perf(args)
+    if args.command == "app":
+        from experiments.app.launch import launch
+
+        return launch(args.address, args.port, args.config_dir, args.out, args.open)
     parser.error(f"unknown command {args.command!r}")
     return 2
 

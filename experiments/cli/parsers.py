@@ -29,6 +29,8 @@ COMMANDS = {
     "calibrate": "fit the simulator to an event log (CSV/Parquet): scenario YAML + HTML report",
     "aggregate": "collect a sweep folder into one table and plot",
     "message-ab": "a one-off message A/B test in a preset, next to Hillstrom's e-mail test",
+    "app": "the web app for strategists: scenario, offers, comparisons, long runs, robustness, "
+    "test plans, calibration, in a browser (local only by default: 127.0.0.1)",
     "version": "print the version",
 }
 DESCRIPTIONS = {
@@ -374,7 +376,29 @@ def folder_argument(help_text: str) -> Callable[[argparse.ArgumentParser], None]
     return add
 
 
+def app_arguments(p: argparse.ArgumentParser) -> None:
+    from experiments.config.scenario import USER_CONF
+
+    p.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    p.add_argument(
+        "--address",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 lets "
+        "anyone on your network use it and run code here)",
+    )
+    p.add_argument(
+        "--config-dir",
+        type=Path,
+        default=USER_CONF,
+        help=f"your config folder: scenarios, offers and agents of yours, where saves go "
+        f"(default {USER_CONF}, what winback benchmark --config-dir {USER_CONF} reads)",
+    )
+    p.add_argument("--out", type=Path, default=Path("outputs"), help="results (default outputs)")
+    p.add_argument("--open", action="store_true", help="open it in your browser")
+
+
 ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "app": app_arguments,
     "simulate": simulate_arguments,
     "perf": perf_arguments,
     "regret": regret_arguments,

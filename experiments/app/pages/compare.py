@@ -1,0 +1,55 @@
+"""Compare policies: run a quick comparison on the scenario and offers of the other pages
+and read the answer."""
+
+from __future__ import annotations
+
+import shutil
+
+import streamlit as st
+
+from experiments.app import comparison, jobs, ui
+
+cfg = ui.settings()
+sid = ui.session()
+st.title("Compare policies")
+d = ui.draft()
+if d.scenario is not None:
+    s = d.scenario
+    st.write(
+        f"On **{s.name}** ({s.n_users:,} customers, {s.horizon_days} days; change it on the "
+        f"Scenario page) with **{len(d.table)} offers** (the Offers page). Each policy runs on "
+        "the same simulated customers as doing nothing, seed by seed, so the difference is the "
+        "policy's own."
+    )
+problems = ui.draft_problems(d)
+for message in problems:
+    st.error(message)
+
+spec = ui.pick_run(d, "compare")
+if st.button("Run the comparison", type="primary", disabled=bool(problems) or spec is None):
+    folder = jobs.new_folder(cfg.runs, sid, "compare")
+    try:
+        args = comparison.check(spec, folder)
+    except ValueError as err:
+        shutil.rmtree(folder, ignore_errors=True)  # only its config files: nothing else ran
+        st.error(str(err))
+    else:
+        jobs.start("compare", args, folder, sid)
+        st.session_state["compare_shown"] = str(folder)
+
+mine = [j for j in jobs.jobs_of(cfg.runs, sid) if j.kind == "compare"]
+if mine:
+    st.divider()
+    labels = {str(j.folder): f"{j.started[:19].replace('T', ' ')} ({j.folder.name})" for j in mine}
+    shown = st.session_state.get("compare_shown", str(mine[0].folder))
+    keys = list(labels)
+    pick = st.selectbox(
+        "Your comparisons in this session",
+        keys,
+        index=keys.index(shown) if shown in keys else 0,
+        format_func=lambda k: labels[k],
+    )
+    job = next(j for j in mine if str(j.folder) == pick)
+    status = ui.job_panel(job, "compare")
+    if status.state == "finished":
+        ui.show_benchmark(job.folder, "compare")

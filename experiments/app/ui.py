@@ -1,0 +1,341 @@
+"""What the pages share: the settings, the browser session, the draft (scenario and
+offers being edited) and the views of a job and of a results folder.
+
+Rules: the draft lives in the session (``st.session_state``), never in files, until the
+user saves it; the session's id is in the page's address (``?session=...``) so a reload
+finds the session's runs again (they live in files: ``jobs``); two browser sessions have
+two ids, two run folders and never see each other's runs on the pages that run things.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from experiments.app import jobs
+from experiments.app.offers_table import read as read_offers
+from experiments.app.offers_table import table_of
+from experiments.app.scenario_form import Form, build, form_of
+from sim.offers import Catalogue
+from sim.scenario import Scenario
+
+DEFAULT_SCENARIO = "streaming"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    config_dir: Path  # the user's config folder (what winback benchmark --config-dir reads)
+    out: Path  # where results go (outputs/)
+
+    @property
+    def runs(self) -> Path:
+        return self.out / "app"
+
+
+def settings() -> Settings:
+    """From ``winback app`` (environment: WINBACK_APP_CONFIG_DIR, WINBACK_APP_OUT)."""
+    return Settings(
+        config_dir=Path(os.environ.get("WINBACK_APP_CONFIG_DIR", "my_conf")),
+        out=Path(os.environ.get("WINBACK_APP_OUT", "outputs")),
+    )
+
+
+def session() -> str:
+    """This browser session's id: from the address after a reload, else new."""
+    sid = st.session_state.get("session")
+    if sid is None:
+        given = st.query_params.get("session")
+        try:
+            sid = jobs.check_session(given) if given else None
+        except ValueError:
+            sid = None
+        sid = sid or secrets.token_urlsafe(9).replace("-", "x").replace("_", "y")
+        st.session_state["session"] = sid
+    if st.query_params.get("session") != sid:
+        st.query_params["session"] = sid
+    return str(sid)
+
+
+# ------------------------------------------------------------------ the draft
+@dataclass(frozen=True, kw_only=True)
+class Draft:
+    """The scenario and offers as the pages hold them, and what is wrong with them."""
+
+    base_name: str
+    base: Scenario
+    preset: str
+    scenario: Scenario | None
+    scenario_problems: dict[str, str]
+    offers_name: str
+    table: pd.DataFrame
+    catalogue: Catalogue | None
+    offer_problems: dict[int, str]
+
+    @property
+    def ready(self) -> bool:
+        return self.scenario is not None and self.catalogue is not None
+
+
+def load_base(name: str) -> tuple[Scenario, str]:
+    from experiments.app.workspace import load_scenario
+
+    return load_scenario(name, settings().config_dir)
+
+
+def set_base(name: str) -> str | None:
+    """Start the draft's scenario from ``name``; the message when it does not load."""
+    try:
+        base, preset = load_base(name)
+    except ValueError as err:
+        return f"{name}: {err}"
+    state = st.session_state
+    state["base_name"], state["base"], state["preset"] = name, base, preset
+    state["form"] = form_of(base)
+    state["form_version"] = state.get("form_version", 0) + 1
+    return None
+
+
+def set_offers(name: str) -> str | None:
+    from experiments.app.workspace import load_offers
+
+    try:
+        catalogue = load_offers(name, settings().config_dir)
+    except ValueError as err:
+        return f"{name}: {err}"
+    set_table(table_of(catalogue))
+    st.session_state["offers_name"] = name
+    return None
+
+
+def set_table(table: pd.DataFrame) -> None:
+    """Replace the offers table (the editor starts again from it)."""
+    st.session_state["offers_table"] = table.reset_index(drop=True)
+    st.session_state["offers_version"] = st.session_state.get("offers_version", 0) + 1
+
+
+def draft() -> Draft:
+    """The current draft (the defaults on a first visit)."""
+    state = st.session_state
+    if "base" not in state:
+        problem = set_base(DEFAULT_SCENARIO)
+        if problem:
+            raise RuntimeError(problem)  # the package's own scenario: a broken install
+    if "offers_table" not in state:
+        preset = state["preset"]
+        problem = set_offers(preset if preset in ("streaming", "retail") else "streaming")
+        if problem:
+            raise RuntimeError(problem)
+    form: Form = state["form"]
+    scenario, s_problems = build(state["base"], form)
+    catalogue, o_problems = read_offers(state["offers_table"], scenario)
+    return Draft(
+        base_name=state["base_name"],
+        base=state["base"],
+        preset=state["preset"],
+        scenario=scenario,
+        scenario_problems=s_problems,
+        offers_name=state.get("offers_name", ""),
+        table=state["offers_table"],
+        catalogue=catalogue,
+        offer_problems=o_problems,
+    )
+
+
+def draft_problems(d: Draft) -> list[str]:
+    """What stops a run, in words (page and message)."""
+    out = [f"Scenario page: {m}" for m in d.scenario_problems.values()]
+    out += [f"Offers page, {offer_row(d.table, i)}: {m}" for i, m in d.offer_problems.items()]
+    return out
+
+
+def offer_row(table: pd.DataFrame, position: int) -> str:
+    if position < 0 or position >= len(table):
+        return "the catalogue"
+    name = table.iloc[position].get("name")
+    return (
+        f"row {position + 1} ({name})" if isinstance(name, str) and name else f"row {position + 1}"
+    )
+
+
+# ------------------------------------------------------------------ jobs and results
+def job_panel(job: jobs.Job, key: str) -> jobs.Status:
+    """A job's progress, its command and a cancel button; polls itself while it runs."""
+    status = jobs.status(job)
+    st.caption("The same run from a terminal:")
+    st.code(job.command, language="bash")
+    if status.state == "running":
+        _progress(job, key)
+    elif status.state == "failed":
+        st.error(f"The run stopped with an error: {status.error or 'see the log'}")
+        with st.expander("Log"):
+            st.code(status.log_tail)
+    elif status.state in ("cancelled", "lost"):
+        st.warning(f"The run was {status.state}: nothing it had not finished was written.")
+    return status
+
+
+def _progress(job: jobs.Job, key: str) -> None:
+    @st.fragment(run_every=1.0)
+    def poll() -> None:
+        status = jobs.status(job)
+        if status.state != "running":
+            st.rerun()  # the whole page: show the results
+        fraction = status.fraction if status.fraction is not None else 0.0
+        st.progress(min(max(fraction, 0.0), 1.0), text=status.step or "starting ...")
+        if st.button("Cancel this run", key=f"cancel-{key}"):
+            jobs.cancel(job)
+            st.rerun()
+
+    poll()
+
+
+def findings_markdown(fragment: str) -> str:
+    """A finding of the HTML report (``<b>``, ``<code>``) as markdown."""
+    text = re.sub(r"</?b>", "**", fragment)
+    text = re.sub(r"</?code>", "`", text)
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def show_report(folder: Path, key: str) -> None:
+    """The folder's ``report.html``: to download, and inside the page."""
+    report = folder / "report.html"
+    if not report.exists():
+        return
+    st.download_button(
+        "Download the report (HTML)",
+        report.read_bytes(),
+        file_name=f"{folder.name}-report.html",
+        mime="text/html",
+        key=f"report-{key}",
+    )
+    with st.expander("The report, in the page"):
+        st.iframe(report, height=900)  # our own report: escaped, no scripts
+
+
+def show_files(folder: Path, key: str) -> None:
+    """Every table (CSV) and plot (PNG) a run wrote, and its report."""
+    show_report(folder, key)
+    for png in sorted(folder.rglob("*.png")):
+        st.image(str(png), caption=str(png.relative_to(folder)))
+    for csv in sorted(folder.glob("*.csv")):
+        with st.expander(f"Table: {csv.name}"):
+            st.dataframe(pd.read_csv(csv).head(500), hide_index=True)
+
+
+def money(value: Any) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "-"
+    return f"{v:+,.0f}" if pd.notna(v) else "-"
+
+
+def show_benchmark(folder: Path, key: str) -> None:
+    """A benchmark results folder: the ranked table, findings, chart, who got what, report."""
+    from experiments.app.comparison import findings, ranked_table, results, who_got_what
+
+    res = results(folder)
+    if res is None:
+        st.info("No results in this folder yet (its summary.json is written last).")
+        return
+    scenario = res.summary.get("config", {}).get("scenario", {})
+    st.subheader("Ranked by incremental profit")
+    st.caption(
+        f"{folder}: {scenario.get('name', '?')}, {scenario.get('users', '?'):,} customers, "
+        f"{scenario.get('days', '?')} days, seeds {res.summary.get('seeds')}. Money over the "
+        "whole horizon; incremental = against sending nothing to the same simulated customers."
+        if isinstance(scenario.get("users"), int)
+        else str(folder)
+    )
+    st.dataframe(ranked_table(res), hide_index=True, key=f"board-{key}")
+    st.subheader("What it says")
+    for line in findings(res):
+        st.markdown(f"- {findings_markdown(line)}")
+    chart = folder / "plots" / "incremental_profit.png"
+    if chart.exists():
+        st.image(str(chart), caption="Incremental profit with 95% intervals")
+    st.subheader("Who got which offer")
+    st.caption("Sends per run, by policy and offer.")
+    tabs = st.tabs(["by segment", "by stated reason (exit survey)", "by hidden pain point"])
+    for tab, by in zip(tabs, ("segment", "stated_reason", "pain_point"), strict=True):
+        with tab:
+            table = who_got_what(res, by)
+            if table.empty:
+                st.write("No policy sent anything.")
+            else:
+                st.dataframe(table, key=f"mix-{by}-{key}")
+    show_report(folder, key)
+
+
+def pick_run(d: Draft, key: str, command: str = "benchmark") -> Any:
+    """The policies, blanket offers, seeds and budgets a run compares (a
+    ``comparison.Spec``; None while the draft has problems)."""
+    from experiments.app.comparison import DEFAULT_POLICIES, SLOW, Spec, policies
+
+    cfg = settings()
+    offered = policies(cfg.config_dir)
+    words = {p.name: p.words for p in offered}
+    yours = {p.name: p.target for p in offered if p.source == "yours"}
+
+    def label(name: str) -> str:
+        slow = f" (slow: {SLOW[name]})" if name in SLOW else ""
+        return f"{name} (yours: runs {yours[name]})" if name in yours else name + slow
+
+    chosen = st.multiselect(
+        "Policies",
+        [p.name for p in offered],
+        default=[p for p in DEFAULT_POLICIES if p in words],
+        format_func=label,
+        help="Each policy's description is below. Policies of yours come from the agent/ folder "
+        f"of {cfg.config_dir}: choosing one runs its code.",
+        key=f"policies-{key}",
+    )
+    with st.expander("What these policies are"):
+        for name in chosen:
+            st.markdown(f"**{name}**: {words[name]}")
+    offers = list(d.catalogue.names) if d.catalogue is not None else []
+    blankets = st.multiselect(
+        "Also send one offer to every lapsed customer (a blanket campaign per offer)",
+        offers,
+        default=[o for o in offers if o.startswith("discount")][:1],
+        key=f"blankets-{key}",
+    )
+    left, right = st.columns(2)
+    seeds = left.slider(
+        "Seeds (repeats on fresh customers: more, narrower intervals)",
+        1,
+        10,
+        3,
+        key=f"seeds-{key}",
+    )
+    quick = right.toggle(
+        "Quick training budgets (as experiment=quick)",
+        value=True,
+        key=f"quick-{key}",
+        help="Learned policies train briefly: minutes become seconds, their results are weaker.",
+    )
+    if not chosen and not blankets:
+        st.warning("Choose at least one policy.")
+        return None
+    if d.scenario is None or d.catalogue is None:
+        return None
+    return Spec(
+        scenario=d.scenario,
+        preset=d.preset,
+        catalogue=d.catalogue,
+        policies=tuple(chosen),
+        blankets=tuple(blankets),
+        seeds=tuple(range(1, seeds + 1)),
+        quick=quick,
+        user_conf=cfg.config_dir,
+        user_policies=yours,
+        command=command,
+    )
