@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test check lint format typecheck pytest test-slow bench clean
+.PHONY: install demo app test check lint format typecheck pytest test-slow bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/winback demo
+
+app: $(STAMP)  # the strategists' web app on http://127.0.0.1:8501 (Ctrl-C stops it)
+	$(BIN)/winback app
 
 test: $(STAMP)
 	$(MAKE) --no-print-directory check

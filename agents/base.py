@@ -186,11 +186,16 @@ def check_params(factory: Any, catalogue: Catalogue, params: dict[str, Any]) -> 
         factory.validate(catalogue, **params)
 
 
+NOTHING = "nothing"
+"""The value of an offer field that sends nothing (e.g. a playbook that contacts only the
+customers who named price)."""
+
+
 @dataclass(kw_only=True)
 class FixedPolicy(Agent):
     """Base for agents that do not learn: parameters are the dataclass fields, checked at
     construction, saved and loaded as JSON. ``OFFER_FIELDS`` name fields holding an offer
-    of the catalogue."""
+    of the catalogue, or ``NOTHING``."""
 
     OFFER_FIELDS: ClassVar[tuple[str, ...]] = ()
     suffix: ClassVar[str] = ".json"
@@ -214,10 +219,11 @@ class FixedPolicy(Agent):
         """Offers named in ``OFFER_FIELDS`` are in ``catalogue``; the rest is checked by
         constructing the policy (which is cheap)."""
         for key in cls.OFFER_FIELDS:
-            if key in params and params[key] not in catalogue.names:
+            if key in params and params[key] not in (*catalogue.names, NOTHING):
                 raise ValueError(
                     f"{key}: {params[key]!r}; allowed: an offer of the catalogue: "
                     + ", ".join(catalogue.names)
+                    + f", or {NOTHING!r} (send nothing)"
                 )
         cls(**params)
 

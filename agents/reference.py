@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from agents.base import Context, FixedPolicy, masked_choice
+from agents.base import NOTHING, Context, FixedPolicy, masked_choice
 from sim.constants import ARMS, PAIN_POINTS, RECENCY_SCALE_DAYS
 from sim.offers import Catalogue
 from sim.validation import check_int, check_nonnegative, check_probability
@@ -62,7 +62,7 @@ class Blanket(FixedPolicy):
 class Rules(FixedPolicy):
     """Base of the rule policies: the offer each pain point gets (the playbook reads it from
     the exit survey, the pain-point rule from the hidden trait); ``content_churned`` is the content
-    offer for users who cancelled."""
+    offer for users who cancelled; ``"nothing"`` (``NOTHING``) sends nothing to that group."""
 
     OFFER_FIELDS: ClassVar[tuple[str, ...]] = (
         "price",
@@ -84,9 +84,10 @@ class Rules(FixedPolicy):
 
     @staticmethod
     def _indices(ctx: Context) -> tuple[dict[str, int], dict[str, int]]:
-        """Each feature's observation column, and each offer's action."""
+        """Each feature's observation column, and each offer's action (``NOTHING``: 0)."""
         return {n: i for i, n in enumerate(ctx.feature_names)}, {
-            n: 1 + i for i, n in enumerate(ctx.offer_names)
+            NOTHING: 0,
+            **{n: 1 + i for i, n in enumerate(ctx.offer_names)},
         }
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from agents.bandits import make_bandit
-from agents.base import Context
+from agents.base import NOTHING, Context
 from agents.evaluate import evaluate
 from agents.reference import (
     Blanket,
@@ -84,6 +84,20 @@ def test_playbook_follows_the_survey(batch) -> None:
         said = obs[:, col[f"survey_{reason}"]] > 0.5
         sent = actions[said] > 0
         assert sent.any() and np.all(actions[said][sent] == k[offer])
+
+
+def test_a_playbook_can_send_nothing_to_a_group(batch) -> None:
+    obs, mask, ctx = batch
+    only_price = dict.fromkeys(("content_churned", "content", "discovery", "technical"), NOTHING)
+    actions = Playbook(**only_price, default=NOTHING).act(obs, mask, ctx)
+    col = {n: i for i, n in enumerate(ctx.feature_names)}
+    said_price = obs[:, col["survey_price"]] > 0.5
+    assert actions[said_price].any()  # the same sends to the price group as before
+    assert np.array_equal(actions[said_price], Playbook().act(obs, mask, ctx)[said_price])
+    assert not actions[~said_price].any()  # nothing to anyone else
+    Playbook.validate(CATALOGUE, price="discount_30", default=NOTHING)
+    with pytest.raises(ValueError, match=r"default: 'none'; allowed: .*, or 'nothing'"):
+        Playbook.validate(CATALOGUE, default="none")
 
 
 def test_the_references_say_what_they_need(batch) -> None:

@@ -269,3 +269,14 @@ def test_past_runs_lists_finished_folders_newest_first(tmp_path: Path) -> None:
     runs = history.past_runs(tmp_path)
     assert [r.folder for r in runs] == [done]
     assert runs[0].kind == "benchmark" and runs[0].headline == "best: uplift +12"
+
+
+def test_your_playbook_is_a_config_file_the_cli_checks(tmp_path: Path) -> None:
+    fields = dict.fromkeys(comparison.PLAYBOOK_FIELDS, "nothing") | {"price": "discount_30"}
+    args = comparison.check(spec(playbook={**fields, "min_recency_days": 14}), tmp_path / "a")
+    assert "agent=[no_offer,playbook,uplift,my_playbook,blanket_discount_30]" in args
+    node = yaml.safe_load((tmp_path / "a" / "config" / "agent" / "my_playbook.yaml").read_text())
+    assert node["my_playbook"]["price"] == "discount_30"
+    assert node["my_playbook"]["default"] == "nothing"
+    with pytest.raises(ValueError, match=r"agent.my_playbook.price: 'half_off'; allowed: an offer"):
+        comparison.check(spec(playbook={**fields, "price": "half_off"}), tmp_path / "b")

@@ -43,6 +43,17 @@ SLOW = {
 }
 """Policies that make a quick comparison slow, and why (shown beside them)."""
 DEFAULT_POLICIES = ("no_offer", "playbook", "pain_point_rule", "uplift", "thompson")
+MY_PLAYBOOK = "my_playbook"
+"""The name of the playbook set on the page (a rule per stated reason)."""
+PLAYBOOK_FIELDS = {
+    "price": "said price",
+    "content_churned": "said content, and cancelled",
+    "content": "said content, still subscribed",
+    "discovery": "said discovery (finding things)",
+    "technical": "said technical problems",
+    "default": "gave no answer",
+}
+"""The playbook's offer fields and the customers each decides for (by exit-survey answer)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,10 +113,12 @@ class Spec:
     user_policies: dict[str, str] = field(default_factory=dict)  # name -> _target_
     command: str = "benchmark"  # or "stress"
     extra: tuple[str, ...] = ()  # further overrides (a researcher's), checked as any
+    playbook: dict[str, Any] | None = None  # your playbook (``MY_PLAYBOOK``): its fields
 
     @property
     def agents(self) -> list[str]:
-        return [*self.policies, *(f"blanket_{o}" for o in self.blankets)]
+        mine = [MY_PLAYBOOK] if self.playbook is not None else []
+        return [*self.policies, *mine, *(f"blanket_{o}" for o in self.blankets)]
 
     @property
     def trust(self) -> tuple[str, ...]:
@@ -124,6 +137,15 @@ def write_config(spec: Spec, folder: Path) -> Path:
     )
     offers = yaml.safe_dump(catalogue_spec(spec.catalogue), sort_keys=False)
     write_text(conf / "offers" / "app.yaml", "# The offers as set in winback app.\n" + offers)
+    if spec.playbook is not None:
+        fields = "".join(f"  {k}: {json.dumps(v)}\n" for k, v in spec.playbook.items())
+        write_text(
+            conf / "agent" / f"{MY_PLAYBOOK}.yaml",
+            "# The playbook as set in winback app: an offer (or nothing) per stated reason.\n"
+            f"defaults:\n  - /agent_schema/playbook@{MY_PLAYBOOK}\n  - _self_\n\n"
+            f"{MY_PLAYBOOK}:\n  _target_: agents.reference.Playbook\n  name: {MY_PLAYBOOK}\n"
+            + fields,
+        )
     for offer in spec.blankets:
         name = f"blanket_{offer}"
         write_text(

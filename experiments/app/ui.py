@@ -278,7 +278,15 @@ def show_benchmark(folder: Path, key: str) -> None:
 def pick_run(d: Draft, key: str, command: str = "benchmark") -> Any:
     """The policies, blanket offers, seeds and budgets a run compares (a
     ``comparison.Spec``; None while the draft has problems)."""
-    from experiments.app.comparison import DEFAULT_POLICIES, SLOW, Spec, policies
+    from agents.base import NOTHING
+    from experiments.app.comparison import (
+        DEFAULT_POLICIES,
+        MY_PLAYBOOK,
+        PLAYBOOK_FIELDS,
+        SLOW,
+        Spec,
+        policies,
+    )
 
     cfg = settings()
     offered = policies(cfg.config_dir)
@@ -308,6 +316,25 @@ def pick_run(d: Draft, key: str, command: str = "benchmark") -> Any:
         default=[o for o in offers if o.startswith("discount")][:1],
         key=f"blankets-{key}",
     )
+    playbook = None
+    with st.expander("Your own playbook: an offer per stated reason (optional)"):
+        st.caption(
+            "A rule a strategist writes: customers lapsed for a while get the offer set for "
+            "the reason they gave in the exit survey (most give none). 'nothing' leaves them "
+            f"alone: e.g. a discount for those who said price, nothing for the rest. It runs as "
+            f"{MY_PLAYBOOK}, beside the policies above."
+        )
+        if st.toggle("Run my playbook too", key=f"mine-{key}") and offers:
+            choices = [*offers, NOTHING]
+            playbook = {}
+            cols = st.columns(3)
+            for i, (field, who) in enumerate(PLAYBOOK_FIELDS.items()):
+                playbook[field] = cols[i % 3].selectbox(
+                    f"Customers who {who}", choices, index=len(offers), key=f"pb-{field}-{key}"
+                )
+            playbook["min_recency_days"] = st.number_input(
+                "Only after this many days without a visit", 0, 365, 28, key=f"pb-days-{key}"
+            )
     left, right = st.columns(2)
     seeds = left.slider(
         "Seeds (repeats on fresh customers: more, narrower intervals)",
@@ -322,7 +349,7 @@ def pick_run(d: Draft, key: str, command: str = "benchmark") -> Any:
         key=f"quick-{key}",
         help="Learned policies train briefly: minutes become seconds, their results are weaker.",
     )
-    if not chosen and not blankets:
+    if not chosen and not blankets and playbook is None:
         st.warning("Choose at least one policy.")
         return None
     if d.scenario is None or d.catalogue is None:
@@ -338,4 +365,5 @@ def pick_run(d: Draft, key: str, command: str = "benchmark") -> Any:
         user_conf=cfg.config_dir,
         user_policies=yours,
         command=command,
+        playbook=playbook,
     )
