@@ -65,15 +65,19 @@ def simulated_campaign(
     seed: int,
 ) -> pd.DataFrame:
     """The campaign run on ``scenario`` and measured as the log is: per offer (the index)
-    the come-back effect against the holdout and its 95% interval, in points."""
+    the come-back effect against the holdout and its 95% interval, in points, and how many
+    were sent the offer (``back_n_treated``)."""
     campaign = Campaign(offers=offers, holdout_share=holdout_share, seed=seed)
     policy = AgentPolicy(as_agent(campaign), scenario, catalogue, attribution_days=window)
     sim = Simulation(scenario, catalogue, seed=seed, policy=policy, record=True)
     sim.run()
     raw = event_log(sim, assignments=campaign.assignments())
     log = validate_events(raw, "simulated", limits=SIMULATED)
-    effects = campaign_effects(log, window).set_index("offer").reindex(list(offers))
-    return effects[["back_effect_pp", "back_low_pp", "back_high_pp"]]
+    columns = ["back_effect_pp", "back_low_pp", "back_high_pp", "back_n_treated"]
+    effects = campaign_effects(log, window)
+    if effects.empty:  # no one drawn (no one lapsed could be sent every offer): nothing measured
+        return pd.DataFrame(np.nan, index=pd.Index(list(offers), name="offer"), columns=columns)
+    return effects.set_index("offer").reindex(list(offers))[columns]
 
 
 def fit_lifts(
