@@ -82,7 +82,7 @@ def test_a_scenario_file_that_fails_to_load_keeps_the_page_working(
     at = page(app, "scenario")
     at.selectbox(key="scenario_pick").set_value("typo").run()
     (message,) = errors(at)
-    assert message.startswith("This scenario does not load, so the page keeps streaming: typo:")
+    assert message.startswith("This does not load, so the page keeps streaming: typo:")
     assert "usres" in message
     assert at.session_state["base_name"] == "streaming"
     (tmp_path / "my_conf" / "scenario" / "typo.yaml").write_text("preset: [streaming\n")

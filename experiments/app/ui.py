@@ -13,6 +13,7 @@ import html
 import os
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,30 @@ def set_base(name: str) -> str | None:
     state["form"] = form_of(base)
     state["form_version"] = state.get("form_version", 0) + 1
     return None
+
+
+def start_from(
+    group: str, current: str, load: Callable[[str], str | None], keeps: str, key: str
+) -> None:
+    """A "Start from" choice of ``group`` (built-in first, then yours); a choice that does
+    not load is named with its message and the page ``keeps`` what it had."""
+    from experiments.app.workspace import choices
+
+    options = {c.name: c.label for c in choices(group, settings().config_dir)}
+    names = list(options)
+    picked = st.selectbox(
+        "Start from",
+        names,
+        index=names.index(current) if current in names else 0,
+        format_func=lambda n: options[n],
+        key=key,
+    )
+    if picked != current:
+        failed = load(picked)
+        if failed:
+            st.error(f"This does not load, so {keeps}: {failed}")
+        else:
+            st.rerun()
 
 
 def set_offers(name: str) -> str | None:
@@ -316,7 +341,7 @@ def pick_run(d: Draft, key: str, command: str = "benchmark") -> Any:
         default=[o for o in offers if o.startswith("discount")][:1],
         key=f"blankets-{key}",
     )
-    playbook = None
+    playbook: dict[str, Any] | None = None
     with st.expander("Your own playbook: an offer per stated reason (optional)"):
         st.caption(
             "A rule a strategist writes: customers lapsed for a while get the offer set for "
@@ -326,15 +351,17 @@ def pick_run(d: Draft, key: str, command: str = "benchmark") -> Any:
         )
         if st.toggle("Run my playbook too", key=f"mine-{key}") and offers:
             choices = [*offers, NOTHING]
-            playbook = {}
             cols = st.columns(3)
-            for i, (field, who) in enumerate(PLAYBOOK_FIELDS.items()):
-                playbook[field] = cols[i % 3].selectbox(
+            rules: dict[str, Any] = {
+                field: cols[i % 3].selectbox(
                     f"Customers who {who}", choices, index=len(offers), key=f"pb-{field}-{key}"
                 )
-            playbook["min_recency_days"] = st.number_input(
+                for i, (field, who) in enumerate(PLAYBOOK_FIELDS.items())
+            }
+            rules["min_recency_days"] = st.number_input(
                 "Only after this many days without a visit", 0, 365, 28, key=f"pb-days-{key}"
             )
+            playbook = rules
     left, right = st.columns(2)
     seeds = left.slider(
         "Seeds (repeats on fresh customers: more, narrower intervals)",
@@ -367,3 +394,35 @@ def pick_run(d: Draft, key: str, command: str = "benchmark") -> Any:
         command=command,
         playbook=playbook,
     )
+
+
+def launch(kind: str, make_args: Callable[[Path], list[str]]) -> jobs.Job | None:
+    """Start a run of ``kind``: a new folder of this session, its arguments from
+    ``make_args(folder)`` (which makes every check first), the job. A refusal is shown with
+    its message and the folder removed (it held only the run's config files)."""
+    import shutil
+
+    folder = jobs.new_folder(settings().runs, session(), kind)
+    try:
+        args = make_args(folder)
+    except ValueError as err:
+        shutil.rmtree(folder, ignore_errors=True)
+        st.error(str(err))
+        return None
+    return jobs.start(kind, args, folder, session())
+
+
+def session_jobs(*kinds: str) -> list[jobs.Job]:
+    """This session's runs of ``kinds``, newest first."""
+    return [j for j in jobs.jobs_of(settings().runs, session()) if j.kind in kinds]
+
+
+def latest(kind: str) -> tuple[jobs.Job, jobs.Status] | None:
+    """This session's latest run of ``kind``, shown with its progress (or what stopped it)."""
+    mine = session_jobs(kind)
+    if not mine:
+        return None
+    st.divider()
+    if len(mine) > 1:
+        st.caption(f"Your latest of {len(mine)} in this session (Long runs lists every run).")
+    return mine[0], job_panel(mine[0], kind)

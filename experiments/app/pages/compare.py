@@ -3,14 +3,10 @@ and read the answer."""
 
 from __future__ import annotations
 
-import shutil
-
 import streamlit as st
 
-from experiments.app import comparison, jobs, ui
+from experiments.app import comparison, ui
 
-cfg = ui.settings()
-sid = ui.session()
 st.title("Compare policies")
 d = ui.draft()
 if d.scenario is not None:
@@ -27,17 +23,11 @@ for message in problems:
 
 spec = ui.pick_run(d, "compare")
 if st.button("Run the comparison", type="primary", disabled=bool(problems) or spec is None):
-    folder = jobs.new_folder(cfg.runs, sid, "compare")
-    try:
-        args = comparison.check(spec, folder)
-    except ValueError as err:
-        shutil.rmtree(folder, ignore_errors=True)  # only its config files: nothing else ran
-        st.error(str(err))
-    else:
-        jobs.start("compare", args, folder, sid)
-        st.session_state["compare_shown"] = str(folder)
+    job = ui.launch("compare", lambda folder: comparison.check(spec, folder))
+    if job is not None:
+        st.session_state["compare_shown"] = str(job.folder)
 
-mine = [j for j in jobs.jobs_of(cfg.runs, sid) if j.kind == "compare"]
+mine = ui.session_jobs("compare")
 if mine:
     st.divider()
     labels = {str(j.folder): f"{j.started[:19].replace('T', ' ')} ({j.folder.name})" for j in mine}

@@ -8,7 +8,7 @@ import streamlit as st
 
 from experiments.app import ui
 from experiments.app.offers_table import COLUMNS, HELP, copy_row
-from experiments.app.workspace import choices, save_offers
+from experiments.app.workspace import save_offers
 from sim.constants import CHANNELS, OFFER_KINDS
 
 cfg = ui.settings()
@@ -21,22 +21,9 @@ st.write(
 
 draft = ui.draft()
 state = st.session_state
-options = choices("offers", cfg.config_dir)
-names = [c.name for c in options]
-labels = {c.name: c.label for c in options}
-start = st.selectbox(
-    "Start from",
-    names,
-    index=names.index(draft.offers_name) if draft.offers_name in names else 0,
-    format_func=lambda n: labels[n],
-    key="offers_pick",
+ui.start_from(
+    "offers", draft.offers_name, ui.set_offers, "the page keeps the table below", "offers_pick"
 )
-if start != draft.offers_name:
-    problem = ui.set_offers(start)
-    if problem:
-        st.error(f"These offers do not load, so the page keeps the table below: {problem}")
-    else:
-        st.rerun()
 
 editor_key = f"offers-editor-{state['offers_version']}"
 if editor_key not in state:  # first show of this table (or back from another page): the latest
@@ -89,7 +76,11 @@ st.write(
     "holdout, with its 95% interval."
 )
 effect_key = ("effects", repr(now.scenario), repr(now.catalogue))
-if now.ready and st.button("Measure what each offer does (a few seconds)", key="measure"):
+if (
+    now.scenario is not None
+    and now.catalogue is not None
+    and st.button("Measure what each offer does (a few seconds)", key="measure")
+):
     from experiments.evidence.offer_effect import effects
 
     with st.spinner("Simulating the campaign ..."):

@@ -4,16 +4,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import streamlit as st
 
-from experiments.app import comparison, jobs, ui
+from experiments.app import comparison, ui
 from experiments.jobs.benchmark import REFERENCES
 from experiments.jobs.plan import summary_lines
 
 cfg = ui.settings()
-sid = ui.session()
 st.title("Live test plan")
 st.write(
     "Before rolling a policy out, a live test confirms it on real customers: half get the "
@@ -39,7 +37,6 @@ metric = st.radio(
     help="profit per customer over the window, or the share who come back",
 )
 if st.button("Plan the test", type="primary", disabled=d.scenario is None or d.catalogue is None):
-    folder = jobs.new_folder(cfg.runs, sid, "plan")
     chosen = [a for a in (policy, against) if a != "no_offer"]
     spec = comparison.Spec(
         scenario=d.scenario,  # type: ignore[arg-type]
@@ -52,22 +49,12 @@ if st.button("Plan the test", type="primary", disabled=d.scenario is None or d.c
         command="plan",
         extra=(f"plan.policy={policy}", f"plan.against={against}", f"plan.metric={metric}"),
     )
-    try:
-        args = comparison.check(spec, folder)
-    except ValueError as err:
-        shutil.rmtree(folder, ignore_errors=True)
-        st.error(str(err))
-    else:
-        jobs.start("plan", args, folder, sid)
+    ui.launch("plan", lambda folder: comparison.check(spec, folder))
 
-mine = [j for j in jobs.jobs_of(cfg.runs, sid) if j.kind == "plan"]
-if mine:
-    st.divider()
-    job = mine[0]
-    status = ui.job_panel(job, "plan")
-    if status.state == "finished" and (job.folder / "plan.json").exists():
-        plan = json.loads((job.folder / "plan.json").read_text())
-        for line in summary_lines(plan):
-            st.markdown(f"- {line}")
-        with st.expander("plan.json"):
-            st.json(plan)
+shown = ui.latest("plan")
+if shown and shown[1].state == "finished" and (shown[0].folder / "plan.json").exists():
+    plan = json.loads((shown[0].folder / "plan.json").read_text())
+    for line in summary_lines(plan):
+        st.markdown(f"- {line}")
+    with st.expander("plan.json"):
+        st.json(plan)

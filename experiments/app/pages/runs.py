@@ -4,17 +4,16 @@ every results folder under outputs/."""
 from __future__ import annotations
 
 import shlex
-import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import streamlit as st
 
-from experiments.app import comparison, jobs, ui
+from experiments.app import comparison, ui
 from experiments.app.history import past_runs
 from experiments.app.workspace import choices
 
 cfg = ui.settings()
-sid = ui.session()
 st.title("Long runs and past runs")
 st.write(
     "Long runs go through the same command line a researcher uses, in a process of their "
@@ -49,24 +48,20 @@ if kind == "sweep":
         "Experiment", names, index=names.index("sweep_budget") if "sweep_budget" in names else 0
     )
 
-if st.button("Start", type="primary", key="long-start"):
-    folder = jobs.new_folder(cfg.runs, sid, kind)
-    try:
-        extra = shlex.split(extra_text)
-        if kind == "mine":
-            if spec is None:
-                raise ValueError("the draft has problems (above); allowed: a draft without")
-            args = comparison.check(replace(spec, quick=False, extra=tuple(extra)), folder)
-        else:
-            args = comparison.check_plain(kind, experiment, extra, folder, cfg.config_dir)
-    except ValueError as err:
-        shutil.rmtree(folder, ignore_errors=True)
-        st.error(str(err))
-    else:
-        jobs.start(kind, args, folder, sid)
-        st.rerun()
 
-mine = [j for j in jobs.jobs_of(cfg.runs, sid) if j.kind in KINDS]
+def long_args(folder: Path) -> list[str]:
+    extra = shlex.split(extra_text)
+    if kind == "mine":
+        if spec is None:
+            raise ValueError("the draft has problems (above); allowed: a draft without")
+        return comparison.check(replace(spec, quick=False, extra=tuple(extra)), folder)
+    return comparison.check_plain(kind, experiment, extra, folder, cfg.config_dir)
+
+
+if st.button("Start", type="primary", key="long-start") and ui.launch(kind, long_args):
+    st.rerun()
+
+mine = ui.session_jobs(*KINDS)
 if mine:
     st.subheader("Your long runs in this session")
     for job in mine:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from experiments.app import ui
 from experiments.app.scenario_form import DAYS, FIELDS, USERS, cadence
-from experiments.app.workspace import choices, save_scenario
+from experiments.app.workspace import save_scenario
 
 cfg = ui.settings()
 st.title("Scenario")
@@ -20,28 +21,17 @@ st.write(
 )
 
 draft = ui.draft()
-options = choices("scenario", cfg.config_dir)
-names = [c.name for c in options]
-labels = {c.name: c.label for c in options}
-picked = st.selectbox(
-    "Start from",
-    names,
-    index=names.index(draft.base_name) if draft.base_name in names else 0,
-    format_func=lambda n: labels[n],
-    key="scenario_pick",
+ui.start_from(
+    "scenario", draft.base_name, ui.set_base, f"the page keeps {draft.base_name}", "scenario_pick"
 )
-if picked != draft.base_name:
-    failed = ui.set_base(picked)
-    if failed:
-        st.error(f"This scenario does not load, so the page keeps {draft.base_name}: {failed}")
-    else:
-        st.rerun()
 
 state = st.session_state
 form = state["form"]
 v = state["form_version"]
 base = draft.base
-slots = {}  # field -> the place beside it for its message (filled once the form is read)
+slots: dict[
+    str, Any
+] = {}  # field -> the place beside it for its message (filled once the form is read)
 
 
 def problem(field: str) -> None:
