@@ -45,7 +45,7 @@ order they happened).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,6 +125,23 @@ def event_log(
         table = _frame(_columns(blocks, places, n), names, origin, rec.start_day)
         bar.update()
     return table
+
+
+def event_times(sim: Simulation, events: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """User id and time (the simulation's day, exact: the log's date is its floor) of the rows
+    of the types ``events`` (of :data:`EVENTS`) that :func:`event_log` writes for recorded run
+    ``sim`` without campaign assignments, without building the table: the same users on the
+    same dates, except that a session or purchase day may come more than once (the log adds
+    up a day's records into one row)."""
+    unknown = sorted(set(events) - set(EVENTS))
+    if unknown:
+        raise ValueError(f"events: {unknown} given; allowed: {', '.join(EVENTS)}")
+    rec = _recording_of(sim)
+    codes = {EVENTS.index(e) for e in events}
+    blocks = [*_subscriptions(sim, rec), _sessions(sim, rec), *_offers(sim, rec, None, ())]
+    kept = [b for b in blocks if b.event in codes]
+    user = np.concatenate([np.zeros(0, np.int64), *(b.user for b in kept)])
+    return user, np.concatenate([np.zeros(0), *(b.time for b in kept)])
 
 
 def _recording_of(sim: Simulation) -> Recording:
@@ -427,4 +444,12 @@ def save(log: pd.DataFrame, path: str | Path) -> None:
     pa_csv.write_csv(table, path)
 
 
-__all__ = ["ASSIGNMENTS", "COLUMNS", "EVENTS", "event_log", "save", "simulated_log"]
+__all__ = [
+    "ASSIGNMENTS",
+    "COLUMNS",
+    "EVENTS",
+    "event_log",
+    "event_times",
+    "save",
+    "simulated_log",
+]

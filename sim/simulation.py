@@ -163,13 +163,14 @@ class Simulation:
             self.env.process(self._campaign())
         self.env.process(self._horizon())
 
-    def fork(self, seed: int, users: np.ndarray) -> Simulation:
+    def fork(self, seed: int, users: np.ndarray, record: bool = False) -> Simulation:
         """``users`` (copies, accounts from zero: ``sim.population.take``) carried on from
         today with ``seed``'s random numbers and no policy: the same calendar, offers and
-        frequency caps, a future of their own. Copies are ordered by user id."""
+        frequency caps, a future of their own. Copies are ordered by user id. ``record``
+        keeps what the company's systems would from today on (see the class doc)."""
         sim = Simulation.__new__(Simulation)
         slots = (self.day, self.engine.session_slot, self.send_slot)
-        sim._build(self.prepared, seed, take(self.pop, users), None, False, False, slots)
+        sim._build(self.prepared, seed, take(self.pop, users), None, record, record, slots)
         return sim
 
     # ------------------------------------------------------------ public API

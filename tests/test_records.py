@@ -19,7 +19,7 @@ from agents.evaluate import AgentPolicy
 from agents.reference import Campaign
 from sim import Dynamics, Simulation, presets
 from sim.constants import CHURNED, PAIN_POINTS
-from sim.records import COLUMNS, event_log, save
+from sim.records import COLUMNS, event_log, event_times, save
 from tests.conftest import every_28_days, small_streaming
 
 START = pd.Timestamp("2024-01-01")
@@ -291,6 +291,29 @@ def test_bad_requests_are_refused(campaign_run) -> None:
     bad = campaign_run["assignments"].assign(arm="placebo")
     with pytest.raises(ValueError, match=r"assignments.arm: \['placebo'\]"):
         event_log(sim, assignments=bad)
+
+
+def test_event_times_are_the_logs_rows_without_the_table(campaign_run) -> None:
+    """event_times gives, for the event types asked, the users and (exact) times of the rows
+    event_log writes without assignments: the same users on the same dates (a session day
+    may come more than once: the log adds up a day's records); an unknown event type is
+    refused by name."""
+    sim = campaign_run["sim"]
+    log = event_log(sim, start="2024-01-01")
+    key = ["user_id", "timestamp"]
+    for events in (("resubscribe", "session"), ("cancel",), ("offer_sent", "subscribe")):
+        user, time = event_times(sim, events)
+        days = (np.floor(time) - sim.recording.start_day).astype(int)
+        got = pd.DataFrame({"user_id": user, "timestamp": START + pd.to_timedelta(days, "D")})
+        want = log[log.event_type.isin(events)][key].astype({"timestamp": got.timestamp.dtype})
+        assert len(got) >= len(want) > 0, events
+        pd.testing.assert_frame_equal(
+            got.drop_duplicates().sort_values(key, ignore_index=True),
+            want.drop_duplicates().sort_values(key, ignore_index=True),
+            check_dtype=False,
+        )
+    with pytest.raises(ValueError, match=r"events: \['visit'\] given; allowed: subscribe, "):
+        event_times(sim, ("session", "visit"))
 
 
 # ----------------------------------------------------------------- the campaign policy

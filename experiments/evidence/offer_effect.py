@@ -1,42 +1,52 @@
 """What an offer does in business terms: extra returns within 28 days per 1,000 customers
-sent it, from a quick simulated campaign; and the lift that gives a wanted effect.
+sent it, measured on the same simulated customers with and without it; and the lift that
+gives a wanted effect.
 
 An offer's ``lift`` (the log-hazard boost to coming back per unit of the trait it matches)
-means little to a retention team. Here it is measured the way a company measures an offer
-(``experiments.jobs.offer_lifts.simulated_campaign``): a randomised campaign
-(``agents.reference.Campaign``: every customer seen inactive or cancelled, once, sent one of
-the offers or held out) read as a logged campaign is (``sim.calibration.campaigns``): the
-share of those sent the offer who come back (resubscription, session or purchase) within the
-window, less the holdout's, x 1,000, with Newcombe's 95% interval.
+means little to a retention team. Here it is measured as only a simulator can: the
+simulator's own paired effect on the same customers, which no real campaign measures (a
+company sees each customer once, sent the offer or not). The scenario is run to day 0 with
+nothing sent; the customers then seen lapsed (observed inactive or churned) are copied as
+they are (``Simulation.fork``: state, traits, history, reachability, frequency caps) and
+carried on twice with one seed, so with the same random numbers each (common random
+numbers, ``sim.streams``; the copies' seed is a look-ahead stream of the run's,
+``Streams.lookahead_seed``, never the run's own numbers): once with nothing sent (the
+control) and once with the offer sent on day 0 to every one of them who can be sent it
+(``Simulation.mask``: reachable on its channel, eligible, under the frequency caps). For
+each customer it was sent to (the delivery's ``sent`` flags) the two runs say whether they
+came back within :data:`WINDOW` days of the send, as
+``sim.calibration.campaigns.campaign_draws`` reads a logged campaign: an event-log row of
+its ``BACK`` types (a resubscription, session or purchase: ``sim.records.event_times``, the
+rows ``sim.records.event_log`` writes) dated 1 to ``window`` days after the send day.
 
-A campaign draws only customers who can be sent every one of its offers, so one campaign for
-a whole catalogue measures every offer on the customers all of them reach: in streaming only
-cancelled customers (the free trial goes to no one else) reachable by email, SMS and push:
-1,363 of 20,000 in a 60-day run, with intervals of +-50 per 1,000. The named offers are
-therefore grouped by which lapsed customers can be sent them (channel and eligible statuses:
-the same refusal rules), and each group is one campaign with one holdout, its share 1 / (1 +
-sqrt(k)) for k offers (a holdout shared by k comparisons is best sqrt(k) times an arm: that
-minimises each offer-vs-holdout difference's variance; one offer: half and half).
-Streaming's seven offers take four simulations, every one on the same customers (one seed),
-so a changed lift moves its offer's effect and nothing else.
+The effect is 1,000 x the mean over them of (came back with the offer - came back without
+it). Its 95% interval is a t interval on those per-user differences (each -1, 0 or 1): mean
++- t(0.975, n - 1) x sd / sqrt(n), clipped to +-1,000: the sampling error of these customers
+as a sample of the scenario's; a rerun with the same seed gives the same figure, and where no
+one's outcome differs the interval is 0 to 0. One control run serves every offer (each
+offer: one run with it sent); a customer not sent the offer keeps their whole future, so an
+offer's figure depends on no other offer. Only the send and the window after it are
+simulated after day 0 (to day ``window + 1``, whatever the scenario's horizon, which must be
+longer than the window; :data:`DAYS` is that horizon for a quick scenario).
 
-Every customer lapsed on the first day is drawn then, so a horizon one day past the window,
-:data:`DAYS`, measures a campaign sent once to the lapsed base, with the window after it
-simulated. A longer run adds those who lapse later (a draw counts when its whole window is
-inside the run): in streaming a 120-day run has half as many customers again and takes 1.6
-times as long; with 200,000 users its figures differed by -3 to +9 per 1,000 (the recently
-lapsed respond a little more), well inside the intervals of the 20,000-user default.
+Paired, the difference is 0 for every customer whose return the offer does not change, so
+the intervals are narrow: streaming with the default :data:`USERS` (100,000), +-0.5 to +-3
+per 1,000 (+-1 to +-6.5 with 20,000 users) where a randomised campaign with a holdout (its
+arms are different customers) gives +-12 to +-32 with 20,000 and +-3.5 to +-10 with 200,000;
+the campaign's figures at 200,000 agree with these within their intervals. On the same
+customers the effect rises with the lift at every lift tried (0.01 to 20; module tests), though
+not customer by customer (a changed path draws other numbers: a few of those who came back
+at one lift do not at a higher one, more the other way round), and moves in small steps (a
+customer comes back within the window or does not).
 
-Those intervals are wide, +-12 to +-32 per 1,000 (streaming, 20,000 users; half as wide
-takes four times the customers): few of those sent an offer open it, and an arm is one or two
-thousand customers. How an offer's effect moves with its lift is sharp (the same customers
-at every lift); its level is not. :func:`lift_for` finds by bisection on a log scale
-(``experiments.jobs.offer_lifts.bisect``) the lift at which an offer's effect meets a target
-on those customers. The effect is a step function of the lift (a customer comes back within
-the window or does not), flat at small lifts (below about 0.3 a 14-day boost rarely changes
-whether anyone comes back)::
+``winback calibrate`` fits lifts to logged campaigns the campaign way
+(``experiments.jobs.offer_lifts``: a simulated randomised campaign with a holdout, read as
+the log is), so a lift set here by its effect and one fitted to a campaign's effect agree
+only within the campaign's interval. :func:`lift_for` finds by bisection on a log scale
+(``experiments.jobs.offer_lifts.bisect``) the lift at which an offer's paired effect meets a
+target on the same customers::
 
-    python -m experiments.evidence.offer_effect        # streaming, 20,000 users, 29 days
+    python -m experiments.evidence.offer_effect        # streaming, 100,000 users, 29 days
 """
 
 from __future__ import annotations
@@ -49,20 +59,25 @@ from dataclasses import dataclass, replace
 from numbers import Real
 
 import numpy as np
+from scipy import stats
 
-from experiments.jobs.offer_lifts import LIFT_RANGE, bisect, simulated_campaign
+from experiments.jobs.offer_lifts import LIFT_RANGE, bisect
 from sim import presets
+from sim.calibration.campaigns import BACK
 from sim.naive import TRAIT_OF
+from sim.observe import ACTIVE_SEEN, observed_status
 from sim.offers import Catalogue, Offer
+from sim.records import event_times
 from sim.scenario import Scenario
+from sim.simulation import Simulation
 from sim.validation import check_int
 
 WINDOW = 28  # days after the send in which a return counts
-USERS = 20_000  # customers simulated by default
+USERS = 100_000  # customers simulated by default (module doc)
 MIN_USERS = 1_000
 MAX_USERS = 50_000_000  # the scenario's own ceiling
-DAYS = WINDOW + 1  # the quick horizon: the first day's draws and their window (module doc)
-LAPSED = ("inactive", "churned")  # the statuses a campaign draws
+DAYS = WINDOW + 1  # the runs' horizon: the send on day 0 and its window (module doc)
+LAPSED = ("inactive", "churned")  # the observed statuses sent an offer
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,10 +86,10 @@ class Effect:
 
     offer: str
     lift: float
-    per_1000: float  # extra returns within the window per 1,000 sent: (treated - holdout) x 1000
-    low: float  # its 95% interval (Newcombe), same units
+    per_1000: float  # extra returns within the window per 1,000 sent: 1000 x mean(with - without)
+    low: float  # its 95% interval (t, on the per-user differences), same units
     high: float
-    reached: int  # customers sent the offer in the simulated campaign
+    reached: int  # customers sent the offer on day 0
     moves_with_lift: bool  # False when the lift does nothing (a reminder: dynamics.nudge_lift)
 
 
@@ -82,11 +97,6 @@ def moves_with_lift(offer: Offer) -> bool:
     """Whether ``offer``'s effect depends on its lift: it matches a trait (a reminder matches
     none and acts only through the message itself, ``dynamics.nudge_lift``)."""
     return offer.kind in TRAIT_OF
-
-
-def holdout_share(k: int) -> float:
-    """The holdout of a campaign of ``k`` offers: 1 / (1 + sqrt(k)) (see the module doc)."""
-    return 1.0 / (1.0 + math.sqrt(k))
 
 
 def _check(
@@ -133,42 +143,87 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _groups(catalogue: Catalogue, names: Sequence[str]) -> list[tuple[str, ...]]:
-    """``names`` grouped by which lapsed customers can be sent them (channel and eligible
-    lapsed statuses), each group in catalogue order, the groups in the order of their first
-    offer; offers for no lapsed status are left out (no campaign can draw for them)."""
-    key: dict[tuple[str, frozenset[str]], list[str]] = {}
-    for offer in catalogue.offers:
-        statuses = frozenset(offer.eligible) & frozenset(LAPSED)
-        if offer.name in names and statuses:
-            key.setdefault((offer.channel, statuses), []).append(offer.name)
-    return [tuple(group) for group in key.values()]
+@dataclass(frozen=True)
+class _DayZero:
+    """The scenario run to day 0 with nothing sent, and who the copies measured from there
+    are: the customers then seen lapsed (observed inactive or churned)."""
+
+    sim: Simulation  # at day 0
+    lapsed: np.ndarray  # their ids, sorted (the copies' order)
+    can: np.ndarray  # (lapsed, offers) bool: which offers each can be sent today (the mask)
+    seed: int  # the copies' random numbers: a look-ahead stream of the run's, never its own
 
 
-def _measure(
-    scenario: Scenario, catalogue: Catalogue, group: tuple[str, ...], window: int, seed: int
-) -> dict[str, Effect]:
-    """One campaign of ``group`` (scenario already resized): each offer's :class:`Effect`."""
-    table = simulated_campaign(scenario, catalogue, group, holdout_share(len(group)), window, seed)
-    sent = np.nan_to_num(table.back_n_treated.to_numpy(dtype=float)).astype(int)
-    per_1000, low, high = (
-        10.0 * table[c].to_numpy(dtype=float)
-        for c in ("back_effect_pp", "back_low_pp", "back_high_pp")
+def _day_zero(scenario: Scenario, catalogue: Catalogue, seed: int) -> _DayZero:
+    sim = Simulation(scenario, catalogue, seed=seed)
+    sim.run_until(0)
+    lapsed = np.flatnonzero(observed_status(sim.pop, slice(None), 0, scenario) != ACTIVE_SEEN)
+    can = sim.mask(lapsed)[:, 1:] if lapsed.size else np.zeros((0, len(catalogue)), dtype=bool)
+    return _DayZero(sim, lapsed, can, sim.streams.lookahead_seed(0))
+
+
+def _came_back(sim: Simulation, window: int) -> np.ndarray:
+    """Per user of run ``sim`` (from day 0 to ``window + 1`` or later): whether they came
+    back within ``window`` days of day 0 as ``campaign_draws`` reads a log: a row of
+    ``BACK`` dated after day 0 and at most ``window`` days after it."""
+    user, when = event_times(sim, BACK)
+    day = np.floor(when)  # the log's date
+    back = np.zeros(sim.pop.n, dtype=bool)
+    back[user[(day > 0) & (day <= window)]] = True
+    return back
+
+
+def _run(start: _DayZero, offer: int | None, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """The lapsed carried on from day 0 to ``window + 1``, ``offer`` (catalogue index; None:
+    nothing) sent first to those who can be sent it: the copies it was sent to (positions
+    in ``start.lapsed``) and, for every copy, whether they came back within the window."""
+    sim = start.sim.fork(start.seed, start.lapsed, record=True)
+    sent = np.zeros(0, dtype=np.int64)
+    if offer is not None:
+        who = np.flatnonzero(start.can[:, offer])
+        delivery = sim.offer(who, np.full(who.size, offer))
+        sent = delivery.users[delivery.sent]
+    sim.run_until(window + 1)
+    return sent, _came_back(sim, window)
+
+
+def _effect(offer: Offer, control: np.ndarray, sent: np.ndarray, back: np.ndarray) -> Effect:
+    """The paired effect on the copies ``sent`` of the run whose outcomes are ``back``
+    (``control``: the outcomes with nothing sent)."""
+    n = int(sent.size)
+    if not n:
+        return _nobody(offer)
+    diff = back[sent].astype(np.float64) - control[sent]
+    mean = float(diff.mean())
+    if n > 1:
+        half = float(stats.t.ppf(0.975, n - 1)) * float(diff.std(ddof=1)) / math.sqrt(n)
+    else:
+        half = math.inf
+    return Effect(
+        offer=offer.name,
+        lift=float(offer.lift),
+        per_1000=1000.0 * mean,
+        low=1000.0 * max(mean - half, -1.0),
+        high=1000.0 * min(mean + half, 1.0),
+        reached=n,
+        moves_with_lift=moves_with_lift(offer),
     )
-    out = {}
-    for i, name in enumerate(group):
-        offer = catalogue.offers[catalogue.index(name)]
-        n = int(sent[i])
-        out[name] = Effect(
-            offer=name,
-            lift=float(offer.lift),
-            per_1000=float(per_1000[i]) if n else math.nan,
-            low=float(low[i]) if n else math.nan,
-            high=float(high[i]) if n else math.nan,
-            reached=n,
-            moves_with_lift=moves_with_lift(offer),
-        )
-    return out
+
+
+def _measure(start: _DayZero, control: np.ndarray, name: str, window: int) -> Effect:
+    """``name``'s paired effect: one run of the copies with it sent."""
+    catalogue = start.sim.catalogue
+    k = catalogue.index(name)
+    if not start.can[:, k].any():
+        return _nobody(catalogue.offers[k])
+    sent, back = _run(start, k, window)
+    return _effect(catalogue.offers[k], control, sent, back)
+
+
+def _control(start: _DayZero, window: int) -> np.ndarray:
+    """Whether each copy came back within the window with nothing sent (none if no one can
+    be sent any offer: nothing to compare)."""
+    return _run(start, None, window)[1] if start.can.any() else np.zeros(0, dtype=bool)
 
 
 def effects(
@@ -181,28 +236,25 @@ def effects(
     seed: int = 0,
 ) -> list[Effect]:
     """Each named offer's (default: all) extra returns within ``window`` days per 1,000 sent
-    it, at its catalogue lift, on ``scenario`` with ``users`` customers: one campaign per
-    group of offers the same customers can be sent (see the module doc), in ``offers``'
-    order. An offer no lapsed customer could be sent in the run has nan and ``reached`` 0.
-    An offer's figure depends on the offers named with it (those sharing its campaign and
-    holdout): :func:`lift_for` matches the whole catalogue's.
+    it, at its catalogue lift, on ``scenario`` with ``users`` customers: the paired effect on
+    the same customers (see the module doc), in ``offers``' order. An offer no lapsed
+    customer could be sent on day 0 has nan and ``reached`` 0. An offer's figure depends on
+    no other offer's.
 
-    The run is ``scenario``'s horizon: one of :data:`DAYS` days is the quick one (streaming,
-    20,000 users: 2 to 3 s for its seven offers; a 365-day scenario takes 8 to 10 s)."""
+    The scenario run to day 0, then the lapsed carried on with nothing sent and once per
+    offer, each to day ``window + 1`` (streaming, 100,000 users: about 1 s for its seven
+    offers, whatever the horizon)."""
     names = _check(scenario, catalogue, offers, users, window, seed)
-    run = replace(scenario, n_users=users)
-    measured: dict[str, Effect] = {}
-    for group in _groups(catalogue, names):
-        measured |= _measure(run, catalogue, group, window, seed)
-    return [measured.get(name) or _nobody(catalogue, name) for name in names]
+    start = _day_zero(replace(scenario, n_users=users), catalogue, seed)
+    control = _control(start, window)
+    return [_measure(start, control, name, window) for name in names]
 
 
-def _nobody(catalogue: Catalogue, name: str) -> Effect:
-    """The effect of an offer no lapsed customer may be sent: unmeasured."""
-    offer = catalogue.offers[catalogue.index(name)]
+def _nobody(offer: Offer) -> Effect:
+    """The effect of an offer no lapsed customer was sent: unmeasured."""
     nan = math.nan
     return Effect(
-        offer=name,
+        offer=offer.name,
         lift=float(offer.lift),
         per_1000=nan,
         low=nan,
@@ -225,15 +277,16 @@ def lift_for(
     """The lift at which ``offer``'s simulated effect meets ``per_1000`` extra returns per
     1,000 sent, as the :class:`Effect` measured at it (all else in ``catalogue`` as is).
 
-    The offer is measured in the campaign :func:`effects` runs it in for the whole
-    catalogue, so ``effects`` on the catalogue with the lift found gives the same figure.
-    The lift is found by bisection on a log scale within ``LIFT_RANGE``
-    (``experiments.jobs.offer_lifts``: 10 steps; 12 simulations with the range's ends),
-    every step on the same customers; the effect moves in steps (a customer comes back or
-    does not), so the answer is the measured lift of the last bracket whose effect is
-    nearer the target, within a few per 1,000 of it at 20,000 users. A target outside the
-    effects at the range's ends is refused, naming them; so is an offer whose effect does
-    not move with its lift (a reminder: before any simulation)."""
+    The effect is the paired one :func:`effects` measures (the control once, then the
+    offer at each lift tried, all on the same customers with the same random numbers), so
+    ``effects`` on the catalogue with the lift found gives the same figure. The lift is
+    found by bisection on a log scale within ``LIFT_RANGE`` (``experiments.jobs.offer_lifts``:
+    10 steps; 12 lifts with the range's ends, each a run to day 0 and one of the copies:
+    streaming, 100,000 users, about 5 s); the effect moves in steps (a customer comes back
+    or does not), so the answer is the measured lift of the last bracket whose effect is
+    nearer the target. A target outside the effects at the range's ends is refused, naming
+    them; so is an offer whose effect does not move with its lift (a reminder) or that no
+    lapsed customer may be sent (before any simulation)."""
     key = f"offers.{offer}.effect"
     _check(scenario, catalogue, [offer], users, window, seed)
     if not isinstance(per_1000, Real) or isinstance(per_1000, bool):
@@ -248,17 +301,19 @@ def lift_for(
             "acts through the message itself (dynamics.nudge_lift); allowed: an offer of kind "
             + ", ".join(TRAIT_OF)
         )
-    groups = [g for g in _groups(catalogue, catalogue.names) if offer in g]
-    if not groups:
+    if not set(base.eligible) & set(LAPSED):
         raise ValueError(
-            f"{key}: {target:g}; {offer!r} is for {', '.join(base.eligible)} customers only: a "
-            f"campaign draws the lapsed ({', '.join(LAPSED)}), so it has no effect to set"
+            f"{key}: {target:g}; {offer!r} is for {', '.join(base.eligible)} customers only: it "
+            f"is sent to the lapsed ({', '.join(LAPSED)}), so it has no effect to set"
         )
-    group, run = groups[0], replace(scenario, n_users=users)
+    run = replace(scenario, n_users=users)
+    control = _control(_day_zero(run, catalogue, seed), window)
 
     def at(lift: float) -> Effect:
         moved = tuple(replace(o, lift=lift) if o.name == offer else o for o in catalogue.offers)
-        return _measure(run, replace(catalogue, offers=moved), group, window, seed)[offer]
+        return _measure(
+            _day_zero(run, replace(catalogue, offers=moved), seed), control, offer, window
+        )
 
     seen: dict[float, Effect] = {}  # lift -> its effect: every simulation is kept
 
@@ -284,7 +339,7 @@ def lift_for(
         raise ValueError(
             f"{key}: {target:g} per 1,000 is out of reach; allowed: {lo.per_1000:.1f} to "
             f"{hi.per_1000:.1f} (the effects at lifts {LIFT_RANGE[0]:g} and {LIFT_RANGE[1]:g}"
-            f", {users:,} users, {scenario.horizon_days} days, seed {seed})"
+            f", {users:,} users, seed {seed})"
         )
 
     def effect(log_lift: np.ndarray) -> np.ndarray:
