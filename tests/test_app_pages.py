@@ -175,3 +175,22 @@ def test_a_small_comparison_runs_the_command_it_shows(app: AppTest, tmp_path: Pa
     board = at.dataframe[0].value
     assert set(board.policy) == {"no_offer", "playbook", "blanket_discount_30"}
     assert (job.folder / "report.html").exists() and (job.folder / "summary.json").exists()
+
+
+def test_each_lift_in_business_terms_and_an_offer_set_by_its_effect(app: AppTest) -> None:
+    at = page(app, "offers")
+    next(b for b in at.button if b.label.startswith("Measure what each offer does")).click().run()
+    (effects,) = [d.value for d in at.dataframe if "offer" in d.value.columns]
+    assert list(effects.offer) == list(at.session_state["offers_table"]["name"])
+    assert effects.set_index("offer").loc["discount_50_sms", "extra returns per 1,000 reached"] > 0
+    at.selectbox(key="effect_offer").set_value("support_call")
+    at.number_input(key="effect_target").set_value(50.0)
+    next(b for b in at.button if b.label == "Find the lift").click().run()
+    assert not errors(at), errors(at)
+    table = at.session_state["offers_table"].set_index("name")
+    assert table.loc["support_call", "lift"] > 2.0  # more than its default: a stronger effect
+    (done,) = [s.value for s in at.success if "support_call: lift" in str(s.value)]
+    assert "extra returns per 1,000 reached" in done
+    at.selectbox(key="effect_offer").set_value("reminder_email")
+    next(b for b in at.button if b.label == "Find the lift").click().run()
+    assert any(m.startswith("offers.reminder_email") for m in errors(at)), errors(at)

@@ -69,17 +69,18 @@ with left:
 # ------------------------------------------------------------------ effects
 st.subheader("What each lift does")
 st.write(
-    "A lift is the simulator's dial; what it means for the business is measured here by a "
-    "quick randomised campaign on this scenario (20,000 customers): every customer seen "
-    "lapsed, once, drawn into one offer or a holdout that gets nothing. *Extra returns per "
-    "1,000 reached*: customers back within 28 days per 1,000 sent the offer, beyond the "
-    "holdout, with its 95% interval."
+    "A lift is the simulator's dial; here is what it means for the business on this "
+    "scenario: *extra returns per 1,000 reached*, the customers back within 28 days per "
+    "1,000 sent the offer beyond those who would have come back anyway, with a 95% interval. "
+    "It is measured as only a simulator can: the same 100,000 simulated customers, seen "
+    "lapsed on day 0, carried on with and without the offer (a real campaign compares "
+    "different customers, a holdout, and is far noisier)."
 )
 effect_key = ("effects", repr(now.scenario), repr(now.catalogue))
 if (
     now.scenario is not None
     and now.catalogue is not None
-    and st.button("Measure what each offer does (a few seconds)", key="measure")
+    and st.button("Measure what each offer does (about a second)", key="measure")
 ):
     from experiments.evidence.offer_effect import effects
 
@@ -117,7 +118,7 @@ if now.ready and now.catalogue is not None and now.scenario is not None:
             from experiments.evidence.offer_effect import lift_for
 
             try:
-                with st.spinner("Searching for the lift (about ten quick simulations) ..."):
+                with st.spinner("Searching for the lift (about a dozen quick simulations) ..."):
                     found = lift_for(now.scenario, now.catalogue, offer, float(target))
             except ValueError as err:
                 st.error(str(err))
