@@ -256,6 +256,34 @@ def test_every_policy_is_described_by_its_config_file() -> None:
     assert all(offered.values())
 
 
+def test_the_ranked_table_leaves_out_columns_with_no_value(tmp_path: Path) -> None:
+    nan = float("nan")
+    board = pd.DataFrame(
+        {
+            "agent": ["no_offer", "playbook"],
+            "rank": [1, 2],
+            "incremental_profit": [0.0, -200.7],
+            "incremental_profit_ci_low": [nan, nan],  # one seed: no interval
+            "incremental_profit_ci_high": [nan, nan],
+            "incremental_reactivated_users": [0.0, 14.0],
+            "cost_per_incremental_reactivation": [nan, 13.2],
+            "roi": [nan, -1.08],
+            "offer_spend": [0.0, 185.0],
+            "unsubscribes": [0.0, 211.0],
+            "share_of_reference": [nan, nan],  # no reference run
+        }
+    )
+    res = comparison.Results(
+        folder=tmp_path, summary={"reference": None}, board=board, mix=pd.DataFrame()
+    )
+    table = comparison.ranked_table(res)
+    assert "95% CI low" not in table and "share of the reference" not in table
+    assert list(table.columns[:3]) == ["rank", "policy", "incremental profit"]
+    assert list(table["cost per extra return"].isna()) == [True, False]  # kept: one value
+    board["incremental_profit_ci_low"] = [nan, -400.0]
+    assert "95% CI low" in comparison.ranked_table(replace(res, board=board))
+
+
 # ------------------------------------------------------------------ past runs
 def test_past_runs_lists_finished_folders_newest_first(tmp_path: Path) -> None:
     done = tmp_path / "benchmark" / "a"

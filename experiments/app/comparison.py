@@ -178,9 +178,9 @@ def argv(spec: Spec, folder: Path) -> list[str]:
     if spec.trust:
         searchpath.append(f"file://{spec.user_conf.resolve()}")
     if spec.command == "plan":
-        out = ["plan", *trust, "--out", _shown(folder)]
+        out = ["plan", *trust, "--out", shown(folder)]
     else:
-        out = [spec.command, *trust, "--config-dir", _shown(conf)]
+        out = [spec.command, *trust, "--config-dir", shown(conf)]
     out += ["scenario=app", "offers=app", f"agent=[{','.join(spec.agents)}]"]
     out += [f"seeds=[{','.join(str(s) for s in spec.seeds)}]"]
     if searchpath:
@@ -189,7 +189,7 @@ def argv(spec: Spec, folder: Path) -> list[str]:
         out += quick_budgets(spec.agents)
     out += list(spec.extra)
     if spec.command != "plan":
-        out.append(f"hydra.run.dir={_shown(folder)}")
+        out.append(f"hydra.run.dir={shown(folder)}")
     return out
 
 
@@ -230,17 +230,19 @@ def check_plain(
 
     if kind not in ("benchmark", "sweep"):
         raise ValueError(f"kind: {kind!r}; allowed: benchmark, sweep")
-    conf = ["--config-dir", _shown(user_conf)] if user_conf.is_dir() else []
+    conf = ["--config-dir", shown(user_conf)] if user_conf.is_dir() else []
     sweep = kind == "sweep"
     if sweep and not experiment:
         raise ValueError("experiment: none chosen; allowed: an experiment file's name")
     overrides = [*([f"experiment={experiment}"] if sweep else []), *extra]
-    where = f"hydra.{'sweep' if sweep else 'run'}.dir={_shown(folder)}"
+    where = f"hydra.{'sweep' if sweep else 'run'}.dir={shown(folder)}"
     precheck("benchmark", [*overrides, where], conf[1] if conf else None, multirun=sweep)
     return ["benchmark", *(["-m"] if sweep else []), *conf, *overrides, where]
 
 
-def _shown(path: Path) -> str:
+def shown(path: Path) -> str:
+    """``path`` as the command and the pages show it: relative to the working folder when
+    it lies inside it (``outputs/app/...``), else absolute."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
@@ -276,12 +278,13 @@ def results(folder: Path) -> Results | None:
 
 
 def ranked_table(res: Results) -> pd.DataFrame:
-    """The leaderboard in the strategist's words (one row per policy, money per run)."""
+    """The leaderboard in the strategist's words (one row per policy, money per run; the
+    columns with no value left out)."""
     from experiments.reporting.leaderboard import roi_text
 
     b = res.board
     ref = res.reference or "the reference"
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "rank": b["rank"],
             "policy": b.agent,
@@ -298,6 +301,9 @@ def ranked_table(res: Results) -> pd.DataFrame:
             "unsubscribes": b.unsubscribes.round(0),
         }
     )
+    # a column with no value at all says nothing (one seed: no intervals; no reference run:
+    # no share of it): left out rather than shown as a column of "None"
+    return table.dropna(axis="columns", how="all")
 
 
 def who_got_what(res: Results, by: str) -> pd.DataFrame:

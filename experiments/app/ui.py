@@ -265,20 +265,24 @@ def money(value: Any) -> str:
 
 def show_benchmark(folder: Path, key: str) -> None:
     """A benchmark results folder: the ranked table, findings, chart, who got what, report."""
-    from experiments.app.comparison import findings, ranked_table, results, who_got_what
+    from experiments.app.comparison import findings, ranked_table, results, shown, who_got_what
 
     res = results(folder)
     if res is None:
         st.info("No results in this folder yet (its summary.json is written last).")
         return
     scenario = res.summary.get("config", {}).get("scenario", {})
+    seeds = res.summary.get("seeds")
+    seeds = seeds if isinstance(seeds, list) else []
     st.subheader("Ranked by incremental profit")
     st.caption(
-        f"{folder}: {scenario.get('name', '?')}, {scenario.get('users', '?'):,} customers, "
-        f"{scenario.get('days', '?')} days, seeds {res.summary.get('seeds')}. Money over the "
-        "whole horizon; incremental = against sending nothing to the same simulated customers."
+        f"{shown(folder)}: {scenario.get('name', '?')}, {scenario.get('users', '?'):,} "
+        f"customers, {scenario.get('days', '?')} days, seeds {', '.join(map(str, seeds))}. "
+        "Money over the whole horizon; incremental = against sending nothing to the same "
+        "simulated customers."
+        + (" One seed: no 95% intervals (2 seeds or more give them)." if len(seeds) == 1 else "")
         if isinstance(scenario.get("users"), int)
-        else str(folder)
+        else shown(folder)
     )
     st.dataframe(ranked_table(res), hide_index=True, key=f"board-{key}")
     st.subheader("What it says")

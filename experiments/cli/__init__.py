@@ -4,6 +4,7 @@ winback demo                 the main job: a quick leaderboard (= benchmark expe
 winback simulate ...         one scenario, the no-offer control and blanket offers
 winback perf sim [--json]    engine speed and memory vs the naive per-user reference
 winback perf calibrate       a subscription log's calibration: time, memory, sampled vs all
+winback perf app             the web app in a browser: start-up, a quick comparison, an edit
 winback benchmark [...]      the policy leaderboard (Hydra overrides, e.g. experiment=quick)
 winback run [...]            one agent on one scenario vs the control (e.g. agent=thompson)
 winback stress [...]         the policies across an ensemble of plausible worlds (worlds=20)
@@ -118,6 +119,8 @@ def _perf(args: argparse.Namespace) -> int:
         from experiments.perf.stress import perf_stress as measure
     elif args.target == "calibrate":
         from experiments.perf.calibrate import perf_calibrate as measure
+    elif args.target == "app":
+        from experiments.perf.app import perf_app as measure
     else:
         from experiments.perf.env import perf_env as measure
     out = measure(args)

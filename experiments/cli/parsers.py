@@ -174,6 +174,11 @@ PERF_TARGETS = {
         "an 8-run sweep: serial vs joblib launcher (2 workers)",
         {"--users": 30_000, "--days": 182, "--workers": 2},
     ),
+    "app": (
+        "the web app in Chromium: start-up, the quick comparison (5 policies), an edit's "
+        "re-validation, against their targets (10 s, 30 s, 1 s)",
+        {"--users": 10_000, "--days": 182, "--seeds": 3},
+    ),
 }
 """``winback perf TARGET``: its help and its options' defaults (``--seconds``: per single env)."""
 
@@ -191,7 +196,9 @@ def perf_arguments(p: argparse.ArgumentParser) -> None:
                 action="store_true",
                 help="learned agents with their default budgets, not experiment=quick's",
             )
-        common(t, seed=target not in ("sweep", "stress"))
+        if target == "app":
+            t.add_argument("--port", type=int, default=0, help="the app's port (0: a free one)")
+        common(t, seed=target not in ("sweep", "stress", "app"))
 
 
 def regret_arguments(p: argparse.ArgumentParser) -> None:

@@ -69,7 +69,7 @@ if mine:
             st.markdown(f"**{job.kind}**, started {job.started[:19].replace('T', ' ')}")
             status = ui.job_panel(job, f"long-{job.folder.name}")
             if status.state == "finished":
-                st.success(f"Finished: {job.folder}")
+                st.success(f"Finished: {comparison.shown(job.folder)}")
 
 st.subheader("Past runs")
 runs = past_runs(cfg.out)
