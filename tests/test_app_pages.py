@@ -176,6 +176,40 @@ def test_a_small_comparison_runs_the_command_it_shows(app: AppTest, tmp_path: Pa
     assert set(board.policy) == {"no_offer", "playbook", "blanket_discount_30"}
     assert (job.folder / "report.html").exists() and (job.folder / "summary.json").exists()
 
+    # a reload: a new page state with the same session id in the address
+    again = AppTest.from_file(MAIN, default_timeout=60)
+    again.query_params["session"] = at.session_state["session"]
+    again.run()
+    assert again.session_state["session"] == at.session_state["session"]
+    assert again.session_state["base_name"] == f"as in your run {job.folder.name}"
+    assert again.session_state["form"].users == 2000  # the draft as the run had it
+    assert set(again.dataframe[0].value.policy) == set(board.policy)  # its results shown
+    other = AppTest.from_file(MAIN, default_timeout=60)  # another person: nothing of it
+    other.run()
+    assert other.session_state["session"] != at.session_state["session"]
+    assert not other.dataframe and other.session_state["base_name"] == "streaming"
+
+
+def test_a_long_run_of_your_own_scenario_starts_in_its_own_process(app: AppTest) -> None:
+    at = page(app, "scenario")
+    at.number_input(key=f"users-{at.session_state['form_version']}").set_value(1000).run()
+    at = page(at, "runs")
+    at.radio(key="long-kind").set_value("mine").run()
+    at.multiselect(key="policies-long").set_value(["no_offer", "playbook"])
+    at.multiselect(key="blankets-long").set_value([])
+    at.slider(key="seeds-long").set_value(1)
+    at.text_input(key="long-extra").set_value("scenario.days=56").run()
+    next(b for b in at.button if b.label == "Start").click().run()
+    assert not errors(at), errors(at)
+    (job,) = jobs.jobs_of(Path("outputs/app"), at.session_state["session"])
+    assert job.kind == "benchmark" and "scenario.days=56" in job.argv
+    assert not any(a.startswith("agent.uplift") for a in job.argv)  # full budgets: none set
+    assert wait(job).state == "finished"
+    at.text_input(key="long-extra").set_value("scenario.dayz=5").run()
+    next(b for b in at.button if b.label == "Start").click().run()
+    assert any("dayz" in m for m in errors(at)), errors(at)
+    assert len(jobs.jobs_of(Path("outputs/app"), at.session_state["session"])) == 1
+
 
 def test_each_lift_in_business_terms_and_an_offer_set_by_its_effect(app: AppTest) -> None:
     at = page(app, "offers")

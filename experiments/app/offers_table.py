@@ -24,6 +24,9 @@ from sim.scenario import Scenario
 from sim.simulation import check_catalogue
 
 COLUMNS = [f.name for f in fields(Offer)]
+SHOWN = ["name", "kind", "channel", "lift", "eligible", "discount", "duration_days",
+         "trial_days", "cost_per_send", "support_cost"]  # fmt: skip
+"""The table's columns as the page shows them: the strategist's dials first."""
 NUMBERS = {
     "cost_per_send": "a number >= 0",
     "discount": "a share of the list price from 0 to 1 (0.3 = 30% off)",

@@ -112,6 +112,8 @@ def start_from(
     from experiments.app.workspace import choices
 
     options = {c.name: c.label for c in choices(group, settings().config_dir)}
+    if current not in options:  # restored from a run (restore_last_run): kept as it is
+        options = {current: current, **options}
     names = list(options)
     picked = st.selectbox(
         "Start from",
@@ -149,7 +151,7 @@ def set_table(table: pd.DataFrame) -> None:
 def draft() -> Draft:
     """The current draft (the defaults on a first visit)."""
     state = st.session_state
-    if "base" not in state:
+    if "base" not in state and not restore_last_run():
         problem = set_base(DEFAULT_SCENARIO)
         if problem:
             raise RuntimeError(problem)  # the package's own scenario: a broken install
@@ -174,6 +176,31 @@ def draft() -> Draft:
     )
 
 
+def restore_last_run() -> bool:
+    """After a reload (a new session state, the same session id): the draft as this
+    session's latest run had it (its ``config/`` folder); False when there is none."""
+    from experiments.app.workspace import load_offers, load_scenario
+
+    for job in session_jobs(*jobs.KINDS):
+        conf = job.folder / "config"
+        if not (conf / "scenario" / "app.yaml").exists():
+            continue
+        try:
+            base, preset = load_scenario("app", conf)
+            catalogue = load_offers("app", conf)
+        except ValueError:
+            continue
+        label = f"as in your run {job.folder.name}"
+        state = st.session_state
+        state["base_name"], state["base"], state["preset"] = label, base, preset
+        state["form"] = form_of(base, quick=False)
+        state["form_version"] = state.get("form_version", 0) + 1
+        set_table(table_of(catalogue))
+        state["offers_name"] = label
+        return True
+    return False
+
+
 def draft_problems(d: Draft) -> list[str]:
     """What stops a run, in words (page and message)."""
     out = [f"Scenario page: {m}" for m in d.scenario_problems.values()]
@@ -195,7 +222,7 @@ def job_panel(job: jobs.Job, key: str) -> jobs.Status:
     """A job's progress, its command and a cancel button; polls itself while it runs."""
     status = jobs.status(job)
     st.caption("The same run from a terminal:")
-    st.code(job.command, language="bash")
+    st.code(job.command, language="bash", wrap_lines=True)
     if status.state == "running":
         _progress(job, key)
     elif status.state == "failed":
@@ -292,7 +319,10 @@ def show_benchmark(folder: Path, key: str) -> None:
     if chart.exists():
         st.image(str(chart), caption="Incremental profit with 95% intervals")
     st.subheader("Who got which offer")
-    st.caption("Sends per run, by policy and offer.")
+    st.caption(
+        "Messages sent per run, by policy and offer: sends, not customers (a policy decides "
+        "every week, so one customer may get the same offer many times)."
+    )
     tabs = st.tabs(["by segment", "by stated reason (exit survey)", "by hidden pain point"])
     for tab, by in zip(tabs, ("segment", "stated_reason", "pain_point"), strict=True):
         with tab:
@@ -340,7 +370,8 @@ def pick_run(d: Draft, key: str, command: str = "benchmark") -> Any:
             st.markdown(f"**{name}**: {words[name]}")
     offers = list(d.catalogue.names) if d.catalogue is not None else []
     blankets = st.multiselect(
-        "Also send one offer to every lapsed customer (a blanket campaign per offer)",
+        "Blanket campaigns: one offer to every lapsed customer, at every weekly decision "
+        "(one policy per offer chosen)",
         offers,
         default=[o for o in offers if o.startswith("discount")][:1],
         key=f"blankets-{key}",

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from experiments.app import ui
-from experiments.app.offers_table import COLUMNS, HELP, copy_row
+from experiments.app.offers_table import HELP, SHOWN, copy_row
 from experiments.app.workspace import save_offers
 from sim.constants import CHANNELS, OFFER_KINDS
 
@@ -32,7 +32,7 @@ edited = st.data_editor(
     state["offers_base"],
     num_rows="dynamic",
     hide_index=True,
-    column_order=COLUMNS,
+    column_order=SHOWN,
     column_config={
         "name": st.column_config.TextColumn("name", help=HELP["name"], required=True),
         "kind": st.column_config.SelectboxColumn("kind", options=OFFER_KINDS, help=HELP["kind"]),

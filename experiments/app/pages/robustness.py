@@ -24,6 +24,15 @@ for message in ui.draft_problems(d):
     st.error(message)
 spec = ui.pick_run(d, "stress", command="stress")
 worlds = st.slider("Worlds", 3, 40, 8, key="stress-worlds", help="20 is the command's default")
+if spec is not None:
+    runs = worlds * len(spec.seeds) * (len(spec.agents) + 1)  # each policy and the control
+    size = spec.scenario.n_users * spec.scenario.horizon_days / (10_000 * 182)
+    st.caption(
+        f"{runs:,} simulations ({worlds} worlds x {len(spec.seeds)} seeds x "
+        f"{len(spec.agents)} policies and the control): roughly {runs * 0.5 * size / 60:.0f} "
+        "minutes on 2 cores (about half a second each at 10,000 customers x half a year), "
+        "plus training."
+    )
 if st.button("Run the stress test", type="primary", disabled=spec is None):
     stress = replace(spec, extra=(f"worlds={worlds}",))
     ui.launch("stress", lambda folder: comparison.check(stress, folder))

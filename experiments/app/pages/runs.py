@@ -22,10 +22,10 @@ st.write(
 )
 
 KINDS = {
-    "benchmark": "The full benchmark (the default agents, 50,000 customers x 1 year x 5 "
-    "seeds: about 15 minutes and more on 2 cores)",
     "mine": "A benchmark of this session's scenario and offers (the Scenario and Offers "
     "pages) with the policies you choose, full training budgets",
+    "benchmark": "The full benchmark (the default agents, 50,000 customers x 1 year x 5 "
+    "seeds: about 15 minutes and more on 2 cores)",
     "sweep": "A sweep (Hydra multirun) of an experiment file, e.g. sweep_budget",
 }
 kind = st.radio("What to run", list(KINDS), format_func=lambda k: KINDS[k], key="long-kind")
@@ -58,10 +58,12 @@ def long_args(folder: Path) -> list[str]:
     return comparison.check_plain(kind, experiment, extra, folder, cfg.config_dir)
 
 
-if st.button("Start", type="primary", key="long-start") and ui.launch(kind, long_args):
+if st.button("Start", type="primary", key="long-start") and ui.launch(
+    "sweep" if kind == "sweep" else "benchmark", long_args
+):
     st.rerun()
 
-mine = ui.session_jobs(*KINDS)
+mine = ui.session_jobs("benchmark", "sweep")
 if mine:
     st.subheader("Your long runs in this session")
     for job in mine:
