@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from experiments.app.offers_table import SHOWN
+
 pytestmark = pytest.mark.slow
 
 CHROMIUM = "/usr/bin/chromium"
@@ -336,8 +338,9 @@ def test_a_strategists_path_from_scenario_to_ranked_policies(browser: Any, app: 
     shoot(page, "scenario")
 
     go(page, "Offers", "Offers")
-    assert cell_text(page, 1, 0) == "discount_30" and cell_text(page, 1, 4) == "0.3"
-    edit_offer_cell(page, row=1, column=4, value="0.25")  # discount_30's discount
+    discount = SHOWN.index("discount")
+    assert cell_text(page, 1, 0) == "discount_30" and cell_text(page, 1, discount) == "0.3"
+    edit_offer_cell(page, row=1, column=discount, value="0.25")  # discount_30's discount
     no_error(page)
     shoot(page, "offers")
 
@@ -383,7 +386,7 @@ def test_bad_input_shows_the_clis_message_in_the_page_and_runs_nothing(
     expect(run_button(page)).to_be_disabled()
 
     go(page, "Offers", "Offers")
-    edit_offer_cell(page, row=1, column=4, value="1.5")
+    edit_offer_cell(page, row=1, column=SHOWN.index("discount"), value="1.5")
     expect(page.get_by_text(f"row 2 (discount_30): {DISCOUNT_MESSAGE}")).to_be_visible()
     assert "Traceback" not in text(page)
     shoot(page, "offers_error")
