@@ -244,4 +244,4 @@ def cadence(scenario: Scenario) -> str:
     if len(days) == 1:
         return f"one release, on day {days[0]}"
     gaps = sorted(b - a for a, b in itertools.pairwise(days))
-    return f"a new title about every {gaps[len(gaps) // 2]} days ({len(days)} in the horizon)"
+    return f"a new title about every {gaps[len(gaps) // 2]} days"
