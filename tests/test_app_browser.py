@@ -6,27 +6,19 @@ test-slow`` installs it) and the playwright package (no browser download: Debian
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from experiments.app import drive
+from experiments.app.drive import CHROMIUM, FLAGS, WATCH, Server, go, heading, idle, rerun
 from experiments.app.offers_table import SHOWN
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():
     pytest.skip(
         "Chromium not found at /usr/bin/chromium: apt-get install chromium (make test-slow does)",
@@ -41,15 +33,6 @@ expect = sync_api.expect
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "docs" / "app"
 WIDTH, HEIGHT = 1400, 900
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 STARTUP_SECONDS = 60
 RUN_MS = 150_000  # a small comparison, from the click to its table (two at once on 2 cores)
 PRICE_MESSAGE = (
@@ -63,78 +46,15 @@ DISCOUNT_MESSAGE = (
 
 
 # ------------------------------------------------------------------ the app and the browser
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_healthy(url: str, process: subprocess.Popen[bytes], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"winback app exited with {process.returncode} before it served")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"{url}/_stcore/health did not answer within {seconds} s")
-
-
-class App:
-    """A ``winback app`` started in a folder of its own."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.out = folder / "outputs"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        paths = [str(ROOT), *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
-        self.log = (folder / "app-server.log").open("wb")
-        # as a user starts it in their project folder (the paths the pages show)
-        self.options = ["--port", str(self.port), "--config-dir", "my_conf", "--out", "outputs"]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "experiments.cli", "app", *self.options],
-            cwd=folder,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stopped whole at teardown
-        )
-
-    def stop(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        self.log.close()
-
-    def runs(self) -> list[Path]:
-        """The run folders under outputs/app (``<session>/<run>``)."""
-        return sorted(p for p in (self.out / "app").glob("*/*") if p.is_dir())
-
-
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[App]:
-    started = App(tmp_path)
+def app(tmp_path: Path) -> Iterator[Server]:
+    """The app as a user starts it, in a folder of its own; stopped with its runs."""
+    started = Server(tmp_path)
     try:
-        wait_healthy(started.url, started.process, STARTUP_SECONDS)
+        started.wait_healthy(STARTUP_SECONDS)
         yield started
     finally:
         started.stop()
-        # the jobs it started are detached (their own process groups): stop any left
-        for job in (started.out / "app").glob("*/*/job.json"):
-            pid = int(json.loads(job.read_text()).get("pid", 0))
-            if pid > 0 and not (job.parent / "job.exit").exists():
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGTERM)
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +65,7 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-def open_page(browser: Any, app: App) -> Page:
+def open_page(browser: Any, app: Server) -> Page:
     """A new browser session (its own context: cookies, storage) on the app."""
     context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
     context.add_init_script(WATCH)
@@ -158,67 +78,10 @@ def open_page(browser: Any, app: App) -> Page:
 
 
 # ------------------------------------------------------------------ what a user does
-WATCH = """
-window.__st = {ended: 0, changed: performance.now(), asked: 0};
-new MutationObserver((records) => {
-  for (const r of records) {
-    window.__st.changed = performance.now();
-    if (r.oldValue === "running") window.__st.ended += 1;
-  }
-}).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
-                      attributeFilter: ["data-test-script-state"]});
-"""
-"""Counts the script's runs as the page sees them end (Streamlit marks its root element
-``data-test-script-state``: running, notRunning, ...). A run so short that the page never
-drew it as running is not counted: a second at rest after the action stands for it."""
-IDLE = """(before) => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  const now = performance.now();
-  return app !== null && app.getAttribute("data-test-script-state") === "notRunning"
-    && now - window.__st.changed > 300
-    && (window.__st.ended > before || now - window.__st.asked > 1000);
-}"""
-
-
-def idle(page: Page, before: int = -1) -> None:
-    """Until a run ended after ``before`` runs had (or a second passed at rest), and the
-    script has been at rest for 0.3 s."""
-    try:
-        page.wait_for_function(IDLE, arg=before, timeout=120_000)
-    except sync_api.TimeoutError:
-        state = page.evaluate(
-            "() => [window.__st, document.querySelector('[data-testid=\"stApp\"]')"
-            "?.getAttribute('data-test-script-state')]"
-        )
-        raise AssertionError(f"the app did not come to rest (runs ended, state: {state})") from None
-
-
-def rerun(page: Page, action: Any) -> None:
-    """Do ``action`` (which makes the script run again) and wait for that run to end."""
-    before = int(
-        page.evaluate("() => { window.__st.asked = performance.now(); return window.__st.ended; }")
-    )
-    action()
-    idle(page, before)
-
-
-def heading(page: Page, name: str) -> Any:
-    return page.get_by_role("heading", name=name, exact=True).first
-
-
-def go(page: Page, link: str, title: str) -> None:
-    rerun(page, page.get_by_role("link", name=link, exact=True).click)
-    expect(heading(page, title)).to_be_visible()
-
-
 def type_into(page: Page, label: str, value: str) -> None:
-    """Type into a number or text field as a person does: select it all, type, Enter."""
-    field = page.get_by_label(label, exact=True)
-    field.click()
-    field.press("Control+a")
-    field.type(value)
-    expect(field).to_have_value(value)
-    rerun(page, lambda: field.press("Enter"))
+    """Type into a number or text field as a person does and wait for the page's run."""
+    idle(page, drive.type_into(page, label, value)[1])
+    expect(page.get_by_label(label, exact=True)).to_have_value(value)
 
 
 def edit_offer_cell(page: Page, row: int, column: int, value: str) -> None:
@@ -327,7 +190,7 @@ def shoot(page: Page, name: str) -> None:
 
 
 # ------------------------------------------------------------------ tests
-def test_a_strategists_path_from_scenario_to_ranked_policies(browser: Any, app: App) -> None:
+def test_a_strategists_path_from_scenario_to_ranked_policies(browser: Any, app: Server) -> None:
     page = open_page(browser, app)
     sid = session_of(page)
 
@@ -372,7 +235,7 @@ def test_a_strategists_path_from_scenario_to_ranked_policies(browser: Any, app: 
 
 
 def test_bad_input_shows_the_clis_message_in_the_page_and_runs_nothing(
-    browser: Any, app: App
+    browser: Any, app: Server
 ) -> None:
     page = open_page(browser, app)
     go(page, "Scenario", "Scenario")
@@ -400,7 +263,7 @@ def test_bad_input_shows_the_clis_message_in_the_page_and_runs_nothing(
     page.context.close()
 
 
-def test_two_users_at_once_each_see_their_own_run(browser: Any, app: App) -> None:
+def test_two_users_at_once_each_see_their_own_run(browser: Any, app: Server) -> None:
     pages = {}
     for users in (2_000, 3_000):
         page = open_page(browser, app)

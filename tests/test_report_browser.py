@@ -4,24 +4,13 @@ loads, and the leaderboard and findings are on the page. Slow: needs /usr/bin/ch
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from test_benchmark import TINY, typed
 
+from experiments.app.drive import CHROMIUM, FLAGS
 from experiments.jobs import benchmark
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.mark.slow

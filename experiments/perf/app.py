@@ -26,107 +26,37 @@ drawing, no websocket, so these times are lower bounds).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib.util
-import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = "/usr/bin/chromium"
+from experiments.app.drive import (
+    CHROMIUM,
+    FLAGS,
+    WATCH,
+    Server,
+    browser_missing,
+    go,
+    heading,
+    idle,
+    rerun,
+    stop_runs,
+    type_into,
+)
+
 TARGETS = {"startup": 10.0, "comparison": 30.0, "edit": 1.0}  # seconds (edit: below)
 POLICIES = ("no_offer", "playbook", "pain_point_rule", "uplift", "thompson")
 EDITS = 10
 BAD_PRICE = "17,99"
 PRICE_LABEL = "standard: monthly price"
 PRICE_KEY = "plans.standard.monthly_price"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 RUN_TIMEOUT_MS = 20 * 60_000
 WARM = ("warm-up (compiles numba's on-disk cache if it is cold)", "measured (cache warm)")
-ROOT = Path(__file__).resolve().parents[2]  # the folder that holds experiments/ and sim/
-
-
-def browser_missing() -> str | None:
-    """Why the real browser cannot be used, or None."""
-    if not Path(CHROMIUM).exists():
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    if importlib.util.find_spec("playwright") is None:
-        return "the playwright package is not installed"
-    return None
-
-
-# ------------------------------------------------------------------ the app's process
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Server:
-    """``winback app`` in ``folder`` (its own process group), started at ``self.t0``."""
-
-    def __init__(self, folder: Path, port: int) -> None:
-        self.folder = folder
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        paths = [str(ROOT), *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
-        self.log = (folder / "app-server.log").open("wb")
-        self.t0 = time.perf_counter()
-        self.options = ["--port", str(self.port), "--config-dir", "my_conf", "--out", "outputs"]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "experiments.cli", "app", *self.options],
-            cwd=folder,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_healthy(self, seconds: float = 120) -> float:
-        """Seconds from the launch to the health endpoint's first answer."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                log = (self.folder / "app-server.log").read_text(errors="replace")
-                raise RuntimeError(f"winback app exited with {self.process.returncode}:\n{log}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1) as answer:
-                    if answer.status == 200:
-                        return time.perf_counter() - self.t0
-            except OSError:
-                time.sleep(0.05)
-        raise TimeoutError(f"{self.url}/_stcore/health did not answer within {seconds} s")
-
-    def stop(self) -> None:
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        self.log.close()
 
 
 def compare_folders(out: Path) -> list[Path]:
@@ -148,74 +78,6 @@ def job_times(folder: Path) -> dict[str, Any]:
     }
 
 
-def stop_jobs(out: Path) -> None:
-    """Stop any job still running (an interrupted measurement leaves none behind)."""
-    for record in (out / "app").glob("*/*/job.json"):
-        pid = int(json.loads(record.read_text()).get("pid", 0) or 0)
-        if pid > 0 and not (record.parent / "job.exit").exists():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGTERM)
-
-
-# ------------------------------------------------------------------ in the browser
-WATCH = """
-window.__st = {ended: 0, changed: performance.now(), asked: 0};
-new MutationObserver((records) => {
-  for (const r of records) {
-    window.__st.changed = performance.now();
-    if (r.oldValue === "running") window.__st.ended += 1;
-  }
-}).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
-                      attributeFilter: ["data-test-script-state"]});
-"""
-"""Counts the script's runs as the page sees them end (Streamlit marks its root element
-``data-test-script-state``); a run too short to be drawn as running is not counted: a
-second at rest after the action stands for it."""
-IDLE = """(before) => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  const now = performance.now();
-  return app !== null && app.getAttribute("data-test-script-state") === "notRunning"
-    && now - window.__st.changed > 300
-    && (window.__st.ended > before || now - window.__st.asked > 1000);
-}"""
-ASK = "() => { window.__st.asked = performance.now(); return window.__st.ended; }"
-
-
-def idle(page: Any, before: int = -1) -> None:
-    """Until a run ended after ``before`` runs had (or a second passed at rest), and the
-    script at rest for 0.3 s."""
-    page.wait_for_function(IDLE, arg=before, timeout=120_000)
-
-
-def rerun(page: Any, action: Callable[[], Any]) -> None:
-    """Do ``action`` (which makes the script run again) and wait for that run to end."""
-    before = int(page.evaluate(ASK))
-    action()
-    idle(page, before)
-
-
-def heading(page: Any, name: str) -> Any:
-    return page.get_by_role("heading", name=name, exact=True).first
-
-
-def go(page: Any, link: str, title: str) -> None:
-    rerun(page, page.get_by_role("link", name=link, exact=True).click)
-    heading(page, title).wait_for()
-
-
-def commit(page: Any, label: str, value: str) -> tuple[float, int]:
-    """Type ``value`` into the field ``label`` as a person does; returns the moment of the
-    Enter that commits it (``perf_counter``) and the runs ended before it."""
-    field = page.get_by_label(label, exact=True)
-    field.click()
-    field.press("Control+a")
-    field.type(value)
-    before = int(page.evaluate(ASK))
-    start = time.perf_counter()
-    field.press("Enter")
-    return start, before
-
-
 def edits_in_browser(page: Any) -> dict[str, list[float]]:
     """Seconds from the Enter to the outcome shown, for a bad and a good price, alternately."""
     message = page.get_by_text(f"{PRICE_KEY}: '{BAD_PRICE}' is not a number").first
@@ -223,11 +85,11 @@ def edits_in_browser(page: Any) -> dict[str, list[float]]:
     errors = page.locator('[data-testid="stAlertContentError"]')
     out: dict[str, list[float]] = {"bad": [], "good": []}
     for i in range(EDITS):
-        start, before = commit(page, PRICE_LABEL, BAD_PRICE)
+        start, before = type_into(page, PRICE_LABEL, BAD_PRICE)
         message.wait_for(state="visible", timeout=30_000)
         out["bad"].append(time.perf_counter() - start)
         idle(page, before)
-        start, before = commit(page, PRICE_LABEL, f"{15.49 + 0.01 * (i + 1):.2f}")
+        start, before = type_into(page, PRICE_LABEL, f"{15.49 + 0.01 * (i + 1):.2f}")
         ready.wait_for(state="visible", timeout=30_000)
         errors.first.wait_for(state="detached", timeout=30_000)
         out["good"].append(time.perf_counter() - start)
@@ -293,7 +155,7 @@ def in_browser(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 ("Customers simulated", args.users),
                 ("Horizon (days)", args.days),
             ):
-                idle(page, commit(page, label, str(value))[1])
+                idle(page, type_into(page, label, str(value))[1])
             ready = f"Ready: {args.users:,} customers of streaming over {args.days} days"
             page.get_by_text(ready).first.wait_for(state="visible")
 
@@ -316,7 +178,6 @@ def in_browser(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
                 print(f"  {runs[-1]['click_to_table_seconds']:.1f} s: {runs[-1]}", flush=True)
         finally:
             server.stop()
-            stop_jobs(folder / "outputs")
             browser.close()
     return {
         "browser": "chromium",
@@ -399,7 +260,7 @@ def headless(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             print(f"  {runs[-1]}", flush=True)
     finally:
         os.chdir(here)
-        stop_jobs(folder / "outputs")
+        stop_runs(folder / "outputs")
     return {
         "browser": None,
         "startup_health_seconds": round(health, 2),
