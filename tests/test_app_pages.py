@@ -83,8 +83,10 @@ def test_a_scenario_file_that_fails_to_load_keeps_the_page_working(
     at.selectbox(key="scenario_pick").set_value("typo").run()
     (message,) = errors(at)
     assert message.startswith("This does not load, so the page keeps streaming: typo:")
-    assert "usres" in message
+    assert "scenario.usres: unknown key (did you mean users?)" in message
+    assert "(in scenario/typo.yaml)" in message
     assert at.session_state["base_name"] == "streaming"
+    assert at.selectbox(key="scenario_pick").value == "streaming"  # shown is what runs
     (tmp_path / "my_conf" / "scenario" / "typo.yaml").write_text("preset: [streaming\n")
     at.selectbox(key="scenario_pick").set_value("typo").run()
     assert any("typo.yaml: malformed YAML, line 2" in m for m in errors(at))

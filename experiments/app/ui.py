@@ -107,27 +107,29 @@ def set_base(name: str) -> str | None:
 def start_from(
     group: str, current: str, load: Callable[[str], str | None], keeps: str, key: str
 ) -> None:
-    """A "Start from" choice of ``group`` (built-in first, then yours); a choice that does
-    not load is named with its message and the page ``keeps`` what it had."""
+    """A "Start from" choice of ``group`` (built-in first, then yours). A choice that does
+    not load is named with its message, the page ``keeps`` what it had and the choice goes
+    back to ``current`` (so what is shown is what runs)."""
     from experiments.app.workspace import choices
 
     options = {c.name: c.label for c in choices(group, settings().config_dir)}
     if current not in options:  # restored from a run (restore_last_run): kept as it is
         options = {current: current, **options}
-    names = list(options)
-    picked = st.selectbox(
-        "Start from",
-        names,
-        index=names.index(current) if current in names else 0,
-        format_func=lambda n: options[n],
-        key=key,
-    )
-    if picked != current:
-        failed = load(picked)
+    state = st.session_state
+    if state.get(key) not in options:
+        state[key] = current
+
+    def changed() -> None:
+        failed = load(state[key])
         if failed:
-            st.error(f"This does not load, so {keeps}: {failed}")
-        else:
-            st.rerun()
+            state[key] = current
+            state[f"{key}-failed"] = f"This does not load, so {keeps}: {failed}"
+
+    st.selectbox("Start from", list(options), format_func=lambda n: options[n], key=key,
+                 on_change=changed)  # fmt: skip
+    failed = state.pop(f"{key}-failed", None)
+    if failed:
+        st.error(failed)
 
 
 def set_offers(name: str) -> str | None:

@@ -9,6 +9,7 @@ callbacks Hydra itself imports before any run).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,6 +90,12 @@ def one_line(err: BaseException) -> str:
     from omegaconf.errors import OmegaConfBaseException
 
     cause = err.__cause__ if err.__cause__ is not None else err
+    if not isinstance(cause, OmegaConfBaseException):  # a config file's: further down
+        deeper = cause.__cause__ or cause.__context__
+        if isinstance(deeper, OmegaConfBaseException):
+            where = re.match(r"In '([^']+)'", str(err))
+            text = schema.problem(deeper)
+            return f"{text} (in {where.group(1)}.yaml)" if where else text
     if isinstance(cause, OmegaConfBaseException):
         text = schema.problem(cause)
         key = text.split(":", 1)[0]

@@ -12,6 +12,7 @@ stand for ``n_users`` and ``horizon_days``. Value ranges are the dataclasses' ow
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import typing
 from collections.abc import Mapping
@@ -182,6 +183,8 @@ def problem(err: OmegaConfBaseException, where: str = "") -> str:
     owner = getattr(err, "object_type", None)
     unknown = isinstance(err, (ConfigKeyError, ConfigAttributeError))
     if unknown and dataclasses.is_dataclass(owner):
-        allowed = ", ".join(f.name for f in dataclasses.fields(owner))
-        return f"{key}: unknown key; allowed: {allowed}"
+        names = [f.name for f in dataclasses.fields(owner)]
+        close = difflib.get_close_matches(key.rsplit(".", 1)[-1], names, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return f"{key}: unknown key{hint}; allowed: {', '.join(names)}"
     return f"{key}: {message}"
