@@ -227,7 +227,10 @@ def test_robustness_table_by_hand() -> None:
         ("worlds=0", r"worlds: 0 is not allowed; expected an integer >= 1"),
         ("ranges.lift.low=2.0", r"ranges.lift: low 2.0 > high 1.5; allowed: low <= high"),
         ("ranges.fatigue.low=-1", r"ranges.fatigue.low: -1; allowed: a finite factor > 0"),
-        ("+ranges.lfit={low: 1, high: 2}", r"ranges.lfit: unknown key; allowed: lift, "),
+        (
+            "+ranges.lfit={low: 1, high: 2}",
+            r"ranges.lfit: unknown key \(did you mean lift\?\); allowed: lift, ",
+        ),
         ("+ranges.lift.hihg=2", r"ranges.lift: unknown key 'hihg'; allowed: \{low, high, log\}"),
         ("within=1.5", r"within: 1.5; allowed: a share in \[0, 1\)"),
         ("shards=9", r"shards: 9 is not allowed; expected an integer >= 1 and <= 3"),
