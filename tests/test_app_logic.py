@@ -252,8 +252,9 @@ def test_plan_and_stress_commands(tmp_path: Path) -> None:
 def test_every_policy_is_described_by_its_config_file() -> None:
     offered = {p.name: p.words for p in comparison.policies(Path("no_such_folder"))}
     assert "blanket" not in offered and "campaign" not in offered
-    assert offered["no_offer"].startswith("The control: never sends anything")
+    assert offered["no_offer"].startswith("sends nothing: the control")
     assert all(offered.values())
+    assert set(offered) <= set(comparison.PLAIN)  # every built-in policy has plain words
 
 
 def test_the_ranked_table_leaves_out_columns_with_no_value(tmp_path: Path) -> None:
@@ -277,11 +278,13 @@ def test_the_ranked_table_leaves_out_columns_with_no_value(tmp_path: Path) -> No
         folder=tmp_path, summary={"reference": None}, board=board, mix=pd.DataFrame()
     )
     table = comparison.ranked_table(res)
-    assert "95% CI low" not in table and "share of the reference" not in table
-    assert list(table.columns[:3]) == ["rank", "policy", "incremental profit"]
-    assert list(table["cost per extra return"].isna()) == [True, False]  # kept: one value
-    board["incremental_profit_ci_low"] = [nan, -400.0]
-    assert "95% CI low" in comparison.ranked_table(replace(res, board=board))
+    assert "95% interval" not in table and "% of the reference" not in table
+    assert list(table.columns[:3]) == ["#", "policy", "incremental profit"]
+    assert list(table["cost per extra back"].isna()) == [True, False]  # kept: one value
+    board["incremental_profit_ci_low"] = [0.0, -400.0]
+    board["incremental_profit_ci_high"] = [0.0, -1.0]
+    shown = comparison.ranked_table(replace(res, board=board))
+    assert list(shown["95% interval"]) == ["+0 to +0", "-400 to -1"]
 
 
 # ------------------------------------------------------------------ past runs

@@ -185,6 +185,8 @@ def test_a_small_comparison_runs_the_command_it_shows(app: AppTest, tmp_path: Pa
     assert again.session_state["session"] == at.session_state["session"]
     assert again.session_state["base_name"] == f"as in your run {job.folder.name}"
     assert again.session_state["form"].users == 2000  # the draft as the run had it
+    assert again.session_state["run_choices"]["policies"] == ["no_offer", "playbook"]
+    assert again.session_state["run_choices"]["blankets"] == ["discount_30"]
     assert set(again.dataframe[0].value.policy) == set(board.policy)  # its results shown
     other = AppTest.from_file(MAIN, default_timeout=60)  # another person: nothing of it
     other.run()

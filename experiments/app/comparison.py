@@ -42,6 +42,43 @@ SLOW = {
     "dqn": "minutes of training",
 }
 """Policies that make a quick comparison slow, and why (shown beside them)."""
+_BANDIT = (
+    "learns as it goes (a bandit): tries offers for each group of customers (their status and "
+    "the reason they gave) and favours what has paid"
+)
+_LINEAR = (
+    "learns as it goes (a bandit) from each customer's observed behaviour, favouring the "
+    "offers that paid for customers like them"
+)
+_RL = (
+    "reinforcement learning: a neural network trained on many simulated years to decide "
+    "week by week (minutes of training; the quick budget is for trying it out)"
+)
+PLAIN = {
+    "no_offer": "sends nothing: the control every other policy is measured against",
+    "random": "a random offer (or nothing) to every customer, every week: a floor",
+    "playbook": "the usual playbook: the offer that matches the reason a customer gave when "
+    "cancelling (price: a discount; content: a free trial or a new-release message; "
+    "discovery: recommendations; technical: a support call), a reminder when they gave none; "
+    "only after 4 weeks without a visit",
+    "pain_point_rule": "a yardstick, not a choice: the offer matching each customer's real, "
+    "hidden reason, which no company knows",
+    "full_information": "a yardstick, not a choice: knows each customer's hidden state and "
+    "looks ahead at what each offer would earn them (about a minute a seed)",
+    "uplift": "learned from the simulator: predicts from what the company sees how much each "
+    "offer would add for each customer, and sends the best one where it pays",
+    "thompson": _BANDIT,
+    "ucb1": _BANDIT,
+    "epsilon_greedy": _BANDIT,
+    "linucb": _LINEAR,
+    "linear_thompson": _LINEAR,
+    "maskable_ppo": _RL,
+    "ppo": _RL,
+    "a2c": _RL,
+    "dqn": _RL,
+}
+"""What each built-in policy does, in a strategist's words (the config files' opening
+comments say it for engineers; a policy not listed here is described by its file's)."""
 DEFAULT_POLICIES = ("no_offer", "playbook", "pain_point_rule", "uplift", "thompson")
 MY_PLAYBOOK = "my_playbook"
 """The name of the playbook set on the page (a rule per stated reason)."""
@@ -71,12 +108,12 @@ class Policy:
 
 
 def policies(user_conf: Path) -> list[Policy]:
-    """The built-in agents (their config file's opening comment as the words), then the
-    user's own (``agent/*.yaml`` in their config folder)."""
+    """The built-in agents (in ``PLAIN`` words, else their config file's opening comment),
+    then the user's own (``agent/*.yaml`` in their config folder)."""
     from experiments.app.workspace import agent_names, user_agents
 
     out = [
-        Policy(name=n, words=opening_comment(CONF / "agent" / f"{n}.yaml"))
+        Policy(name=n, words=PLAIN.get(n) or opening_comment(CONF / "agent" / f"{n}.yaml"))
         for n in agent_names(CONF)
         if n not in NOT_CHOSEN
     ]
@@ -155,6 +192,15 @@ def write_config(spec: Spec, folder: Path) -> Path:
             f"{name}:\n  _target_: agents.reference.Blanket\n  offer: {offer}\n",
         )
     return conf
+
+
+def playbook_of(folder: Path) -> dict[str, Any] | None:
+    """The playbook set on the page for the run in ``folder`` (None: it ran none)."""
+    path = folder / "config" / "agent" / f"{MY_PLAYBOOK}.yaml"
+    if not path.exists():
+        return None
+    node = dict(yaml.safe_load(path.read_text())[MY_PLAYBOOK])
+    return {k: v for k, v in node.items() if k not in ("_target_", "name")}
 
 
 def quick_budgets(agents: list[str]) -> list[str]:
@@ -284,20 +330,27 @@ def ranked_table(res: Results) -> pd.DataFrame:
 
     b = res.board
     ref = res.reference or "the reference"
+    one_seed = b.incremental_profit_ci_low.isna().all()
     table = pd.DataFrame(
         {
-            "rank": b["rank"],
+            "#": b["rank"],
             "policy": b.agent,
             "incremental profit": b.incremental_profit.round(0),
-            "95% CI low": b.incremental_profit_ci_low.round(0),
-            "95% CI high": b.incremental_profit_ci_high.round(0),
-            f"share of {ref}": (100 * b.share_of_reference).round(0)
+            "95% interval": None
+            if one_seed
+            else [
+                f"{lo:+,.0f} to {hi:+,.0f}"
+                for lo, hi in zip(
+                    b.incremental_profit_ci_low, b.incremental_profit_ci_high, strict=True
+                )
+            ],
+            f"% of {ref}": (100 * b.share_of_reference).round(0)
             if "share_of_reference" in b
             else None,
-            "extra customers back": b.incremental_reactivated_users.round(0),
+            "extra back": b.incremental_reactivated_users.round(0),
             "spend": b.offer_spend.round(0),
             "ROI": [roi_text(r, s) for r, s in zip(b.roi, b.offer_spend, strict=True)],
-            "cost per extra return": b.cost_per_incremental_reactivation.round(2),
+            "cost per extra back": b.cost_per_incremental_reactivation.round(2),
             "unsubscribes": b.unsubscribes.round(0),
         }
     )
@@ -316,7 +369,79 @@ def who_got_what(res: Results, by: str) -> pd.DataFrame:
     table = mix.pivot_table(
         index=["agent", "offer"], columns=by, values="sends", aggfunc="sum", fill_value=0
     )
-    return (table / seeds).round(0)
+    return (table / seeds).round(0).rename(columns={"none": "no particular reason"})
+
+
+def answer(res: Results) -> list[str]:
+    """The comparison's answer in a strategist's words (markdown): the best policy a
+    company could run, then every other policy's verdict against sending nothing (pays /
+    loses / cannot be told apart at this size); the references named as yardsticks."""
+    agents = res.summary["agents"]
+    runnable = [a for a in res.board.agent if not agents[a].get("hidden") and a != "no_offer"]
+    hidden = [a for a in res.board.agent if agents[a].get("hidden")]
+    one_seed = len(res.summary.get("seeds") or []) < 2
+
+    def amount(name: str) -> str:
+        p = agents[name]["incremental_profit"]
+        return f"{_money(p['mean'])} beyond sending nothing{_interval(p, one_seed)}"
+
+    out = []
+    best = max(runnable, key=lambda a: agents[a]["incremental_profit"]["mean"], default=None)
+    if best is not None and agents[best]["incremental_profit"]["mean"] > 0:
+        out.append(
+            f"Of the policies a company could run, **{best}** earned the most: {amount(best)}; "
+            f"it {verdict(agents[best]['incremental_profit'], one_seed)}."
+        )
+    elif best is not None:
+        out.append("**No policy a company could run earned more than sending nothing.**")
+    out += [
+        f"**{name}** {verdict(agents[name]['incremental_profit'], one_seed)}: {amount(name)}."
+        for name in runnable
+        if name != best or not out[0].startswith("Of the")
+    ]
+    if hidden:
+        sees = "sees" if len(hidden) == 1 else "see"
+        future = ", or the future" if "full_information" in hidden else ""
+        out.append(
+            f"{' and '.join(hidden)} {sees} what no company can (each customer's hidden reason"
+            f"{future}): yardsticks of what is possible, not choices."
+        )
+    return out
+
+
+def verdict(p: dict[str, Any], one_seed: bool) -> str:
+    """A policy's incremental profit in words."""
+    if one_seed:
+        return "cannot be judged from one seed (run 2 or more for an interval)"
+    if (p.get("ci_low") or 0) > 0:
+        return "pays for itself"
+    if (p.get("ci_high") or 0) < 0:
+        return "loses money"
+    return "cannot be told apart from sending nothing at this size (more customers or seeds)"
+
+
+def _money(value: float) -> str:
+    return f"{value:+,.0f}"
+
+
+def _interval(p: dict[str, Any], one_seed: bool) -> str:
+    if one_seed or p.get("ci_low") is None:
+        return ""
+    return f", 95% interval {_money(p['ci_low'])} to {_money(p['ci_high'])}"
+
+
+def scenario_words(res: Results) -> str:
+    """What the run simulated, including what the strategist changed (prices, calendar)."""
+    spec = res.summary.get("scenario_spec") or {}
+    cfg = res.summary.get("config", {}).get("scenario", {})
+    users, days = res.summary.get("users") or cfg.get("users"), res.summary.get("days")
+    words = f"{res.summary.get('scenario', '?')}, {users:,} customers, {days} days"
+    changes = spec.get("price_changes") or []
+    if changes:
+        words += "; price changes: " + ", ".join(
+            f"day {c['day']} {c['plan']} to {c['monthly_price']:g}" for c in changes
+        )
+    return words
 
 
 def findings(res: Results) -> list[str]:

@@ -80,7 +80,7 @@ def _headline(folder: Path, kind: str) -> str:
                 return f"best: {best} {gain:+,.0f}"
         if kind == "stress":
             summary = json.loads((folder / "summary.json").read_text())
-            return str(summary.get("recommendation", ""))[:120]
+            return str(summary.get("recommendation", "")).replace("`", "")[:120]
         if kind == "plan":
             plan = json.loads((folder / "plan.json").read_text())
             return f"{plan.get('policy', '?')} vs {plan.get('against', '?')}"

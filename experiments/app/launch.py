@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -58,6 +57,7 @@ def check_address(address: str, port: int) -> None:
 
 
 def launch(address: str, port: int, config_dir: Path, out: Path, open_browser: bool) -> int:
+    """Check, then become the server (``exec``: stopping this process stops the app)."""
     check_address(address, port)
     if address not in LOCAL:
         print(
@@ -71,7 +71,5 @@ def launch(address: str, port: int, config_dir: Path, out: Path, open_browser: b
         "WINBACK_APP_OUT": str(out),
     }
     print(f"winback app: http://{address}:{port} (Ctrl-C stops it)", flush=True)
-    try:
-        return subprocess.call(server_command(address, port, open_browser), env=env)
-    except KeyboardInterrupt:
-        return 0
+    command = server_command(address, port, open_browser)
+    os.execve(command[0], command, env)  # the server takes this process: a signal reaches it

@@ -199,8 +199,25 @@ def restore_last_run() -> bool:
         state["form_version"] = state.get("form_version", 0) + 1
         set_table(table_of(catalogue))
         state["offers_name"] = label
+        state["run_choices"] = choices_of(job)
         return True
     return False
+
+
+def choices_of(job: jobs.Job) -> dict[str, Any]:
+    """What a run compared, as the pages' choices (``pick_run``)."""
+    from experiments.app.comparison import MY_PLAYBOOK, playbook_of
+
+    named = next((a for a in job.argv if a.startswith("agent=[")), "agent=[]")
+    agents = named.removeprefix("agent=[").removesuffix("]").split(",")
+    seeds = next((a for a in job.argv if a.startswith("seeds=[")), "seeds=[1,2,3]")
+    return {
+        "policies": [a for a in agents if a and not a.startswith("blanket_") and a != MY_PLAYBOOK],
+        "blankets": [a.removeprefix("blanket_") for a in agents if a.startswith("blanket_")],
+        "seeds": len(seeds.removeprefix("seeds=[").removesuffix("]").split(",")),
+        "quick": any(a.startswith("agent.") for a in job.argv),
+        "playbook": playbook_of(job.folder),
+    }
 
 
 def draft_problems(d: Draft) -> list[str]:
@@ -294,29 +311,36 @@ def money(value: Any) -> str:
 
 def show_benchmark(folder: Path, key: str) -> None:
     """A benchmark results folder: the ranked table, findings, chart, who got what, report."""
-    from experiments.app.comparison import findings, ranked_table, results, shown, who_got_what
+    from experiments.app.comparison import (
+        answer,
+        findings,
+        ranked_table,
+        results,
+        scenario_words,
+        shown,
+        who_got_what,
+    )
 
     res = results(folder)
     if res is None:
         st.info("No results in this folder yet (its summary.json is written last).")
         return
-    scenario = res.summary.get("config", {}).get("scenario", {})
     seeds = res.summary.get("seeds")
     seeds = seeds if isinstance(seeds, list) else []
+    st.subheader("The answer")
+    for line in answer(res):
+        st.markdown(f"- {line}")
     st.subheader("Ranked by incremental profit")
     st.caption(
-        f"{shown(folder)}: {scenario.get('name', '?')}, {scenario.get('users', '?'):,} "
-        f"customers, {scenario.get('days', '?')} days, seeds {', '.join(map(str, seeds))}. "
-        "Money over the whole horizon; incremental = against sending nothing to the same "
-        "simulated customers."
+        f"{shown(folder)}: {scenario_words(res)}, seeds {', '.join(map(str, seeds))}. Money "
+        "over the whole horizon; incremental = against sending nothing to the same simulated "
+        "customers."
         + (" One seed: no 95% intervals (2 seeds or more give them)." if len(seeds) == 1 else "")
-        if isinstance(scenario.get("users"), int)
-        else shown(folder)
     )
     st.dataframe(ranked_table(res), hide_index=True, key=f"board-{key}")
-    st.subheader("What it says")
-    for line in findings(res):
-        st.markdown(f"- {findings_markdown(line)}")
+    with st.expander("More from the report"):
+        for line in findings(res):
+            st.markdown(f"- {findings_markdown(line)}")
     chart = folder / "plots" / "incremental_profit.png"
     if chart.exists():
         st.image(str(chart), caption="Incremental profit with 95% intervals")
@@ -350,6 +374,7 @@ def pick_run(d: Draft, key: str, command: str = "benchmark") -> Any:
     )
 
     cfg = settings()
+    saved = st.session_state.setdefault("run_choices", {})  # shared by the pages (and reloads)
     offered = policies(cfg.config_dir)
     words = {p.name: p.words for p in offered}
     yours = {p.name: p.target for p in offered if p.source == "yours"}
@@ -361,7 +386,7 @@ def pick_run(d: Draft, key: str, command: str = "benchmark") -> Any:
     chosen = st.multiselect(
         "Policies",
         [p.name for p in offered],
-        default=[p for p in DEFAULT_POLICIES if p in words],
+        default=[p for p in saved.get("policies", DEFAULT_POLICIES) if p in words],
         format_func=label,
         help="Each policy's description is below. Policies of yours come from the agent/ folder "
         f"of {cfg.config_dir}: choosing one runs its code.",
@@ -375,7 +400,11 @@ def pick_run(d: Draft, key: str, command: str = "benchmark") -> Any:
         "Blanket campaigns: one offer to every lapsed customer, at every weekly decision "
         "(one policy per offer chosen)",
         offers,
-        default=[o for o in offers if o.startswith("discount")][:1],
+        default=[
+            o
+            for o in saved.get("blankets", [o for o in offers if o.startswith("discount")][:1])
+            if o in offers
+        ],
         key=f"blankets-{key}",
     )
     playbook: dict[str, Any] | None = None
@@ -386,17 +415,28 @@ def pick_run(d: Draft, key: str, command: str = "benchmark") -> Any:
             f"alone: e.g. a discount for those who said price, nothing for the rest. It runs as "
             f"{MY_PLAYBOOK}, beside the policies above."
         )
-        if st.toggle("Run my playbook too", key=f"mine-{key}") and offers:
+        before = saved.get("playbook") or {}
+        on = st.toggle("Run my playbook too", value=bool(before), key=f"mine-{key}")
+        if on and offers:
             choices = [*offers, NOTHING]
             cols = st.columns(3)
             rules: dict[str, Any] = {
                 field: cols[i % 3].selectbox(
-                    f"Customers who {who}", choices, index=len(offers), key=f"pb-{field}-{key}"
+                    f"Customers who {who}",
+                    choices,
+                    index=choices.index(before.get(field, NOTHING))
+                    if before.get(field, NOTHING) in choices
+                    else len(offers),
+                    key=f"pb-{field}-{key}",
                 )
                 for i, (field, who) in enumerate(PLAYBOOK_FIELDS.items())
             }
             rules["min_recency_days"] = st.number_input(
-                "Only after this many days without a visit", 0, 365, 28, key=f"pb-days-{key}"
+                "Only after this many days without a visit",
+                0,
+                365,
+                int(before.get("min_recency_days", 28)),
+                key=f"pb-days-{key}",
             )
             playbook = rules
     left, right = st.columns(2)
@@ -404,15 +444,16 @@ def pick_run(d: Draft, key: str, command: str = "benchmark") -> Any:
         "Seeds (repeats on fresh customers: more, narrower intervals)",
         1,
         10,
-        3,
+        int(saved.get("seeds", 3)),
         key=f"seeds-{key}",
     )
     quick = right.toggle(
         "Quick training budgets (as experiment=quick)",
-        value=True,
+        value=bool(saved.get("quick", True)),
         key=f"quick-{key}",
         help="Learned policies train briefly: minutes become seconds, their results are weaker.",
     )
+    saved.update(policies=chosen, blankets=blankets, seeds=seeds, quick=quick, playbook=playbook)
     if not chosen and not blankets and playbook is None:
         st.warning("Choose at least one policy.")
         return None
@@ -463,3 +504,26 @@ def latest(kind: str) -> tuple[jobs.Job, jobs.Status] | None:
     if len(mine) > 1:
         st.caption(f"Your latest of {len(mine)} in this session (Long runs lists every run).")
     return mine[0], job_panel(mine[0], kind)
+
+
+def show_run(kind: str, folder: Path, key: str) -> None:
+    """A finished run's results as its page shows them, by kind."""
+    import json
+
+    if kind in ("benchmark", "compare"):
+        show_benchmark(folder, key)
+    elif kind == "stress":
+        summary = json.loads((folder / "summary.json").read_text())
+        if summary.get("recommendation"):
+            st.success(findings_markdown(str(summary["recommendation"])).replace("`", ""))
+        show_files(folder, key)
+    elif kind == "plan":
+        from experiments.jobs.plan import summary_lines
+
+        plan = json.loads((folder / "plan.json").read_text())
+        for line in summary_lines(plan):
+            st.markdown(f"- {line}")
+        with st.expander("plan.json"):
+            st.json(plan)
+    else:
+        show_files(folder, key)

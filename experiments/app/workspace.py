@@ -31,6 +31,9 @@ from experiments.files import write_text
 from sim.offers import Catalogue
 from sim.scenario import Scenario
 
+REPLACE = "tick 'Replace a file of that name'"
+"""How the app's user overwrites a file of theirs (the CLI's --force)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class Choice:
@@ -84,7 +87,7 @@ def load_offers(name: str, config_dir: Path) -> Catalogue:
 
 def save_offers(catalogue: Catalogue, name: str, config_dir: Path, overwrite: bool) -> Path:
     """``config_dir/offers/NAME.yaml`` (``winback benchmark --config-dir DIR offers=NAME``)."""
-    target = user_config_file("offers", name, config_dir, overwrite, "save as")
+    target = user_config_file("offers", name, config_dir, overwrite, "save as", REPLACE)
     target.parent.mkdir(parents=True, exist_ok=True)
     head = (
         f"# Saved by winback app. Use: winback benchmark --config-dir {config_dir} offers={name}\n"
@@ -96,7 +99,7 @@ def save_scenario(
     scenario: Scenario, preset: str, name: str, config_dir: Path, overwrite: bool
 ) -> Path:
     """``config_dir/scenario/NAME.yaml``: the keys that differ from ``preset``."""
-    target = user_config_file("scenario", name, config_dir, overwrite, "save as")
+    target = user_config_file("scenario", name, config_dir, overwrite, "save as", REPLACE)
     target.parent.mkdir(parents=True, exist_ok=True)
     named = scenario if scenario.name == name else _renamed(scenario, name)
     comment = [

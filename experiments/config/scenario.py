@@ -176,12 +176,18 @@ def user_scenario_file(name: str, config_dir: Path = USER_CONF, force: bool = Fa
 
 
 def user_config_file(
-    group: str, name: str, config_dir: Path = USER_CONF, force: bool = False, key: str = "name"
+    group: str,
+    name: str,
+    config_dir: Path = USER_CONF,
+    force: bool = False,
+    key: str = "name",
+    replace: str = "--force",
 ) -> Path:
     """Where a scenario or catalogue of the user's goes: ``config_dir/<group>/NAME.yaml``.
     Refused (errors name ``key``): a name that is not an identifier, a built-in name of
     the group (even with ``force``: it would hide the built-in), a ``config_dir`` inside the
-    package's own ``conf/``, and an existing file unless ``force``."""
+    package's own ``conf/``, and an existing file unless ``force`` (``replace``: how the
+    user says so, in the messages)."""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ValueError(
             f"{key}: {name!r}; allowed: letters, digits and _, not starting with a digit"
@@ -189,7 +195,7 @@ def user_config_file(
     builtin = builtin_names(group)
     if name in builtin:
         raise ValueError(
-            f"{key}: {name!r} is a built-in {group} name (also with --force); allowed: "
+            f"{key}: {name!r} is a built-in {group} name (also with {replace}); allowed: "
             f"a name other than {', '.join(sorted(builtin))}"
         )
     folder, package = config_dir.resolve(), CONF.resolve()
@@ -200,5 +206,5 @@ def user_config_file(
         )
     target = config_dir / group / f"{name}.yaml"
     if target.exists() and not force:
-        raise ValueError(f"{key}: {str(target)!r} exists; allowed: a new name, or --force")
+        raise ValueError(f"{key}: {str(target)!r} exists; allowed: a new name, or {replace}")
     return target

@@ -191,7 +191,8 @@ def verdict(summary: dict[str, Any], part: dict[str, Any]) -> list[str]:
             f"In the simulated world, {top} earns the most of the policies you could run: "
             f"{_ci(profit)} beyond doing nothing"
             + (
-                f", {agents[top]['share_of_reference']:.0%} of what full information earns."
+                f", {agents[top]['share_of_reference']:.0%} of what {yardstick_words(summary)} "
+                "earns."
                 if agents[top].get("share_of_reference") is not None
                 else "."
             )
@@ -270,13 +271,13 @@ def section_html(part: dict[str, Any]) -> list[str]:
     body += [f"<p><b>Note:</b> {e(n)}</p>" for n in part["notes"]]
     ref = part["reference"]
     if ref.get("shares") and all(v is None for v in ref["shares"].values()):
-        body.append("<h3>What full information would earn</h3>")
+        body.append(f"<h3>What {e(yardstick_words(part))} would earn</h3>")
         body.append(
             f"<p>{e(str(ref['reference']))}'s own gain is within noise here (its 95% interval "
             "reaches zero): no shares of it mean anything at this size.</p>"
         )
     elif ref.get("shares"):
-        body.append("<h3>What full information would earn</h3>")
+        body.append(f"<h3>What {e(yardstick_words(part))} would earn</h3>")
         rows = "".join(
             f"<tr><td></td><td>{e(a)}</td><td>{'-' if s is None else f'{s:.0%}'}</td></tr>"
             for a, s in ref["shares"].items()
@@ -314,6 +315,17 @@ def _ci(d: dict[str, Any]) -> str:
     if d.get("ci_low") is None:
         return f"{_money(d['mean'])} (one seed: no interval)"
     return f"{_money(d['mean'])} (95% CI {_money(d['ci_low'])} to {_money(d['ci_high'])})"
+
+
+def yardstick_words(summary: dict[str, Any]) -> str:
+    """The reference in a heading's words: full information, or the rule that reads the
+    hidden pain point, or the agent named as the reference."""
+    ref = summary.get("reference")
+    ref = ref.get("reference") if isinstance(ref, dict) else ref
+    return {
+        "full_information": "full information",
+        "pain_point_rule": "the rule that reads each customer's hidden reason",
+    }.get(str(ref), str(ref))
 
 
 REFERENCE_WORDS = {

@@ -80,7 +80,10 @@ effect_key = ("effects", repr(now.scenario), repr(now.catalogue))
 if (
     now.scenario is not None
     and now.catalogue is not None
-    and st.button("Measure what each offer does (about a second)", key="measure")
+    and st.button(
+        "Measure what each offer does (about a second; a minute the first time after installing)",
+        key="measure",
+    )
 ):
     from experiments.evidence.offer_effect import effects
 

@@ -3,13 +3,10 @@
 
 from __future__ import annotations
 
-import json
-
 import streamlit as st
 
 from experiments.app import comparison, ui
 from experiments.jobs.benchmark import REFERENCES
-from experiments.jobs.plan import summary_lines
 
 cfg = ui.settings()
 st.title("Live test plan")
@@ -22,14 +19,27 @@ st.write(
 d = ui.draft()
 for message in ui.draft_problems(d):
     st.error(message)
-names = [p.name for p in comparison.policies(cfg.config_dir) if p.name not in REFERENCES]
-offers = list(d.catalogue.names) if d.catalogue is not None else []
-arms = names + [f"blanket_{o}" for o in offers]
+last = ui.session_jobs("compare")
+ran = comparison.results(last[0].folder) if last else None
+mine = comparison.playbook_of(last[0].folder) if last else None
+if ran is not None:  # the policies of your latest comparison, the best a company could run first
+    agents = ran.summary["agents"]
+    arms = [a for a in ran.board.agent if not agents[a].get("hidden") and a != "no_offer"]
+    st.caption(f"The policies of your latest comparison ({last[0].folder.name}), best first.")
+else:
+    offers = list(d.catalogue.names) if d.catalogue is not None else []
+    built_in = [p.name for p in comparison.policies(cfg.config_dir)]
+    arms = [n for n in built_in if n not in (*REFERENCES, "no_offer")]
+    arms += [f"blanket_{o}" for o in offers]
+    st.caption("Run a comparison first to plan the test of its winner; or choose here.")
 left, right = st.columns(2)
-policy = left.selectbox(
-    "Policy to test", arms, index=arms.index("playbook") if "playbook" in arms else 0
+policy = left.selectbox("Policy to test", arms, key="plan-policy")
+against = right.selectbox(
+    "Against (what customers get today)",
+    ["no_offer", *[a for a in arms if a != policy]],
+    format_func=lambda a: "nothing (no_offer)" if a == "no_offer" else a,
+    key="plan-against",
 )
-against = right.selectbox("Against", ["no_offer", *[a for a in arms if a != policy]])
 metric = st.radio(
     "Measured on",
     ["profit", "reactivation"],
@@ -42,19 +52,18 @@ if st.button("Plan the test", type="primary", disabled=d.scenario is None or d.c
         scenario=d.scenario,  # type: ignore[arg-type]
         preset=d.preset,
         catalogue=d.catalogue,  # type: ignore[arg-type]
-        policies=tuple(a for a in chosen if not a.startswith("blanket_")),
+        policies=tuple(
+            a for a in chosen if not a.startswith("blanket_") and a != comparison.MY_PLAYBOOK
+        ),
         blankets=tuple(a.removeprefix("blanket_") for a in chosen if a.startswith("blanket_")),
         seeds=(1,),
         user_conf=cfg.config_dir,
         command="plan",
         extra=(f"plan.policy={policy}", f"plan.against={against}", f"plan.metric={metric}"),
+        playbook=mine if comparison.MY_PLAYBOOK in chosen else None,
     )
     ui.launch("plan", lambda folder: comparison.check(spec, folder))
 
 shown = ui.latest("plan")
 if shown and shown[1].state == "finished" and (shown[0].folder / "plan.json").exists():
-    plan = json.loads((shown[0].folder / "plan.json").read_text())
-    for line in summary_lines(plan):
-        st.markdown(f"- {line}")
-    with st.expander("plan.json"):
-        st.json(plan)
+    ui.show_run("plan", shown[0].folder, "plan")

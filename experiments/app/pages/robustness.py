@@ -3,7 +3,6 @@ plausible ways (``winback stress``), on this session's scenario and offers."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import streamlit as st
@@ -39,7 +38,4 @@ if st.button("Run the stress test", type="primary", disabled=spec is None):
 
 shown = ui.latest("stress")
 if shown and shown[1].state == "finished":
-    summary = json.loads((shown[0].folder / "summary.json").read_text())
-    if summary.get("recommendation"):
-        st.success(str(summary["recommendation"]))
-    ui.show_files(shown[0].folder, "stress")
+    ui.show_run("stress", shown[0].folder, "stress")

@@ -83,7 +83,4 @@ else:
         "Open", range(len(runs)), format_func=lambda i: runs[i].label, key="past-pick"
     )
     run = runs[pick]
-    if run.kind == "benchmark":
-        ui.show_benchmark(run.folder, f"past-{pick}")
-    else:
-        ui.show_files(run.folder, f"past-{pick}")
+    ui.show_run(run.kind, run.folder, f"past-{pick}")
