@@ -232,3 +232,38 @@ def test_each_lift_in_business_terms_and_an_offer_set_by_its_effect(app: AppTest
     at.selectbox(key="effect_offer").set_value("reminder_email")
     next(b for b in at.button if b.label == "Find the lift").click().run()
     assert any(m.startswith("offers.reminder_email") for m in errors(at)), errors(at)
+
+
+def test_your_playbook_is_compared_planned_and_its_plan_reopens(app: AppTest) -> None:
+    at = page(app, "scenario")
+    at.number_input(key=f"users-{at.session_state['form_version']}").set_value(2000).run()
+    at = page(at, "compare")
+    at.multiselect(key="policies-compare").set_value(["no_offer", "playbook"])
+    at.multiselect(key="blankets-compare").set_value([])
+    at.toggle(key="mine-compare").set_value(True).run()
+    at.selectbox(key="pb-price-compare").set_value("discount_30")
+    at.slider(key="seeds-compare").set_value(2)
+    next(b for b in at.button if b.label == "Run the comparison").click().run()
+    (job,) = jobs.jobs_of(Path("outputs/app"), at.session_state["session"])
+    assert "agent=[no_offer,playbook,my_playbook]" in job.argv
+    assert wait(job).state == "finished"
+    at.run()
+    answer = [str(m.value) for m in at.markdown if str(m.value).startswith("- **")]
+    assert any(line.startswith("- **my_playbook** ") for line in answer), answer
+    at = page(at, "plan")
+    options = at.selectbox(key="plan-policy").options
+    assert set(options) == {"playbook", "my_playbook"}  # the comparison's, no reference
+    against = at.selectbox(key="plan-against").options
+    assert against.count("nothing (no_offer)") == 1
+    at.selectbox(key="plan-policy").set_value("my_playbook").run()
+    next(b for b in at.button if b.label == "Plan the test").click().run()
+    assert not errors(at), errors(at)
+    plan = next(j for j in jobs.jobs_of(Path("outputs/app"), at.session_state["session"]))
+    assert plan.kind == "plan" and wait(plan).state == "finished"
+    at.run()
+    lines = [str(m.value) for m in at.markdown if "customers per arm" in str(m.value)]
+    assert lines, [m.value for m in at.markdown]
+    at = page(at, "runs")
+    past = at.selectbox(key="past-pick")
+    at = past.set_value(next(i for i, o in enumerate(past.options) if "plan" in o)).run()
+    assert any("customers per arm" in str(m.value) for m in at.markdown)
