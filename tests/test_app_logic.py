@@ -311,3 +311,19 @@ def test_your_playbook_is_a_config_file_the_cli_checks(tmp_path: Path) -> None:
     assert node["my_playbook"]["default"] == "nothing"
     with pytest.raises(ValueError, match=r"agent.my_playbook.price: 'half_off'; allowed: an offer"):
         comparison.check(spec(playbook={**fields, "price": "half_off"}), tmp_path / "b")
+
+
+def test_long_runs_are_the_benchmark_or_a_sweep_checked_whole(tmp_path: Path) -> None:
+    conf = tmp_path / "my_conf"
+    conf.mkdir()
+    full = comparison.check_plain("benchmark", None, ["seeds=[1,2]"], tmp_path / "a", conf)
+    assert full[:3] == ["benchmark", "--config-dir", str(conf.resolve())]
+    assert full[-1] == f"hydra.run.dir={(tmp_path / 'a').resolve()}"
+    sweep = comparison.check_plain("sweep", "sweep_budget", [], tmp_path / "b", conf)
+    assert sweep[:2] == ["benchmark", "-m"] and "experiment=sweep_budget" in sweep
+    assert sweep[-1] == f"hydra.sweep.dir={(tmp_path / 'b').resolve()}"
+    with pytest.raises(ValueError, match=r"scenario.dayz: unknown key \(did you mean days\?\)"):
+        comparison.check_plain("benchmark", None, ["scenario.dayz=5"], tmp_path / "c", conf)
+    with pytest.raises(ValueError, match=r"kind: 'tune'; allowed: benchmark, sweep"):
+        comparison.check_plain("tune", None, [], tmp_path / "d", conf)
+    assert not any((tmp_path / x).exists() for x in "abcd")  # checked, nothing written
