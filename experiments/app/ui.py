@@ -10,6 +10,7 @@ two ids, two run folders and never see each other's runs on the pages that run t
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import secrets
@@ -29,6 +30,8 @@ from sim.offers import Catalogue
 from sim.scenario import Scenario
 
 DEFAULT_SCENARIO = "streaming"
+CHOICES = "app_choices.json"
+"""In a run's folder: the page's choices when it started (restored after a reload)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,7 +186,8 @@ def restore_last_run() -> bool:
     session's latest run had it (its ``config/`` folder); False when there is none."""
     from experiments.app.workspace import load_offers, load_scenario
 
-    for job in session_jobs(*jobs.KINDS):
+    ordered = session_jobs("compare") + session_jobs("benchmark", "stress", "plan")
+    for job in ordered:
         conf = job.folder / "config"
         if not (conf / "scenario" / "app.yaml").exists():
             continue
@@ -199,7 +203,8 @@ def restore_last_run() -> bool:
         state["form_version"] = state.get("form_version", 0) + 1
         set_table(table_of(catalogue))
         state["offers_name"] = label
-        state["run_choices"] = choices_of(job)
+        saved = job.folder / CHOICES
+        state["run_choices"] = json.loads(saved.read_text()) if saved.exists() else choices_of(job)
         return True
     return False
 
@@ -337,7 +342,15 @@ def show_benchmark(folder: Path, key: str) -> None:
         "customers."
         + (" One seed: no 95% intervals (2 seeds or more give them)." if len(seeds) == 1 else "")
     )
-    st.dataframe(ranked_table(res), hide_index=True, key=f"board-{key}")
+    money_columns = ("incremental profit", "spend")
+    st.dataframe(
+        ranked_table(res),
+        hide_index=True,
+        key=f"board-{key}",
+        column_config={
+            c: st.column_config.NumberColumn(c, format="localized") for c in money_columns
+        },
+    )
     with st.expander("More from the report"):
         for line in findings(res):
             st.markdown(f"- {findings_markdown(line)}")
@@ -360,7 +373,7 @@ def show_benchmark(folder: Path, key: str) -> None:
     show_report(folder, key)
 
 
-def pick_run(d: Draft, key: str, command: str = "benchmark") -> Any:
+def pick_run(d: Draft, key: str, command: str = "benchmark", quick_choice: bool = True) -> Any:
     """The policies, blanket offers, seeds and budgets a run compares (a
     ``comparison.Spec``; None while the draft has problems)."""
     from agents.base import NOTHING
@@ -447,13 +460,17 @@ def pick_run(d: Draft, key: str, command: str = "benchmark") -> Any:
         int(saved.get("seeds", 3)),
         key=f"seeds-{key}",
     )
-    quick = right.toggle(
-        "Quick training budgets (as experiment=quick)",
-        value=bool(saved.get("quick", True)),
-        key=f"quick-{key}",
-        help="Learned policies train briefly: minutes become seconds, their results are weaker.",
-    )
-    saved.update(policies=chosen, blankets=blankets, seeds=seeds, quick=quick, playbook=playbook)
+    quick = bool(saved.get("quick", True))
+    if quick_choice:
+        quick = right.toggle(
+            "Quick training budgets (as experiment=quick)",
+            value=quick,
+            key=f"quick-{key}",
+            help="Learned policies train briefly: minutes become seconds, results weaker.",
+        )
+    saved.update(policies=chosen, blankets=blankets, seeds=seeds, playbook=playbook)
+    if quick_choice:
+        saved["quick"] = quick
     if not chosen and not blankets and playbook is None:
         st.warning("Choose at least one policy.")
         return None
@@ -487,7 +504,10 @@ def launch(kind: str, make_args: Callable[[Path], list[str]]) -> jobs.Job | None
         shutil.rmtree(folder, ignore_errors=True)
         st.error(str(err))
         return None
-    return jobs.start(kind, args, folder, session())
+    job = jobs.start(kind, args, folder, session())
+    if kind == "compare":  # what the Compare page had chosen, for a reload
+        (folder / CHOICES).write_text(json.dumps(st.session_state.get("run_choices", {})))
+    return job
 
 
 def session_jobs(*kinds: str) -> list[jobs.Job]:

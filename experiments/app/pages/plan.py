@@ -40,11 +40,19 @@ against = right.selectbox(
     format_func=lambda a: "nothing (no_offer)" if a == "no_offer" else a,
     key="plan-against",
 )
-metric = st.radio(
+left, right = st.columns(2)
+metric = left.radio(
     "Measured on",
     ["profit", "reactivation"],
     horizontal=True,
     help="profit per customer over the window, or the share who come back",
+)
+weeks = right.slider("Follow each customer for ... weeks", 4, 26, 8, key="plan-weeks")
+st.caption(
+    "The test judges each customer over these weeks after they enter; the comparison judged "
+    "the whole horizon. A policy whose gains come late (a customer back for months) can look "
+    "worse in a short test than in the comparison: follow customers longer, or measure "
+    "reactivation."
 )
 if st.button("Plan the test", type="primary", disabled=d.scenario is None or d.catalogue is None):
     chosen = [a for a in (policy, against) if a != "no_offer"]
@@ -59,7 +67,12 @@ if st.button("Plan the test", type="primary", disabled=d.scenario is None or d.c
         seeds=(1,),
         user_conf=cfg.config_dir,
         command="plan",
-        extra=(f"plan.policy={policy}", f"plan.against={against}", f"plan.metric={metric}"),
+        extra=(
+            f"plan.policy={policy}",
+            f"plan.against={against}",
+            f"plan.metric={metric}",
+            f"plan.follow_days={7 * weeks}",
+        ),
         playbook=mine if comparison.MY_PLAYBOOK in chosen else None,
     )
     ui.launch("plan", lambda folder: comparison.check(spec, folder))

@@ -40,7 +40,7 @@ if kind == "mine":
     d = ui.draft()
     for message in ui.draft_problems(d):
         st.error(message)
-    spec = ui.pick_run(d, "long")
+    spec = ui.pick_run(d, "long", quick_choice=False)  # full training budgets
 experiment = None
 if kind == "sweep":
     names = [c.name for c in choices("experiment", cfg.config_dir)]
