@@ -406,8 +406,10 @@ def pick_run(d: Draft, key: str, command: str = "benchmark", quick_choice: bool 
         key=f"policies-{key}",
     )
     with st.expander("What these policies are"):
-        for name in chosen:
+        for name in chosen or []:
             st.markdown(f"**{name}**: {words[name]}")
+        if not chosen:
+            st.write("Choose policies above: each is described here.")
     offers = list(d.catalogue.names) if d.catalogue is not None else []
     blankets = st.multiselect(
         "Blanket campaigns: one offer to every lapsed customer, at every weekly decision "
