@@ -1,0 +1,3 @@
+"""Off-policy evaluation: a policy's value estimated from logged decisions (``logged.py``:
+the rounds, in Open Bandit Pipeline's layout; ``estimators.py``: DM, IPS, SNIPS, DR, SNDR,
+switch-DR with bootstrap intervals and weight diagnostics)."""
