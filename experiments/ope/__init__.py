@@ -1,3 +1,4 @@
 """Off-policy evaluation: a policy's value estimated from logged decisions (``logged.py``:
-the rounds, in Open Bandit Pipeline's layout; ``estimators.py``: DM, IPS, SNIPS, DR, SNDR,
-switch-DR with bootstrap intervals and weight diagnostics)."""
+the rounds, in Open Bandit Pipeline's layout; ``behaviour.py``: logging policies with known
+propensities and the simulator's log of their decisions; ``estimators.py``: DM, IPS, SNIPS,
+DR, SNDR, switch-DR with bootstrap intervals and weight diagnostics)."""

@@ -1,0 +1,115 @@
+"""Logging policies that record their propensities, and the simulator's log of their
+decisions.
+
+Rules: a behaviour policy gives, for every customer a decision is real for (one the company
+could send at least one offer today: ``Simulation.mask``), a probability for each action (0:
+no offer, k: the catalogue's k-th offer), zero where the mask forbids it; the action is drawn
+from those probabilities with the logger's own ``numpy.random.Generator`` (seeded once), so
+the propensity of what was done is known exactly. The log has one round per such customer
+and decision epoch: the observation the company had, the action, its propensity, the
+logger's whole distribution, and the reward: the customer's profit over the
+``attribution_days`` after the decision, net of every cost (as ``agents.evaluate.Feedback``
+measures it); decisions whose window outlasts the run are left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from agents.base import Context, FixedPolicy
+from experiments.ope.logged import Logged
+from sim.envs.observation import Encoder, observation_names
+from sim.offers import Catalogue
+from sim.scenario import Scenario
+from sim.simulation import Decision, Simulation, user_profit
+
+
+class Behaviour(Protocol):
+    """A logging policy: a probability per action per customer."""
+
+    def probabilities(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Uniform:
+    """Every allowed action (no offer included) equally likely: full support."""
+
+    def probabilities(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
+        allowed = mask.astype(np.float64)
+        return allowed / allowed.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpsilonAround:
+    """A rule's action with probability 1 - epsilon, else any allowed action at random."""
+
+    rule: FixedPolicy
+    epsilon: float = 0.2
+
+    def __post_init__(self) -> None:
+        if not 0 < self.epsilon <= 1:
+            raise ValueError(f"epsilon: {self.epsilon!r}; allowed: a share in (0, 1]")
+
+    def probabilities(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
+        spread = Uniform().probabilities(obs, mask, ctx) * self.epsilon
+        chosen = np.asarray(self.rule.act(obs, mask, ctx), dtype=np.int64)
+        spread[np.arange(len(chosen)), chosen] += 1 - self.epsilon
+        return spread
+
+
+def log_decisions(
+    behaviour: Behaviour,
+    scenario: Scenario,
+    catalogue: Catalogue,
+    seed: int,
+    attribution_days: int = 28,
+) -> Logged:
+    """The simulated company's log of ``behaviour``'s decisions (see the module doc)."""
+    names = observation_names(scenario, catalogue)
+    encode = Encoder(scenario, catalogue)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x0FE]))  # the logger's draws
+    pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    rounds: list[tuple[np.ndarray, ...]] = []
+
+    def deliver(sim: Simulation, day: int) -> None:
+        while pending and pending[0][0] + attribution_days <= day:
+            _, users, obs, actions, dist, before = pending.pop(0)
+            rounds.append((obs, actions, dist, user_profit(sim, users) - before))
+
+    def policy(sim: Simulation, day: int) -> Decision | None:
+        deliver(sim, day)
+        mask = sim.mask()
+        users = np.flatnonzero(mask[:, 1:].any(axis=1))
+        if not users.size:
+            return None
+        obs = encode(sim, day / scenario.horizon_days)[users]
+        ctx = Context(names, catalogue.names, float(day))
+        dist = np.where(mask[users], behaviour.probabilities(obs, mask[users], ctx), 0.0)
+        dist /= dist.sum(axis=1, keepdims=True)
+        draws = rng.random(len(users))[:, None]
+        actions = np.minimum((draws > np.cumsum(dist, axis=1)).sum(axis=1), dist.shape[1] - 1)
+        pending.append((day, users, obs, actions, dist, user_profit(sim, users)))
+        sent = actions > 0
+        return (users[sent], actions[sent] - 1) if sent.any() else None
+
+    sim = Simulation(scenario, catalogue, seed=seed, policy=policy)
+    sim.run()
+    deliver(sim, scenario.horizon_days)
+    if not rounds:
+        raise ValueError(
+            f"attribution_days: {attribution_days}; no decision's window ended inside the "
+            f"{scenario.horizon_days}-day run; allowed: a shorter window or a longer run"
+        )
+    obs, actions, dist, reward = (np.concatenate(parts) for parts in zip(*rounds, strict=True))
+    return Logged(
+        action=actions,
+        reward=reward,
+        pscore=dist[np.arange(len(actions)), actions],
+        context=obs,
+        n_actions=len(catalogue) + 1,
+        logging_dist=dist,
+        meta={"features": names, "offers": ["no_offer", *catalogue.names], "seed": seed},
+    )

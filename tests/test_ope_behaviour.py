@@ -1,0 +1,42 @@
+"""The simulator's log of a behaviour policy's decisions: propensities exact, rewards as the
+online learners get them, deterministic per seed; bad settings refused by name."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.reference import Playbook
+from experiments.ope.behaviour import EpsilonAround, Uniform, log_decisions
+from sim import presets
+
+SCENARIO = presets.streaming(n_users=2000, horizon_days=84)
+CATALOGUE = presets.streaming_offers()
+
+
+def test_a_uniform_log_has_exact_propensities_and_is_deterministic() -> None:
+    log = log_decisions(Uniform(), SCENARIO, CATALOGUE, seed=3)
+    allowed = (log.logging_dist > 0).sum(axis=1)
+    assert np.allclose(log.pscore * allowed, 1.0)  # one over the actions the mask allowed
+    assert log.n_actions == len(CATALOGUE) + 1 and set(np.unique(log.action)) <= set(range(8))
+    again = log_decisions(Uniform(), SCENARIO, CATALOGUE, seed=3)
+    assert np.array_equal(log.action, again.action) and np.array_equal(log.reward, again.reward)
+    other = log_decisions(Uniform(), SCENARIO, CATALOGUE, seed=4)
+    assert not np.array_equal(log.action[:100], other.action[:100])
+    assert log.meta["offers"][0] == "no_offer" and len(log.meta["features"]) == log.context.shape[1]
+
+
+def test_epsilon_around_a_rule_puts_most_weight_on_the_rule() -> None:
+    eps = 0.2
+    log = log_decisions(EpsilonAround(rule=Playbook(), epsilon=eps), SCENARIO, CATALOGUE, seed=3)
+    assert (log.logging_dist.max(axis=1) >= 1 - eps).all()
+    assert (log.logging_dist > 0).sum(axis=1).min() >= 2  # full support over what is allowed
+    shares = np.bincount(log.action, minlength=log.n_actions) / log.n_rounds
+    assert shares.max() > 0.5  # the rule's favourite (a reminder to those who gave no reason)
+
+
+def test_bad_settings_are_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"epsilon: 0; allowed: a share in \(0, 1\]"):
+        EpsilonAround(rule=Playbook(), epsilon=0)
+    with pytest.raises(ValueError, match=r"attribution_days: 200; no decision's window ended"):
+        log_decisions(Uniform(), SCENARIO, CATALOGUE, seed=1, attribution_days=200)
