@@ -40,3 +40,25 @@ def test_bad_settings_are_refused_by_name() -> None:
         EpsilonAround(rule=Playbook(), epsilon=0)
     with pytest.raises(ValueError, match=r"attribution_days: 200; no decision's window ended"):
         log_decisions(Uniform(), SCENARIO, CATALOGUE, seed=1, attribution_days=200)
+
+
+def test_a_target_is_read_on_the_logged_rounds_and_the_log_round_trips(tmp_path) -> None:
+    from agents.reference import Blanket, NoOffer
+    from experiments.ope.behaviour import target_distribution
+    from experiments.ope.estimators import estimate
+    from experiments.ope.logged import load, save
+
+    log = log_decisions(Uniform(), SCENARIO, CATALOGUE, seed=3)
+    nothing = target_distribution(NoOffer(), log)
+    assert (nothing[:, 0] == 1).all()
+    blanket = target_distribution(Blanket(offer="discount_30"), log)
+    k = 1 + CATALOGUE.index("discount_30")
+    allowed = log.logging_dist[:, k] > 0
+    assert (blanket[allowed, k] == 1).all() and (blanket.sum(axis=1) == 1).all()
+    again = load(save(log, tmp_path / "log.npz"))
+    assert again.meta == log.meta and np.array_equal(again.pscore, log.pscore)
+    assert estimate(again, blanket, None, ("ips",), boot=20) == estimate(
+        log, blanket, None, ("ips",), boot=20
+    )
+    with pytest.raises(ValueError, match=r"log: '.*missing.npz' does not exist"):
+        load(tmp_path / "missing.npz")

@@ -19,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-from agents.base import Context, FixedPolicy
+from agents.base import AgentLike, Context, FixedPolicy, as_agent
 from experiments.ope.logged import Logged
 from sim.envs.observation import Encoder, observation_names
 from sim.offers import Catalogue
@@ -113,3 +113,27 @@ def log_decisions(
         logging_dist=dist,
         meta={"features": names, "offers": ["no_offer", *catalogue.names], "seed": seed},
     )
+
+
+def target_distribution(agent: AgentLike, logged: Logged) -> np.ndarray:
+    """A target policy's probabilities on the logged rounds (n, actions): the agent acts on
+    each round's observation with the actions the logger could take there (``logging_dist``
+    > 0; without it, every action) as its mask; a deterministic agent gives one-hot rows.
+    The log must carry its feature and offer names (``meta``, as ``log_decisions`` writes)."""
+    missing = [k for k in ("features", "offers") if k not in logged.meta]
+    if missing:
+        raise ValueError(
+            f"logged.meta: no {', '.join(missing)}; allowed: a log that names its features "
+            "and offers (log_decisions writes them)"
+        )
+    policy = as_agent(agent)
+    mask = (
+        np.ones((logged.n_rounds, logged.n_actions), dtype=bool)
+        if logged.logging_dist is None
+        else np.asarray(logged.logging_dist) > 0
+    )
+    ctx = Context(list(logged.meta["features"]), list(logged.meta["offers"][1:]))
+    actions = np.asarray(policy.act(np.asarray(logged.context), mask, ctx), dtype=np.int64)
+    dist = np.zeros((logged.n_rounds, logged.n_actions))
+    dist[np.arange(logged.n_rounds), actions] = 1.0
+    return dist

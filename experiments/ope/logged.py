@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -155,3 +156,30 @@ def _length(key: str, values: Any) -> int:
 def _optional(feedback: Mapping[str, Any], key: str) -> np.ndarray | None:
     value = feedback.get(key)
     return None if value is None else np.asarray(value)
+
+
+def save(logged: Logged, path: Path) -> Path:
+    """``bandit_feedback`` as a NumPy archive (``.npz``: every array, names in ``meta``)."""
+    import json
+
+    arrays = logged.to_bandit_feedback()
+    arrays["meta"] = np.array(json.dumps(logged.meta))
+    with open(path, "wb") as file:
+        np.savez_compressed(file, **arrays)
+    return path
+
+
+def load(path: Path) -> Logged:
+    """A ``.npz`` written by :func:`save` (or any archive of ``bandit_feedback``'s keys)."""
+    import json
+
+    if not path.exists():
+        raise ValueError(f"log: {str(path)!r} does not exist; allowed: a .npz file")
+    with np.load(path, allow_pickle=False) as data:
+        feedback = {k: data[k] for k in data.files}
+    meta = json.loads(str(feedback.pop("meta"))) if "meta" in feedback else {}
+    for key in ("n_rounds", "n_actions"):
+        if key in feedback:
+            feedback[key] = int(feedback[key])
+    logged = Logged.from_bandit_feedback(feedback)
+    return Logged(**{**logged.__dict__, "meta": meta})
