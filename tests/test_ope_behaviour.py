@@ -62,3 +62,24 @@ def test_a_target_is_read_on_the_logged_rounds_and_the_log_round_trips(tmp_path)
     )
     with pytest.raises(ValueError, match=r"log: '.*missing.npz' does not exist"):
         load(tmp_path / "missing.npz")
+
+
+def test_a_vendor_test_keeps_its_control_and_moves_towards_the_best_offer() -> None:
+    from experiments.ope.behaviour import VendorTest
+
+    offers = ("discount_30", "recommendations", "support_call")
+    vendor = VendorTest(offers=offers, control=0.2, best=0.5)
+    log = log_decisions(vendor, SCENARIO, CATALOGUE, seed=3)
+    arms = [0, *(1 + CATALOGUE.index(o) for o in offers)]
+    full = (log.logging_dist[:, arms] > 0).all(axis=1)  # customers every arm could reach
+    assert set(np.unique(log.action)) <= set(arms)
+    assert np.allclose(log.logging_dist[full, 0], 0.2)  # the control's share, week after week
+    first = log.logging_dist[full][0, arms[1:]]
+    assert np.allclose(first, 0.8 / 3)  # before any feedback: the offers share equally
+    told = {a: s / n for a, (s, n) in vendor.totals.items() if a in arms[1:]}
+    best = max(told, key=lambda a: told[a])
+    assert np.isclose(log.logging_dist[full][-1, best], 0.8 * 0.5)  # the best so far: half
+    with pytest.raises(ValueError, match=r"offers: \['discount_30'\]; allowed: 2 to 4 distinct"):
+        VendorTest(offers=("discount_30",))
+    with pytest.raises(ValueError, match=r"offers: 'gift'; allowed: offers of the catalogue"):
+        log_decisions(VendorTest(offers=("gift", "discount_30")), SCENARIO, CATALOGUE, seed=1)

@@ -60,6 +60,55 @@ class EpsilonAround:
         return spread
 
 
+@dataclass(kw_only=True)
+class VendorTest:
+    """A vendor-style campaign test: a control arm (no offer) and 2 to 4 offers; each week
+    the control keeps ``control`` of the customers, the best offer so far (mean reward of the
+    rounds it has been told about) gets ``best`` of the rest and the others share what
+    remains equally; before any feedback the offers share equally. An offer a customer
+    cannot be sent is left out of their draw (the rest renormalised). It keeps what it was
+    told: use a fresh one for each log."""
+
+    offers: tuple[str, ...]
+    control: float = 0.2
+    best: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 2 <= len(self.offers) <= 4 or len(set(self.offers)) != len(self.offers):
+            raise ValueError(f"offers: {list(self.offers)}; allowed: 2 to 4 distinct offers")
+        for key in ("control", "best"):
+            if not 0 < getattr(self, key) < 1:
+                raise ValueError(f"{key}: {getattr(self, key)!r}; allowed: a share in (0, 1)")
+        self.totals: dict[int, list[float]] = {}  # action -> [reward sum, rounds]
+
+    def probabilities(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
+        unknown = [o for o in self.offers if o not in ctx.offer_names]
+        if unknown:
+            raise ValueError(
+                f"offers: {unknown[0]!r}; allowed: offers of the catalogue: "
+                + ", ".join(ctx.offer_names)
+            )
+        arms = [1 + ctx.offer_names.index(o) for o in self.offers]
+        share = np.full(len(arms), (1 - self.control) / len(arms))
+        told = {a: s / n for a, (s, n) in self.totals.items() if n > 0 and a in arms}
+        if told:
+            top = arms.index(max(told, key=lambda a: told[a]))
+            share[:] = (1 - self.control) * (1 - self.best) / (len(arms) - 1)
+            share[top] = (1 - self.control) * self.best
+        dist = np.zeros(mask.shape)
+        dist[:, 0] = self.control
+        dist[:, arms] = share
+        dist = np.where(mask, dist, 0.0)
+        return dist / dist.sum(axis=1, keepdims=True)
+
+    def update(self, actions: np.ndarray, rewards: np.ndarray) -> None:
+        """Told the rewards of past rounds (as ``log_decisions`` delivers them)."""
+        for a in np.unique(actions):
+            got = self.totals.setdefault(int(a), [0.0, 0.0])
+            got[0] += float(rewards[actions == a].sum())
+            got[1] += float((actions == a).sum())
+
+
 def log_decisions(
     behaviour: Behaviour,
     scenario: Scenario,
@@ -77,7 +126,10 @@ def log_decisions(
     def deliver(sim: Simulation, day: int) -> None:
         while pending and pending[0][0] + attribution_days <= day:
             _, users, obs, actions, dist, before = pending.pop(0)
-            rounds.append((obs, actions, dist, user_profit(sim, users) - before))
+            reward = user_profit(sim, users) - before
+            rounds.append((obs, actions, dist, reward))
+            if hasattr(behaviour, "update"):  # a logger that reallocates on what it saw
+                behaviour.update(actions, reward)
 
     def policy(sim: Simulation, day: int) -> Decision | None:
         deliver(sim, day)
