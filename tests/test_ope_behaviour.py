@@ -83,3 +83,23 @@ def test_a_vendor_test_keeps_its_control_and_moves_towards_the_best_offer() -> N
         VendorTest(offers=("discount_30",))
     with pytest.raises(ValueError, match=r"offers: 'gift'; allowed: offers of the catalogue"):
         log_decisions(VendorTest(offers=("gift", "discount_30")), SCENARIO, CATALOGUE, seed=1)
+
+
+def test_a_thompson_logger_logs_exact_propensities_and_learns() -> None:
+    from experiments.ope.behaviour import ThompsonLogger
+
+    logger = ThompsonLogger(seed=5)
+    log = log_decisions(logger, SCENARIO, CATALOGUE, seed=3)
+    assert (log.pscore > 0).all()  # every allowed action keeps some support
+    dist = log.logging_dist
+
+    def lean(p: np.ndarray) -> float:  # the top action's share over an even split
+        return float(p.max() * (p > 0).sum())
+
+    assert lean(dist[0]) < 1.1  # before any reward: every action alike (Monte Carlo noise)
+    assert lean(dist[-1]) > 1.5  # told rewards, it leans on what paid
+    assert logger.sums  # what it was told
+    again = log_decisions(ThompsonLogger(seed=5), SCENARIO, CATALOGUE, seed=3)
+    assert np.array_equal(log.pscore, again.pscore)  # deterministic per seed
+    with pytest.raises(ValueError, match=r"draws: 10; allowed: an integer >= 100"):
+        ThompsonLogger(draws=10)

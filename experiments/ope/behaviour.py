@@ -109,6 +109,54 @@ class VendorTest:
             got[1] += float((actions == a).sum())
 
 
+@dataclass(kw_only=True)
+class ThompsonLogger:
+    """Thompson sampling over the actions (no offer included) as a logging policy: a normal
+    posterior on each action's mean reward (prior mean 0, variance ``prior_var``; the
+    rewards' variance estimated from what it was told), and each action's probability is
+    its chance of being the best under the posterior, from ``draws`` posterior samples
+    (seeded by ``seed``). The action is then drawn from exactly those probabilities, so the
+    logged propensity is exact (not the Monte Carlo estimate of an unknown one). Not
+    contextual: every customer gets the same probabilities, masked. It keeps what it was
+    told: use a fresh one for each log."""
+
+    prior_var: float = 100.0
+    draws: int = 2000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.prior_var > 0:
+            raise ValueError(f"prior_var: {self.prior_var!r}; allowed: a variance > 0")
+        if isinstance(self.draws, bool) or not isinstance(self.draws, int) or self.draws < 100:
+            raise ValueError(f"draws: {self.draws!r}; allowed: an integer >= 100")
+        self.sums: dict[int, np.ndarray] = {}  # action -> [n, sum, sum of squares]
+        self.rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x7B5]))
+
+    def probabilities(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
+        k = mask.shape[1]
+        stats = np.array([self.sums.get(a, np.zeros(3)) for a in range(k)])
+        n, total, squares = stats.T
+        seen = n.sum()
+        noise = (
+            max(float((squares.sum() - total.sum() ** 2 / seen) / max(seen - 1, 1)), 1e-6)
+            if seen > 1
+            else self.prior_var
+        )
+        var = 1.0 / (1.0 / self.prior_var + n / noise)
+        mean = var * total / noise
+        samples = mean + np.sqrt(var) * self.rng.standard_normal((self.draws, k))
+        share = np.bincount(samples.argmax(axis=1), minlength=k) / self.draws
+        share = np.maximum(share, 1.0 / (10 * self.draws))  # every action keeps some support
+        dist = np.where(mask, share, 0.0)
+        return dist / dist.sum(axis=1, keepdims=True)
+
+    def update(self, actions: np.ndarray, rewards: np.ndarray) -> None:
+        for a in np.unique(actions):
+            r = rewards[actions == a]
+            got = self.sums.setdefault(int(a), np.zeros(3))
+            got += (r.size, float(r.sum()), float((r * r).sum()))
+
+
 def log_decisions(
     behaviour: Behaviour,
     scenario: Scenario,
