@@ -42,6 +42,7 @@ class Gains:
     se: np.ndarray
     reps: int
     state: np.ndarray
+    base: np.ndarray  # each user's expected profit over the window with nothing sent
 
 
 HIDDEN = (
@@ -102,6 +103,7 @@ def expected_gains(
     n_actions = mask.shape[1]
     total = np.zeros((users.size, n_actions))
     square = np.zeros((users.size, n_actions))
+    base = np.zeros(users.size)
     rows = np.arange(users.size)
     for rep in range(reps):
         seed = sim.streams.lookahead_seed(key, int(sim.day), rep)
@@ -110,6 +112,7 @@ def expected_gains(
         profits = list(
             _pool().map(run, sent, range(-1, n_actions - 1))
         )  # the forks of one replication at once (the kernels release the GIL); in order
+        base += profits[0]
         for a in range(1, n_actions):
             if sent[a].size:
                 gain = profits[a] - profits[0]
@@ -124,6 +127,7 @@ def expected_gains(
         np.where(allowed, np.sqrt(var / reps), np.nan),
         reps,
         hidden_state(sim, users),
+        base / reps,
     )
 
 

@@ -163,12 +163,27 @@ def log_decisions(
     catalogue: Catalogue,
     seed: int,
     attribution_days: int = 28,
+    once: bool = False,
+    truth_reps: int = 0,
 ) -> Logged:
-    """The simulated company's log of ``behaviour``'s decisions (see the module doc)."""
+    """The simulated company's log of ``behaviour``'s decisions (see the module doc).
+    ``once``: each customer is decided for once, at the first epoch a decision is real for
+    them (a campaign design: no later decision of the logger reaches into a round's reward).
+    ``truth_reps``: also each allowed action's expected reward in each round (``truth``),
+    by look-ahead on forks of the run with that many replications (``sim.lookahead``: the
+    forks send nothing later, so with ``once`` this is exactly the round's estimand)."""
+    from sim.lookahead import expected_gains
+
+    if isinstance(truth_reps, bool) or not isinstance(truth_reps, int) or truth_reps < 0:
+        raise ValueError(f"truth_reps: {truth_reps!r}; allowed: 0 (none) or replications >= 2")
+    if truth_reps == 1:
+        raise ValueError("truth_reps: 1; allowed: 0 (none) or replications >= 2")
     names = observation_names(scenario, catalogue)
     encode = Encoder(scenario, catalogue)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x0FE]))  # the logger's draws
     pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    decided = np.zeros(scenario.n_users, dtype=bool)
+    truths: list[np.ndarray] = []
     rounds: list[tuple[np.ndarray, ...]] = []
 
     def deliver(sim: Simulation, day: int) -> None:
@@ -182,9 +197,11 @@ def log_decisions(
     def policy(sim: Simulation, day: int) -> Decision | None:
         deliver(sim, day)
         mask = sim.mask()
-        users = np.flatnonzero(mask[:, 1:].any(axis=1))
+        real = mask[:, 1:].any(axis=1)
+        users = np.flatnonzero(real & ~decided if once else real)
         if not users.size:
             return None
+        decided[users] = True
         obs = encode(sim, day / scenario.horizon_days)[users]
         ctx = Context(names, catalogue.names, float(day))
         dist = np.where(mask[users], behaviour.probabilities(obs, mask[users], ctx), 0.0)
@@ -192,6 +209,9 @@ def log_decisions(
         draws = rng.random(len(users))[:, None]
         actions = np.minimum((draws > np.cumsum(dist, axis=1)).sum(axis=1), dist.shape[1] - 1)
         pending.append((day, users, obs, actions, dist, user_profit(sim, users)))
+        if truth_reps:
+            gains = expected_gains(sim, users, mask[users], truth_reps, attribution_days, seed)
+            truths.append(gains.base[:, None] + gains.mean)
         sent = actions > 0
         return (users[sent], actions[sent] - 1) if sent.any() else None
 
@@ -204,6 +224,7 @@ def log_decisions(
             f"{scenario.horizon_days}-day run; allowed: a shorter window or a longer run"
         )
     obs, actions, dist, reward = (np.concatenate(parts) for parts in zip(*rounds, strict=True))
+    truth = np.concatenate(truths)[: len(actions)] if truth_reps else None  # delivered rounds
     return Logged(
         action=actions,
         reward=reward,
@@ -211,6 +232,7 @@ def log_decisions(
         context=obs,
         n_actions=len(catalogue) + 1,
         logging_dist=dist,
+        truth=truth,
         meta={"features": names, "offers": ["no_offer", *catalogue.names], "seed": seed},
     )
 

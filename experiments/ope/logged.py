@@ -37,6 +37,8 @@ class Logged:
     position: np.ndarray | None = None  # (n,) int: a slate's position (0 here)
     action_context: np.ndarray | None = None  # (n_actions, d_a)
     logging_dist: np.ndarray | None = None  # (n, n_actions): the logger's probabilities
+    truth: np.ndarray | None = None  # (n, n_actions): each action's expected reward in the
+    # round (NaN: not allowed), which only a simulator knows (``behaviour.log_decisions``)
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -79,6 +81,10 @@ class Logged:
             raise ValueError(f"reward[{i}]: {float(reward[i])!r}; allowed: a finite number")
         if self.logging_dist is not None:
             self._check_logging_dist(n)
+        if self.truth is not None and np.shape(self.truth) != (n, self.n_actions):
+            raise ValueError(
+                f"truth: shape {np.shape(self.truth)}; allowed: ({n}, {self.n_actions})"
+            )
 
     def _check_logging_dist(self, n: int) -> None:
         dist = np.asarray(self.logging_dist, dtype=np.float64)
@@ -123,6 +129,7 @@ class Logged:
             position=_optional(feedback, "position"),
             action_context=_optional(feedback, "action_context"),
             logging_dist=_optional(feedback, "logging_dist"),
+            truth=_optional(feedback, "truth"),
         )
 
     def to_bandit_feedback(self) -> dict[str, Any]:
@@ -143,6 +150,8 @@ class Logged:
         }
         if self.logging_dist is not None:
             out["logging_dist"] = np.asarray(self.logging_dist)
+        if self.truth is not None:
+            out["truth"] = np.asarray(self.truth)
         return out
 
 
