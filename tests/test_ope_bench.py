@@ -31,3 +31,22 @@ def test_the_reward_model_is_cross_fitted_and_the_truth_is_a_weighted_mean() -> 
     assert np.array_equal(q, reward_model(log, seed=0))  # deterministic per seed
     nothing = target_distribution(NoOffer(), log)
     assert true_value(log, nothing) == np.mean(log.truth[:, 0])
+
+
+def test_the_command_writes_its_tables_and_plots_and_names_bad_input(tmp_path, capsys) -> None:
+    import json
+
+    from experiments.cli import main
+
+    out = tmp_path / "ob"
+    args = ["ope-bench", "--users", "1000", "--days", "84", "--replications", "2",
+            "--truth-reps", "2", "--boot", "20", "--targets", "nothing,blanket_discount_30",
+            "--out", str(out), "--json"]  # fmt: skip
+    assert main(args) == 0
+    for name in ("rounds.csv", "summary.csv", "summary.json", "plots/coverage.png"):
+        assert (out / name).exists(), name
+    meta = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert meta["replications"] == 2 and meta["targets"] == ["nothing", "blanket_discount_30"]
+    assert main(["ope-bench", "--logger", "psychic", "--out", str(tmp_path / "x")]) == 2
+    assert "--logger: 'psychic'; allowed: uniform" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # refused before any work

@@ -102,6 +102,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return message_ab_run(args)
     if args.command == "perf":
         return _perf(args)
+    if args.command == "ope-bench":
+        from experiments.jobs.ope_bench import run_from_args as ope_bench_run
+
+        return ope_bench_run(args)
     if args.command == "app":
         from experiments.app.launch import launch
 

@@ -29,6 +29,8 @@ COMMANDS = {
     "calibrate": "fit the simulator to an event log (CSV/Parquet): scenario YAML + HTML report",
     "aggregate": "collect a sweep folder into one table and plot",
     "message-ab": "a one-off message A/B test in a preset, next to Hillstrom's e-mail test",
+    "ope-bench": "off-policy estimators (DM, IPS, SNIPS, DR, ...) against the simulator's "
+    "truth on logged campaigns: bias, RMSE, interval coverage by log size",
     "app": "the web app for strategists: scenario, offers, comparisons, long runs, robustness, "
     "test plans, calibration, in a browser (local only by default: 127.0.0.1)",
     "version": "print the version",
@@ -383,6 +385,28 @@ def folder_argument(help_text: str) -> Callable[[argparse.ArgumentParser], None]
     return add
 
 
+def ope_bench_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--users", default="2000,5000,20000", help="customers per log, comma-separated sizes"
+    )
+    p.add_argument("--days", type=positive_int, default=182, help="the logs' horizon")
+    p.add_argument("--replications", type=positive_int, default=50, help="logs per size")
+    p.add_argument(
+        "--logger",
+        default="uniform",
+        help="uniform, epsilon_playbook, vendor or thompson (the logging policy)",
+    )
+    p.add_argument(
+        "--targets",
+        default="nothing,playbook,blanket_discount_30,blanket_support_call",
+        help="target policies: nothing, playbook, blanket_<offer>",
+    )
+    p.add_argument("--truth-reps", type=positive_int, default=8, help="look-ahead replications")
+    p.add_argument("--boot", type=positive_int, default=100, help="bootstrap resamples")
+    p.add_argument("--out", type=Path, default=Path("outputs/ope-bench"))
+    common(p, seed=False)
+
+
 def app_arguments(p: argparse.ArgumentParser) -> None:
     from experiments.config.scenario import USER_CONF
 
@@ -406,6 +430,7 @@ def app_arguments(p: argparse.ArgumentParser) -> None:
 
 ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "app": app_arguments,
+    "ope-bench": ope_bench_arguments,
     "simulate": simulate_arguments,
     "perf": perf_arguments,
     "regret": regret_arguments,
