@@ -28,6 +28,7 @@ import yaml
 from experiments.config import CONF
 from experiments.config.scenario import catalogue_spec, scenario_yaml
 from experiments.files import write_text
+from experiments.reporting.kit import money
 from sim.offers import Catalogue
 from sim.scenario import Scenario
 
@@ -383,7 +384,7 @@ def answer(res: Results) -> list[str]:
 
     def amount(name: str) -> str:
         p = agents[name]["incremental_profit"]
-        return f"{_money(p['mean'])} beyond sending nothing{_interval(p, one_seed)}"
+        return f"{money(p['mean'])} beyond sending nothing{_interval(p, one_seed)}"
 
     out = []
     best = max(runnable, key=lambda a: agents[a]["incremental_profit"]["mean"], default=None)
@@ -420,14 +421,10 @@ def verdict(p: dict[str, Any], one_seed: bool) -> str:
     return "cannot be told apart from sending nothing at this size (more customers or seeds)"
 
 
-def _money(value: float) -> str:
-    return f"{value:+,.0f}"
-
-
 def _interval(p: dict[str, Any], one_seed: bool) -> str:
     if one_seed or p.get("ci_low") is None:
         return ""
-    return f", 95% interval {_money(p['ci_low'])} to {_money(p['ci_high'])}"
+    return f", 95% interval {money(p['ci_low'])} to {money(p['ci_high'])}"
 
 
 def scenario_words(res: Results) -> str:

@@ -306,14 +306,6 @@ def show_files(folder: Path, key: str) -> None:
             st.dataframe(pd.read_csv(csv).head(500), hide_index=True)
 
 
-def money(value: Any) -> str:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return "-"
-    return f"{v:+,.0f}" if pd.notna(v) else "-"
-
-
 def show_benchmark(folder: Path, key: str) -> None:
     """A benchmark results folder: the ranked table, findings, chart, who got what, report."""
     from experiments.app.comparison import (

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +56,9 @@ def page(title: str, body: list[str]) -> str:
         f"<title>{html.escape(title)}</title>"
         f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>"
     )
+
+
+def money(value: float | None) -> str:
+    """An amount as every report shows it: signed, thousands separated, whole units; "-"
+    when there is none (None or not finite)."""
+    return "-" if value is None or not math.isfinite(value) else f"{value:+,.0f}"

@@ -17,7 +17,7 @@ import pandas as pd
 
 from experiments.files import read_json, write_json, write_text
 from experiments.jobs.benchmark import REFERENCES
-from experiments.reporting.kit import img, page, pyplot, save
+from experiments.reporting.kit import img, money, page, pyplot, save
 from experiments.reporting.rollout import (
     hidden,
     reference_part,
@@ -184,10 +184,6 @@ def roi_text(roi: float, spend: float) -> str:
 
 
 # ------------------------------------------------------------------ html
-def _money(v: float | None) -> str:
-    return "-" if v is None or not np.isfinite(v) else f"{v:+,.0f}"
-
-
 def findings(summary: dict[str, Any], board: pd.DataFrame) -> list[str]:
     """Plain-language sentences a strategist can act on."""
     agents = summary["agents"]
@@ -196,8 +192,8 @@ def findings(summary: dict[str, Any], board: pd.DataFrame) -> list[str]:
     if top.incremental_profit > 0:
         out.append(
             f"<b>{html.escape(str(top.agent))}</b> earned the most: "
-            f"{_money(top.incremental_profit)} beyond doing nothing (95% CI "
-            f"{_money(top.incremental_profit_ci_low)} to {_money(top.incremental_profit_ci_high)})."
+            f"{money(top.incremental_profit)} beyond doing nothing (95% CI "
+            f"{money(top.incremental_profit_ci_low)} to {money(top.incremental_profit_ci_high)})."
         )
     else:
         out.append("<b>No policy earned more than doing nothing</b> in this run.")
@@ -260,8 +256,8 @@ def against_baseline(summary: dict[str, Any]) -> list[str]:
 
     def listed(names: list[str]) -> str:
         return ", ".join(
-            f"{html.escape(a)} ({_money(profit[a]['mean'])}, 95% CI "
-            f"{_money(profit[a]['ci_low'])} to {_money(profit[a]['ci_high'])})"
+            f"{html.escape(a)} ({money(profit[a]['mean'])}, 95% CI "
+            f"{money(profit[a]['ci_low'])} to {money(profit[a]['ci_high'])})"
             for a in sorted(names, key=lambda a: -profit[a]["mean"])
         )
 
@@ -308,14 +304,14 @@ def leaderboard_html(
             paired = (
                 "<td>baseline</td><td></td>"
                 if r.agent == baseline
-                else f"<td>{_money(r.vs_baseline)}</td><td>{_money(r.vs_baseline_ci_low)} to "
-                f"{_money(r.vs_baseline_ci_high)}</td>"
+                else f"<td>{money(r.vs_baseline)}</td><td>{money(r.vs_baseline_ci_low)} to "
+                f"{money(r.vs_baseline_ci_high)}</td>"
             )
         rows.append(
             f"<tr{cls}><td>{r.rank}</td><td>{html.escape(str(r.agent))}</td>"
-            f"<td>{_money(r.incremental_profit)}</td>"
-            f"<td>{_money(r.incremental_profit_ci_low)} to "
-            f"{_money(r.incremental_profit_ci_high)}</td>{paired}<td>{share}</td>"
+            f"<td>{money(r.incremental_profit)}</td>"
+            f"<td>{money(r.incremental_profit_ci_low)} to "
+            f"{money(r.incremental_profit_ci_high)}</td>{paired}<td>{share}</td>"
             f"<td>{r.incremental_reactivated_users:+,.0f}</td>"
             f"<td>{r.reactivation_rate:.1%}</td>"
             f"<td>{'-' if not np.isfinite(cpr) else f'{cpr:,.2f}'}</td>"

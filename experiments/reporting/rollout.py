@@ -17,7 +17,7 @@ from typing import Any
 
 from experiments.config.plan import NOTHING
 from experiments.files import read_json
-from experiments.reporting.kit import img
+from experiments.reporting.kit import img, money
 
 STRESS_FILES = ("summary.json", "robustness.csv", "rank_stability.png")
 PLAN_FILES = ("plan.json",)
@@ -213,7 +213,7 @@ def verdict(summary: dict[str, Any], part: dict[str, Any]) -> list[str]:
         how = (
             ""
             if row is None
-            else f" (10th percentile across worlds {_money(row['p10'])}; best or within "
+            else f" (10th percentile across worlds {money(row['p10'])}; best or within "
             f"{stress.get('within') or 0.05:.0%} of the best in {row['share_within']:.0%} of "
             f"them; loses money in {row['share_losing']:.0%})"
         )
@@ -306,15 +306,11 @@ def section_html(part: dict[str, Any]) -> list[str]:
     return body
 
 
-def _money(value: float | None) -> str:
-    return "-" if value is None else f"{value:+,.0f}"
-
-
 def _ci(d: dict[str, Any]) -> str:
     """A mean with its 95% interval (one seed: none)."""
     if d.get("ci_low") is None:
-        return f"{_money(d['mean'])} (one seed: no interval)"
-    return f"{_money(d['mean'])} (95% CI {_money(d['ci_low'])} to {_money(d['ci_high'])})"
+        return f"{money(d['mean'])} (one seed: no interval)"
+    return f"{money(d['mean'])} (95% CI {money(d['ci_low'])} to {money(d['ci_high'])})"
 
 
 def yardstick_words(summary: dict[str, Any]) -> str:
@@ -345,7 +341,7 @@ def reference_words(ref: dict[str, Any]) -> str:
     predicted = ref.get("diagnostics", {}).get("predicted_gain")
     if predicted:
         words += (
-            f" Its look-ahead predicted {_money(predicted['mean'])}: the difference is its "
+            f" Its look-ahead predicted {money(predicted['mean'])}: the difference is its "
             "estimation error and what a one-step look-ahead misses."
         )
     if ref.get("best_learned_share") is not None:
