@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import os
 import signal
 import socket
@@ -112,11 +111,12 @@ class Server:
 
 def stop_runs(out: Path) -> None:
     """Stop every run under ``out/app`` still going (an interrupted test leaves none)."""
-    for record in (out / "app").glob("*/*/job.json"):
-        pid = int(json.loads(record.read_text()).get("pid", 0) or 0)
-        if pid > 0 and not (record.parent / "job.exit").exists():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGTERM)
+    from experiments.app import jobs
+
+    for record in (out / "app").glob(f"*/*/{jobs.JOB}"):
+        job = jobs.load(record.parent)
+        if job is not None:
+            jobs.cancel(job)  # a run that has ended is left as it is
 
 
 # ------------------------------------------------------------------ in the browser

@@ -88,23 +88,24 @@ class Draft:
         return self.scenario is not None and self.catalogue is not None
 
 
-def load_base(name: str) -> tuple[Scenario, str]:
-    from experiments.app.workspace import load_scenario
-
-    return load_scenario(name, settings().config_dir)
-
-
 def set_base(name: str) -> str | None:
     """Start the draft's scenario from ``name``; the message when it does not load."""
+    from experiments.app.workspace import load_scenario
+
     try:
-        base, preset = load_base(name)
+        base, preset = load_scenario(name, settings().config_dir)
     except ValueError as err:
         return f"{name}: {err}"
+    use_base(name, base, preset, form_of(base))
+    return None
+
+
+def use_base(name: str, base: Scenario, preset: str, form: Form) -> None:
+    """The draft's scenario from now on (its widgets start again from ``form``)."""
     state = st.session_state
     state["base_name"], state["base"], state["preset"] = name, base, preset
-    state["form"] = form_of(base)
+    state["form"] = form
     state["form_version"] = state.get("form_version", 0) + 1
-    return None
 
 
 def start_from(
@@ -142,9 +143,14 @@ def set_offers(name: str) -> str | None:
         catalogue = load_offers(name, settings().config_dir)
     except ValueError as err:
         return f"{name}: {err}"
+    use_offers(name, catalogue)
+    return None
+
+
+def use_offers(name: str, catalogue: Catalogue) -> None:
+    """The draft's offers from now on."""
     set_table(table_of(catalogue))
     st.session_state["offers_name"] = name
-    return None
 
 
 def set_table(table: pd.DataFrame) -> None:
@@ -197,32 +203,13 @@ def restore_last_run() -> bool:
         except ValueError:
             continue
         label = f"as in your run {job.folder.name}"
-        state = st.session_state
-        state["base_name"], state["base"], state["preset"] = label, base, preset
-        state["form"] = form_of(base, quick=False)
-        state["form_version"] = state.get("form_version", 0) + 1
-        set_table(table_of(catalogue))
-        state["offers_name"] = label
+        use_base(label, base, preset, form_of(base, quick=False))
+        use_offers(label, catalogue)
         saved = job.folder / CHOICES
-        state["run_choices"] = json.loads(saved.read_text()) if saved.exists() else choices_of(job)
+        if saved.exists():
+            st.session_state["run_choices"] = json.loads(saved.read_text())
         return True
     return False
-
-
-def choices_of(job: jobs.Job) -> dict[str, Any]:
-    """What a run compared, as the pages' choices (``pick_run``)."""
-    from experiments.app.comparison import MY_PLAYBOOK, playbook_of
-
-    named = next((a for a in job.argv if a.startswith("agent=[")), "agent=[]")
-    agents = named.removeprefix("agent=[").removesuffix("]").split(",")
-    seeds = next((a for a in job.argv if a.startswith("seeds=[")), "seeds=[1,2,3]")
-    return {
-        "policies": [a for a in agents if a and not a.startswith("blanket_") and a != MY_PLAYBOOK],
-        "blankets": [a.removeprefix("blanket_") for a in agents if a.startswith("blanket_")],
-        "seeds": len(seeds.removeprefix("seeds=[").removesuffix("]").split(",")),
-        "quick": any(a.startswith("agent.") for a in job.argv),
-        "playbook": playbook_of(job.folder),
-    }
 
 
 def draft_problems(d: Draft) -> list[str]:
@@ -499,8 +486,8 @@ def launch(kind: str, make_args: Callable[[Path], list[str]]) -> jobs.Job | None
         st.error(str(err))
         return None
     job = jobs.start(kind, args, folder, session())
-    if kind == "compare":  # what the Compare page had chosen, for a reload
-        (folder / CHOICES).write_text(json.dumps(st.session_state.get("run_choices", {})))
+    if "run_choices" in st.session_state:  # the pages' choices as the run started: a reload
+        (folder / CHOICES).write_text(json.dumps(st.session_state["run_choices"]))
     return job
 
 

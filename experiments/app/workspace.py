@@ -12,7 +12,7 @@ is trusted, as on the command line (``--trust MODULE``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -101,18 +101,12 @@ def save_scenario(
     """``config_dir/scenario/NAME.yaml``: the keys that differ from ``preset``."""
     target = user_config_file("scenario", name, config_dir, overwrite, "save as", REPLACE)
     target.parent.mkdir(parents=True, exist_ok=True)
-    named = scenario if scenario.name == name else _renamed(scenario, name)
+    named = replace(scenario, name=name)
     comment = [
         "Saved by winback app.",
         f"Use: winback benchmark --config-dir {config_dir} scenario={name}",
     ]
     return write_text(target, scenario_yaml(named, preset, comment))
-
-
-def _renamed(scenario: Scenario, name: str) -> Scenario:
-    from dataclasses import replace
-
-    return replace(scenario, name=name)
 
 
 def user_agents(config_dir: Path) -> dict[str, str]:
