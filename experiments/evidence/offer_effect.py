@@ -59,8 +59,8 @@ from dataclasses import dataclass, replace
 from numbers import Real
 
 import numpy as np
-from scipy import stats
 
+from agents.evaluate import t_interval
 from experiments.jobs.offer_lifts import LIFT_RANGE, bisect
 from sim import presets
 from sim.calibration.campaigns import BACK
@@ -193,18 +193,14 @@ def _effect(offer: Offer, control: np.ndarray, sent: np.ndarray, back: np.ndarra
     n = int(sent.size)
     if not n:
         return _nobody(offer)
-    diff = back[sent].astype(np.float64) - control[sent]
-    mean = float(diff.mean())
-    if n > 1:
-        half = float(stats.t.ppf(0.975, n - 1)) * float(diff.std(ddof=1)) / math.sqrt(n)
-    else:
-        half = math.inf
+    ci = t_interval(back[sent].astype(np.float64) - control[sent])
+    low, high = (ci["ci_low"], ci["ci_high"]) if n > 1 else (-1.0, 1.0)  # one: no interval
     return Effect(
         offer=offer.name,
         lift=float(offer.lift),
-        per_1000=1000.0 * mean,
-        low=1000.0 * max(mean - half, -1.0),
-        high=1000.0 * min(mean + half, 1.0),
+        per_1000=1000.0 * ci["mean"],
+        low=1000.0 * max(low, -1.0),
+        high=1000.0 * min(high, 1.0),
         reached=n,
         moves_with_lift=moves_with_lift(offer),
     )
