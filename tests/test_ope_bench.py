@@ -50,3 +50,12 @@ def test_the_command_writes_its_tables_and_plots_and_names_bad_input(tmp_path, c
     assert main(["ope-bench", "--logger", "psychic", "--out", str(tmp_path / "x")]) == 2
     assert "--logger: 'psychic'; allowed: uniform" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()  # refused before any work
+
+
+def test_log_sizes_are_checked_before_any_work(tmp_path, capsys) -> None:
+    from experiments.cli import main
+
+    out = tmp_path / "ob"
+    assert main(["ope-bench", "--users", "500", "--out", str(out)]) == 2
+    assert "--users: 500 is not allowed" in capsys.readouterr().err
+    assert not out.exists()

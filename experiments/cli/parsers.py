@@ -387,7 +387,10 @@ def folder_argument(help_text: str) -> Callable[[argparse.ArgumentParser], None]
 
 def ope_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--users", default="2000,5000,20000", help="customers per log, comma-separated sizes"
+        "--users",
+        type=seed_list,
+        default=(2000, 5000, 20000),
+        help="customers per log, comma-separated sizes (each 1,000 or more)",
     )
     p.add_argument("--days", type=positive_int, default=182, help="the logs' horizon")
     p.add_argument("--replications", type=positive_int, default=50, help="logs per size")

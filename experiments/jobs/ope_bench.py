@@ -67,18 +67,18 @@ def run_from_args(args: argparse.Namespace) -> int:
     catalogue = presets.streaming_offers()
     logger = logger_factory(args.logger, catalogue.names)
     targets = targets_from(args.targets.split(","), catalogue.names)
-    sizes = [check_int("--users", int(u), 1000, 10_000_000) for u in args.users.split(",")]
+    sizes = [check_int("--users", u, 1000, 10_000_000) for u in args.users]
     check_int("--replications", args.replications, 2, 10_000)
     check_writable(args.out, "--out")
     start = time.perf_counter()
     tables = []
     bar = tqdm(total=len(sizes) * args.replications, desc="logs", unit="log")
+
+    def tick(_: str) -> None:
+        bar.update()
+
     for users in sizes:
         scenario = presets.streaming(n_users=users, horizon_days=args.days)
-
-        def tick(_: str) -> None:
-            bar.update()
-
         table = bench(
             scenario,
             catalogue,
