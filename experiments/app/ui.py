@@ -212,6 +212,14 @@ def restore_last_run() -> bool:
     return False
 
 
+def checked_draft() -> Draft:
+    """The draft, with what stops a run shown (page and message) on the page that runs."""
+    d = draft()
+    for message in draft_problems(d):
+        st.error(message)
+    return d
+
+
 def draft_problems(d: Draft) -> list[str]:
     """What stops a run, in words (page and message)."""
     out = [f"Scenario page: {m}" for m in d.scenario_problems.values()]

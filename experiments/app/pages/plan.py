@@ -16,9 +16,7 @@ st.write(
     "sizes the test for 80% power, says how long enrolment takes at your flow of lapsed "
     "customers, and what CUPED saves. Set the Scenario page's customers to your own base."
 )
-d = ui.draft()
-for message in ui.draft_problems(d):
-    st.error(message)
+d = ui.checked_draft()
 last = ui.session_jobs("compare")
 ran = comparison.results(last[0].folder) if last else None
 mine = comparison.playbook_of(last[0].folder) if last else None

@@ -18,9 +18,7 @@ st.write(
     "one). The robust choice is the policy with the best 10th percentile: it still does well "
     "when the model is wrong."
 )
-d = ui.draft()
-for message in ui.draft_problems(d):
-    st.error(message)
+d = ui.checked_draft()
 spec = ui.pick_run(d, "stress", command="stress")
 worlds = st.slider("Worlds", 3, 40, 8, key="stress-worlds", help="20 is the command's default")
 if spec is not None:

@@ -37,9 +37,7 @@ extra_text = st.text_input(
 )
 spec = None
 if kind == "mine":
-    d = ui.draft()
-    for message in ui.draft_problems(d):
-        st.error(message)
+    d = ui.checked_draft()
     spec = ui.pick_run(d, "long", quick_choice=False)  # full training budgets
 experiment = None
 if kind == "sweep":
