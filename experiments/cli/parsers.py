@@ -406,6 +406,7 @@ def ope_bench_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--truth-reps", type=positive_int, default=8, help="look-ahead replications")
     p.add_argument("--boot", type=positive_int, default=100, help="bootstrap resamples")
+    p.add_argument("--jobs", type=positive_int, default=1, help="logs scored at once")
     p.add_argument("--out", type=Path, default=Path("outputs/ope-bench"))
     common(p, seed=False)
 

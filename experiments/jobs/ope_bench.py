@@ -88,6 +88,7 @@ def run_from_args(args: argparse.Namespace) -> int:
             truth_reps=args.truth_reps,
             boot=args.boot,
             progress=tick,
+            jobs=args.jobs,
         )
         tables.append(table.assign(users=users))
     bar.close()
@@ -107,6 +108,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         "replications": args.replications,
         "truth_reps": args.truth_reps,
         "boot": args.boot,
+        "jobs": args.jobs,
         "seconds": round(time.perf_counter() - start, 1),
     }
     write_json(args.out / "summary.json", {**meta, "summary": summary.to_dict("records")})

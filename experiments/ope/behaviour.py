@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 
 from agents.base import AgentLike, Context, FixedPolicy, as_agent
 from experiments.ope.logged import Logged
@@ -172,6 +173,50 @@ def log_decisions(
     ``truth_reps``: also each allowed action's expected reward in each round (``truth``),
     by look-ahead on forks of the run with that many replications (``sim.lookahead``: the
     forks send nothing later, so with ``once`` this is exactly the round's estimand)."""
+    logged, _, _ = _logged_run(
+        behaviour, scenario, catalogue, seed, attribution_days, once, truth_reps, False
+    )
+    return logged
+
+
+def log_with_events(
+    behaviour: Behaviour,
+    scenario: Scenario,
+    catalogue: Catalogue,
+    seed: int,
+    attribution_days: int = 28,
+    once: bool = True,
+    start: str = "2024-01-01",
+) -> tuple[Logged, pd.DataFrame]:
+    """:func:`log_decisions` and the same run's event log (``sim.records``: the schema
+    ``winback calibrate`` reads, dated from ``start``), every decision in it as a campaign
+    draw (campaign ``CAMPAIGN``): an offer sent with arm treatment, or no offer with arm
+    holdout, each with the propensity of what was done. Decisions whose window outlasts
+    the run are in the event log (the company made them) but not in the rounds."""
+    from sim.records import event_log
+
+    logged, sim, draws = _logged_run(
+        behaviour, scenario, catalogue, seed, attribution_days, once, 0, True
+    )
+    return logged, event_log(sim, start=start, assignments=draws)
+
+
+CAMPAIGN = "logged_decisions"
+"""The campaign name of the decisions in a simulated company's event log."""
+
+
+def _logged_run(
+    behaviour: Behaviour,
+    scenario: Scenario,
+    catalogue: Catalogue,
+    seed: int,
+    attribution_days: int,
+    once: bool,
+    truth_reps: int,
+    record: bool,
+) -> tuple[Logged, Simulation, pd.DataFrame | None]:
+    """The run behind both: the rounds, the run itself and (``record``) its decisions as a
+    campaign's assignments (``sim.records.ASSIGNMENTS``)."""
     from sim.lookahead import expected_gains
 
     if isinstance(truth_reps, bool) or not isinstance(truth_reps, int) or truth_reps < 0:
@@ -182,15 +227,16 @@ def log_decisions(
     encode = Encoder(scenario, catalogue)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x0FE]))  # the logger's draws
     pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    assigned: list[pd.DataFrame] = []  # every decision, as a campaign's assignments
     decided = np.zeros(scenario.n_users, dtype=bool)
     truths: list[np.ndarray] = []
     rounds: list[tuple[np.ndarray, ...]] = []
 
-    def deliver(sim: Simulation, day: int) -> None:
-        while pending and pending[0][0] + attribution_days <= day:
-            _, users, obs, actions, dist, before = pending.pop(0)
+    def deliver(sim: Simulation, today: int) -> None:
+        while pending and pending[0][0] + attribution_days <= today:
+            day, users, obs, actions, dist, before = pending.pop(0)
             reward = user_profit(sim, users) - before
-            rounds.append((obs, actions, dist, reward))
+            rounds.append((users, np.full(users.size, day), obs, actions, dist, reward))
             if hasattr(behaviour, "update"):  # a logger that reallocates on what it saw
                 behaviour.update(actions, reward)
 
@@ -209,13 +255,28 @@ def log_decisions(
         draws = rng.random(len(users))[:, None]
         actions = np.minimum((draws > np.cumsum(dist, axis=1)).sum(axis=1), dist.shape[1] - 1)
         pending.append((day, users, obs, actions, dist, user_profit(sim, users)))
+        if record:
+            taken = dist[np.arange(len(users)), actions]
+            offer_names = np.array(["", *catalogue.names], dtype=object)
+            assigned.append(
+                pd.DataFrame(
+                    {
+                        "user": users,
+                        "day": float(day),
+                        "offer": offer_names[actions],
+                        "arm": np.where(actions > 0, "treatment", "holdout"),
+                        "propensity": taken,
+                        "campaign": CAMPAIGN,
+                    }
+                )
+            )
         if truth_reps:
             gains = expected_gains(sim, users, mask[users], truth_reps, attribution_days, seed)
             truths.append(gains.base[:, None] + gains.mean)
         sent = actions > 0
         return (users[sent], actions[sent] - 1) if sent.any() else None
 
-    sim = Simulation(scenario, catalogue, seed=seed, policy=policy)
+    sim = Simulation(scenario, catalogue, seed=seed, policy=policy, record=record)
     sim.run()
     deliver(sim, scenario.horizon_days)
     if not rounds:
@@ -223,9 +284,11 @@ def log_decisions(
             f"attribution_days: {attribution_days}; no decision's window ended inside the "
             f"{scenario.horizon_days}-day run; allowed: a shorter window or a longer run"
         )
-    obs, actions, dist, reward = (np.concatenate(parts) for parts in zip(*rounds, strict=True))
+    users, days, obs, actions, dist, reward = (
+        np.concatenate(parts) for parts in zip(*rounds, strict=True)
+    )
     truth = np.concatenate(truths)[: len(actions)] if truth_reps else None  # delivered rounds
-    return Logged(
+    logged = Logged(
         action=actions,
         reward=reward,
         pscore=dist[np.arange(len(actions)), actions],
@@ -233,8 +296,11 @@ def log_decisions(
         n_actions=len(catalogue) + 1,
         logging_dist=dist,
         truth=truth,
+        user=users,
+        day=days,
         meta={"features": names, "offers": ["no_offer", *catalogue.names], "seed": seed},
     )
+    return logged, sim, pd.concat(assigned, ignore_index=True) if assigned else None
 
 
 def target_distribution(agent: AgentLike, logged: Logged) -> np.ndarray:

@@ -66,37 +66,58 @@ def bench(
     truth_reps: int = 8,
     boot: int = 100,
     progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> pd.DataFrame:
     """One row per (seed, target, estimator): the estimate, its interval, the truth, the
-    log's size and the weights' health."""
-    rows = []
-    for seed in seeds:
+    log's size and the weights' health. ``jobs``: logs scored at once (processes; each
+    log is the same whatever the number)."""
+    from joblib import Parallel, delayed
+
+    work = (
+        delayed(replicate)(scenario, catalogue, logger, targets, seed, truth_reps, boot)
+        for seed in seeds
+    )
+    rows: list[dict[str, Any]] = []
+    for seed, part in zip(seeds, Parallel(n_jobs=jobs, return_as="generator")(work), strict=True):
+        rows.extend(part)
         if progress is not None:
             progress(f"seed {seed}")
-        logged = log_decisions(
-            logger(), scenario, catalogue, seed, once=True, truth_reps=truth_reps
-        )
-        q = reward_model(logged, seed)
-        for name, agent in targets.items():
-            pi = target_distribution(agent, logged)
-            truth = true_value(logged, pi)
-            health = diagnostics(logged, pi)
-            for e in estimate(logged, pi, q, ESTIMATORS, boot=boot, seed=seed):
-                rows.append(
-                    {
-                        "seed": seed,
-                        "rounds": logged.n_rounds,
-                        "target": name,
-                        "estimator": e.estimator,
-                        "estimate": e.value,
-                        "low": e.low,
-                        "high": e.high,
-                        "truth": truth,
-                        "ess_share": health.effective_sample_size / logged.n_rounds,
-                        "max_weight": health.max_weight,
-                    }
-                )
     return pd.DataFrame(rows)
+
+
+def replicate(
+    scenario: Scenario,
+    catalogue: Catalogue,
+    logger: Callable[[], Behaviour],
+    targets: Mapping[str, Any],
+    seed: int,
+    truth_reps: int,
+    boot: int,
+) -> list[dict[str, Any]]:
+    """One simulated company's log, every target scored by every estimator."""
+    logged = log_decisions(logger(), scenario, catalogue, seed, once=True, truth_reps=truth_reps)
+    q = reward_model(logged, seed)
+    rows = []
+    for name, agent in targets.items():
+        pi = target_distribution(agent, logged)
+        truth = true_value(logged, pi)
+        health = diagnostics(logged, pi)
+        for e in estimate(logged, pi, q, ESTIMATORS, boot=boot, seed=seed):
+            rows.append(
+                {
+                    "seed": seed,
+                    "rounds": logged.n_rounds,
+                    "target": name,
+                    "estimator": e.estimator,
+                    "estimate": e.value,
+                    "low": e.low,
+                    "high": e.high,
+                    "truth": truth,
+                    "ess_share": health.effective_sample_size / logged.n_rounds,
+                    "max_weight": health.max_weight,
+                }
+            )
+    return rows
 
 
 def summarise(table: pd.DataFrame) -> pd.DataFrame:

@@ -39,6 +39,8 @@ class Logged:
     logging_dist: np.ndarray | None = None  # (n, n_actions): the logger's probabilities
     truth: np.ndarray | None = None  # (n, n_actions): each action's expected reward in the
     # round (NaN: not allowed), which only a simulator knows (``behaviour.log_decisions``)
+    user: np.ndarray | None = None  # (n,): the customer of each round (a company's id)
+    day: np.ndarray | None = None  # (n,): the day of each decision
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -81,6 +83,11 @@ class Logged:
             raise ValueError(f"reward[{i}]: {float(reward[i])!r}; allowed: a finite number")
         if self.logging_dist is not None:
             self._check_logging_dist(n)
+        for key in ("user", "day"):
+            if getattr(self, key) is not None and np.shape(getattr(self, key)) != (n,):
+                raise ValueError(
+                    f"{key}: shape {np.shape(getattr(self, key))}; allowed: ({n},), one per round"
+                )
         if self.truth is not None and np.shape(self.truth) != (n, self.n_actions):
             raise ValueError(
                 f"truth: shape {np.shape(self.truth)}; allowed: ({n}, {self.n_actions})"
@@ -130,6 +137,8 @@ class Logged:
             action_context=_optional(feedback, "action_context"),
             logging_dist=_optional(feedback, "logging_dist"),
             truth=_optional(feedback, "truth"),
+            user=_optional(feedback, "user"),
+            day=_optional(feedback, "day"),
         )
 
     def to_bandit_feedback(self) -> dict[str, Any]:
@@ -150,8 +159,9 @@ class Logged:
         }
         if self.logging_dist is not None:
             out["logging_dist"] = np.asarray(self.logging_dist)
-        if self.truth is not None:
-            out["truth"] = np.asarray(self.truth)
+        for key in ("truth", "user", "day"):  # ours: OBP ignores keys it does not know
+            if getattr(self, key) is not None:
+                out[key] = np.asarray(getattr(self, key))
         return out
 
 
