@@ -16,6 +16,9 @@ winback tune [--out DIR] ... Optuna study over the benchmark (e.g. experiment=tu
 winback plan [--out DIR] ... the live A/B test that would confirm a policy (plan.policy=...)
 winback calibrate LOG ...    fit the simulator to an event log; scenario YAML + HTML report
 winback message-ab ...       a preset's message effect vs Hillstrom's randomised e-mail test
+winback ope-bench ...        off-policy estimators against the simulator's truth
+winback ope-log --out LOG    a simulated company's logged decisions (.npz or its event log)
+winback ope LOG --policy P   a new policy's value estimated from the log, with a verdict
 """
 
 from __future__ import annotations
@@ -106,6 +109,14 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from experiments.jobs.ope_bench import run_from_args as ope_bench_run
 
         return ope_bench_run(args)
+    if args.command == "ope":
+        from experiments.jobs.ope import run_from_args as ope_run
+
+        return ope_run(args)
+    if args.command == "ope-log":
+        from experiments.jobs.ope_log import run_from_args as ope_log_run
+
+        return ope_log_run(args)
     if args.command == "app":
         from experiments.app.launch import launch
 

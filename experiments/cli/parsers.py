@@ -31,6 +31,10 @@ COMMANDS = {
     "message-ab": "a one-off message A/B test in a preset, next to Hillstrom's e-mail test",
     "ope-bench": "off-policy estimators (DM, IPS, SNIPS, DR, ...) against the simulator's "
     "truth on logged campaigns: bias, RMSE, interval coverage by log size",
+    "ope": "what a new policy would have earned on your logged decisions (off-policy "
+    "estimates with intervals, diagnostics, a plain verdict; --predict: the simulator's beside)",
+    "ope-log": "a simulated company's logged decisions (a logging policy with its propensities): "
+    "a .npz for winback ope, or its event log (.csv/.parquet) as a company would export it",
     "app": "the web app for strategists: scenario, offers, comparisons, long runs, robustness, "
     "test plans, calibration, in a browser (local only by default: 127.0.0.1)",
     "version": "print the version",
@@ -411,6 +415,60 @@ def ope_bench_arguments(p: argparse.ArgumentParser) -> None:
     common(p, seed=False)
 
 
+def ope_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "log",
+        type=Path,
+        help="the log: .npz (bandit_feedback, as winback ope-log writes), a decisions table or "
+        "an event log with a propensity column (.csv/.parquet)",
+    )
+    p.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        help="a policy to evaluate, repeatable: an agent name (playbook, uplift, thompson, "
+        "blanket_<offer>, one of --config-dir's) or a _target_ (my_module.MyPolicy)",
+    )
+    p.add_argument("--scenario", default="streaming", help="scenario config (default streaming)")
+    p.add_argument("--offers", default="streaming", help="offers config (default streaming)")
+    p.add_argument("--config-dir", type=Path, default=None, help="your config folder (my_conf)")
+    p.add_argument("--trust", action="append", default=[], help="a module of yours to import")
+    p.add_argument(
+        "--predict",
+        action="store_true",
+        help="also simulate the scenario with each policy: the simulator's value beside the log's",
+    )
+    p.add_argument("--window", type=positive_int, default=28, help="attribution days (28)")
+    p.add_argument("--boot", type=positive_int, default=200, help="bootstrap resamples (200)")
+    p.add_argument("--clip", type=float, default=None, help="cut weights above this (none)")
+    p.add_argument("--out", type=Path, default=None, help="results folder (outputs/ope/<time>)")
+    common(p)
+
+
+def ope_log_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="where: .npz (bandit_feedback) or .csv/.parquet (the company's event log)",
+    )
+    p.add_argument(
+        "--logger",
+        default="uniform",
+        help="uniform, epsilon_playbook, vendor or thompson (the logging policy)",
+    )
+    p.add_argument("--users", type=positive_int, default=20_000, help="customers (20,000)")
+    p.add_argument("--days", type=positive_int, default=182, help="days logged (182)")
+    p.add_argument("--window", type=positive_int, default=28, help="attribution days (28)")
+    p.add_argument(
+        "--repeat",
+        action="store_true",
+        help="decide for a lapsed customer at every epoch (default: once, a campaign design)",
+    )
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    common(p)
+
+
 def app_arguments(p: argparse.ArgumentParser) -> None:
     from experiments.config.scenario import USER_CONF
 
@@ -435,6 +493,8 @@ def app_arguments(p: argparse.ArgumentParser) -> None:
 ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "app": app_arguments,
     "ope-bench": ope_bench_arguments,
+    "ope": ope_arguments,
+    "ope-log": ope_log_arguments,
     "simulate": simulate_arguments,
     "perf": perf_arguments,
     "regret": regret_arguments,

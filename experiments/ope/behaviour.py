@@ -15,7 +15,7 @@ measures it); decisions whose window outlasts the run are left out.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,20 @@ class Uniform:
     def probabilities(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
         allowed = mask.astype(np.float64)
         return allowed / allowed.sum(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Following:
+    """A policy as the logger: probability 1 on what the agent chooses (a log of running
+    it; what ``winback ope --predict`` simulates)."""
+
+    agent: AgentLike
+
+    def probabilities(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
+        chosen = np.asarray(as_agent(self.agent).act(obs, mask, ctx), dtype=np.int64)
+        dist = np.zeros(mask.shape)
+        dist[np.arange(len(chosen)), chosen] = 1.0
+        return dist
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,7 +240,7 @@ def _logged_run(
     names = observation_names(scenario, catalogue)
     encode = Encoder(scenario, catalogue)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x0FE]))  # the logger's draws
-    pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    pending: list[tuple[Any, ...]] = []
     assigned: list[pd.DataFrame] = []  # every decision, as a campaign's assignments
     decided = np.zeros(scenario.n_users, dtype=bool)
     truths: list[np.ndarray] = []
@@ -234,9 +248,9 @@ def _logged_run(
 
     def deliver(sim: Simulation, today: int) -> None:
         while pending and pending[0][0] + attribution_days <= today:
-            day, users, obs, actions, dist, before = pending.pop(0)
+            day, users, obs, allowed, actions, dist, before = pending.pop(0)
             reward = user_profit(sim, users) - before
-            rounds.append((users, np.full(users.size, day), obs, actions, dist, reward))
+            rounds.append((users, np.full(users.size, day), obs, allowed, actions, dist, reward))
             if hasattr(behaviour, "update"):  # a logger that reallocates on what it saw
                 behaviour.update(actions, reward)
 
@@ -254,7 +268,7 @@ def _logged_run(
         dist /= dist.sum(axis=1, keepdims=True)
         draws = rng.random(len(users))[:, None]
         actions = np.minimum((draws > np.cumsum(dist, axis=1)).sum(axis=1), dist.shape[1] - 1)
-        pending.append((day, users, obs, actions, dist, user_profit(sim, users)))
+        pending.append((day, users, obs, mask[users], actions, dist, user_profit(sim, users)))
         if record:
             taken = dist[np.arange(len(users)), actions]
             offer_names = np.array(["", *catalogue.names], dtype=object)
@@ -284,7 +298,7 @@ def _logged_run(
             f"attribution_days: {attribution_days}; no decision's window ended inside the "
             f"{scenario.horizon_days}-day run; allowed: a shorter window or a longer run"
         )
-    users, days, obs, actions, dist, reward = (
+    users, days, obs, allowed, actions, dist, reward = (
         np.concatenate(parts) for parts in zip(*rounds, strict=True)
     )
     truth = np.concatenate(truths)[: len(actions)] if truth_reps else None  # delivered rounds
@@ -296,17 +310,28 @@ def _logged_run(
         n_actions=len(catalogue) + 1,
         logging_dist=dist,
         truth=truth,
+        allowed=allowed,
         user=users,
         day=days,
-        meta={"features": names, "offers": ["no_offer", *catalogue.names], "seed": seed},
+        meta={
+            "features": names,
+            "offers": ["no_offer", *catalogue.names],
+            "seed": seed,
+            "scenario": scenario.name,
+            "users": scenario.n_users,
+            "days": scenario.horizon_days,
+            "once": once,
+        },
     )
     return logged, sim, pd.concat(assigned, ignore_index=True) if assigned else None
 
 
 def target_distribution(agent: AgentLike, logged: Logged) -> np.ndarray:
     """A target policy's probabilities on the logged rounds (n, actions): the agent acts on
-    each round's observation with the actions the logger could take there (``logging_dist``
-    > 0; without it, every action) as its mask; a deterministic agent gives one-hot rows.
+    each round's observation with what the company could do there (``allowed``; without it,
+    every action) as its mask, never narrowed to what the logger chose to try (the target
+    may well do what the log never did: ``estimators.diagnostics`` says how often); a
+    deterministic agent gives one-hot rows, a random one a draw of its choice.
     The log must carry its feature and offer names (``meta``, as ``log_decisions`` writes)."""
     missing = [k for k in ("features", "offers") if k not in logged.meta]
     if missing:
@@ -317,8 +342,8 @@ def target_distribution(agent: AgentLike, logged: Logged) -> np.ndarray:
     policy = as_agent(agent)
     mask = (
         np.ones((logged.n_rounds, logged.n_actions), dtype=bool)
-        if logged.logging_dist is None
-        else np.asarray(logged.logging_dist) > 0
+        if logged.allowed is None
+        else np.asarray(logged.allowed, dtype=bool)
     )
     ctx = Context(list(logged.meta["features"]), list(logged.meta["offers"][1:]))
     actions = np.asarray(policy.act(np.asarray(logged.context), mask, ctx), dtype=np.int64)

@@ -152,6 +152,53 @@ def estimate(
     progress: Callable[[str], None] | None = None,
 ) -> list[Estimate]:
     """Each estimator's value and bootstrap 95% interval (see the module doc)."""
+    dist, q = _checked(logged, target, reward_model, estimators, clip, tau, boot)
+    out = []
+    for name in estimators:
+        if progress is not None:
+            progress(name)
+        value, reps = _replicates(name, logged, dist, q, clip, tau, boot, seed)
+        low, high = np.percentile(reps, [2.5, 97.5])
+        out.append(Estimate(estimator=name, value=value, low=float(low), high=float(high)))
+    return out
+
+
+def difference(
+    logged: Logged,
+    target: np.ndarray,
+    baseline: np.ndarray,
+    reward_model: np.ndarray | None = None,
+    estimators: tuple[str, ...] = ESTIMATORS,
+    clip: float | None = None,
+    tau: float = TAU,
+    boot: int = BOOT,
+    seed: int = 0,
+) -> list[Estimate]:
+    """Each estimator's value of ``target`` less its value of ``baseline`` (e.g. sending
+    nothing) on the same rounds, the interval from the same bootstrap resamples for both
+    (paired: what the two share cancels)."""
+    dist, q = _checked(logged, target, reward_model, estimators, clip, tau, boot)
+    base, _ = _checked(logged, baseline, reward_model, estimators, clip, tau, boot, "baseline")
+    out = []
+    for name in estimators:
+        value, reps = _replicates(name, logged, dist, q, clip, tau, boot, seed)
+        value0, reps0 = _replicates(name, logged, base, q, clip, tau, boot, seed)
+        low, high = np.percentile(reps - reps0, [2.5, 97.5])
+        out.append(Estimate(estimator=name, value=value - value0, low=float(low), high=float(high)))
+    return out
+
+
+def _checked(
+    logged: Logged,
+    target: np.ndarray,
+    reward_model: np.ndarray | None,
+    estimators: tuple[str, ...],
+    clip: float | None,
+    tau: float,
+    boot: int,
+    key: str = "target",
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Every argument checked before any work: the target's rows and the reward model."""
     unknown = [e for e in estimators if e not in ESTIMATORS]
     if unknown:
         raise ValueError(f"estimators: {unknown[0]!r}; allowed: {', '.join(ESTIMATORS)}")
@@ -161,33 +208,47 @@ def estimate(
         raise ValueError(f"tau: {tau!r}; allowed: a weight > 0")
     if isinstance(boot, bool) or not isinstance(boot, int) or boot < 10:
         raise ValueError(f"boot: {boot!r}; allowed: an integer >= 10")
-    dist = check_target(logged, target)
+    dist = check_target(logged, target, key)
     taken = dist[np.arange(logged.n_rounds), np.asarray(logged.action)]
     if not (taken > 0).any():
         raise ValueError(
-            "target: gives probability 0 to every action the log took (no overlap: the log "
+            f"{key}: gives probability 0 to every action the log took (no overlap: the log "
             "says nothing about this policy); allowed: a target that takes some logged action"
         )
     needs_model = any(e not in ("ips", "snips") for e in estimators)
     q = check_model(logged, reward_model, needs_model)
-    out = []
-    for name in estimators:
-        if progress is not None:
-            progress(name)
-        num, den = round_values(name, logged, dist, q, clip, tau)
-        value = _value(name, num, den)
-        rng = np.random.default_rng(seed)  # the same resamples for every estimator
-        reps = np.empty(boot)
-        for k in range(boot):  # drawn one at a time: 1,000,000 rounds x 200 would not fit
-            i = rng.integers(0, logged.n_rounds, logged.n_rounds)
-            reps[k] = _value(name, num[..., i], None if den is None else den[i])
-        low, high = np.percentile(reps, [2.5, 97.5])
-        out.append(Estimate(estimator=name, value=value, low=float(low), high=float(high)))
-    return out
+    return dist, q
 
 
-def diagnostics(logged: Logged, target: np.ndarray, clip: float | None = None) -> Diagnostics:
-    """The weights' health (see ``Diagnostics``)."""
+def _replicates(
+    name: str,
+    logged: Logged,
+    dist: np.ndarray,
+    q: np.ndarray | None,
+    clip: float | None,
+    tau: float,
+    boot: int,
+    seed: int,
+) -> tuple[float, np.ndarray]:
+    """The estimate and its ``boot`` bootstrap replicates; the resamples depend only on
+    ``seed`` and the number of rounds (the same for every estimator and target)."""
+    num, den = round_values(name, logged, dist, q, clip, tau)
+    rng = np.random.default_rng(seed)
+    reps = np.empty(boot)
+    for k in range(boot):  # drawn one at a time: 1,000,000 rounds x 200 would not fit
+        i = rng.integers(0, logged.n_rounds, logged.n_rounds)
+        reps[k] = _value(name, num[..., i], None if den is None else den[i])
+    return _value(name, num, den), reps
+
+
+def diagnostics(
+    logged: Logged,
+    target: np.ndarray,
+    clip: float | None = None,
+    support: np.ndarray | None = None,
+) -> Diagnostics:
+    """The weights' health (see ``Diagnostics``); ``support`` (n, actions): where the logger
+    could act, when known otherwise than from its ``logging_dist``."""
     dist = check_target(logged, target)
     rows = np.arange(logged.n_rounds)
     w = dist[rows, np.asarray(logged.action)] / np.asarray(logged.pscore, dtype=np.float64)
@@ -195,9 +256,10 @@ def diagnostics(logged: Logged, target: np.ndarray, clip: float | None = None) -
     if clip is not None:
         w = np.minimum(w, clip)
     share = mass = None
-    if logged.logging_dist is not None:
-        never = np.asarray(logged.logging_dist) <= 0
-        on_never = (dist * never).sum(axis=1)
+    if support is None and logged.logging_dist is not None:
+        support = np.asarray(logged.logging_dist) > 0
+    if support is not None:
+        on_never = (dist * ~np.asarray(support, dtype=bool)).sum(axis=1)
         share, mass = float((on_never > 0).mean()), float(on_never.mean())
     return Diagnostics(
         effective_sample_size=float(w.sum() ** 2 / max((w**2).sum(), 1e-300)),

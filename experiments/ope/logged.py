@@ -39,6 +39,8 @@ class Logged:
     logging_dist: np.ndarray | None = None  # (n, n_actions): the logger's probabilities
     truth: np.ndarray | None = None  # (n, n_actions): each action's expected reward in the
     # round (NaN: not allowed), which only a simulator knows (``behaviour.log_decisions``)
+    allowed: np.ndarray | None = None  # (n, n_actions) bool: what the company could do in
+    # the round (reachable, eligible, under the caps), whatever the logger chose to try
     user: np.ndarray | None = None  # (n,): the customer of each round (a company's id)
     day: np.ndarray | None = None  # (n,): the day of each decision
     meta: dict[str, Any] = field(default_factory=dict)
@@ -83,6 +85,10 @@ class Logged:
             raise ValueError(f"reward[{i}]: {float(reward[i])!r}; allowed: a finite number")
         if self.logging_dist is not None:
             self._check_logging_dist(n)
+        if self.allowed is not None and np.shape(self.allowed) != (n, self.n_actions):
+            raise ValueError(
+                f"allowed: shape {np.shape(self.allowed)}; allowed: ({n}, {self.n_actions})"
+            )
         for key in ("user", "day"):
             if getattr(self, key) is not None and np.shape(getattr(self, key)) != (n,):
                 raise ValueError(
@@ -137,6 +143,7 @@ class Logged:
             action_context=_optional(feedback, "action_context"),
             logging_dist=_optional(feedback, "logging_dist"),
             truth=_optional(feedback, "truth"),
+            allowed=_optional(feedback, "allowed"),
             user=_optional(feedback, "user"),
             day=_optional(feedback, "day"),
         )
@@ -159,7 +166,7 @@ class Logged:
         }
         if self.logging_dist is not None:
             out["logging_dist"] = np.asarray(self.logging_dist)
-        for key in ("truth", "user", "day"):  # ours: OBP ignores keys it does not know
+        for key in ("truth", "allowed", "user", "day"):  # ours: OBP ignores keys it does not know
             if getattr(self, key) is not None:
                 out[key] = np.asarray(getattr(self, key))
         return out
