@@ -43,6 +43,8 @@ class Logged:
     # the round (reachable, eligible, under the caps), whatever the logger chose to try
     user: np.ndarray | None = None  # (n,): the customer of each round (a company's id)
     day: np.ndarray | None = None  # (n,): the day of each decision
+    reactivated: np.ndarray | None = None  # (n,): came back within the window (an event
+    # log's rounds: ``events.decisions_from_events``; NaN: not known)
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -89,7 +91,7 @@ class Logged:
             raise ValueError(
                 f"allowed: shape {np.shape(self.allowed)}; allowed: ({n}, {self.n_actions})"
             )
-        for key in ("user", "day"):
+        for key in ("user", "day", "reactivated"):
             if getattr(self, key) is not None and np.shape(getattr(self, key)) != (n,):
                 raise ValueError(
                     f"{key}: shape {np.shape(getattr(self, key))}; allowed: ({n},), one per round"
@@ -146,6 +148,7 @@ class Logged:
             allowed=_optional(feedback, "allowed"),
             user=_optional(feedback, "user"),
             day=_optional(feedback, "day"),
+            reactivated=_optional(feedback, "reactivated"),
         )
 
     def to_bandit_feedback(self) -> dict[str, Any]:
@@ -166,7 +169,14 @@ class Logged:
         }
         if self.logging_dist is not None:
             out["logging_dist"] = np.asarray(self.logging_dist)
-        for key in ("truth", "allowed", "user", "day"):  # ours: OBP ignores keys it does not know
+        ours = (
+            "truth",
+            "allowed",
+            "user",
+            "day",
+            "reactivated",
+        )  # OBP ignores keys it does not know
+        for key in ours:
             if getattr(self, key) is not None:
                 out[key] = np.asarray(getattr(self, key))
         return out
@@ -185,13 +195,18 @@ def _optional(feedback: Mapping[str, Any], key: str) -> np.ndarray | None:
 
 
 def save(logged: Logged, path: Path) -> Path:
-    """``bandit_feedback`` as a NumPy archive (``.npz``: every array, names in ``meta``)."""
+    """``bandit_feedback`` as a NumPy archive (``.npz``: every array, names in ``meta``);
+    arrays of objects (a company's customer ids as text) are stored as unicode strings, so
+    that nothing is pickled."""
     import json
 
-    arrays = logged.to_bandit_feedback()
+    arrays = {
+        k: np.asarray(v).astype(str) if np.asarray(v).dtype == object else v
+        for k, v in logged.to_bandit_feedback().items()
+    }
     arrays["meta"] = np.array(json.dumps(logged.meta))
     with open(path, "wb") as file:
-        np.savez_compressed(file, **arrays)
+        np.savez_compressed(file, allow_pickle=False, **arrays)
     return path
 
 
