@@ -56,6 +56,7 @@ class Diagnostics:
     effective_sample_size: float  # (sum w)^2 / sum w^2: rounds the weighted log is worth
     max_weight: float
     mean_weight: float  # 1 in expectation under full support: far from 1, a warning
+    mean_weight_se: float  # its standard error (sd of the weights / sqrt(rounds))
     clipped: int  # rounds whose weight was cut to ``clip``
     unsupported_share: float | None  # rounds where the target puts mass on an action the
     # logger could never take (needs the logger's distribution); None: not known
@@ -265,6 +266,7 @@ def diagnostics(
         effective_sample_size=float(w.sum() ** 2 / max((w**2).sum(), 1e-300)),
         max_weight=float(w.max()),
         mean_weight=float(w.mean()),
+        mean_weight_se=float(w.std(ddof=1) / np.sqrt(w.size)) if w.size > 1 else float("nan"),
         clipped=clipped,
         unsupported_share=share,
         unsupported_mass=mass,

@@ -6,6 +6,12 @@ Rules, in order (the first that applies decides whether the log supports the est
   that round (``logging_dist`` 0, or, without it, an action the log never took at all) in
   at least ``UNSUPPORTED`` of the rounds. No estimator can know what happens then: IPS and
   SNIPS count those rounds as earning nothing, DM and DR guess them from the reward model.
+* **Weights that do not average 1**: under the logger, a target's weights average 1 exactly
+  when the logger could do whatever the target does; a mean below 1 by more than three
+  standard errors (and ``WEIGHT_GAP``) means the target does, for about that share of the
+  decisions, what the logger could not do there (which a log without the logger's whole
+  distribution cannot show otherwise: a channel the customer cannot be reached on), or the
+  logged propensities are wrong.
 * **Too little weight**: the weighted log is worth fewer than ``MIN_ESS`` rounds (effective
   sample size): the log barely tried what the target does.
 * **Estimators disagree**: DR's and IPS's 95% intervals do not overlap: the reward model or
@@ -30,6 +36,7 @@ HEADLINE = "dr"  # the estimator the verdict quotes: unbiased if either the mode
 # propensities are right, and the lowest error in ``winback ope-bench``
 UNSUPPORTED = 0.01
 MIN_ESS = 100.0
+WEIGHT_GAP = 0.05
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,7 +90,7 @@ def reading(
         f"sample size; largest weight {health.max_weight:,.1f})."
     )
     if share >= UNSUPPORTED:
-        what = ", ".join(f"{name} for {s:.0%}" for name, s in sorted(unsupported.items()))
+        what = ", ".join(f"{name} for {_share(s)}" for name, s in sorted(unsupported.items()))
         return Reading(
             supported=False,
             headline=(
@@ -91,6 +98,24 @@ def reading(
                 f"{(health.unsupported_share or share):.0%} of the decisions ({what}). No "
                 "estimator knows what happens then: IPS and SNIPS count them as earning "
                 "nothing, DM and DR guess them from the reward model."
+            ),
+            details=details,
+        )
+    gap = 1.0 - health.mean_weight
+    if abs(gap) > max(3 * health.mean_weight_se, WEIGHT_GAP):
+        why = (
+            f"{policy} does, for about {gap:.0%} of the decisions, what the logger could not "
+            "do there (e.g. an offer on a channel the customer cannot be reached on)"
+            if gap > 0
+            else "they are too large"
+        )
+        return Reading(
+            supported=False,
+            headline=(
+                f"Not supported: the weights average {health.mean_weight:.2f} (+/- "
+                f"{health.mean_weight_se:.2f}) where they should average 1: either the "
+                f"log's propensities are wrong or {why}. IPS undercounts such decisions; "
+                "DM and DR guess them from the reward model."
             ),
             details=details,
         )
@@ -122,3 +147,7 @@ def reading(
         ),
         details=details,
     )
+
+
+def _share(value: float) -> str:
+    return "under 1%" if 0 < value < 0.005 else f"{value:.0%}"
