@@ -180,15 +180,26 @@ def log_decisions(
     attribution_days: int = 28,
     once: bool = False,
     truth_reps: int = 0,
+    truth_key: int | None = None,
 ) -> Logged:
     """The simulated company's log of ``behaviour``'s decisions (see the module doc).
     ``once``: each customer is decided for once, at the first epoch a decision is real for
     them (a campaign design: no later decision of the logger reaches into a round's reward).
     ``truth_reps``: also each allowed action's expected reward in each round (``truth``),
     by look-ahead on forks of the run with that many replications (``sim.lookahead``: the
-    forks send nothing later, so with ``once`` this is exactly the round's estimand)."""
+    forks send nothing later, so with ``once`` this is exactly the round's estimand);
+    ``truth_key`` keys the look-ahead's numbers (default ``seed``): another key, another
+    draw of the same truth (what measures its Monte Carlo error)."""
     logged, _, _ = _logged_run(
-        behaviour, scenario, catalogue, seed, attribution_days, once, truth_reps, False
+        behaviour,
+        scenario,
+        catalogue,
+        seed,
+        attribution_days,
+        once,
+        truth_reps,
+        False,
+        seed if truth_key is None else truth_key,
     )
     return logged
 
@@ -210,7 +221,7 @@ def log_with_events(
     from sim.records import event_log
 
     logged, sim, draws = _logged_run(
-        behaviour, scenario, catalogue, seed, attribution_days, once, 0, True
+        behaviour, scenario, catalogue, seed, attribution_days, once, 0, True, seed
     )
     return logged, event_log(sim, start=start, assignments=draws)
 
@@ -228,6 +239,7 @@ def _logged_run(
     once: bool,
     truth_reps: int,
     record: bool,
+    truth_key: int,
 ) -> tuple[Logged, Simulation, pd.DataFrame | None]:
     """The run behind both: the rounds, the run itself and (``record``) its decisions as a
     campaign's assignments (``sim.records.ASSIGNMENTS``)."""
@@ -285,7 +297,7 @@ def _logged_run(
                 )
             )
         if truth_reps:
-            gains = expected_gains(sim, users, mask[users], truth_reps, attribution_days, seed)
+            gains = expected_gains(sim, users, mask[users], truth_reps, attribution_days, truth_key)
             truths.append(gains.base[:, None] + gains.mean)
         sent = actions > 0
         return (users[sent], actions[sent] - 1) if sent.any() else None
