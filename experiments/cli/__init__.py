@@ -5,6 +5,7 @@ winback simulate ...         one scenario, the no-offer control and blanket offe
 winback perf sim [--json]    engine speed and memory vs the naive per-user reference
 winback perf calibrate       a subscription log's calibration: time, memory, sampled vs all
 winback perf app             the web app in a browser: start-up, a quick comparison, an edit
+winback perf ope             1,000,000 logged decisions by every off-policy estimator
 winback benchmark [...]      the policy leaderboard (Hydra overrides, e.g. experiment=quick)
 winback run [...]            one agent on one scenario vs the control (e.g. agent=thompson)
 winback stress [...]         the policies across an ensemble of plausible worlds (worlds=20)
@@ -136,6 +137,8 @@ def _perf(args: argparse.Namespace) -> int:
         from experiments.perf.calibrate import perf_calibrate as measure
     elif args.target == "app":
         from experiments.perf.app import perf_app as measure
+    elif args.target == "ope":
+        from experiments.perf.ope import perf_ope as measure
     else:
         from experiments.perf.env import perf_env as measure
     out = measure(args)

@@ -176,6 +176,11 @@ PERF_TARGETS = {
         "winback stress at the issue's size: 20 worlds x 15 policies x 3 seeds (20 min target)",
         {"--users": 20_000, "--days": 365, "--worlds": 20, "--seeds": 3},
     ),
+    "ope": (
+        "off-policy evaluation: 1,000,000 decisions by all six estimators (60 s target) vs "
+        "a per-decision loop",
+        {"--rounds": 1_000_000, "--boot": 200, "--reference-rounds": 20_000},
+    ),
     "sweep": (
         "an 8-run sweep: serial vs joblib launcher (2 workers)",
         {"--users": 30_000, "--days": 182, "--workers": 2},
