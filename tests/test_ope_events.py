@@ -254,6 +254,16 @@ def test_an_opt_out_on_an_unknown_channel_is_refused_by_name(tmp_path, channel) 
         r"push, sms",
     ):
         _log(tmp_path, rows)
+    log = _log(tmp_path, [*ROWS, "a,2024-01-06,unsubscribe,,,sms,,,,,,"])  # edited in memory:
+    ev = log.events
+    ev["channel"] = ev.channel.cat.add_categories(["fax"])
+    ev.loc[ev.event_type == "unsubscribe", "channel"] = "fax"
+    with pytest.raises(
+        ValueError,
+        match=r"channel: 'fax' on the unsubscribe row of user 'a' \(log day 5\); allowed: "
+        r"email, push, sms \(1 such row\(s\)\)",
+    ):
+        decisions_from_events(log, SCENARIO, CATALOGUE)
 
 
 @pytest.mark.parametrize("value", [0.0, -0.5, 1.5, np.inf])

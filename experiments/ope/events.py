@@ -17,7 +17,8 @@ plain words. Rules:
   the holdout) or not in the catalogue. (``read_event_log`` already refuses a propensity
   outside (0, 1] in a file, naming its lines; these checks cover logs built or edited in
   memory. The reader keeps no line numbers for kept rows: the messages name the customer and
-  the date.)
+  the date.) And an ``unsubscribe`` row whose channel is not one of ``CHANNELS`` (the
+  reader refuses it in a file).
 * *Window*: the ``window`` days that begin on the decision day (log days ``day`` to
   ``day + window - 1``). The simulator decides at the start of its day (sim time ``D`` is
   the midnight that opens log day ``window_start + warmup_days + D``), and its reward
@@ -166,7 +167,7 @@ COLUMNS = ("user_id", "day", "date", "action", "offer", "propensity", "reward", 
 """The decisions table's columns before the features."""
 REQUIRED = ("user_id", "day", "action", "propensity", "reward")
 """The columns a decisions table must have (``date``, ``offer``, ``reactivated`` may be
-absent); every column not in :data:`COLUMNS` is a feature."""
+absent); every column not in :data:`COLUMNS` and not ``allowed_<offer>`` is a feature."""
 ALLOWED = "allowed_"
 """Prefix of the optional ``allowed_<offer>`` columns (bool: the offer could be sent)."""
 MONEY = ("subscribe", "resubscribe", "renew", "payment", "purchase")
@@ -212,9 +213,10 @@ def decisions_from_events(
     reach = np.stack([features[f"reachable_{c}"] > 0 for c in CHANNELS], axis=1)
     recent = _recent_sends(at, keys, events, log, scenario, catalogue, notes)
     allowed = _allowed(status.astype(np.int64), reach, recent, scenario, catalogue)
-    if not action_allowed(allowed, action).all():
+    taken = action_allowed(allowed, action)
+    if not taken.all():
         notes.append(
-            f"{int((~action_allowed(allowed, action)).sum()):,} decision(s) took an offer "
+            f"{int((~taken).sum()):,} decision(s) took an offer "
             "the rebuilt rules do not allow (ineligible, unreachable or over the cap as the "
             "log shows them): the rules above may not be the company's."
         )
@@ -395,7 +397,7 @@ class _Events:
             name = str(ev.channel.iloc[i]) if "channel" in ev.columns else ""
             raise ValueError(
                 f"channel: {name!r} on the unsubscribe row of user {str(ev.user_id.iloc[i])!r} "
-                f"(day {int(ev.day.iloc[i])}); allowed: {', '.join(CHANNELS)} "
+                f"(log day {int(ev.day.iloc[i])}); allowed: {', '.join(CHANNELS)} "
                 f"({int(wrong.sum()):,} such row(s))"
             )
         return events
