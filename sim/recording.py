@@ -2,7 +2,8 @@
 
 ``Simulation(..., record=True)`` keeps, besides every transition (its trace, with each
 exit-survey answer), the day of every session, every subscription payment per billing period,
-and every offer sent (with whether it was opened). :func:`sim.records.event_log` writes them
+every offer sent (with whether it was opened), who could not be reached on each channel when
+recording began, and every opt-out a send caused. :func:`sim.records.event_log` writes them
 as an event log. Recording changes no result: the kernel draws what only the log needs (the
 times of a segment's sessions other than the last) from the recording's own random streams.
 
@@ -16,6 +17,10 @@ chunk of users):
   or a renewal), what the user paid over it (list price a day, less any discount, nothing on
   free-trial days), its index since the (re)subscription (0: the first period).
 * ``deliveries``: (day, users, offers, opened) of every offer sent.
+* ``start_reachable``: bool (n, channels), each user's reach when recording began.
+* ``opt_outs``: (day, users, offers) of the sends that made their user opt out of the
+  offer's channel (only those: a few per thousand sends). The simulator never gives reach
+  back (``sim.kernel.delivery``: an opt-out is priced as a year of reach lost, but lasts).
 
 Billing periods for the log are the plan's (``sim.constants.BILLING_DAYS``), or 30 days for
 plans billed "none" (a company still shows monthly payments).
@@ -52,9 +57,11 @@ class Recording:
     period_index: np.ndarray  # float64 per user: the current period, from 0
     period_rate: np.ndarray  # float64 per user: the price a day paid lately
     root: np.uint64  # of the recording's random streams (sim.kernel.counter_rng)
+    start_reachable: np.ndarray  # bool (n, channels): each user's reach when recording began
     sessions: list[np.ndarray] = field(default_factory=list)
     payments: list[np.ndarray] = field(default_factory=list)
     deliveries: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    opt_outs: list[tuple[float, np.ndarray, np.ndarray]] = field(default_factory=list)
 
     @classmethod
     def start(cls, scenario: Scenario, pop: Population, day: float, root: np.uint64) -> Recording:
@@ -64,7 +71,16 @@ class Recording:
         since = np.maximum(day - pop.subscribed_at, 0.0)
         index = np.where(pop.state != CHURNED, np.floor(since / days[pop.plan]), 0.0)
         zeros = np.zeros(pop.n)
-        return cls(float(day), pop.state.copy(), days, zeros, index, zeros.copy(), root)
+        return cls(
+            float(day),
+            pop.state.copy(),
+            days,
+            zeros,
+            index,
+            zeros.copy(),
+            root,
+            pop.reachable.copy(),
+        )
 
     @property
     def arrays(self) -> tuple[np.ndarray, ...]:
@@ -72,11 +88,19 @@ class Recording:
         return arrays_of(K.LOG, self)
 
     def delivered(
-        self, day: float, users: np.ndarray, offers: np.ndarray, opened: np.ndarray
+        self,
+        day: float,
+        users: np.ndarray,
+        offers: np.ndarray,
+        opened: np.ndarray,
+        unsubscribed: np.ndarray | None = None,
     ) -> None:
         """Offers sent on ``day`` (only those sent: refusals are not a company's record);
-        the arrays are kept as they are."""
+        the arrays are kept as they are. ``unsubscribed``: per send, whether it made its
+        user opt out (only those sends are kept, in :attr:`opt_outs`)."""
         self.deliveries.append((day, users, offers, opened))
+        if unsubscribed is not None and unsubscribed.any():
+            self.opt_outs.append((day, users[unsubscribed], offers[unsubscribed]))
 
 
 IDLE = tuple(np.zeros(0) for _ in K.LOG)

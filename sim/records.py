@@ -25,6 +25,13 @@ checked against known truth.
                   holdout is a row with ``arm`` holdout and no offer: drawn, deliberately not
                   sent (``propensity`` = the chance of being held out)
 ``offer_opened``  an offer opened (the day it was sent), with the columns of its send
+``unsubscribe``   a user opted out of messages on ``channel``: dated the window's first day
+                  for every user who could not be reached on the channel when it opens (one
+                  row per such user and channel), else the day of the send that made them
+                  opt out (after that send's rows). An opt-out lasts for the rest of the log:
+                  the simulator never gives reach back (it prices an opt-out as a year of the
+                  customer's reach lost, ``sim.constants.REACH_LOST_DAYS``, but the customer
+                  stays unreachable), and the schema has no opt-in row
 ================  ==========================================================================
 
 Billing periods are the plan's (``sim.constants.BILLING_DAYS``); plans billed "none"
@@ -65,9 +72,11 @@ from sim.simulation import Simulation
 
 EVENTS = (
     "subscribe", "renew", "cancel", "resubscribe", "session", "purchase", "offer_sent",
-    "offer_opened",
+    "offer_opened", "unsubscribe",
 )  # fmt: skip
-SUBSCRIBE, RENEW, CANCEL, RESUBSCRIBE, SESSION, PURCHASE, SENT, OPENED = range(len(EVENTS))
+SUBSCRIBE, RENEW, CANCEL, RESUBSCRIBE, SESSION, PURCHASE, SENT, OPENED, UNSUBSCRIBE = range(
+    len(EVENTS)
+)
 TREATMENT, HOLDOUT = range(len(ARMS))
 BILLED = tuple(BILLING_DAYS)  # the billing column's values
 TEXT = ("event_type", "offer", "channel", "plan", "billing", "reason", "campaign", "arm")
@@ -113,6 +122,7 @@ def event_log(
         ("subscriptions", lambda: _subscriptions(sim, rec)),
         ("sessions", lambda: [_sessions(sim, rec)]),
         ("offers", lambda: _offers(sim, rec, assignments, names["campaign"])),
+        ("opt-outs", lambda: _opt_outs(sim, rec)),
     ]
     blocks: list[Block] = []
     with tqdm(total=len(steps) + 1, desc="event log", unit="step", disable=not progress) as bar:
@@ -138,7 +148,12 @@ def event_times(sim: Simulation, events: Sequence[str]) -> tuple[np.ndarray, np.
         raise ValueError(f"events: {unknown} given; allowed: {', '.join(EVENTS)}")
     rec = _recording_of(sim)
     codes = {EVENTS.index(e) for e in events}
-    blocks = [*_subscriptions(sim, rec), _sessions(sim, rec), *_offers(sim, rec, None, ())]
+    blocks = [
+        *_subscriptions(sim, rec),
+        _sessions(sim, rec),
+        *_offers(sim, rec, None, ()),
+        *_opt_outs(sim, rec),
+    ]
     kept = [b for b in blocks if b.event in codes]
     user = np.concatenate([np.zeros(0, np.int64), *(b.user for b in kept)])
     return user, np.concatenate([np.zeros(0), *(b.time for b in kept)])
@@ -315,6 +330,19 @@ def _offers(
             )
         )
     return blocks
+
+
+def _opt_outs(sim: Simulation, rec: Recording) -> list[Block]:
+    """Who could not be reached on each channel when the window opened (dated its first
+    day), then the opt-outs that sends caused (the day of the send)."""
+    user, channel = np.nonzero(~rec.start_reachable)
+    day = np.concatenate([np.zeros(0), *(np.full(u.size, d) for d, u, _ in rec.opt_outs)])
+    users = np.concatenate([np.zeros(0, np.int64), *(u for _, u, _ in rec.opt_outs)])
+    offer = np.concatenate([np.zeros(0, np.int64), *(o for _, _, o in rec.opt_outs)])
+    return [
+        _block(user, np.full(user.size, rec.start_day), UNSUBSCRIBE, channel=channel),
+        _block(users, day, UNSUBSCRIBE, channel=sim.offer_table.channel[offer]),
+    ]
 
 
 def _campaign_tags(

@@ -216,7 +216,9 @@ class Simulation:
         delivery = self.mailer.send(users, offers, day, self.send_slot, stream)
         if self.recording is not None:
             sent = delivery.sent
-            self.recording.delivered(day, users[sent], offers[sent], delivery.opened[sent])
+            self.recording.delivered(
+                day, users[sent], offers[sent], delivery.opened[sent], delivery.unsubscribed[sent]
+            )
         return delivery
 
     def observe(self, users: np.ndarray | None = None) -> Features:

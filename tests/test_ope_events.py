@@ -1,7 +1,9 @@
 """A company's event log as logged decisions: the simulator's own log read back gives its
-rounds exactly, the features the log determines as the simulator's agents see them, the
-rewards as cash close to the simulator's accrued profit; the rules on a small hand-made log;
-bad logs refused by name; the decisions table and ``Logged`` one schema both ways."""
+rounds exactly, the features the log determines as the simulator's agents see them (reach
+from its ``unsubscribe`` rows included), what the company could do in each round
+(``allowed``) exactly, the rewards as cash close to the simulator's accrued profit; the rules
+on a small hand-made log; bad logs refused by name; the decisions table and ``Logged`` one
+schema both ways."""
 
 from __future__ import annotations
 
@@ -12,13 +14,15 @@ import pytest
 from experiments.ope.behaviour import Uniform, log_with_events
 from experiments.ope.events import (
     COLUMNS,
+    allowed_columns,
     decisions_from_events,
     decisions_of,
     logged_from_decisions,
 )
 from experiments.ope.logged import Logged, load, save
 from sim import presets
-from sim.calibration.eventlog import read_event_log
+from sim.calibration.eventlog import EventLogError, read_event_log
+from sim.offers import OBSERVED_STATUSES
 from sim.records import save as save_events
 
 SCENARIO = presets.streaming(n_users=3000, horizon_days=182)
@@ -28,7 +32,7 @@ START = "2024-01-01"
 EXACT = (
     "status_", "plan_", "price_paid", "discount_active", "offers_received", "offers_opened",
     "last_offer_", "since_last_offer", "ever_sent_", "ever_opened_", "survey_",
-    "episode_progress",
+    "reachable_", "episode_progress",
 )  # fmt: skip
 """Features the log determines (equal to the simulator's up to float32 rounding)."""
 
@@ -55,7 +59,11 @@ def test_the_decisions_are_the_simulators_rounds_exactly(both) -> None:
     i, j = pairs.i.to_numpy(int), pairs.j.to_numpy(int)
     assert np.array_equal(table.action.to_numpy()[i], logged.action[j])
     assert np.array_equal(table.propensity.to_numpy()[i], logged.pscore[j])
-    assert list(table.columns) == [*COLUMNS, *logged.meta["features"]]
+    assert list(table.columns) == [
+        *COLUMNS,
+        *allowed_columns(CATALOGUE.names),
+        *logged.meta["features"],
+    ]
     assert any("window runs past the log's last day" in n for n in notes)
 
 
@@ -70,7 +78,7 @@ def test_the_features_the_log_determines_are_the_simulators(both) -> None:
         return ours[:, k] - theirs[:, k]
 
     exact = [n for n in names if n.startswith(EXACT)]
-    assert len(exact) == 3 + 3 + 2 + 2 + 9 + 1 + 7 + 7 + 5 + 1  # last_offer_: 7 + opened, ignored
+    assert len(exact) == 3 + 3 + 2 + 2 + 9 + 1 + 7 + 7 + 5 + 3 + 1  # last_offer_: 7 + 2
     worst = {n: float(np.abs(diff(n)).max()) for n in exact}
     assert max(worst.values()) < 1e-6, {n: d for n, d in worst.items() if d >= 1e-6}
     # whole days against the time of day: the log's are up to a day more, except for the
@@ -89,9 +97,36 @@ def test_the_features_the_log_determines_are_the_simulators(both) -> None:
         k = names.index(name)
         assert (ours[:, k] <= theirs[:, k] + 1e-6).all()
         assert np.array_equal(ours[:, k] > 0, theirs[:, k] > 0)
-    # filled in: reachable everywhere, equal genre shares
-    assert (table.filter(like="reachable_") == 1).all().all()
+    # filled in: equal genre shares
     assert np.allclose(table.filter(like="genre_share_"), 1 / len(SCENARIO.genres))
+
+
+def test_reach_and_what_the_company_could_do_are_the_simulators_exactly(both) -> None:
+    """The rebuilt ``reachable_*`` are the simulator's observation and the rebuilt
+    ``allowed`` its mask (``Simulation.mask``, which ``log_decisions`` records) in every
+    round: no tolerance. Every rule is at work: opt-outs, eligibility, and (deciding every
+    epoch) the frequency caps."""
+    logged, _, table, _, pairs = both
+    i, j = pairs.i.to_numpy(int), pairs.j.to_numpy(int)
+    names = logged.meta["features"]
+    for channel in ("email", "push", "sms"):
+        ours = table[f"reachable_{channel}"].to_numpy()[i]
+        theirs = logged.context[j, names.index(f"reachable_{channel}")]
+        assert np.array_equal(ours, theirs), channel
+        assert (theirs == 0).any() and (theirs == 1).any(), channel
+    rebuilt = logged_from_decisions(table, CATALOGUE.names).allowed
+    assert rebuilt is not None and logged.allowed is not None
+    assert rebuilt.dtype == bool and np.array_equal(rebuilt[i], logged.allowed[j])
+    assert rebuilt[np.arange(len(rebuilt)), table.action.to_numpy()].all()  # what was done
+    # each rule refuses something: unreachable, ineligible, and over the cap
+    status = (table.status_inactive + 2 * table.status_churned).to_numpy(int)
+    eligible = np.stack(
+        [np.isin(np.array(OBSERVED_STATUSES)[status], o.eligible) for o in CATALOGUE.offers], 1
+    )
+    reach = np.stack([table[f"reachable_{o.channel}"] > 0 for o in CATALOGUE.offers], 1)
+    assert (~eligible).any() and (eligible & ~reach).any()
+    capped = (eligible & reach & ~rebuilt[:, 1:]).sum()
+    assert capped > 0 if not logged.meta["once"] else capped == 0
 
 
 def test_cash_rewards_agree_with_the_simulators_accrued_profit(both) -> None:
@@ -166,9 +201,69 @@ def test_the_rules_on_a_small_log(tmp_path) -> None:
     assert t.since_last_offer["c"] == pytest.approx(36 / 365) and t.last_offer_ignored["c"] == 1
     assert t.since_last_offer["a"] == 1 and t.offers_received["a"] == 0
     said = " ".join(notes)
+    assert "The log records no unsubscribe rows: every customer is taken as reachable" in said
     assert "1 offer_sent row(s) without a propensity" in said
     assert "1 decision(s) whose 28-day window runs past the log's last day (2024-04-30)" in said
     assert "1 further decision row(s) for a customer already decided for that day" in said
+
+
+def test_opt_outs_and_caps_on_a_small_log(tmp_path) -> None:
+    """An opt-out holds from the next day for the rest of the log (one dated before the
+    window too, and it does not open the window); the cap counts a channel's sends in the
+    decision's episode week and the three before (weeks begin on the episode's day 0, here
+    March 1: ``window_start`` January 5 + 56 warm-up days), not a rolling 28 days."""
+    rows = [
+        *ROWS,
+        "a,2023-06-01,unsubscribe,,,sms,,,,,,",  # before the window: unreachable all along
+        "b,2024-03-01,unsubscribe,,,email,,,,,,",  # on b's decision day: after the decision
+        "c,2024-02-10,offer_sent,,support_call,sms,,,,,,",  # 27 days before c's decision
+        "c,2024-02-27,offer_sent,,support_call,,,,,,,",  # its offer's channel (sms)
+    ]
+    log = _log(tmp_path, rows)
+    opens = log.origin + pd.Timedelta(days=log.window_start)
+    assert log.origin == pd.Timestamp("2023-06-01") and opens == pd.Timestamp("2024-01-05")
+    table, notes = decisions_from_events(log, SCENARIO, CATALOGUE)
+    t = table.set_index("user_id")
+    assert list(t.reachable_sms) == [0, 1, 1] and list(t.reachable_email) == [1, 1, 1]
+    assert not any("records no unsubscribe rows" in n for n in notes)
+    # a: churned (a free trial is eligible), not reachable by SMS
+    assert t.loc["a", allowed_columns(CATALOGUE.names)].to_dict() == {
+        "allowed_reminder_email": True,
+        "allowed_discount_30": True,
+        "allowed_discount_50_sms": False,
+        "allowed_free_trial_30": True,
+        "allowed_recommendations": True,
+        "allowed_support_call": False,
+        "allowed_new_release_push": True,
+    }
+    assert not t.loc["b", "allowed_free_trial_30"]  # active, not churned
+    # c on March 8: one SMS send since February 16 (cap 2), two in the 28 days before
+    assert t.loc["c", "allowed_support_call"] and t.loc["c", "allowed_discount_50_sms"]
+    rows.append("c,2024-03-07,offer_sent,,reminder_email,sms,,,,,,")  # the row's channel
+    t = decisions_from_events(_log(tmp_path, rows), SCENARIO, CATALOGUE)[0].set_index("user_id")
+    assert not t.loc["c", "allowed_support_call"] and t.loc["c", "allowed_reminder_email"]
+
+
+@pytest.mark.parametrize("channel", ["fax", ""])
+def test_an_opt_out_on_an_unknown_channel_is_refused_by_name(tmp_path, channel) -> None:
+    rows = [*ROWS[:2], f"a,2024-01-06,unsubscribe,,,{channel},,,,,,", *ROWS[2:]]
+    with pytest.raises(
+        EventLogError,
+        match=rf"channel not email, push, sms on an unsubscribe \(required there\): 1 row\(s\), "
+        rf"lines 4\n.*\n?  channel: '{channel}' on the unsubscribe of line 4; allowed: email, "
+        r"push, sms",
+    ):
+        _log(tmp_path, rows)
+    log = _log(tmp_path, [*ROWS, "a,2024-01-06,unsubscribe,,,sms,,,,,,"])  # edited in memory:
+    ev = log.events
+    ev["channel"] = ev.channel.cat.add_categories(["fax"])
+    ev.loc[ev.event_type == "unsubscribe", "channel"] = "fax"
+    with pytest.raises(
+        ValueError,
+        match=r"channel: 'fax' on the unsubscribe row of user 'a' \(log day 5\); allowed: "
+        r"email, push, sms \(1 such row\(s\)\)",
+    ):
+        decisions_from_events(log, SCENARIO, CATALOGUE)
 
 
 @pytest.mark.parametrize("value", [0.0, -0.5, 1.5, np.inf])
@@ -214,6 +309,7 @@ def test_the_table_and_logged_are_one_schema_both_ways(tmp_path) -> None:
     logged = logged_from_decisions(table, CATALOGUE.names)
     assert logged.meta["offers"] == ["no_offer", *CATALOGUE.names]
     assert logged.meta["origin"] == "2024-01-01" and logged.n_actions == len(CATALOGUE) + 1
+    assert logged.allowed is not None and logged.allowed[:, 0].all()
     back = decisions_of(logged)
     pd.testing.assert_frame_equal(back, table, check_dtype=False)
     again = load(save(logged, tmp_path / "log.npz"))  # customer ids as text, nothing pickled
@@ -221,6 +317,19 @@ def test_the_table_and_logged_are_one_schema_both_ways(tmp_path) -> None:
     pd.testing.assert_frame_equal(decisions_of(again), table, check_dtype=False)
     with pytest.raises(ValueError, match=r"decisions: missing column\(s\) propensity, reward; "):
         logged_from_decisions(table.drop(columns=["propensity", "reward"]), CATALOGUE.names)
+    # the allowed_* columns are optional, but all or none, and true or false
+    bare = table.drop(columns=allowed_columns(CATALOGUE.names))
+    assert logged_from_decisions(bare, CATALOGUE.names).allowed is None
+    with pytest.raises(ValueError, match=r"allowed column\(s\) allowed_support_call missing"):
+        logged_from_decisions(table.drop(columns="allowed_support_call"), CATALOGUE.names)
+    with pytest.raises(ValueError, match=r"decisions.allowed_discount_30\[1\]: 0.5; allowed: True"):
+        bad = table.astype({"allowed_discount_30": float})
+        bad.loc[1, "allowed_discount_30"] = 0.5
+        logged_from_decisions(bad, CATALOGUE.names)
+    csv = tmp_path / "decisions.csv"  # through a file: 0/1 or True/False
+    table.to_csv(csv, index=False)
+    read = logged_from_decisions(pd.read_csv(csv), CATALOGUE.names).allowed
+    assert read is not None and np.array_equal(read, logged.allowed)
 
 
 def test_a_simulators_log_reads_as_the_table_without_outcomes_it_does_not_know() -> None:
@@ -229,8 +338,10 @@ def test_a_simulators_log_reads_as_the_table_without_outcomes_it_does_not_know()
     small = presets.streaming(n_users=400, horizon_days=56)
     logged = log_decisions(Uniform(), small, CATALOGUE, seed=2)
     table = decisions_of(logged)
-    assert list(table.columns) == [*COLUMNS, *logged.meta["features"]]
+    features = logged.meta["features"]
+    assert list(table.columns) == [*COLUMNS, *allowed_columns(CATALOGUE.names), *features]
     assert table.reactivated.isna().all() and table.date.isna().all()
     again = logged_from_decisions(table, logged.meta["offers"])
     assert isinstance(again, Logged) and again.reactivated is None
     assert np.array_equal(again.context, logged.context) and np.array_equal(again.user, logged.user)
+    assert again.allowed is not None and np.array_equal(again.allowed, logged.allowed)

@@ -18,7 +18,8 @@ from agents.base import as_agent
 from agents.evaluate import AgentPolicy
 from agents.reference import Campaign
 from sim import Dynamics, Simulation, presets
-from sim.constants import CHURNED, PAIN_POINTS
+from sim.constants import CHANNELS, CHURNED, PAIN_POINTS
+from sim.ledger import COUNTERS
 from sim.records import COLUMNS, event_log, event_times, save
 from tests.conftest import every_28_days, small_streaming
 
@@ -40,10 +41,17 @@ def campaign_run() -> dict:
     campaign = Campaign(offers=("discount_30", "recommendations"), holdout_share=0.25)
     policy = AgentPolicy(as_agent(campaign), scenario, catalogue, attribution_days=28)
     sim = Simulation(scenario, catalogue, seed=2, policy=policy, record=True)
+    reachable = sim.pop.reachable.copy()  # before anything happens
     sim.run()
     assignments = campaign.assignments()
     log = event_log(sim, start="2024-01-01", assignments=assignments)
-    return {"sim": sim, "log": log, "campaign": campaign, "assignments": assignments}
+    return {
+        "sim": sim,
+        "log": log,
+        "campaign": campaign,
+        "assignments": assignments,
+        "reachable": reachable,
+    }
 
 
 # ---------------------------------------------------------------- recording changes nothing
@@ -205,6 +213,70 @@ def test_offer_rows_carry_the_campaign(campaign_run) -> None:
     assert set(opened.channel) <= {"email", "push"} and (opened.arm == "treatment").all()
 
 
+def test_opt_outs_are_the_simulators(campaign_run) -> None:
+    """One ``unsubscribe`` row per user and channel the user cannot be reached on at the
+    end: dated the window's first day for those unreachable then, else the day of the send
+    that made them opt out (the ledger's count of unsubscribes), right after its rows."""
+    sim, log, before = campaign_run["sim"], campaign_run["log"], campaign_run["reachable"]
+    rows = log[log.event_type == "unsubscribe"]
+    unsubscribed = int(sim.ledger.counters[:, COUNTERS.index("unsubscribed")].sum())
+    assert len(rows) == unsubscribed + int((~before).sum()) and unsubscribed > 0
+    channel = rows.channel.map(CHANNELS.index).to_numpy()
+    got = pd.DataFrame({"user": rows.user_id.to_numpy(), "channel": channel})
+    user, ch = np.nonzero(~sim.pop.reachable)  # never given back
+    want = pd.DataFrame({"user": user, "channel": ch})
+    key = ["user", "channel"]
+    assert not got.duplicated().any()
+    pd.testing.assert_frame_equal(
+        got.sort_values(key, ignore_index=True), want.sort_values(key, ignore_index=True)
+    )
+    first = rows.timestamp == START
+    user, ch = np.nonzero(~before)
+    assert sorted(zip(rows.user_id[first], channel[first], strict=True)) == sorted(
+        zip(user.tolist(), ch.tolist(), strict=True)
+    )
+    previous = log.shift(1)[log.event_type == "unsubscribe"][~first.to_numpy()]
+    later = rows[~first]
+    assert (previous.event_type.isin(["offer_sent", "offer_opened"])).all()
+    assert (previous.user_id == later.user_id).all() and (
+        previous.timestamp == later.timestamp
+    ).all()
+    assert (previous.channel == later.channel).all()
+
+
+def test_calibration_reads_no_opt_out(campaign_run) -> None:
+    """A simulated log reads and calibrates the same with or without its ``unsubscribe``
+    rows: they are not activity, subscriptions or offers, and do not open the window."""
+    from sim.calibration.api import calibrate
+    from sim.calibration.eventlog import SIMULATED, validate_events
+    from sim.calibration.spells import subscription_spells
+
+    def both(raw: pd.DataFrame) -> list:
+        return [
+            validate_events(rows.reset_index(drop=True), "simulated", limits=SIMULATED)
+            for rows in (raw, raw[raw.event_type != "unsubscribe"])
+        ]
+
+    log, without = both(campaign_run["log"])
+    assert (log.events.event_type == "unsubscribe").sum() > 0
+    assert log.origin == without.origin and log.window_start == without.window_start
+    assert log.end == without.end and log.has_subscriptions and log.has_offers
+    pd.testing.assert_frame_equal(  # values (a channel category more: sms)
+        log.activity.reset_index(drop=True),
+        without.activity.reset_index(drop=True),
+        check_categorical=False,
+    )
+    pd.testing.assert_frame_equal(subscription_spells(log), subscription_spells(without))
+    retail = replace(presets.retail(n_users=600, horizon_days=120), warmup_days=28)
+    sim = _run(retail, catalogue=presets.retail_offers(), policy=every_28_days(0))
+    shop, without = both(event_log(sim))
+    assert shop.origin == without.origin and shop.window_start == without.window_start
+    summaries = [calibrate(x, classes=1, reps=5).summary() for x in (shop, without)]
+    for summary in summaries:
+        summary.pop("seconds")
+    assert summaries[0] == summaries[1]
+
+
 def test_payments_are_the_list_price_when_no_offer_acts() -> None:
     """Without offers every billing period costs its list price, except the last period of
     a plan billed "none", cut short by the cancellation (less, never more)."""
@@ -258,7 +330,9 @@ def test_a_shops_log_holds_purchases_with_their_spend() -> None:
     retail = replace(presets.retail(n_users=2_000, horizon_days=90), warmup_days=28)
     sim = _run(retail)
     log = event_log(sim)
-    assert set(log.event_type) == {"purchase"}
+    assert set(log.event_type) == {"purchase", "unsubscribe"}  # the unreachable, on day one
+    assert (log.timestamp[log.event_type == "unsubscribe"] == START).all()
+    log = log[log.event_type == "purchase"]
     assert not log.duplicated(["user_id", "timestamp"]).any()
     in_horizon = log.timestamp >= START + pd.Timedelta(days=28)
     spend = log.amount[in_horizon].sum()

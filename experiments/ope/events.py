@@ -17,7 +17,8 @@ plain words. Rules:
   the holdout) or not in the catalogue. (``read_event_log`` already refuses a propensity
   outside (0, 1] in a file, naming its lines; these checks cover logs built or edited in
   memory. The reader keeps no line numbers for kept rows: the messages name the customer and
-  the date.)
+  the date.) And an ``unsubscribe`` row whose channel is not one of ``CHANNELS`` (the
+  reader refuses it in a file).
 * *Window*: the ``window`` days that begin on the decision day (log days ``day`` to
   ``day + window - 1``). The simulator decides at the start of its day (sim time ``D`` is
   the midnight that opens log day ``window_start + warmup_days + D``), and its reward
@@ -88,23 +89,49 @@ plain words. Rules:
   ever_opened_*
   survey_*               the first cancel with a ``reason`` (the simulator keeps the first
                          exit-survey answer a customer gives, not the latest). Exact.
-  reachable_*            1: the log records no unsubscribes (the simulator's customers can
-                         be unreachable on a channel from the start, or after an opt-out).
+  reachable_*            0 once the customer has an ``unsubscribe`` row on the channel
+                         before the day, else 1. An opt-out lasts for the rest of the log
+                         (the schema has no opt-in; the simulator never gives reach back).
+                         Rows dated on or before ``log.window_start`` (the simulator writes
+                         the customers unreachable when its log opens on its first day)
+                         hold from the window's opening. Exact. A log with no
+                         ``unsubscribe`` row at all: 1 everywhere, and a note says so.
   genre_share_*          1 / the number of genres: the log has no genres (the simulator's
                          shares are the customer's noisy taste, from past sessions).
   episode_progress       (day - episode day 0) / ``scenario.horizon_days``, clipped to
                          [0, 1] (the simulator's ``day / horizon_days``). Exact.
   ====================== =================================================================
 
+* *allowed*: what the company could do in the round, as ``Simulation.mask`` gives it
+  (``sim.kernel.delivery.refusal``): no offer always; an offer when (1) it is *eligible* for
+  the customer's observed status (the ``status_*`` above: ``Offer.eligible``, e.g. a free
+  trial only for churned customers; the simulator has no rule by plan or subscription beyond
+  the status, and refuses free trials outright in a business without subscriptions), (2) the
+  customer is *reachable* on the offer's channel (``reachable_*`` above) and (3) the channel
+  is under its *frequency cap* (``Channel.frequency_cap``): fewer sends on it than the cap
+  in the decision's episode week before the day and the ``SEND_WEEKS - 1`` (3) weeks before
+  (the simulator's ring of weekly sends, cleared as each week begins). A send is an
+  ``offer_sent`` row outside the holdout (randomised or not) on its row's channel, else its
+  offer's; one on no known channel counts against every channel (conservative). Exact for
+  the simulator's logs (its sends fall on days >= 0; a send in a warm-up week cut short by
+  the run's start would sit in the ring's first slot instead of its week's: the log cannot
+  tell). A company's own rules beyond these (consent by offer type, quiet hours, caps
+  across channels) are not in the log: the table can only be as strict as the log shows,
+  and a note counts the decisions whose action the rebuilt rules do not allow.
+
   Everything is vectorised (events as sorted keys of customer and day, looked up with
   ``numpy.searchsorted``): no Python loop per customer.
 
 The decisions table's columns are :data:`COLUMNS` (``user_id``, ``day``: the log's day,
 ``date``, ``action``, ``offer``: ``no_offer`` or the offer's name, ``propensity``,
-``reward``, ``reactivated``), then the features. ``logged_from_decisions`` turns it into a
-``Logged`` (``user``, ``day``, ``reactivated`` kept; the log's first date and the names in
-``meta``) and ``decisions_of`` turns a ``Logged`` back into the table: one schema both ways
-(a simulator's ``Logged`` has no ``reactivated``, NaN there, and no dates, NaT).
+``reward``, ``reactivated``), then ``allowed_<offer>`` (bool, one per offer in catalogue
+order: the offer could be sent; no offer always could), then the features.
+``logged_from_decisions`` turns it into a ``Logged`` (``user``, ``day``, ``reactivated``
+kept; ``allowed`` from the ``allowed_*`` columns, which are optional: a table without them
+gives no ``allowed``; the log's first date and the names in ``meta``) and ``decisions_of``
+turns a ``Logged`` back into the table: one schema both ways (a simulator's ``Logged`` has
+no ``reactivated``, NaN there, and no dates, NaT; its ``allowed`` is the mask it decided
+under).
 """
 
 from __future__ import annotations
@@ -117,7 +144,7 @@ import pandas as pd
 
 from experiments.ope.logged import Logged
 from sim.calibration.campaigns import BACK
-from sim.calibration.eventlog import ACTIVITY, PLAN_EVENTS, STARTS, EventLog
+from sim.calibration.eventlog import ACTIVITY, OPT_OUTS, PLAN_EVENTS, STARTS, EventLog
 from sim.constants import (
     BILLING_DAYS,
     CHANNELS,
@@ -126,12 +153,13 @@ from sim.constants import (
     PAIN_POINTS,
     RECENCY_SCALE_DAYS,
     RECENT_WEEKS,
+    SEND_WEEKS,
     SESSION_WEEKS,
     TENURE_SCALE_DAYS,
 )
 from sim.envs.observation import observation_names
 from sim.kernel.observation import ALL_SESSIONS_SCALE, RECENT_SESSIONS_SCALE
-from sim.offers import Catalogue
+from sim.offers import OBSERVED_STATUSES, Catalogue
 from sim.scenario import Scenario
 
 NO_OFFER = "no_offer"
@@ -139,7 +167,9 @@ COLUMNS = ("user_id", "day", "date", "action", "offer", "propensity", "reward", 
 """The decisions table's columns before the features."""
 REQUIRED = ("user_id", "day", "action", "propensity", "reward")
 """The columns a decisions table must have (``date``, ``offer``, ``reactivated`` may be
-absent); every column not in :data:`COLUMNS` is a feature."""
+absent); every column not in :data:`COLUMNS` and not ``allowed_<offer>`` is a feature."""
+ALLOWED = "allowed_"
+"""Prefix of the optional ``allowed_<offer>`` columns (bool: the offer could be sent)."""
 MONEY = ("subscribe", "resubscribe", "renew", "payment", "purchase")
 """Event types whose ``amount`` is money a customer paid."""
 HOLDOUT = "holdout"
@@ -179,6 +209,17 @@ def decisions_from_events(
     back = at.count(keys.where(events.kind_in(BACK)), 0, window) > 0
     features = _features(at, keys, events, log, scenario, catalogue, notes)
     offers = np.array([NO_OFFER, *catalogue.names], dtype=object)
+    status = features["status_inactive"] + 2 * features["status_churned"]
+    reach = np.stack([features[f"reachable_{c}"] > 0 for c in CHANNELS], axis=1)
+    recent = _recent_sends(at, keys, events, log, scenario, catalogue, notes)
+    allowed = _allowed(status.astype(np.int64), reach, recent, scenario, catalogue)
+    taken = action_allowed(allowed, action)
+    if not taken.all():
+        notes.append(
+            f"{int((~taken).sum()):,} decision(s) took an offer "
+            "the rebuilt rules do not allow (ineligible, unreachable or over the cap as the "
+            "log shows them): the rules above may not be the company's."
+        )
     table = pd.DataFrame(
         {
             "user_id": ev.user_id.iloc[rows].to_numpy(),
@@ -191,17 +232,29 @@ def decisions_from_events(
             "reactivated": back,
         }
     )
+    table = pd.concat(
+        [table, pd.DataFrame(allowed[:, 1:], columns=allowed_columns(catalogue.names))], axis=1
+    )
     names = observation_names(scenario, catalogue)
     matrix = np.empty((len(table), len(names)), order="F")  # a column at a time
     for k, name in enumerate(names):
         matrix[:, k] = features.pop(name)
     table = pd.concat([table, pd.DataFrame(matrix, columns=names, index=table.index)], axis=1)
     notes.append(
-        "Filled in, not read from the log: reachable_* = 1 (the log records no "
-        f"unsubscribes), genre_share_* = 1/{len(scenario.genres)} (the log has no genres); "
-        "sessions_4w/13w count days with a session."
+        f"Filled in, not read from the log: genre_share_* = 1/{len(scenario.genres)} (the "
+        "log has no genres); sessions_4w/13w count days with a session."
     )
     return table, notes
+
+
+def allowed_columns(offers: Sequence[str]) -> list[str]:
+    """The decisions table's ``allowed_<offer>`` columns, one per offer (no ``no_offer``)."""
+    return [f"{ALLOWED}{o}" for o in offers if o != NO_OFFER]
+
+
+def action_allowed(allowed: np.ndarray, action: np.ndarray) -> np.ndarray:
+    """Whether each round's action is in its ``allowed`` row."""
+    return np.asarray(allowed)[np.arange(len(action)), np.asarray(action)]
 
 
 # ----------------------------------------------------------------- keys and look-ups
@@ -323,17 +376,31 @@ class _Events:
     offer: np.ndarray
     plan: np.ndarray
     reason: np.ndarray
+    channel: np.ndarray  # index into CHANNELS (-1 none, -2 unknown)
+    holdout: np.ndarray  # bool: arm holdout
 
     @classmethod
     def of(cls, ev: pd.DataFrame, scenario: Scenario, catalogue: Catalogue) -> _Events:
         names = tuple(str(c) for c in ev.event_type.cat.categories)
-        return cls(
+        events = cls(
             _codes(ev.event_type),
             names,
             _lookup(ev, "offer", catalogue.names),
             _lookup(ev, "plan", scenario.plan_names),
             _lookup(ev, "reason", PAIN_POINTS),
+            _lookup(ev, "channel", CHANNELS),
+            _lookup(ev, "arm", (HOLDOUT,)) == 0,
         )
+        wrong = events.kind_in(OPT_OUTS) & (events.channel < 0)
+        if wrong.any():
+            i = int(np.flatnonzero(wrong)[0])
+            name = str(ev.channel.iloc[i]) if "channel" in ev.columns else ""
+            raise ValueError(
+                f"channel: {name!r} on the unsubscribe row of user {str(ev.user_id.iloc[i])!r} "
+                f"(log day {int(ev.day.iloc[i])}); allowed: {', '.join(CHANNELS)} "
+                f"({int(wrong.sum()):,} such row(s))"
+            )
+        return events
 
     def kind_in(self, kinds: Sequence[str]) -> np.ndarray:
         wanted = np.array([n in kinds for n in self.names] + [False])
@@ -442,7 +509,7 @@ def _features(
     for k, name in enumerate(("active", "inactive", "churned")):
         out[f"status_{name}"] = (status == k).astype(np.float64)
     start = at.first_ever(keys.where(events.kind_in(STARTS)))
-    anyone = at.first_ever(keys.where(np.ones(keys.day.size, dtype=bool)))
+    anyone = at.first_ever(keys.where(~events.kind_in(OPT_OUTS)))
     signed = np.where(start >= 0, keys.day[np.maximum(start, 0)], keys.day[np.maximum(anyone, 0)])
     signed = np.where((start < 0) & (anyone < 0), d, signed)
     since = np.where(last_act >= 0, d - act_day, d - signed)
@@ -482,11 +549,80 @@ def _features(
     reason = np.where(first >= 0, events.reason[np.maximum(first, 0)], -1)
     for k, name in enumerate(PAIN_POINTS):
         out[f"survey_{name}"] = (reason == k).astype(np.float64)
-    for channel in CHANNELS:
-        out[f"reachable_{channel}"] = np.ones(n)
+    reach = _reach(at, keys, events, log)
+    for c, channel in enumerate(CHANNELS):
+        out[f"reachable_{channel}"] = reach[:, c].astype(np.float64)
+    if not events.kind_in(OPT_OUTS).any():
+        notes.append(
+            "The log records no unsubscribe rows: every customer is taken as reachable on "
+            "every channel (reachable_* = 1), so allowed_* may include sends the company "
+            "could not make."
+        )
     for genre in scenario.genres:
         out[f"genre_share_{genre}"] = np.full(n, 1.0 / len(scenario.genres))
     out["episode_progress"] = np.clip((d - zero) / scenario.horizon_days, 0.0, 1.0)
+    return out
+
+
+def _reach(at: _At, keys: _Keys, events: _Events, log: EventLog) -> np.ndarray:
+    """(decisions, channels) bool: no ``unsubscribe`` row of the customer on the channel
+    before the day; rows on or before the log's window start hold from its opening."""
+    opened = np.maximum(at.day, log.window_start + 1)  # the window's first day counts too
+    out = np.ones((at.day.size, len(CHANNELS)), dtype=bool)
+    is_out = events.kind_in(OPT_OUTS)
+    for c in range(len(CHANNELS)):
+        out[:, c] = at.shifted(opened).before(keys.where(is_out & (events.channel == c))) == 0
+    return out
+
+
+def _recent_sends(
+    at: _At,
+    keys: _Keys,
+    events: _Events,
+    log: EventLog,
+    scenario: Scenario,
+    catalogue: Catalogue,
+    notes: list[str],
+) -> np.ndarray:
+    """(decisions, channels): sends on each channel in the decision's episode week before
+    the day and the ``SEND_WEEKS - 1`` weeks before it (the simulator's frequency-cap ring).
+    A send is an ``offer_sent`` row outside the holdout; its channel the row's, else its
+    offer's; a send on no known channel counts against every channel (conservative)."""
+    sent = events.kind_in(("offer_sent",)) & ~events.holdout
+    of_offer = np.array([CHANNELS.index(o.channel) for o in catalogue.offers] + [-1])
+    offer_channel = of_offer[np.where(events.offer >= 0, events.offer, -1)]  # -1: none
+    channel = np.where(events.channel >= 0, events.channel, offer_channel)
+    unknown = sent & (channel < 0)
+    if unknown.any():
+        notes.append(
+            f"{int(unknown.sum()):,} send(s) on no known channel (no channel column value "
+            "and an offer outside the catalogue): counted against every channel's cap."
+        )
+    zero = log.window_start + scenario.warmup_days  # the episode's day 0
+    week = zero + 7 * np.floor_divide(at.day - zero, 7)  # this week's first day
+    start = week - 7 * (SEND_WEEKS - 1) - at.day
+    out = np.zeros((at.day.size, len(CHANNELS)), dtype=np.int64)
+    for c in range(len(CHANNELS)):
+        out[:, c] = at.count(keys.where(sent & ((channel == c) | unknown)), start, 0)
+    return out
+
+
+def _allowed(
+    status: np.ndarray,
+    reach: np.ndarray,
+    recent: np.ndarray,
+    scenario: Scenario,
+    catalogue: Catalogue,
+) -> np.ndarray:
+    """(decisions, 1 + offers) bool, as ``Simulation.mask`` gives it: no offer always; an
+    offer when its eligibility holds for the status, the customer is reachable on its
+    channel and the channel's sends are under its cap."""
+    out = np.ones((status.size, 1 + len(catalogue)), dtype=bool)
+    for k, offer in enumerate(catalogue.offers):
+        c = CHANNELS.index(offer.channel)
+        eligible = np.array([s in offer.eligible for s in OBSERVED_STATUSES])[status]
+        cap = scenario.channel(offer.channel).frequency_cap
+        out[:, k + 1] = eligible & reach[:, c] & (recent[:, c] < cap)
     return out
 
 
@@ -612,7 +748,8 @@ def logged_from_decisions(table: pd.DataFrame, offers: Sequence[str]) -> Logged:
         )
     names = [str(o) for o in offers]
     names = names if names[:1] == [NO_OFFER] else [NO_OFFER, *names]
-    features = [str(c) for c in table.columns if c not in COLUMNS]
+    allowed = _allowed_of(table, names)
+    features = [str(c) for c in table.columns if c not in COLUMNS and not _is_allowed(c)]
     if not features:
         raise ValueError(
             "decisions: no feature columns; allowed: a table with the features after "
@@ -649,8 +786,47 @@ def logged_from_decisions(table: pd.DataFrame, offers: Sequence[str]) -> Logged:
         user=table["user_id"].to_numpy(),
         day=table["day"].to_numpy(),
         reactivated=reactivated,
+        allowed=allowed,
         meta=meta,
     )
+
+
+def _is_allowed(column: object) -> bool:
+    return str(column).startswith(ALLOWED)
+
+
+def _allowed_of(table: pd.DataFrame, names: list[str]) -> np.ndarray | None:
+    """``Logged.allowed`` from the table's ``allowed_<offer>`` columns (None: it has none):
+    no offer always allowed; every offer's column, bool (or 0/1), or none of them."""
+    wanted = allowed_columns(names)
+    given = [str(c) for c in table.columns if _is_allowed(c)]
+    if not given:
+        return None
+    stray = [c for c in given if c not in wanted]
+    missing = [c for c in wanted if c not in given]
+    if stray or missing:
+        raise ValueError(
+            f"decisions: allowed column(s) {', '.join(stray or missing)} "
+            f"{'not of an offer' if stray else 'missing'}; allowed: all of "
+            f"{', '.join(wanted)} (one per offer, as decisions_from_events writes them) or none"
+        )
+    out = np.ones((len(table), len(names)), dtype=bool)
+    for k, column in enumerate(wanted, start=1):
+        values = table[column]
+        if values.dtype != bool:
+            number = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+            bad = ~np.isin(number, (0.0, 1.0))
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                value = values.iloc[i]
+                value = value.item() if isinstance(value, np.generic) else value
+                raise ValueError(
+                    f"decisions.{column}[{i}]: {value!r}; allowed: True or False "
+                    "(or 1 or 0): whether the offer could be sent in that round"
+                )
+            values = number == 1.0
+        out[:, k] = np.asarray(values, dtype=bool)
+    return out
 
 
 def decisions_of(logged: Logged) -> pd.DataFrame:
@@ -692,7 +868,18 @@ def decisions_of(logged: Logged) -> pd.DataFrame:
             else np.asarray(logged.reactivated, dtype=np.float64),
         }
     )
+    parts = [table]
+    if logged.allowed is not None:
+        allowed = np.asarray(logged.allowed, dtype=bool)
+        if not allowed[:, 0].all():
+            i = int(np.flatnonzero(~allowed[:, 0])[0])
+            raise ValueError(
+                f"logged.allowed[{i}, 0]: False; allowed: True (no offer is always possible: "
+                "the table keeps one allowed_<offer> column per offer)"
+            )
+        names = allowed_columns([str(o) for o in offers])
+        parts.append(pd.DataFrame(allowed[:, 1:], columns=names, index=table.index))
     context = pd.DataFrame(
         np.asarray(logged.context, dtype=np.float64), columns=features, index=table.index
     )
-    return pd.concat([table, context], axis=1)
+    return pd.concat([*parts, context], axis=1)

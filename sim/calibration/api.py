@@ -24,7 +24,7 @@ from sim.calibration.customers import (
     customers_at,
     weekly_repeats,
 )
-from sim.calibration.eventlog import OFFER_EVENTS, EventLog, EventLogError
+from sim.calibration.eventlog import OFFER_EVENTS, OPT_OUTS, EventLog, EventLogError
 from sim.calibration.fit import LifecycleFit, fit_classes
 from sim.calibration.forecast import CohortForecast, simulate_cohort
 from sim.calibration.lifecycle import Traits
@@ -402,7 +402,8 @@ def recency_table(
 def notes(log: EventLog, base: str, fits: list[LifecycleFit], customers: int) -> list[str]:
     fit = fits[-1]
     out = list(log.notes)  # about the reading: duplicate rows
-    users = log.events.user_id.nunique()
+    ev = log.events
+    users = ev.user_id[~ev.event_type.isin(OPT_OUTS)].nunique()  # opt-outs: not customers
     if users > customers:
         out.append(
             f"{users - customers:,} of the log's {users:,} users are not customers here: no "

@@ -10,7 +10,11 @@ An event log is a CSV or Parquet file with one row per event and the columns
                 (``'%d/%m/%Y'``), which is then applied strictly to every row
 ``event_type``  activity ``purchase``, ``session``; offers ``offer_sent``, ``offer_opened``,
                 ``offer_redeemed``; ``signup``; subscriptions ``subscribe``, ``renew``,
-                ``payment`` (a synonym of renew), ``cancel``, ``resubscribe``, ``plan_change``
+                ``payment`` (a synonym of renew), ``cancel``, ``resubscribe``, ``plan_change``;
+                reach ``unsubscribe`` (the customer opted out of messages on ``channel``, one
+                of ``sim.constants.CHANNELS``, required there; the opt-out holds for the rest
+                of the log: the schema has no opt-in. Calibration reads none of these rows:
+                they are not activity, subscriptions or offers, and do not open the window)
 ``amount``      spend of a purchase, what was paid on a renew/payment (>= 0; may be empty except
                 on a purchase)
 =============== ====================================================================================
@@ -20,7 +24,9 @@ and optionally ``offer`` (the offer's name on offer events), ``channel``, ``plan
 per billing period, >= 0), ``billing`` (``monthly`` or ``annual``; empty -> monthly),
 ``reason`` (on a cancel, the exit survey: one of ``sim.constants.PAIN_POINTS``, or empty),
 ``campaign``, ``arm`` (``treatment`` or ``holdout``, or empty) and ``propensity`` (in (0, 1], or
-empty) on offer events. A cancel's timestamp is the day it takes effect.
+empty) on offer events. A cancel's timestamp is the day it takes effect. An
+``unsubscribe``'s timestamp is the day of the opt-out; customers who could not be reached on a
+channel when the export began are written with that day (or any earlier one).
 
 Every row is checked on load; bad rows are reported with their line numbers (the file's own
 line numbers, header = line 1) and a count per problem, and are never dropped silently: by
@@ -62,7 +68,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
-from sim.constants import ARMS, BILLING_DAYS, PAIN_POINTS
+from sim.constants import ARMS, BILLING_DAYS, CHANNELS, PAIN_POINTS
 
 REQUIRED = ("user_id", "timestamp", "event_type", "amount")
 OPTIONAL = (
@@ -82,10 +88,12 @@ STARTS = ("subscribe", "resubscribe")  # a subscription spell begins
 RENEWALS = ("renew", "payment")
 PLAN_EVENTS = (*STARTS, "plan_change")  # carry plan, price and billing
 SUBSCRIPTION_EVENTS = ("subscribe", *RENEWALS, "cancel", "resubscribe", "plan_change")
-EVENT_TYPES = (*ACTIVITY, *OFFER_EVENTS, "signup", *SUBSCRIPTION_EVENTS)
+OPT_OUTS = ("unsubscribe",)  # a customer no longer reachable on ``channel`` (no calibration)
+EVENT_TYPES = (*ACTIVITY, *OFFER_EVENTS, "signup", *SUBSCRIPTION_EVENTS, *OPT_OUTS)
 BILLING = tuple(BILLING_DAYS)
 DEFAULT_BILLING = "monthly"
 NUMBERS = ("amount", "price", "propensity")
+UNKNOWN_CHANNEL = f"channel not {', '.join(CHANNELS)} on an unsubscribe (required there)"
 LOWERCASE = ("event_type", "billing", "reason", "arm")  # read case-insensitively
 EARLIEST = pd.Timestamp("1990-01-01")
 MAX_YEARS = 20.0
@@ -175,12 +183,19 @@ class EventLog:
 
     @cached_property
     def window_start(self) -> int:
-        """The first day of any event that is not a ``subscribe`` (earlier rows are sign-ups
-        of customers who subscribed before the export began); the last day if there is none."""
+        """The first day of any event that is not a ``subscribe`` or an ``unsubscribe``
+        (earlier rows are sign-ups of customers who subscribed, and opt-outs of customers who
+        opted out, before the export began); the last day if there is none."""
         # numpy, not a Series mask: pandas would keep the row numbers (8 bytes a row)
         kind = self.events.event_type.cat.codes.to_numpy()  # categories: EVENT_TYPES
-        days = self.events.day.to_numpy()[kind != EVENT_TYPES.index("subscribe")]
+        before = [EVENT_TYPES.index(k) for k in ("subscribe", *OPT_OUTS)]
+        days = self.events.day.to_numpy()[~np.isin(kind, before)]
         return int(days.min()) if days.size else self.end
+
+    @property
+    def opt_outs(self) -> pd.DataFrame:
+        """The ``unsubscribe`` rows (user_id, day, channel...): no calibration reads them."""
+        return self.events[self.events.event_type.isin(OPT_OUTS)]
 
     @property
     def notes(self) -> list[str]:
@@ -687,6 +702,7 @@ def _row_problems(rows: _Rows, limits: Limits) -> dict[str, np.ndarray]:
                 rows.text["reason"], PAIN_POINTS
             ),
             f"arm not {', '.join(ARMS)} or empty": _not_in(rows.text["arm"], ARMS),
+            UNKNOWN_CHANNEL: rows.of_kind(OPT_OUTS) & ~_among(rows.text["channel"], CHANNELS),
             "propensity not a number in (0, 1] or empty": propensity_text
             | ~(np.isnan(propensity) | (propensity > 0) & (propensity <= 1)),
         }
@@ -695,6 +711,12 @@ def _row_problems(rows: _Rows, limits: Limits) -> dict[str, np.ndarray]:
 def _negative(values: np.ndarray, not_number: np.ndarray) -> np.ndarray:
     """Given, but not a finite number >= 0."""
     return not_number | ~np.isnan(values) & ~(np.isfinite(values) & (values >= 0))
+
+
+def _among(column: tuple[np.ndarray, np.ndarray], allowed: tuple[str, ...]) -> np.ndarray:
+    """One of ``allowed`` (empty is not)."""
+    codes, values = column
+    return np.append(np.isin(values, allowed), False)[codes]
 
 
 def _not_in(column: tuple[np.ndarray, np.ndarray], allowed: tuple[str, ...]) -> np.ndarray:
@@ -1096,6 +1118,15 @@ def _hints(problems: dict[str, np.ndarray], log: _Log, limits: Limits) -> list[s
         out.append(f"  timestamps are read {read}; line {line} has {value!r}")
     if any(k.startswith("timestamp before") and m.size for k, m in problems.items()):
         out.append("  dates that far out are accepted with --accept-dates (accept_dates=True)")
+    unknown = problems.get(UNKNOWN_CHANNEL, np.zeros(0, dtype=np.int64))
+    if unknown.size:
+        codes, values = log.text["channel"]
+        first = int(unknown.min())
+        value = str(values[codes[first]]) if codes[first] >= 0 else ""
+        out.append(
+            f"  channel: {value!r} on the unsubscribe of line {first + 2}; allowed: "
+            f"{', '.join(CHANNELS)} (the channel the customer opted out of)"
+        )
     if any(k.startswith("amount or price above") and m.size for k, m in problems.items()):
         out.append("  a higher ceiling: --max-amount X (max_amount= from Python)")
     if any(
