@@ -77,7 +77,13 @@ def policy_nodes(
             node = {"_target_": BLANKET, "offer": given.removeprefix("blanket_")}
             out.update(expand_agents({given: node}, catalogue, trusted, False))
         else:
-            out.update({k: v for k, v in agents.items() if k == given or k.startswith(given)})
+            out.update(
+                {
+                    k: v
+                    for k, v in agents.items()
+                    if k == given or (given == "blanket" and k.startswith("blanket_"))
+                }
+            )
     for name, node in out.items():
         if hidden_target(node):
             raise ValueError(

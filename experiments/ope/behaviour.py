@@ -343,22 +343,31 @@ def target_distribution(agent: AgentLike, logged: Logged) -> np.ndarray:
     each round's observation with what the company could do there (``allowed``; without it,
     every action) as its mask, never narrowed to what the logger chose to try (the target
     may well do what the log never did: ``estimators.diagnostics`` says how often); a
-    deterministic agent gives one-hot rows, a random one a draw of its choice.
-    The log must carry its feature and offer names (``meta``, as ``log_decisions`` writes)."""
+    deterministic agent gives one-hot rows, a random one a draw of its choice. With the
+    rounds' days known, a fresh copy of the agent acts day by day in order, each day's
+    rounds together (``Context.day``: what a budget or a calendar rule reads), as it would
+    have run; without them, on every round at once. The log must carry its feature and
+    offer names (``meta``, as ``log_decisions`` writes)."""
     missing = [k for k in ("features", "offers") if k not in logged.meta]
     if missing:
         raise ValueError(
             f"logged.meta: no {', '.join(missing)}; allowed: a log that names its features "
             "and offers (log_decisions writes them)"
         )
-    policy = as_agent(agent)
+    policy = as_agent(agent).fresh()
     mask = (
         np.ones((logged.n_rounds, logged.n_actions), dtype=bool)
         if logged.allowed is None
         else np.asarray(logged.allowed, dtype=bool)
     )
-    ctx = Context(list(logged.meta["features"]), list(logged.meta["offers"][1:]))
-    actions = np.asarray(policy.act(np.asarray(logged.context), mask, ctx), dtype=np.int64)
+    features, offers = list(logged.meta["features"]), list(logged.meta["offers"][1:])
+    obs = np.asarray(logged.context)
+    days = np.zeros(logged.n_rounds) if logged.day is None else np.asarray(logged.day, float)
+    actions = np.zeros(logged.n_rounds, dtype=np.int64)
+    for day in np.unique(days):
+        rows = np.flatnonzero(days == day)
+        ctx = Context(features, offers, float(day))
+        actions[rows] = np.asarray(policy.act(obs[rows], mask[rows], ctx), dtype=np.int64)
     dist = np.zeros((logged.n_rounds, logged.n_actions))
     dist[np.arange(logged.n_rounds), actions] = 1.0
     return dist

@@ -74,7 +74,7 @@ def bench(
     from joblib import Parallel, delayed
 
     work = (
-        delayed(replicate)(scenario, catalogue, logger, targets, seed, truth_reps, boot)
+        delayed(replicate)(scenario, catalogue, logger, targets, seed, truth_reps, boot, jobs > 1)
         for seed in seeds
     )
     rows: list[dict[str, Any]] = []
@@ -93,10 +93,15 @@ def replicate(
     seed: int,
     truth_reps: int,
     boot: int,
+    one_thread: bool = False,
 ) -> list[dict[str, Any]]:
-    """One simulated company's log, every target scored by every estimator."""
+    """One simulated company's log, every target scored by every estimator (``one_thread``:
+    the reward model's fit on one thread, as when logs are scored side by side)."""
+    from threadpoolctl import threadpool_limits
+
     logged = log_decisions(logger(), scenario, catalogue, seed, once=True, truth_reps=truth_reps)
-    q = reward_model(logged, seed)
+    with threadpool_limits(1 if one_thread else None):
+        q = reward_model(logged, seed)
     rows = []
     for name, agent in targets.items():
         pi = target_distribution(agent, logged)
