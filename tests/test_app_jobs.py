@@ -207,6 +207,19 @@ def test_progress_of_a_stress_test_counts_worlds() -> None:
     assert step == "world 3 of 20: evaluating: seed 2: pain_point_rule"
 
 
+def test_progress_of_winback_ope_names_its_steps() -> None:
+    log = (
+        "log: 885 decisions (npz) from log.npz\n"
+        "building playbook (agents.reference.Playbook) in streaming\n"
+        "fitting the reward model (cross-fitted gradient boosting)\n"
+    )
+    assert jobs.progress(jobs.collapse(log)) == (None, "fitting the reward model")
+    later = log + "simulating playbook on streaming (--predict)\n"
+    assert jobs.progress(jobs.collapse(later)) == (None, "simulating playbook on streaming")
+    made = "logging uniform's decisions for 1,500 customers, 84 days\n"
+    assert jobs.progress(jobs.collapse(made)) == (None, "logging uniform's decisions")
+
+
 def test_status_reads_only_the_end_of_a_long_log(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_text("".join(f"line {i}\n" for i in range(100_000)) + EVALUATING)

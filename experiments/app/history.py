@@ -13,6 +13,7 @@ MARKS = {
     "robustness.csv": "stress",
     "plan.json": "plan",
     "calibration.json": "calibration",
+    "estimates.csv": "ope",
 }
 """A file in a folder -> the kind of run that wrote it (checked in this order)."""
 DEPTH = 4  # outputs/app/<session>/<run>/ is the deepest the commands write
@@ -65,7 +66,10 @@ def _mark(kind: str) -> str:
 
 
 def _done(folder: Path, kind: str) -> bool:
-    """A benchmark or stress run is done once its summary.json is written (its last file)."""
+    """A benchmark or stress run is done once its summary.json is written (its last file),
+    an ope run once its report.html is."""
+    if kind == "ope":
+        return (folder / "report.html").exists()
     return kind in ("plan", "calibration") or (folder / "summary.json").exists()
 
 
@@ -84,6 +88,9 @@ def _headline(folder: Path, kind: str) -> str:
         if kind == "plan":
             plan = json.loads((folder / "plan.json").read_text())
             return f"{plan.get('policy', '?')} vs {plan.get('against', '?')}"
+        if kind == "ope":
+            summary = json.loads((folder / "summary.json").read_text())
+            return ", ".join(summary.get("policies", {}))[:120]
     except (OSError, ValueError, KeyError, TypeError):
         return "(unreadable summary)"
     return ""

@@ -43,7 +43,7 @@ from typing import BinaryIO
 
 from experiments.files import write_json, write_text
 
-KINDS = ("compare", "benchmark", "sweep", "stress", "plan", "calibrate", "report")
+KINDS = ("compare", "benchmark", "sweep", "stress", "plan", "calibrate", "report", "ope", "ope-log")
 JOB, LOG, EXIT, CANCELLED = "job.json", "app.log", "job.exit", "job.cancelled"
 SESSION = re.compile(r"[A-Za-z0-9_-]{6,64}")
 TAIL_BYTES = 64 * 1024  # the part of a log read for the status: logs can be long
@@ -363,6 +363,10 @@ BAR = re.compile(
 )
 WORLD = re.compile(r"^world (?P<id>\S+) \((?P<i>\d+) of (?P<n>\d+)\)")
 BUILDING = re.compile(r"^building (?P<name>\S+) \(")
+STEP = re.compile(
+    r"^(?:fitting the reward model|simulating \S+ on \S+ \(--predict\)|logging \S+ decisions)"
+)
+"""``winback ope`` and ``ope-log``'s steps without a bar (shown as the step)."""
 SCALE = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18, "Z": 1e21}
 
 
@@ -423,6 +427,8 @@ def progress(lines: Sequence[str]) -> tuple[float | None, str]:
             building, bar = None, None
         elif found := BUILDING.match(line):
             building, bar = f"building {found['name']}", None
+        elif STEP.match(line):
+            building, bar = line.split(" (")[0].split(" for ")[0], None
         elif (drawn := parse_bar(line)) is not None:
             bar = drawn
             if bar.desc == "evaluating":

@@ -29,6 +29,7 @@ SECTIONS = {
     ],
     "Your data": [
         ("calibrate.py", "Calibrate from a log", ":material/upload_file:"),
+        ("ope.py", "What your log says", ":material/fact_check:"),
     ],
 }
 

@@ -534,5 +534,9 @@ def show_run(kind: str, folder: Path, key: str) -> None:
             st.markdown(f"- {line}")
         with st.expander("plan.json"):
             st.json(plan)
+    elif kind == "ope":
+        from experiments.app.ope_run import show
+
+        show(folder, key)
     else:
         show_files(folder, key)
