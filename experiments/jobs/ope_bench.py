@@ -3,7 +3,8 @@ replications and log sizes (``experiments.ope.bench``: campaign logs, truth by l
 
 Outputs in ``--out``: ``rounds.csv`` (one row per size, replication, target and estimator:
 estimate, interval, truth), ``summary.csv`` and ``summary.json`` (per size, target and
-estimator: bias, RMSE, relative error, coverage, the log's effective sample share) and
+estimator: bias, RMSE, relative error, coverage of the truth on the log's customers and of
+the population's value, the log's effective sample share) and
 ``plots/relative_error.png`` and ``plots/coverage.png``.
 """
 
@@ -113,7 +114,17 @@ def run_from_args(args: argparse.Namespace) -> int:
     }
     write_json(args.out / "summary.json", {**meta, "summary": summary.to_dict("records")})
     plots(summary, args.out / "plots")
-    shown = summary[["users", "target", "estimator", "rounds", "relative_error", "coverage"]]
+    shown = summary[
+        [
+            "users",
+            "target",
+            "estimator",
+            "rounds",
+            "relative_error",
+            "coverage",
+            "coverage_population",
+        ]
+    ]
     print(shown.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
     print(f"\nresults: {args.out.resolve()}")
     if args.json:
@@ -129,15 +140,17 @@ def plots(summary: pd.DataFrame, folder: Path) -> None:
     targets = list(dict.fromkeys(summary.target))
     for column, name, label in (
         ("relative_error", "relative_error.png", "mean |estimate - truth| / |truth|"),
-        ("coverage", "coverage.png", "share of 95% intervals covering the truth"),
+        ("coverage", "coverage.png", "95% intervals covering the truth (dashed: population)"),
     ):
         fig, axes = plt.subplots(
             1, len(targets), figsize=(4.2 * len(targets), 3.6), squeeze=False, sharey=True
         )
         for ax, target in zip(axes[0], targets, strict=True):
             part = summary[summary.target == target]
-            for estimator, rows in part.groupby("estimator", sort=False):
-                ax.plot(rows.rounds, rows[column], marker="o", label=str(estimator))
+            for k, (estimator, rows) in enumerate(part.groupby("estimator", sort=False)):
+                ax.plot(rows.rounds, rows[column], marker="o", label=str(estimator), color=f"C{k}")
+                if column == "coverage":  # dashed: of the population's value
+                    ax.plot(rows.rounds, rows.coverage_population, ls="--", color=f"C{k}")
             ax.set_xscale("log")
             ax.set_title(target)
             ax.set_xlabel("logged rounds")

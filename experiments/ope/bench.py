@@ -9,8 +9,9 @@ come from the same log, its reward model for DM/DR cross-fitted (gradient boosti
 scikit-learn on the observation and the action: a round's prediction never comes from a
 model that saw it). Scored per (log size, target, estimator): bias, RMSE, error relative to
 the truth, and how often the interval covers it. The truth has Monte Carlo noise of its own
-(``truth_reps`` replications per round), unbiased; averaged over a log's rounds it is small
-beside the estimators' errors at these sizes (not yet quantified: to do).
+(``truth_reps`` replications per round), unbiased: measured by
+``experiments.evidence.ope_truth``, about 0.1% of the value at 14,000 decisions and a sixth
+of doubly robust's error there (both shrink as one over the root of the decisions).
 """
 
 from __future__ import annotations
@@ -127,11 +128,16 @@ def replicate(
 
 def summarise(table: pd.DataFrame) -> pd.DataFrame:
     """Per target and estimator: bias, RMSE, mean relative error and interval coverage over
-    the replications, with the log's mean size and effective sample share."""
+    the replications, with the log's mean size and effective sample share. Two coverages:
+    of the truth on each log's own customers (``coverage``), and of the population's value,
+    the mean of the truths over the replications (``coverage_population``): a bootstrap
+    over decisions counts how the customers vary, so its interval is for the latter."""
     t = table.assign(
         error=table.estimate - table.truth,
         covered=(table.low <= table.truth) & (table.truth <= table.high),
     )
+    population = t.groupby(["target", "estimator"], sort=False).truth.transform("mean")
+    t["covered_population"] = (t.low <= population) & (population <= t.high)
     t["relative"] = (t.error / t.truth.abs()).abs()
     return (
         t.groupby(["target", "estimator"], sort=False)
@@ -144,6 +150,7 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
             rmse=("error", lambda e: float(np.sqrt((e**2).mean()))),
             relative_error=("relative", "mean"),
             coverage=("covered", "mean"),
+            coverage_population=("covered_population", "mean"),
         )
         .reset_index()
     )
