@@ -404,6 +404,12 @@ def ope_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--days", type=positive_int, default=182, help="the logs' horizon")
     p.add_argument("--replications", type=positive_int, default=50, help="logs per size")
     p.add_argument(
+        "--first-seed",
+        type=positive_int,
+        default=1,
+        help="the first log's seed (seeds run on from it: a run continued in parts)",
+    )
+    p.add_argument(
         "--logger",
         default="uniform",
         help="uniform, epsilon_playbook, vendor or thompson (the logging policy)",
