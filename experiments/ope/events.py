@@ -32,12 +32,13 @@ plain words. Rules:
   ``resubscribe``, ``renew``, ``payment`` and ``purchase`` rows (the event types that carry
   what a customer paid), less what the decision's send cost: the channel's cost per send plus
   the offer's ``cost_per_send`` (as ``sim.messaging.OfferTable.send_cost`` charges it; 0 for
-  no offer). This is the cash a company can see in its log. The simulator's own
-  ``behaviour.log_decisions`` reward is the profit accrued in its ledger over the window:
-  revenue a day at list price while subscribed, less serving cost per session, discount and
-  trial revenue forgone, message, support and unsubscribe costs. The two differ by timing (a
+  no offer), and the offer's ``support_cost`` when it was opened (an ``offer_opened`` row on
+  the decision day: a support contact made). This is the cash a company can see in its log.
+  The simulator's own ``behaviour.log_decisions`` reward is the profit accrued in its
+  ledger over the window: revenue a day at list price while subscribed, less serving cost
+  per session, discount and trial revenue forgone, message, support and unsubscribe costs. The two differ by timing (a
   renewal pays a whole billing period on its first day; accrual spreads it) and by the costs
-  the log cannot show (serving per session, support contacts, lost reach).
+  the log cannot show (serving per session, lost reach).
 * *reactivated*: a ``BACK`` event (``campaigns.BACK``: resubscribe, subscribe, session,
   purchase) in the window.
 * *context*: ``observation_names(scenario, catalogue)``, in that order and normalised as
@@ -206,6 +207,7 @@ def decisions_from_events(
     events = _Events.of(ev, scenario, catalogue)
     amount = ev.amount.to_numpy(dtype=np.float64)
     reward = _money(at, keys, events, amount, window) - _send_costs(scenario, catalogue)[action]
+    reward -= _contact_costs(at, keys, events, catalogue, action)
     back = at.count(keys.where(events.kind_in(BACK)), 0, window) > 0
     features = _features(at, keys, events, log, scenario, catalogue, notes)
     offers = np.array([NO_OFFER, *catalogue.names], dtype=object)
@@ -654,6 +656,20 @@ def _list_prices(
         mine = mine[np.argsort(keys.day[mine], kind="stable")]
         pos = np.searchsorted(keys.day[mine], day[plan == k], "left") - 1
         out[plan == k] = np.nan_to_num(monthly[mine[np.maximum(pos, 0)]])
+    return out
+
+
+def _contact_costs(
+    at: _At, keys: _Keys, events: _Events, catalogue: Catalogue, action: np.ndarray
+) -> np.ndarray:
+    """Each decision's support-contact cost: the offer's ``support_cost`` when it was
+    opened (an ``offer_opened`` row of it on the decision day: the simulator charges the
+    contact when the customer engages)."""
+    out = np.zeros(action.size)
+    for k, offer in enumerate(catalogue.offers):
+        if offer.support_cost > 0:
+            opened = at.count(_opened(keys, events, [k]), 0, 1) > 0
+            out[(action == k + 1) & opened] = offer.support_cost
     return out
 
 
