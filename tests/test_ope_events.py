@@ -68,7 +68,7 @@ def test_the_decisions_are_the_simulators_rounds_exactly(both) -> None:
 
 
 def test_the_features_the_log_determines_are_the_simulators(both) -> None:
-    logged, _, table, _, pairs = both
+    logged, log, table, _, pairs = both
     i, j = pairs.i.to_numpy(int), pairs.j.to_numpy(int)
     names = logged.meta["features"]
     ours, theirs = table[names].to_numpy()[i], logged.context[j].astype(np.float64)

@@ -36,9 +36,9 @@ plain words. Rules:
   the decision day: a support contact made). This is the cash a company can see in its log.
   The simulator's own ``behaviour.log_decisions`` reward is the profit accrued in its
   ledger over the window: revenue a day at list price while subscribed, less serving cost
-  per session, discount and trial revenue forgone, message, support and unsubscribe costs. The two differ by timing (a
-  renewal pays a whole billing period on its first day; accrual spreads it) and by the costs
-  the log cannot show (serving per session, lost reach).
+  per session, discount and trial revenue forgone, message, support and unsubscribe costs.
+  The two differ by timing (a renewal pays a whole billing period on its first day; accrual
+  spreads it) and by the costs the log cannot show (serving per session, lost reach).
 * *reactivated*: a ``BACK`` event (``campaigns.BACK``: resubscribe, subscribe, session,
   purchase) in the window.
 * *context*: ``observation_names(scenario, catalogue)``, in that order and normalised as
