@@ -251,3 +251,45 @@ def test_the_speed_benchmark_runs_and_agrees_with_the_loop() -> None:
     assert out["seconds_all_estimators"] > 0 and out["ratio_dr"] > 0
     logged, target, q = synthetic_log(3000, 1)
     assert out["dr"] == round(loop_dr(logged, target, q), 4)  # the same estimate both ways
+
+
+def test_results_are_not_replaced_unasked_and_names_are_listed(
+    npz_log: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "ope"
+    args = ["ope", str(npz_log), "--policy", "no_offer", "--boot", "10", "--out", str(out)]
+    assert main(args) == 0
+    before = (out / "summary.json").read_text()
+    assert main(args) == 2
+    assert "holds results already; allowed: a new folder, or --force" in capsys.readouterr().err
+    assert (out / "summary.json").read_text() == before  # nothing lost
+    assert main([*args, "--force"]) == 0
+    assert main(["ope", str(npz_log), "--policy", "psychic", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "--policy: 'psychic'; allowed:" in err and "playbook" in err and "uplift" in err
+
+
+def test_a_decisions_table_with_a_bad_propensity_is_named(
+    npz_log: Path, tmp_path: Path, capsys
+) -> None:
+    from experiments.ope.events import decisions_of
+
+    table = decisions_of(load(npz_log))
+    table.loc[3, "propensity"] = 1.5
+    path = tmp_path / "decisions.csv"
+    table.to_csv(path, index=False)
+    out = tmp_path / "ope"
+    assert main(["ope", str(path), "--policy", "playbook", "--out", str(out)]) == 2
+    assert "decisions.propensity: 1.5 on row 4" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_weekly_decisions_state_their_estimand_and_resample_customers(tmp_path: Path) -> None:
+    path = tmp_path / "weekly.npz"
+    args = ["ope-log", "--out", str(path), "--users", "600", "--days", "84", "--repeat"]
+    assert main(args) == 0
+    out = tmp_path / "ope"
+    assert main(["ope", str(path), "--policy", "playbook", "--boot", "20", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["repeated_share"] > 0.5
+    assert "decided for more than once" in summary["policies"]["playbook"]["details"][0]

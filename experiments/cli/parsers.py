@@ -453,6 +453,10 @@ def ope_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--boot", type=positive_int, default=200, help="bootstrap resamples (200)")
     p.add_argument("--clip", type=float, default=None, help="cut weights above this (none)")
     p.add_argument("--out", type=Path, default=None, help="results folder (outputs/ope/<time>)")
+    p.add_argument("--force", action="store_true", help="replace results already in --out")
+    p.add_argument(
+        "--skip-bad-rows", action="store_true", help="an event log's bad rows left out (noted)"
+    )
     common(p)
 
 

@@ -40,6 +40,11 @@ from experiments.ope.estimators import ESTIMATORS
 from experiments.ope.logged import Logged
 
 EVENT_LOG_SUFFIXES = (".csv", ".parquet")
+OUTCOME = {
+    "npz": "the profit (as the log holds it)",
+    "decisions": "the reward column (as the table holds it)",
+    "events": "the money the log shows coming in, less what the send and any support contact cost",
+}
 SUFFIXES = (".npz", *EVENT_LOG_SUFFIXES)
 NAMES = {
     "dm": "direct method",
@@ -93,6 +98,16 @@ def policy_nodes(
     return out
 
 
+def agent_names(config_dir: Path | None) -> set[str]:
+    """The agent configs ``--policy`` can name: the package's and ``--config-dir``'s."""
+    import conf
+
+    folders = [Path(conf.__file__).parent / "agent"]
+    if config_dir is not None:
+        folders.append(Path(config_dir) / "agent")
+    return {f.stem for d in folders if d.is_dir() for f in d.glob("*.yaml")}
+
+
 def compose_config(args: argparse.Namespace, out: Path) -> Any:
     """The benchmark's typed config with the scenario, offers and policies asked for."""
     from experiments.config.compose import compose
@@ -101,6 +116,13 @@ def compose_config(args: argparse.Namespace, out: Path) -> Any:
 
     trusted = check_module_names(args.trust or [])
     named = [p for p in args.policy if "." not in p and not p.startswith("blanket_")]
+    known = agent_names(args.config_dir)
+    for name in named:
+        if name not in known:
+            raise ValueError(
+                f"--policy: {name!r}; allowed: {', '.join(sorted(known))}, blanket_<offer>, "
+                "or a _target_ such as my_module.MyPolicy (with --trust my_module)"
+            )
     overrides = [f"scenario={args.scenario}", f"offers={args.offers}"]
     overrides.append(f"agent=[{','.join(named or ['no_offer'])}]")
     if trusted:
@@ -113,7 +135,7 @@ def compose_config(args: argparse.Namespace, out: Path) -> Any:
 
 
 def read_log(
-    path: Path, scenario: Any, catalogue: Any, window: int
+    path: Path, scenario: Any, catalogue: Any, window: int, skip_bad_rows: bool = False
 ) -> tuple[Logged, str, list[str], dict[str, int]]:
     """LOG as rounds, its kind (npz, decisions, events), notes on the reading and, where
     the log tells, its customers and days (``users``, ``days``: what ``--predict``
@@ -135,8 +157,9 @@ def read_log(
         if "event_type" in columns:
             from sim.calibration.eventlog import read_event_log
 
-            log = read_event_log(path)
+            log = read_event_log(path, skip_bad_rows)
             table, notes = decisions_from_events(log, scenario, catalogue, window)
+            notes = [*log.notes, *notes]
             kind = "events"
             span = log.end - log.window_start + 1 - scenario.warmup_days
             size = {"users": int(log.events.user_id.nunique()), "days": max(span, 2 * window)}
@@ -188,9 +211,15 @@ def run_from_args(args: argparse.Namespace) -> int:
     if args.clip is not None and not args.clip > 0:
         raise ValueError(f"--clip: {args.clip!r}; allowed: a weight > 0")
     out = args.out or Path("outputs/ope") / time.strftime("%Y-%m-%d_%H-%M-%S")
+    if (out / "summary.json").exists() and not args.force:
+        raise ValueError(
+            f"--out: {str(out)!r} holds results already; allowed: a new folder, or --force"
+        )
     check_writable(out, "--out")
     bench, nodes = compose_config(args, out)
-    logged, kind, notes, size = read_log(args.log, bench.scenario, bench.catalogue, args.window)
+    logged, kind, notes, size = read_log(
+        args.log, bench.scenario, bench.catalogue, args.window, args.skip_bad_rows
+    )
     print(f"log: {logged.n_rounds:,} decisions ({kind}) from {args.log}", flush=True)
     agents = {}
     for name, node in nodes.items():
@@ -201,13 +230,24 @@ def run_from_args(args: argparse.Namespace) -> int:
     nothing = target_distribution(NoOffer(), logged)
     support = support_of(logged.logging_dist, logged.action, logged.n_actions, logged.n_rounds)
     repeated = _repeated_share(logged)
+    groups = logged.user if repeated > 0 else None  # a customer's decisions resampled together
     offers = list(logged.meta["offers"])
     rows, policies = [], {}
     for name, agent in agents.items():
         pi = target_distribution(agent, logged)
-        values = estimate(logged, pi, q, ESTIMATORS, args.clip, boot=args.boot, seed=args.seed)
+        values = estimate(
+            logged, pi, q, ESTIMATORS, args.clip, boot=args.boot, seed=args.seed, groups=groups
+        )
         vs = difference(
-            logged, pi, nothing, q, ESTIMATORS, args.clip, boot=args.boot, seed=args.seed
+            logged,
+            pi,
+            nothing,
+            q,
+            ESTIMATORS,
+            args.clip,
+            boot=args.boot,
+            seed=args.seed,
+            groups=groups,
         )
         health = diagnostics(logged, pi, args.clip, support)
         gaps = unsupported_actions(pi, support, offers)
@@ -309,6 +349,14 @@ def predict(
         rewards = simulated_rewards(Following(agent=policy.fresh()), sized, args, kind)
         out[key] = t_interval(rewards)
     out["vs_nothing"] = out["value"]["mean"] - out["nothing"]["mean"]
+    half = float(  # unpaired (the runs share their seed: the true interval is narrower)
+        np.hypot(
+            out["value"]["ci_high"] - out["value"]["mean"],
+            out["nothing"]["ci_high"] - out["nothing"]["mean"],
+        )
+    )
+    out["vs_nothing_low"] = out["vs_nothing"] - half
+    out["vs_nothing_high"] = out["vs_nothing"] + half
     out["users"], out["days"], out["seed"] = scenario.n_users, scenario.horizon_days, args.seed
     return out
 
@@ -340,12 +388,19 @@ def simulated_rewards(
     return table["reward"].to_numpy(np.float64)
 
 
+def mix_words(mix: dict[str, float]) -> str:
+    """What a policy would send, largest share first: "support_call 41%, no_offer 59%"."""
+    ranked = sorted(mix.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{k} {'under 1%' if v < 0.005 else f'{v:.0%}'}" for k, v in ranked)
+
+
 def lines(summary: dict[str, Any]) -> list[str]:
     """The terminal's answer: per policy the verdict, the doubly robust estimate and the
     difference from sending nothing, then every estimator."""
     out = [
         f"{summary['decisions']:,} logged decisions; what they earned: "
         f"{summary['logged_value']:,.2f} a decision over {summary['window_days']} days",
+        *(f"note: {n}" for n in summary["notes"]),
     ]
     table = pd.DataFrame(summary["estimates"])
     for name, p in summary["policies"].items():
@@ -358,13 +413,16 @@ def lines(summary: dict[str, Any]) -> list[str]:
             f"to {dr.vs_nothing_high:+,.2f}), {1000 * dr.vs_nothing:+,.0f} per 1,000 decisions",
             f"  {p['verdict']}",
             *(f"  {d}" for d in p["details"]),
+            f"  what {name} would do on these decisions: {mix_words(p['offer_mix'])}",
         ]
         if "prediction" in p:
             pr = p["prediction"]
             out.append(
-                f"  the simulator ({summary['scenario']}) predicts {pr['value']['mean']:,.2f} a "
-                f"decision ({pr['value']['ci_low']:,.2f} to {pr['value']['ci_high']:,.2f}), "
-                f"{pr['vs_nothing']:+,.2f} vs sending nothing"
+                f"  the simulator ({summary['scenario']}, {pr['users']:,} customers, "
+                f"{pr['days']} days, seed {pr['seed']}: {pr['value']['n']:,} decisions) predicts "
+                f"{pr['value']['mean']:,.2f} a decision ({pr['value']['ci_low']:,.2f} to "
+                f"{pr['value']['ci_high']:,.2f}), {pr['vs_nothing']:+,.2f} vs sending nothing "
+                f"({pr['vs_nothing_low']:+,.2f} to {pr['vs_nothing_high']:+,.2f})"
             )
         for est, row in part.iterrows():
             out.append(
@@ -413,8 +471,8 @@ def report(summary: dict[str, Any], out: Path) -> str:
     body = [
         "<h1>What the log says about a new policy</h1>",
         f"<p>{summary['decisions']:,} decisions logged in <code>{e(summary['log'])}</code> "
-        f"({summary['kind']}); each decision's outcome is the profit over the "
-        f"{summary['window_days']} days after it. What the logged decisions earned: "
+        f"({summary['kind']}); each decision's outcome is {OUTCOME[summary['kind']]} over "
+        f"the {summary['window_days']} days after it. What the logged decisions earned: "
         f"{summary['logged_value']:,.2f} a decision.</p>",
     ]
     body += [f'<p class="finding">{e(n)}</p>' for n in summary["notes"]]
@@ -434,11 +492,12 @@ def report(summary: dict[str, Any], out: Path) -> str:
         if "prediction" in p:
             pr = p["prediction"]
             body.append(
-                f"<p>The simulator ({e(summary['scenario'])}, {pr['users']:,} customers) "
-                f"predicts {pr['value']['mean']:,.2f} a decision ({pr['value']['ci_low']:,.2f} "
-                f"to {pr['value']['ci_high']:,.2f}), {pr['vs_nothing']:+,.2f} against sending "
-                "nothing: where the two disagree, the simulator's defaults or the log's "
-                "customers differ.</p>"
+                f"<p>The simulator ({e(summary['scenario'])}, {pr['users']:,} customers, "
+                f"{pr['days']} days) predicts {pr['value']['mean']:,.2f} a decision "
+                f"({pr['value']['ci_low']:,.2f} to {pr['value']['ci_high']:,.2f}), "
+                f"{pr['vs_nothing']:+,.2f} against sending nothing ({pr['vs_nothing_low']:+,.2f} "
+                f"to {pr['vs_nothing_high']:+,.2f}): where the two disagree, the simulator's "
+                "defaults or the log's customers differ.</p>"
             )
         rows = "".join(
             f"<tr><td>{e(NAMES[r.estimator])}</td><td>{r.value:,.2f}</td>"
@@ -450,7 +509,7 @@ def report(summary: dict[str, Any], out: Path) -> str:
             "<table><tr><th>estimator</th><th>value a decision</th><th>95%</th>"
             f"<th>vs nothing</th><th>95%</th></tr>{rows}</table>"
         )
-        mix = ", ".join(f"{k} {v:.0%}" for k, v in p["offer_mix"].items())
+        mix = mix_words(p["offer_mix"])
         body.append(f"<p>What {e(name)} would do on these decisions: {e(mix)}.</p>")
     body += [
         "<h2>The estimators</h2>",

@@ -151,14 +151,16 @@ def estimate(
     boot: int = BOOT,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    groups: np.ndarray | None = None,
 ) -> list[Estimate]:
-    """Each estimator's value and bootstrap 95% interval (see the module doc)."""
+    """Each estimator's value and bootstrap 95% interval (see the module doc; ``groups``:
+    one label per round, e.g. the customer: resampled whole, see ``_replicates``)."""
     dist, q = _checked(logged, target, reward_model, estimators, clip, tau, boot)
     out = []
     for name in estimators:
         if progress is not None:
             progress(name)
-        value, reps = _replicates(name, logged, dist, q, clip, tau, boot, seed)
+        value, reps = _replicates(name, logged, dist, q, clip, tau, boot, seed, groups)
         low, high = np.percentile(reps, [2.5, 97.5])
         out.append(Estimate(estimator=name, value=value, low=float(low), high=float(high)))
     return out
@@ -174,6 +176,7 @@ def difference(
     tau: float = TAU,
     boot: int = BOOT,
     seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> list[Estimate]:
     """Each estimator's value of ``target`` less its value of ``baseline`` (e.g. sending
     nothing) on the same rounds, the interval from the same bootstrap resamples for both
@@ -182,8 +185,8 @@ def difference(
     base, _ = _checked(logged, baseline, reward_model, estimators, clip, tau, boot, "baseline")
     out = []
     for name in estimators:
-        value, reps = _replicates(name, logged, dist, q, clip, tau, boot, seed)
-        value0, reps0 = _replicates(name, logged, base, q, clip, tau, boot, seed)
+        value, reps = _replicates(name, logged, dist, q, clip, tau, boot, seed, groups)
+        value0, reps0 = _replicates(name, logged, base, q, clip, tau, boot, seed, groups)
         low, high = np.percentile(reps - reps0, [2.5, 97.5])
         out.append(Estimate(estimator=name, value=value - value0, low=float(low), high=float(high)))
     return out
@@ -230,15 +233,38 @@ def _replicates(
     tau: float,
     boot: int,
     seed: int,
+    groups: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
     """The estimate and its ``boot`` bootstrap replicates; the resamples depend only on
-    ``seed`` and the number of rounds (the same for every estimator and target)."""
+    ``seed`` and the number of rounds (the same for every estimator and target). With
+    ``groups`` (a label per round: the customer) whole groups are resampled, so a
+    customer's several decisions, which are not independent, stay together."""
     num, den = round_values(name, logged, dist, q, clip, tau)
     rng = np.random.default_rng(seed)
     reps = np.empty(boot)
-    for k in range(boot):  # drawn one at a time: 1,000,000 rounds x 200 would not fit
-        i = rng.integers(0, logged.n_rounds, logged.n_rounds)
-        reps[k] = _value(name, num[..., i], None if den is None else den[i])
+    if groups is None:
+        for k in range(boot):  # drawn one at a time: 1,000,000 rounds x 200 would not fit
+            i = rng.integers(0, logged.n_rounds, logged.n_rounds)
+            reps[k] = _value(name, num[..., i], None if den is None else den[i])
+        return _value(name, num, den), reps
+    label = np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
+    size = int(label.max()) + 1
+
+    def sums(x: np.ndarray) -> np.ndarray:
+        return np.bincount(label, weights=x, minlength=size)
+
+    parts = [sums(x) for x in np.atleast_2d(num)]
+    count, den_sums = np.bincount(label, minlength=size), None if den is None else sums(den)
+    for k in range(boot):
+        i = rng.integers(0, size, size)
+        total = [float(p[i].sum()) for p in parts]
+        n = float(count[i].sum())
+        if name == "sndr":
+            reps[k] = total[0] / n + total[1] / max(total[2], 1e-300)
+        elif den_sums is not None:
+            reps[k] = total[0] / max(float(den_sums[i].sum()), 1e-300)
+        else:
+            reps[k] = total[0] / n
     return _value(name, num, den), reps
 
 

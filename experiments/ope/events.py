@@ -785,6 +785,15 @@ def logged_from_decisions(table: pd.DataFrame, offers: Sequence[str]) -> Logged:
                 f"decisions.offer[{i}]: {given[i]!r} but action {int(action[i])} is "
                 f"{named[i]!r}; allowed: the offer of the action (offers: {', '.join(names)})"
             )
+    propensity = pd.to_numeric(table["propensity"], errors="coerce").to_numpy(np.float64)
+    bad = ~((propensity > 0) & (propensity <= 1))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"decisions.propensity: {table['propensity'].iloc[i]} on row {i + 1} (user "
+            f"{table['user_id'].iloc[i]}, day {table['day'].iloc[i]}); allowed: a probability "
+            "in (0, 1], the logger's chance of what it did (0: it could not have done it)"
+        )
     meta: dict[str, object] = {"features": features, "offers": names}
     if "date" in table.columns:
         origin = pd.to_datetime(table["date"]) - pd.to_timedelta(table["day"], unit="D")

@@ -135,7 +135,9 @@ def reading(
             headline=(
                 f"The estimators disagree: DR says {dr.value:,.2f} ({dr.low:,.2f} to "
                 f"{dr.high:,.2f}), IPS {ips.value:,.2f} ({ips.low:,.2f} to {ips.high:,.2f}) "
-                "a decision: the reward model or the logged propensities are wrong somewhere."
+                "a decision: one of them is off, by chance (IPS's error is the larger: it "
+                "rests on the few decisions where the log did what the policy does) or because "
+                "the reward model or the logged propensities are wrong; lean on neither alone."
             ),
             details=details,
         )
