@@ -394,6 +394,15 @@ def folder_argument(help_text: str) -> Callable[[argparse.ArgumentParser], None]
     return add
 
 
+def logger_argument(p: argparse.ArgumentParser) -> None:
+    """``--logger``: the simulated company's logging policy (``ope-bench``, ``ope-log``)."""
+    p.add_argument(
+        "--logger",
+        default="uniform",
+        help="uniform, epsilon_playbook, vendor or thompson (the logging policy)",
+    )
+
+
 def ope_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--users",
@@ -409,11 +418,7 @@ def ope_bench_arguments(p: argparse.ArgumentParser) -> None:
         default=1,
         help="the first log's seed (seeds run on from it: a run continued in parts)",
     )
-    p.add_argument(
-        "--logger",
-        default="uniform",
-        help="uniform, epsilon_playbook, vendor or thompson (the logging policy)",
-    )
+    logger_argument(p)
     p.add_argument(
         "--targets",
         default="nothing,playbook,blanket_discount_30,blanket_support_call",
@@ -467,11 +472,7 @@ def ope_log_arguments(p: argparse.ArgumentParser) -> None:
         required=True,
         help="where: .npz (bandit_feedback) or .csv/.parquet (the company's event log)",
     )
-    p.add_argument(
-        "--logger",
-        default="uniform",
-        help="uniform, epsilon_playbook, vendor or thompson (the logging policy)",
-    )
+    logger_argument(p)
     p.add_argument("--users", type=positive_int, default=20_000, help="customers (20,000)")
     p.add_argument("--days", type=positive_int, default=182, help="days logged (182)")
     p.add_argument("--window", type=positive_int, default=28, help="attribution days (28)")
