@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import html
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +182,7 @@ def read_log(
             "written for this scenario and these offers (--scenario, --offers)"
         )
     meta = {**logged.meta, "features": names, "offers": offers}
-    return Logged(**{**logged.__dict__, "meta": meta}), kind, notes, size
+    return replace(logged, meta=meta), kind, notes, size
 
 
 def _columns(path: Path) -> list[str]:
@@ -198,7 +198,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     from experiments.jobs.benchmark import build_agent
     from experiments.ope.behaviour import target_distribution
     from experiments.ope.bench import reward_model
-    from experiments.ope.estimators import diagnostics, difference, estimate
+    from experiments.ope.estimators import against, diagnostics
     from experiments.ope.verdict import reading, support_of, unsupported_actions
     from sim.validation import check_int
 
@@ -235,10 +235,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     rows, policies = [], {}
     for name, agent in agents.items():
         pi = target_distribution(agent, logged)
-        values = estimate(
-            logged, pi, q, ESTIMATORS, args.clip, boot=args.boot, seed=args.seed, groups=groups
-        )
-        vs = difference(
+        values, vs = against(
             logged,
             pi,
             nothing,
@@ -328,8 +325,6 @@ def predict(
     """The simulator's value per decision of ``agent`` (and of sending nothing) deciding
     once per lapsed customer, as many customers and days as the log has where it tells
     (else the scenario's), read as the log is read."""
-    from dataclasses import replace
-
     from agents.evaluate import t_interval
     from agents.reference import NoOffer
     from experiments.ope.behaviour import Following

@@ -166,7 +166,7 @@ def estimate(
     return out
 
 
-def difference(
+def against(
     logged: Logged,
     target: np.ndarray,
     baseline: np.ndarray,
@@ -177,19 +177,24 @@ def difference(
     boot: int = BOOT,
     seed: int = 0,
     groups: np.ndarray | None = None,
-) -> list[Estimate]:
-    """Each estimator's value of ``target`` less its value of ``baseline`` (e.g. sending
-    nothing) on the same rounds, the interval from the same bootstrap resamples for both
-    (paired: what the two share cancels)."""
+) -> tuple[list[Estimate], list[Estimate]]:
+    """Each estimator's value of ``target`` (as :func:`estimate` gives it) and that value
+    less its value of ``baseline`` (e.g. sending nothing) on the same rounds, the
+    difference's interval from the same bootstrap resamples for both (paired: what the two
+    share cancels); the target's replicates serve both."""
     dist, q = _checked(logged, target, reward_model, estimators, clip, tau, boot)
     base, _ = _checked(logged, baseline, reward_model, estimators, clip, tau, boot, "baseline")
-    out = []
+    values, differences = [], []
     for name in estimators:
         value, reps = _replicates(name, logged, dist, q, clip, tau, boot, seed, groups)
         value0, reps0 = _replicates(name, logged, base, q, clip, tau, boot, seed, groups)
+        low, high = np.percentile(reps, [2.5, 97.5])
+        values.append(Estimate(estimator=name, value=value, low=float(low), high=float(high)))
         low, high = np.percentile(reps - reps0, [2.5, 97.5])
-        out.append(Estimate(estimator=name, value=value - value0, low=float(low), high=float(high)))
-    return out
+        differences.append(
+            Estimate(estimator=name, value=value - value0, low=float(low), high=float(high))
+        )
+    return values, differences
 
 
 def _checked(
