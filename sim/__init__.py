@@ -11,7 +11,16 @@ Typical use::
 from sim import presets
 from sim.offers import Catalogue, Offer
 from sim.results import SimulationResult, incremental
-from sim.scenario import Channel, Dynamics, Plan, PriceChange, Release, Scenario, Segment
+from sim.scenario import (
+    Channel,
+    Dynamics,
+    Plan,
+    PriceChange,
+    Release,
+    Scenario,
+    Segment,
+    Signals,
+)
 from sim.simulation import Simulation
 
 __version__ = "0.1.0"
@@ -26,6 +35,7 @@ __all__ = [
     "Release",
     "Scenario",
     "Segment",
+    "Signals",
     "Simulation",
     "SimulationResult",
     "__version__",

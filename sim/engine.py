@@ -28,6 +28,7 @@ from sim.ledger import Ledger
 from sim.population import Population
 from sim.recording import IDLE, Recording
 from sim.scenario import Scenario
+from sim.signals import kernel_table
 
 F32 = np.float32
 CHUNK = 1 << 18
@@ -69,17 +70,21 @@ def billing_periods(scenario: Scenario) -> np.ndarray:
 
 @dataclass(frozen=True)
 class RateParams:
-    """The scenario's rate tables, scalars and billing periods as the dynamics kernel reads
-    them."""
+    """The scenario's rate tables, scalars, billing periods and signals as the dynamics
+    kernel reads them."""
 
     tables: RateTables
     params: np.ndarray
     billing: np.ndarray
+    signals: np.ndarray  # sim.signals.kernel_table
 
     @classmethod
     def of(cls, scenario: Scenario) -> RateParams:
         return cls(
-            RateTables.from_scenario(scenario), kernel_params(scenario), billing_periods(scenario)
+            RateTables.from_scenario(scenario),
+            kernel_params(scenario),
+            billing_periods(scenario),
+            kernel_table(scenario.signals.strengths()),
         )
 
 
@@ -106,6 +111,7 @@ class Engine:
         self.tables = rates.tables
         self.params = rates.params
         self.billing = rates.billing
+        self.signals = rates.signals
         self.root = root  # of the users' random streams (sim.kernel.counter_rng)
         list_day = daily_prices(p.monthly_price for p in scenario.plans)
         self.drivers = Drivers(np.zeros(len(scenario.genres), dtype=F32), list_day)
@@ -194,16 +200,17 @@ class Engine:
                 if week is not None:
                     self.ledger.money[week] += money
         if self.trace is not None:
-            self.trace.extend(t for t, _, _ in traces if t.shape[1])
+            self.trace.extend(t for t, _, _, _ in traces if t.shape[1])
         if self.recording is not None:
-            self.recording.sessions.extend(s for _, s, _ in traces if s.shape[1])
-            self.recording.payments.extend(p for _, _, p in traces if p.shape[1])
+            self.recording.sessions.extend(s for _, s, _, _ in traces if s.shape[1])
+            self.recording.payments.extend(p for _, _, p, _ in traces if p.shape[1])
+            self.recording.signals.extend(s for _, _, _, s in traces if s.shape[1])
 
     def _chunk(
         self, k: int, c: int, t0: float, t1: float, weekly: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Advance one chunk of users through the interval (its money by segment added to
-        ``weekly``); returns the chunk's trace, session days and payments."""
+        ``weekly``); returns the chunk's trace, session days, payments and signals."""
         lo, hi = self.chunks[c]
         deltas, counters = self.buffers[c]
         tb = self.tables
@@ -211,8 +218,8 @@ class Engine:
         log, log_root = (IDLE, np.uint64(0)) if rec is None else (rec.arrays, rec.root)
         return K.advance(
             lo, hi, t0, t1, self.root, k, self.session_slot, self.params, tb.first, tb.second,
-            tb.activity, self.fresh, self.price, self.billing, self.users, weekly, deltas,
-            counters, self.cache, self.trace is not None, rec is not None, log_root, log,
+            tb.activity, self.fresh, self.price, self.billing, self.signals, self.users, weekly,
+            deltas, counters, self.cache, self.trace is not None, rec is not None, log_root, log,
         )  # fmt: skip
 
     def settle_retention(self) -> None:

@@ -29,6 +29,7 @@ from sim.constants import (
     TECHNICAL,
 )
 from sim.scenario import Scenario
+from sim.signals import SIGNAL_NAMES
 
 F32 = np.float32
 NEVER = -np.inf
@@ -54,6 +55,8 @@ class Population:
     basket: np.ndarray  # float32 mean purchase value (transactional)
     genre_counts: np.ndarray  # float32 (genres, n) sessions by genre seen so far, from
     # pseudo-counts at sign-up (a blur) plus each session's expected genre mix
+    signal_noise: np.ndarray  # float32 (signals, n) mean-one multipliers unrelated to any
+    # trait: each signal's rate per session at strength 0 (sim.signals)
     # --- state and observable history ---
     state: np.ndarray  # uint8, index into STATES
     plan: np.ndarray  # uint8
@@ -65,6 +68,8 @@ class Population:
     last_activity: np.ndarray  # float32 day of the last session (-inf: none seen)
     sessions_week: np.ndarray  # uint8 (SESSION_WEEKS, n) ring of weekly session counts
     total_sessions: np.ndarray  # float32
+    signals: np.ndarray  # float32 (signals, n) each behavioural signal shown so far
+    revenue_to_date: np.ndarray  # float32 paid by the user so far (the warm-up on)
     reachable: np.ndarray  # bool (n, channels)
     sends_week: np.ndarray  # uint8 (channels, SEND_WEEKS, n) ring of weekly sends
     fatigue: np.ndarray  # float32 decayed count of recent messages
@@ -184,6 +189,7 @@ def sample_population(
         tenure = lived_tenure(scenario, drawn["state"], latent, life)
         latent["signup_day"] = (-scenario.warmup_days - tenure).astype(F32)
     anchor_price = daily_prices(p.monthly_price for p in scenario.plans)[drawn["plan"]]
+    latent["signal_noise"] = signal_noise(rng, scenario.n_users)
     return Population(
         segment=segment,
         anchor_price=anchor_price,
@@ -192,6 +198,14 @@ def sample_population(
         **latent,
         **_empty_history(scenario.n_users),
     )
+
+
+def signal_noise(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Each user's mean-one exponential multiplier per signal (``sim.signals``), from a
+    child of ``rng`` (spawning leaves ``rng``'s own draws, and so every other trait, as
+    they were before signals existed)."""
+    child = rng.spawn(1)[0]
+    return child.standard_exponential(size=(len(SIGNAL_NAMES), n), dtype=F32)
 
 
 def _multiplier_shapes(scenario: Scenario, segment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -433,6 +447,8 @@ def _empty_history(n: int) -> dict[str, np.ndarray]:
         "last_activity": full(NEVER),
         "sessions_week": np.zeros((SESSION_WEEKS, n), dtype=np.uint8),
         "total_sessions": full(0.0),
+        "signals": np.zeros((len(SIGNAL_NAMES), n), dtype=F32),
+        "revenue_to_date": full(0.0),
         "sends_week": np.zeros((len(CHANNELS), SEND_WEEKS, n), dtype=np.uint8),
         "fatigue": full(0.0),
         "fatigue_day": full(NEVER),
@@ -467,7 +483,9 @@ def _empty_history(n: int) -> dict[str, np.ndarray]:
     }
 
 
-USERS_LAST = frozenset({"affinity", "genre_counts", "sessions_week", "sends_week", "money"})
+USERS_LAST = frozenset(
+    {"affinity", "genre_counts", "signal_noise", "signals", "sessions_week", "sends_week", "money"}
+)
 """Fields stored with the user axis last (one row per genre, week, channel or money item)."""
 
 FIELDS = tuple(f.name for f in fields(Population))

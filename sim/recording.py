@@ -16,6 +16,8 @@ chunk of users):
 * ``payments``: float64 (4, k): user, start of a closed billing period (the (re)subscription
   or a renewal), what the user paid over it (list price a day, less any discount, nothing on
   free-trial days), its index since the (re)subscription (0: the first period).
+* ``signals``: int32 (4, k): user, day (of the last session of the stretch that showed
+  them), signal (index into ``sim.signals.SIGNALS``), count (``sim.signals``).
 * ``deliveries``: (day, users, offers, opened) of every offer sent.
 * ``start_reachable``: bool (n, channels), each user's reach when recording began.
 * ``opt_outs``: (day, users, offers) of the sends that made their user opt out of the
@@ -60,6 +62,7 @@ class Recording:
     start_reachable: np.ndarray  # bool (n, channels): each user's reach when recording began
     sessions: list[np.ndarray] = field(default_factory=list)
     payments: list[np.ndarray] = field(default_factory=list)
+    signals: list[np.ndarray] = field(default_factory=list)
     deliveries: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     opt_outs: list[tuple[float, np.ndarray, np.ndarray]] = field(default_factory=list)
 

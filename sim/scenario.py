@@ -8,9 +8,10 @@ the value and what is allowed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 from sim.constants import BILLINGS, BUSINESS_MODES, CHANNELS, PAIN_POINTS, STATES
+from sim.signals import DEFAULT_STRENGTH
 from sim.validation import (
     check_choice,
     check_day,
@@ -178,6 +179,27 @@ class Dynamics:
 
 
 @dataclass(frozen=True)
+class Signals:
+    """How plainly the behaviour a company logs shows each pain point (``sim.signals``):
+    per family, 0 pure noise (a signal's rate per session varies between users for no
+    reason) to 1 strongly informative (its rate is proportional to the family's latent
+    trait). Signals never change what users do."""
+
+    price: float = DEFAULT_STRENGTH  # pricing-page views, payment failures
+    content: float = DEFAULT_STRENGTH  # titles of one's taste watched through
+    discovery: float = DEFAULT_STRENGTH  # searches and titles abandoned
+    technical: float = DEFAULT_STRENGTH  # app errors, failed sign-ins
+
+    def __post_init__(self) -> None:
+        for name in self.strengths():
+            check_probability(f"signals.{name}", getattr(self, name))
+
+    def strengths(self) -> dict[str, float]:
+        """Family name -> strength."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A whole simulated business: population, calendar, economics and response model."""
 
@@ -192,6 +214,7 @@ class Scenario:
     releases: tuple[Release, ...] = ()
     price_changes: tuple[PriceChange, ...] = ()
     dynamics: Dynamics = field(default_factory=Dynamics)
+    signals: Signals = field(default_factory=Signals)
     warmup_days: int = 56  # simulated before day 0 so observable history is earned
     epoch_days: int = 7  # campaign decision epochs
     inactive_after_days: int = 28  # the company flags a user inactive after this long

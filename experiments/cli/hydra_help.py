@@ -70,6 +70,11 @@ SCENARIO_KEYS = (
     ("plans, channels, releases, genres, segments", "lists; see sim/scenario.py for fields"),
     ("dynamics.FIELD", "the response model (sim.Dynamics), e.g. dynamics.deal_shock_prob=0.3"),
     (
+        "signals.FAMILY",
+        "how plainly logged behaviour shows a pain point, 0 noise to 1 strong (sim.Signals), "
+        "e.g. signals.price=0.8",
+    ),
+    (
         "business, warmup_days, inactive_after_days, serving_cost_per_session, margin",
         "single values; see sim/scenario.py",
     ),

@@ -45,9 +45,9 @@ def scenario_from(node: Mapping[str, Any]) -> Scenario:
     hints = typing.get_type_hints(Scenario)
     changes: dict[str, Any] = {}
     for key, value in cfg.items():
-        if key == "dynamics":
+        if dataclasses.is_dataclass(hints[key]):  # dynamics, signals: keys set replace
             given = {k: v for k, v in value.items() if v is not None}
-            changes[key] = replace(base.dynamics, **given)
+            changes[key] = replace(getattr(base, key), **given)
         elif key == "segments" and value is not None:
             changes[key] = segments_from(value, base)
         elif value is not None:

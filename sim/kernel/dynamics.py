@@ -24,6 +24,9 @@ cancel again (no second exit to churned).
 Rates follow the formula of :mod:`sim.hazards` (``sim.naive.user_rates`` is the same
 formula written plainly, and the tests hold the two equal).
 
+Each stretch's sessions show behavioural signals (``sim.signals``), counted per user and
+drawn from a substream of their own: they change no other number.
+
 When recording (``sim.recording``), the kernel also keeps what a company's systems would:
 the day of every session (the other sessions of a stretch are drawn, uniform before the
 last one, from the recording's own random stream, so the main stream and every result are
@@ -54,18 +57,20 @@ from sim.hazards import MIN_PRICE_RATIO, REC_FRICTION_LEFT
 from sim.kernel import named_tuple
 from sim.kernel.counter_rng import exponential, poisson, stream_key, substream, uniform
 from sim.ledger import COUNTERS
+from sim.signals import TRAIT_REF
 
 REACTIVATIONS = COUNTERS.index("reactivations")
 N_PAIN = len(PAIN_POINTS)
-SESSIONS, CHANCES = 1, 2  # a user's substreams in an interval besides the clock's
+SESSIONS, CHANCES, SIGNALS = 1, 2, 3  # a user's substreams in an interval besides the clock's
 RETAIN_SHORT, RETAIN_LONG = RETENTION_DAYS
 
 
 USERS = (
     "segment", "pain", "price_sens", "content_need", "friction", "tech", "affinity", "deal_seeker",
-    "lapse_mult", "return_mult", "activity_mult", "basket", "genre_counts", "state", "plan",
-    "anchor_price", "subscribed_at", "cancel_at", "last_activity", "sessions_week",
-    "total_sessions", "survey", "disc_until", "disc_depth", "trial_until", "trial_window_until",
+    "lapse_mult", "return_mult", "activity_mult", "basket", "genre_counts", "signal_noise", "state",
+    "plan", "anchor_price", "subscribed_at", "cancel_at", "last_activity", "sessions_week",
+    "total_sessions", "signals", "revenue_to_date", "survey", "disc_until", "disc_depth",
+    "trial_until", "trial_window_until",
     "trial_len", "fix_until", "rec_until", "content_until", "boost_until", "boost", "next_change",
     "money", "reactivations", "first_react", "retained30", "retained90", "ever_inactive",
 )  # fmt: skip
@@ -258,6 +263,7 @@ def advance(
     fresh_g: np.ndarray,
     list_day: np.ndarray,
     billing: np.ndarray,
+    signal_table: np.ndarray,
     users: tuple,
     weekly: np.ndarray,
     deltas: np.ndarray,
@@ -267,18 +273,20 @@ def advance(
     recording: bool,
     log_root: np.uint64,
     log: tuple,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Advance users ``lo..hi-1`` from ``t0`` to ``t1``; returns what was traced and logged.
 
     Money over the interval goes to each user's ``money`` and, by segment, to ``weekly``;
     occupancy changes to ``deltas`` and reactivations to ``counters`` (the ledger's arrays).
     ``cache`` holds each user's rate parts without offer effects (:func:`refresh_rates`);
-    ``billing`` each plan's billing period in days (0: none).
+    ``billing`` each plan's billing period in days (0: none); ``signal_table`` each
+    signal's (family, base rate, strength) (``sim.signals.kernel_table``).
     With ``tracing``, every transition as a column (user, time, src, dst, exit-survey answer
     or -1) of the first result. With ``recording`` (``log``: :data:`LOG`; ``log_root``: the
     recording's random streams), session days as columns (user, day, sessions, spend in
-    cents) of the second and closed billing periods as columns (user, period start, paid,
-    period index) of the third.
+    cents) of the second, closed billing periods as columns (user, period start, paid,
+    period index) of the third and signals as columns (user, day, signal, count) of the
+    fourth.
     """
     u = Users(*users)
     rec = Logged(*log)
@@ -289,12 +297,14 @@ def advance(
     traces = [np.empty((5, 256 if tracing else 0))]  # one slot: grown in place when full
     days = [np.empty((4, 256 if recording else 0), dtype=np.int32)]
     paid = [np.empty((4, 64 if recording else 0))]
-    n_traced = n_days = n_paid = 0
+    shown = [np.empty((4, 64 if recording else 0), dtype=np.int32)]
+    n_traced = n_days = n_paid = n_shown = 0
     for i in range(lo, hi):
         key = stream_key(root, i, interval)  # the clock: a budget, then each move's pick
         k_sessions = substream(key, SESSIONS)
         k_chances = substream(key, CHANCES)  # exit surveys and deal shocks
-        n = n_sessions = n_chances = 0
+        k_signals = substream(key, SIGNALS)
+        n = n_sessions = n_chances = n_signals = 0
         log_key = stream_key(log_root, i, interval) if recording else log_root
         m = 0
         t = piece = t0  # piece: where the stretch in one state and one money regime began
@@ -368,6 +378,15 @@ def advance(
                     u.total_sessions[i] += count
                     for g in range(u.affinity.shape[0]):
                         u.genre_counts[g, i] += np.float32(count * u.affinity[g, i])
+                    day = math.floor(end - back)
+                    for j in range(signal_table.shape[0]):
+                        shows, n_signals = _signal(
+                            i, j, count, signal_table, u, k_signals, n_signals
+                        )
+                        if shows > 0:
+                            u.signals[j, i] += shows
+                            if recording:
+                                n_shown = _shown_row(shown, n_shown, i, day, j, shows)
                     if recording:
                         spend = 0.0 if subscription else float(u.basket[i])
                         if not subscription and disc:
@@ -383,6 +402,16 @@ def advance(
                         rate *= 1.0 - u.disc_depth[i]
                     n_paid = _log_payments(
                         paid, n_paid, i, piece, end, rate, u.plan[i], u.subscribed_at, rec
+                    )
+                if subscription and st != CHURNED and not trial:
+                    spent = float(list_day[u.plan[i]]) * length
+                    u.revenue_to_date[i] += np.float32(
+                        spent * (1.0 - u.disc_depth[i]) if disc else spent
+                    )
+                elif not subscription and count > 0.0:
+                    spent = count * u.basket[i]
+                    u.revenue_to_date[i] += np.float32(
+                        spent * (1.0 - u.disc_depth[i]) if disc else spent
                     )
                 if booking:
                     if subscription:
@@ -459,7 +488,34 @@ def advance(
                 u.trial_window_until[i] = -np.inf
                 u.next_change[i] = next_effect_end(i, when, u)
             t = end
-    return traces[0][:, :n_traced], days[0][:, :n_days], paid[0][:, :n_paid]
+    return traces[0][:, :n_traced], days[0][:, :n_days], paid[0][:, :n_paid], shown[0][:, :n_shown]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _signal(
+    i: int, j: int, sessions: float, table: np.ndarray, u: Any, key: np.uint64, n: int
+) -> tuple[int, int]:
+    """How often user ``i`` shows signal ``j`` over ``sessions`` sessions (``sim.signals``);
+    returns (count, next draw of stream ``key``)."""
+    family, base, strength = int(table[j, 0]), table[j, 1], table[j, 2]
+    if family == 0:
+        trait = u.price_sens[i]
+    elif family == 1:
+        trait = u.content_need[i]
+    elif family == 2:
+        trait = u.friction[i]
+    else:
+        trait = u.tech[i]
+    mult = (1.0 - strength) * u.signal_noise[j, i] + strength * trait / TRAIT_REF
+    return poisson(key, n, sessions * base * mult)
+
+
+@njit(cache=True, error_model="numpy")
+def _shown_row(shown: list, k: int, i: int, day: int, j: int, count: int) -> int:
+    """Column ``k`` of ``shown[0]``: (user, day, signal, count); returns k + 1."""
+    buf = _room(shown, k)
+    buf[0, k], buf[1, k], buf[2, k], buf[3, k] = i, day, j, count
+    return k + 1
 
 
 @njit(cache=True, error_model="numpy")
