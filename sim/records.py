@@ -32,6 +32,14 @@ checked against known truth.
                   the simulator never gives reach back (it prices an opt-out as a year of the
                   customer's reach lost, ``sim.constants.REACH_LOST_DAYS``, but the customer
                   stays unreachable), and the schema has no opt-in row
+``<signal>``      a behavioural signal, its name as event type (``sim.signals.SIGNAL_NAMES``:
+                  ``app_error``, ``failed_signin``, ``search_abandoned``, ``title_abandoned``,
+                  ``title_finished``, ``pricing_page_view``, ``payment_failure``): one row per
+                  user, day and signal, ``amount`` = how often the user showed it that day
+                  (the recording's counts added up). Signals are shown at sessions, so the
+                  day has a ``session`` (or ``purchase``) row of the user, and its signal rows
+                  follow that row, in the order of ``sim.signals.SIGNALS``. Counts run from
+                  the window's first day, as ``Population.signals`` does
 ================  ==========================================================================
 
 Billing periods are the plan's (``sim.constants.BILLING_DAYS``); plans billed "none"
@@ -46,7 +54,7 @@ simulation (its start state is drawn from the segment's ``initial_state`` mix), 
 ``subscribe`` and ``cancel`` both dated the window's first day: the log schema's "lapsed
 before the window, history unknown". The window closes
 with the last day simulated. Rows are ordered by user, then time (events of one day in the
-order they happened).
+order they happened; a day's signal rows right after its session or purchase row).
 """
 
 from __future__ import annotations
@@ -68,15 +76,19 @@ from sim.calibration.eventlog import NUMBERS, OPTIONAL, REQUIRED
 from sim.constants import ARMS, BILLING_DAYS, CHANNELS, CHURNED, PAIN_POINTS
 from sim.recording import Recording
 from sim.scenario import Scenario
+from sim.signals import SIGNAL_NAMES
 from sim.simulation import Simulation
 
 EVENTS = (
     "subscribe", "renew", "cancel", "resubscribe", "session", "purchase", "offer_sent",
-    "offer_opened", "unsubscribe",
+    "offer_opened", "unsubscribe", *SIGNAL_NAMES,
 )  # fmt: skip
 SUBSCRIBE, RENEW, CANCEL, RESUBSCRIBE, SESSION, PURCHASE, SENT, OPENED, UNSUBSCRIBE = range(
-    len(EVENTS)
+    len(EVENTS) - len(SIGNAL_NAMES)
 )
+SIGNAL = UNSUBSCRIBE + 1  # the first signal's code: signal j is SIGNAL + j
+ADDED_UP = (SESSION, PURCHASE, *range(SIGNAL, len(EVENTS)))
+"""Event codes whose records of one user and day are one row (amounts added up)."""
 TREATMENT, HOLDOUT = range(len(ARMS))
 BILLED = tuple(BILLING_DAYS)  # the billing column's values
 TEXT = ("event_type", "offer", "channel", "plan", "billing", "reason", "campaign", "arm")
@@ -121,6 +133,7 @@ def event_log(
     steps: list[tuple[str, Callable[[], list[Block]]]] = [
         ("subscriptions", lambda: _subscriptions(sim, rec)),
         ("sessions", lambda: [_sessions(sim, rec)]),
+        ("signals", lambda: _signals(rec)),
         ("offers", lambda: _offers(sim, rec, assignments, names["campaign"])),
         ("opt-outs", lambda: _opt_outs(sim, rec)),
     ]
@@ -141,8 +154,8 @@ def event_times(sim: Simulation, events: Sequence[str]) -> tuple[np.ndarray, np.
     """User id and time (the simulation's day, exact: the log's date is its floor) of the rows
     of the types ``events`` (of :data:`EVENTS`) that :func:`event_log` writes for recorded run
     ``sim`` without campaign assignments, without building the table: the same users on the
-    same dates, except that a session or purchase day may come more than once (the log adds
-    up a day's records into one row)."""
+    same dates, except that a session, purchase or signal day may come more than once (the
+    log adds up a day's records into one row)."""
     unknown = sorted(set(events) - set(EVENTS))
     if unknown:
         raise ValueError(f"events: {unknown} given; allowed: {', '.join(EVENTS)}")
@@ -151,6 +164,7 @@ def event_times(sim: Simulation, events: Sequence[str]) -> tuple[np.ndarray, np.
     blocks = [
         *_subscriptions(sim, rec),
         _sessions(sim, rec),
+        *_signals(rec),
         *_offers(sim, rec, None, ()),
         *_opt_outs(sim, rec),
     ]
@@ -302,6 +316,19 @@ def _sessions(sim: Simulation, rec: Recording) -> Block:
     return _block(user, day, PURCHASE, amount=cols[3] / 100.0)
 
 
+def _signals(rec: Recording) -> list[Block]:
+    """Each signal's records (one block per signal, in :data:`sim.signals.SIGNALS` order):
+    user, day and count; a day's records add up into one row (``_positions``)."""
+    cols = np.concatenate([np.zeros((4, 0), dtype=np.int32), *rec.signals], axis=1)
+    user, day, signal = cols[0].astype(np.int64), cols[1].astype(np.float64), cols[2]
+    count = cols[3].astype(np.float64)
+    blocks = []
+    for j in range(len(SIGNAL_NAMES)):
+        mine = signal == j
+        blocks.append(_block(user[mine], day[mine], SIGNAL + j, amount=count[mine]))
+    return blocks
+
+
 def _offers(
     sim: Simulation, rec: Recording, assignments: pd.DataFrame | None, campaigns: tuple[str, ...]
 ) -> list[Block]:
@@ -399,16 +426,17 @@ def _sort_keys(blocks: list[Block]) -> np.ndarray:
 
 def _positions(blocks: list[Block]) -> tuple[list[np.ndarray], int]:
     """Each block's rows' places in the log (by user, then time; ties in block order; the
-    session or purchase rows of one user and day share a place), and the number of places."""
+    session, purchase or same-signal rows of one user and day share a place), and the number
+    of places."""
     key = _sort_keys(blocks)
     kind = np.concatenate(
         [np.zeros(0, np.int8), *(np.full(b.user.size, b.event, np.int8) for b in blocks)]
     )
     order = np.argsort(key, kind="stable")
     key, kind = key[order], kind[order]
-    activity = (kind == SESSION) | (kind == PURCHASE)
+    added = np.isin(kind, ADDED_UP)
     new = np.ones(key.size, dtype=bool)
-    new[1:] = ~((key[1:] == key[:-1]) & activity[1:] & (kind[1:] == kind[:-1]))
+    new[1:] = ~((key[1:] == key[:-1]) & added[1:] & (kind[1:] == kind[:-1]))
     place = np.empty(key.size, dtype=np.int64)
     place[order] = np.cumsum(new) - 1
     bounds = np.cumsum([0, *(b.user.size for b in blocks)])
@@ -417,7 +445,7 @@ def _positions(blocks: list[Block]) -> tuple[list[np.ndarray], int]:
 
 def _columns(blocks: list[Block], places: list[np.ndarray], n: int) -> dict[str, np.ndarray]:
     """Every column, each block's values at its rows' places (empty elsewhere); a day's
-    purchases add up their spend."""
+    purchases add up their spend, and a day's records of a signal their counts."""
     out: dict[str, np.ndarray] = {
         "user": np.zeros(n, np.int64),
         "time": np.zeros(n),
@@ -430,8 +458,10 @@ def _columns(blocks: list[Block], places: list[np.ndarray], n: int) -> dict[str,
         out["time"][at] = block.time
         out["event_type"][at] = block.event
         for name, values in block.columns.items():
-            if name == "amount" and block.event == PURCHASE:  # a day's purchases add up
-                values = np.bincount(at, weights=values, minlength=n)[at]
+            if name == "amount" and block.event in ADDED_UP:  # a day's records add up
+                out[name][at] = 0.0
+                np.add.at(out[name], at, values)
+                continue
             out[name][at] = values
     return out
 

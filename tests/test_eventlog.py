@@ -106,6 +106,9 @@ def test_a_purchase_log_has_no_subscriptions_and_no_spells(tmp_path) -> None:
         ("d,2024-01-02,subscribe,,basic,2e6,,", "amount or price above 1,000,000"),
         ("d,2024-01-02,purchase,inf,,,,", "amount not a finite number >= 0"),
         ("d,2024-01-02,purchase,1.5.2,,,,", "amount not a finite number >= 0"),
+        ("d,2024-01-02,app_error,-1,,,,", "amount not a finite number >= 0"),
+        ("d,2024-01-02,payment_failure,nan,,,,", "amount not a finite number >= 0"),
+        ("d,2024-01-02,title_finished,2e6,,,,", "amount or price above 1,000,000"),
         ("d,2024-01-02,teleport,,,,,", "event_type not one of"),
         ("d,1970-01-01,purchase,1,,,,", "timestamp before 1990-01-01"),
         ("d,9999-12-31,purchase,1,,,,", "timestamp before 1990-01-01"),
@@ -134,6 +137,59 @@ def test_offer_arms_and_propensities_are_checked(tmp_path, row, problem) -> None
     assert f"{problem}: 1 row(s), lines 4" in msg
     log = read_event_log(write(tmp_path, head + fine))
     assert log.events.arm.tolist() == ["", "holdout"] and log.events.propensity.iloc[1] == 0.5
+
+
+# ------------------------------------------------------------------ signals
+SIGNALS = HEAD + (
+    "s,2023-12-20,app_error,,,,,\n"  # a signal alone, before any activity: not the window
+    "s,2024-01-02,session,,,,,\n"
+    "s,2024-01-02,app_error,,,,,\n"  # empty amount: one occurrence
+    "s,2024-01-02,app_error,,,,,\n"  # a log may write one row per occurrence: no duplicate
+    "s,2024-01-02,Title_Finished,3,,,,\n"  # event types read case-insensitively
+    "t,2024-01-05,purchase,5,,,,\n"
+    "t,2024-01-05,payment_failure,0,,,,\n"  # a count of 0 is a count
+    "t,2024-01-05,purchase,5,,,,\n"  # a duplicate purchase is still one
+)
+
+
+@pytest.mark.parametrize("duplicates", ["drop", "keep"])
+def test_signal_rows_are_counts_that_open_no_window(tmp_path, duplicates) -> None:
+    """Signal rows load with their counts (an empty amount is 1; repeated rows are more
+    occurrences, never duplicates), are ``EventLog.signals``, counted per user and signal by
+    ``signal_counts``, and do not open the window."""
+    log = read_event_log(write(tmp_path, SIGNALS), duplicates=duplicates)
+    assert log.bad_rows == [] and log.duplicates == [9]  # the purchase only
+    assert len(log.events) == (8 if duplicates == "keep" else 7)
+    assert str(log.origin.date()) == "2023-12-20" and log.window_start == 13 and log.end == 16
+    signals = log.signals
+    assert signals.event_type.tolist() == ["app_error"] * 3 + ["title_finished", "payment_failure"]
+    assert signals.amount.tolist() == [1.0, 1.0, 1.0, 3.0, 0.0]
+    assert log.activity.event_type.tolist().count("purchase") == (2 if duplicates == "keep" else 1)
+    counts = log.signal_counts()
+    assert list(counts.columns) == list(eventlog.SIGNAL_EVENTS) and list(counts.index) == ["s", "t"]
+    assert counts.loc["s"].to_dict() == {
+        **dict.fromkeys(eventlog.SIGNAL_EVENTS, 0.0),
+        "app_error": 3.0,
+        "title_finished": 3.0,
+    }
+    assert counts.loc["t"].sum() == 0.0
+    early = log.signal_counts(until=12)
+    assert list(early.index) == ["s"] and early.loc["s", "app_error"] == 1.0
+    assert log.signal_counts(until=-1).shape == (0, len(eventlog.SIGNAL_EVENTS))
+
+
+def test_a_signal_table_in_memory_counts_an_empty_amount_once() -> None:
+    raw = pd.DataFrame(
+        {
+            "user_id": [1, 1, 2],
+            "timestamp": ["2024-01-01", "2024-01-01", "2024-01-02"],
+            "event_type": ["session", "failed_signin", "search_abandoned"],
+            "amount": [np.nan, np.nan, 2.0],
+        }
+    )
+    log = validate_events(raw)
+    assert log.signals.amount.tolist() == [1.0, 2.0]
+    assert log.signal_counts().loc["1", "failed_signin"] == 1.0 and log.window_start == 0
 
 
 # ------------------------------------------------------------------ history rules

@@ -21,6 +21,7 @@ from sim import Dynamics, Simulation, presets
 from sim.constants import CHANNELS, CHURNED, PAIN_POINTS
 from sim.ledger import COUNTERS
 from sim.records import COLUMNS, event_log, event_times, save
+from sim.signals import SIGNAL_NAMES
 from tests.conftest import every_28_days, small_streaming
 
 START = pd.Timestamp("2024-01-01")
@@ -195,6 +196,65 @@ def test_sessions_are_one_row_per_active_day(campaign_run) -> None:
     assert (last == expected).all()
 
 
+def signal_errors(sim: Simulation, log: pd.DataFrame, activity: str) -> list[str]:
+    """What is wrong with ``log``'s signal rows: one row per user, day and signal with a
+    whole count >= 1; summed per user and signal, the population's counts exactly (both run
+    from the window's first day); each on a day with an ``activity`` row of the user, right
+    after it (with the day's other signal rows, in ``SIGNAL_NAMES`` order)."""
+    errors: list[str] = []
+    rows = log[log.event_type.isin(SIGNAL_NAMES)]
+    if rows.duplicated(["user_id", "timestamp", "event_type"]).any():
+        errors.append("a user, day and signal on more than one row")
+    count = rows.amount.to_numpy()
+    if not ((count >= 1) & (count == np.round(count))).all():
+        errors.append(f"counts not whole numbers >= 1: {sorted(set(count[count < 1]))[:5]}")
+    signal = rows.event_type.map(SIGNAL_NAMES.index).to_numpy()
+    got = np.zeros_like(sim.pop.signals, dtype=np.float64)
+    np.add.at(got, (signal, rows.user_id.to_numpy()), count)
+    if not np.array_equal(got, sim.pop.signals.astype(np.float64)):
+        wrong = np.argwhere(got != sim.pop.signals)[:3].tolist()
+        errors.append(f"counts per (signal, user) not the population's: {wrong}")
+    days = log.loc[log.event_type == activity, ["user_id", "timestamp"]]
+    on = rows[["user_id", "timestamp"]].merge(days.drop_duplicates(), how="left", indicator=True)
+    if (on["_merge"] != "both").any():
+        errors.append(
+            f"{int((on['_merge'] != 'both').sum())} signal row(s) on a day without a {activity} row"
+        )
+    at = np.flatnonzero(log.event_type.isin(SIGNAL_NAMES).to_numpy())
+    before = log.iloc[np.maximum(at - 1, 0)]  # the row before each signal row
+    kind = before.event_type.to_numpy()
+    earlier = np.array(
+        [SIGNAL_NAMES.index(k) if k in SIGNAL_NAMES else len(SIGNAL_NAMES) for k in kind],
+        dtype=np.int64,
+    )
+    same_day = (before.user_id.to_numpy() == rows.user_id.to_numpy()) & (
+        before.timestamp.to_numpy() == rows.timestamp.to_numpy()
+    )
+    right = (at > 0) & same_day & ((kind == activity) | (earlier < signal))
+    if not right.all():
+        errors.append(
+            f"{int((~right).sum())} signal row(s) not right after their day's "
+            f"{activity} row or its signal rows (in SIGNAL_NAMES order)"
+        )
+    return errors
+
+
+def test_signal_rows_are_the_populations_counts(campaign_run) -> None:
+    """One row per user, day and signal; their counts add up to ``Population.signals``
+    exactly; each on a session day of the user, right after the session row."""
+    sim, log = campaign_run["sim"], campaign_run["log"]
+    assert signal_errors(sim, log, "session") == []
+    counts = log.event_type.value_counts()
+    assert all(counts.get(name, 0) > 20 for name in SIGNAL_NAMES), counts
+    moved = log.copy()  # the self-check catches a signal moved to another day
+    at = moved.index[moved.event_type == "app_error"][0]
+    moved.loc[at, "timestamp"] += pd.Timedelta(days=1000)
+    assert len(signal_errors(sim, moved, "session")) == 2
+    twice = log.copy()
+    twice.loc[at, "amount"] += 1
+    assert len(signal_errors(sim, twice, "session")) == 1
+
+
 def test_offer_rows_carry_the_campaign(campaign_run) -> None:
     sim, log, drawn = campaign_run["sim"], campaign_run["log"], campaign_run["assignments"]
     sent = log[log.event_type == "offer_sent"]
@@ -244,37 +304,43 @@ def test_opt_outs_are_the_simulators(campaign_run) -> None:
     assert (previous.channel == later.channel).all()
 
 
-def test_calibration_reads_no_opt_out(campaign_run) -> None:
+def test_calibration_reads_no_opt_out_and_no_signal(campaign_run) -> None:
     """A simulated log reads and calibrates the same with or without its ``unsubscribe``
-    rows: they are not activity, subscriptions or offers, and do not open the window."""
+    rows, and with or without its signal rows: they are not activity, subscriptions or
+    offers, and do not open the window."""
     from sim.calibration.api import calibrate
-    from sim.calibration.eventlog import SIMULATED, validate_events
+    from sim.calibration.eventlog import SIMULATED, EventLog, validate_events
     from sim.calibration.spells import subscription_spells
 
-    def both(raw: pd.DataFrame) -> list:
-        return [
-            validate_events(rows.reset_index(drop=True), "simulated", limits=SIMULATED)
-            for rows in (raw, raw[raw.event_type != "unsubscribe"])
-        ]
+    def read(raw: pd.DataFrame, *left_out: str) -> EventLog:
+        rows = raw[~raw.event_type.isin(left_out)].reset_index(drop=True)
+        return validate_events(rows, "simulated", limits=SIMULATED)
 
-    log, without = both(campaign_run["log"])
-    assert (log.events.event_type == "unsubscribe").sum() > 0
-    assert log.origin == without.origin and log.window_start == without.window_start
-    assert log.end == without.end and log.has_subscriptions and log.has_offers
-    pd.testing.assert_frame_equal(  # values (a channel category more: sms)
-        log.activity.reset_index(drop=True),
-        without.activity.reset_index(drop=True),
-        check_categorical=False,
-    )
-    pd.testing.assert_frame_equal(subscription_spells(log), subscription_spells(without))
+    def values(table: pd.DataFrame) -> pd.DataFrame:
+        """``table``'s values (categories as their values: the logs' categories differ, a
+        channel more, sms, where opt-outs are kept), compared whole (fast)."""
+        cats = [c for c in table.columns if isinstance(table[c].dtype, pd.CategoricalDtype)]
+        return table.astype(dict.fromkeys(cats, object)).reset_index(drop=True)
+
+    raw = campaign_run["log"]
+    log = read(raw)
+    assert (log.events.event_type == "unsubscribe").sum() > 0 and len(log.signals) > 0
+    activity, spells = values(log.activity), subscription_spells(log)
+    for without in (read(raw, "unsubscribe"), read(raw, *SIGNAL_NAMES)):
+        assert log.origin == without.origin and log.window_start == without.window_start
+        assert log.end == without.end and log.has_subscriptions and log.has_offers
+        pd.testing.assert_frame_equal(activity, values(without.activity))
+        pd.testing.assert_frame_equal(spells, subscription_spells(without))
     retail = replace(presets.retail(n_users=600, horizon_days=120), warmup_days=28)
     sim = _run(retail, catalogue=presets.retail_offers(), policy=every_28_days(0))
-    shop, without = both(event_log(sim))
+    raw = event_log(sim)
+    shop, without = read(raw), read(raw, "unsubscribe", *SIGNAL_NAMES)
+    assert len(shop.signals) > 0 and len(shop.opt_outs) > 0
     assert shop.origin == without.origin and shop.window_start == without.window_start
     summaries = [calibrate(x, classes=1, reps=5).summary() for x in (shop, without)]
     for summary in summaries:
         summary.pop("seconds")
-    assert summaries[0] == summaries[1]
+    assert summaries[0] == summaries[1]  # neither kind of row changes a figure
 
 
 def test_payments_are_the_list_price_when_no_offer_acts() -> None:
@@ -330,8 +396,10 @@ def test_a_shops_log_holds_purchases_with_their_spend() -> None:
     retail = replace(presets.retail(n_users=2_000, horizon_days=90), warmup_days=28)
     sim = _run(retail)
     log = event_log(sim)
-    assert set(log.event_type) == {"purchase", "unsubscribe"}  # the unreachable, on day one
+    # the unreachable, on day one; the signals shown at purchase visits
+    assert set(log.event_type) == {"purchase", "unsubscribe", *SIGNAL_NAMES}
     assert (log.timestamp[log.event_type == "unsubscribe"] == START).all()
+    assert signal_errors(sim, log, "purchase") == []
     log = log[log.event_type == "purchase"]
     assert not log.duplicated(["user_id", "timestamp"]).any()
     in_horizon = log.timestamp >= START + pd.Timedelta(days=28)
@@ -354,6 +422,26 @@ def test_a_log_file_reads_back_as_written(campaign_run, tmp_path, suffix) -> Non
     pd.testing.assert_frame_equal(as_text, want, check_dtype=False)
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_signal_rows_load_through_the_calibration_reader(campaign_run, tmp_path, suffix) -> None:
+    """The log saved as CSV or Parquet reads back through ``sim.calibration.eventlog`` with
+    every signal row: the counts per user and signal are the population's."""
+    from sim.calibration.eventlog import SIGNAL_EVENTS, read_event_log
+
+    sim, log = campaign_run["sim"], campaign_run["log"]
+    path = tmp_path / f"log{suffix}"
+    save(log, path)
+    back = read_event_log(path, accept_dates=True, max_years=1000.0)
+    assert back.bad_rows == [] and back.duplicates == []
+    assert len(back.signals) == int(log.event_type.isin(SIGNAL_NAMES).sum())
+    counts = back.signal_counts()
+    assert list(counts.columns) == list(SIGNAL_EVENTS) == list(SIGNAL_NAMES)
+    users = counts.index.astype(int)
+    want = sim.pop.signals.T.astype(np.float64)
+    assert np.array_equal(counts.to_numpy(), want[users])
+    assert not want[np.setdiff1d(np.arange(sim.pop.n), users)].any()
+
+
 def test_bad_requests_are_refused(campaign_run) -> None:
     sim = campaign_run["sim"]
     with pytest.raises(ValueError, match="record=True"):
@@ -369,13 +457,19 @@ def test_bad_requests_are_refused(campaign_run) -> None:
 
 def test_event_times_are_the_logs_rows_without_the_table(campaign_run) -> None:
     """event_times gives, for the event types asked, the users and (exact) times of the rows
-    event_log writes without assignments: the same users on the same dates (a session day
-    may come more than once: the log adds up a day's records); an unknown event type is
-    refused by name."""
+    event_log writes without assignments: the same users on the same dates (a session or
+    signal day may come more than once: the log adds up a day's records); an unknown event
+    type is refused by name."""
     sim = campaign_run["sim"]
     log = event_log(sim, start="2024-01-01")
     key = ["user_id", "timestamp"]
-    for events in (("resubscribe", "session"), ("cancel",), ("offer_sent", "subscribe")):
+    for events in (
+        ("resubscribe", "session"),
+        ("cancel",),
+        ("offer_sent", "subscribe"),
+        ("app_error", "title_finished"),
+        ("session", "payment_failure"),
+    ):
         user, time = event_times(sim, events)
         days = (np.floor(time) - sim.recording.start_day).astype(int)
         got = pd.DataFrame({"user_id": user, "timestamp": START + pd.to_timedelta(days, "D")})

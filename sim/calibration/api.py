@@ -24,7 +24,7 @@ from sim.calibration.customers import (
     customers_at,
     weekly_repeats,
 )
-from sim.calibration.eventlog import OFFER_EVENTS, OPT_OUTS, EventLog, EventLogError
+from sim.calibration.eventlog import OFFER_EVENTS, UNCALIBRATED, EventLog, EventLogError
 from sim.calibration.fit import LifecycleFit, fit_classes
 from sim.calibration.forecast import CohortForecast, simulate_cohort
 from sim.calibration.lifecycle import Traits
@@ -403,7 +403,7 @@ def notes(log: EventLog, base: str, fits: list[LifecycleFit], customers: int) ->
     fit = fits[-1]
     out = list(log.notes)  # about the reading: duplicate rows
     ev = log.events
-    users = ev.user_id[~ev.event_type.isin(OPT_OUTS)].nunique()  # opt-outs: not customers
+    users = ev.user_id[~ev.event_type.isin(UNCALIBRATED)].nunique()  # opt-outs, signals
     if users > customers:
         out.append(
             f"{users - customers:,} of the log's {users:,} users are not customers here: no "

@@ -14,9 +14,16 @@ An event log is a CSV or Parquet file with one row per event and the columns
                 reach ``unsubscribe`` (the customer opted out of messages on ``channel``, one
                 of ``sim.constants.CHANNELS``, required there; the opt-out holds for the rest
                 of the log: the schema has no opt-in. Calibration reads none of these rows:
-                they are not activity, subscriptions or offers, and do not open the window)
+                they are not activity, subscriptions or offers, and do not open the window);
+                behavioural signals ``app_error``, ``failed_signin``, ``search_abandoned``,
+                ``title_abandoned``, ``title_finished``, ``pricing_page_view``,
+                ``payment_failure`` (``sim.signals``: what the customer showed that day;
+                ``EventLog.signals``, ``EventLog.signal_counts``. Calibration reads none of
+                these rows either, and they do not open the window)
 ``amount``      spend of a purchase, what was paid on a renew/payment (>= 0; may be empty except
-                on a purchase)
+                on a purchase); on a signal, how often the customer showed it that day (>= 0;
+                empty -> 1: a log may write one row per occurrence instead, and repeated
+                signal rows are never duplicates, see below)
 =============== ====================================================================================
 
 and optionally ``offer`` (the offer's name on offer events), ``channel``, ``plan`` and ``price``
@@ -44,8 +51,10 @@ Inconsistent rows are bad rows like the others; a bad event changes nothing (wit
 ``skip_bad_rows`` the rest is checked again until it is consistent). Exact duplicate rows
 (field for field, numbers as numbers) are counted and reported (``EventLog.notes``) and
 dropped unless ``duplicates="keep"``, before the histories are checked (a duplicated
-subscribe is one subscription). Last, before any per-day work, a log spanning more than
-``max_years`` (20) is refused, naming its first and last lines.
+subscribe is one subscription); signal rows are the exception, always kept as they are (a
+signal repeated on a day is another occurrence: a log may write one row per occurrence).
+Last, before any per-day work, a log spanning more than ``max_years`` (20) is refused, naming
+its first and last lines.
 The file is read and checked in batches of rows and kept compact (text as integer codes,
 integer user ids as numbers until their distinct values are named, whole-day timestamps as
 int32 days, numbers only where given), so that the memory a log takes is a few tens of bytes
@@ -69,6 +78,7 @@ import pyarrow.compute as pc
 from tqdm import tqdm
 
 from sim.constants import ARMS, BILLING_DAYS, CHANNELS, PAIN_POINTS
+from sim.signals import SIGNAL_NAMES
 
 REQUIRED = ("user_id", "timestamp", "event_type", "amount")
 OPTIONAL = (
@@ -89,7 +99,13 @@ RENEWALS = ("renew", "payment")
 PLAN_EVENTS = (*STARTS, "plan_change")  # carry plan, price and billing
 SUBSCRIPTION_EVENTS = ("subscribe", *RENEWALS, "cancel", "resubscribe", "plan_change")
 OPT_OUTS = ("unsubscribe",)  # a customer no longer reachable on ``channel`` (no calibration)
-EVENT_TYPES = (*ACTIVITY, *OFFER_EVENTS, "signup", *SUBSCRIPTION_EVENTS, *OPT_OUTS)
+SIGNAL_EVENTS = SIGNAL_NAMES  # behavioural signals, ``amount`` the count (no calibration)
+UNCALIBRATED = (*OPT_OUTS, *SIGNAL_EVENTS)
+"""Event types no calibration reads: not activity, subscriptions or offers, and they do not
+open the window (``EventLog.window_start``)."""
+EVENT_TYPES = (
+    *ACTIVITY, *OFFER_EVENTS, "signup", *SUBSCRIPTION_EVENTS, *OPT_OUTS, *SIGNAL_EVENTS,
+)  # fmt: skip
 BILLING = tuple(BILLING_DAYS)
 DEFAULT_BILLING = "monthly"
 NUMBERS = ("amount", "price", "propensity")
@@ -153,9 +169,9 @@ SIMULATED = Limits(max_years=1000.0, accept_dates=True)
 class EventLog:
     """A validated log: every kept row, sorted by user and time (same time: file order),
     with the day of each event (0 = the log's first day). Text columns are categorical (the
-    optional ones with "" for empty), numbers float64 (an empty amount 0, an empty price or
-    propensity NaN), days int32; timestamps UTC to the microsecond, or, when every one is a
-    whole day, a categorical of the days (as light as the days)."""
+    optional ones with "" for empty), numbers float64 (an empty amount 0, or 1 on a signal
+    row; an empty price or propensity NaN), days int32; timestamps UTC to the microsecond,
+    or, when every one is a whole day, a categorical of the days (as light as the days)."""
 
     events: pd.DataFrame  # user_id, timestamp, event_type, amount, day, [optional columns]
     origin: pd.Timestamp  # midnight of the first event's day
@@ -183,12 +199,13 @@ class EventLog:
 
     @cached_property
     def window_start(self) -> int:
-        """The first day of any event that is not a ``subscribe`` or an ``unsubscribe``
-        (earlier rows are sign-ups of customers who subscribed, and opt-outs of customers who
-        opted out, before the export began); the last day if there is none."""
+        """The first day of any event that is not a ``subscribe``, an ``unsubscribe`` or a
+        signal (earlier rows are sign-ups of customers who subscribed, and opt-outs of
+        customers who opted out, before the export began; signals are read by no
+        calibration); the last day if there is none."""
         # numpy, not a Series mask: pandas would keep the row numbers (8 bytes a row)
         kind = self.events.event_type.cat.codes.to_numpy()  # categories: EVENT_TYPES
-        before = [EVENT_TYPES.index(k) for k in ("subscribe", *OPT_OUTS)]
+        before = [EVENT_TYPES.index(k) for k in ("subscribe", *UNCALIBRATED)]
         days = self.events.day.to_numpy()[~np.isin(kind, before)]
         return int(days.min()) if days.size else self.end
 
@@ -196,6 +213,26 @@ class EventLog:
     def opt_outs(self) -> pd.DataFrame:
         """The ``unsubscribe`` rows (user_id, day, channel...): no calibration reads them."""
         return self.events[self.events.event_type.isin(OPT_OUTS)]
+
+    @property
+    def signals(self) -> pd.DataFrame:
+        """The behavioural signal rows (user_id, day, event_type the signal, amount the count
+        that day: an empty one is 1): no calibration reads them."""
+        return self.events[self.events.event_type.isin(SIGNAL_EVENTS)]
+
+    def signal_counts(self, until: int | None = None) -> pd.DataFrame:
+        """Each user's count of each signal (the sum of its rows' amounts) over the log's
+        days up to ``until`` (None: all): float64, one row per user with a signal row (index
+        ``user_id``), one column per signal in :data:`SIGNAL_EVENTS` order."""
+        rows = self.signals
+        if until is not None:
+            rows = rows[rows.day <= until]
+        sums = rows.groupby(["user_id", "event_type"], observed=True)["amount"].sum()
+        table = sums.unstack("event_type", fill_value=0)
+        table = table.reindex(columns=list(SIGNAL_EVENTS), fill_value=0.0).astype(np.float64)
+        table.index = pd.Index(table.index.astype(object), name="user_id")
+        table.columns = pd.Index(list(SIGNAL_EVENTS))
+        return table
 
     @property
     def notes(self) -> list[str]:
@@ -473,6 +510,10 @@ def _rows(columns: dict[str, Any], n: int, date_format: str | None) -> _Rows:
     codes, values = text.pop("event_type")
     known = np.array([EVENT_TYPES.index(v) if v in EVENT_TYPES else -1 for v in values])
     kind = np.append(known, -1)[codes].astype(np.int8)  # code -1 (empty) -> -1
+    amount, not_number = numbers["amount"]
+    once = _of_kind(kind, SIGNAL_EVENTS) & np.isnan(amount) & ~not_number
+    if once.any():  # an empty amount on a signal row: one occurrence
+        numbers["amount"] = (np.where(once, 1.0, amount), not_number)
     stamps = columns.pop("timestamp")
     stamp = _timestamps(stamps, date_format)
     bad = np.flatnonzero(stamp == NAT)[:1]
@@ -954,7 +995,8 @@ def _by_user(user: np.ndarray, starts: np.ndarray) -> np.ndarray | None:
 
 def _duplicates(log: _Log, order: np.ndarray | None) -> np.ndarray:
     """The positions of ``order`` whose row repeats an earlier row field for field (only
-    rows with the same user and time as a neighbour can: compared in slices of such runs)."""
+    rows with the same user and time as a neighbour can: compared in slices of such runs);
+    never a signal row (a repeated signal is another occurrence)."""
     same = _same_as_previous(log, order)
     near = np.flatnonzero(same | np.r_[same[1:], False])
     cuts = near[~same[near]]  # where a run of equal user and time begins
@@ -966,7 +1008,7 @@ def _duplicates(log: _Log, order: np.ndarray | None) -> np.ndarray:
         fields["event_type"] = log.kind[at]
         fields.update({c: values.take(at) for c, values in log.numbers.items()})
         repeated = pd.DataFrame({**fields, "timestamp": log.stamp[at]}).duplicated()
-        out.append(part[repeated.to_numpy()])
+        out.append(part[repeated.to_numpy() & ~_of_kind(fields["event_type"], SIGNAL_EVENTS)])
     return np.concatenate([np.zeros(0, dtype=np.int64), *out])
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from sim.calibration.campaigns import campaign_effects
-from sim.calibration.eventlog import ACTIVITY, OPT_OUTS, EventLog, EventLogError
+from sim.calibration.eventlog import ACTIVITY, UNCALIBRATED, EventLog, EventLogError
 from sim.calibration.histories import Histories, encode, split
 from sim.calibration.lifecycle import Traits
 from sim.calibration.prices import PriceCalibration, calibrate_prices
@@ -264,7 +264,7 @@ def subscription_cut(
     start = log.day_of(holdout_from, "holdout_from")
     period = int(spells.billing_days.max())
     ev = log.events
-    events_after = int(((ev.day >= start) & ~ev.event_type.isin(OPT_OUTS)).sum())
+    events_after = int(((ev.day >= start) & ~ev.event_type.isin(UNCALIBRATED)).sum())
     if start - log.window_start < period:
         raise EventLogError(
             f"holdout_from: {holdout_from!r}; allowed: a date at least one billing period "
