@@ -146,7 +146,7 @@ class LinearBandit(_Saved):
 
     kind: str = "linucb"  # "linucb" or "lints"
     n_actions: int = 8
-    n_features: int = 53  # observation_names of the streaming scenario and catalogue
+    n_features: int = 61  # observation_names of the streaming scenario and catalogue
     alpha: float = 1.0  # LinUCB width / Thompson posterior scale
     ridge: float = 1.0
     seed: int = 0

@@ -68,3 +68,4 @@ RECENCY_SCALE_DAYS: Final = 365.0  # days since the last session, and since the 
 TENURE_SCALE_DAYS: Final = 1825.0  # days since sign-up
 SESSIONS_PER_DAY_SCALE: Final = 2.0  # sessions over a window / (2 a day over its days)
 OFFER_COUNT_SCALE: Final = 20.0  # offers received, offers opened
+REVENUE_SCALE: Final = 5000.0  # revenue to date: log1p(revenue) / log1p(REVENUE_SCALE)

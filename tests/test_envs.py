@@ -73,6 +73,7 @@ def test_observation_is_a_function_of_observable_features_only() -> None:
         "basket",
         "responsiveness",
         "affinity",
+        "signal_noise",
     ):
         arr = getattr(pop, name)
         arr[...] = rng.permutation(arr.reshape(-1)).reshape(arr.shape)

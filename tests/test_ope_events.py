@@ -99,6 +99,19 @@ def test_the_features_the_log_determines_are_the_simulators(both) -> None:
         assert np.array_equal(ours[:, k] > 0, theirs[:, k] > 0)
     # filled in: equal genre shares
     assert np.allclose(table.filter(like="genre_share_"), 1 / len(SCENARIO.genres))
+    # signals: exact counts over days with a session, so a rate never below the simulator's
+    # (sessions), zero exactly when it is, and equal where every session day had one session
+    signals = [n for n in names if n.startswith("signal_")]
+    assert len(signals) == 7
+    for name in signals:
+        k = names.index(name)
+        assert (ours[:, k] >= theirs[:, k] - 1e-6).all(), name
+        assert np.array_equal(ours[:, k] > 0, theirs[:, k] > 0), name
+    k = names.index("signal_title_finished")
+    assert np.mean(np.abs(ours[:, k] - theirs[:, k]) < 0.05) > 0.5
+    # revenue to date: payments as billed against revenue accrued a day at a time
+    k = names.index("revenue_to_date")
+    assert np.corrcoef(ours[:, k], theirs[:, k])[0, 1] > 0.9
 
 
 def test_reach_and_what_the_company_could_do_are_the_simulators_exactly(both) -> None:

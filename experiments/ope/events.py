@@ -99,6 +99,17 @@ plain words. Rules:
                          ``unsubscribe`` row at all: 1 everywhere, and a note says so.
   genre_share_*          1 / the number of genres: the log has no genres (the simulator's
                          shares are the customer's noisy taste, from past sessions).
+  signal_*               each signal's count before the day (its rows' ``amount``s: the
+                         simulator writes a day's count, a company may write one row per
+                         occurrence) per session or purchase *row* before the day, / (4 x
+                         its base rate), capped (``sim.signals``). The counts are exact; the
+                         rows count days with a session, so the rate is never below the
+                         simulator's, which divides by sessions. A log with no signal rows
+                         at all: 0 everywhere, and a note says so.
+  revenue_to_date        log(1 + the money in before the day: subscribe, resubscribe, renew,
+                         payment and purchase amounts) / log(1 + 5000), capped. The log shows
+                         a billing period's payment on its first day where the simulator
+                         accrues it a day at a time; purchases are the same.
   episode_progress       (day - episode day 0) / ``scenario.horizon_days``, clipped to
                          [0, 1] (the simulator's ``day / horizon_days``). Exact.
   ====================== =================================================================
@@ -145,7 +156,14 @@ import pandas as pd
 
 from experiments.ope.logged import Logged
 from sim.calibration.campaigns import BACK
-from sim.calibration.eventlog import ACTIVITY, OPT_OUTS, PLAN_EVENTS, STARTS, EventLog
+from sim.calibration.eventlog import (
+    ACTIVITY,
+    OPT_OUTS,
+    PLAN_EVENTS,
+    STARTS,
+    UNCALIBRATED,
+    EventLog,
+)
 from sim.constants import (
     BILLING_DAYS,
     CHANNELS,
@@ -154,6 +172,7 @@ from sim.constants import (
     PAIN_POINTS,
     RECENCY_SCALE_DAYS,
     RECENT_WEEKS,
+    REVENUE_SCALE,
     SEND_WEEKS,
     SESSION_WEEKS,
     TENURE_SCALE_DAYS,
@@ -162,6 +181,7 @@ from sim.envs.observation import observation_names
 from sim.kernel.observation import ALL_SESSIONS_SCALE, RECENT_SESSIONS_SCALE
 from sim.offers import OBSERVED_STATUSES, Catalogue
 from sim.scenario import Scenario
+from sim.signals import RATE_SCALE, SIGNAL_NAMES, base_rates
 
 NO_OFFER = "no_offer"
 COLUMNS = ("user_id", "day", "date", "action", "offer", "propensity", "reward", "reactivated")
@@ -511,7 +531,7 @@ def _features(
     for k, name in enumerate(("active", "inactive", "churned")):
         out[f"status_{name}"] = (status == k).astype(np.float64)
     start = at.first_ever(keys.where(events.kind_in(STARTS)))
-    anyone = at.first_ever(keys.where(~events.kind_in(OPT_OUTS)))
+    anyone = at.first_ever(keys.where(~events.kind_in(UNCALIBRATED)))
     signed = np.where(start >= 0, keys.day[np.maximum(start, 0)], keys.day[np.maximum(anyone, 0)])
     signed = np.where((start < 0) & (anyone < 0), d, signed)
     since = np.where(last_act >= 0, d - act_day, d - signed)
@@ -562,7 +582,35 @@ def _features(
         )
     for genre in scenario.genres:
         out[f"genre_share_{genre}"] = np.full(n, 1.0 / len(scenario.genres))
+    out.update(_signal_features(at, keys, events, log, activity, notes))
+    money = keys.where(events.kind_in(MONEY))
+    cash = np.r_[0.0, np.cumsum(np.nan_to_num(log.events.amount.to_numpy(np.float64)[money.rows]))]
+    first = np.searchsorted(money.key, at.user * keys.span, "left")
+    upto = np.searchsorted(money.key, keys.of_day(at.user, d), "left")
+    revenue = np.maximum(cash[upto] - cash[first], 0.0)
+    out["revenue_to_date"] = np.minimum(np.log1p(revenue) / np.log1p(REVENUE_SCALE), 1.0)
     out["episode_progress"] = np.clip((d - zero) / scenario.horizon_days, 0.0, 1.0)
+    return out
+
+
+def _signal_features(
+    at: _At, keys: _Keys, events: _Events, log: EventLog, activity: _Subset, notes: list[str]
+) -> dict[str, np.ndarray]:
+    """Each signal's rate per session row before the day, encoded (module doc)."""
+    n = at.day.size
+    if not events.kind_in(SIGNAL_NAMES).any():
+        notes.append("The log records no behavioural signal rows (app_error, ...): signal_* = 0.")
+        return {f"signal_{name}": np.zeros(n) for name in SIGNAL_NAMES}
+    amount = log.events.amount.to_numpy(np.float64)
+    rows = np.maximum(at.before(activity), 1)
+    out = {}
+    for name, base in zip(SIGNAL_NAMES, base_rates(), strict=True):
+        sub = keys.where(events.kind_in((name,)))
+        shown = np.r_[0.0, np.cumsum(np.where(np.isnan(amount[sub.rows]), 1.0, amount[sub.rows]))]
+        first = np.searchsorted(sub.key, at.user * keys.span, "left")
+        upto = np.searchsorted(sub.key, keys.of_day(at.user, at.day), "left")
+        rate = (shown[upto] - shown[first]) / rows / (RATE_SCALE * base)
+        out[f"signal_{name}"] = np.minimum(rate, 1.0)
     return out
 
 

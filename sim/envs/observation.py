@@ -11,6 +11,7 @@ import numpy as np
 from sim.constants import CHANNELS, PAIN_POINTS
 from sim.offers import Catalogue
 from sim.scenario import Scenario
+from sim.signals import SIGNAL_NAMES
 from sim.simulation import Simulation
 
 
@@ -34,7 +35,8 @@ def observation_names(scenario: Scenario, catalogue: Catalogue) -> list[str]:
     names += [f"survey_{p}" for p in PAIN_POINTS]
     names += [f"reachable_{c}" for c in CHANNELS]
     names += [f"genre_share_{g}" for g in scenario.genres]
-    names += ["episode_progress"]
+    names += [f"signal_{name}" for name in SIGNAL_NAMES]
+    names += ["revenue_to_date", "episode_progress"]
     return names
 
 
@@ -57,6 +59,10 @@ OBSERVATION_DOC = """
 | survey_<reason> | exit-survey answer, one-hot (all 0: no answer); answers are noisy |
 | reachable_<channel> | 1 while the user can be reached on the channel |
 | genre_share_<genre> | share of past sessions by genre (a noisy view of taste) |
+| signal_<name> | how often the user showed a behavioural signal per session so far, over 4 x |
+| | its base rate, capped (`sim.signals`: app_error, failed_signin, search_abandoned, |
+| | title_abandoned, title_finished, pricing_page_view, payment_failure) |
+| revenue_to_date | log(1 + paid so far) / log(1 + 5000), capped |
 | episode_progress | steps taken / horizon |
 """
 
@@ -94,5 +100,6 @@ def n_features(scenario: Scenario, catalogue: Catalogue) -> int:
         + len(PAIN_POINTS)
         + len(CHANNELS)
         + len(scenario.genres)
-        + 1
+        + len(SIGNAL_NAMES)
+        + 2
     )

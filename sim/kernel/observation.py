@@ -19,6 +19,7 @@ from sim.constants import (
     OFFER_COUNT_SCALE,
     RECENCY_SCALE_DAYS,
     RECENT_WEEKS,
+    REVENUE_SCALE,
     SESSION_WEEKS,
     SESSIONS_PER_DAY_SCALE,
     TENURE_SCALE_DAYS,
@@ -26,6 +27,7 @@ from sim.constants import (
 from sim.kernel import named_tuple
 from sim.kernel.delivery import observed_status
 from sim.offers import OBSERVED_STATUSES
+from sim.signals import RATE_SCALE, base_rates
 
 RAW = (
     "status",
@@ -44,16 +46,22 @@ RAW = (
     "survey_reason",
     "discount_active",
     "price_paid_monthly",
+    "total_sessions",
+    "revenue_to_date",
 )
-"""Raw feature columns, in order; then one ``reachable_<channel>`` per channel and one
-``genre_share_<genre>`` per genre."""
+"""Raw feature columns, in order; then one ``reachable_<channel>`` per channel, one
+``genre_share_<genre>`` per genre and one ``signal_<name>`` (its count so far) per signal
+(``sim.signals``)."""
 N_CHANNELS = len(CHANNELS)
+SIGNAL_BASE = base_rates()
+N_SIGNALS = SIGNAL_BASE.shape[0]
 
 
 OBSERVABLE = (
     "last_activity", "signup_day", "state", "plan", "sessions_week", "n_offers", "n_opened",
     "last_offer", "last_offer_day", "last_opened", "offers_sent", "offers_opened", "survey",
-    "disc_until", "disc_depth", "trial_until", "reachable", "genre_counts",
+    "disc_until", "disc_depth", "trial_until", "reachable", "genre_counts", "total_sessions",
+    "signals", "revenue_to_date",
 )  # fmt: skip
 """The population arrays the feature kernel reads: observable fields only, never a latent
 trait; passed and named as :data:`sim.kernel.dynamics.USERS` is."""
@@ -81,11 +89,11 @@ def raw_features(
     list_day: np.ndarray,
     observable: tuple,
 ) -> np.ndarray:
-    """(users, raw features) float64 in raw units, columns as :data:`RAW` then channels and
-    genres (the offer bit masks are exact in float64)."""
+    """(users, raw features) float64 in raw units, columns as :data:`RAW` then channels,
+    genres and signals (the offer bit masks are exact in float64)."""
     u = Observable(*observable)
     n_genres = u.genre_counts.shape[0]
-    out = np.empty((users.shape[0], len(RAW) + N_CHANNELS + n_genres))
+    out = np.empty((users.shape[0], len(RAW) + N_CHANNELS + n_genres + N_SIGNALS))
     for j in range(users.shape[0]):
         i = users[j]
         last = u.last_activity[i]
@@ -111,6 +119,8 @@ def raw_features(
         if u.trial_until[i] > day or u.state[i] == CHURNED:
             paid = 0.0
         row[15] = np.float32(paid)
+        row[16] = u.total_sessions[i]
+        row[17] = u.revenue_to_date[i]
         col = len(RAW)
         for c in range(N_CHANNELS):
             row[col + c] = u.reachable[i, c]
@@ -120,6 +130,9 @@ def raw_features(
             total += u.genre_counts[g, i]
         for g in range(n_genres):
             row[col + g] = u.genre_counts[g, i] / total
+        col += n_genres
+        for s in range(N_SIGNALS):
+            row[col + s] = u.signals[s, i]
     return out
 
 
@@ -143,7 +156,8 @@ def encode(
     """(users, ``width``) float32 observation vectors from :func:`raw_features` output, as
     documented in ``sim.envs.observation.OBSERVATION_DOC``."""
     out = np.empty((raw.shape[0], width), dtype=np.float32)
-    n_genres = raw.shape[1] - len(RAW) - N_CHANNELS
+    n_genres = raw.shape[1] - len(RAW) - N_CHANNELS - N_SIGNALS
+    revenue_scale = math.log1p(REVENUE_SCALE)
     for j in range(raw.shape[0]):
         r, row = raw[j], out[j]
         col = _one_hot(row, 0, r[0], N_OBSERVED)
@@ -169,7 +183,14 @@ def encode(
         col = _one_hot(row, col + 2 * n_offers, r[13], n_pain)
         for c in range(N_CHANNELS + n_genres):
             row[col + c] = r[len(RAW) + c]
-        row[col + N_CHANNELS + n_genres] = progress
+        col += N_CHANNELS + n_genres
+        sessions = max(r[16], 1.0)
+        for s in range(N_SIGNALS):
+            shown = r[len(RAW) + N_CHANNELS + n_genres + s]
+            row[col + s] = min(shown / sessions / (RATE_SCALE * SIGNAL_BASE[s]), 1.0)
+        col += N_SIGNALS
+        row[col] = min(math.log1p(max(r[17], 0.0)) / revenue_scale, 1.0)
+        row[col + 1] = progress
     return out
 
 
