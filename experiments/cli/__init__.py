@@ -20,6 +20,7 @@ winback message-ab ...       a preset's message effect vs Hillstrom's randomised
 winback ope-bench ...        off-policy estimators against the simulator's truth
 winback ope-log --out LOG    a simulated company's logged decisions (.npz or its event log)
 winback ope LOG --policy P   a new policy's value estimated from the log, with a verdict
+winback score ...            churn risk, reason and value per customer, with segments
 """
 
 from __future__ import annotations
@@ -118,6 +119,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from experiments.jobs.ope_log import run_from_args as ope_log_run
 
         return ope_log_run(args)
+    if args.command == "score":
+        from experiments.jobs.score import run_from_args as score_run
+
+        return score_run(args)
     if args.command == "app":
         from experiments.app.launch import launch
 

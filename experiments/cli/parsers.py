@@ -35,6 +35,8 @@ COMMANDS = {
     "estimates with intervals, diagnostics, a plain verdict; --predict: the simulator's beside)",
     "ope-log": "a simulated company's logged decisions (a logging policy with its propensities): "
     "a .npz for winback ope, or its event log (.csv/.parquet) as a company would export it",
+    "score": "who is about to leave, why, and what they are worth: churn-risk, churn-reason "
+    "and value scores per customer, measured against the simulator's truth, with segments",
     "app": "the web app for strategists: scenario, offers, comparisons, long runs, robustness, "
     "test plans, calibration, in a browser (local only by default: 127.0.0.1)",
     "version": "print the version",
@@ -485,6 +487,25 @@ def ope_log_arguments(p: argparse.ArgumentParser) -> None:
     common(p)
 
 
+def score_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scenario", default="streaming", help="scenario config (default streaming)")
+    p.add_argument("--config-dir", type=Path, default=None, help="your config folder (my_conf)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        help="a scenario override, repeatable: scenario.KEY=VALUE (scenario.signals.price=0.9)",
+    )
+    p.add_argument("--users", type=positive_int, default=100_000, help="customers to score")
+    p.add_argument(
+        "--train-users", type=positive_int, default=100_000, help="customers to learn from"
+    )
+    p.add_argument("--model", type=Path, default=None, help="a fitted scores.skops to use")
+    p.add_argument("--out", type=Path, default=None, help="results folder (outputs/score/<time>)")
+    p.add_argument("--force", action="store_true", help="replace results already in --out")
+    common(p)
+
+
 def app_arguments(p: argparse.ArgumentParser) -> None:
     from experiments.config.scenario import USER_CONF
 
@@ -511,6 +532,7 @@ ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "ope-bench": ope_bench_arguments,
     "ope": ope_arguments,
     "ope-log": ope_log_arguments,
+    "score": score_arguments,
     "simulate": simulate_arguments,
     "perf": perf_arguments,
     "regret": regret_arguments,

@@ -74,6 +74,20 @@ class BGNBD:
             odds = np.where(x > 0, a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x), 0)
         return head * body / (1 + odds)
 
+    def p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """P(alive at T | x, t_x, T) (Fader, Hardie & Lee 2008, "Computing P(alive) using
+        the BG/NBD model"): 1 with no repeat purchase (the model lets a customer drop out
+        only after a purchase)."""
+        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        x, t_x, T = (np.asarray(v, dtype=np.float64) for v in (x, t_x, T))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            log_odds = (
+                np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
+                + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
+            )  # fmt: skip
+            odds = np.where(x > 0, np.exp(np.minimum(log_odds, 700.0)), 0.0)
+        return 1.0 / (1.0 + odds)
+
 
 @dataclass(frozen=True)
 class BGNBDFit:
