@@ -77,6 +77,7 @@ class Customers:
     subscription: bool
     labels: dict[str, np.ndarray] = field(default_factory=dict)
     raw: dict[str, np.ndarray] = field(default_factory=dict)  # the baselines' inputs (RAW)
+    ids: np.ndarray | None = None  # a company's customer ids (None: 0, 1, ... simulated)
 
     @property
     def n(self) -> int:
@@ -164,7 +165,7 @@ class ChurnScores:
         """Every score of customers ``x`` (columns named ``names``): ``p_<risk>``,
         ``p_reason_<pain point>``, ``reason`` (the likeliest pain point's index) and
         ``value_12m``."""
-        data = np.asarray(x, dtype=np.float32)[:, self.columns(names)]
+        data = np.asarray(x, dtype=np.float64)[:, self.columns(names)]
         out: dict[str, np.ndarray] = {}
         for name in RISKS:
             if name in self.models:

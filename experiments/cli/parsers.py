@@ -501,6 +501,17 @@ def score_arguments(p: argparse.ArgumentParser) -> None:
         "--train-users", type=positive_int, default=100_000, help="customers to learn from"
     )
     p.add_argument("--model", type=Path, default=None, help="a fitted scores.skops to use")
+    p.add_argument(
+        "--log",
+        type=Path,
+        default=None,
+        help="score your own customers: an event log (CSV/Parquet, the calibration schema)",
+    )
+    p.add_argument("--as-of", default=None, help="the log's scoring date (default: after its last)")
+    p.add_argument("--offers", default="streaming", help="offers config (default streaming)")
+    p.add_argument(
+        "--skip-bad-rows", action="store_true", help="the log's bad rows left out (noted)"
+    )
     p.add_argument("--out", type=Path, default=None, help="results folder (outputs/score/<time>)")
     p.add_argument("--force", action="store_true", help="replace results already in --out")
     common(p)

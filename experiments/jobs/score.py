@@ -53,6 +53,7 @@ def scenario_of(args: argparse.Namespace) -> Any:
 def run_from_args(args: argparse.Namespace) -> int:
     from agents.scores import CUT_DAY, ChurnScores, fit_scores, simulate_customers
     from experiments.scores.evaluate import evaluate
+    from experiments.scores.segments import counts, label
     from sim.validation import check_int
 
     start = time.perf_counter()
@@ -67,46 +68,56 @@ def run_from_args(args: argparse.Namespace) -> int:
     model = ChurnScores.load(args.model) if args.model else None
     scenario = scenario_of(args)
     print(f"scenario {scenario.name}: signal strengths {scenario.signals.strengths()}")
-    print(f"simulating {args.users:,} customers to score (day {CUT_DAY} and a year on)", flush=True)
-    test = simulate_customers(scenario, args.users, seed=2 * args.seed + 1)
+    notes: list[str] = []
+    if args.log is not None:
+        test = log_customers(args, scenario, notes)
+        print(f"log: {test.n:,} customers from {args.log}", flush=True)
+    else:
+        print(f"simulating {args.users:,} customers to score (day {CUT_DAY})", flush=True)
+        test = simulate_customers(scenario, args.users, seed=2 * args.seed + 1)
     if model is not None:
         model.columns(test.names)  # a model of another feature set: refused before any work
-    print(f"simulating {args.train_users:,} customers to learn from", flush=True)
-    train = simulate_customers(scenario, args.train_users, seed=2 * args.seed)
+    train = None
+    if model is None or test.labels:
+        print(f"simulating {args.train_users:,} customers to learn from", flush=True)
+        train = simulate_customers(scenario, args.train_users, seed=2 * args.seed)
     if model is None:
         print("fitting the scores (gradient boosting: 5 models)", flush=True)
-        model = fit_scores(train, seed=args.seed)
+        model = fit_scores(train, seed=args.seed)  # type: ignore[arg-type]
         model.info.update({"scenario": scenario.name, "signals": scenario.signals.strengths()})
-    print("scoring and measuring against what happened", flush=True)
     tick = time.perf_counter()
     predicted = model.predict(test.x, test.names)
     score_seconds = time.perf_counter() - tick
-    evaluation = evaluate(model, train, test)
-    table = score_table(predicted, test)
-    from experiments.scores.segments import counts, label
-
-    table = label(table)
+    evaluation = None
+    if test.labels and train is not None:
+        print("measuring the scores against what happened", flush=True)
+        evaluation = evaluate(model, train, test)
+    table = label(score_table(predicted, test))
     segments = counts(table)
     out.mkdir(parents=True, exist_ok=True)
     write_table(table.drop(columns=["status_code"]), out / "scores.parquet")
     write_table(segments, out / "segments.csv")
-    write_table(evaluation.metrics, out / "metrics.csv")
-    write_table(evaluation.curves, out / "curves.csv")
-    model.save(out / "scores.skops")
+    if evaluation is not None:
+        write_table(evaluation.metrics, out / "metrics.csv")
+        write_table(evaluation.curves, out / "curves.csv")
+    if args.model is None:
+        model.save(out / "scores.skops")
     summary = {
         "scenario": scenario.name,
         "signals": scenario.signals.strengths(),
+        "source": str(args.log) if args.log is not None else "simulated",
         "customers": test.n,
-        "train_customers": train.n,
+        "train_customers": None if train is None else train.n,
         "model": str(args.model) if args.model else str(out / "scores.skops"),
         "features": model.feature_names,
         "score_seconds": round(score_seconds, 2),
-        "metrics": evaluation.metrics.to_dict("records"),
+        "metrics": [] if evaluation is None else evaluation.metrics.to_dict("records"),
         "segments": segments.to_dict("records"),
+        "notes": notes,
         "seconds": round(time.perf_counter() - start, 1),
     }
     write_json(out / "summary.json", summary)
-    plots = plot(evaluation, out / "plots")
+    plots = plot(evaluation, out / "plots") if evaluation is not None else []
     write_text(out / "report.html", report(summary, evaluation, segments, plots))
     for line in lines(summary, evaluation):
         print(line)
@@ -116,13 +127,49 @@ def run_from_args(args: argparse.Namespace) -> int:
     return 0
 
 
+def log_customers(args: argparse.Namespace, scenario: Any, notes: list[str]) -> Any:
+    """The customers of ``--log`` as they stand on ``--as-of`` (default the day after its
+    last), their features rebuilt from their events (``experiments.ope.events``)."""
+    from omegaconf import OmegaConf
+
+    from agents.scores import Customers, score_features
+    from experiments.config.compose import compose
+    from experiments.config.scenario import catalogue_from
+    from experiments.ope.events import features_at
+    from sim.calibration.eventlog import read_event_log
+
+    config_dir = str(args.config_dir) if args.config_dir else None
+    cfg = compose("benchmark", [f"offers={args.offers}"], config_dir)
+    catalogue = catalogue_from(OmegaConf.to_container(cfg.offers, resolve=True))  # type: ignore[arg-type]
+    log = read_event_log(args.log, args.skip_bad_rows)
+    day = None
+    if args.as_of is not None:
+        try:
+            when = pd.Timestamp(args.as_of)
+        except ValueError:
+            raise ValueError(f"--as-of: {args.as_of!r}; allowed: a date, e.g. 2024-06-30") from None
+        day = int((when - log.origin).days)
+    ids, table, more = features_at(log, scenario, catalogue, day)
+    notes += more
+    names = score_features(list(table.columns))
+    status = (table["status_inactive"] + 2 * table["status_churned"]).to_numpy(np.uint8)
+    return Customers(
+        names=names,
+        x=table[names].to_numpy(np.float32),
+        status=status,
+        subscription=scenario.is_subscription,
+        ids=ids,
+    )
+
+
 def score_table(predicted: dict[str, np.ndarray], customers: Any) -> pd.DataFrame:
     """One row per customer: id, observed status, the scores, and the truth where known."""
     from sim.constants import PAIN_POINTS
 
+    ids = customers.ids
     table = pd.DataFrame(
         {
-            "user_id": np.arange(customers.n),
+            "user_id": np.arange(customers.n) if ids is None else ids,
             "status": np.array(STATUS_NAMES, dtype=object)[customers.status],
             "status_code": customers.status,
         }
@@ -173,6 +220,11 @@ def plot(evaluation: Any, folder: Path) -> list[Path]:
 def lines(summary: dict, evaluation: Any) -> list[str]:
     """The terminal summary."""
     out = [f"\n{summary['customers']:,} customers scored in {summary['score_seconds']} s"]
+    out += [f"  note: {n}" for n in summary["notes"]]
+    top = sorted(summary["segments"], key=lambda r: -r["customers"])[:5]
+    out += [f"  {r['customers']:>9,}  {r['segment']}" for r in top]
+    if evaluation is None:
+        return out
     for risk in ("lapse_30", "lapse_90", "cancel_90"):
         model = evaluation.figure(risk, "model", "auc")
         if np.isnan(model):
@@ -198,6 +250,24 @@ def report(summary: dict, evaluation: Any, segments: pd.DataFrame, plots: list[P
     from experiments.reporting.kit import img, page
 
     e = html.escape
+    segment_part = [
+        "<h2>Segments</h2><p>Value by predicted 12-month margin (top fifth high, bottom two "
+        "fifths low); risk by the chance of lapsing within 90 days (high from one in three, "
+        "low under one in seven; lapsed and cancelled customers as such); reason the likeliest "
+        "pain point.</p>",
+        _table(segments),
+    ]
+    if evaluation is None:  # a company's log: no truth to measure against
+        body = [
+            f"<h1>Who is about to leave, and why: {e(summary['source'])}</h1>",
+            f"<p>{summary['customers']:,} customers scored by models fitted on the simulated "
+            f"business {e(summary['scenario'])} ({e(summary['model'])}). The scores are as "
+            "good as that business resembles yours: calibrate it on this log first "
+            "(winback calibrate).</p>",
+            *(f'<p class="finding">{e(n)}</p>' for n in summary["notes"]),
+            *segment_part,
+        ]
+        return page(f"Churn scores: {summary['source']}", body)
     f = evaluation.figure
     body = [
         f"<h1>Who is about to leave, and why: {e(summary['scenario'])}</h1>",
@@ -217,11 +287,7 @@ def report(summary: dict, evaluation: Any, segments: pd.DataFrame, plots: list[P
         f"{f('value', 'model', 'r2'):.0%} of its spread (R&sup2;); the run rate so far "
         f"{f('value', 'run_rate', 'r2'):.0%}.</dd></dl>",
         *(img(p) for p in plots),
-        "<h2>Segments</h2><p>Value by predicted 12-month margin (top fifth high, bottom two "
-        "fifths low); risk by the chance of lapsing within 90 days (high from one in three, "
-        "low under one in seven; lapsed and cancelled customers as such); reason the likeliest "
-        "pain point.</p>",
-        _table(segments),
+        *segment_part,
         "<h2>All figures</h2>",
         _table(evaluation.metrics),
     ]

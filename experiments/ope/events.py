@@ -269,6 +269,33 @@ def decisions_from_events(
     return table, notes
 
 
+def features_at(
+    log: EventLog, scenario: Scenario, catalogue: Catalogue, day: int | None = None
+) -> tuple[np.ndarray, pd.DataFrame, list[str]]:
+    """Every customer of ``log`` as the observation sees them on ``day`` (the log's day;
+    default the day after its last), from their events strictly before it (module doc,
+    *context*): (customer ids, one row of features each named as ``observation_names``,
+    notes). Signal features are NaN, not 0, when the log has no signal rows at all: a
+    model reads them as missing."""
+    ev = log.events
+    last = log.end + 1
+    day = last if day is None else int(day)
+    if not log.window_start < day <= last:
+        raise ValueError(
+            f"day: {day}; allowed: a day after the log's first ({log.window_start}) and at "
+            f"most the day after its last ({last})"
+        )
+    keys = _Keys.of(ev, 1)
+    codes, first = np.unique(keys.user, return_index=True)
+    at = _At(keys, codes, np.full(codes.size, day, dtype=np.int64))
+    events = _Events.of(ev, scenario, catalogue)
+    notes: list[str] = []
+    features = _features(at, keys, events, log, scenario, catalogue, notes, np.nan)
+    names = observation_names(scenario, catalogue)
+    table = pd.DataFrame({name: features[name] for name in names})
+    return ev.user_id.iloc[first].to_numpy(), table, notes
+
+
 def allowed_columns(offers: Sequence[str]) -> list[str]:
     """The decisions table's ``allowed_<offer>`` columns, one per offer (no ``no_offer``)."""
     return [f"{ALLOWED}{o}" for o in offers if o != NO_OFFER]
@@ -516,8 +543,10 @@ def _features(
     scenario: Scenario,
     catalogue: Catalogue,
     notes: list[str],
+    no_signals: float = 0.0,
 ) -> dict[str, np.ndarray]:
-    """The observation of each decision, by feature name (module doc)."""
+    """The observation of each decision, by feature name (module doc); ``no_signals``
+    fills the signal features of a log without signal rows."""
     d = at.day
     n = d.size
     out: dict[str, np.ndarray] = {}
@@ -582,7 +611,7 @@ def _features(
         )
     for genre in scenario.genres:
         out[f"genre_share_{genre}"] = np.full(n, 1.0 / len(scenario.genres))
-    out.update(_signal_features(at, keys, events, log, activity, notes))
+    out.update(_signal_features(at, keys, events, log, activity, notes, no_signals))
     money = keys.where(events.kind_in(MONEY))
     cash = np.r_[0.0, np.cumsum(np.nan_to_num(log.events.amount.to_numpy(np.float64)[money.rows]))]
     first = np.searchsorted(money.key, at.user * keys.span, "left")
@@ -594,13 +623,23 @@ def _features(
 
 
 def _signal_features(
-    at: _At, keys: _Keys, events: _Events, log: EventLog, activity: _Subset, notes: list[str]
+    at: _At,
+    keys: _Keys,
+    events: _Events,
+    log: EventLog,
+    activity: _Subset,
+    notes: list[str],
+    missing: float,
 ) -> dict[str, np.ndarray]:
-    """Each signal's rate per session row before the day, encoded (module doc)."""
+    """Each signal's rate per session row before the day, encoded (module doc); ``missing``
+    everywhere when the log has no signal rows."""
     n = at.day.size
     if not events.kind_in(SIGNAL_NAMES).any():
-        notes.append("The log records no behavioural signal rows (app_error, ...): signal_* = 0.")
-        return {f"signal_{name}": np.zeros(n) for name in SIGNAL_NAMES}
+        notes.append(
+            f"The log records no behavioural signal rows ({', '.join(SIGNAL_NAMES)}): "
+            f"signal_* = {missing}."
+        )
+        return {f"signal_{name}": np.full(n, missing) for name in SIGNAL_NAMES}
     amount = log.events.amount.to_numpy(np.float64)
     rows = np.maximum(at.before(activity), 1)
     out = {}
