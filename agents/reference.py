@@ -15,7 +15,7 @@ import pandas as pd
 from agents.base import NOTHING, Context, FixedPolicy, masked_choice
 from sim.constants import ARMS, PAIN_POINTS, RECENCY_SCALE_DAYS
 from sim.offers import Catalogue
-from sim.validation import check_int, check_nonnegative, check_probability
+from sim.validation import check_choice, check_int, check_nonnegative, check_probability
 
 
 @dataclass(kw_only=True)
@@ -91,34 +91,62 @@ class Rules(FixedPolicy):
         }
 
 
+REASON_SOURCES = ("survey", "predicted", "both")
+
+
 @dataclass(kw_only=True)
 class Playbook(Rules):
-    """The seeds' rule book, by exit-survey reason: technical -> support, discovery ->
+    """The seeds' rule book, by reason: technical -> support, discovery ->
     recommendations, price -> discount, content -> free trial if churned else a
-    new-release message; no answer -> ``default``. Only users inactive for at least
-    ``min_recency_days`` are contacted."""
+    new-release message; no reason (or ``none``) -> ``default``. Only users inactive for at
+    least ``min_recency_days`` are contacted.
+
+    ``reasons``: where a user's reason comes from: ``survey``, the exit-survey answer
+    (about one cancelling user in ten answers, dormant users are never asked); ``predicted``,
+    the likeliest pain point by the churn scores (``agents.scores``, from behaviour: set by
+    :func:`agents.scores.scored_playbook`); ``both``, the survey's answer where there is
+    one, else the prediction."""
 
     OFFER_FIELDS: ClassVar[tuple[str, ...]] = (*Rules.OFFER_FIELDS, "default")
     NONNEGATIVE: ClassVar[tuple[str, ...]] = ("min_recency_days",)
     name: str = "playbook"
     default: str = "reminder_email"
     min_recency_days: float = 28.0
+    reasons: str = "survey"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_choice("reasons", self.reasons, REASON_SOURCES)
 
     def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
         col, k = self._indices(ctx)
-        wanted = np.full(obs.shape[0], k[self.default])
-        churned = obs[:, col["status_churned"]] > 0.5
-        for reason, offer in (
-            ("price", self.price),
-            ("discovery", self.discovery),
-            ("technical", self.technical),
-            ("content", self.content),
-        ):
-            wanted[obs[:, col[f"survey_{reason}"]] > 0.5] = k[offer]
-        starved = (obs[:, col["survey_content"]] > 0.5) & churned
-        wanted[starved] = k[self.content_churned]
         due = obs[:, col["recency"]] * RECENCY_SCALE_DAYS >= self.min_recency_days
-        return np.where(_lapsed(obs, ctx) & due, masked_choice(mask, wanted), 0)
+        contact = _lapsed(obs, ctx) & due
+        reason = self.reasons_of(obs, ctx, contact)
+        offers = [self.price, self.content, self.discovery, self.technical, self.default]
+        by_reason = np.array([k[o] for o in offers] + [k[self.default]])  # last: no reason
+        wanted = by_reason[reason]
+        churned = obs[:, col["status_churned"]] > 0.5
+        wanted[(reason == PAIN_POINTS.index("content")) & churned] = k[self.content_churned]
+        return np.where(contact, masked_choice(mask, wanted), 0)
+
+    def reasons_of(self, obs: np.ndarray, ctx: Context, rows: np.ndarray) -> np.ndarray:
+        """Each user's reason (index into ``PAIN_POINTS``; ``len(PAIN_POINTS)``: none
+        known) by ``reasons``; predictions are made for ``rows`` only."""
+        col = {n: i for i, n in enumerate(ctx.feature_names)}
+        answers = obs[:, [col[f"survey_{p}"] for p in PAIN_POINTS]]
+        reason = np.where(answers.max(axis=1) > 0.5, answers.argmax(axis=1), len(PAIN_POINTS))
+        if self.reasons == "survey" or not rows.any():
+            return reason
+        scores = getattr(self, "scores", None)
+        if scores is None:
+            raise ValueError(
+                f"reasons: {self.reasons!r} needs the churn scores; build the policy with "
+                "agents.scores.scored_playbook (or reasons: survey)"
+            )
+        ask = rows if self.reasons == "predicted" else rows & (reason == len(PAIN_POINTS))
+        reason[ask] = scores.predict_reason(obs[ask], list(ctx.feature_names))
+        return reason
 
 
 @dataclass(kw_only=True)

@@ -19,7 +19,10 @@ model learns from simulated customers whose futures and pain points the simulato
 happened next with no offers); a risk label is NaN where it does not apply (lapse for a
 customer already inactive, cancel for one already cancelled) and those customers are left out
 of that model. Missing features (a company log without signal rows) are NaN, which the models
-take as missing, not as zero.
+take as missing, not as zero: each learns from a copy of a fifth of its customers
+(``BLIND_SHARE``) with their signal features blanked, so a log without signals is scored from
+the rest of what it shows (without it, a tree would send every missing value down its larger
+branch: the reason model then did worse than the exit survey alone).
 
 A fitted :class:`ChurnScores` is saved with skops (no pickle: only the models' own types are
 trusted on load) together with its feature names; it refuses features that do not include
@@ -51,6 +54,7 @@ CUT_DAY = 91  # the simulated customers' day of scoring: 13 weeks into the run (
 LEFT_OUT_PREFIXES = ("last_offer_", "ever_sent_", "ever_opened_")
 KEPT = ("last_offer_opened", "last_offer_ignored")  # per-customer, despite the prefix
 LEFT_OUT = ("episode_progress",)
+BLIND_SHARE = 0.2
 TRUSTED = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
 """The only types a model file may hold beyond skops's own safe ones."""
 FORMAT = 1
@@ -179,6 +183,15 @@ class ChurnScores:
         out["value_12m"] = self.models["value"].predict(data)
         return out
 
+    def predict_reason(self, x: np.ndarray, names: list[str]) -> np.ndarray:
+        """The likeliest pain point of customers ``x`` (index into ``PAIN_POINTS``): the
+        reason model alone."""
+        model = self.models["reason"]
+        data = np.asarray(x, dtype=np.float64)[:, self.columns(names)]
+        if data.shape[0] == 0:
+            return np.zeros(0, dtype=np.int64)
+        return model.classes_.astype(np.int64)[model.predict_proba(data).argmax(axis=1)]
+
     def save(self, path: str | Path) -> None:
         import skops.io as sio
 
@@ -212,9 +225,12 @@ class ChurnScores:
         return cls(meta["feature_names"], dict(data["models"]), meta.get("info", {}))
 
 
-def fit_scores(train: Customers, seed: int = 0, max_iter: int = 300) -> ChurnScores:
-    """Each model of the module docstring fitted on ``train`` (risks on the customers they
-    apply to); early stopping on a tenth held out, with ``seed``'s random state."""
+def fit_scores(
+    train: Customers, seed: int = 0, max_iter: int = 300, only: tuple[str, ...] | None = None
+) -> ChurnScores:
+    """Each model of the module docstring (or those named in ``only``) fitted on ``train``
+    (risks on the customers they apply to); early stopping on a tenth held out, with
+    ``seed``'s random state."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
     common = {
@@ -225,9 +241,11 @@ def fit_scores(train: Customers, seed: int = 0, max_iter: int = 300) -> ChurnSco
         "n_iter_no_change": 10,
         "random_state": seed,
     }
+    wanted = set(only) if only is not None else {*RISKS, "reason", "value"}
+    train = with_blind_copies(train, seed)
     models: dict[str, Any] = {}
     for name in RISKS:
-        if name not in train.labels:
+        if name not in train.labels or name not in wanted:
             continue
         y = train.labels[name]
         rows = ~np.isnan(y)
@@ -236,7 +254,70 @@ def fit_scores(train: Customers, seed: int = 0, max_iter: int = 300) -> ChurnSco
                 f"train: every customer at risk has {name} = {y[rows][:1]}; the model needs both"
             )
         models[name] = HistGradientBoostingClassifier(**common).fit(train.x[rows], y[rows])
-    models["reason"] = HistGradientBoostingClassifier(**common).fit(train.x, train.labels["reason"])
-    models["value"] = HistGradientBoostingRegressor(**common).fit(train.x, train.labels["value"])
+    if "reason" in wanted:
+        y = train.labels["reason"]
+        models["reason"] = HistGradientBoostingClassifier(**common).fit(train.x, y)
+    if "value" in wanted:
+        y = train.labels["value"]
+        models["value"] = HistGradientBoostingRegressor(**common).fit(train.x, y)
     info = {"customers": train.n, "seed": seed, "max_iter": max_iter}
     return ChurnScores(list(train.names), models, info)
+
+
+def with_blind_copies(train: Customers, seed: int) -> Customers:
+    """``train`` and a copy of ``BLIND_SHARE`` of its customers (drawn with ``seed``) whose
+    signal features are NaN, as a log without signal rows shows them."""
+    signals = [k for k, n in enumerate(train.names) if n.startswith("signal_")]
+    rows = np.random.default_rng(seed).random(train.n) < BLIND_SHARE
+    if not signals or not rows.any():
+        return train
+    blind = train.x[rows].copy()
+    blind[:, signals] = np.nan
+    return replace(
+        train,
+        x=np.concatenate([train.x, blind]),
+        status=np.concatenate([train.status, train.status[rows]]),
+        labels={k: np.concatenate([v, v[rows]]) for k, v in train.labels.items()},
+        raw={},
+    )
+
+
+TRAIN_USERS = 50_000
+
+
+def scored_playbook(
+    *,
+    scenario: Scenario,
+    train_users: int = TRAIN_USERS,
+    seed: int = 0,
+    reasons: str = "both",
+    name: str = "playbook_scored",
+    price: str = "discount_30",
+    content_churned: str = "free_trial_30",
+    content: str = "new_release_push",
+    discovery: str = "recommendations",
+    technical: str = "support_call",
+    default: str = "reminder_email",
+    min_recency_days: float = 28.0,
+) -> Any:
+    """The playbook targeting by reason from behaviour (``reasons``: ``predicted`` or
+    ``both``, see ``agents.reference.Playbook``, whose rule book the other keywords are):
+    the reason model fitted on ``train_users`` simulated customers of ``scenario``."""
+    from agents.reference import Playbook
+    from sim.validation import check_int
+
+    check_int("train_users", train_users, 1_000, 10_000_000)
+    policy = Playbook(
+        reasons=reasons,
+        name=name,
+        price=price,
+        content_churned=content_churned,
+        content=content,
+        discovery=discovery,
+        technical=technical,
+        default=default,
+        min_recency_days=min_recency_days,
+    )
+    customers = simulate_customers(scenario, train_users, seed)
+    policy.scores = fit_scores(customers, seed=seed, only=("reason",))  # type: ignore[attr-defined]
+    return policy

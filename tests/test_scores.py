@@ -389,14 +389,6 @@ def test_missing_signals_degrade_not_crash(model, streaming, predicted) -> None:
     assert degraded > 1 / len(PAIN_POINTS) + 0.02
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="agents.scores: a model fitted with signals never saw a NaN signal, so "
-    "HistGradientBoosting sends every missing value down the larger child; with the "
-    "signal columns NaN the reason model names 'none' for 52% of customers (13% have it) "
-    "and its accuracy (0.243) falls below the exit survey alone (0.287), the commonest "
-    "pain point (0.273) and a model fitted without signal columns (0.338)",
-)
 def test_missing_signals_do_no_worse_than_the_exit_survey(model, streaming) -> None:
     """What the module docstring promises ('Missing features ... are NaN, which the models
     take as missing, not as zero'): the model without its signals still knows at least what
@@ -592,3 +584,54 @@ def test_results_are_not_overwritten_without_force(scored: Path, capsys) -> None
     err = capsys.readouterr().err
     assert f"--out: {str(scored)!r} holds results already" in err and "--force" in err
     assert (scored / "summary.json").read_bytes() == before
+
+
+# ------------------------------------------------------------ targeting by predicted reason
+def test_a_playbook_reads_reasons_from_the_survey_by_default_and_refuses_bad_sources() -> None:
+    from agents.reference import Playbook
+
+    assert Playbook().reasons == "survey"
+    with pytest.raises(ValueError, match=r"reasons: 'guess'.*survey, predicted, both"):
+        Playbook(reasons="guess")
+
+
+def test_the_scored_playbook_sends_the_offer_of_the_predicted_reason(model, streaming) -> None:
+    """Lapsed customers get the rule book's offer for their predicted pain point
+    (``predicted``); with ``both`` a survey answer, where there is one, wins. A playbook
+    asked for predictions without scores is refused by name."""
+    from agents.base import Context
+    from agents.reference import Playbook
+    from sim.envs.observation import observation_names
+
+    _, test = streaming
+    scenario, catalogue = presets.streaming(), presets.streaming_offers()
+    names = observation_names(scenario, catalogue)
+    obs = np.zeros((test.n, len(names)), dtype=np.float32)
+    for k, name in enumerate(test.names):
+        obs[:, names.index(name)] = test.x[:, k]
+    obs[:, names.index("recency")] = 1.0  # a year since the last session: due
+    obs[:, names.index("status_active")] = 0.0
+    obs[:, names.index("status_churned")] = 0.0
+    obs[:, names.index("status_inactive")] = 1.0
+    obs[: test.n // 2, [names.index(f"survey_{p}") for p in PAIN_POINTS]] = 0.0
+    obs[: test.n // 2, names.index("survey_price")] = 1.0  # half say price
+    ctx = Context(feature_names=names, offer_names=list(catalogue.names))
+    mask = np.ones((test.n, 1 + len(catalogue)), dtype=bool)
+    with pytest.raises(ValueError, match="reasons: 'predicted' needs the churn scores"):
+        Playbook(reasons="predicted").act(obs, mask, ctx)
+    rules = Playbook()
+    offer_of = [rules.price, rules.content, rules.discovery, rules.technical, rules.default]
+    k = {o: 1 + i for i, o in enumerate(catalogue.names)}
+    reason = model.predict_reason(obs, names)
+    for source in ("predicted", "both"):
+        policy = Playbook(reasons=source)
+        policy.scores = model  # type: ignore[attr-defined]
+        got = policy.act(obs, mask, ctx)
+        said = obs[:, [names.index(f"survey_{p}") for p in PAIN_POINTS]]
+        stated = np.where(said.max(axis=1) > 0.5, said.argmax(axis=1), -1)
+        used = np.where(stated >= 0, stated, reason) if source == "both" else reason
+        want = np.array([k[offer_of[r]] for r in used])
+        assert np.array_equal(got, want), source
+        if source == "both":
+            assert (got[: test.n // 2] == k[rules.price]).all()
+    assert len(set(reason)) == len(PAIN_POINTS)  # every reason predicted for someone

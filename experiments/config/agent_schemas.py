@@ -69,6 +69,13 @@ class RulesSchema(AgentSchema):
 class PlaybookSchema(RulesSchema):
     default: Optional[str] = None
     min_recency_days: Optional[float] = None
+    reasons: Optional[str] = None  # survey (default), predicted or both (need the scores)
+
+
+@dataclass
+class ScoredPlaybookSchema(PlaybookSchema):
+    train_users: Optional[int] = None
+    seed: Optional[int] = None
 
 
 @dataclass
@@ -154,6 +161,7 @@ FAMILIES: dict[str, tuple[str, type]] = {
     "blanket": ("agents.reference.Blanket", BlanketSchema),
     "campaign": ("agents.reference.Campaign", CampaignSchema),
     "playbook": ("agents.reference.Playbook", PlaybookSchema),
+    "playbook_scored": ("agents.scores.scored_playbook", ScoredPlaybookSchema),
     "pain_point_rule": ("agents.reference.PainPointRule", PainPointRuleSchema),
     "full_information": ("agents.reference.FullInformation", FullInformationSchema),
     "bandit": ("agents.bandits.make_bandit", BanditSchema),
