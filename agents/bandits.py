@@ -2,9 +2,10 @@
 
 Rewards are profit net of every cost (the environments' rewards already are), so every
 bandit here is cost-aware by construction. ``epsilon-greedy``, ``UCB1`` and ``Thompson``
-keep one set of arm statistics per observable context group (observed status x exit-survey
-answer); ``LinUCB`` and ``linear Thompson`` fit one ridge regression per arm on the whole
-observation vector. With a ``budget`` per period, each scores arms net of a Lagrangian price
+keep one set of arm statistics per observable context group (observed status x reason: the
+exit-survey answer, or with ``reasons`` the reason read from behaviour, ``agents.scores``);
+``LinUCB`` and ``linear Thompson`` fit one ridge regression per arm on the whole observation
+vector. With a ``budget`` per period, each scores arms net of a Lagrangian price
 on their cost (``price`` rises when a period overspends its pace, falls when it underspends)
 and never sends past the period's budget: once the next send would exceed it, the rest of
 the batch gets "nothing".
@@ -30,13 +31,17 @@ STATUS = ("status_active", "status_inactive", "status_churned")
 SURVEY = ("survey_price", "survey_content", "survey_discovery", "survey_technical", "survey_none")
 
 
-def context_groups(obs: np.ndarray, names: list[str]) -> np.ndarray:
-    """Group index per user: observed status (3) x survey answer (5 + no answer) = 18."""
+def context_groups(
+    obs: np.ndarray, names: list[str], reason: np.ndarray | None = None
+) -> np.ndarray:
+    """Group index per user: observed status (3) x reason (5 + none known) = 18; the
+    reason is the exit-survey answer unless ``reason`` gives it (``agents.scores.reasons_of``)."""
     col = {n: i for i, n in enumerate(names)}
     status = np.argmax(obs[:, [col[s] for s in STATUS]], axis=1)
-    survey = obs[:, [col[s] for s in SURVEY]]
-    answer = np.where(survey.max(axis=1) > 0.5, np.argmax(survey, axis=1), len(SURVEY))
-    return status * (len(SURVEY) + 1) + answer
+    if reason is None:
+        survey = obs[:, [col[s] for s in SURVEY]]
+        reason = np.where(survey.max(axis=1) > 0.5, np.argmax(survey, axis=1), len(SURVEY))
+    return status * (len(SURVEY) + 1) + reason
 
 
 N_GROUPS = len(STATUS) * (len(SURVEY) + 1)
@@ -93,11 +98,15 @@ class GroupBandit(_Saved):
     budget: Budget = field(default_factory=Budget)
     name: str = "bandit"
     online: bool = True  # learns from delayed feedback while evaluated
+    reasons: str = "survey"  # the context's reason: survey, predicted or both (agents.scores)
     ARRAYS = ("count", "total", "sq")
 
     def __post_init__(self) -> None:
+        from agents.scores import REASON_SOURCES
+
         if self.kind not in ("epsilon", "ucb", "thompson"):
             raise ValueError(f"kind: {self.kind!r}; allowed: epsilon, ucb, thompson")
+        check_choice("reasons", self.reasons, REASON_SOURCES)
         self.count = np.zeros((N_GROUPS, self.n_actions))
         self.total = np.zeros((N_GROUPS, self.n_actions))
         self.sq = np.zeros((N_GROUPS, self.n_actions))
@@ -122,7 +131,7 @@ class GroupBandit(_Saved):
     def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
         self.names = ctx.feature_names
         self.budget.on_day(ctx.day)
-        groups = context_groups(obs, ctx.feature_names)
+        groups = self.groups(obs, ctx.feature_names)
         price = self.budget.price * self.budget.action_costs(self.n_actions)
         score = np.where(mask, self.scores(groups) - price, -np.inf)
         actions = np.argmax(score, axis=1)
@@ -133,8 +142,17 @@ class GroupBandit(_Saved):
         order = self.rng.permutation(obs.shape[0])
         return self.budget.enforce(actions.astype(np.int64), order, self.n_actions)
 
+    def groups(self, obs: np.ndarray, names: list[str]) -> np.ndarray:
+        """Each user's context group, the reason by ``reasons``."""
+        if self.reasons == "survey":
+            return context_groups(obs, names)
+        from agents.scores import reasons_of
+
+        reason = reasons_of(obs, list(names), self.reasons, getattr(self, "reason_model", None))
+        return context_groups(obs, names, reason)
+
     def update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
-        groups = context_groups(obs, self.names)
+        groups = self.groups(obs, self.names)
         np.add.at(self.count, (groups, actions), 1)
         np.add.at(self.total, (groups, actions), rewards)
         np.add.at(self.sq, (groups, actions), rewards**2)
@@ -202,9 +220,9 @@ class LinearBandit(_Saved):
 
 KINDS = ("epsilon", "ucb", "thompson", "linucb", "lints")
 KIND_PARAMS = {
-    "epsilon": ("epsilon",),
-    "ucb": ("ucb_c",),
-    "thompson": ("prior_var",),
+    "epsilon": ("epsilon", "reasons"),
+    "ucb": ("ucb_c", "reasons"),
+    "thompson": ("prior_var", "reasons"),
     "linucb": ("alpha", "ridge"),
     "lints": ("alpha", "ridge"),
 }
@@ -230,6 +248,12 @@ def check_bandit_params(**params: Any) -> None:
             check_probability(key, value)
         elif key in ("ucb_c", "prior_var", "alpha", "ridge"):
             check_positive(key, value)
+        elif key == "reasons":
+            from agents.scores import REASON_SOURCES
+
+            check_choice(key, value, REASON_SOURCES)
+        elif key == "reason_train_users":
+            check_int(key, value, 1_000, 10_000_000)
         owner = [k for k, names in KIND_PARAMS.items() if key in names]
         if owner and kind not in owner:
             raise ValueError(f"{key}: {value!r} is for kind {' or '.join(owner)}; kind is {kind}")
@@ -251,6 +275,8 @@ def make_bandit(
     prior_var: float | None = None,
     alpha: float | None = None,
     ridge: float | None = None,
+    reasons: str | None = None,
+    reason_train_users: int = 50_000,
 ) -> GroupBandit | LinearBandit:
     """A bandit of ``kind`` (:data:`KINDS`) sized for ``scenario`` and ``catalogue`` (the
     streaming defaults when None), optionally trained online first on ``pretrain_users``
@@ -260,12 +286,17 @@ def make_bandit(
 
     ``epsilon`` (kind epsilon), ``ucb_c`` (ucb), ``prior_var`` (thompson), ``alpha`` and
     ``ridge`` (linucb, lints) set the kind's own parameters; None keeps the bandit's
-    default. This is the factory the configs in ``conf/agent/`` point at (``_target_``)."""
+    default. ``reasons`` (epsilon, ucb, thompson: ``survey``, ``predicted`` or ``both``)
+    says where the context's reason comes from; other than the survey, the reason model is
+    fitted on ``reason_train_users`` simulated customers of ``scenario`` first
+    (``agents.scores.fit_reason``). This is the factory the configs in ``conf/agent/``
+    point at (``_target_``)."""
     from sim import presets
     from sim.envs.observation import observation_names
 
-    given = {"epsilon": epsilon, "ucb_c": ucb_c, "prior_var": prior_var, "alpha": alpha}
-    own: dict[str, Any] = {k: v for k, v in {**given, "ridge": ridge}.items() if v is not None}
+    given: dict[str, Any] = {"epsilon": epsilon, "ucb_c": ucb_c, "prior_var": prior_var}
+    given |= {"alpha": alpha, "ridge": ridge, "reasons": reasons}
+    own: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     check_bandit_params(
         kind=kind,
         pretrain_users=pretrain_users,
@@ -294,6 +325,10 @@ def make_bandit(
         agent = GroupBandit(
             kind=kind, n_actions=n_actions, seed=seed, budget=budget, name=name or kind, **own
         )
+    if isinstance(agent, GroupBandit) and agent.reasons != "survey":
+        from agents.scores import fit_reason
+
+        agent.reason_model = fit_reason(scenario, reason_train_users, seed)  # type: ignore[attr-defined]
     if pretrain_users:
         pretrain(agent, pretrain_users, scenario, catalogue, attribution_days, seed)
     return agent

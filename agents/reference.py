@@ -91,9 +91,6 @@ class Rules(FixedPolicy):
         }
 
 
-REASON_SOURCES = ("survey", "predicted", "both")
-
-
 @dataclass(kw_only=True)
 class Playbook(Rules):
     """The seeds' rule book, by reason: technical -> support, discovery ->
@@ -116,6 +113,8 @@ class Playbook(Rules):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        from agents.scores import REASON_SOURCES
+
         check_choice("reasons", self.reasons, REASON_SOURCES)
 
     def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
@@ -131,22 +130,12 @@ class Playbook(Rules):
         return np.where(contact, masked_choice(mask, wanted), 0)
 
     def reasons_of(self, obs: np.ndarray, ctx: Context, rows: np.ndarray) -> np.ndarray:
-        """Each user's reason (index into ``PAIN_POINTS``; ``len(PAIN_POINTS)``: none
-        known) by ``reasons``; predictions are made for ``rows`` only."""
-        col = {n: i for i, n in enumerate(ctx.feature_names)}
-        answers = obs[:, [col[f"survey_{p}"] for p in PAIN_POINTS]]
-        reason = np.where(answers.max(axis=1) > 0.5, answers.argmax(axis=1), len(PAIN_POINTS))
-        if self.reasons == "survey" or not rows.any():
-            return reason
-        scores = getattr(self, "scores", None)
-        if scores is None:
-            raise ValueError(
-                f"reasons: {self.reasons!r} needs the churn scores; build the policy with "
-                "agents.scores.scored_playbook (or reasons: survey)"
-            )
-        ask = rows if self.reasons == "predicted" else rows & (reason == len(PAIN_POINTS))
-        reason[ask] = scores.predict_reason(obs[ask], list(ctx.feature_names))
-        return reason
+        """Each user's reason by ``reasons`` (``agents.scores.reasons_of``), predicted for
+        ``rows`` only."""
+        from agents.scores import reasons_of
+
+        model = getattr(self, "reason_model", None)
+        return reasons_of(obs, list(ctx.feature_names), self.reasons, model, rows)
 
 
 @dataclass(kw_only=True)

@@ -93,14 +93,10 @@ def simulate_customers(
 ) -> Customers:
     """``n_users`` customers of ``scenario`` on ``cut_day`` of a run with no offers, and
     their next 12 months (the run's horizon is set to ``cut_day + VALUE_DAYS``)."""
-    from sim.envs.observation import Encoder, observation_names
-
     sc = replace(scenario, n_users=n_users, horizon_days=cut_day + VALUE_DAYS)
     sim = Simulation(sc, seed=seed)
     sim.run_until(cut_day)
-    names = observation_names(sc, sim.catalogue)
-    keep = [names.index(n) for n in score_features(names)]
-    x = np.ascontiguousarray(Encoder(sc, sim.catalogue)(sim, 0.0)[:, keep])
+    names, x = features_of(sim)
     seen = sim.observe()
     raw = {
         "days_since_activity": seen["days_since_activity"].astype(np.float64),
@@ -129,13 +125,23 @@ def simulate_customers(
     labels["reason"] = sim.pop.pain.astype(np.int64)
     labels["value"] = _profit(sim) - money0
     return Customers(
-        names=[names[k] for k in keep],
+        names=names,
         x=x,
         status=status.astype(np.uint8),
         subscription=sc.is_subscription,
         labels=labels,
         raw=raw,
     )
+
+
+def features_of(sim: Simulation) -> tuple[list[str], np.ndarray]:
+    """The score features of every customer of ``sim`` today: (names, float32 matrix)."""
+    from sim.envs.observation import Encoder, observation_names
+
+    names = observation_names(sim.scenario, sim.catalogue)
+    keep = [names.index(n) for n in score_features(names)]
+    x = np.ascontiguousarray(Encoder(sim.scenario, sim.catalogue)(sim, 0.0)[:, keep])
+    return [names[k] for k in keep], x
 
 
 def _profit(sim: Simulation) -> np.ndarray:
@@ -225,6 +231,48 @@ class ChurnScores:
         return cls(meta["feature_names"], dict(data["models"]), meta.get("info", {}))
 
 
+REASON_SOURCES = ("survey", "predicted", "both")
+"""Where a policy reads a customer's reason: the exit survey's answer, the reason model's
+likeliest pain point, or the survey's answer where there is one, else the prediction."""
+
+
+def reasons_of(
+    obs: np.ndarray,
+    names: list[str],
+    source: str,
+    model: ChurnScores | None,
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
+    """Each customer's reason by ``source`` (:data:`REASON_SOURCES`): an index into
+    ``PAIN_POINTS``, ``len(PAIN_POINTS)`` where none is known (no survey answer); the
+    prediction is made for ``rows`` only (all when None)."""
+    col = {n: i for i, n in enumerate(names)}
+    answers = obs[:, [col[f"survey_{p}"] for p in PAIN_POINTS]]
+    reason = np.where(answers.max(axis=1) > 0.5, answers.argmax(axis=1), len(PAIN_POINTS))
+    if source == "survey":
+        return reason
+    if model is None:
+        raise ValueError(
+            f"reasons: {source!r} needs the churn scores (agents.scores); build the policy "
+            "with its factory (scored_playbook, make_bandit with reasons), or reasons: survey"
+        )
+    ask = np.ones(obs.shape[0], dtype=bool) if rows is None else rows.copy()
+    if source == "both":
+        ask &= reason == len(PAIN_POINTS)
+    if ask.any():
+        reason[ask] = model.predict_reason(obs[ask], names)
+    return reason
+
+
+def fit_reason(scenario: Scenario, train_users: int, seed: int) -> ChurnScores:
+    """The reason model alone, fitted on ``train_users`` simulated customers of
+    ``scenario`` (what a policy targeting by reason needs)."""
+    from sim.validation import check_int
+
+    check_int("train_users", train_users, 1_000, 10_000_000)
+    return fit_scores(simulate_customers(scenario, train_users, seed), seed=seed, only=("reason",))
+
+
 def fit_scores(
     train: Customers, seed: int = 0, max_iter: int = 300, only: tuple[str, ...] | None = None
 ) -> ChurnScores:
@@ -304,9 +352,7 @@ def scored_playbook(
     ``both``, see ``agents.reference.Playbook``, whose rule book the other keywords are):
     the reason model fitted on ``train_users`` simulated customers of ``scenario``."""
     from agents.reference import Playbook
-    from sim.validation import check_int
 
-    check_int("train_users", train_users, 1_000, 10_000_000)
     policy = Playbook(
         reasons=reasons,
         name=name,
@@ -318,6 +364,5 @@ def scored_playbook(
         default=default,
         min_recency_days=min_recency_days,
     )
-    customers = simulate_customers(scenario, train_users, seed)
-    policy.scores = fit_scores(customers, seed=seed, only=("reason",))  # type: ignore[attr-defined]
+    policy.reason_model = fit_reason(scenario, train_users, seed)  # type: ignore[attr-defined]
     return policy

@@ -62,6 +62,8 @@ def test_every_agent_config_instantiates(name, tmp_path) -> None:
         "total_timesteps": "256",
         "num_envs": "4",
         "progress_bar": "false",
+        "train_users": "1000",
+        "reason_train_users": "1000",
     }
     node = (CONF / "agent" / f"{name}.yaml").read_text()
     overrides = [f"agent=[{name}]", "scenario.users=100"]

@@ -625,7 +625,7 @@ def test_the_scored_playbook_sends_the_offer_of_the_predicted_reason(model, stre
     reason = model.predict_reason(obs, names)
     for source in ("predicted", "both"):
         policy = Playbook(reasons=source)
-        policy.scores = model  # type: ignore[attr-defined]
+        policy.reason_model = model  # type: ignore[attr-defined]
         got = policy.act(obs, mask, ctx)
         said = obs[:, [names.index(f"survey_{p}") for p in PAIN_POINTS]]
         stated = np.where(said.max(axis=1) > 0.5, said.argmax(axis=1), -1)
@@ -635,3 +635,31 @@ def test_the_scored_playbook_sends_the_offer_of_the_predicted_reason(model, stre
         if source == "both":
             assert (got[: test.n // 2] == k[rules.price]).all()
     assert len(set(reason)) == len(PAIN_POINTS)  # every reason predicted for someone
+
+
+def test_a_bandit_can_take_the_predicted_reason_as_its_context(model, streaming) -> None:
+    """Group bandits put each customer in the group of its observed status and its reason:
+    the survey's answer by default, the prediction with ``reasons``; a bandit asked for
+    predictions without the reason model is refused by name, and a linear bandit does not
+    take ``reasons`` at all."""
+    from agents.bandits import GroupBandit, context_groups, make_bandit
+    from sim.envs.observation import observation_names
+
+    _, test = streaming
+    names = observation_names(presets.streaming(), presets.streaming_offers())
+    obs = np.zeros((test.n, len(names)), dtype=np.float32)
+    for k, name in enumerate(test.names):
+        obs[:, names.index(name)] = test.x[:, k]
+    survey = GroupBandit(kind="thompson")
+    assert np.array_equal(survey.groups(obs, names), context_groups(obs, names))
+    predicted = GroupBandit(kind="thompson", reasons="predicted")
+    with pytest.raises(ValueError, match="reasons: 'predicted' needs the churn scores"):
+        predicted.groups(obs, names)
+    predicted.reason_model = model  # type: ignore[attr-defined]
+    groups = predicted.groups(obs, names)
+    assert np.array_equal(groups % 6, model.predict_reason(obs, names))
+    assert np.array_equal(groups // 6, context_groups(obs, names) // 6)  # status kept
+    with pytest.raises(ValueError, match="reasons: 'both' is for kind"):
+        make_bandit("linucb", reasons="both")
+    with pytest.raises(ValueError, match="reasons: 'maybe'"):
+        make_bandit("thompson", reasons="maybe")

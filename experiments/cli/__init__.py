@@ -6,6 +6,7 @@ winback perf sim [--json]    engine speed and memory vs the naive per-user refer
 winback perf calibrate       a subscription log's calibration: time, memory, sampled vs all
 winback perf app             the web app in a browser: start-up, a quick comparison, an edit
 winback perf ope             1,000,000 logged decisions by every off-policy estimator
+winback perf score           1,000,000 customers scored by the churn scores
 winback benchmark [...]      the policy leaderboard (Hydra overrides, e.g. experiment=quick)
 winback run [...]            one agent on one scenario vs the control (e.g. agent=thompson)
 winback stress [...]         the policies across an ensemble of plausible worlds (worlds=20)
@@ -144,6 +145,8 @@ def _perf(args: argparse.Namespace) -> int:
         from experiments.perf.app import perf_app as measure
     elif args.target == "ope":
         from experiments.perf.ope import perf_ope as measure
+    elif args.target == "score":
+        from experiments.perf.score import perf_score as measure
     else:
         from experiments.perf.env import perf_env as measure
     out = measure(args)

@@ -183,6 +183,11 @@ PERF_TARGETS = {
         "a per-decision loop",
         {"--rounds": 1_000_000, "--boot": 200, "--reference-rounds": 20_000},
     ),
+    "score": (
+        "churn scores: 1,000,000 customers scored after training (10 s target) vs one "
+        "customer at a time",
+        {"--users": 1_000_000, "--train-users": 50_000, "--reference-users": 2_000},
+    ),
     "sweep": (
         "an 8-run sweep: serial vs joblib launcher (2 workers)",
         {"--users": 30_000, "--days": 182, "--workers": 2},

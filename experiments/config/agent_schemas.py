@@ -105,6 +105,8 @@ class BanditSchema(AgentSchema):
     prior_var: Optional[float] = None
     alpha: Optional[float] = None
     ridge: Optional[float] = None
+    reasons: Optional[str] = None  # epsilon, ucb, thompson: survey, predicted or both
+    reason_train_users: Optional[int] = None
 
 
 @dataclass
