@@ -55,6 +55,9 @@ LEFT_OUT_PREFIXES = ("last_offer_", "ever_sent_", "ever_opened_")
 KEPT = ("last_offer_opened", "last_offer_ignored")  # per-customer, despite the prefix
 LEFT_OUT = ("episode_progress",)
 BLIND_SHARE = 0.2
+LEARNING_RATE, LEAVES = 0.3, 15  # against scikit-learn's 0.1 and 31: a third of the trees to
+# walk when scoring (a million customers in seconds), at the same accuracy within 0.003
+# (40,000 customers: lapse_30 AUC 0.815 vs 0.818, reason accuracy 0.546 vs 0.549)
 TRUSTED = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
 """The only types a model file may hold beyond skops's own safe ones."""
 FORMAT = 1
@@ -283,7 +286,8 @@ def fit_scores(
 
     common = {
         "max_iter": max_iter,
-        "learning_rate": 0.1,
+        "learning_rate": LEARNING_RATE,
+        "max_leaf_nodes": LEAVES,
         "early_stopping": True,
         "validation_fraction": 0.1,
         "n_iter_no_change": 10,
