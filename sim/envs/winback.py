@@ -69,7 +69,10 @@ class WinBackEnv(gym.Env):
     ## Version History
     * v0: first version. Since: the observation feature ``status_cancelled`` is named
       ``status_churned`` (same values); ``gym.make`` applies ``max_episode_steps=52`` (the
-      default horizon: pass ``max_episode_steps`` with another ``horizon_weeks``).
+      default horizon: pass ``max_episode_steps`` with another ``horizon_weeks``);
+      the observation gained ``signal_<name>`` (behavioural signals, ``sim.signals``, whose
+      strength ``scenario.signals`` sets) and ``revenue_to_date``, before
+      ``episode_progress``.
     """
     )
 
