@@ -47,7 +47,7 @@ def test_the_app_opens_on_compare_with_a_session_in_the_address(app: AppTest) ->
     assert [t.value for t in app.title] == ["Compare policies"]
     assert app.query_params["session"] == app.session_state["session"]
     assert not errors(app)
-    for name in ("scenario", "offers", "runs", "robustness", "plan", "calibrate", "ope"):
+    for name in ("scenario", "offers", "scores", "runs", "robustness", "plan", "calibrate", "ope"):
         page(app, name)
 
 

@@ -14,6 +14,7 @@ MARKS = {
     "plan.json": "plan",
     "calibration.json": "calibration",
     "estimates.csv": "ope",
+    "scores.parquet": "score",
 }
 """A file in a folder -> the kind of run that wrote it (checked in this order)."""
 DEPTH = 4  # outputs/app/<session>/<run>/ is the deepest the commands write
@@ -67,8 +68,8 @@ def _mark(kind: str) -> str:
 
 def _done(folder: Path, kind: str) -> bool:
     """A benchmark or stress run is done once its summary.json is written (its last file),
-    an ope run once its report.html is."""
-    if kind == "ope":
+    an ope or score run once its report.html is."""
+    if kind in ("ope", "score"):
         return (folder / "report.html").exists()
     return kind in ("plan", "calibration") or (folder / "summary.json").exists()
 
@@ -91,6 +92,11 @@ def _headline(folder: Path, kind: str) -> str:
         if kind == "ope":
             summary = json.loads((folder / "summary.json").read_text())
             return ", ".join(summary.get("policies", {}))[:120]
+        if kind == "score":
+            summary = json.loads((folder / "summary.json").read_text())
+            source = summary.get("source", "simulated")
+            whose = "simulated" if source == "simulated" else f"of {Path(source).name}"
+            return f"{summary.get('customers', 0):,} customers {whose} ({summary.get('scenario')})"
     except (OSError, ValueError, KeyError, TypeError):
         return "(unreadable summary)"
     return ""

@@ -43,7 +43,18 @@ from typing import BinaryIO
 
 from experiments.files import write_json, write_text
 
-KINDS = ("compare", "benchmark", "sweep", "stress", "plan", "calibrate", "report", "ope", "ope-log")
+KINDS = (
+    "compare",
+    "benchmark",
+    "sweep",
+    "stress",
+    "plan",
+    "calibrate",
+    "report",
+    "ope",
+    "ope-log",
+    "score",
+)
 JOB, LOG, EXIT, CANCELLED = "job.json", "app.log", "job.exit", "job.cancelled"
 SESSION = re.compile(r"[A-Za-z0-9_-]{6,64}")
 TAIL_BYTES = 64 * 1024  # the part of a log read for the status: logs can be long
@@ -367,6 +378,14 @@ STEP = re.compile(
     r"^(?:fitting the reward model|simulating \S+ on \S+ \(--predict\)|logging \S+ decisions)"
 )
 """``winback ope`` and ``ope-log``'s steps without a bar (shown as the step)."""
+SCORE_STEPS = (
+    (re.compile(r"^simulating [\d,]+ customers to score"), 0.15, None),
+    (re.compile(r"^simulating [\d,]+ customers to learn from"), 0.25, None),
+    (re.compile(r"^log: [\d,]+ customers"), 0.6, "scoring your log's customers"),
+    (re.compile(r"^fitting the scores"), 0.35, None),
+    (re.compile(r"^measuring the scores"), 0.55, None),
+)
+"""``winback score``'s steps: how far along each starts, and its words (None: the line's)."""
 SCALE = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18, "Z": 1e21}
 
 
@@ -420,6 +439,7 @@ def progress(lines: Sequence[str]) -> tuple[float | None, str]:
     world_fraction: float | None = None
     building: str | None = None
     bar: Bar | None = None
+    step_fraction: float | None = None
     for line in lines:
         if found := WORLD.match(line):
             i, n = int(found["i"]), int(found["n"])
@@ -429,13 +449,24 @@ def progress(lines: Sequence[str]) -> tuple[float | None, str]:
             building, bar = f"building {found['name']}", None
         elif STEP.match(line):
             building, bar = line.split(" (")[0].split(" for ")[0], None
+        elif (found_step := score_step(line)) is not None:
+            step_fraction, building = found_step
+            bar = None
         elif (drawn := parse_bar(line)) is not None:
             bar = drawn
             if bar.desc == "evaluating":
                 building = None
     parts = [p for p in (world, building, bar.words if bar else None) if p]
-    fraction = world_fraction if world is not None else (bar.fraction if bar else None)
+    fraction = world_fraction if world is not None else (bar.fraction if bar else step_fraction)
     return fraction, ": ".join(parts)
+
+
+def score_step(line: str) -> tuple[float, str] | None:
+    """A ``winback score`` step (``SCORE_STEPS``): how far along, and its words."""
+    for pattern, fraction, words in SCORE_STEPS:
+        if pattern.match(line):
+            return fraction, words or line.split(" (")[0]
+    return None
 
 
 # ------------------------------------------------------------------ the runner

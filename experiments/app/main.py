@@ -1,8 +1,8 @@
 """The app's entry script (``streamlit run``): the pages and their sections.
 
 Navigation is one table, ``SECTIONS``: a page is a file in ``pages/`` and one line here.
-Sections follow a strategist's path: ask a question (scenario, offers, compare), run
-longer work, check before rolling out, bring your own data.
+Sections follow a strategist's path: ask a question (scenario, offers, compare, who is
+about to leave), run longer work, check before rolling out, bring your own data.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ SECTIONS = {
         ("scenario.py", "Scenario", ":material/tune:"),
         ("offers.py", "Offers", ":material/sell:"),
         ("compare.py", "Compare policies", ":material/leaderboard:"),
+        ("scores.py", "Who is about to leave", ":material/person_remove:"),
     ],
     "Longer work": [
         ("runs.py", "Long runs and past runs", ":material/history:"),

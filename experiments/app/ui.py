@@ -538,5 +538,9 @@ def show_run(kind: str, folder: Path, key: str) -> None:
         from experiments.app.ope_run import show
 
         show(folder, key)
+    elif kind == "score":
+        from experiments.app.scores_run import show as show_scores
+
+        show_scores(folder, key)
     else:
         show_files(folder, key)
