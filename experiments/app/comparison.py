@@ -62,6 +62,10 @@ PLAIN = {
     "cancelling (price: a discount; content: a free trial or a new-release message; "
     "discovery: recommendations; technical: a support call), a reminder when they gave none; "
     "only after 4 weeks without a visit",
+    "playbook_scored": "the usual playbook, but the reason is read from behaviour where a "
+    "customer gave none (app errors, abandoned searches, titles finished, pricing-page "
+    "visits...): a model learned from the simulator names each lapsed customer's likeliest "
+    "reason (seconds of training)",
     "pain_point_rule": "a yardstick, not a choice: the offer matching each customer's real, "
     "hidden reason, which no company knows",
     "full_information": "a yardstick, not a choice: knows each customer's hidden state and "
@@ -69,6 +73,8 @@ PLAIN = {
     "uplift": "learned from the simulator: predicts from what the company sees how much each "
     "offer would add for each customer, and sends the best one where it pays",
     "thompson": f"{_BANDIT}; tries each offer as often as it might be the best (Thompson sampling)",
+    "thompson_scored": f"{_BANDIT}, with the reason read from behaviour where a customer "
+    "gave none; tries each offer as often as it might be the best (Thompson sampling)",
     "ucb1": f"{_BANDIT}; tries first the offers it knows least about (UCB1)",
     "epsilon_greedy": f"{_BANDIT}; mostly the best so far, now and then a random one",
     "linucb": f"{_LINEAR}; tries first the offers it knows least about (LinUCB)",
