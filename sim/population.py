@@ -55,7 +55,7 @@ class Population:
     basket: np.ndarray  # float32 mean purchase value (transactional)
     genre_counts: np.ndarray  # float32 (genres, n) sessions by genre seen so far, from
     # pseudo-counts at sign-up (a blur) plus each session's expected genre mix
-    signal_noise: np.ndarray  # float32 (signals, n) mean-one multipliers unrelated to any
+    signal_noise: np.ndarray  # float32 (n, signals) mean-one multipliers unrelated to any
     # trait: each signal's rate per session at strength 0 (sim.signals)
     # --- state and observable history ---
     state: np.ndarray  # uint8, index into STATES
@@ -68,7 +68,8 @@ class Population:
     last_activity: np.ndarray  # float32 day of the last session (-inf: none seen)
     sessions_week: np.ndarray  # uint8 (SESSION_WEEKS, n) ring of weekly session counts
     total_sessions: np.ndarray  # float32
-    signals: np.ndarray  # float32 (signals, n) each behavioural signal shown so far
+    signals: np.ndarray  # float32 (n, signals) each behavioural signal shown so far (a
+    # user's counts side by side: the kernel reads and writes them together)
     revenue_to_date: np.ndarray  # float32 paid by the user so far (the warm-up on)
     reachable: np.ndarray  # bool (n, channels)
     sends_week: np.ndarray  # uint8 (channels, SEND_WEEKS, n) ring of weekly sends
@@ -205,7 +206,7 @@ def signal_noise(rng: np.random.Generator, n: int) -> np.ndarray:
     child of ``rng`` (spawning leaves ``rng``'s own draws, and so every other trait, as
     they were before signals existed)."""
     child = rng.spawn(1)[0]
-    return child.standard_exponential(size=(len(SIGNAL_NAMES), n), dtype=F32)
+    return child.standard_exponential(size=(n, len(SIGNAL_NAMES)), dtype=F32)
 
 
 def _multiplier_shapes(scenario: Scenario, segment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -447,7 +448,7 @@ def _empty_history(n: int) -> dict[str, np.ndarray]:
         "last_activity": full(NEVER),
         "sessions_week": np.zeros((SESSION_WEEKS, n), dtype=np.uint8),
         "total_sessions": full(0.0),
-        "signals": np.zeros((len(SIGNAL_NAMES), n), dtype=F32),
+        "signals": np.zeros((n, len(SIGNAL_NAMES)), dtype=F32),
         "revenue_to_date": full(0.0),
         "sends_week": np.zeros((len(CHANNELS), SEND_WEEKS, n), dtype=np.uint8),
         "fatigue": full(0.0),
@@ -483,9 +484,7 @@ def _empty_history(n: int) -> dict[str, np.ndarray]:
     }
 
 
-USERS_LAST = frozenset(
-    {"affinity", "genre_counts", "signal_noise", "signals", "sessions_week", "sends_week", "money"}
-)
+USERS_LAST = frozenset({"affinity", "genre_counts", "sessions_week", "sends_week", "money"})
 """Fields stored with the user axis last (one row per genre, week, channel or money item)."""
 
 FIELDS = tuple(f.name for f in fields(Population))

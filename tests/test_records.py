@@ -210,10 +210,10 @@ def signal_errors(sim: Simulation, log: pd.DataFrame, activity: str) -> list[str
         errors.append(f"counts not whole numbers >= 1: {sorted(set(count[count < 1]))[:5]}")
     signal = rows.event_type.map(SIGNAL_NAMES.index).to_numpy()
     got = np.zeros_like(sim.pop.signals, dtype=np.float64)
-    np.add.at(got, (signal, rows.user_id.to_numpy()), count)
+    np.add.at(got, (rows.user_id.to_numpy(), signal), count)
     if not np.array_equal(got, sim.pop.signals.astype(np.float64)):
         wrong = np.argwhere(got != sim.pop.signals)[:3].tolist()
-        errors.append(f"counts per (signal, user) not the population's: {wrong}")
+        errors.append(f"counts per (user, signal) not the population's: {wrong}")
     days = log.loc[log.event_type == activity, ["user_id", "timestamp"]]
     on = rows[["user_id", "timestamp"]].merge(days.drop_duplicates(), how="left", indicator=True)
     if (on["_merge"] != "both").any():
@@ -437,7 +437,7 @@ def test_signal_rows_load_through_the_calibration_reader(campaign_run, tmp_path,
     counts = back.signal_counts()
     assert list(counts.columns) == list(SIGNAL_EVENTS) == list(SIGNAL_NAMES)
     users = counts.index.astype(int)
-    want = sim.pop.signals.T.astype(np.float64)
+    want = sim.pop.signals.astype(np.float64)
     assert np.array_equal(counts.to_numpy(), want[users])
     assert not want[np.setdiff1d(np.arange(sim.pop.n), users)].any()
 

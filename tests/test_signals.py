@@ -52,7 +52,7 @@ def aucs(sim: Simulation) -> dict[str, float]:
     seen = pop.total_sessions > 0
     return {
         name: stratified_auc(
-            pop.signals[j][seen],
+            pop.signals[:, j][seen],
             pop.pain[seen] == FAMILIES.index(family),
             pop.total_sessions[seen],
         )
@@ -82,7 +82,7 @@ def test_more_strength_shows_the_pain_point_more_plainly(by_strength) -> None:
 def test_a_signal_counts_only_sessions_of_its_user() -> None:
     sim = warmed(0.5, n=3_000)
     idle = sim.pop.total_sessions == 0
-    assert idle.any() and not sim.pop.signals[:, idle].any()
+    assert idle.any() and not sim.pop.signals[idle].any()
     assert sim.pop.signals.sum() > 0
 
 

@@ -384,7 +384,7 @@ def advance(
                             i, j, count, signal_table, u, k_signals, n_signals
                         )
                         if shows > 0:
-                            u.signals[j, i] += shows
+                            u.signals[i, j] += shows
                             if recording:
                                 n_shown = _shown_row(shown, n_shown, i, day, j, shows)
                     if recording:
@@ -506,7 +506,7 @@ def _signal(
         trait = u.friction[i]
     else:
         trait = u.tech[i]
-    mult = (1.0 - strength) * u.signal_noise[j, i] + strength * trait / TRAIT_REF
+    mult = (1.0 - strength) * u.signal_noise[i, j] + strength * trait / TRAIT_REF
     return poisson(key, n, sessions * base * mult)
 
 

@@ -132,7 +132,7 @@ def raw_features(
             row[col + g] = u.genre_counts[g, i] / total
         col += n_genres
         for s in range(N_SIGNALS):
-            row[col + s] = u.signals[s, i]
+            row[col + s] = u.signals[i, s]
     return out
 
 
