@@ -288,6 +288,7 @@ def test_a_segments_customers_are_shown_and_downloaded(
     )
 
 
+@pytest.mark.slow  # about 13 s; winback score --log is in the default tests (test_scores.py)
 def test_a_company_log_is_scored_with_the_runs_model(
     finished: Finished, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
