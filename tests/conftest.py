@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -47,3 +49,21 @@ def every_28_days(offer: int) -> Callable[[Simulation, int], Decision | None]:
         return users, np.full(users.size, offer)
 
     return policy
+
+
+def button(at: Any, label: str) -> Any:
+    """The button of a Streamlit ``AppTest`` with this label."""
+    return next(b for b in at.button if b.label == label)
+
+
+def wait(job: Any, seconds: float = 120) -> Any:
+    """The status of an app job (``experiments.app.jobs``) once it stops running."""
+    from experiments.app import jobs
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        status = jobs.status(job)
+        if status.state != "running":
+            return status
+        time.sleep(0.3)
+    raise TimeoutError(job.folder)

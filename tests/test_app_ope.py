@@ -5,7 +5,6 @@ end (made on the page, then evaluated) showing the verdict."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from experiments.app import jobs
 from experiments.app.main import PAGES
 from experiments.app.ope_run import upload_problem
+from tests.conftest import button, wait
 
 MAIN = str(Path(PAGES).parent / "main.py")
 
@@ -33,20 +33,6 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     at.switch_page("pages/ope.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
-    return next(b for b in at.button if b.label == label)
-
-
-def wait(job: jobs.Job, seconds: float = 120) -> jobs.Status:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        status = jobs.status(job)
-        if status.state != "running":
-            return status
-        time.sleep(0.3)
-    raise TimeoutError(job.folder)
 
 
 def test_the_page_says_what_is_missing_before_it_runs(app: AppTest, tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 from experiments.app import jobs, scores_run
 from experiments.app.main import PAGES
 from experiments.cli import main as cli
+from tests.conftest import button, wait
 
 MAIN = str(Path(PAGES).parent / "main.py")
 RUN = "Find who is about to leave"
@@ -45,20 +45,6 @@ def open_page(session: str | None = None) -> AppTest:
     at.switch_page("pages/scores.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
-    return next(b for b in at.button if b.label == label)
-
-
-def wait(job: jobs.Job, seconds: float = 120) -> jobs.Status:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        status = jobs.status(job)
-        if status.state != "running":
-            return status
-        time.sleep(0.3)
-    raise TimeoutError(job.folder)
 
 
 def texts(at: AppTest) -> list[str]:
