@@ -3,7 +3,6 @@ that nothing runs or is written until it is fixed, and a small comparison end to
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from experiments.app import jobs
 from experiments.app.main import PAGES
+from tests.conftest import wait
 
 MAIN = str(Path(PAGES).parent / "main.py")
 
@@ -150,14 +150,7 @@ def test_copy_and_delete_an_offer(app: AppTest) -> None:
     assert not errors(at)
 
 
-def wait(job: jobs.Job, seconds: float = 240) -> jobs.Status:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        status = jobs.status(job)
-        if status.state != "running":
-            return status
-        time.sleep(0.5)
-    raise TimeoutError(job.folder)
+RUN_SECONDS = 240  # a page's job, on a busy machine
 
 
 def test_a_small_comparison_runs_the_command_it_shows(app: AppTest, tmp_path: Path) -> None:
@@ -172,7 +165,7 @@ def test_a_small_comparison_runs_the_command_it_shows(app: AppTest, tmp_path: Pa
     command = next(c.value for c in at.code)
     assert command == job.command
     assert command.startswith("winback benchmark --config-dir outputs/app/")
-    assert wait(job).state == "finished"
+    assert wait(job, RUN_SECONDS).state == "finished"
     at.run()
     board = at.dataframe[0].value
     assert set(board.policy) == {"no_offer", "playbook", "blanket_discount_30"}
@@ -208,7 +201,7 @@ def test_a_long_run_of_your_own_scenario_starts_in_its_own_process(app: AppTest)
     (job,) = jobs.jobs_of(Path("outputs/app"), at.session_state["session"])
     assert job.kind == "benchmark" and "scenario.days=56" in job.argv
     assert not any(a.startswith("agent.uplift") for a in job.argv)  # full budgets: none set
-    assert wait(job).state == "finished"
+    assert wait(job, RUN_SECONDS).state == "finished"
     at.text_input(key="long-extra").set_value("scenario.dayz=5").run()
     next(b for b in at.button if b.label == "Start").click().run()
     assert any("dayz" in m for m in errors(at)), errors(at)
@@ -246,7 +239,7 @@ def test_your_playbook_is_compared_planned_and_its_plan_reopens(app: AppTest) ->
     next(b for b in at.button if b.label == "Run the comparison").click().run()
     (job,) = jobs.jobs_of(Path("outputs/app"), at.session_state["session"])
     assert "agent=[no_offer,playbook,my_playbook]" in job.argv
-    assert wait(job).state == "finished"
+    assert wait(job, RUN_SECONDS).state == "finished"
     at.run()
     answer = [str(m.value) for m in at.markdown if str(m.value).startswith("- **")]
     assert any(line.startswith("- **my_playbook** ") for line in answer), answer
@@ -259,7 +252,7 @@ def test_your_playbook_is_compared_planned_and_its_plan_reopens(app: AppTest) ->
     next(b for b in at.button if b.label == "Plan the test").click().run()
     assert not errors(at), errors(at)
     plan = next(j for j in jobs.jobs_of(Path("outputs/app"), at.session_state["session"]))
-    assert plan.kind == "plan" and wait(plan).state == "finished"
+    assert plan.kind == "plan" and wait(plan, RUN_SECONDS).state == "finished"
     at.run()
     lines = [str(m.value) for m in at.markdown if "customers per arm" in str(m.value)]
     assert lines, [m.value for m in at.markdown]
