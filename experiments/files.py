@@ -96,6 +96,31 @@ def read_json(path: Path, allowed: str) -> Any:
         raise ValueError(f"{path}: unreadable ({err}); allowed: {allowed}") from None
 
 
+def table_columns(source: Path | bytes, suffix: str) -> list[str]:
+    """The column names of a Parquet (``suffix`` ``.parquet``) or CSV table, from a path or
+    a file's bytes, without reading its rows (the readers' own errors propagate)."""
+    import io
+
+    import pandas as pd
+
+    data = io.BytesIO(source) if isinstance(source, bytes) else source
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(data).names)
+    return list(pd.read_csv(data, nrows=0).columns)
+
+
+def read_table(path: Path, allowed: str) -> Any:
+    """A Parquet or CSV table; an unreadable or corrupt file is a ValueError naming it."""
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: unreadable ({err}); allowed: {allowed}") from None
+
+
 @contextmanager
 def exclusive(path: Path, refused: str) -> Iterator[Any]:
     """Hold an exclusive lock on ``path`` (made if missing) for this process; another

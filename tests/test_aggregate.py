@@ -1,13 +1,16 @@
 """``winback aggregate``: one column per swept parameter, other commands' results passed
-over, an unreadable summary named by its path (sweep folders made by hand: no simulation)."""
+over, an unreadable summary named by its path, runs paired seed by seed against one
+(sweep folders made by hand: no simulation)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from experiments.jobs.aggregate import aggregate
 
@@ -81,3 +84,93 @@ def test_the_aggregate_command_prints_the_table(tmp_path) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "scenario (swept)" in done.stdout and "sweep.csv" in done.stdout
+
+
+def fake_seeds(folder: Path, profits: dict[str, list[float]]) -> None:
+    """The run's tidy.parquet: incremental profit per agent and seed 1, 2, ..."""
+    rows = [
+        {"agent": a, "seed": s, "metric": m, "value": v if m == "incremental_profit" else 1.0}
+        for a, values in profits.items()
+        for s, v in enumerate(values, start=1)
+        for m in ("incremental_profit", "roi")
+    ]
+    pd.DataFrame(rows).to_parquet(folder / "tidy.parquet")
+
+
+def test_against_pairs_each_agent_seed_by_seed(tmp_path) -> None:
+    arms = {
+        "{}": {"uplift": [10.0, 20.0, 30.0], "playbook": [5.0, 5.0, 5.0]},
+        "{price:0}": {"uplift": [8.0, 17.0, 29.0], "playbook": [5.0, 5.0, 5.0]},
+        "{content:0}": {"uplift": [10.0, 20.0], "thompson": [1.0, 2.0]},  # seed 3 not run
+    }
+    for i, (signals, profits) in enumerate(arms.items()):
+        fake_run(tmp_path / str(i), [f"scenario.signals={signals}", "seeds=[1,2,3]"], 1.0)
+        fake_seeds(tmp_path / str(i), profits)
+    aggregate(tmp_path, against="scenario.signals={}")
+    pairs = pd.read_csv(tmp_path / "paired.csv").set_index(["scenario.signals", "agent"])
+    assert set(pairs.index) == {("{price:0}", "uplift"), ("{price:0}", "playbook")} | {
+        ("{content:0}", "uplift")
+    }  # the base run is not compared with itself; thompson is not in the base run
+    price = pairs.loc[("{price:0}", "uplift")]
+    differences = np.array([-2.0, -3.0, -1.0])
+    half = stats.t.ppf(0.975, 2) * differences.std(ddof=1) / np.sqrt(3)
+    assert price.difference == pytest.approx(-2.0)
+    assert (price.ci_low, price.ci_high) == pytest.approx((-2.0 - half, -2.0 + half))
+    assert pairs.loc[("{price:0}", "playbook")].difference == 0.0  # an inert change: nothing
+    assert pairs.loc[("{content:0}", "uplift")].seeds == 2  # the seeds both ran
+    assert (tmp_path / "paired.png").stat().st_size > 5000
+
+
+@pytest.mark.parametrize(
+    "against, message",
+    [
+        ("scenario.signals", r"not KEY=VALUE of a swept key; allowed keys: scenario.signals"),
+        ("seeds=[1,2,3]", r"not KEY=VALUE of a swept key"),
+        ("scenario.signals={technical:0}", r"picks no run; allowed: \{\}, \{price:0\}"),
+    ],
+)
+def test_a_bad_against_is_named_before_anything_is_written(tmp_path, against, message) -> None:
+    for i, signals in enumerate(["{}", "{price:0}"]):
+        fake_run(tmp_path / str(i), [f"scenario.signals={signals}"], 1.0)
+        fake_seeds(tmp_path / str(i), {"uplift": [1.0, 2.0]})
+    with pytest.raises(ValueError, match=message):
+        aggregate(tmp_path, against=against)
+    assert not (tmp_path / "sweep.csv").exists()
+
+
+def test_a_run_without_its_tidy_table_is_named(tmp_path) -> None:
+    for i, signals in enumerate(["{}", "{price:0}"]):
+        fake_run(tmp_path / str(i), [f"scenario.signals={signals}"], 1.0)
+    fake_seeds(tmp_path / "0", {"uplift": [1.0, 2.0]})
+    with pytest.raises(ValueError, match=f"{tmp_path / '1' / 'tidy.parquet'}: unreadable"):
+        aggregate(tmp_path, against="scenario.signals={}")
+
+
+def test_signal_value_reads_a_signal_sweep(tmp_path) -> None:
+    """The evidence script joins shares, the paired ablation and the matched-offer shares."""
+    from experiments.evidence.signal_value import signal_value
+
+    for i, (signals, uplift) in enumerate([("{}", [9.0, 11.0]), ("{price:0}", [6.0, 7.0])]):
+        run = tmp_path / str(i)
+        fake_run(run, [f"scenario.signals={signals}"], 1.0)
+        fake_seeds(run, {"pain_point_rule": uplift})
+        summary = json.loads((run / "summary.json").read_text())
+        summary["agents"]["pain_point_rule"]["learned"] = True
+        (run / "summary.json").write_text(json.dumps(summary))
+        mix = pd.DataFrame(
+            {
+                "agent": "pain_point_rule",
+                "pain_point": ["price", "price", "technical"],
+                "offer": ["discount_30", "reminder_email", "support_call"],
+                "sends": [3 - i, 1 + i, 2],
+            }
+        )
+        mix.to_parquet(run / "offer_mix.parquet")
+    table = signal_value(tmp_path).set_index("signals")
+    assert table.at["{price:0}", "vs_all_signals"] == pytest.approx(-3.5)
+    assert pd.isna(table.at["{}", "vs_all_signals"])  # the run the others are paired with
+    assert table.at["{}", "matched_price"] == 0.75
+    assert table.at["{price:0}", "matched_price"] == 0.5
+    assert table.at["{}", "matched_technical"] == 1.0
+    assert table.learned.all()
+    assert (tmp_path / "signal_value.csv").exists()

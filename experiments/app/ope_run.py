@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.app.comparison import PLAIN, SLOW, Spec, policies, shown, write_config
+from experiments.files import table_columns
 from experiments.jobs.benchmark import REFERENCES
 from experiments.jobs.ope import NAMES, SUFFIXES
 from sim.offers import Catalogue
@@ -77,12 +78,7 @@ def upload_problem(name: str, data: bytes) -> str | None:
                     f"bandit feedback ({', '.join(NPZ_KEYS)}), as winback ope-log writes"
                 )
             return None
-        if suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            columns = list(pq.read_schema(io.BytesIO(data)).names)
-        else:
-            columns = list(pd.read_csv(io.BytesIO(data), nrows=0).columns)
+        columns = table_columns(data, suffix)
     except Exception as err:  # any reader's error: the file is not of its kind
         what = {".npz": "a NumPy archive", ".parquet": "a Parquet file", ".csv": "a CSV table"}
         return f"{name}: not readable as {what[suffix]} ({type(err).__name__}); {ALLOWED}"
@@ -213,13 +209,7 @@ def check(req: Request, folder: Path) -> list[str]:
 
 
 def _is_event_log(path: Path) -> bool:
-    if path.suffix == ".npz":
-        return False
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return "event_type" in pq.read_schema(path).names
-    return "event_type" in pd.read_csv(path, nrows=0).columns
+    return path.suffix != ".npz" and "event_type" in table_columns(path, path.suffix)
 
 
 # ------------------------------------------------------------------ the results

@@ -14,7 +14,6 @@ copied: the model's features are that scenario's).
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import re
@@ -26,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from experiments.app.comparison import Spec, shown, write_config
+from experiments.files import table_columns
 from sim.offers import Catalogue
 from sim.scenario import Scenario
 
@@ -102,12 +102,7 @@ def upload_problem(name: str, data: bytes) -> str | None:
     if not data:
         return f"{name}: the file is empty; {ALLOWED}"
     try:
-        if suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            columns = list(pq.read_schema(io.BytesIO(data)).names)
-        else:
-            columns = list(pd.read_csv(io.BytesIO(data), nrows=0).columns)
+        columns = table_columns(data, suffix)
     except Exception as err:  # any reader's error: the file is not of its kind
         what = "a Parquet file" if suffix == ".parquet" else "a CSV table"
         return f"{name}: not readable as {what} ({type(err).__name__}); {ALLOWED}"

@@ -13,7 +13,8 @@ winback stress [...]         the policies across an ensemble of plausible worlds
 winback stress-combine DIR   a stress multirun's shards joined into the full results
 winback report FOLDER [--json] plots and an HTML report from a results folder, with
                              'Before you roll out' (--stress DIR, --plan DIR)
-winback aggregate FOLDER     a sweep folder's runs in one table (sweep.csv) and plot
+winback aggregate FOLDER     a sweep folder's runs in one table (sweep.csv) and plot;
+                             --against KEY=VALUE: each run against one, paired by seed
 winback tune [--out DIR] ... Optuna study over the benchmark (e.g. experiment=tune_thompson)
 winback plan [--out DIR] ... the live A/B test that would confirm a policy (plan.policy=...)
 winback calibrate LOG ...    fit the simulator to an event log; scenario YAML + HTML report
@@ -82,9 +83,14 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "aggregate":
         from experiments.jobs.aggregate import aggregate
 
-        table = aggregate(args.folder)
+        table = aggregate(args.folder, args.against)
         print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
         print(f"table: {args.folder / 'sweep.csv'}  plot: {args.folder / 'sweep.png'}")
+        if args.against is not None:
+            pairs = table.attrs["paired"]
+            print(f"\nagainst {args.against}, same agent, same seeds:")
+            print(pairs.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+            print(f"table: {args.folder / 'paired.csv'}  plot: {args.folder / 'paired.png'}")
         return 0
     if args.command == "report":
         from experiments.reporting.leaderboard import render

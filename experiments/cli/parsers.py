@@ -401,6 +401,16 @@ def folder_argument(help_text: str) -> Callable[[argparse.ArgumentParser], None]
     return add
 
 
+def aggregate_arguments(p: argparse.ArgumentParser) -> None:
+    folder_argument("a --multirun sweep folder (hydra.sweep.dir)")(p)
+    p.add_argument(
+        "--against",
+        metavar="KEY=VALUE",
+        help="also compare every run with the run this swept override picks, agent by agent "
+        "and seed by seed (paired.csv, paired.png), e.g. --against 'scenario.signals={}'",
+    )
+
+
 def logger_argument(p: argparse.ArgumentParser) -> None:
     """``--logger``: the simulated company's logging policy (``ope-bench``, ``ope-log``)."""
     p.add_argument(
@@ -555,7 +565,7 @@ ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "calibrate": calibrate_arguments,
     "message-ab": message_ab_arguments,
     "report": report_arguments,
-    "aggregate": folder_argument("a --multirun sweep folder (hydra.sweep.dir)"),
+    "aggregate": aggregate_arguments,
     "stress-combine": folder_argument(
         "the hydra.sweep.dir of winback stress -m shards=N shard=0,...,N-1"
     ),

@@ -32,6 +32,19 @@ MATCHED = {
 }
 
 
+def matched_shares(mix: pd.DataFrame, column: str = "agent") -> pd.DataFrame:
+    """Per agent (rows, the index named ``column``) and latent pain point (columns): the
+    share of the sends to that pain point that were the offer made for it."""
+    rows = []
+    for (name, pain), part in mix.groupby(["agent", "pain_point"], sort=False):
+        if pain not in MATCHED:
+            continue
+        sends = part.sends.sum()
+        hit = part[part.offer.isin(MATCHED[pain])].sends.sum()
+        rows.append({column: name, "pain_point": pain, "matched_share": hit / max(sends, 1)})
+    return pd.DataFrame(rows).pivot(index=column, columns="pain_point", values="matched_share")
+
+
 def targeting(
     strength: float, users: int, seeds: tuple[int, ...], train_users: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -57,15 +70,7 @@ def targeting(
             for name, part in tidy.groupby("agent", sort=False)
         ]
     )
-    mix = result.offer_mix
-    rows = []
-    for (name, pain), part in mix.groupby(["agent", "pain_point"], sort=False):
-        if pain not in MATCHED:
-            continue
-        sends = part.sends.sum()
-        hit = part[part.offer.isin(MATCHED[pain])].sends.sum()
-        rows.append({"policy": name, "pain_point": pain, "matched_share": hit / max(sends, 1)})
-    shares = pd.DataFrame(rows).pivot(index="policy", columns="pain_point", values="matched_share")
+    shares = matched_shares(result.offer_mix, column="policy")
     return profit, shares
 
 

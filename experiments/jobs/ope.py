@@ -35,7 +35,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.files import check_writable, strict_json, write_json, write_table, write_text
+from experiments.files import (
+    check_writable,
+    strict_json,
+    table_columns,
+    write_json,
+    write_table,
+    write_text,
+)
 from experiments.ope.estimators import ESTIMATORS
 from experiments.ope.logged import Logged
 
@@ -153,7 +160,7 @@ def read_log(
     else:
         from experiments.ope.events import decisions_from_events, logged_from_decisions
 
-        columns = _columns(path)
+        columns = table_columns(path, path.suffix)
         if "event_type" in columns:
             from sim.calibration.eventlog import read_event_log
 
@@ -183,14 +190,6 @@ def read_log(
         )
     meta = {**logged.meta, "features": names, "offers": offers}
     return replace(logged, meta=meta), kind, notes, size
-
-
-def _columns(path: Path) -> list[str]:
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(path).names)
-    return list(pd.read_csv(path, nrows=0).columns)
 
 
 def run_from_args(args: argparse.Namespace) -> int:

@@ -12,6 +12,21 @@ from experiments.reporting.kit import pyplot, save
 def plot_sweep(table: pd.DataFrame, swept: list[str], path: Path) -> None:
     """Incremental profit (95% CI) per run and agent; each run labelled by its values of the
     ``swept`` parameters, one per line (short names where they are unique)."""
+    ylabel, title = "incremental profit (95% CI)", "Sweep: incremental profit by run and agent"
+    _run_bars(table, swept, "incremental_profit", ylabel, title, path)
+
+
+def plot_paired(table: pd.DataFrame, swept: list[str], against: str, path: Path) -> None:
+    """Each run's difference from the run ``against`` picks, per agent (paired 95% CI)."""
+    ylabel = f"incremental profit minus the run {against}\n(same agent, same seeds; 95% CI)"
+    title = f"Each run against {against}"
+    _run_bars(table, swept, "difference", ylabel, title, path)
+
+
+def _run_bars(
+    table: pd.DataFrame, swept: list[str], value: str, ylabel: str, title: str, path: Path
+) -> None:
+    """Bars of ``value`` (with ``ci_low``/``ci_high``) per run and agent."""
     plt = pyplot()
     runs = list(dict.fromkeys(table.run))
     short = [k.rsplit(".", 1)[-1] for k in swept]
@@ -27,12 +42,12 @@ def plot_sweep(table: pd.DataFrame, swept: list[str], path: Path) -> None:
     for k, agent in enumerate(agents):
         sub = table[table.agent == agent].set_index("run").reindex(runs)
         xs = [i + k * width for i in range(len(runs))]
-        err = [sub.incremental_profit - sub.ci_low, sub.ci_high - sub.incremental_profit]
-        ax.bar(xs, sub.incremental_profit, width, yerr=err, capsize=2, label=agent)
+        err = [sub[value] - sub.ci_low, sub.ci_high - sub[value]]
+        ax.bar(xs, sub[value], width, yerr=err, capsize=2, label=agent)
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(runs))], labels, fontsize=8)
-    ax.set_ylabel("incremental profit (95% CI)")
-    ax.set_title("Sweep: incremental profit by run and agent", wrap=True)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, wrap=True)
     ax.legend(fontsize=7, ncol=2)
     ax.grid(axis="y", alpha=0.3)
     save(fig, path)

@@ -1,0 +1,100 @@
+"""What the behavioural signals are worth to each policy, read from a finished sweep::
+
+    winback benchmark -m experiment=signal_value                # 6 runs, about an hour
+    python -m experiments.evidence.signal_value outputs/sweeps/signal_value
+
+The sweep (conf/experiment/signal_value.yaml) runs the same benchmark with the signals as
+they are (``scenario.signals={}``), with every family pure noise (the "before") and with each
+family made pure noise in turn, training the learned agents afresh in each. Only the signals
+differ between runs, so for each agent and seed the difference from the run with all signals
+is what the silenced families were worth (``winback aggregate --against``: mean and paired
+95% t-interval over seeds).
+
+Writes ``signal_value.csv`` into the folder, one row per run and agent: its incremental
+profit, its share of the full-information reference, its difference from the run with all
+signals (with the interval) and, per latent pain point, the share of that pain point's sends
+that were the offer made for it (``reason_targeting.MATCHED``). Prints the best learned
+agent's share per run, the ablation and the offer mix by pain point.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from experiments.evidence.reason_targeting import MATCHED, matched_shares
+from experiments.files import read_json, read_table, write_table
+from experiments.jobs.aggregate import aggregate
+
+ALL_SIGNALS = "scenario.signals={}"
+KEY = "scenario.signals"
+
+
+def signal_value(folder: Path) -> pd.DataFrame:
+    """One row per run and agent (see the module docstring)."""
+    sweep = aggregate(folder, against=ALL_SIGNALS)
+    if KEY not in sweep.attrs["swept"]:
+        raise ValueError(f"{folder}: the runs do not differ in {KEY}; allowed: a signal sweep")
+    pairs = sweep.attrs["paired"].set_index(["run", "agent"])
+    rows = []
+    for key, part in sweep.groupby("run", sort=False):
+        run = str(key)
+        summary = read_json(folder / run / "summary.json", "a benchmark summary.json")
+        mix = read_table(folder / run / "offer_mix.parquet", "a benchmark offer_mix.parquet")
+        shares = matched_shares(mix)
+        for r in part.itertuples():
+            paired = pairs.loc[(run, r.agent)] if (run, r.agent) in pairs.index else None
+            rows.append(
+                {
+                    "run": run,
+                    "signals": part[KEY].iloc[0],
+                    "agent": r.agent,
+                    "learned": bool(summary["agents"][r.agent].get("learned", False)),
+                    "incremental_profit": r.incremental_profit,
+                    "ci_low": r.ci_low,
+                    "ci_high": r.ci_high,
+                    "share_of_reference": r.share_of_reference,
+                    "vs_all_signals": None if paired is None else paired.difference,
+                    "vs_all_signals_ci_low": None if paired is None else paired.ci_low,
+                    "vs_all_signals_ci_high": None if paired is None else paired.ci_high,
+                    **{
+                        f"matched_{p}": shares.at[r.agent, p]
+                        if r.agent in shares.index and p in shares.columns
+                        else None
+                        for p in MATCHED
+                    },
+                }
+            )
+    table = pd.DataFrame(rows)
+    write_table(table, folder / "signal_value.csv")
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", type=Path, help="the sweep folder (hydra.sweep.dir)")
+    folder = parser.parse_args().folder
+    table = signal_value(folder)
+    learned = table[table.learned]
+    best = learned.loc[learned.groupby("run", sort=False).incremental_profit.idxmax()]
+    with pd.option_context("display.width", 200, "display.float_format", "{:,.2f}".format):
+        print("best learned agent per run (share of the full-information reference):")
+        print(best[["signals", "agent", "incremental_profit", "share_of_reference"]].to_string())
+        print("\neach agent against the run with all signals (same seeds):")
+        cols = [
+            "signals",
+            "agent",
+            "vs_all_signals",
+            "vs_all_signals_ci_low",
+            "vs_all_signals_ci_high",
+        ]
+        print(table[cols].dropna().to_string(index=False))
+        print("\nshare of each latent pain point's sends that were its own offer:")
+        print(table[["signals", "agent", *[f"matched_{p}" for p in MATCHED]]].to_string())
+    print(f"table: {folder / 'signal_value.csv'}")
+
+
+if __name__ == "__main__":
+    main()
