@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from tqdm import tqdm
@@ -26,6 +26,9 @@ from agents.budget import Budget, check_budget
 from sim.offers import Catalogue
 from sim.scenario import Scenario
 from sim.validation import check_choice, check_int, check_positive, check_probability
+
+if TYPE_CHECKING:
+    from agents.scores import ChurnScores
 
 STATUS = ("status_active", "status_inactive", "status_churned")
 SURVEY = ("survey_price", "survey_content", "survey_discovery", "survey_technical", "survey_none")
@@ -85,6 +88,12 @@ class _Saved(Agent):
         return agent
 
 
+def reason_file(path: str | Path) -> Path:
+    """Where a bandit saved at ``path`` (``x.npz``) keeps its reason model: ``x.reasons.skops``."""
+    path = Path(path)
+    return path.with_name(path.name.removesuffix(".npz") + ".reasons.skops")
+
+
 @dataclass(kw_only=True)
 class GroupBandit(_Saved):
     """epsilon-greedy, UCB1 or Gaussian Thompson sampling, per context group."""
@@ -113,6 +122,22 @@ class GroupBandit(_Saved):
         self.rng = np.random.default_rng(self.seed)
         self.names: list[str] = []
         self.learning_curve = []
+        self.reason_model: ChurnScores | None = None  # with predicted reasons: make_bandit's
+
+    def save(self, path: str | Path) -> None:
+        """The bandit as ``.npz``; its reason model, if any, beside it (:func:`reason_file`)."""
+        super().save(path)
+        if self.reason_model is not None:
+            self.reason_model.save(reason_file(path))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Any:
+        agent = super().load(path)
+        if agent.reasons != "survey":
+            from agents.scores import ChurnScores
+
+            agent.reason_model = ChurnScores.load(reason_file(path))
+        return agent
 
     def scores(self, groups: np.ndarray) -> np.ndarray:
         n = self.count[groups]
@@ -148,7 +173,7 @@ class GroupBandit(_Saved):
             return context_groups(obs, names)
         from agents.scores import reasons_of
 
-        reason = reasons_of(obs, list(names), self.reasons, getattr(self, "reason_model", None))
+        reason = reasons_of(obs, list(names), self.reasons, self.reason_model)
         return context_groups(obs, names, reason)
 
     def update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
@@ -328,7 +353,7 @@ def make_bandit(
     if isinstance(agent, GroupBandit) and agent.reasons != "survey":
         from agents.scores import fit_reason
 
-        agent.reason_model = fit_reason(scenario, reason_train_users, seed)  # type: ignore[attr-defined]
+        agent.reason_model = fit_reason(scenario, reason_train_users, seed)
     if pretrain_users:
         pretrain(agent, pretrain_users, scenario, catalogue, attribution_days, seed)
     return agent

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-EXPERIMENTS = sorted(p.stem for p in (Path(__file__).parents[1] / "conf/experiment").glob("*.yaml"))
+CONF = Path(__file__).parents[1] / "conf" / "experiment"
+EXPERIMENTS = sorted(p.stem for p in CONF.glob("*.yaml"))
 TINY = {
     "quick": [
         "scenario.users=800",
@@ -31,6 +32,23 @@ TINY = {
         "'agent=[no_offer,playbook,pain_point_rule,blanket]'",
         "scenario.users=800",
         "scenario.days=28",
+    ],
+    "signal_value": [
+        "scenario.users=600",
+        "scenario.days=28",
+        "seeds=[1,2]",
+        "agent.thompson.pretrain_users=512",
+        "agent.thompson_scored.pretrain_users=512",
+        "agent.thompson_scored.reason_train_users=2000",
+        "agent.playbook_scored.train_users=2000",
+        "agent.linucb.pretrain_users=512",
+        "agent.uplift.users=1024",
+        "agent.full_information.reps=2",
+        "agent.maskable_ppo.total_timesteps=2048",
+        "agent.maskable_ppo.num_envs=8",
+        "agent.maskable_ppo.eval_every=1024",
+        "agent.maskable_ppo.eval_users=50",
+        "hydra.launcher.n_jobs=1",
     ],
     "sweep_budget": [
         "scenario.users=600",
@@ -59,7 +77,7 @@ def test_experiment_runs_end_to_end(name, tmp_path) -> None:
         assert done.returncode == 0, done.stdout + done.stderr
         assert json.loads((tmp_path / "tune" / "best.json").read_text())["trials"] == 2
         return
-    sweep = name.startswith("sweep_")
+    sweep = "sweeper:" in (CONF / f"{name}.yaml").read_text()
     args = ["benchmark", *(["-m"] if sweep else []), f"experiment={name}", *TINY[name]]
     args.append(f"hydra.{'sweep' if sweep else 'run'}.dir={tmp_path / 'out'}")
     done = winback(args, tmp_path)
@@ -68,3 +86,9 @@ def test_experiment_runs_end_to_end(name, tmp_path) -> None:
     assert len(summaries) == (6 if sweep else 1)
     for s in summaries:
         assert (s.parent / "report.html").exists()
+    if name == "signal_value":  # the evidence read from the sweep
+        from experiments.evidence.signal_value import signal_value
+
+        table = signal_value(tmp_path / "out")
+        assert table.signals.nunique() == 6
+        assert table.vs_all_signals.notna().sum() == 5 * table.agent.nunique()

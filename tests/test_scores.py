@@ -637,12 +637,14 @@ def test_the_scored_playbook_sends_the_offer_of_the_predicted_reason(model, stre
     assert len(set(reason)) == len(PAIN_POINTS)  # every reason predicted for someone
 
 
-def test_a_bandit_can_take_the_predicted_reason_as_its_context(model, streaming) -> None:
+def test_a_bandit_can_take_the_predicted_reason_as_its_context(
+    model, streaming, tmp_path: Path
+) -> None:
     """Group bandits put each customer in the group of its observed status and its reason:
     the survey's answer by default, the prediction with ``reasons``; a bandit asked for
-    predictions without the reason model is refused by name, and a linear bandit does not
-    take ``reasons`` at all."""
-    from agents.bandits import GroupBandit, context_groups, make_bandit
+    predictions without the reason model is refused by name, one saved keeps its model
+    beside it, and a linear bandit does not take ``reasons`` at all."""
+    from agents.bandits import GroupBandit, context_groups, make_bandit, reason_file
     from sim.envs.observation import observation_names
 
     _, test = streaming
@@ -655,10 +657,20 @@ def test_a_bandit_can_take_the_predicted_reason_as_its_context(model, streaming)
     predicted = GroupBandit(kind="thompson", reasons="predicted")
     with pytest.raises(ValueError, match="reasons: 'predicted' needs the churn scores"):
         predicted.groups(obs, names)
-    predicted.reason_model = model  # type: ignore[attr-defined]
+    predicted.reason_model = model
     groups = predicted.groups(obs, names)
     assert np.array_equal(groups % 6, model.predict_reason(obs, names))
     assert np.array_equal(groups // 6, context_groups(obs, names) // 6)  # status kept
+    predicted.save(tmp_path / "bandit.npz")
+    assert reason_file(tmp_path / "bandit.npz") == tmp_path / "bandit.reasons.skops"
+    again = GroupBandit.load(tmp_path / "bandit.npz")
+    assert np.array_equal(again.groups(obs, names), groups)
+    survey.save(tmp_path / "survey.npz")
+    assert not (tmp_path / "survey.reasons.skops").exists()  # nothing to keep
+    assert GroupBandit.load(tmp_path / "survey.npz").reason_model is None
+    (tmp_path / "bandit.reasons.skops").unlink()
+    with pytest.raises(ValueError, match=r"bandit\.reasons\.skops' is not a file"):
+        GroupBandit.load(tmp_path / "bandit.npz")
     with pytest.raises(ValueError, match="reasons: 'both' is for kind"):
         make_bandit("linucb", reasons="both")
     with pytest.raises(ValueError, match="reasons: 'maybe'"):
