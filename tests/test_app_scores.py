@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -164,6 +165,13 @@ def test_the_command_sets_only_the_signals_changed_and_needs_a_model_for_a_log(
     request = scores_run.Request(log=tmp_path / "log.csv", model_run=tmp_path / "old")
     with pytest.raises(ValueError, match=r"scores: '.*scores.skops' is not a file"):
         scores_run.check(request, tmp_path / "b")
+    dated = scores_run.Request(
+        log=tmp_path / "log.csv", model_run=tmp_path / "old", as_of=date(2024, 6, 30)
+    )
+    argv = scores_run.score_argv(dated, tmp_path / "c")
+    assert argv[argv.index("--as-of") + 1] == "2024-06-30"
+    assert scores_run.run_label(argv, "2026-12-05T10:00:00").endswith("log.csv as of 2024-06-30")
+    assert "--as-of" not in scores_run.score_argv(request, tmp_path / "d")
 
 
 def test_progress_names_the_score_steps() -> None:

@@ -731,3 +731,35 @@ def test_score_a_company_log_with_a_fitted_model(company_log, scored, tmp_path: 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["source"] == str(company_log) and summary["metrics"] == []
     assert "scored by models fitted on the simulated" in (out / "report.html").read_text()
+
+
+def test_a_log_is_scored_as_of_an_earlier_date_and_a_bad_date_is_named(
+    company_log, scored, tmp_path: Path, capsys
+) -> None:
+    """``--as-of`` reads only the events before that date, so the scores move; a date that
+    is not one, or outside the log's window, is refused by name before anything is written."""
+    import pandas as pd
+
+    from sim.calibration.eventlog import read_event_log
+
+    log = read_event_log(company_log)
+    first = log.origin + pd.Timedelta(days=log.window_start)
+    after = log.origin + pd.Timedelta(days=log.end + 1)
+    args = ["score", "--log", str(company_log), "--model", str(scored / "scores.skops")]
+    for name, as_of in [("earlier", first + (after - first) / 2), ("last", after)]:
+        assert main([*args, "--as-of", f"{as_of:%Y-%m-%d}", "--out", str(tmp_path / name)]) == 0
+    earlier = pd.read_parquet(tmp_path / "earlier" / "scores.parquet").set_index("user_id")
+    last = pd.read_parquet(tmp_path / "last" / "scores.parquet").set_index("user_id")
+    both = earlier.index.intersection(last.index)
+    assert len(both) > 1_000
+    moved = (earlier.loc[both, "p_lapse_90"] - last.loc[both, "p_lapse_90"]).abs() > 0.01
+    assert moved.mean() > 0.5  # the same customers, seen at another date
+    for bad, allowed in [
+        ("soon", "a date, e.g. 2024-06-30"),
+        (f"{first:%Y-%m-%d}", f"a date after the log's first day ({first:%Y-%m-%d})"),
+        (f"{after + pd.Timedelta(days=1):%Y-%m-%d}", f"the day after its last ({after:%Y-%m-%d})"),
+    ]:  # fmt: skip
+        assert main([*args, "--as-of", bad, "--out", str(tmp_path / "bad")]) == 2
+        err = capsys.readouterr().err
+        assert f"--as-of: {bad!r}" in err and allowed in err
+        assert not (tmp_path / "bad").exists()

@@ -19,6 +19,7 @@ import math
 import re
 import shutil
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,7 @@ class Request:
     log: Path | None = None
     model_run: Path | None = None
     skip_bad_rows: bool = False
+    as_of: date | None = None  # the log's customers as they stood that day (None: after its last)
 
 
 def signal_sets(scenario: Scenario, signals: dict[str, float]) -> list[str]:
@@ -162,6 +164,8 @@ def score_argv(req: Request, folder: Path) -> list[str]:
         args += ["--scenario", "app", "--offers", offers, "--config-dir", shown(conf)]
         if req.skip_bad_rows:
             args.append("--skip-bad-rows")
+        if req.as_of is not None:
+            args += ["--as-of", req.as_of.isoformat()]
         return [*args, *results]
     if req.scenario is None or req.catalogue is None:
         raise ValueError("scenario: the draft has problems (above); allowed: a draft without")
@@ -203,7 +207,8 @@ def run_label(argv: tuple[str, ...] | list[str], started: str) -> str:
     when = started[:19].replace("T", " ")
     argv = list(argv)
     if "--log" in argv:
-        return f"{when}: your log {Path(argv[argv.index('--log') + 1]).name}"
+        as_of = f" as of {argv[argv.index('--as-of') + 1]}" if "--as-of" in argv else ""
+        return f"{when}: your log {Path(argv[argv.index('--log') + 1]).name}{as_of}"
     users = int(argv[argv.index("--users") + 1]) if "--users" in argv else 0
     sets = [a.removeprefix("scenario.signals.") for a in argv if a.startswith("scenario.signals")]
     signals = f" (signals {', '.join(sets)})" if sets else ""

@@ -148,7 +148,14 @@ def log_customers(args: argparse.Namespace, scenario: Any, notes: list[str]) -> 
             when = pd.Timestamp(args.as_of)
         except ValueError:
             raise ValueError(f"--as-of: {args.as_of!r}; allowed: a date, e.g. 2024-06-30") from None
-        day = int((when - log.origin).days)
+        day = int((when.normalize() - log.origin).days)
+        if not log.window_start < day <= log.end + 1:
+            first = log.origin + pd.Timedelta(days=log.window_start)
+            after = log.origin + pd.Timedelta(days=log.end + 1)
+            raise ValueError(
+                f"--as-of: {args.as_of!r}; allowed: a date after the log's first day "
+                f"({first:%Y-%m-%d}) and at most the day after its last ({after:%Y-%m-%d})"
+            )
     ids, table, more = features_at(log, scenario, catalogue, day)
     notes += more
     names = score_features(list(table.columns))

@@ -4,6 +4,8 @@ a company's own log scored with a model fitted here."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import streamlit as st
@@ -118,10 +120,18 @@ else:
     skip = st.checkbox(
         "Leave out the log's bad rows (they are counted in the report)", key="score-skip"
     )
+    as_of = st.date_input(
+        "Score your customers as they stood on (empty: the day after the log's last event)",
+        value=None,
+        key="score-as-of",
+        help="Only the events before that day are read: score an earlier date to check the "
+        "scores against what your customers did next.",
+    )
     req = scores_run.Request(
         log=Path(scores_run.safe_name(upload.name)) if upload is not None else None,
         model_run=model_run,
         skip_bad_rows=skip,
+        as_of=as_of if isinstance(as_of, date) else None,
     )
 
 # ------------------------------------------------------------------ 2. run
@@ -131,15 +141,14 @@ if missing:
 
 
 def score_args(folder: Path) -> list[str]:
-    assert req is not None
+    if req is None:  # the button is disabled until the page has a request
+        raise ValueError("the page has no request yet")
     request = req
-    if upload is not None and req.log is not None:
+    if upload is not None and request.log is not None:  # the upload saved in the run's folder
         folder.mkdir(parents=True)
-        path = folder / req.log.name
+        path = folder / request.log.name
         path.write_bytes(upload.getvalue())
-        request = scores_run.Request(
-            log=path, model_run=req.model_run, skip_bad_rows=req.skip_bad_rows
-        )
+        request = replace(request, log=path)
     return scores_run.check(request, folder)
 
 
