@@ -15,6 +15,7 @@ import pandas as pd
 from agents.base import NOTHING, Context, FixedPolicy, masked_choice
 from sim.constants import ARMS, PAIN_POINTS, RECENCY_SCALE_DAYS
 from sim.offers import Catalogue
+from sim.signals import SIGNAL_COLUMNS
 from sim.validation import check_choice, check_int, check_nonnegative, check_probability
 
 
@@ -185,7 +186,9 @@ class FullInformation(FixedPolicy):
 
     ``pooled`` (default): each user's own estimate is shrunk toward what users like them
     gain (empirical Bayes; "like them": a gradient-boosting prediction from their hidden
-    state and observations, cross-fitted so no user's own replications predict themselves),
+    state and observations, cross-fitted so no user's own replications predict themselves;
+    not the behavioural signals, noisy readings of the hidden traits it already has, so the
+    reference earns the same at any signal strength and stays the yardstick across them),
     by how noisy it is. With 16 replications this earns more than each user's own estimate
     alone with 64 (README, "The full-information reference"); ``pooled=False`` uses each
     user's own estimate.
@@ -231,7 +234,9 @@ class FullInformation(FixedPolicy):
         gains = ctx.lookahead(users, mask[users], self.reps, self.days, self.seed)
         mean, sd = gains.mean, gains.se
         if self.pooled:
-            prior = _predicted(np.hstack([obs[users], gains.state]), gains.mean, self.seed)
+            seen = np.array([n not in SIGNAL_COLUMNS for n in ctx.feature_names])
+            x = np.hstack([obs[users][:, seen], gains.state])
+            prior = _predicted(x, gains.mean, self.seed)
             mean, sd = _shrunk(gains.mean, gains.se, prior)
         score = np.where(np.isnan(gains.mean), -np.inf, mean - self.z * sd)
         score[:, 0] = 0.0

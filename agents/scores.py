@@ -41,6 +41,7 @@ import numpy as np
 from sim.constants import ACTIVE, CHURNED, PAIN_POINTS
 from sim.observe import observed_status
 from sim.scenario import Scenario
+from sim.signals import SIGNAL_COLUMNS
 from sim.simulation import Simulation
 
 RAW = ("days_since_activity", "sessions", "history_days", "revenue_to_date", "survey")
@@ -319,7 +320,7 @@ def fit_scores(
 def with_blind_copies(train: Customers, seed: int) -> Customers:
     """``train`` and a copy of ``BLIND_SHARE`` of its customers (drawn with ``seed``) whose
     signal features are NaN, as a log without signal rows shows them."""
-    signals = [k for k, n in enumerate(train.names) if n.startswith("signal_")]
+    signals = [k for k, n in enumerate(train.names) if n in SIGNAL_COLUMNS]
     rows = np.random.default_rng(seed).random(train.n) < BLIND_SHARE
     if not signals or not rows.any():
         return train

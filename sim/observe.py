@@ -15,7 +15,7 @@ from sim.kernel.delivery import status_all, status_of
 from sim.messaging import delivery_params
 from sim.population import Population
 from sim.scenario import Scenario
-from sim.signals import SIGNAL_NAMES
+from sim.signals import SIGNAL_COLUMNS
 
 ACTIVE_SEEN, INACTIVE_SEEN, CHURNED_SEEN = range(3)
 BIT_MASKS = ("offers_sent", "offers_opened")
@@ -44,7 +44,7 @@ def feature_names(scenario: Scenario) -> list[str]:
         *K.RAW,
         *(f"reachable_{ch}" for ch in CHANNELS),
         *(f"genre_share_{g}" for g in scenario.genres),
-        *(f"signal_{name}" for name in SIGNAL_NAMES),
+        *SIGNAL_COLUMNS,
     ]
 
 

@@ -50,6 +50,8 @@ SIGNALS: Final = (
 """(name, family, base rate per session) of every signal, in the order of the count arrays."""
 
 SIGNAL_NAMES: Final = tuple(name for name, _, _ in SIGNALS)
+SIGNAL_COLUMNS: Final = tuple(f"signal_{name}" for name in SIGNAL_NAMES)
+"""The observation's signal features, one per signal, in the same order."""
 TRAIT_REF: Final = 0.25  # about a trait's population mean (0.25 x 0.64 + 0.75 x 0.11 = 0.24)
 DEFAULT_STRENGTH: Final = 0.5
 RATE_SCALE: Final = 4.0  # the observation's signal rate: per session / (RATE_SCALE x base)

@@ -22,7 +22,7 @@ from agents.reference import (
     RandomPolicy,
 )
 from agents.uplift import train_uplift
-from sim import Simulation, presets
+from sim import Signals, Simulation, presets
 from sim.envs.observation import Encoder, observation_names
 from sim.lookahead import expected_gains
 
@@ -109,6 +109,19 @@ def test_the_references_say_what_they_need(batch) -> None:
         PainPointRule().act(obs, mask, replace(ctx, latent={}))
     with pytest.raises(ValueError, match="reps: 1"):
         FullInformation(reps=1)
+
+
+def test_the_full_information_reference_is_the_same_at_any_signal_strength() -> None:
+    """The reference reads the hidden state; the signals, noisy readings of it, are not
+    among what it learns from, so it earns the same bit for bit whether they are pure noise
+    or plain (the yardstick of experiment=signal_value's runs)."""
+    profits = []
+    for strength in (0.0, 1.0):
+        scenario = replace(MONTHLY, n_users=4_000, signals=Signals(strength, strength, strength, strength))
+        tidy, *_ = evaluate({"full_information": partial(FullInformation, reps=4)}, scenario,
+                            CATALOGUE, seeds=[3])  # fmt: skip
+        profits.append(tidy[tidy.metric == "incremental_profit"].value.item())
+    assert profits[0] == profits[1] != 0.0
 
 
 def test_the_full_information_reference_beats_the_pain_point_rule() -> None:

@@ -181,7 +181,7 @@ from sim.envs.observation import observation_names
 from sim.kernel.observation import ALL_SESSIONS_SCALE, RECENT_SESSIONS_SCALE
 from sim.offers import OBSERVED_STATUSES, Catalogue
 from sim.scenario import Scenario
-from sim.signals import RATE_SCALE, SIGNAL_NAMES, base_rates
+from sim.signals import RATE_SCALE, SIGNAL_COLUMNS, SIGNAL_NAMES, base_rates
 
 NO_OFFER = "no_offer"
 COLUMNS = ("user_id", "day", "date", "action", "offer", "propensity", "reward", "reactivated")
@@ -639,17 +639,17 @@ def _signal_features(
             f"The log records no behavioural signal rows ({', '.join(SIGNAL_NAMES)}): "
             f"signal_* = {missing}."
         )
-        return {f"signal_{name}": np.full(n, missing) for name in SIGNAL_NAMES}
+        return {column: np.full(n, missing) for column in SIGNAL_COLUMNS}
     amount = log.events.amount.to_numpy(np.float64)
     rows = np.maximum(at.before(activity), 1)
     out = {}
-    for name, base in zip(SIGNAL_NAMES, base_rates(), strict=True):
+    for name, column, base in zip(SIGNAL_NAMES, SIGNAL_COLUMNS, base_rates(), strict=True):
         sub = keys.where(events.kind_in((name,)))
         shown = np.r_[0.0, np.cumsum(np.where(np.isnan(amount[sub.rows]), 1.0, amount[sub.rows]))]
         first = np.searchsorted(sub.key, at.user * keys.span, "left")
         upto = np.searchsorted(sub.key, keys.of_day(at.user, at.day), "left")
         rate = (shown[upto] - shown[first]) / rows / (RATE_SCALE * base)
-        out[f"signal_{name}"] = np.minimum(rate, 1.0)
+        out[column] = np.minimum(rate, 1.0)
     return out
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from sim.constants import CHANNELS, PAIN_POINTS
 from sim.offers import Catalogue
 from sim.scenario import Scenario
-from sim.signals import SIGNAL_NAMES
+from sim.signals import SIGNAL_COLUMNS
 from sim.simulation import Simulation
 
 
@@ -35,7 +35,7 @@ def observation_names(scenario: Scenario, catalogue: Catalogue) -> list[str]:
     names += [f"survey_{p}" for p in PAIN_POINTS]
     names += [f"reachable_{c}" for c in CHANNELS]
     names += [f"genre_share_{g}" for g in scenario.genres]
-    names += [f"signal_{name}" for name in SIGNAL_NAMES]
+    names += list(SIGNAL_COLUMNS)
     names += ["revenue_to_date", "episode_progress"]
     return names
 
@@ -100,6 +100,6 @@ def n_features(scenario: Scenario, catalogue: Catalogue) -> int:
         + len(PAIN_POINTS)
         + len(CHANNELS)
         + len(scenario.genres)
-        + len(SIGNAL_NAMES)
+        + len(SIGNAL_COLUMNS)
         + 2
     )
