@@ -117,9 +117,10 @@ def test_the_full_information_reference_is_the_same_at_any_signal_strength() -> 
     or plain (the yardstick of experiment=signal_value's runs)."""
     profits = []
     for strength in (0.0, 1.0):
-        scenario = replace(MONTHLY, n_users=4_000, signals=Signals(strength, strength, strength, strength))
-        tidy, *_ = evaluate({"full_information": partial(FullInformation, reps=4)}, scenario,
-                            CATALOGUE, seeds=[3])  # fmt: skip
+        signals = Signals(strength, strength, strength, strength)
+        scenario = replace(MONTHLY, n_users=4_000, signals=signals)
+        agents = {"full_information": partial(FullInformation, reps=4)}
+        tidy, *_ = evaluate(agents, scenario, CATALOGUE, seeds=[3])
         profits.append(tidy[tidy.metric == "incremental_profit"].value.item())
     assert profits[0] == profits[1] != 0.0
 

@@ -172,5 +172,8 @@ def test_signal_value_reads_a_signal_sweep(tmp_path) -> None:
     assert table.at["{}", "matched_price"] == 0.75
     assert table.at["{price:0}", "matched_price"] == 0.5
     assert table.at["{}", "matched_technical"] == 1.0
+    assert table.at["{}", "matched_price_elsewhere"] == 0.0  # no discount to the technical
+    assert table.at["{}", "matched_technical_elsewhere"] == 0.0
+    assert pd.isna(table.at["{}", "matched_content"])  # no sends to that pain point
     assert table.learned.all()
     assert (tmp_path / "signal_value.csv").exists()

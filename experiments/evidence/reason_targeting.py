@@ -3,7 +3,7 @@ rule book by predicted pain point (``agents.scores.scored_playbook``), at a sign
 
 For each policy: incremental profit per 1,000 customers over the year (mean over seeds with a
 95% t interval, on common random numbers against sending nothing) and, per latent pain point,
-the share of its sends that were the offer made for it (discount for price, free trial or
+the share of its sends that were the offer made for it (a discount for price, free trial or
 new-release message for content, recommendations for discovery, support call for
 technical). A policy that targets by pain point sends matched offers far more often than the
 mix of pain points alone would::
@@ -25,7 +25,7 @@ from agents.scores import scored_playbook
 from sim import Signals, presets
 
 MATCHED = {
-    "price": ("discount_30",),
+    "price": ("discount_30", "discount_50_sms"),
     "content": ("free_trial_30", "new_release_push"),
     "discovery": ("recommendations",),
     "technical": ("support_call",),
@@ -33,16 +33,25 @@ MATCHED = {
 
 
 def matched_shares(mix: pd.DataFrame, column: str = "agent") -> pd.DataFrame:
-    """Per agent (rows, the index named ``column``) and latent pain point (columns): the
-    share of the sends to that pain point that were the offer made for it."""
+    """Per agent (rows, the index named ``column``) and latent pain point ``p``: column
+    ``p``, the share of the sends to pain point ``p`` that were the offer made for it, and
+    ``p_elsewhere``, the share of the sends to every other pain point that were that same
+    offer. Targeting by pain point is the gap between the two; a policy blind to the pain
+    point sends its offers in the same proportions to all (no gap)."""
     rows = []
-    for (name, pain), part in mix.groupby(["agent", "pain_point"], sort=False):
-        if pain not in MATCHED:
-            continue
-        sends = part.sends.sum()
-        hit = part[part.offer.isin(MATCHED[pain])].sends.sum()
-        rows.append({column: name, "pain_point": pain, "matched_share": hit / max(sends, 1)})
-    return pd.DataFrame(rows).pivot(index=column, columns="pain_point", values="matched_share")
+    for name, part in mix.groupby("agent", sort=False):
+        row: dict[str, object] = {column: name}
+        for pain, offers in MATCHED.items():
+            matched = part.offer.isin(offers)
+            own = part.pain_point == pain
+            row[pain] = _share(part.sends[own & matched], part.sends[own])
+            row[f"{pain}_elsewhere"] = _share(part.sends[~own & matched], part.sends[~own])
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(column).sort_index()
+
+
+def _share(part: pd.Series, whole: pd.Series) -> float:
+    return float(part.sum() / whole.sum()) if whole.sum() > 0 else float("nan")
 
 
 def targeting(
@@ -87,7 +96,8 @@ def main() -> None:
     with pd.option_context("display.width", 160, "display.float_format", "{:,.2f}".format):
         print(f"signal strength {args.strength}, {args.users:,} customers, {args.seeds} seeds")
         print(profit.to_string(index=False))
-        print("\nshare of each pain point's sends that were its own offer")
+        print("\nshare of each pain point's sends that were its own offer (_elsewhere: the")
+        print("share of the other pain points' sends that were that same offer)")
         print(shares.round(2).to_string())
 
 

@@ -13,7 +13,8 @@ is what the silenced families were worth (``winback aggregate --against``: mean 
 Writes ``signal_value.csv`` into the folder, one row per run and agent: its incremental
 profit, its share of the full-information reference, its difference from the run with all
 signals (with the interval) and, per latent pain point, the share of that pain point's sends
-that were the offer made for it (``reason_targeting.MATCHED``). Prints the best learned
+that were the offer made for it (``reason_targeting.MATCHED``) and the share of the other
+pain points' sends that were that same offer (``matched_<pain>_elsewhere``). Prints the best learned
 agent's share per run, the ablation and the offer mix by pain point.
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments.evidence.reason_targeting import MATCHED, matched_shares
+from experiments.evidence.reason_targeting import matched_shares
 from experiments.files import read_json, read_table, write_table
 from experiments.jobs.aggregate import aggregate
 
@@ -60,10 +61,8 @@ def signal_value(folder: Path) -> pd.DataFrame:
                     "vs_all_signals_ci_low": None if paired is None else paired.ci_low,
                     "vs_all_signals_ci_high": None if paired is None else paired.ci_high,
                     **{
-                        f"matched_{p}": shares.at[r.agent, p]
-                        if r.agent in shares.index and p in shares.columns
-                        else None
-                        for p in MATCHED
+                        f"matched_{c}": shares.at[r.agent, c] if r.agent in shares.index else None
+                        for c in shares.columns
                     },
                 }
             )
@@ -91,8 +90,10 @@ def main() -> None:
             "vs_all_signals_ci_high",
         ]
         print(table[cols].dropna().to_string(index=False))
-        print("\nshare of each latent pain point's sends that were its own offer:")
-        print(table[["signals", "agent", *[f"matched_{p}" for p in MATCHED]]].to_string())
+        print("\nshare of each latent pain point's sends that were its own offer (elsewhere:")
+        print("the share of the other pain points' sends that were that same offer):")
+        matched = [c for c in table.columns if c.startswith("matched_")]
+        print(table[["signals", "agent", *matched]].to_string())
     print(f"table: {folder / 'signal_value.csv'}")
 
 
