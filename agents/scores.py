@@ -226,13 +226,21 @@ class ChurnScores:
                 f"scores: {str(path)!r} holds types a scores file never does: {unknown}"
             )
         data = sio.load(path, trusted=list(TRUSTED))
-        meta = json.loads(data["meta"])
+        try:
+            meta, models = json.loads(data["meta"]), dict(data["models"])
+            if not isinstance(meta, dict):
+                raise TypeError(f"its meta is a {type(meta).__name__}")
+        except (TypeError, KeyError, IndexError, ValueError) as err:  # another object
+            raise ValueError(
+                f"scores: {str(path)!r} is a skops file but not a scores file ({err}); "
+                "allowed: the scores.skops that winback score writes"
+            ) from None
         if meta.get("format") != FORMAT:
             raise ValueError(
                 f"scores: {str(path)!r} has format {meta.get('format')!r}; this version "
                 f"reads format {FORMAT}"
             )
-        return cls(meta["feature_names"], dict(data["models"]), meta.get("info", {}))
+        return cls(meta["feature_names"], models, meta.get("info", {}))
 
 
 REASON_SOURCES = ("survey", "predicted", "both")
@@ -282,8 +290,10 @@ def fit_scores(
 ) -> ChurnScores:
     """Each model of the module docstring (or those named in ``only``) fitted on ``train``
     (risks on the customers they apply to); early stopping on a tenth held out, with
-    ``seed``'s random state."""
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    ``seed``'s random state. One OpenMP thread: on a machine busy with other work,
+    scikit-learn's threads wait on each other far longer than they save (a newcomer's run
+    took 87 s against 8 s with one)."""
+    from threadpoolctl import threadpool_limits
 
     common = {
         "max_iter": max_iter,
@@ -295,7 +305,16 @@ def fit_scores(
         "random_state": seed,
     }
     wanted = set(only) if only is not None else {*RISKS, "reason", "value"}
-    train = with_blind_copies(train, seed)
+    with threadpool_limits(1):  # OpenMP threads on a busy machine cost far more than they save
+        models = _fitted(with_blind_copies(train, seed), wanted, common)
+    info = {"customers": train.n, "seed": seed, "max_iter": max_iter}
+    return ChurnScores(list(train.names), models, info)
+
+
+def _fitted(train: Customers, wanted: set[str], common: dict[str, Any]) -> dict[str, Any]:
+    """The models of :func:`fit_scores`, by name."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
     models: dict[str, Any] = {}
     for name in RISKS:
         if name not in train.labels or name not in wanted:
@@ -313,8 +332,7 @@ def fit_scores(
     if "value" in wanted:
         y = train.labels["value"]
         models["value"] = HistGradientBoostingRegressor(**common).fit(train.x, y)
-    info = {"customers": train.n, "seed": seed, "max_iter": max_iter}
-    return ChurnScores(list(train.names), models, info)
+    return models
 
 
 def with_blind_copies(train: Customers, seed: int) -> Customers:

@@ -293,7 +293,9 @@ def test_a_model_of_another_feature_set_is_refused(model, retail, tmp_path) -> N
         loaded.columns(names)
 
 
-@pytest.mark.parametrize("kind", ["text", "zip", "missing", "folder", "format"])
+@pytest.mark.parametrize(
+    "kind", ["text", "zip", "missing", "folder", "format", "estimator", "no_meta", "bad_meta"]
+)
 def test_files_that_are_not_scores_files_are_refused(kind: str, tmp_path: Path) -> None:
     path = tmp_path / "scores.skops"
     if kind == "text":
@@ -305,12 +307,23 @@ def test_files_that_are_not_scores_files_are_refused(kind: str, tmp_path: Path) 
         path.mkdir()
     elif kind == "format":
         sio.dump({"meta": json.dumps({"format": 2, "feature_names": []}), "models": {}}, path)
+    elif kind == "estimator":  # a skops file of another scikit-learn object
+        from sklearn.linear_model import LogisticRegression
+
+        sio.dump(LogisticRegression(), path)
+    elif kind == "no_meta":
+        sio.dump({"models": {}}, path)
+    elif kind == "bad_meta":
+        sio.dump({"meta": json.dumps([1, 2]), "models": {}}, path)
     message = {
         "text": "is not a scores file",
         "zip": "is not a scores file",
         "missing": "is not a file",
         "folder": "is not a file",
         "format": "has format 2; this version reads format 1",
+        "estimator": "is a skops file but not a scores file",
+        "no_meta": "is a skops file but not a scores file",
+        "bad_meta": "is a skops file but not a scores file",
     }[kind]
     with pytest.raises(ValueError, match=message):
         ChurnScores.load(path)
@@ -562,6 +575,10 @@ def test_a_fitted_model_is_reused_without_fitting(scored: Path, tmp_path: Path, 
         (["--model", "SUMMARY"], "is not a scores file"),
         (["--users", "999"], "--users: 999 is not allowed"),
         (["--scenario", "retail", "--model", "MODEL"], "missing (plan_basic"),
+        (["--as-of", "2024-06-30"], "--as-of: '2024-06-30' is for a log; allowed: with --log"),
+        (["--offers", "retail"], "--offers: 'retail' is for a log"),
+        (["--date-format", "dd/mm"], "date_format: 'dd/mm'; allowed: a strptime format"),
+        (["--scenario", "nosuch"], "--scenario: 'nosuch' is unknown; allowed: cdnow"),
     ],
 )
 def test_bad_arguments_are_refused_and_nothing_written(
@@ -763,3 +780,32 @@ def test_a_log_is_scored_as_of_an_earlier_date_and_a_bad_date_is_named(
         err = capsys.readouterr().err
         assert f"--as-of: {bad!r}" in err and allowed in err
         assert not (tmp_path / "bad").exists()
+
+
+def test_a_log_is_read_with_the_calibration_readers_options(
+    company_log, scored, tmp_path: Path
+) -> None:
+    """``winback score --log`` reads a log as ``winback calibrate`` does: day-first dates with
+    ``--date-format`` give the same scores as ISO dates (an inert change), and a bad row left
+    out with ``--skip-bad-rows`` is said in the summary's notes."""
+    import pandas as pd
+
+    events = pd.read_csv(company_log, dtype={"user_id": str})
+    stamps = pd.to_datetime(events.timestamp)
+    day_first = tmp_path / "day_first.csv"
+    events.assign(timestamp=stamps.dt.strftime("%d/%m/%Y %H:%M:%S")).to_csv(day_first, index=False)
+    bad = tmp_path / "bad.csv"
+    extra = events.iloc[[0]].assign(timestamp="not a date")
+    pd.concat([events, extra]).to_csv(bad, index=False)
+    model = ["--model", str(scored / "scores.skops")]
+    runs = {
+        "iso": [str(company_log)],
+        "day_first": [str(day_first), "--date-format", "%d/%m/%Y %H:%M:%S"],
+        "bad": [str(bad), "--skip-bad-rows"],
+    }
+    for name, log in runs.items():
+        assert main(["score", "--log", *log, *model, "--out", str(tmp_path / name)]) == 0
+    tables = {n: pd.read_parquet(tmp_path / n / "scores.parquet") for n in runs}
+    pd.testing.assert_frame_equal(tables["iso"], tables["day_first"])
+    notes = json.loads((tmp_path / "bad" / "summary.json").read_text())["notes"]
+    assert any(f"1 bad row(s) left out (lines {len(events) + 2}" in n for n in notes), notes

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 CALIBRATION_FORMATS = ("events", "cdnow", "telco")
 COMMANDS = {
@@ -312,7 +313,7 @@ def calibrate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def log_arguments(p: argparse.ArgumentParser) -> None:
-    """How the event log is read (``sim.calibration.eventlog.Limits``)."""
+    """How an event log is read (``sim.calibration.eventlog.Limits``; :func:`log_limits`)."""
     from sim.calibration.eventlog import DUPLICATES, MAX_AMOUNT, MAX_YEARS
 
     p.add_argument("--skip-bad-rows", action="store_true", help="leave bad rows out (counted)")
@@ -448,6 +449,15 @@ def ope_bench_arguments(p: argparse.ArgumentParser) -> None:
     common(p, seed=False)
 
 
+def log_limits(args: argparse.Namespace) -> Any:
+    """The ``Limits`` of :func:`log_arguments`' options (checked: a bad one is named)."""
+    from sim.calibration.eventlog import Limits
+
+    return Limits(
+        args.date_format, args.max_years, args.accept_dates, args.max_amount, args.duplicates
+    )
+
+
 def ope_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "log",
@@ -476,9 +486,7 @@ def ope_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clip", type=float, default=None, help="cut weights above this (none)")
     p.add_argument("--out", type=Path, default=None, help="results folder (outputs/ope/<time>)")
     p.add_argument("--force", action="store_true", help="replace results already in --out")
-    p.add_argument(
-        "--skip-bad-rows", action="store_true", help="an event log's bad rows left out (noted)"
-    )
+    log_arguments(p)
     common(p)
 
 
@@ -522,11 +530,19 @@ def score_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="score your own customers: an event log (CSV/Parquet, the calibration schema)",
     )
-    p.add_argument("--as-of", default=None, help="the log's scoring date (default: after its last)")
-    p.add_argument("--offers", default="streaming", help="offers config (default streaming)")
     p.add_argument(
-        "--skip-bad-rows", action="store_true", help="the log's bad rows left out (noted)"
+        "--as-of",
+        default=None,
+        metavar="DATE",
+        help="with --log: score the customers as they stood on DATE, from the events before "
+        "it (default: the day after the log's last event)",
     )
+    p.add_argument(
+        "--offers",
+        default=None,
+        help="with --log: the offers config the log's offers are read with (default streaming)",
+    )
+    log_arguments(p)
     p.add_argument("--out", type=Path, default=None, help="results folder (outputs/score/<time>)")
     p.add_argument("--force", action="store_true", help="replace results already in --out")
     common(p)

@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from experiments.cli.parsers import log_limits
 from experiments.config.scenario import scenario_yaml, user_scenario_file
 from experiments.files import check_writable, strict_json, write_json, write_table, write_text
 from experiments.jobs import subscription_outputs
@@ -50,9 +51,7 @@ def check_args(args: argparse.Namespace) -> tuple[Path, Path | None, Limits]:
     low, high = subscription_outputs.OFFER_USERS
     if args.offer_users is not None and not low <= args.offer_users <= high:
         raise ValueError(f"--offer-users: {args.offer_users}; allowed: {low:,} to {high:,}")
-    limits = Limits(
-        args.date_format, args.max_years, args.accept_dates, args.max_amount, args.duplicates
-    )
+    limits = log_limits(args)
     out = args.out or default_out(args.log)
     check_writable(out, "--out")
     target = None

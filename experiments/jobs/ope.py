@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from experiments.cli.parsers import log_limits
 from experiments.files import (
     check_writable,
     strict_json,
@@ -142,11 +143,18 @@ def compose_config(args: argparse.Namespace, out: Path) -> Any:
 
 
 def read_log(
-    path: Path, scenario: Any, catalogue: Any, window: int, skip_bad_rows: bool = False
+    path: Path,
+    scenario: Any,
+    catalogue: Any,
+    window: int,
+    skip_bad_rows: bool = False,
+    limits: Any = None,
 ) -> tuple[Logged, str, list[str], dict[str, int]]:
     """LOG as rounds, its kind (npz, decisions, events), notes on the reading and, where
     the log tells, its customers and days (``users``, ``days``: what ``--predict``
-    simulates); the log's features and offers must be the scenario's and catalogue's."""
+    simulates); the log's features and offers must be the scenario's and catalogue's. An
+    event log is read within ``limits`` (``sim.calibration.eventlog.Limits``; None: the
+    defaults)."""
     from experiments.ope.logged import load
     from sim.envs.observation import observation_names
 
@@ -164,7 +172,8 @@ def read_log(
         if "event_type" in columns:
             from sim.calibration.eventlog import read_event_log
 
-            log = read_event_log(path, skip_bad_rows)
+            limits_kw = asdict(limits) if limits is not None else {}
+            log = read_event_log(path, skip_bad_rows, **limits_kw)
             table, notes = decisions_from_events(log, scenario, catalogue, window)
             notes = [*log.notes, *notes]
             kind = "events"
@@ -217,7 +226,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     check_writable(out, "--out")
     bench, nodes = compose_config(args, out)
     logged, kind, notes, size = read_log(
-        args.log, bench.scenario, bench.catalogue, args.window, args.skip_bad_rows
+        args.log, bench.scenario, bench.catalogue, args.window, args.skip_bad_rows, log_limits(args)
     )
     print(f"log: {logged.n_rounds:,} decisions ({kind}) from {args.log}", flush=True)
     agents = {}

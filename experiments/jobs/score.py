@@ -17,6 +17,7 @@ model: ``--model`` reads it back), ``plots/*.png`` and ``report.html``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import html
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from experiments.cli.parsers import log_limits
 from experiments.files import check_writable, strict_json, write_json, write_table, write_text
 
 STATUS_NAMES = ("active", "inactive", "cancelled")
@@ -35,8 +37,10 @@ def scenario_of(args: argparse.Namespace) -> Any:
     the same keys as ``winback benchmark``)."""
     from omegaconf import OmegaConf
 
+    from experiments.cli.hydra_help import options_of
     from experiments.config.compose import compose
     from experiments.config.scenario import scenario_from
+    from sim.validation import check_choice
 
     sets = list(args.set or [])
     for item in sets:
@@ -45,6 +49,9 @@ def scenario_of(args: argparse.Namespace) -> Any:
                 f"--set: {item!r}; allowed: scenario.KEY=VALUE, e.g. scenario.signals.price=0.9"
             )
     config_dir = str(args.config_dir) if args.config_dir else None
+    for option, group, name in (("--scenario", "scenario", args.scenario),
+                                ("--offers", "offers", args.offers or "streaming")):  # fmt: skip
+        check_choice(option, name, options_of(group, config_dir))
     cfg = compose("benchmark", [f"scenario={args.scenario}", *sets], config_dir)
     node = OmegaConf.to_container(cfg.scenario, resolve=True)
     return scenario_from(node)  # type: ignore[arg-type]
@@ -59,6 +66,14 @@ def run_from_args(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     check_int("--users", args.users, 1_000, 10_000_000)
     check_int("--train-users", args.train_users, 1_000, 10_000_000)
+    if args.log is None:
+        for option, value in (("--as-of", args.as_of), ("--offers", args.offers)):
+            if value is not None:
+                raise ValueError(
+                    f"{option}: {value!r} is for a log; allowed: with --log (simulated "
+                    "customers are scored on the day they are made, with the scenario's offers)"
+                )
+    limits = log_limits(args)
     out = args.out or Path("outputs/score") / time.strftime("%Y-%m-%d_%H-%M-%S")
     if (out / "summary.json").exists() and not args.force:
         raise ValueError(
@@ -70,7 +85,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     print(f"scenario {scenario.name}: signal strengths {scenario.signals.strengths()}")
     notes: list[str] = []
     if args.log is not None:
-        test = log_customers(args, scenario, notes)
+        test = log_customers(args, scenario, limits, notes)
         print(f"log: {test.n:,} customers from {args.log}", flush=True)
     else:
         print(f"simulating {args.users:,} customers to score (day {CUT_DAY})", flush=True)
@@ -127,7 +142,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     return 0
 
 
-def log_customers(args: argparse.Namespace, scenario: Any, notes: list[str]) -> Any:
+def log_customers(args: argparse.Namespace, scenario: Any, limits: Any, notes: list[str]) -> Any:
     """The customers of ``--log`` as they stand on ``--as-of`` (default the day after its
     last), their features rebuilt from their events (``experiments.ope.events``)."""
     from omegaconf import OmegaConf
@@ -139,9 +154,10 @@ def log_customers(args: argparse.Namespace, scenario: Any, notes: list[str]) -> 
     from sim.calibration.eventlog import read_event_log
 
     config_dir = str(args.config_dir) if args.config_dir else None
-    cfg = compose("benchmark", [f"offers={args.offers}"], config_dir)
+    cfg = compose("benchmark", [f"offers={args.offers or 'streaming'}"], config_dir)
     catalogue = catalogue_from(OmegaConf.to_container(cfg.offers, resolve=True))  # type: ignore[arg-type]
-    log = read_event_log(args.log, args.skip_bad_rows)
+    log = read_event_log(args.log, args.skip_bad_rows, **dataclasses.asdict(limits))
+    notes += log.notes  # rows left out, duplicates
     day = None
     if args.as_of is not None:
         try:

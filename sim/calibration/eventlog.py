@@ -236,17 +236,22 @@ class EventLog:
 
     @property
     def notes(self) -> list[str]:
-        """What a report should say about the reading (duplicate rows)."""
-        if not self.duplicates:
-            return []
-        fate = (
-            "kept as separate events (--duplicates keep)"
-            if self.duplicates_kept
-            else "dropped (keep them: --duplicates keep, duplicates='keep' from Python)"
-        )
-        return [
-            f"{len(self.duplicates):,} exact duplicate row(s) ({_lines(self.duplicates)}): {fate}."
-        ]
+        """What a report should say about the reading (bad rows left out, duplicate rows)."""
+        out = []
+        if self.bad_rows:
+            out.append(
+                f"{len(self.bad_rows):,} bad row(s) left out ({_lines(self.bad_rows)}; "
+                "--skip-bad-rows)."
+            )
+        if self.duplicates:
+            fate = (
+                "kept as separate events (--duplicates keep)"
+                if self.duplicates_kept
+                else "dropped (keep them: --duplicates keep, duplicates='keep' from Python)"
+            )
+            lines = _lines(self.duplicates)
+            out.append(f"{len(self.duplicates):,} exact duplicate row(s) ({lines}): {fate}.")
+        return out
 
     def day_of(self, date: str | pd.Timestamp, key: str = "date") -> int:
         """Whole days from the log's first day to ``date`` (``key`` names it in errors): a
