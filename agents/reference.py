@@ -123,12 +123,17 @@ class Playbook(Rules):
         due = obs[:, col["recency"]] * RECENCY_SCALE_DAYS >= self.min_recency_days
         contact = _lapsed(obs, ctx) & due
         reason = self.reasons_of(obs, ctx, contact)
-        offers = [self.price, self.content, self.discovery, self.technical, self.default]
+        offers = self.offers_by_reason()
         by_reason = np.array([k[o] for o in offers] + [k[self.default]])  # last: no reason
         wanted = by_reason[reason]
         churned = obs[:, col["status_churned"]] > 0.5
         wanted[(reason == PAIN_POINTS.index("content")) & churned] = k[self.content_churned]
         return np.where(contact, masked_choice(mask, wanted), 0)
+
+    def offers_by_reason(self) -> tuple[str, ...]:
+        """The offer each pain point gets, in ``PAIN_POINTS`` order (``none``: ``default``;
+        content to a customer who cancelled: ``content_churned`` instead)."""
+        return (self.price, self.content, self.discovery, self.technical, self.default)
 
     def reasons_of(self, obs: np.ndarray, ctx: Context, rows: np.ndarray) -> np.ndarray:
         """Each user's reason by ``reasons`` (``agents.scores.reasons_of``), predicted for

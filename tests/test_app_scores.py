@@ -192,6 +192,7 @@ def test_a_finished_run_answers_in_plain_words(
     job = finished.job
     assert job.kind == "score" and job.command in finished.commands
     assert job.command.startswith("winback score --scenario app --config-dir outputs/app/")
+    assert "/config --offers app --set" in job.command  # the draft's offers
     assert "--set scenario.signals.price=0.8 --users 1000 --train-users 1000" in job.command
     setup(monkeypatch, finished.root)
     at = show(open_page(finished.session), job)  # after a reload: the session's run
@@ -217,6 +218,8 @@ def test_a_finished_run_answers_in_plain_words(
         "share (%)",
         "mean value over 12 months",
         "mean chance of stopping within 90 days (%)",
+        "reason named right (%)",
+        "the playbook's offer",
     ]
     assert segments.customers.is_monotonic_decreasing and segments.customers.sum() == 1000
     assert segments["share (%)"].sum() == pytest.approx(100, abs=0.5)
@@ -280,6 +283,39 @@ def test_a_segments_customers_are_shown_and_downloaded(
     assert scores_run.file_name(segment).startswith("customers-") and " " not in (
         scores_run.file_name(segment)
     )
+    lapsed = table[table.risk_tier == "lapsed"].segment.iloc[0]
+    download = pd.read_csv(io.BytesIO(scores_run.segment_csv(finished.results, lapsed)))
+    assert set(download["status now"]) == {"lapsed"}  # the segments' word, not "inactive"
+    assert download["chance of stopping within 30 days"].isna().all()
+    assert download["chance of cancelling within 90 days"].notna().all()
+
+
+def test_the_words_are_one_source_with_the_cli_report() -> None:
+    """The page's column names and status words are ``experiments.scores.words``'s (the
+    CLI's report reads the same), and ``in_words`` only renames: the blanks are in the
+    scores table already (``experiments.scores.segments.blank_where_moot``)."""
+    from experiments.scores import words
+
+    assert scores_run.COLUMNS is words.COLUMNS
+    assert scores_run.answer is words.answer and scores_run.who_words is words.who_words
+    table = pd.DataFrame(
+        {
+            "user_id": [7, 8],
+            "status": ["lapsed", "active"],
+            "p_lapse_90": [float("nan"), 0.25],
+            "p_cancel_90": [0.5, 0.125],
+            "value_12m": [10.004, 3.0],
+        }
+    )
+    plain = scores_run.in_words(table)
+    assert list(plain.columns) == [words.COLUMNS[c] for c in table.columns]
+    assert plain.to_numpy().tolist()[1] == table.to_numpy().tolist()[1]
+    assert plain["status now"].tolist() == ["lapsed", "active"]
+    shown = scores_run.in_words(table, percent=True)
+    assert shown["chance of stopping within 90 days (%)"].tolist()[1] == 25.0
+    assert shown["chance of cancelling within 90 days (%)"].tolist() == [50.0, 12.5]
+    assert shown["value over the next 12 months"].tolist() == [10.0, 3.0]
+    assert "**AUC**: take one customer" in scores_run.how_to_read()
 
 
 @pytest.mark.slow  # about 13 s; winback score --log is in the default tests (test_scores.py)
@@ -313,7 +349,8 @@ def test_a_company_log_is_scored_with_the_runs_model(
     assert any(t.startswith("Your log holds no future to measure against") for t in shown)
     fitted = json.loads((finished.results / "summary.json").read_text())
     assert all(f"- {line}" in shown for line in scores_run.answer(fitted))
-    assert any("customers of your log `events.csv` scored by the model" in t for t in shown)
+    as_of = f"customers of your log `events.csv` scored as they stood on **{summary['as_of']}**"
+    assert any(as_of in t and "by the model fitted on" in t for t in shown)
     segments = next(d.value for d in at.dataframe if "segment" in d.value.columns)
     assert segments.customers.sum() == summary["customers"] == 300
 

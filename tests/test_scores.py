@@ -23,7 +23,9 @@ Sizes and tolerances:
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -48,8 +50,10 @@ from experiments.scores.evaluate import evaluate, survey_reason
 from experiments.scores.segments import (
     HIGH_RISK,
     LOW_RISK,
+    blank_where_moot,
     counts,
     label,
+    playbook_offer,
     risk_tier,
     value_tier,
 )
@@ -218,6 +222,13 @@ def test_the_scores_beat_a_coin_and_the_exit_survey(model, streaming) -> None:
         for method in ("recency", "bgnbd"):
             assert 0.5 < ev.figure(risk, method, "auc") < 1, (risk, method)
     assert np.isnan(ev.figure("reason", "model", "no_such_metric"))
+    # precision: of those named a reason, the share who have it
+    named = model.predict(test.x, test.names)["reason"]
+    for k, pain in enumerate(PAIN_POINTS):
+        mine = named == k
+        assert ev.figure("reason", "model", f"precision_{pain}") == pytest.approx(
+            (test.labels["reason"][mine] == k).mean()
+        ), pain
     curves = ev.curves
     assert len(curves) == 3 * 3 * 10 and (curves.customers > 0).all()
     for (risk, method), part in curves.groupby(["score", "method"]):
@@ -241,6 +252,81 @@ def test_retail_has_no_cancel_score(retail) -> None:
     assert not (ev.metrics.score == "cancel_90").any()
     assert set(ev.curves.score) == {"lapse_30", "lapse_90"}
     assert ev.figure("lapse_30", "model", "auc") > 0.6
+
+
+def test_the_retail_report_says_what_it_has_and_prints_no_nonsense(retail) -> None:
+    """The trial's retail report printed "BG/NBD's P(alive) nan%" (BG/NBD's fit runs to a
+    parameter's edge on these visits: no figure) and "the run rate so far -1055%" (a
+    negative R^2). Now the comparison that does not exist is said so, a negative R^2 is
+    "worse than guessing the average", no chance of cancelling is shown (retail has no
+    subscriptions) and the streaming playbook's offers are named as missing from retail's."""
+    from experiments.jobs.score import score_table
+    from experiments.scores.report import report
+
+    train, test, model = retail
+    ev = evaluate(model, train, test)
+    table = label(score_table(model.predict(test.x, test.names), test))
+    segments = counts(table, presets.retail_offers().names)
+    summary = {
+        "scenario": "retail",
+        "signals": presets.retail().signals.strengths(),
+        "source": "simulated",
+        "customers": test.n,
+        "as_of": None,
+        "train_customers": train.n,
+        "model": "scores.skops",
+        "notes": [],
+        "metrics": ev.metrics.to_dict("records"),
+        "segments": segments.to_dict("records"),
+    }
+    page = report(summary, ev, segments, [])
+    text = page.split("<h2>All figures</h2>")[0]  # the words, before the table of figures
+    assert "<img" not in text  # (no plots given)
+    assert "nan" not in text.lower() and "-%" not in text
+    assert not re.search(r"-\d+%", text), re.findall(r".{60}-\d+%", text)
+    assert "cancelling within 90 days" not in segments.columns.str.lower()
+    if np.isnan(ev.figure("lapse_90", "bgnbd", "auc")):
+        assert "the textbook repeat-visit model could not be fitted" in text
+    if ev.figure("value", "run_rate", "r2") < 0:
+        assert "spending so far as a yearly run rate does worse than guessing the average" in text
+    assert "discount_30 (not among this run&#x27;s offers)" in text or (
+        "discount_30 (not among this run's offers)" in text
+    )
+
+
+def test_the_answer_omits_a_missing_comparison_and_words_a_negative_r2() -> None:
+    from experiments.scores.words import answer, explains
+
+    def row(score: str, method: str, metric: str, value: float | None) -> dict:
+        return {"score": score, "method": method, "metric": metric, "value": value}
+
+    metrics = [
+        row("lapse_90", "model", "auc", 0.71),
+        row("lapse_90", "recency", "auc", 0.68),
+        row("lapse_90", "bgnbd", "auc", None),  # strict JSON's NaN
+        row("reason", "model", "accuracy", 0.33),
+        row("reason", "survey", "accuracy", 0.38),
+        row("reason", "model", "precision_price", 0.62),
+        row("reason", "model", "precision_none", float("nan")),
+        row("value", "model", "r2", 0.41),
+        row("value", "run_rate", "r2", -10.55),
+    ]
+    risk, reason, value = answer({"metrics": metrics})
+    assert risk.endswith(
+        "AUC 0.71 vs 0.68; the textbook repeat-visit model could not be fitted to these "
+        "customers' visits."
+    )
+    assert "the exit survey alone 38%" in reason
+    assert reason.endswith("When it names a reason, it is right for: price 62%.")
+    assert value == (
+        "**What they are worth**: its value over the next 12 months explains 41% of the "
+        "differences between customers; spending so far as a yearly run rate does worse "
+        "than guessing the average for everyone."
+    )
+    assert explains(0.0) == "explains 0% of the differences between customers"
+    (value,) = answer({"metrics": [row("value", "model", "r2", -0.2)]})
+    assert "value over the next 12 months does worse than guessing" in value
+    assert answer({"metrics": []}) == []
 
 
 def test_same_seeds_same_customers_and_same_predictions(streaming, model, predicted) -> None:
@@ -504,6 +590,64 @@ def test_segment_names_and_counts() -> None:
     )
     row = table.set_index("segment").loc["low value, low risk, price"]
     assert row.customers == 2 and row.mean_value_12m == pytest.approx(3.5)
+    assert "reason_precision" not in table  # no truth
+    offers = dict(zip(table.segment, table.playbook_offer, strict=True))
+    assert offers["high value, high risk, price"] == "discount_30"
+    assert offers["low value, lapsed, content"] == "new_release_push"
+    assert offers["medium value, cancelled, none"] == "reminder_email"
+    assert offers["low value, medium risk, discovery"] == "recommendations"
+    assert offers["high value, low risk, technical"] == "support_call"
+    # with the truth: the share of each segment whose true pain point is its reason
+    truth = ["price", "content", "none", "price", "technical"] + ["price", "none"] * 2 + ["none"]
+    table = counts(label(scores.assign(true_reason=truth)))
+    precision = table.set_index("segment").reason_precision
+    assert precision["high value, high risk, price"] == 1.0
+    assert precision["low value, medium risk, discovery"] == 0.0
+    assert table.customers.sum() == n and precision.between(0, 1).all()
+
+
+def test_a_chance_is_blank_where_it_does_not_apply() -> None:
+    """Stopping, for a customer not seen active; cancelling, for one who has cancelled;
+    the risk tiers and segments are unchanged (risk only grades active customers)."""
+    scores = pd.DataFrame(
+        {
+            "status_code": [ACTIVE, DORMANT, CHURNED],
+            "p_lapse_30": [0.1, 0.4, 0.5],
+            "p_lapse_90": [0.2, 0.5, 0.6],
+            "p_cancel_90": [0.05, 0.3, 0.4],
+            "value_12m": [1.0, 2.0, 3.0],
+            "reason": ["price", "price", "content"],
+        }
+    )
+    blank = blank_where_moot(scores)
+    assert blank.p_lapse_30.tolist()[0] == 0.1 and blank.p_lapse_30.isna().tolist() == [
+        False,
+        True,
+        True,
+    ]
+    assert blank.p_lapse_90.isna().tolist() == [False, True, True]
+    assert blank.p_cancel_90.isna().tolist() == [False, False, True]
+    assert blank.p_cancel_90.tolist()[:2] == [0.05, 0.3]
+    assert label(blank).risk_tier.tolist() == label(scores).risk_tier.tolist()
+    assert label(blank).risk_tier.tolist() == ["medium", "lapsed", "cancelled"]
+    seg = counts(label(blank)).set_index("risk_tier")
+    assert seg.mean_p_lapse_90["medium"] == 0.2
+    assert seg.mean_p_lapse_90[["lapsed", "cancelled"]].isna().all()
+    retail = blank_where_moot(scores.drop(columns="p_cancel_90"))  # no cancel score: fine
+    assert "p_cancel_90" not in retail
+
+
+def test_the_playbooks_offer_is_the_rule_books_and_a_missing_one_is_named() -> None:
+    from agents.reference import Playbook
+
+    rules = Playbook()
+    assert [playbook_offer(p, "lapsed") for p in PAIN_POINTS] == list(rules.offers_by_reason())
+    assert playbook_offer("content", "cancelled") == rules.content_churned == "free_trial_30"
+    assert playbook_offer("price", "lapsed", presets.streaming_offers().names) == "discount_30"
+    assert playbook_offer("price", "high", presets.retail_offers().names) == (
+        "discount_30 (not among this run's offers)"
+    )
+    assert playbook_offer("discovery", "low", presets.retail_offers().names) == ("recommendations")
 
 
 # ----------------------------------------------------------------------- winback score
@@ -531,10 +675,24 @@ def test_score_writes_every_output(scored: Path) -> None:
     expected |= {f"true_{k}" for k in truth}
     assert set(table.columns) == expected
     assert set(table.reason) <= set(PAIN_POINTS) and set(table.true_reason) <= set(PAIN_POINTS)
-    assert set(table.status) <= {"active", "inactive", "cancelled"}
+    assert set(table.status) == {"active", "lapsed", "cancelled"}
+    assert set(table[table.risk_tier == "lapsed"].status) == {"lapsed"}  # the same word
+    # a chance is blank where it does not apply, and a probability where it does
+    active, cancelled = table.status == "active", table.status == "cancelled"
+    for name in ("p_lapse_30", "p_lapse_90"):
+        assert table[name].isna().equals(~active), name
+        assert table.loc[active, name].between(0, 1).all(), name
+    assert table.p_cancel_90.isna().equals(cancelled)
+    for name in ("lapse_30", "lapse_90", "cancel_90"):  # exactly where the truth is blank
+        assert table[f"p_{name}"].isna().equals(table[f"true_{name}"].isna()), name
     segments = pd.read_csv(scored / "segments.csv")
     assert segments.share.sum() == pytest.approx(1.0) and segments.customers.sum() == 1000
     assert set(segments.segment) == set(table.segment)
+    assert segments[segments.risk_tier.isin(["lapsed", "cancelled"])].mean_p_lapse_90.isna().all()
+    for row in segments.itertuples():
+        mine = table[table.segment == row.segment]
+        assert row.reason_precision == pytest.approx((mine.true_reason == mine.reason).mean())
+    assert set(segments[segments.reason == "price"].playbook_offer) == {"discount_30"}
     metrics = pd.read_csv(scored / "metrics.csv")
     assert list(metrics.columns) == ["score", "method", "metric", "value", "customers"]
     assert set(metrics.score) == {"lapse_30", "lapse_90", "cancel_90", "reason", "value"}
@@ -544,7 +702,63 @@ def test_score_writes_every_output(scored: Path) -> None:
     assert summary["model"] == str(scored / "scores.skops")
     assert summary["customers"] == 1000 and summary["train_customers"] == 1000
     assert summary["features"] == ChurnScores.load(scored / "scores.skops").feature_names
-    assert "Who is about to leave, and why" in (scored / "report.html").read_text()
+    assert summary["as_of"] is None  # simulated customers: no date
+
+
+def html_table(page: str, first: str) -> pd.DataFrame:
+    """The HTML table of ``page`` whose first header is ``first``, as text; numbers read
+    as numbers, empty cells as NaN (no lxml here for ``pd.read_html``)."""
+    for part in re.findall(r"<table.*?</table>", page, flags=re.S):
+        rows = [
+            [html.unescape(c.strip()) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", r, re.S)]
+            for r in re.findall(r"<tr[^>]*>(.*?)</tr>", part, flags=re.S)
+        ]
+        if rows and rows[0][0] == first:
+            frame = pd.DataFrame(rows[1:], columns=rows[0]).replace("", np.nan)
+            for column in frame.columns:
+                numbers = pd.to_numeric(frame[column].str.replace(",", ""), errors="coerce")
+                if numbers.notna().sum() == frame[column].notna().sum():
+                    frame[column] = numbers
+            return frame
+    raise AssertionError(f"no table headed {first!r}")
+
+
+def test_the_report_reads_like_the_apps_page(scored: Path) -> None:
+    """report.html in the app's words: the answer's sentences, the segments largest first
+    with plain headers and the playbook's offer beside each reason, how often the reason
+    is right; no column name of the files, no nan."""
+    from experiments.scores.words import SEGMENT_COLUMNS, answer, who_words
+
+    page = (scored / "report.html").read_text()
+    summary = json.loads((scored / "summary.json").read_text())
+    assert "Who is about to leave, and why" in page
+    text = re.sub(r"<img[^>]*>", "", page.split("<h2>All figures</h2>")[0])  # no base64
+    assert "nan" not in text.lower() and "None" not in text
+    for jargon in ("value_tier", "mean_p_lapse_90", "p_lapse", "value_12m", "bgnbd", "lapse_90"):
+        assert jargon not in text, jargon
+    assert "Of the 1,000 customers scored, <strong>" in text
+    assert who_words(summary).split("**")[0] in text
+    lines = answer(summary)
+    assert len(lines) == 5 and all(" AUC " in line for line in lines[:3])
+    assert "When it names a reason, it is right for: price" in lines[3]
+    segments = html_table(text, "segment")
+    assert list(segments.columns) == list(SEGMENT_COLUMNS.values())
+    assert segments.customers.is_monotonic_decreasing and segments.customers.sum() == 1000
+    gone = segments.segment.str.contains("lapsed|cancelled")
+    assert segments.loc[gone, "mean chance of stopping within 90 days (%)"].isna().all()
+    assert segments.loc[~gone, "mean chance of stopping within 90 days (%)"].notna().all()
+    offer = dict(zip(segments.segment, segments["the playbook's offer"], strict=True))
+    for name, given in offer.items():
+        reason = name.rsplit(", ", 1)[1]
+        want = {"price": "discount_30", "discovery": "recommendations", "none": "reminder_email",
+                "technical": "support_call"}.get(reason)  # fmt: skip
+        if reason == "content":
+            want = "free_trial_30" if "cancelled" in name else "new_release_push"
+        assert given == want, name
+    assert segments["reason named right (%)"].between(0, 100).all()
+    for heading in ("Can the chances be taken at face value?", "Is the reason named right?",
+                    "How to read this"):  # fmt: skip
+        assert f"<h2>{heading}</h2>" in page
 
 
 def test_a_fitted_model_is_reused_without_fitting(scored: Path, tmp_path: Path, monkeypatch):
@@ -576,7 +790,6 @@ def test_a_fitted_model_is_reused_without_fitting(scored: Path, tmp_path: Path, 
         (["--users", "999"], "--users: 999 is not allowed"),
         (["--scenario", "retail", "--model", "MODEL"], "missing (plan_basic"),
         (["--as-of", "2024-06-30"], "--as-of: '2024-06-30' is for a log; allowed: with --log"),
-        (["--offers", "retail"], "--offers: 'retail' is for a log"),
         (["--date-format", "dd/mm"], "date_format: 'dd/mm'; allowed: a strptime format"),
         (["--scenario", "nosuch"], "--scenario: 'nosuch' is unknown; allowed: cdnow"),
     ],
@@ -730,24 +943,43 @@ def test_a_logs_customers_are_seen_as_the_simulator_sees_them(company_log) -> No
     log = read_event_log(quiet, accept_dates=True, max_years=1000.0)
     _, table, notes = features_at(log, scenario, catalogue)
     assert np.isnan(table.filter(like="signal_").to_numpy()).all()
-    assert any("no behavioural signal rows" in n for n in notes)
+    (note,) = [n for n in notes if "no behavioural signal rows" in n]
+    assert "the signals (such as pricing-page views or app errors) are treated as unknown" in note
+    assert "signal_" not in note and "nan" not in note
 
 
 def test_score_a_company_log_with_a_fitted_model(company_log, scored, tmp_path: Path) -> None:
     """``winback score --log``: every customer of the log scored with a model from a
-    simulated run, by the log's own ids, segments named; no truth, so no metrics."""
-    import pandas as pd
+    simulated run, by the log's own ids, segments named; no truth, so no metrics; the
+    report says the date they are scored as of and how the model did on its own run."""
+    from experiments.scores.words import answer
+    from sim.calibration.eventlog import read_event_log
 
     out = tmp_path / "company"
     args = ["score", "--log", str(company_log), "--model", str(scored / "scores.skops")]
     assert main([*args, "--out", str(out)]) == 0
     table = pd.read_parquet(out / "scores.parquet")
     assert len(table) == 2_000 and table.user_id.is_unique
-    assert table.p_lapse_90.between(0, 1).all() and table.segment.notna().all()
+    active = table.status == "active"
+    assert table.p_lapse_90[active].between(0, 1).all() and table.p_lapse_90[~active].isna().all()
+    assert table.segment.notna().all() and not any(c.startswith("true_") for c in table)
     assert not (out / "metrics.csv").exists()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["source"] == str(company_log) and summary["metrics"] == []
-    assert "scored by models fitted on the simulated" in (out / "report.html").read_text()
+    log = read_event_log(company_log)
+    after = log.origin + pd.Timedelta(days=log.end + 1)
+    assert summary["as_of"] == f"{after:%Y-%m-%d}"  # the day after the log's last event
+    page = (out / "report.html").read_text()
+    assert f"as they stood on <strong>{summary['as_of']}</strong>" in page
+    assert "scored as they stood on" in page and "by the model fitted on the simulated" in page
+    # the model's own run measured it: its sentences, introduced as such
+    fitted = json.loads((scored / "summary.json").read_text())
+    assert "Your log holds no future to measure against" in page
+    assert "reason correctly for" in page and "<li><strong>Who will stop visiting" in page
+    assert answer(fitted)[0].split("**")[1] in page
+    segments = pd.read_csv(out / "segments.csv")
+    assert "reason_precision" not in segments  # no truth, no precision
+    assert "reason named right" not in page and "nan" not in page.lower()
 
 
 def test_a_log_is_scored_as_of_an_earlier_date_and_a_bad_date_is_named(
@@ -765,12 +997,18 @@ def test_a_log_is_scored_as_of_an_earlier_date_and_a_bad_date_is_named(
     args = ["score", "--log", str(company_log), "--model", str(scored / "scores.skops")]
     for name, as_of in [("earlier", first + (after - first) / 2), ("last", after)]:
         assert main([*args, "--as-of", f"{as_of:%Y-%m-%d}", "--out", str(tmp_path / name)]) == 0
+        summary = json.loads((tmp_path / name / "summary.json").read_text())
+        assert summary["as_of"] == f"{as_of:%Y-%m-%d}"
+        assert f"<strong>{as_of:%Y-%m-%d}</strong>" in (tmp_path / name / "report.html").read_text()
     earlier = pd.read_parquet(tmp_path / "earlier" / "scores.parquet").set_index("user_id")
     last = pd.read_parquet(tmp_path / "last" / "scores.parquet").set_index("user_id")
     both = earlier.index.intersection(last.index)
     assert len(both) > 1_000
+    # the same customers, seen at another date (those active on both, who have the chance)
+    both = both[earlier.loc[both, "p_lapse_90"].notna() & last.loc[both, "p_lapse_90"].notna()]
+    assert len(both) > 300
     moved = (earlier.loc[both, "p_lapse_90"] - last.loc[both, "p_lapse_90"]).abs() > 0.01
-    assert moved.mean() > 0.5  # the same customers, seen at another date
+    assert moved.mean() > 0.5, (len(both), moved.mean())
     for bad, allowed in [
         ("soon", "a date, e.g. 2024-06-30"),
         (f"{first:%Y-%m-%d}", f"a date after the log's first day ({first:%Y-%m-%d})"),

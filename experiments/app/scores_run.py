@@ -10,6 +10,10 @@ from the scenario's). A company's log is checked as a file before anything is sa
 (:func:`upload_problem`), then saved into the run's folder and scored with the model an
 earlier run of the page fitted, read with that run's scenario and offers (its ``config/``
 copied: the model's features are that scenario's).
+
+The words (column names, status words, the answer's sentences, the glossary) are
+``experiments.scores.words``'s, which ``winback score``'s report uses too; the results
+read back hold a chance blank where it does not apply already (``scores.parquet``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,18 @@ import pandas as pd
 
 from experiments.app.comparison import Spec, shown, write_config
 from experiments.files import table_columns
+from experiments.scores.report import model_summary
+from experiments.scores.words import (
+    CHANCES,
+    COLUMNS,
+    METHODS,
+    REASONS,
+    answer,
+    glossary,
+    segments_in_words,
+    source_words,
+    who_words,
+)
 from sim.offers import Catalogue
 from sim.scenario import Scenario
 
@@ -48,35 +64,6 @@ SIGNALS = {
     "technical": "Technical (app errors, failed sign-ins)",
 }
 """The behaviour that shows each reason for leaving (``sim.scenario.Signals``)."""
-RISKS = {
-    "lapse_90": "stop visiting within 90 days",
-    "lapse_30": "stop visiting within 30 days",
-    "cancel_90": "cancel within 90 days",
-}
-"""The risk scores, in the answer's order and words."""
-COLUMNS = {
-    "user_id": "customer id",
-    "status": "status now",
-    "p_lapse_30": "chance of stopping within 30 days",
-    "p_lapse_90": "chance of stopping within 90 days",
-    "p_cancel_90": "chance of cancelling within 90 days",
-    "p_reason_price": "chance the reason is price",
-    "p_reason_content": "chance the reason is content",
-    "p_reason_discovery": "chance the reason is discovery",
-    "p_reason_technical": "chance the reason is technical",
-    "p_reason_none": "chance of no particular reason",
-    "reason": "likeliest reason",
-    "value_12m": "value over the next 12 months",
-    "value_tier": "value",
-    "risk_tier": "risk",
-    "segment": "segment",
-    "true_lapse_30": "stopped within 30 days (what happened)",
-    "true_lapse_90": "stopped within 90 days (what happened)",
-    "true_cancel_90": "cancelled within 90 days (what happened)",
-    "true_reason": "real reason (what happened)",
-    "true_value": "value over 12 months (what happened)",
-}
-"""``scores.parquet``'s columns in words (the page's tables and the download)."""
 PREVIEW = (
     "user_id",
     "status",
@@ -87,10 +74,6 @@ PREVIEW = (
     "value_12m",
 )
 PREVIEW_ROWS = 1_000
-STATUS = {"inactive": "lapsed"}
-"""Status words as the segments say them (a customer seen inactive is lapsed)."""
-GONE = ("lapsed", "cancelled")  # risk tiers of customers who have left already
-CLOSE = 0.01  # AUCs this close are "about as well as"
 
 
 # ------------------------------------------------------------------ the log
@@ -171,7 +154,7 @@ def score_argv(req: Request, folder: Path) -> list[str]:
         raise ValueError("scenario: the draft has problems (above); allowed: a draft without")
     spec = Spec(scenario=req.scenario, preset=req.preset, catalogue=req.catalogue, policies=())
     write_config(spec, folder)
-    args = ["score", "--scenario", "app", "--config-dir", shown(conf)]
+    args = ["score", "--scenario", "app", "--config-dir", shown(conf), "--offers", "app"]
     args += signal_sets(req.scenario, req.signals)
     args += ["--users", str(req.users), "--train-users", str(req.train_users)]
     return [*args, *results]
@@ -224,116 +207,6 @@ def summary_of(folder: Path) -> dict[str, Any] | None:
     return dict(json.loads((folder / "summary.json").read_text()))
 
 
-def figure(summary: dict[str, Any], score: str, method: str, metric: str) -> float:
-    for row in summary.get("metrics") or []:
-        if (row["score"], row["method"], row["metric"]) == (score, method, metric):
-            value = row["value"]
-            return float("nan") if value is None else float(value)
-    return float("nan")
-
-
-def compared(model: float, baseline: float) -> str:
-    if model >= baseline + CLOSE:
-        return "better than"
-    if model <= baseline - CLOSE:
-        return "worse than"
-    return "about as well as"
-
-
-def who_words(summary: dict[str, Any]) -> str:
-    """How many customers are about to leave, and how many have left already (markdown)."""
-    segments = pd.DataFrame(summary["segments"])
-    n = int(summary["customers"])
-    by_risk = segments.groupby("risk_tier")["customers"].sum()
-    high, lapsed, cancelled = (int(by_risk.get(t, 0)) for t in ("high", "lapsed", "cancelled"))
-    gone = f"{lapsed:,} have stopped visiting already" if lapsed else "none has stopped visiting"
-    if cancelled:
-        gone += f" and {cancelled:,} have cancelled"
-    return (
-        f"Of the {n:,} customers scored, **{high:,} ({high / max(n, 1):.0%}) still visit but "
-        f"are likely to stop within 90 days** (a chance of one in three or more); {gone}."
-    )
-
-
-def answer(summary: dict[str, Any]) -> list[str]:
-    """How well the scores did against what really happened, in words (markdown); none
-    when the run had nothing to measure them against (a company's log)."""
-    if not summary.get("metrics"):
-        return []
-    out = []
-    for risk, words in RISKS.items():
-        model = figure(summary, risk, "model", "auc")
-        recency = figure(summary, risk, "recency", "auc")
-        if math.isnan(model) or math.isnan(recency):
-            continue
-        bgnbd = figure(summary, risk, "bgnbd", "auc")
-        textbook = "" if math.isnan(bgnbd) else f"; the textbook repeat-visit model {bgnbd:.2f}"
-        out.append(
-            f"**Who will {words}**: the model finds them {compared(model, recency)} days since "
-            f"the last visit alone: AUC {model:.2f} vs {recency:.2f}{textbook}."
-        )
-    accuracy = figure(summary, "reason", "model", "accuracy")
-    survey = figure(summary, "reason", "survey", "accuracy")
-    if not math.isnan(accuracy):
-        out.append(
-            f"**Why they leave**: it names the reason correctly for {accuracy:.0%} of "
-            f"customers; the exit survey alone {survey:.0%}."
-        )
-    r2 = figure(summary, "value", "model", "r2")
-    run_rate = figure(summary, "value", "run_rate", "r2")
-    top = figure(summary, "value", "model", "top_tenth_share")
-    if not math.isnan(r2):
-        line = (
-            f"**What they are worth**: its value over the next 12 months explains "
-            f"{max(r2, 0.0):.0%} of the differences between customers; spending so far "
-            f"{max(run_rate, 0.0):.0%}."
-        )
-        if not math.isnan(top):
-            line += f" The tenth it values most bring {top:.0%} of all the value."
-        out.append(line)
-    return out
-
-
-def source_words(summary: dict[str, Any]) -> str:
-    if summary.get("source") == "simulated":
-        strengths = ", ".join(f"{k} {v:g}" for k, v in (summary.get("signals") or {}).items())
-        return (
-            f"{summary['customers']:,} simulated customers of {summary['scenario']} scored; "
-            f"the model learned from {summary['train_customers']:,} others of the same "
-            f"business. How plainly behaviour shows each reason (0 not at all, 1 plainly): "
-            f"{strengths}."
-        )
-    return (
-        f"{summary['customers']:,} customers of your log `{Path(summary['source']).name}` "
-        f"scored by the model fitted on the simulated business {summary['scenario']}: the "
-        "scores are as good as that business resembles yours."
-    )
-
-
-def model_summary(summary: dict[str, Any]) -> dict[str, Any] | None:
-    """The summary of the run that fitted a log run's model (None: not found)."""
-    path = Path(str(summary.get("model", ""))).parent / "summary.json"
-    try:
-        return dict(json.loads(path.read_text()))
-    except (OSError, ValueError):
-        return None
-
-
-def segments_table(summary: dict[str, Any]) -> pd.DataFrame:
-    """The segments, largest first, in words (the risk of those gone already left blank)."""
-    seg = pd.DataFrame(summary["segments"]).sort_values("customers", ascending=False, kind="stable")
-    risk = seg.mean_p_lapse_90.where(~seg.risk_tier.isin(GONE))
-    return pd.DataFrame(
-        {
-            "segment": seg.segment.to_numpy(),
-            "customers": seg.customers.astype(int).to_numpy(),
-            "share (%)": (100 * seg.share).round(1).to_numpy(),
-            "mean value over 12 months": seg.mean_value_12m.round(2).to_numpy(),
-            "mean chance of stopping within 90 days (%)": (100 * risk).round(1).to_numpy(),
-        }
-    )
-
-
 def segment_customers(folder: Path, segment: str) -> pd.DataFrame:
     """The rows of ``scores.parquet`` in ``segment``, most valuable first."""
     table = pd.read_parquet(folder / "scores.parquet")
@@ -342,19 +215,10 @@ def segment_customers(folder: Path, segment: str) -> pd.DataFrame:
 
 
 def in_words(table: pd.DataFrame, percent: bool = False) -> pd.DataFrame:
-    """Rows of ``scores.parquet`` for a strategist: a chance left blank where it does not
-    apply (stopping, for a customer who has stopped already; cancelling, for one who has
-    cancelled), a status in the segments' words, columns named in words; ``percent``:
-    chances in % and money rounded, for the page."""
+    """Rows of ``scores.parquet`` for a strategist, columns named in words (``COLUMNS``;
+    the table holds the status in words and a chance blank where it does not apply
+    already); ``percent``: chances in % and money rounded, for the page."""
     out = table.copy()
-    status = out["status"] if "status" in out else pd.Series("active", index=out.index)
-    for name in ("p_lapse_30", "p_lapse_90"):
-        if name in out:
-            out[name] = out[name].where(status == "active")
-    if "p_cancel_90" in out:
-        out["p_cancel_90"] = out["p_cancel_90"].where(status != "cancelled")
-    if "status" in out:
-        out["status"] = out["status"].replace(STATUS)
     names = dict(COLUMNS)
     if percent:
         for name in out.columns:
@@ -389,23 +253,8 @@ def file_name(segment: str) -> str:
     return "customers-" + re.sub(r"[^A-Za-z0-9]+", "-", segment).strip("-") + ".csv"
 
 
-METHODS = {
-    "model": "the model",
-    "recency": "days since the last visit",
-    "bgnbd": "the textbook repeat-visit model",
-    "survey": "the exit survey alone",
-}
-"""The methods of ``metrics.csv`` and ``curves.csv``, in words."""
-CHANCES = {
-    "lapse_90": "Stopping within 90 days",
-    "lapse_30": "Stopping within 30 days",
-    "cancel_90": "Cancelling within 90 days",
-}
 PREDICTED, HAPPENED = "predicted chance (%)", "share who did (%)"
 NAMED = "share named right (%)"
-
-
-REASONS = {"none": "no particular reason"}
 
 
 def calibration_data(folder: Path) -> dict[str, pd.DataFrame]:
@@ -483,24 +332,9 @@ def reason_chart(data: pd.DataFrame) -> Any:
     )
 
 
-HOW_TO_READ = """
-- **Chance of stopping within 30 or 90 days**: for a customer who visits now, the chance
-  that the company sees them as lapsed (no visit for the set number of days) or cancelled
-  that many days on. **Chance of cancelling within 90 days**: for a subscriber.
-- **AUC**: take one customer who went on to leave and one who stayed: the share of such
-  pairs the score puts in the right order. 0.5 is a coin toss, 1 perfect. *Days since the
-  last visit* is the rule most companies use; *the textbook repeat-visit model* (BG/NBD)
-  estimates from visits alone whether a customer is still a customer.
-- **Why they leave**: the likeliest of price, content, discovery (not finding things),
-  technical and none, read from behaviour; most customers answer no exit survey.
-- **Value over the next 12 months**: what the customer is expected to bring in, less what
-  serving them costs, with no offers.
-- **Segments**: value (top fifth high, bottom two fifths low) x risk (high from one chance
-  in three of stopping within 90 days, low under one in seven; customers who have stopped
-  visiting or cancelled as such) x the likeliest reason.
-- Simulated customers: every figure is measured on customers the model never saw, against
-  what really happened to them in the simulation.
-"""
+def how_to_read() -> str:
+    """The glossary (``experiments.scores.words.glossary``) as a markdown list."""
+    return "\n".join(f"- **{term}**: {text}" for term, text in glossary())
 
 
 def show(folder: Path, key: str) -> None:
@@ -532,10 +366,10 @@ def show(folder: Path, key: str) -> None:
     for note in summary.get("notes") or []:
         st.warning(note)
     with st.expander("How to read this"):
-        st.markdown(HOW_TO_READ)
+        st.markdown(how_to_read())
 
     st.subheader("Segments: value x risk x reason")
-    table = segments_table(summary)
+    table = segments_in_words(summary["segments"])
     st.caption(
         "Largest first. Mean value: over the next 12 months, per customer. No chance of "
         "stopping for customers who have stopped visiting or cancelled already."

@@ -540,7 +540,8 @@ def score_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--offers",
         default=None,
-        help="with --log: the offers config the log's offers are read with (default streaming)",
+        help="offers config: a log's offers are read with it; the report names the playbook's "
+        "offer per reason from it (default: the scenario's own, else streaming)",
     )
     log_arguments(p)
     p.add_argument("--out", type=Path, default=None, help="results folder (outputs/score/<time>)")

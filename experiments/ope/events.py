@@ -635,9 +635,14 @@ def _signal_features(
     everywhere when the log has no signal rows."""
     n = at.day.size
     if not events.kind_in(SIGNAL_NAMES).any():
+        treated = (
+            "treated as unknown: each customer is scored from the rest of what the log shows"
+            if np.isnan(missing)
+            else "counted as none seen"
+        )
         notes.append(
-            f"The log records no behavioural signal rows ({', '.join(SIGNAL_NAMES)}): "
-            f"signal_* = {missing}."
+            f"The log records no behavioural signal rows ({', '.join(SIGNAL_NAMES)}), so the "
+            f"signals (such as pricing-page views or app errors) are {treated}."
         )
         return {column: np.full(n, missing) for column in SIGNAL_COLUMNS}
     amount = log.events.amount.to_numpy(np.float64)

@@ -11,9 +11,10 @@ scenario), so every figure is out of sample:
   the training customers' sessions (repeat sessions x, the last at t_x, over the T weeks of
   history the company holds; a customer's first session in that history is taken as its
   start, as the model wants a birth).
-* reason: accuracy and recall per pain point of the likeliest predicted pain point, beside
-  the exit survey alone (its answer where there is one, else the training customers'
-  commonest pain point).
+* reason: accuracy, recall per pain point (of the customers with it, the share named it)
+  and precision per pain point (of the customers named it, the share with it) of the
+  likeliest predicted pain point, beside the exit survey alone (its answer where there is
+  one, else the training customers' commonest pain point).
 * value: R^2 and Spearman rank correlation of the 12-month margin, and the share of all
   margin held by the top tenth as predicted, beside a run rate (money paid so far per day
   of history x 365).
@@ -171,6 +172,10 @@ def _reason_rows(method: str, truth: np.ndarray, guess: np.ndarray) -> Iterator[
         mine = truth == k
         recall = float((guess[mine] == k).mean()) if mine.any() else np.nan
         yield _row("reason", method, f"recall_{pain}", recall, int(mine.sum()))
+    for k, pain in enumerate(PAIN_POINTS):
+        named = guess == k
+        precision = float((truth[named] == k).mean()) if named.any() else np.nan
+        yield _row("reason", method, f"precision_{pain}", precision, int(named.sum()))
 
 
 def _value_rows(method: str, truth: np.ndarray, guess: np.ndarray) -> list[dict]:

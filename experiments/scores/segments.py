@@ -11,9 +11,20 @@ The rules:
   ``none``).
 
 A segment's name joins the three: ``high value, lapsed, price``.
+
+Each segment is counted (:func:`counts`) with its mean predicted value and lapse risk, the
+offer the seeds' playbook (``agents.reference.Playbook``'s defaults) sends for its reason,
+and, for simulated customers, how reliable its reason is: the share of its customers whose
+true pain point is the one named.
+
+A chance that does not apply is blank (NaN) in the scores table (:func:`blank_where_moot`),
+as in the truth: stopping (``p_lapse_*``) for a customer who has stopped visiting or
+cancelled, cancelling for one who has cancelled.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 import numpy as np
 import pandas as pd
@@ -44,8 +55,24 @@ def risk_tier(status: np.ndarray, p_lapse_90: np.ndarray) -> np.ndarray:
     return tier
 
 
+def blank_where_moot(scores: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` (``status_code`` and any of ``p_lapse_30``, ``p_lapse_90``,
+    ``p_cancel_90``) with each chance NaN where it does not apply: stopping, for a customer
+    not seen active; cancelling, for one who has cancelled (as ``agents.scores``' labels)."""
+    out = scores.copy()
+    status = out["status_code"].to_numpy()
+    for name, moot in (
+        ("p_lapse_30", status != ACTIVE),
+        ("p_lapse_90", status != ACTIVE),
+        ("p_cancel_90", status == CHURNED),
+    ):
+        if name in out:
+            out[name] = out[name].astype(np.float64).mask(moot)
+    return out
+
+
 def label(scores: pd.DataFrame) -> pd.DataFrame:
-    """``scores`` (``status``, ``p_lapse_90``, ``value_12m``, ``reason``) with
+    """``scores`` (``status_code``, ``p_lapse_90``, ``value_12m``, ``reason``) with
     ``value_tier``, ``risk_tier`` and ``segment`` columns added."""
     out = scores.copy()
     out["value_tier"] = value_tier(out["value_12m"].to_numpy())
@@ -61,20 +88,50 @@ def _risk_suffix(tier: pd.Series) -> pd.Series:
     return np.where(tier.isin(("lapsed", "cancelled")), "", " risk")  # type: ignore[return-value]
 
 
-def counts(labelled: pd.DataFrame) -> pd.DataFrame:
-    """One row per segment present: customers, share, mean predicted value and lapse risk,
-    ordered by value tier, risk tier and reason."""
+def playbook_offer(reason: str, risk: str, offers: Collection[str] | None = None) -> str:
+    """The offer the seeds' playbook (``agents.reference.Playbook()``) sends a customer of
+    pain point ``reason`` in risk tier ``risk``; with ``offers`` (the run's offer names), one
+    not among them is said to be missing."""
+    from agents.reference import Playbook
+
+    rules = Playbook()
+    if reason == "content" and risk == "cancelled":
+        offer = rules.content_churned
+    else:
+        offer = rules.offers_by_reason()[PAIN_POINTS.index(reason)]
+    if offers is not None and offer not in offers:
+        return f"{offer} (not among this run's offers)"
+    return offer
+
+
+def counts(labelled: pd.DataFrame, offers: Collection[str] | None = None) -> pd.DataFrame:
+    """One row per segment present: customers, share, mean predicted value and lapse risk
+    (NaN where no customer of the segment has one), the share whose true pain point is the
+    segment's reason (``reason_precision``: only when ``labelled`` has ``true_reason``) and
+    the playbook's offer for it (:func:`playbook_offer`), ordered by value tier, risk tier
+    and reason."""
+    truth = "true_reason" in labelled
+    frame = labelled.assign(
+        right=(labelled["true_reason"] == labelled["reason"]).astype(np.float64)
+        if truth
+        else np.nan
+    )
     table = (
-        labelled.groupby(["value_tier", "risk_tier", "reason"], observed=True)
+        frame.groupby(["value_tier", "risk_tier", "reason"], observed=True)
         .agg(
             customers=("segment", "size"),
             mean_value_12m=("value_12m", "mean"),
             mean_p_lapse_90=("p_lapse_90", "mean"),
+            reason_precision=("right", "mean"),
             segment=("segment", "first"),
         )
         .reset_index()
     )
     table["share"] = table["customers"] / max(len(labelled), 1)
+    table["playbook_offer"] = [
+        playbook_offer(reason, risk, offers)
+        for reason, risk in zip(table["reason"], table["risk_tier"], strict=True)
+    ]
     order = {
         "value_tier": {v: i for i, v in enumerate(VALUE_TIERS)},
         "risk_tier": {v: i for i, v in enumerate(RISK_TIERS)},
@@ -82,7 +139,7 @@ def counts(labelled: pd.DataFrame) -> pd.DataFrame:
     }
     keys = pd.DataFrame({k: table[k].map(m) for k, m in order.items()})
     table = table.iloc[np.lexsort([keys[k] for k in reversed(order)])].reset_index(drop=True)
-    return table[
-        ["segment", "value_tier", "risk_tier", "reason", "customers", "share",
-         "mean_value_12m", "mean_p_lapse_90"]
-    ]  # fmt: skip
+    columns = ["segment", "value_tier", "risk_tier", "reason", "customers", "share",
+               "mean_value_12m", "mean_p_lapse_90"]  # fmt: skip
+    columns += ["reason_precision"] if truth else []
+    return table[[*columns, "playbook_offer"]]
