@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 from experiments.app import jobs, scores_run
 from experiments.app.main import PAGES
 from experiments.cli import main as cli
+from experiments.scores import words
 from tests.conftest import button, wait
 
 MAIN = str(Path(PAGES).parent / "main.py")
@@ -200,7 +201,7 @@ def test_a_finished_run_answers_in_plain_words(
     assert summary["signals"]["price"] == 0.8 and summary["customers"] == 1000
     shown = texts(at)
     assert scores_run.who_words(summary) in shown
-    lines = scores_run.answer(summary)
+    lines = words.answer(summary)
     assert all(f"- {line}" in shown for line in lines)
     metrics = pd.read_csv(finished.results / "metrics.csv").set_index(["score", "method", "metric"])
     model, recency = (metrics.value[("lapse_90", m, "auc")] for m in ("model", "recency"))
@@ -294,10 +295,9 @@ def test_the_words_are_one_source_with_the_cli_report() -> None:
     """The page's column names and status words are ``experiments.scores.words``'s (the
     CLI's report reads the same), and ``in_words`` only renames: the blanks are in the
     scores table already (``experiments.scores.segments.blank_where_moot``)."""
-    from experiments.scores import words
 
     assert scores_run.COLUMNS is words.COLUMNS
-    assert scores_run.answer is words.answer and scores_run.who_words is words.who_words
+    assert scores_run.who_words is words.who_words
     table = pd.DataFrame(
         {
             "user_id": [7, 8],
@@ -348,7 +348,7 @@ def test_a_company_log_is_scored_with_the_runs_model(
     assert scores_run.who_words(summary) in shown
     assert any(t.startswith("Your log holds no future to measure against") for t in shown)
     fitted = json.loads((finished.results / "summary.json").read_text())
-    assert all(f"- {line}" in shown for line in scores_run.answer(fitted))
+    assert all(f"- {line}" in shown for line in words.answer(fitted))
     as_of = f"customers of your log `events.csv` scored as they stood on **{summary['as_of']}**"
     assert any(as_of in t and "by the model fitted on" in t for t in shown)
     segments = next(d.value for d in at.dataframe if "segment" in d.value.columns)

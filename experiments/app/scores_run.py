@@ -31,13 +31,12 @@ import pandas as pd
 
 from experiments.app.comparison import Spec, shown, write_config
 from experiments.files import table_columns
-from experiments.scores.report import model_summary
+from experiments.scores.report import measured_answer
 from experiments.scores.words import (
     CHANCES,
     COLUMNS,
     METHODS,
     REASONS,
-    answer,
     glossary,
     segments_in_words,
     source_words,
@@ -349,17 +348,9 @@ def show(folder: Path, key: str) -> None:
         return
     st.subheader("The answer")
     st.markdown(who_words(summary))
-    lines = answer(summary)
+    lead, lines = measured_answer(summary)
     if lines:
-        st.markdown("Measured against what really happened to these customers:")
-    else:
-        fitted = model_summary(summary)
-        lines = answer(fitted) if fitted else []
-        if lines:
-            st.markdown(
-                "Your log holds no future to measure against. How well this model did on "
-                "simulated customers of its own run:"
-            )
+        st.markdown(lead)
     for line in lines:
         st.markdown(f"- {line}")
     st.caption(source_words(summary))

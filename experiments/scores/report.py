@@ -125,6 +125,22 @@ def model_summary(summary: dict[str, Any]) -> dict[str, Any] | None:
         return None
 
 
+def measured_answer(summary: dict[str, Any]) -> tuple[str, list[str]]:
+    """How well the scores did (``words.answer``) and the sentence leading it in: against
+    what happened to the customers scored, or, for a log (no future to measure against),
+    on the simulated customers of the run that fitted its model; ("", []) if neither."""
+    lines = answer(summary)
+    if lines:
+        return "Measured against what really happened to these customers:", lines
+    fitted = model_summary(summary)
+    lines = answer(fitted) if fitted else []
+    lead = (
+        "Your log holds no future to measure against. How well this model did on simulated "
+        "customers of its own run:"
+    )
+    return (lead, lines) if lines else ("", [])
+
+
 def html_of(markdown: str) -> str:
     """One sentence of ``experiments.scores.words`` (``**bold**``, ```code```, ``*em*``)
     as HTML, escaped."""
@@ -151,18 +167,9 @@ def report(summary: dict, evaluation: Any, segments: pd.DataFrame, plots: list[P
         )
     body += [f'<p class="finding">{html.escape(n)}</p>' for n in summary["notes"]]
     body += ["<h2>The answer</h2>", f"<p>{html_of(who_words(summary))}</p>"]
-    measured = answer(summary)
+    lead, measured = measured_answer(summary)
     if measured:
-        body.append("<p>Measured against what really happened to these customers:</p>")
-    elif not simulated:
-        fitted = model_summary(summary)
-        measured = answer(fitted) if fitted else []
-        if measured:
-            body.append(
-                "<p>Your log holds no future to measure against. How well this model did on "
-                "simulated customers of its own run:</p>"
-            )
-    if measured:
+        body.append(f"<p>{html.escape(lead)}</p>")
         body.append("<ul>" + "".join(f"<li>{html_of(line)}</li>" for line in measured) + "</ul>")
     body += _segment_part(segments, simulated)
     if evaluation is not None and plots:
