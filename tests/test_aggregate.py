@@ -177,3 +177,39 @@ def test_signal_value_reads_a_signal_sweep(tmp_path) -> None:
     assert pd.isna(table.at["{}", "matched_content"])  # no sends to that pain point
     assert table.learned.all()
     assert (tmp_path / "signal_value.csv").exists()
+
+
+def test_signal_value_across_training_replicates(tmp_path) -> None:
+    """Each sweep folder a training replicate: the difference from all signals averaged over
+    them with a t-interval over the replicates; shares of the one reference."""
+    from experiments.evidence.signal_value import across
+
+    folders = []
+    for k, (base, silenced) in enumerate([([9.0, 11.0], [6.0, 7.0]), ([10.0, 10.0], [9.0, 9.0])]):
+        folder = tmp_path / f"replicate_{k}"
+        for i, (signals, profits) in enumerate([("{}", base), ("{price:0}", silenced)]):
+            run = folder / str(i)
+            fake_run(run, [f"scenario.signals={signals}"], 1.0)
+            reference = {"full_information": [20.0, 20.0]} if k == 0 else {}
+            fake_seeds(run, {"pain_point_rule": profits, **reference})
+            summary = json.loads((run / "summary.json").read_text())
+            template = summary["agents"]["pain_point_rule"]
+            agents = {"pain_point_rule": profits, **reference}
+            means = {a: float(np.mean(v)) for a, v in agents.items()}
+            interval = {a: {"mean": m, "ci_low": m - 1, "ci_high": m + 1} for a, m in means.items()}
+            summary["agents"] = {a: {**template, "incremental_profit": interval[a]} for a in means}
+            (run / "summary.json").write_text(json.dumps(summary))
+            pd.DataFrame(
+                {"agent": ["pain_point_rule"], "pain_point": ["price"], "offer": ["discount_30"],
+                 "sends": [1]}
+            ).to_parquet(run / "offer_mix.parquet")  # fmt: skip
+        folders.append(folder)
+    table = across(folders).set_index(["signals", "agent"])
+    row = table.loc[("{price:0}", "pain_point_rule")]
+    differences = np.array([-3.5, -1.0])  # replicate by replicate
+    half = stats.t.ppf(0.975, 1) * differences.std(ddof=1) / np.sqrt(2)
+    assert row.replicates == 2 and row.vs_all_signals == pytest.approx(-2.25)
+    assert (row.vs_all_signals_ci_low, row.vs_all_signals_ci_high) == pytest.approx(
+        (-2.25 - half, -2.25 + half)
+    )
+    assert row.share_of_reference == pytest.approx((6.5 + 9.0) / 2 / 20.0)

@@ -1,21 +1,30 @@
-"""What the behavioural signals are worth to each policy, read from a finished sweep::
+"""What the behavioural signals are worth to each policy, read from finished sweeps::
 
-    winback benchmark -m experiment=signal_value                # 6 runs, about an hour
+    winback benchmark -m experiment=signal_value                # 6 runs, about half an hour
     python -m experiments.evidence.signal_value outputs/sweeps/signal_value
+    python -m experiments.evidence.signal_value outputs/sweeps/signal_value SEED_1 SEED_2
 
 The sweep (conf/experiment/signal_value.yaml) runs the same benchmark with the signals as
 they are (``scenario.signals={}``), with every family pure noise (the "before") and with each
 family made pure noise in turn, training the learned agents afresh in each. Only the signals
 differ between runs, so for each agent and seed the difference from the run with all signals
 is what the silenced families were worth (``winback aggregate --against``: mean and paired
-95% t-interval over seeds).
+95% t-interval over evaluation seeds).
 
-Writes ``signal_value.csv`` into the folder, one row per run and agent: its incremental
-profit, its share of the full-information reference, its difference from the run with all
-signals (with the interval) and, per latent pain point, the share of that pain point's sends
-that were the offer made for it (``reason_targeting.MATCHED``) and the share of the other
-pain points' sends that were that same offer (``matched_<pain>_elsewhere``). Prints the best learned
-agent's share per run, the ablation and the offer mix by pain point.
+That interval holds the evaluation's noise, not the training's: each run trains each learned
+agent once, and a different feature set sends a training (MaskablePPO's above all) down
+another path. Further sweeps of the same settings with the agents' training seeds changed
+(``SEED_1 SEED_2``: e.g. ``agent.uplift.seed=1 agent.maskable_ppo.seed=1 ...``) are
+training replicates: with them, :func:`across` averages each difference over the replicates
+with a 95% t-interval over them, which holds both.
+
+Writes ``signal_value.csv`` into the first folder, one row per run and agent: its
+incremental profit, its share of the full-information reference, its difference from the
+run with all signals (with the interval) and, per latent pain point, the share of that pain
+point's sends that were the offer made for it (``reason_targeting.MATCHED``) and the share
+of the other pain points' sends that were that same offer (``matched_<pain>_elsewhere``);
+with replicates also ``signal_value_replicates.csv``. Prints the best learned agent's share
+per run, the ablation and the offer mix by pain point.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from agents.evaluate import t_interval
 from experiments.evidence.reason_targeting import matched_shares
 from experiments.files import read_json, read_table, write_table
 from experiments.jobs.aggregate import aggregate
@@ -71,15 +81,61 @@ def signal_value(folder: Path) -> pd.DataFrame:
     return table
 
 
+def across(folders: list[Path]) -> pd.DataFrame:
+    """The runs of several signal sweeps, each a training replicate (the learned agents
+    trained with another seed; the same signal settings and evaluation seeds): per signal
+    setting and agent, its mean incremental profit and its difference from all signals
+    averaged over the replicates, with a 95% t-interval over them (training and evaluation
+    noise both in it), and the share of the reference (the full-information reference
+    earns the same in every run, so one run of it serves all)."""
+    tables = [signal_value(folder).assign(replicate=k) for k, folder in enumerate(folders)]
+    every = pd.concat(tables, ignore_index=True)
+    reference = every[every.agent == "full_information"].incremental_profit
+    yardstick = float(reference.iloc[0]) if len(reference) else float("nan")
+    rows = []
+    for (signals, agent), part in every.groupby(["signals", "agent"], sort=False):
+        difference = part.vs_all_signals.dropna().to_numpy(dtype=float)
+        ci = t_interval(difference) if difference.size else {"mean": float("nan")}
+        profit = float(part.incremental_profit.mean())
+        rows.append(
+            {
+                "signals": signals,
+                "agent": agent,
+                "learned": bool(part.learned.iloc[0]),
+                "replicates": len(part),
+                "incremental_profit": profit,
+                "share_of_reference": profit / yardstick,
+                "vs_all_signals": ci["mean"],
+                "vs_all_signals_ci_low": ci.get("ci_low", float("nan")),
+                "vs_all_signals_ci_high": ci.get("ci_high", float("nan")),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folder", type=Path, help="the sweep folder (hydra.sweep.dir)")
-    folder = parser.parse_args().folder
-    table = signal_value(folder)
+    parser.add_argument(
+        "folders",
+        type=Path,
+        nargs="+",
+        help="sweep folders (hydra.sweep.dir); more than one: training replicates",
+    )
+    folders = parser.parse_args().folders
+    table = signal_value(folders[0])
+    if len(folders) > 1:
+        combined = across(folders)
+        write_table(combined, folders[0] / "signal_value_replicates.csv")
+        with pd.option_context("display.width", 200, "display.float_format", "{:,.2f}".format):
+            print(f"over {len(folders)} training replicates:")
+            print(combined.to_string(index=False))
+        print(f"table: {folders[0] / 'signal_value_replicates.csv'}\n")
     learned = table[table.learned]
     best = learned.loc[learned.groupby("run", sort=False).incremental_profit.idxmax()]
     with pd.option_context("display.width", 200, "display.float_format", "{:,.2f}".format):
-        print("best learned agent per run (share of the full-information reference):")
+        print(
+            f"{folders[0]}: best learned agent per run (share of the full-information reference):"
+        )
         print(best[["signals", "agent", "incremental_profit", "share_of_reference"]].to_string())
         print("\neach agent against the run with all signals (same seeds):")
         cols = [
@@ -94,7 +150,7 @@ def main() -> None:
         print("the share of the other pain points' sends that were that same offer):")
         matched = [c for c in table.columns if c.startswith("matched_")]
         print(table[["signals", "agent", *matched]].to_string())
-    print(f"table: {folder / 'signal_value.csv'}")
+    print(f"table: {folders[0] / 'signal_value.csv'}")
 
 
 if __name__ == "__main__":
