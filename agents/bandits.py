@@ -126,6 +126,11 @@ class GroupBandit(_Saved):
 
     def save(self, path: str | Path) -> None:
         """The bandit as ``.npz``; its reason model, if any, beside it (:func:`reason_file`)."""
+        if self.reasons != "survey" and self.reason_model is None:
+            raise ValueError(
+                f"reasons: {self.reasons!r} without its reason model, which a saved bandit "
+                "must carry; allowed: a bandit built by make_bandit(..., reasons=...)"
+            )
         super().save(path)
         if self.reason_model is not None:
             self.reason_model.save(reason_file(path))

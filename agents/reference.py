@@ -7,7 +7,7 @@ offers)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,9 @@ from sim.constants import ARMS, PAIN_POINTS, RECENCY_SCALE_DAYS
 from sim.offers import Catalogue
 from sim.signals import SIGNAL_COLUMNS
 from sim.validation import check_choice, check_int, check_nonnegative, check_probability
+
+if TYPE_CHECKING:
+    from agents.scores import ChurnScores
 
 
 @dataclass(kw_only=True)
@@ -117,6 +120,7 @@ class Playbook(Rules):
         from agents.scores import REASON_SOURCES
 
         check_choice("reasons", self.reasons, REASON_SOURCES)
+        self.reason_model: ChurnScores | None = None  # predicted reasons: scored_playbook's
 
     def act(self, obs: np.ndarray, mask: np.ndarray, ctx: Context) -> np.ndarray:
         col, k = self._indices(ctx)
@@ -140,8 +144,7 @@ class Playbook(Rules):
         ``rows`` only."""
         from agents.scores import reasons_of
 
-        model = getattr(self, "reason_model", None)
-        return reasons_of(obs, list(ctx.feature_names), self.reasons, model, rows)
+        return reasons_of(obs, list(ctx.feature_names), self.reasons, self.reason_model, rows)
 
 
 @dataclass(kw_only=True)

@@ -387,5 +387,5 @@ def scored_playbook(
         default=default,
         min_recency_days=min_recency_days,
     )
-    policy.reason_model = fit_reason(scenario, train_users, seed)  # type: ignore[attr-defined]
+    policy.reason_model = fit_reason(scenario, train_users, seed)
     return policy

@@ -30,7 +30,7 @@ def test_one_column_per_swept_parameter(tmp_path) -> None:
     for i, (scenario, seed) in enumerate([("streaming", 0), ("streaming", 1), ("price_shock", 0)]):
         overrides = [f"scenario={scenario}", f"agent.random.seed={seed}", "seeds=[1,2]"]
         fake_run(tmp_path / str(i), [*overrides, "hydra.launcher.n_jobs=2"], 100.0 * i)
-    table = aggregate(tmp_path)
+    table, _ = aggregate(tmp_path)
     assert list(table.columns[:3]) == ["run", "agent.random.seed", "scenario (swept)"]
     assert table["agent.random.seed"].tolist() == [0, 1, 0]  # numbers, not text
     assert "seeds" not in table.columns  # the same in every run: not swept
@@ -43,7 +43,7 @@ def test_other_commands_results_are_left_out_with_a_note(tmp_path, capsys) -> No
     fake_run(tmp_path / "0", ["scenario=retail"], 5.0)
     (tmp_path / "simulated").mkdir()
     (tmp_path / "simulated" / "summary.json").write_text(json.dumps({"policies": []}))
-    table = aggregate(tmp_path)
+    table, _ = aggregate(tmp_path)
     assert len(table) == 1
     assert "left out: simulated" in capsys.readouterr().err
 
@@ -65,7 +65,7 @@ def test_a_folder_without_benchmark_results_is_refused(tmp_path) -> None:
 def test_a_swept_agent_list_keeps_the_agent_column(tmp_path) -> None:
     fake_run(tmp_path / "0", ["agent=[no_offer,pain_point_rule]"], 5.0)
     fake_run(tmp_path / "1", ["agent=[no_offer,playbook]"], 7.0)
-    table = aggregate(tmp_path)
+    table, _ = aggregate(tmp_path)
     assert table["agent"].tolist() == [
         "pain_point_rule",
         "pain_point_rule",
@@ -180,8 +180,9 @@ def test_signal_value_reads_a_signal_sweep(tmp_path) -> None:
 
 
 def test_signal_value_across_training_replicates(tmp_path) -> None:
-    """Each sweep folder a training replicate: the difference from all signals averaged over
-    them with a t-interval over the replicates; shares of the one reference."""
+    """Each sweep folder a training replicate on the same evaluation seeds: the difference
+    from all signals averaged over both, its interval holding the replicates' and the seeds'
+    spread; shares of the one reference."""
     from experiments.evidence.signal_value import across
 
     folders = []
@@ -206,10 +207,21 @@ def test_signal_value_across_training_replicates(tmp_path) -> None:
         folders.append(folder)
     table = across(folders).set_index(["signals", "agent"])
     row = table.loc[("{price:0}", "pain_point_rule")]
-    differences = np.array([-3.5, -1.0])  # replicate by replicate
-    half = stats.t.ppf(0.975, 1) * differences.std(ddof=1) / np.sqrt(2)
+    # differences: replicate 0 seeds 1, 2: -3, -4; replicate 1: -1, -1. The variance of the
+    # replicate means (-3.5, -1) over 2 plus that of the seed means (-2, -2.5) over 2
+    variance = np.var([-3.5, -1.0], ddof=1) / 2 + np.var([-2.0, -2.5], ddof=1) / 2
+    half = stats.t.ppf(0.975, 1) * np.sqrt(variance)
     assert row.replicates == 2 and row.vs_all_signals == pytest.approx(-2.25)
     assert (row.vs_all_signals_ci_low, row.vs_all_signals_ci_high) == pytest.approx(
         (-2.25 - half, -2.25 + half)
     )
     assert row.share_of_reference == pytest.approx((6.5 + 9.0) / 2 / 20.0)
+
+
+def test_against_a_number_picks_the_run_whatever_its_spelling(tmp_path) -> None:
+    for i, threshold in enumerate(["0.5", "1"]):
+        fake_run(tmp_path / str(i), [f"agent.uplift.threshold={threshold}"], 1.0)
+        fake_seeds(tmp_path / str(i), {"uplift": [1.0 + i, 2.0 + i]})
+    _, pairs = aggregate(tmp_path, against="agent.uplift.threshold=1.0")
+    assert pairs is not None and pairs["agent.uplift.threshold"].tolist() == [0.5]
+    assert pairs.difference.tolist() == [-1.0]

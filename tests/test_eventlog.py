@@ -245,7 +245,10 @@ def test_skipping_bad_rows_leaves_a_consistent_history(tmp_path) -> None:
     )
     log = read_event_log(write(tmp_path, text), skip_bad_rows=True)
     assert log.bad_rows == [2, 4, 5]
-    assert log.notes == ["3 bad row(s) left out (lines 2, 4, 5; --skip-bad-rows)."]
+    assert log.notes == [
+        "3 bad row(s) left out (lines 2, 4, 5), as asked (--skip-bad-rows; skip_bad_rows=True "
+        "from Python)."
+    ]
     spells = subscription_spells(log)
     assert spells[["start", "end", "plan", "reason"]].values.tolist() == [[0, 4, "a", "technical"]]
 

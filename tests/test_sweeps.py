@@ -73,7 +73,7 @@ def test_killed_sweep_resumes_without_rerunning_finished_runs(tmp_path) -> None:
 
     from experiments.jobs.aggregate import aggregate
 
-    table = aggregate(sweep_dir)
+    table, _ = aggregate(sweep_dir)
     assert len(table) == 4 * 4  # runs x agents
     assert sorted(set(table["agent.random.seed"])) == [0, 1, 2, 3]  # one column per swept key
     assert (sweep_dir / "sweep.png").stat().st_size > 5000

@@ -83,11 +83,10 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "aggregate":
         from experiments.jobs.aggregate import aggregate
 
-        table = aggregate(args.folder, args.against)
+        table, pairs = aggregate(args.folder, args.against)
         print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
         print(f"table: {args.folder / 'sweep.csv'}  plot: {args.folder / 'sweep.png'}")
-        if args.against is not None:
-            pairs = table.attrs["paired"]
+        if pairs is not None:
             print(f"\nagainst {args.against}, same agent, same seeds:")
             print(pairs.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
             print(f"table: {args.folder / 'paired.csv'}  plot: {args.folder / 'paired.png'}")

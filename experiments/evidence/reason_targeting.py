@@ -38,6 +38,8 @@ def matched_shares(mix: pd.DataFrame, column: str = "agent") -> pd.DataFrame:
     ``p_elsewhere``, the share of the sends to every other pain point that were that same
     offer. Targeting by pain point is the gap between the two; a policy blind to the pain
     point sends its offers in the same proportions to all (no gap)."""
+    if mix.empty:
+        return pd.DataFrame(index=pd.Index([], name=column))
     rows = []
     for name, part in mix.groupby("agent", sort=False):
         row: dict[str, object] = {column: name}

@@ -123,7 +123,7 @@ def base_run(table: pd.DataFrame, against: str) -> str:
             f"{', '.join(swept) or 'none (nothing differs between the runs)'}"
         )
     runs = table.drop_duplicates("run")
-    matches = runs.run[runs[column].astype(str) == value].tolist()
+    matches = runs.run[[_same(v, value) for v in runs[column]]].tolist()
     if len(matches) != 1:
         allowed = ", ".join(dict.fromkeys(runs[column].astype(str)))
         found = "no run" if not matches else f"{len(matches)} runs"
@@ -131,9 +131,20 @@ def base_run(table: pd.DataFrame, against: str) -> str:
     return str(matches[0])
 
 
-def paired(folder: str | Path, table: pd.DataFrame, against: str) -> pd.DataFrame:
-    """Per (other run, agent in both): the run's incremental profit minus the base run's,
-    mean and 95% t-interval over the seeds both ran."""
+def _same(swept: Any, given: str) -> bool:
+    """Whether a run's swept value (a number where the sweep's values are numbers) is the
+    value given as text: ``1`` picks ``1.0``."""
+    if isinstance(swept, (int, float)):
+        try:
+            return float(given) == float(swept)
+        except ValueError:
+            return False
+    return str(swept) == given
+
+
+def differences(folder: str | Path, table: pd.DataFrame, against: str) -> pd.DataFrame:
+    """Per (other run, agent in both, seed both ran): the run's incremental profit minus
+    the base run's (``run``, the swept columns, ``agent``, ``seed``, ``difference``)."""
     folder = Path(folder)
     base = base_run(table, against)
     profit = {
@@ -144,28 +155,45 @@ def paired(folder: str | Path, table: pd.DataFrame, against: str) -> pd.DataFram
     }
     swept = table.attrs["swept"]
     first = table.drop_duplicates("run").set_index("run")
-    rows = []
+    parts = []
     for run, runs_profit in profit.items():
         if run == base:
             continue
         for agent in (a for a in runs_profit.columns if a in profit[base].columns):
             difference = (runs_profit[agent] - profit[base][agent]).dropna()
-            ci = t_interval(difference.to_numpy(dtype=float))
-            rows.append(
-                {"run": run, **{k: first.at[run, k] for k in swept}, "agent": agent}
-                | {"difference": ci["mean"], "ci_low": ci["ci_low"], "ci_high": ci["ci_high"]}
-                | {"seeds": ci["n"], "against": against}
-            )
-    if not rows:
+            parts.append(
+                pd.DataFrame({"run": run, **{k: first.at[run, k] for k in swept}, "agent": agent,
+                              "seed": difference.index, "difference": difference.to_numpy()})
+            )  # fmt: skip
+    if not parts:
         raise ValueError(f"--against: {against!r} has no other run sharing an agent with it")
+    return pd.concat(parts, ignore_index=True)
+
+
+def paired(folder: str | Path, table: pd.DataFrame, against: str) -> pd.DataFrame:
+    """Per (other run, agent in both): the run's incremental profit minus the base run's,
+    mean and 95% t-interval over the seeds both ran."""
+    long = differences(folder, table, against)
+    swept = table.attrs["swept"]
+    rows = []
+    for (run, agent), part in long.groupby(["run", "agent"], sort=False):
+        ci = t_interval(part.difference.to_numpy(dtype=float))
+        rows.append(
+            {"run": run, **{k: part[k].iloc[0] for k in swept}, "agent": agent}
+            | {"difference": ci["mean"], "ci_low": ci["ci_low"], "ci_high": ci["ci_high"]}
+            | {"seeds": ci["n"], "against": against}
+        )
     out = pd.DataFrame(rows)
     out.attrs["swept"] = swept
     return out
 
 
-def aggregate(folder: str | Path, against: str | None = None) -> pd.DataFrame:
+def aggregate(
+    folder: str | Path, against: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Writes ``sweep.csv`` and ``sweep.png`` (and with ``against`` ``paired.csv`` and
-    ``paired.png``, checked before anything is written); returns the sweep table."""
+    ``paired.png``, checked before anything is written); returns the sweep table and the
+    paired one (None without ``against``)."""
     folder = Path(folder)
     table = collect(folder)
     pairs = paired(folder, table, against) if against is not None else None
@@ -174,5 +202,4 @@ def aggregate(folder: str | Path, against: str | None = None) -> pd.DataFrame:
     if pairs is not None and against is not None:
         write_table(pairs, folder / "paired.csv")
         plot_paired(pairs, pairs.attrs["swept"], against, folder / "paired.png")
-        table.attrs["paired"] = pairs
-    return table
+    return table, pairs

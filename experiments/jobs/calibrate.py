@@ -62,7 +62,8 @@ def check_args(args: argparse.Namespace) -> tuple[Path, Path | None, Limits]:
 
 
 def load_log(args: argparse.Namespace, limits: Limits) -> EventLog:
-    """The validated log; notes about its reading (duplicate rows) on stderr."""
+    """The validated log; notes about its reading (bad rows left out, duplicate rows) on
+    stderr."""
     if args.format in ("cdnow", "telco"):
         raw = read_cdnow(args.log) if args.format == "cdnow" else read_telco(args.log)
         log = validate_events(raw, str(args.log), args.skip_bad_rows, limits)

@@ -52,7 +52,7 @@ def scenario_of(args: argparse.Namespace) -> Any:
             )
     config_dir = str(args.config_dir) if args.config_dir else None
     for option, group, name in (("--scenario", "scenario", args.scenario),
-                                ("--offers", "offers", args.offers or "streaming")):  # fmt: skip
+                                ("--offers", "offers", offers_name(args))):  # fmt: skip
         check_choice(option, name, options_of(group, config_dir))
     cfg = compose("benchmark", [f"scenario={args.scenario}", *sets], config_dir)
     node = OmegaConf.to_container(cfg.scenario, resolve=True)
@@ -148,9 +148,10 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 def log_customers(
     args: argparse.Namespace, scenario: Any, catalogue: Any, limits: Any, notes: list[str]
-) -> Any:
+) -> tuple[Any, str]:
     """The customers of ``--log`` as they stand on ``--as-of`` (default the day after its
-    last), their features rebuilt from their events (``experiments.ope.events``)."""
+    last), their features rebuilt from their events (``experiments.ope.events``), and that
+    day as an ISO date."""
 
     from agents.scores import Customers, score_features
     from experiments.ope.events import features_at
@@ -160,11 +161,7 @@ def log_customers(
     notes += log.notes  # rows left out, duplicates
     day = None
     if args.as_of is not None:
-        try:
-            when = pd.Timestamp(args.as_of)
-        except ValueError:
-            raise ValueError(f"--as-of: {args.as_of!r}; allowed: a date, e.g. 2024-06-30") from None
-        day = int((when.normalize() - log.origin).days)
+        day = log.day_of(args.as_of, "--as-of")  # ISO only: never guessed day- or month-first
         if not log.window_start < day <= log.end + 1:
             first = log.origin + pd.Timedelta(days=log.window_start)
             after = log.origin + pd.Timedelta(days=log.end + 1)
@@ -187,22 +184,27 @@ def log_customers(
     return customers, f"{as_of:%Y-%m-%d}"  # and the day they are scored as of (ISO)
 
 
+def offers_name(args: argparse.Namespace) -> str:
+    """The run's offers config: ``--offers``; left out, for a log ``streaming`` and for
+    simulated customers (scored with no offers; the report names the playbook's offer per
+    reason from it) the catalogue that goes with a preset scenario
+    (``sim.presets.PRESET_OFFERS``: retail's for retail), else ``streaming``."""
+    from sim.presets import PRESET_OFFERS
+
+    if args.offers is not None:
+        return str(args.offers)
+    return PRESET_OFFERS.get(args.scenario, "streaming") if args.log is None else "streaming"
+
+
 def catalogue_of(args: argparse.Namespace) -> Any:
-    """The run's offers: ``--offers``; left out, for a log ``streaming`` and for simulated
-    customers (scored with no offers; the report names the playbook's offer per reason from
-    it) the catalogue that goes with a preset scenario (``sim.presets.PRESET_OFFERS``:
-    retail's for retail), else ``streaming``."""
+    """The catalogue of :func:`offers_name`."""
     from omegaconf import OmegaConf
 
     from experiments.config.compose import compose
     from experiments.config.scenario import catalogue_from
-    from sim.presets import PRESET_OFFERS
 
-    name = args.offers
-    if name is None:
-        name = PRESET_OFFERS.get(args.scenario, "streaming") if args.log is None else "streaming"
     config_dir = str(args.config_dir) if args.config_dir else None
-    cfg = compose("benchmark", [f"offers={name}"], config_dir)
+    cfg = compose("benchmark", [f"offers={offers_name(args)}"], config_dir)
     return catalogue_from(OmegaConf.to_container(cfg.offers, resolve=True))  # type: ignore[arg-type]
 
 

@@ -116,7 +116,8 @@ def report_html(result: Calibration, plots: dict[str, Path], base: str) -> str:
         f"<p>Log <code>{html.escape(result.log.path)}</code>: {s['customers']:,} customers "
         f"with a first activity by {cal1}; "
         + periods_sentence(s)
-        + f" Bad rows left out: {s['bad_rows_skipped']}.</p>",
+        + ("" if s["bad_rows_skipped"] else " No bad rows.")
+        + "</p>",
         "<h2>How well it fits</h2>",
         _errors_html(result),
         *[f'<div class="finding">{html.escape(f)}</div>' for f in findings(result)],

@@ -20,8 +20,6 @@ STATUS = ("active", "lapsed", "cancelled")
 """Each observed status, by its code (``sim.constants``: ``ACTIVE``, ``DORMANT``,
 ``CHURNED``), in the segments' words: a customer the company sees as inactive (no visit for
 the scenario's ``inactive_after_days``) has lapsed."""
-GONE = ("lapsed", "cancelled")
-"""The risk tiers (and status words) of customers who have left already."""
 COLUMNS = {
     "user_id": "customer id",
     "status": "status now",

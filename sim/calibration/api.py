@@ -401,7 +401,7 @@ def recency_table(
 
 def notes(log: EventLog, base: str, fits: list[LifecycleFit], customers: int) -> list[str]:
     fit = fits[-1]
-    out = list(log.notes)  # about the reading: duplicate rows
+    out = list(log.notes)  # about the reading: bad rows left out, duplicate rows
     ev = log.events
     users = ev.user_id[~ev.event_type.isin(UNCALIBRATED)].nunique()  # opt-outs, signals
     if users > customers:

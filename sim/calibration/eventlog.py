@@ -240,8 +240,8 @@ class EventLog:
         out = []
         if self.bad_rows:
             out.append(
-                f"{len(self.bad_rows):,} bad row(s) left out ({_lines(self.bad_rows)}; "
-                "--skip-bad-rows)."
+                f"{len(self.bad_rows):,} bad row(s) left out ({_lines(self.bad_rows)}), as "
+                "asked (--skip-bad-rows; skip_bad_rows=True from Python)."
             )
         if self.duplicates:
             fate = (
