@@ -116,7 +116,8 @@ def across(folders: list[Path]) -> pd.DataFrame:
     reference earns the same in every run, so one run of it serves all)."""
     tables, longs = [], []
     for k, folder in enumerate(folders):
-        tables.append(signal_value(folder).assign(replicate=k))
+        kept = ["signals", "agent", "learned", "incremental_profit"]
+        tables.append(signal_value(folder)[kept].assign(replicate=k))
         runs = collect(folder)
         longs.append(differences(folder, runs, ALL_SIGNALS).assign(replicate=k))
     every = pd.concat(tables, ignore_index=True)
