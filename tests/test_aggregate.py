@@ -114,9 +114,9 @@ def test_against_pairs_each_agent_seed_by_seed(tmp_path) -> None:
     price = pairs.loc[("{price:0}", "uplift")]
     differences = np.array([-2.0, -3.0, -1.0])
     half = stats.t.ppf(0.975, 2) * differences.std(ddof=1) / np.sqrt(3)
-    assert price.difference == pytest.approx(-2.0)
+    assert price.run_minus_against == pytest.approx(-2.0)
     assert (price.ci_low, price.ci_high) == pytest.approx((-2.0 - half, -2.0 + half))
-    assert pairs.loc[("{price:0}", "playbook")].difference == 0.0  # an inert change: nothing
+    assert pairs.loc[("{price:0}", "playbook")].run_minus_against == 0.0  # inert: nothing
     assert pairs.loc[("{content:0}", "uplift")].seeds == 2  # the seeds both ran
     assert (tmp_path / "paired.png").stat().st_size > 5000
 
@@ -124,8 +124,8 @@ def test_against_pairs_each_agent_seed_by_seed(tmp_path) -> None:
 @pytest.mark.parametrize(
     "against, message",
     [
-        ("scenario.signals", r"not KEY=VALUE of a swept key; allowed keys: scenario.signals"),
-        ("seeds=[1,2,3]", r"not KEY=VALUE of a swept key"),
+        ("scenario.signals", r"has no '='; allowed: KEY=VALUE of a swept key"),
+        ("seeds=[1,2,3]", r"'seeds' is not a swept key .*; allowed keys: scenario.signals"),
         ("scenario.signals={technical:0}", r"picks no run; allowed: \{\}, \{price:0\}"),
     ],
 )
@@ -167,8 +167,8 @@ def test_signal_value_reads_a_signal_sweep(tmp_path) -> None:
         )
         mix.to_parquet(run / "offer_mix.parquet")
     table = signal_value(tmp_path).set_index("signals")
-    assert table.at["{price:0}", "vs_all_signals"] == pytest.approx(-3.5)
-    assert pd.isna(table.at["{}", "vs_all_signals"])  # the run the others are paired with
+    assert table.at["{price:0}", "worth"] == pytest.approx(3.5)  # all signals minus silenced
+    assert pd.isna(table.at["{}", "worth"])  # the run the others are paired with
     assert table.at["{}", "matched_price"] == 0.75
     assert table.at["{price:0}", "matched_price"] == 0.5
     assert table.at["{}", "matched_technical"] == 1.0
@@ -199,6 +199,7 @@ def test_signal_value_across_training_replicates(tmp_path) -> None:
             means = {a: float(np.mean(v)) for a, v in agents.items()}
             interval = {a: {"mean": m, "ci_low": m - 1, "ci_high": m + 1} for a, m in means.items()}
             summary["agents"] = {a: {**template, "incremental_profit": interval[a]} for a in means}
+            summary["reference"] = "full_information"
             (run / "summary.json").write_text(json.dumps(summary))
             pd.DataFrame(
                 {"agent": ["pain_point_rule"], "pain_point": ["price"], "offer": ["discount_30"],
@@ -211,10 +212,8 @@ def test_signal_value_across_training_replicates(tmp_path) -> None:
     # replicate means (-3.5, -1) over 2 plus that of the seed means (-2, -2.5) over 2
     variance = np.var([-3.5, -1.0], ddof=1) / 2 + np.var([-2.0, -2.5], ddof=1) / 2
     half = stats.t.ppf(0.975, 1) * np.sqrt(variance)
-    assert row.replicates == 2 and row.vs_all_signals == pytest.approx(-2.25)
-    assert (row.vs_all_signals_ci_low, row.vs_all_signals_ci_high) == pytest.approx(
-        (-2.25 - half, -2.25 + half)
-    )
+    assert row.replicates == 2 and row.worth == pytest.approx(2.25)
+    assert (row.worth_ci_low, row.worth_ci_high) == pytest.approx((2.25 - half, 2.25 + half))
     assert row.share_of_reference == pytest.approx((6.5 + 9.0) / 2 / 20.0)
 
 
@@ -224,4 +223,40 @@ def test_against_a_number_picks_the_run_whatever_its_spelling(tmp_path) -> None:
         fake_seeds(tmp_path / str(i), {"uplift": [1.0 + i, 2.0 + i]})
     _, pairs = aggregate(tmp_path, against="agent.uplift.threshold=1.0")
     assert pairs is not None and pairs["agent.uplift.threshold"].tolist() == [0.5]
-    assert pairs.difference.tolist() == [-1.0]
+    assert pairs.run_minus_against.tolist() == [-1.0]
+
+
+def test_against_reads_a_mapping_as_hydra_does(tmp_path) -> None:
+    for i, signals in enumerate(["{price:0,content:0}", "{}"]):
+        fake_run(tmp_path / str(i), [f"scenario.signals={signals}"], 1.0)
+        fake_seeds(tmp_path / str(i), {"uplift": [1.0 + i, 2.0 + i]})
+    _, pairs = aggregate(tmp_path, against="scenario.signals={content: 0, price: 0}")
+    assert pairs is not None and pairs["scenario.signals"].tolist() == ["{}"]
+
+
+def test_replicates_must_be_of_one_sweep(tmp_path, capsys) -> None:
+    """The evidence script refuses a folder given twice and a folder of another world, by
+    name, and writes nothing before every folder is checked."""
+    from experiments.evidence.signal_value import across, main
+
+    for name, users in [("a", 600), ("b", 600), ("c", 900)]:
+        for i, signals in enumerate(["{}", "{price:0}"]):
+            run = tmp_path / name / str(i)
+            fake_run(run, [f"scenario.signals={signals}"], 1.0)
+            summary = json.loads((run / "summary.json").read_text())
+            (run / "summary.json").write_text(json.dumps({**summary, "users": users}))
+            fake_seeds(run, {"pain_point_rule": [1.0, 2.0]})
+            pd.DataFrame({"agent": [], "pain_point": [], "offer": [], "sends": []}).to_parquet(
+                run / "offer_mix.parquet"
+            )
+    with pytest.raises(ValueError, match="is given twice"):
+        across([tmp_path / "a", tmp_path / "a"])
+    with pytest.raises(ValueError, match=r"c: world .*'users': 900.* is not the first folder's"):
+        across([tmp_path / "a", tmp_path / "c"])
+    assert not list(tmp_path.rglob("signal_value.csv"))  # nothing written
+    import sys
+
+    sys.argv = ["signal_value", str(tmp_path / "a"), str(tmp_path / "c")]
+    assert main() == 2
+    assert capsys.readouterr().err.startswith("error: ")
+    assert len(across([tmp_path / "a", tmp_path / "b"])) == 2  # one agent, two settings

@@ -117,10 +117,15 @@ def base_run(table: pd.DataFrame, against: str) -> str:
     key, sep, value = against.partition("=")
     swept = table.attrs["swept"]
     column = key if key in swept else f"{key} (swept)"
-    if not sep or column not in swept:
+    if not sep:
         raise ValueError(
-            f"--against: {against!r} is not KEY=VALUE of a swept key; allowed keys: "
-            f"{', '.join(swept) or 'none (nothing differs between the runs)'}"
+            f"--against: {against!r} has no '='; allowed: KEY=VALUE of a swept key, e.g. "
+            f"{swept[0] if swept else 'scenario.signals'}=..."
+        )
+    if column not in swept:
+        raise ValueError(
+            f"--against: {key!r} is not a swept key (its value is the same in every run); "
+            f"allowed keys: {', '.join(swept) or 'none (nothing differs between the runs)'}"
         )
     runs = table.drop_duplicates("run")
     matches = runs.run[[_same(v, value) for v in runs[column]]].tolist()
@@ -132,14 +137,24 @@ def base_run(table: pd.DataFrame, against: str) -> str:
 
 
 def _same(swept: Any, given: str) -> bool:
-    """Whether a run's swept value (a number where the sweep's values are numbers) is the
-    value given as text: ``1`` picks ``1.0``."""
+    """Whether a run's swept value is the value given as text, both read as Hydra reads an
+    override (``1`` picks ``1.0``; ``{a:0,b:1}`` picks ``{b:1, a:0}``)."""
     if isinstance(swept, (int, float)):
         try:
             return float(given) == float(swept)
         except ValueError:
             return False
-    return str(swept) == given
+    return bool(_parsed(str(swept)) == _parsed(given))
+
+
+def _parsed(text: str) -> Any:
+    """``text`` as the value of a Hydra override (itself where Hydra cannot read it)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        return OverridesParser.create().parse_override(f"key={text}").value()
+    except Exception:  # any parser complaint: compare the text as it is
+        return text
 
 
 def differences(folder: str | Path, table: pd.DataFrame, against: str) -> pd.DataFrame:
@@ -171,8 +186,8 @@ def differences(folder: str | Path, table: pd.DataFrame, against: str) -> pd.Dat
 
 
 def paired(folder: str | Path, table: pd.DataFrame, against: str) -> pd.DataFrame:
-    """Per (other run, agent in both): the run's incremental profit minus the base run's,
-    mean and 95% t-interval over the seeds both ran."""
+    """Per (other run, agent in both): the run's incremental profit minus the base run's
+    (``run_minus_against``), mean and 95% t-interval over the seeds both ran."""
     long = differences(folder, table, against)
     swept = table.attrs["swept"]
     rows = []
@@ -180,7 +195,7 @@ def paired(folder: str | Path, table: pd.DataFrame, against: str) -> pd.DataFram
         ci = t_interval(part.difference.to_numpy(dtype=float))
         rows.append(
             {"run": run, **{k: part[k].iloc[0] for k in swept}, "agent": agent}
-            | {"difference": ci["mean"], "ci_low": ci["ci_low"], "ci_high": ci["ci_high"]}
+            | {"run_minus_against": ci["mean"], "ci_low": ci["ci_low"], "ci_high": ci["ci_high"]}
             | {"seeds": ci["n"], "against": against}
         )
     out = pd.DataFrame(rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -18,9 +19,12 @@ def plot_sweep(table: pd.DataFrame, swept: list[str], path: Path) -> None:
 
 def plot_paired(table: pd.DataFrame, swept: list[str], against: str, path: Path) -> None:
     """Each run's difference from the run ``against`` picks, per agent (paired 95% CI)."""
-    ylabel = f"incremental profit minus the run {against}\n(same agent, same seeds; 95% CI)"
-    title = f"Each run against {against}"
-    _run_bars(table, swept, "difference", ylabel, title, path)
+    ylabel = (
+        f"this run's incremental profit minus the run {against}\n(same agent, same seeds; 95% CI)"
+    )
+    title = f"Each run minus the run {against} (agents that never differ left out)"
+    moving = table.groupby("agent").run_minus_against.transform(lambda v: v.abs().max() > 0)
+    _run_bars(table[moving], swept, "run_minus_against", ylabel, title, path)
 
 
 def _run_bars(
@@ -33,24 +37,32 @@ def _run_bars(
     names = short if len(set(short)) == len(short) else swept
     first = table.drop_duplicates("run").set_index("run")
     labels = [
-        "\n".join(f"{n}={first.at[r, k]}" for n, k in zip(names, swept, strict=True)) or r
+        "\n".join(_wrapped(f"{n}={first.at[r, k]!s}") for n, k in zip(names, swept, strict=True))
+        or r
         for r in runs
     ]
     agents = list(dict.fromkeys(table.agent))
-    fig, ax = plt.subplots(figsize=(max(7, 1.3 * len(runs) + 3), 5.5))
+    fig, ax = plt.subplots(figsize=(max(7, 1.4 * len(runs) + 4), 6))
     width = 0.8 / max(1, len(agents))
+    palette = plt.get_cmap("tab20").colors
     for k, agent in enumerate(agents):
         sub = table[table.agent == agent].set_index("run").reindex(runs)
         xs = [i + k * width for i in range(len(runs))]
         err = [sub[value] - sub.ci_low, sub.ci_high - sub[value]]
-        ax.bar(xs, sub[value], width, yerr=err, capsize=2, label=agent)
+        colour = palette[zlib.crc32(agent.encode()) % len(palette)]  # an agent's, in every plot
+        ax.bar(xs, sub[value], width, yerr=err, capsize=2, label=agent, color=colour)
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(runs))], labels, fontsize=8)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(runs))], labels, fontsize=7)
     ax.set_ylabel(ylabel)
     ax.set_title(title, wrap=True)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", alpha=0.3)
     save(fig, path)
+
+
+def _wrapped(label: str) -> str:
+    """A long run label broken after its commas (``{price:0,content:0,...}``)."""
+    return label.replace(",", ",\n") if len(label) > 18 else label
 
 
 def plot_tune_history(table: pd.DataFrame, path: Path) -> None:
