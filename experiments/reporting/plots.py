@@ -48,14 +48,15 @@ def _run_bars(
     for k, agent in enumerate(agents):
         sub = table[table.agent == agent].set_index("run").reindex(runs)
         xs = [i + k * width for i in range(len(runs))]
-        err = [sub[value] - sub.ci_low, sub.ci_high - sub[value]]
+        mid, low, high = (sub[c].to_numpy(dtype=float) for c in (value, "ci_low", "ci_high"))
         colour = palette[zlib.crc32(agent.encode()) % len(palette)]  # an agent's, in every plot
-        ax.bar(xs, sub[value], width, yerr=err, capsize=2, label=agent, color=colour)
+        ax.bar(xs, mid, width, yerr=[mid - low, high - mid], capsize=2, label=agent, color=colour)
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(runs))], labels, fontsize=7)
     ax.set_ylabel(ylabel)
     ax.set_title(title, wrap=True)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if agents:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", alpha=0.3)
     save(fig, path)
 
