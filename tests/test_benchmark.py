@@ -64,6 +64,7 @@ def test_every_agent_config_instantiates(name, tmp_path) -> None:
         "progress_bar": "false",
         "train_users": "1000",
         "reason_train_users": "1000",
+        "users": "1024",  # the uplift policy's training customers
     }
     node = (CONF / "agent" / f"{name}.yaml").read_text()
     overrides = [f"agent=[{name}]", "scenario.users=100"]
