@@ -96,6 +96,14 @@ def read_json(path: Path, allowed: str) -> Any:
         raise ValueError(f"{path}: unreadable ({err}); allowed: {allowed}") from None
 
 
+def safe_name(name: str) -> str:
+    """An uploaded file's name as a file in a run's folder: its last part, every character
+    but letters, digits, ``_``, ``.`` and ``-`` replaced by ``_`` (``log`` if none is left)."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", Path(name).name) or "log"
+
+
 def table_columns(source: Path | bytes, suffix: str) -> list[str]:
     """The column names of a Parquet (``suffix`` ``.parquet``) or CSV table, from a path or
     a file's bytes, without reading its rows (the readers' own errors propagate)."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,11 +91,6 @@ def upload_problem(name: str, data: bytes) -> str | None:
             f"decisions table ({', '.join(DECISION_COLUMNS)}, then the features)"
         )
     return None
-
-
-def safe_name(name: str) -> str:
-    """An uploaded file's name as a file in the run's folder."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", Path(name).name) or "log"
 
 
 def ope_log_argv(folder: Path, logger: str, users: int, days: int) -> list[str]:

@@ -95,11 +95,6 @@ def upload_problem(name: str, data: bytes) -> str | None:
     return None
 
 
-def safe_name(name: str) -> str:
-    """An uploaded file's name as a file in the run's folder."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", Path(name).name) or "log.csv"
-
-
 # ------------------------------------------------------------------ the command
 @dataclass(frozen=True, kw_only=True)
 class Request:

@@ -58,16 +58,12 @@ def signal_value(folder: Path, write: bool = True) -> pd.DataFrame:
     runs = collect(folder)
     if KEY not in runs.attrs["swept"]:
         raise ValueError(f"{folder}: the runs do not differ in {KEY}; allowed: a signal sweep")
-    if write:
-        sweep, _ = aggregate(folder, against=ALL_SIGNALS)
-    else:
-        sweep = runs
     worth = {
         (str(r["run"]), str(r["agent"])): (-r["run_minus_against"], -r["ci_high"], -r["ci_low"])
         for r in paired(folder, runs, ALL_SIGNALS).to_dict("records")
     }
     rows = []
-    for key, part in sweep.groupby("run", sort=False):
+    for key, part in runs.groupby("run", sort=False):
         run = str(key)
         summary = read_json(folder / run / "summary.json", "a benchmark summary.json")
         mix = read_table(folder / run / "offer_mix.parquet", "a benchmark offer_mix.parquet")
@@ -96,8 +92,14 @@ def signal_value(folder: Path, write: bool = True) -> pd.DataFrame:
             )
     table = pd.DataFrame(rows)
     if write:
-        write_table(table, folder / "signal_value.csv")
+        written(folder, table)
     return table
+
+
+def written(folder: Path, table: pd.DataFrame) -> None:
+    """``table`` as ``signal_value.csv`` in ``folder``, beside the aggregate's files."""
+    aggregate(folder, against=ALL_SIGNALS)
+    write_table(table, folder / "signal_value.csv")
 
 
 def crossed_interval(long: pd.DataFrame, value: str = "worth") -> dict[str, float]:
@@ -162,11 +164,11 @@ def across(folders: list[Path]) -> pd.DataFrame:
     check_replicates(folders)
     tables, longs = [], []
     for k, folder in enumerate(folders):
-        kept = ["signals", "agent", "learned", "incremental_profit", "reference"]
-        tables.append(signal_value(folder, write=False)[kept].assign(replicate=k))
+        tables.append(signal_value(folder, write=False).assign(replicate=k))
         long = differences(folder, collect(folder), ALL_SIGNALS)
         longs.append(long.assign(replicate=k, worth=-long.difference))
-    every = pd.concat(tables, ignore_index=True)
+    kept = ["signals", "agent", "learned", "incremental_profit", "reference", "replicate"]
+    every = pd.concat([t[kept] for t in tables], ignore_index=True)
     long = pd.concat(longs, ignore_index=True)
     name = every.reference.dropna().iloc[0] if every.reference.notna().any() else None
     reference = every[every.agent == name].incremental_profit
@@ -195,8 +197,8 @@ def across(folders: list[Path]) -> pd.DataFrame:
                 "worth_ci_high": ci.get("ci_high", np.nan),
             }
         )
-    for folder in folders:  # every folder checked: now each one's own table
-        signal_value(folder)
+    for folder, table in zip(folders, tables, strict=True):  # all checked: now the files
+        written(folder, table.drop(columns="replicate"))
     return pd.DataFrame(rows)
 
 

@@ -11,6 +11,7 @@ import streamlit as st
 from experiments.app import ope_run, ui
 from experiments.app.comparison import shown
 from experiments.app.workspace import choices, load_offers
+from experiments.files import safe_name
 
 cfg = ui.settings()
 st.title("What your log says")
@@ -181,7 +182,7 @@ def ope_args(folder: Path) -> list[str]:
     folder.mkdir(parents=True)
     path = log
     if upload is not None:
-        path = folder / ope_run.safe_name(upload.name)
+        path = folder / safe_name(upload.name)
         path.write_bytes(upload.getvalue())
     assert path is not None  # the button is disabled without a log
     req = ope_run.Request(

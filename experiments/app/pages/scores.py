@@ -12,6 +12,7 @@ import streamlit as st
 
 from experiments.app import jobs, scores_run, ui
 from experiments.app.comparison import shown
+from experiments.files import safe_name
 
 cfg = ui.settings()
 st.title("Who is about to leave")
@@ -128,7 +129,7 @@ else:
         "scores against what your customers did next.",
     )
     req = scores_run.Request(
-        log=Path(scores_run.safe_name(upload.name)) if upload is not None else None,
+        log=Path(safe_name(upload.name)) if upload is not None else None,
         model_run=model_run,
         skip_bad_rows=skip,
         as_of=as_of if isinstance(as_of, date) else None,
